@@ -1,0 +1,553 @@
+//! `smsgate-bench` — end-to-end throughput and latency benchmark for smsgate.
+//!
+//! The tool measures the whole MT path of the gateway on one machine:
+//!
+//! ```text
+//! smsgate-bench ──HTTP GET /send──▶ smsgate ──SMPP submit_sm──▶ smsgate smsc-sim
+//!      │                                                              ▲
+//!      └──────────────── GET /stats (submit_sm counter) ──────────────┘
+//! ```
+//!
+//! It
+//!
+//! 1. starts the SMSC simulator (`<smsgate> smsc-sim ...`) and waits for its
+//!    control endpoint (`GET /stats`) to answer;
+//! 2. writes `<work-dir>/smsgate.toml` (one HTTP user, one SMPP client connector
+//!    pointing at the simulator, a default MT route) and starts the gateway with
+//!    it, waiting for `GET /ping` to return 200;
+//! 3. drives `GET /send` from `--concurrency` HTTP/1.1 connections for
+//!    `--duration` seconds, either as fast as possible or paced (`--rate`);
+//! 4. samples the simulator's `submit_sm` counter and the gateway's RSS once per
+//!    second (progress goes to stderr);
+//! 5. after the load stops, waits (at most `--drain-secs`) until the simulator
+//!    has received every accepted message;
+//! 6. prints a human-readable report followed by a one-line JSON summary on
+//!    stdout, and always stops both child processes (also on error, Ctrl-C or
+//!    SIGTERM).
+//!
+//! # Usage
+//!
+//! ```text
+//! smsgate-bench [--smsgate PATH] [--duration SECS] [--concurrency N] [--rate R]
+//!               [--keep-alive | --no-keep-alive] [--http-port P] [--smpp-port P]
+//!               [--sim-control-port P] [--work-dir DIR] [--drain-secs SECS]
+//! ```
+//!
+//! By default the gateway binary is the `smsgate` file next to the
+//! `smsgate-bench` executable, so after `cargo build --release` in the
+//! workspace `target/release/smsgate-bench` just works.
+//!
+//! # Measurement notes
+//!
+//! * **Latency** is measured per accepted request, from the moment the request
+//!   is sent until the full response body has been received, in microseconds.
+//!   Percentiles are exact (all samples are kept and sorted; nearest-rank).
+//!   Failed requests are counted as errors but not included in the latency
+//!   distribution.
+//! * With `--rate R > 0` the load is an open-loop schedule: worker `i` of `N`
+//!   sends its `k`-th request at `t0 + i/R + k*N/R`. If a worker falls behind
+//!   (previous response still outstanding at its next slot), the request is sent
+//!   as soon as possible and its latency is measured **from the scheduled slot**,
+//!   so queueing delay is not hidden (no coordinated omission). Such requests are
+//!   reported as `late-starts`.
+//! * With `--no-keep-alive` every request opens a fresh TCP connection (and sends
+//!   `Connection: close`); connect + handshake time is part of the latency.
+//! * `delivered-during` is the number of `submit_sm` PDUs the simulator received
+//!   between the start and the end of the load; `delivered-total` is the number
+//!   after the drain phase. Both are relative to the counter value just before
+//!   the load started.
+//! * Memory figures come from `/proc/<gateway pid>/status` (`VmHWM` for the
+//!   peak, `VmRSS` for the current value); "MB" means 1024 kB. Linux only.
+//! * The benchmark client shares the machine (CPU) with the gateway and the
+//!   simulator; keep that in mind when comparing numbers across machines.
+
+mod load;
+mod probe;
+mod procs;
+mod report;
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::load::{Counters, LoadConfig};
+use crate::probe::ProbeClient;
+use crate::procs::Children;
+use crate::report::{Measurements, Settings, Summary};
+
+/// How long to wait for the simulator's control endpoint to come up.
+const SIM_READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for the gateway's `/ping` to return 200.
+const GATEWAY_READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// Upper bound for a single `/send` exchange; a request exceeding it counts as
+/// a timeout error and its connection is discarded.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Poll interval while draining.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
+
+/// Command-line arguments.
+#[derive(Parser, Debug)]
+#[command(
+    name = "smsgate-bench",
+    version,
+    about = "End-to-end benchmark: HTTP /send -> smsgate -> SMPP -> SMSC simulator",
+    long_about = None
+)]
+struct Args {
+    /// Path to the smsgate binary [default: `smsgate` next to this executable].
+    #[arg(long, value_name = "PATH")]
+    smsgate: Option<PathBuf>,
+
+    /// Load duration in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 20.0)]
+    duration: f64,
+
+    /// Number of concurrent HTTP connections (workers).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    concurrency: usize,
+
+    /// Target request rate (requests/s across all connections); 0 = as fast as
+    /// possible (closed loop). When > 0 an open-loop paced schedule is used.
+    #[arg(long, value_name = "R", default_value_t = 0.0)]
+    rate: f64,
+
+    /// Reuse one HTTP/1.1 connection per worker (the default).
+    #[arg(long = "keep-alive", overrides_with = "no_keep_alive")]
+    keep_alive: bool,
+
+    /// Open a new TCP connection for every request.
+    #[arg(long = "no-keep-alive", overrides_with = "keep_alive")]
+    no_keep_alive: bool,
+
+    /// Port of the gateway's HTTP API (127.0.0.1).
+    #[arg(long, value_name = "PORT", default_value_t = 14010)]
+    http_port: u16,
+
+    /// Port the SMSC simulator listens on for SMPP (127.0.0.1).
+    #[arg(long, value_name = "PORT", default_value_t = 27760)]
+    smpp_port: u16,
+
+    /// Port of the SMSC simulator's HTTP control endpoint (127.0.0.1).
+    #[arg(long, value_name = "PORT", default_value_t = 27761)]
+    sim_control_port: u16,
+
+    /// Directory for the generated config, gateway data and logs
+    /// [default: a fresh directory under the system temp dir].
+    #[arg(long, value_name = "DIR")]
+    work_dir: Option<PathBuf>,
+
+    /// Maximum time to wait after the load stops for the SMSC to receive every
+    /// accepted message.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    drain_secs: f64,
+}
+
+impl Args {
+    /// Effective keep-alive setting: on unless `--no-keep-alive` was given (the
+    /// two flags override each other, so the last one on the command line wins).
+    fn keep_alive(&self) -> bool {
+        self.keep_alive || !self.no_keep_alive
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(self.duration.is_finite() && self.duration > 0.0) {
+            bail!("--duration must be a positive number of seconds");
+        }
+        if self.concurrency == 0 {
+            bail!("--concurrency must be at least 1");
+        }
+        if !(self.rate.is_finite() && self.rate >= 0.0) {
+            bail!("--rate must be >= 0 (0 = unlimited)");
+        }
+        if !(self.drain_secs.is_finite() && self.drain_secs >= 0.0) {
+            bail!("--drain-secs must be >= 0");
+        }
+        let ports = [self.http_port, self.smpp_port, self.sim_control_port];
+        if ports.contains(&0) {
+            bail!("ports must be non-zero");
+        }
+        if ports[0] == ports[1] || ports[0] == ports[2] || ports[1] == ports[2] {
+            bail!("--http-port, --smpp-port and --sim-control-port must all differ");
+        }
+        Ok(())
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+
+    // Declared before the runtime so that it is dropped *after* it: the load
+    // generator tasks are gone before the gateway is asked to shut down. The
+    // explicit `shutdown()` below does the same thing; `Drop` is the safety net
+    // for panics.
+    let mut children = Children::default();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("smsgate-bench: cannot start tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = run(&args, &mut children) => r,
+            sig = shutdown_signal() => Err(anyhow::anyhow!("interrupted by {sig}")),
+        }
+    });
+    // Stop any still-running worker/sampler tasks before stopping the children.
+    drop(runtime);
+    children.shutdown();
+
+    match result {
+        Ok(summary) if summary.gateway_alive => ExitCode::SUCCESS,
+        Ok(_) => {
+            eprintln!("smsgate-bench: the gateway exited during the benchmark (see gateway.log)");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("smsgate-bench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves when the process receives SIGINT (Ctrl-C) or SIGTERM; returns the
+/// signal name.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    // If the SIGTERM handler cannot be installed, only Ctrl-C is handled.
+    let mut term = signal(SignalKind::terminate()).ok();
+    let sigterm = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = sigterm => "SIGTERM",
+    }
+}
+
+/// The whole benchmark: start children, run the load, drain, report.
+async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
+    args.validate()?;
+
+    let smsgate = match &args.smsgate {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()
+            .context("cannot determine the path of the smsgate-bench executable")?
+            .with_file_name("smsgate"),
+    };
+    if !smsgate.is_file() {
+        bail!(
+            "gateway binary {} not found (build it, or pass --smsgate PATH)",
+            smsgate.display()
+        );
+    }
+
+    // Fail early and clearly if a stale gateway/simulator still holds a port;
+    // otherwise the readiness checks could talk to the wrong process.
+    ensure_port_free(args.http_port, "--http-port")?;
+    ensure_port_free(args.smpp_port, "--smpp-port")?;
+    ensure_port_free(args.sim_control_port, "--sim-control-port")?;
+
+    let work_dir = match &args.work_dir {
+        Some(d) => d.clone(),
+        None => default_work_dir(),
+    };
+    std::fs::create_dir_all(&work_dir)
+        .with_context(|| format!("creating work dir {}", work_dir.display()))?;
+    let data_dir = work_dir.join("data");
+    if data_dir.exists() {
+        eprintln!(
+            "warning: {} already exists; messages queued by an earlier run may be delivered \
+             during this one and inflate the delivered counts",
+            data_dir.display()
+        );
+    }
+    eprintln!("work dir: {}", work_dir.display());
+
+    let probe = probe::probe_client();
+
+    // 1. SMSC simulator.
+    let sim_log = work_dir.join("smsc-sim.log");
+    children.sim = Some(procs::spawn_sim(
+        &smsgate,
+        args.smpp_port,
+        args.sim_control_port,
+        &sim_log,
+    )?);
+    procs::wait_ready(
+        "SMSC simulator",
+        children.sim.as_mut().expect("just spawned"),
+        &sim_log,
+        SIM_READY_TIMEOUT,
+        || async {
+            probe::sim_submit_sm(&probe, args.sim_control_port)
+                .await
+                .map(|_| ())
+        },
+    )
+    .await?;
+    eprintln!("SMSC simulator ready (smpp 127.0.0.1:{})", args.smpp_port);
+
+    // 2. Gateway.
+    let config_path = work_dir.join("smsgate.toml");
+    write_config(&config_path, &data_dir, args)?;
+    let gw_log = work_dir.join("gateway.log");
+    children.gateway = Some(procs::spawn_gateway(&smsgate, &config_path, &gw_log)?);
+    let gw_pid = children.gateway.as_ref().expect("just spawned").id();
+    let ping_url = format!("http://127.0.0.1:{}/ping", args.http_port);
+    procs::wait_ready(
+        "gateway",
+        children.gateway.as_mut().expect("just spawned"),
+        &gw_log,
+        GATEWAY_READY_TIMEOUT,
+        || async {
+            let (status, _) = probe::get(&probe, &ping_url, Duration::from_secs(1)).await?;
+            if status != 200 {
+                bail!("/ping returned HTTP {status}");
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    eprintln!(
+        "gateway ready (pid {gw_pid}, http 127.0.0.1:{})",
+        args.http_port
+    );
+
+    // 3. Load, with the once-per-second sampler running alongside.
+    let baseline = probe::sim_submit_sm(&probe, args.sim_control_port)
+        .await
+        .context("reading the simulator's submit_sm counter before the load")?;
+    let cfg = LoadConfig {
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, args.http_port)),
+        concurrency: args.concurrency,
+        duration: Duration::from_secs_f64(args.duration),
+        rate: args.rate,
+        keep_alive: args.keep_alive(),
+        request_timeout: REQUEST_TIMEOUT,
+    };
+    eprintln!(
+        "load: {:.1}s, {} connections, keep-alive {}, target rate {}",
+        args.duration,
+        args.concurrency,
+        yes_no(cfg.keep_alive),
+        report::rate_label(args.rate)
+    );
+    let counters = Arc::new(Counters::default());
+    let t0 = Instant::now();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let sampler = tokio::spawn(probe::run_sampler(
+        probe.clone(),
+        args.sim_control_port,
+        gw_pid,
+        Arc::clone(&counters),
+        baseline,
+        t0,
+        stop_rx,
+    ));
+    let load = load::run_load(cfg, Arc::clone(&counters), t0).await?;
+    // submit_sm as of the end of the load: "delivered during".
+    let delivered_during = probe::sim_submit_sm(&probe, args.sim_control_port)
+        .await
+        .context("reading the simulator's submit_sm counter after the load")?
+        .saturating_sub(baseline);
+    let _ = stop_tx.send(true);
+    let samples = sampler.await.context("sampler task failed")?;
+
+    // 4. Drain: wait until the SMSC has everything that was accepted.
+    let accepted = counters.accepted.load(Ordering::Relaxed);
+    let drain = drain(
+        &probe,
+        args.sim_control_port,
+        baseline,
+        accepted,
+        delivered_during,
+        Duration::from_secs_f64(args.drain_secs),
+        children,
+    )
+    .await;
+
+    // 5. Final memory reading (VmHWM is the kernel's own high-water mark, so
+    // this is exact even between samples), then the report.
+    let final_mem = probe::read_mem(gw_pid);
+    let gateway_alive = children.gateway_running();
+    let summary = Summary::build(
+        Settings {
+            concurrency: args.concurrency,
+            keep_alive: args.keep_alive(),
+            rate: args.rate,
+        },
+        Measurements {
+            load: &load,
+            counters: &counters,
+            delivered_during,
+            drain: &drain,
+            samples: &samples,
+            final_mem,
+            gateway_alive,
+        },
+    );
+    summary.print_text(&counters.error_samples());
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(summary)
+}
+
+/// Outcome of the drain phase.
+pub struct DrainResult {
+    /// submit_sm received (relative to the pre-load baseline) when draining ended.
+    pub delivered_total: u64,
+    /// Time spent draining.
+    pub elapsed: Duration,
+    /// Whether every accepted message reached the SMSC.
+    pub complete: bool,
+}
+
+/// Polls the simulator until `delivered >= accepted` or `limit` elapses.
+async fn drain(
+    probe: &ProbeClient,
+    control_port: u16,
+    baseline: u64,
+    accepted: u64,
+    delivered_during: u64,
+    limit: Duration,
+    children: &mut Children,
+) -> DrainResult {
+    let start = Instant::now();
+    let mut delivered = delivered_during;
+    let mut announced = false;
+    while delivered < accepted && start.elapsed() < limit {
+        if !announced {
+            eprintln!(
+                "draining: {} of {accepted} accepted messages still to reach the SMSC",
+                accepted - delivered
+            );
+            announced = true;
+        }
+        if !children.gateway_running() {
+            eprintln!("draining aborted: the gateway exited");
+            break;
+        }
+        tokio::time::sleep(DRAIN_POLL).await;
+        // A transient /stats failure just means "try again next poll".
+        if let Ok(v) = probe::sim_submit_sm(probe, control_port).await {
+            delivered = v.saturating_sub(baseline);
+        }
+    }
+    DrainResult {
+        delivered_total: delivered,
+        elapsed: start.elapsed(),
+        complete: delivered >= accepted,
+    }
+}
+
+/// A fresh, unique directory name under the system temp dir.
+fn default_work_dir() -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!("smsgate-bench-{secs}-{}", std::process::id()))
+}
+
+/// Errors out if something already listens on `127.0.0.1:port`.
+fn ensure_port_free(port: u16, flag: &str) -> Result<()> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .map(drop)
+        .with_context(|| {
+            format!(
+                "127.0.0.1:{port} is not available (is an old smsgate or simulator still \
+             running?); pick another port with {flag}"
+            )
+        })
+}
+
+/// Quotes `s` as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Writes the gateway configuration used for the benchmark.
+fn write_config(path: &Path, data_dir: &Path, args: &Args) -> Result<()> {
+    let data_dir = data_dir
+        .to_str()
+        .context("the work dir path must be valid UTF-8")?;
+    let config = format!(
+        r#"# Generated by smsgate-bench; overwritten on every run.
+data_dir = {data_dir}
+
+[http-api]
+bind = "127.0.0.1"
+port = {http_port}
+
+[smpp-server]
+enabled = false
+
+[jcli]
+enabled = false
+
+[[users]]
+username = "bench"
+password = "benchpwd"
+gid = "bench"
+
+[[groups]]
+gid = "bench"
+
+[[smppccs]]
+cid = "sim"
+host = "127.0.0.1"
+port = {smpp_port}
+username = "smppclient"
+password = "password"
+bind = "transceiver"
+submit_throughput = 0
+
+[[mtroutes]]
+type = "DefaultRoute"
+order = 0
+connector = "smppc(sim)"
+"#,
+        data_dir = toml_string(data_dir),
+        http_port = args.http_port,
+        smpp_port = args.smpp_port,
+    );
+    std::fs::write(path, config).with_context(|| format!("writing {}", path.display()))
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}

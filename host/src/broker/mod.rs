@@ -1,0 +1,88 @@
+//! Message queues: the `Broker` trait and its implementations.
+//!
+//! The semantics are RabbitMQ's, so that the embedded queue and AMQP are interchangeable:
+//! at-least-once delivery; a delivery stays owned by its consumer until it is acked or
+//! requeued; requeue may carry a not-before delay; deliveries that were handed out before a
+//! crash come back flagged `redelivered`. Queue names follow Jasmin's routing keys
+//! (`submit.sm.<cid>`, ...). Within a queue, higher priority (3) goes first and, inside a
+//! priority, owners (users) are served round-robin so one bulk sender cannot starve the others.
+
+pub mod conformance;
+pub mod embedded;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::model::Message;
+
+/// Queue name of a connector's submit queue.
+pub fn submit_queue(cid: &str) -> String {
+    format!("submit.sm.{cid}")
+}
+
+/// Errors from a broker.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("broker storage: {0}")]
+    Storage(String),
+    #[error("unknown delivery tag {0}")]
+    UnknownTag(u64),
+    #[error("broker unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A message handed to a consumer.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Identifies this delivery for `ack`/`requeue`.
+    pub tag: u64,
+    pub message: Message,
+    /// True when this message was handed out before (possibly sent already: a duplicate risk).
+    pub redelivered: bool,
+}
+
+/// Counts of a queue's backlog.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Ready to be delivered now.
+    pub ready: u64,
+    /// Waiting for their not-before time.
+    pub delayed: u64,
+    /// Handed to a consumer, not yet acked.
+    pub unacked: u64,
+}
+
+/// A durable message queue service.
+#[async_trait]
+pub trait Broker: Send + Sync + 'static {
+    /// Enqueue durably; returns only once the message survives a crash.
+    async fn publish(&self, queue: &str, msg: &Message) -> Result<(), BrokerError>;
+    /// Wait until the queue has something ready (cancel-safe).
+    async fn wait_ready(&self, queue: &str);
+    /// Take up to `max` ready deliveries (possibly none). Deliveries are marked as handed out
+    /// durably before they are returned.
+    async fn receive(&self, queue: &str, max: usize) -> Result<Vec<Delivery>, BrokerError>;
+    /// The consumer is done with the delivery: remove it.
+    async fn ack(&self, queue: &str, tag: u64) -> Result<(), BrokerError>;
+    /// Put the delivery back (with `msg` as its new body, e.g. a higher try count), available
+    /// again after `delay`.
+    async fn requeue(
+        &self,
+        queue: &str,
+        tag: u64,
+        msg: &Message,
+        delay: Duration,
+    ) -> Result<(), BrokerError>;
+    /// Give back every delivery this process holds on `queue` (e.g. the connector stopped),
+    /// available again at once.
+    async fn release_all(&self, queue: &str) -> Result<u64, BrokerError>;
+    /// Backlog counts.
+    async fn stats(&self, queue: &str) -> Result<QueueStats, BrokerError>;
+    /// Drop every message not handed out. Returns how many.
+    async fn purge(&self, queue: &str) -> Result<u64, BrokerError>;
+    /// Move every message not handed out to another queue. Returns how many.
+    async fn move_all(&self, from: &str, to: &str) -> Result<u64, BrokerError>;
+    /// Peek at up to `max` messages not handed out, in delivery order.
+    async fn peek(&self, queue: &str, max: usize) -> Result<Vec<Message>, BrokerError>;
+}

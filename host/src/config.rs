@@ -1,0 +1,785 @@
+//! Configuration: built-in defaults → TOML file → `SMSGATE_*` environment variables (figment).
+//!
+//! Section names follow Jasmin's `jasmin.cfg` (`http-api`, `smpp-server`, `jcli`, `dlr-thrower`,
+//! `deliversm-thrower`), plus `store`, `broker`, `queue`, `auth` and `plugins`. The file may also
+//! provision groups, users, SMPP client connectors, HTTP client connectors, filters and MT/MO
+//! routes with jCli's parameter names and defaults.
+//!
+//! Environment variables use `__` between nesting levels and `_` inside names, e.g.
+//! `SMSGATE_HTTP_API__PORT=1402` or `SMSGATE_DATA_DIR=/var/lib/smsgate`.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded store keeps its database file.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
+    #[serde(default = "default_log")]
+    pub log: String,
+    #[serde(rename = "http-api", alias = "http_api", default)]
+    pub http_api: HttpApiConfig,
+    #[serde(rename = "smpp-server", alias = "smpp_server", default)]
+    pub smpp_server: SmppServerConfig,
+    #[serde(default)]
+    pub jcli: JcliConfig,
+    #[serde(rename = "dlr-thrower", alias = "dlr_thrower", default)]
+    pub dlr_thrower: ThrowerConfig,
+    #[serde(rename = "deliversm-thrower", alias = "deliversm_thrower", default)]
+    pub deliversm_thrower: ThrowerConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub broker: BrokerConfig,
+    #[serde(default)]
+    pub queue: QueueConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub plugins: PluginsConfig,
+    /// Provisioned groups.
+    #[serde(default)]
+    pub groups: Vec<GroupConfig>,
+    /// Provisioned users.
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+    /// Provisioned SMPP client connectors (jCli `smppccm`).
+    #[serde(default)]
+    pub smppccs: Vec<SmppClientConfig>,
+    /// Provisioned HTTP client connectors (jCli `httpccm`).
+    #[serde(default)]
+    pub httpccs: Vec<HttpClientConfig>,
+    /// Provisioned filters (jCli `filter`).
+    #[serde(default)]
+    pub filters: Vec<FilterConfig>,
+    /// Provisioned MT routes (jCli `mtrouter`).
+    #[serde(default)]
+    pub mtroutes: Vec<RouteConfig>,
+    /// Provisioned MO routes (jCli `morouter`).
+    #[serde(default)]
+    pub moroutes: Vec<RouteConfig>,
+}
+
+fn default_data_dir() -> PathBuf {
+    match std::env::var_os("HOME") {
+        Some(home) => Path::new(&home).join(".local/share/smsgate"),
+        None => PathBuf::from("smsgate-data"),
+    }
+}
+fn default_log() -> String {
+    "info".into()
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: default_data_dir(),
+            log: default_log(),
+            http_api: Default::default(),
+            smpp_server: Default::default(),
+            jcli: Default::default(),
+            dlr_thrower: Default::default(),
+            deliversm_thrower: Default::default(),
+            store: Default::default(),
+            broker: Default::default(),
+            queue: Default::default(),
+            auth: Default::default(),
+            plugins: Default::default(),
+            groups: vec![],
+            users: vec![],
+            smppccs: vec![],
+            httpccs: vec![],
+            filters: vec![],
+            mtroutes: vec![],
+            moroutes: vec![],
+        }
+    }
+}
+
+/// `[http-api]`: Jasmin's HTTP API (`/send`, `/balance`, `/rate`, `/ping`, `/metrics`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpApiConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub bind: String,
+    pub port: u16,
+    pub long_content_max_parts: u32,
+    /// `udh` or `sar`.
+    pub long_content_split: String,
+    /// Largest request body accepted, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// Largest request head (request line + headers), in bytes (larger: 431).
+    pub max_head_bytes: usize,
+    /// A client must send its whole request head within this time (slow clients are cut).
+    pub header_read_timeout_ms: u64,
+    /// A client must send its whole body within this time.
+    pub body_read_timeout_ms: u64,
+    /// Maximum concurrent connections.
+    pub max_connections: usize,
+}
+
+impl Default for HttpApiConfig {
+    fn default() -> Self {
+        HttpApiConfig {
+            enabled: true,
+            bind: "0.0.0.0".into(),
+            port: 1401,
+            long_content_max_parts: 5,
+            long_content_split: "udh".into(),
+            max_body_bytes: 64 * 1024,
+            max_head_bytes: 16 * 1024,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 10_000,
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// `[smpp-server]`: the SMPP server API for ESMEs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmppServerConfig {
+    pub enabled: bool,
+    pub id: String,
+    pub bind: String,
+    pub port: u16,
+    #[serde(rename = "sessionInitTimerSecs", alias = "session_init_timer_secs")]
+    pub session_init_timer_secs: u64,
+    #[serde(rename = "enquireLinkTimerSecs", alias = "enquire_link_timer_secs")]
+    pub enquire_link_timer_secs: u64,
+    #[serde(rename = "inactivityTimerSecs", alias = "inactivity_timer_secs")]
+    pub inactivity_timer_secs: u64,
+    #[serde(rename = "responseTimerSecs", alias = "response_timer_secs")]
+    pub response_timer_secs: u64,
+    #[serde(rename = "pduReadTimerSecs", alias = "pdu_read_timer_secs")]
+    pub pdu_read_timer_secs: u64,
+}
+
+impl Default for SmppServerConfig {
+    fn default() -> Self {
+        SmppServerConfig {
+            enabled: true,
+            id: "smppsapi".into(),
+            bind: "0.0.0.0".into(),
+            port: 2775,
+            session_init_timer_secs: 30,
+            enquire_link_timer_secs: 30,
+            inactivity_timer_secs: 300,
+            response_timer_secs: 60,
+            pdu_read_timer_secs: 10,
+        }
+    }
+}
+
+/// `[jcli]`: the telnet management console.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JcliConfig {
+    pub enabled: bool,
+    pub bind: String,
+    pub port: u16,
+    pub authentication: bool,
+    pub admin_username: String,
+    /// Plain text, an argon2 PHC string, or Jasmin's MD5 hex digest.
+    pub admin_password: String,
+}
+
+impl Default for JcliConfig {
+    fn default() -> Self {
+        JcliConfig {
+            enabled: true,
+            bind: "127.0.0.1".into(),
+            port: 8990,
+            authentication: true,
+            admin_username: "jcliadmin".into(),
+            admin_password: "jclipwd".into(),
+        }
+    }
+}
+
+/// `[dlr-thrower]` and `[deliversm-thrower]`: HTTP callbacks with retries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrowerConfig {
+    pub http_timeout: u64,
+    pub retry_delay: u64,
+    pub max_retries: u32,
+}
+
+impl Default for ThrowerConfig {
+    fn default() -> Self {
+        ThrowerConfig {
+            http_timeout: 30,
+            retry_delay: 30,
+            max_retries: 3,
+        }
+    }
+}
+
+/// `[store]`: shared state (balances, DLR maps, message records). No URL = embedded SQLite.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `redis://...` for cluster mode; unset for the embedded store.
+    pub url: Option<String>,
+    /// SQLite durability: `full` (fsync every group commit: survives power loss) or `normal`
+    /// (survives a crash of the gateway process, not of the machine).
+    pub sync: String,
+    /// Maximum operations folded into one group commit.
+    pub group_commit_max: usize,
+    /// How long message status records are kept, in seconds.
+    pub message_record_ttl: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: None,
+            sync: "full".into(),
+            group_commit_max: 4096,
+            message_record_ttl: 7 * 86400,
+        }
+    }
+}
+
+/// `[broker]`: message queues. No URL = embedded queues in the store's database file.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerConfig {
+    /// `amqp://...` for cluster mode; unset for the embedded queue.
+    pub url: Option<String>,
+}
+
+/// `[queue]`: message lifecycle.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// A message without a validity period expires after this many seconds in the queue.
+    pub max_age: u64,
+    /// Attempts before a message that keeps failing temporarily is given up.
+    pub max_retries: u32,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            max_age: 86400,
+            max_retries: 5,
+        }
+    }
+}
+
+/// `[auth]`: password checking.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Failed password checks allowed per user and source address per minute; more are
+    /// refused without running the password hash.
+    pub max_failures_per_minute: u32,
+    /// Concurrent argon2 verifications (bounded pool).
+    pub verify_workers: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            max_failures_per_minute: 10,
+            verify_workers: 2,
+        }
+    }
+}
+
+/// `[plugins]`: WebAssembly plugins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    pub enabled: bool,
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig {
+            enabled: false,
+            dir: None,
+        }
+    }
+}
+
+/// A provisioned group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    pub gid: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// How `content` bytes of an HTTP request are read.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentEncoding {
+    /// Jasmin's behaviour: bytes in the requested coding (Latin-1/ASCII text for coding 0,
+    /// UTF-16BE for coding 8, as-is for the others).
+    #[default]
+    Raw,
+    /// UTF-8 text; the gateway encodes it (and picks GSM 03.38 or UCS2 when no coding is given).
+    Utf8,
+}
+
+/// A provisioned user (jCli `user`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub username: String,
+    /// Plain text (hashed with argon2 at load) or an argon2 PHC string.
+    pub password: String,
+    pub gid: String,
+    #[serde(default)]
+    pub uid: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub content_encoding: ContentEncoding,
+    #[serde(default)]
+    pub mt_messaging_cred: MtMessagingCred,
+}
+
+/// `mt_messaging_cred` (spec tables 24-29). This issue enforces the quotas; the
+/// authorizations and value filters are completed with the credentials issue.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MtMessagingCred {
+    pub quota: Quota,
+}
+
+/// Initial quotas. They seed the ledger once, when the user is first seen: editing the
+/// configuration later never rolls money back (use jCli `user -u` for top-ups).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quota {
+    /// `None`/absent = unlimited (`ND`).
+    #[serde(deserialize_with = "de_opt_f64")]
+    pub balance: Option<f64>,
+    #[serde(deserialize_with = "de_opt_i64")]
+    pub sms_count: Option<i64>,
+}
+
+fn de_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        F(f64),
+        S(String),
+    }
+    match Option::<V>::deserialize(d)? {
+        None => Ok(None),
+        Some(V::F(f)) => Ok(Some(f)),
+        Some(V::S(s)) if s.eq_ignore_ascii_case("none") || s == "ND" => Ok(None),
+        Some(V::S(s)) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("invalid number {s:?}"))),
+    }
+}
+
+fn de_opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        I(i64),
+        S(String),
+    }
+    match Option::<V>::deserialize(d)? {
+        None => Ok(None),
+        Some(V::I(i)) => Ok(Some(i)),
+        Some(V::S(s)) if s.eq_ignore_ascii_case("none") || s == "ND" => Ok(None),
+        Some(V::S(s)) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("invalid integer {s:?}"))),
+    }
+}
+
+/// `yes`/`no` as jCli writes them, or a TOML boolean.
+fn de_yes_no<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        B(bool),
+        S(String),
+    }
+    match V::deserialize(d)? {
+        V::B(b) => Ok(b),
+        V::S(s) => match s.to_ascii_lowercase().as_str() {
+            "yes" | "true" | "1" => Ok(true),
+            "no" | "false" | "0" => Ok(false),
+            other => Err(serde::de::Error::custom(format!(
+                "expected yes or no, got {other:?}"
+            ))),
+        },
+    }
+}
+
+/// `None` as jCli writes it means unset.
+fn de_opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = Option::<String>::deserialize(d)?;
+    Ok(s.filter(|s| !s.is_empty() && s != "None"))
+}
+
+/// Bind type of an SMPP client connector.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BindType {
+    Transceiver,
+    Transmitter,
+    Receiver,
+}
+
+/// What `data_coding 0` means to an SMSC.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DefaultAlphabet {
+    /// GSM 03.38, one septet per octet (what Jasmin and most SMSCs use).
+    Gsm0338,
+    /// GSM 03.38 packed 7-bit.
+    Gsm0338Packed,
+    /// ISO-8859-1.
+    Latin1,
+    /// IA5 / ASCII.
+    Ascii,
+}
+
+/// An SMPP client connector, with jCli's parameter names (spec table 36) and defaults.
+///
+/// Deviations from Jasmin's defaults: `submit_throughput` is 0 (unlimited; Jasmin's 1 msg/s
+/// throttles every new connector to a crawl) and `window` (new) allows 32 `submit_sm` in flight
+/// (Jasmin waits for each response). `default_alphabet`, `window` and `tls_verify` are additions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmppClientConfig {
+    pub cid: String,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub logfile: Option<String>,
+    #[serde(default = "d_logrotate")]
+    pub logrotate: String,
+    #[serde(default = "d_loglevel")]
+    pub loglevel: u32,
+    #[serde(default, deserialize_with = "de_yes_no")]
+    pub logprivacy: bool,
+    #[serde(default = "d_host")]
+    pub host: String,
+    #[serde(default = "d_port")]
+    pub port: u16,
+    #[serde(default, deserialize_with = "de_yes_no")]
+    pub ssl: bool,
+    /// Verify the SMSC's certificate when `ssl` is on.
+    #[serde(default = "yes", deserialize_with = "de_yes_no")]
+    pub tls_verify: bool,
+    #[serde(default = "d_username")]
+    pub username: String,
+    #[serde(default = "d_password")]
+    pub password: String,
+    #[serde(default = "d_bind")]
+    pub bind: BindType,
+    #[serde(default = "d_30")]
+    pub bind_to: u64,
+    #[serde(default = "d_300")]
+    pub trx_to: u64,
+    #[serde(default = "d_60")]
+    pub res_to: u64,
+    #[serde(default = "d_10")]
+    pub pdu_red_to: u64,
+    #[serde(default = "yes", deserialize_with = "de_yes_no")]
+    pub con_loss_retry: bool,
+    #[serde(default = "d_10")]
+    pub con_loss_delay: u64,
+    #[serde(default = "yes", deserialize_with = "de_yes_no")]
+    pub con_fail_retry: bool,
+    #[serde(default = "d_10")]
+    pub con_fail_delay: u64,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub src_addr: Option<String>,
+    #[serde(default = "d_2")]
+    pub src_ton: u8,
+    #[serde(default = "d_1")]
+    pub src_npi: u8,
+    #[serde(default = "d_1")]
+    pub dst_ton: u8,
+    #[serde(default = "d_1")]
+    pub dst_npi: u8,
+    #[serde(default)]
+    pub bind_ton: u8,
+    #[serde(default = "d_1")]
+    pub bind_npi: u8,
+    /// Default validity period in seconds.
+    #[serde(default)]
+    pub validity: Option<u64>,
+    #[serde(default)]
+    pub priority: u8,
+    #[serde(default = "d_120")]
+    pub requeue_delay: u64,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub addr_range: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub systype: Option<String>,
+    #[serde(default = "d_86400")]
+    pub dlr_expiry: u64,
+    /// Messages per second, 0 = unlimited.
+    #[serde(default)]
+    pub submit_throughput: f64,
+    #[serde(default)]
+    pub proto_id: Option<u8>,
+    #[serde(default)]
+    pub coding: u8,
+    #[serde(default = "d_30")]
+    pub elink_interval: u64,
+    #[serde(default)]
+    pub def_msg_id: u8,
+    #[serde(default)]
+    pub ripf: u8,
+    #[serde(default)]
+    pub dlr_msgid: u8,
+    /// Outstanding `submit_sm` allowed before waiting for responses.
+    #[serde(default = "d_window")]
+    pub window: usize,
+    #[serde(default = "d_alphabet")]
+    pub default_alphabet: DefaultAlphabet,
+}
+
+fn d_logrotate() -> String {
+    "midnight".into()
+}
+fn d_loglevel() -> u32 {
+    20
+}
+fn d_host() -> String {
+    "127.0.0.1".into()
+}
+fn d_port() -> u16 {
+    2775
+}
+fn d_username() -> String {
+    "smppclient".into()
+}
+fn d_password() -> String {
+    "password".into()
+}
+fn d_bind() -> BindType {
+    BindType::Transceiver
+}
+fn d_1() -> u8 {
+    1
+}
+fn d_2() -> u8 {
+    2
+}
+fn d_10() -> u64 {
+    10
+}
+fn d_30() -> u64 {
+    30
+}
+fn d_60() -> u64 {
+    60
+}
+fn d_120() -> u64 {
+    120
+}
+fn d_300() -> u64 {
+    300
+}
+fn d_86400() -> u64 {
+    86400
+}
+fn d_window() -> usize {
+    32
+}
+fn d_alphabet() -> DefaultAlphabet {
+    DefaultAlphabet::Gsm0338
+}
+
+impl SmppClientConfig {
+    /// A connector with every parameter at its default.
+    pub fn new(cid: &str) -> Self {
+        // The only mandatory key is `cid`; serde fills in the rest.
+        let v = serde_json::json!({ "cid": cid });
+        serde_json::from_value(v).expect("defaults are valid")
+    }
+}
+
+/// An HTTP client connector (jCli `httpccm`) for MO delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpClientConfig {
+    pub cid: String,
+    pub url: String,
+    #[serde(default = "d_method")]
+    pub method: String,
+}
+fn d_method() -> String {
+    "GET".into()
+}
+
+/// A filter (jCli `filter`), referenced by routes through its `fid`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    pub fid: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub uid: Option<String>,
+    #[serde(default)]
+    pub gid: Option<String>,
+    #[serde(default)]
+    pub cid: Option<String>,
+    #[serde(default)]
+    pub source_addr: Option<String>,
+    #[serde(default)]
+    pub destination_addr: Option<String>,
+    #[serde(default)]
+    pub short_message: Option<String>,
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
+/// A route (jCli `mtrouter`/`morouter`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub order: u32,
+    /// One connector, as `smppc(cid)` / `http(cid)` / `smpps(user)` or a bare cid.
+    #[serde(default)]
+    pub connector: Option<String>,
+    /// Several connectors (round-robin, failover, least-cost routes).
+    #[serde(default)]
+    pub connectors: Vec<String>,
+    #[serde(default)]
+    pub filters: Vec<String>,
+    #[serde(default)]
+    pub rate: f64,
+}
+
+/// Error loading the configuration: names the key path and why.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Load defaults, then `file` (if any), then `SMSGATE_*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(ConfigError(format!("file {} not found", f.display())));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig.merge(
+            Env::prefixed("SMSGATE_")
+                .ignore(&["CONFIG"])
+                .map(|k| {
+                    // SMSGATE_HTTP_API__PORT -> http-api.port (section names use '-')
+                    let s = k.as_str().to_ascii_lowercase();
+                    let mut parts = s.split("__");
+                    let first = parts.next().unwrap_or_default();
+                    let first = match first {
+                        "http_api" | "smpp_server" | "dlr_thrower" | "deliversm_thrower" => {
+                            first.replace('_', "-")
+                        }
+                        other => other.to_string(),
+                    };
+                    let rest: Vec<&str> = parts.collect();
+                    if rest.is_empty() {
+                        first.into()
+                    } else {
+                        format!("{first}.{}", rest.join(".")).into()
+                    }
+                }),
+        );
+        let cfg: Config = fig.extract().map_err(|e| {
+            let mut msgs = vec![];
+            for err in e {
+                let path = err.path.join(".");
+                let src = err
+                    .metadata
+                    .as_ref()
+                    .map(|m| m.name.to_string())
+                    .unwrap_or_default();
+                let key = if path.is_empty() {
+                    String::new()
+                } else {
+                    format!("key `{path}`: ")
+                };
+                msgs.push(format!("{key}{} ({src})", err.kind));
+            }
+            ConfigError(msgs.join("; "))
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Cross-field checks that serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let err = |m: String| Err(ConfigError(m));
+        let mut seen = std::collections::HashSet::new();
+        for (i, c) in self.smppccs.iter().enumerate() {
+            if c.cid.is_empty() || !seen.insert(c.cid.clone()) {
+                return err(format!("key `smppccs[{i}].cid`: empty or duplicate cid {:?}", c.cid));
+            }
+            if c.priority > 3 {
+                return err(format!("key `smppccs[{i}].priority`: must be 0..=3"));
+            }
+            if c.window == 0 {
+                return err(format!("key `smppccs[{i}].window`: must be at least 1"));
+            }
+            if c.dlr_msgid > 2 {
+                return err(format!("key `smppccs[{i}].dlr_msgid`: must be 0, 1 or 2"));
+            }
+            if c.submit_throughput < 0.0 {
+                return err(format!("key `smppccs[{i}].submit_throughput`: must be >= 0"));
+            }
+        }
+        let gids: std::collections::HashSet<_> = self.groups.iter().map(|g| &g.gid).collect();
+        let mut users = std::collections::HashSet::new();
+        for (i, u) in self.users.iter().enumerate() {
+            if !gids.contains(&u.gid) {
+                return err(format!("key `users[{i}].gid`: unknown group {:?}", u.gid));
+            }
+            if !users.insert(&u.username) {
+                return err(format!("key `users[{i}].username`: duplicate {:?}", u.username));
+            }
+            if u.username.is_empty() || u.username.len() > 16 {
+                return err(format!("key `users[{i}].username`: 1 to 16 characters"));
+            }
+        }
+        match self.http_api.long_content_split.as_str() {
+            "udh" | "sar" => {}
+            other => {
+                return err(format!(
+                    "key `http-api.long_content_split`: expected udh or sar, got {other:?}"
+                ))
+            }
+        }
+        match self.store.sync.as_str() {
+            "full" | "normal" => {}
+            other => return err(format!("key `store.sync`: expected full or normal, got {other:?}")),
+        }
+        Ok(())
+    }
+}

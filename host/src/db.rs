@@ -1,0 +1,176 @@
+//! The embedded database: one SQLite file in WAL mode, written by a single group-committing
+//! writer thread.
+//!
+//! Every write in the embedded deployment (queue rows, message records, balances, key/values)
+//! is a closure sent to the writer. The writer takes the first pending closure, drains whatever
+//! else is waiting (up to `group_commit_max`), runs them all in one transaction, commits once
+//! (with `synchronous=FULL` that is one fsync for the whole group), and only then answers each
+//! caller. So a caller that got its answer knows its write is durable, and throughput grows with
+//! concurrency instead of being capped by fsync latency.
+
+use std::path::Path;
+use std::sync::mpsc as std_mpsc;
+use std::thread;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+/// Errors from the embedded database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database writer has stopped")]
+    Closed,
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce() + Send> + Send>;
+
+/// Handle to the writer thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    tx: std_mpsc::Sender<Job>,
+}
+
+impl Db {
+    /// Open (or create) the database file and start the writer thread.
+    pub fn open(path: &Path, sync_full: bool, group_commit_max: usize) -> Result<Db, DbError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", if sync_full { "FULL" } else { "NORMAL" })?;
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
+        conn.pragma_update(None, "cache_size", -16000)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
+        conn.execute_batch(SCHEMA)?;
+        let (tx, rx) = std_mpsc::channel::<Job>();
+        let max = group_commit_max.max(1);
+        thread::Builder::new()
+            .name("smsgate-db".into())
+            .spawn(move || writer_loop(conn, rx, max))?;
+        Ok(Db { tx })
+    }
+
+    /// Run `f` inside the next group commit and return its result once committed.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        let (otx, orx) = oneshot::channel::<Result<T, DbError>>();
+        let job: Job = Box::new(move |conn: &Connection| {
+            let r = f(conn).map_err(DbError::from);
+            Box::new(move || {
+                let _ = otx.send(r);
+            })
+        });
+        self.tx.send(job).map_err(|_| DbError::Closed)?;
+        match orx.await {
+            Ok(r) => r,
+            Err(_) => Err(DbError::Closed),
+        }
+    }
+
+    /// Run `f` on the writer thread without waiting for the commit (fire and forget).
+    /// Used for writes whose loss in a crash is harmless (e.g. pruning).
+    pub fn write_detached<F>(&self, f: F)
+    where
+        F: FnOnce(&Connection) -> Result<(), rusqlite::Error> + Send + 'static,
+    {
+        let job: Job = Box::new(move |conn: &Connection| {
+            if let Err(e) = f(conn) {
+                tracing::warn!(error = %e, "detached database write failed");
+            }
+            Box::new(|| {})
+        });
+        let _ = self.tx.send(job);
+    }
+}
+
+fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<Job>, max: usize) {
+    let mut batch: Vec<Job> = Vec::with_capacity(max);
+    let mut replies: Vec<Box<dyn FnOnce() + Send>> = Vec::with_capacity(max);
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < max {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!(error = %e, "database BEGIN failed");
+        }
+        for job in batch.drain(..) {
+            replies.push(job(&conn));
+        }
+        let mut commit = conn.execute_batch("COMMIT");
+        let mut attempts = 0;
+        while let Err(e) = &commit {
+            // COMMIT can fail transiently (SQLITE_BUSY on a checkpoint): retry, never answer
+            // "committed" for a write that is not.
+            attempts += 1;
+            tracing::error!(error = %e, attempts, "database COMMIT failed, retrying");
+            if attempts >= 50 {
+                // Give up: roll back and drop replies, so callers see `Closed` (not success).
+                let _ = conn.execute_batch("ROLLBACK");
+                replies.clear();
+                break;
+            }
+            thread::sleep(std::time::Duration::from_millis(20));
+            commit = conn.execute_batch("COMMIT");
+        }
+        for reply in replies.drain(..) {
+            reply();
+        }
+    }
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS queue (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue       TEXT NOT NULL,
+    priority    INTEGER NOT NULL,
+    owner       TEXT NOT NULL,
+    not_before  INTEGER NOT NULL,
+    deliveries  INTEGER NOT NULL DEFAULT 0,
+    body        BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_by_name ON queue(queue, id);
+CREATE TABLE IF NOT EXISTS messages (
+    id          TEXT PRIMARY KEY,
+    status      TEXT NOT NULL,
+    connector   TEXT NOT NULL,
+    smsc_id     TEXT,
+    detail      TEXT,
+    updated_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_age ON messages(updated_at);
+CREATE TABLE IF NOT EXISTS kv (
+    key         TEXT PRIMARY KEY,
+    value       BLOB NOT NULL,
+    expires_at  INTEGER
+);
+CREATE TABLE IF NOT EXISTS counters (
+    key         TEXT PRIMARY KEY,
+    value       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS balances (
+    username    TEXT PRIMARY KEY,
+    balance     REAL,
+    sms_count   INTEGER
+);
+"#;

@@ -1,0 +1,150 @@
+//! The message record: one versioned, serialisable structure that travels from a front door
+//! through routing and the queue to a connector. Its JSON form is the queue body (embedded
+//! queue today, AMQP in cluster mode): see `docs/message-schema.md`.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Schema version of [`Message`]; bump on incompatible changes, readers accept older ones.
+pub const SCHEMA_VERSION: u16 = 1;
+
+/// Which way the message goes.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Mobile terminated: from a client to a handset.
+    Mt,
+    /// Mobile originated: from a handset to a client.
+    Mo,
+}
+
+/// The front door a message came through.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Http,
+    Rest,
+    Smpps,
+    Smppc,
+}
+
+/// An SMPP address with its type of number and numbering plan.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Address {
+    pub addr: String,
+    pub ton: u8,
+    pub npi: u8,
+}
+
+/// An SMPP optional parameter.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Tlv {
+    pub tag: u16,
+    #[serde(with = "hex_bytes")]
+    pub value: Vec<u8>,
+}
+
+/// One `submit_sm` worth of payload.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Part {
+    /// The `short_message` octets exactly as they go on the wire (UDH included).
+    #[serde(with = "hex_bytes")]
+    pub short_message: Vec<u8>,
+    /// esm_class of this part (UDHI set when it carries a UDH).
+    pub esm_class: u8,
+    /// Per-part TLVs (SAR options).
+    #[serde(default)]
+    pub tlvs: Vec<Tlv>,
+}
+
+/// What the client asked to be told about delivery.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DlrRequest {
+    pub url: String,
+    /// 1 SMSC level, 2 terminal level, 3 both.
+    pub level: u8,
+    /// `GET` or `POST`.
+    pub method: String,
+}
+
+/// The message record.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Message {
+    /// Schema version ([`SCHEMA_VERSION`]).
+    pub v: u16,
+    /// The gateway's message id, returned to the client.
+    pub id: Uuid,
+    pub direction: Direction,
+    pub channel: Channel,
+    /// Sending user (MT).
+    pub user: Option<String>,
+    /// Sending user's group (MT).
+    pub group: Option<String>,
+    /// The routed connector id (MT), or the origin connector (MO).
+    pub connector: String,
+    pub source: Address,
+    pub destination: Address,
+    pub data_coding: u8,
+    pub protocol_id: u8,
+    /// 0 (lowest) to 3.
+    pub priority: u8,
+    pub registered_delivery: u8,
+    pub replace_if_present: u8,
+    pub sm_default_msg_id: u8,
+    pub service_type: String,
+    /// SMPP time string (absolute or relative), empty = SMSC default.
+    pub validity_period: String,
+    /// SMPP time string, empty = immediate.
+    pub schedule_delivery_time: String,
+    pub parts: Vec<Part>,
+    /// TLVs sent with every part.
+    #[serde(default)]
+    pub tlvs: Vec<Tlv>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub locked_params: Vec<String>,
+    pub dlr: Option<DlrRequest>,
+    /// Unit rate charged per part by the route.
+    pub rate: f64,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// The message fails locally if not sent by then (ms since the epoch).
+    pub expires_at: i64,
+    /// Not sent before this time (ms since the epoch).
+    pub not_before: Option<i64>,
+    /// Batch or job this message belongs to.
+    pub batch_id: Option<String>,
+    /// Delivery attempts so far.
+    pub tries: u32,
+}
+
+impl Message {
+    /// Serialise to the queue body.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+    /// Parse a queue body.
+    pub fn from_bytes(b: &[u8]) -> Result<Message, serde_json::Error> {
+        serde_json::from_slice(b)
+    }
+}
+
+/// Current time in milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        hex::decode(s.as_bytes()).map_err(serde::de::Error::custom)
+    }
+}

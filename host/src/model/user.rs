@@ -1,0 +1,23 @@
+//! Users and groups as the gateway sees them at runtime. Money (balance, sms_count) is not
+//! here: it lives in the store's ledger so that configuration reloads never roll it back.
+
+use crate::config::ContentEncoding;
+
+/// A group of users.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub gid: String,
+    pub enabled: bool,
+}
+
+/// A user.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub uid: String,
+    pub username: String,
+    pub gid: String,
+    /// argon2 PHC string.
+    pub password_hash: String,
+    pub enabled: bool,
+    pub content_encoding: ContentEncoding,
+}

@@ -1,0 +1,308 @@
+//! The MT pipeline behind every front door (HTTP now; REST and the SMPP server later):
+//! authenticate → check credentials → intercept → route → encode/split → bill → enqueue.
+//! Each phase is a function here; front doors only translate their protocol to an
+//! [`MtRequest`] and [`MtError`] back to their protocol's answers.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use uuid::Uuid;
+
+use crate::auth::{Auth, AuthError};
+use crate::broker::{submit_queue, Broker};
+use crate::config::{ContentEncoding, SmppClientConfig};
+use crate::model::message::{now_ms, SCHEMA_VERSION};
+use crate::model::{Address, Channel, Direction, DlrRequest, Message, Part, User};
+use crate::routing::table::Decision;
+use crate::routing::{ConnectorRef, Routable, RoutingTable};
+use crate::sms::content::{self, ContentError, Payload, SplitMethod};
+use crate::sms::gsm;
+use crate::stats::Stats;
+use crate::store::{Charge, Store};
+
+/// Content as the client gave it.
+#[derive(Debug, Clone)]
+pub enum Content {
+    /// `content`: bytes read per the user's `content_encoding`.
+    Text(Vec<u8>),
+    /// `hex-content`: the octets exactly.
+    Binary(Vec<u8>),
+}
+
+/// An MT submission, protocol-independent.
+#[derive(Debug, Clone)]
+pub struct MtRequest {
+    pub channel: Channel,
+    pub username: String,
+    pub password: Vec<u8>,
+    pub source_ip: IpAddr,
+    pub to: String,
+    pub from: Option<String>,
+    pub coding: Option<u8>,
+    pub priority: Option<u8>,
+    /// SMPP schedule_delivery_time string.
+    pub sdt: Option<String>,
+    /// Validity in minutes.
+    pub validity_minutes: Option<u64>,
+    pub dlr: Option<DlrRequest>,
+    pub tags: Vec<String>,
+    pub content: Content,
+}
+
+/// Why a submission was refused. Front doors map these to their own answers.
+#[derive(Debug, thiserror::Error)]
+pub enum MtError {
+    #[error("Authentication failure for username:{0}")]
+    Authentication(String),
+    #[error("Authorization failed for username:{0}")]
+    Authorization(String),
+    #[error("Argument [{0}] has an invalid value: [{1}].")]
+    InvalidArgument(&'static str, String),
+    #[error("{0}")]
+    Content(#[from] ContentError),
+    #[error("No route found")]
+    NoRoute,
+    #[error("Cannot charge submit_sm, check RouterPB log file for details")]
+    Charging,
+    #[error("Cannot send submit_sm, check SMPPClientManagerPB log file for details")]
+    Server(String),
+}
+
+/// A routed, encoded message not yet billed or queued (what `/rate` looks at).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub message: Message,
+    pub decision: Decision,
+    pub user: Arc<User>,
+}
+
+/// Shared state of the pipeline.
+pub struct Pipeline {
+    pub auth: Arc<Auth>,
+    pub mt_table: RwLock<Arc<RoutingTable>>,
+    pub connectors: RwLock<HashMap<String, Arc<SmppClientConfig>>>,
+    pub broker: Arc<dyn Broker>,
+    pub store: Arc<dyn Store>,
+    pub stats: Arc<Stats>,
+    pub split: SplitMethod,
+    pub max_parts: usize,
+    pub max_age_ms: i64,
+}
+
+impl Pipeline {
+    /// Phase 1: authenticate.
+    pub async fn authenticate(&self, username: &str, password: &[u8], ip: IpAddr) -> Result<Arc<User>, MtError> {
+        match self.auth.authenticate(username, password, ip).await {
+            Ok(u) => Ok(u),
+            Err(AuthError::Failed) | Err(AuthError::RateLimited) => {
+                Err(MtError::Authentication(username.to_string()))
+            }
+        }
+    }
+
+    /// Phase 2: credentials (enabled user and group; the full credential set comes with the
+    /// credentials issue).
+    pub fn check_credentials(&self, user: &User) -> Result<(), MtError> {
+        let group_ok = self.auth.group(&user.gid).map(|g| g.enabled).unwrap_or(false);
+        if !user.enabled || !group_ok {
+            return Err(MtError::Authorization(user.username.clone()));
+        }
+        Ok(())
+    }
+
+    /// Phases 1-5: authenticate, check, intercept, route, encode. Nothing is charged or queued.
+    pub async fn prepare(&self, req: &MtRequest) -> Result<Prepared, MtError> {
+        let user = self.authenticate(&req.username, &req.password, req.source_ip).await?;
+        self.check_credentials(&user)?;
+        let now = now_ms();
+        let to = req.to.strip_prefix('+').unwrap_or(&req.to).to_string();
+        // Text for filters and for encoding.
+        let (text, coding): (Option<String>, u8) = match &req.content {
+            Content::Binary(_) => (None, req.coding.unwrap_or(0)),
+            Content::Text(bytes) => match user.content_encoding {
+                ContentEncoding::Raw => {
+                    let coding = req.coding.unwrap_or(0);
+                    let text = match coding {
+                        8 => {
+                            if bytes.len() % 2 != 0 {
+                                return Err(ContentError::OddUcs2.into());
+                            }
+                            let units: Vec<u16> = bytes
+                                .chunks_exact(2)
+                                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                                .collect();
+                            Some(String::from_utf16_lossy(&units))
+                        }
+                        0 | 1 | 3 => Some(content::decode_latin1(bytes)),
+                        _ => None,
+                    };
+                    (text, coding)
+                }
+                ContentEncoding::Utf8 => {
+                    let t = std::str::from_utf8(bytes).map_err(|_| ContentError::InvalidUtf8)?;
+                    let coding = req
+                        .coding
+                        .unwrap_or(if gsm::is_representable(t) { 0 } else { 8 });
+                    (Some(t.to_string()), coding)
+                }
+            },
+        };
+        let mut message = Message {
+            v: SCHEMA_VERSION,
+            id: Uuid::new_v4(),
+            direction: Direction::Mt,
+            channel: req.channel,
+            user: Some(user.username.clone()),
+            group: Some(user.gid.clone()),
+            connector: String::new(),
+            source: Address::default(),
+            destination: Address { addr: to, ton: 1, npi: 1 },
+            data_coding: coding,
+            protocol_id: 0,
+            priority: req.priority.unwrap_or(0),
+            registered_delivery: 0,
+            replace_if_present: 0,
+            sm_default_msg_id: 0,
+            service_type: String::new(),
+            validity_period: String::new(),
+            schedule_delivery_time: req.sdt.clone().unwrap_or_default(),
+            parts: vec![],
+            tlvs: vec![],
+            tags: req.tags.clone(),
+            locked_params: vec![],
+            dlr: req.dlr.clone(),
+            rate: 0.0,
+            created_at: now,
+            expires_at: now + self.max_age_ms,
+            not_before: None,
+            batch_id: None,
+            tries: 0,
+        };
+        if let Some(f) = &req.from {
+            message.source.addr = f.clone();
+        }
+        self.intercept(&mut message)?;
+        let text_ref = text.as_deref().unwrap_or("");
+        let decision = {
+            let table = self.mt_table.read().clone();
+            let routable = Routable {
+                message: &message,
+                text: text_ref,
+                uid: &user.uid,
+                gid: &user.gid,
+            };
+            table.route(&routable).ok_or(MtError::NoRoute)?
+        };
+        let cid = match &decision.connector {
+            ConnectorRef::Smppc(c) => c.clone(),
+            other => return Err(MtError::Server(format!("MT route to {other}"))),
+        };
+        let conn = self
+            .connectors
+            .read()
+            .get(&cid)
+            .cloned()
+            .ok_or_else(|| MtError::Server(format!("unknown connector {cid}")))?;
+        self.apply_connector_defaults(&mut message, &conn, req);
+        let payload = match (&req.content, text) {
+            (Content::Binary(b), _) => Payload::Octets(b.clone()),
+            (Content::Text(_), Some(t)) if coding == 0 => content::encode_default(&t, conn.default_alphabet)?,
+            (Content::Text(_), Some(t)) if coding == 8 => Payload::Ucs2(content::encode_ucs2(&t)),
+            (Content::Text(_), Some(t)) if coding == 3 => Payload::Octets(content::encode_latin1(&t)?),
+            (Content::Text(b), _) => Payload::Octets(b.clone()),
+        };
+        message.parts = content::split(&payload, self.split, self.max_parts)?;
+        message.connector = cid;
+        message.rate = decision.rate;
+        Ok(Prepared {
+            message,
+            decision,
+            user,
+        })
+    }
+
+    /// Interception seam: the MT interception table (plugins) goes here.
+    fn intercept(&self, _message: &mut Message) -> Result<(), MtError> {
+        Ok(())
+    }
+
+    fn apply_connector_defaults(&self, m: &mut Message, c: &SmppClientConfig, req: &MtRequest) {
+        if m.source.addr.is_empty() {
+            if let Some(s) = &c.src_addr {
+                m.source.addr = s.clone();
+            }
+        }
+        // Alphanumeric senders need TON 5 / NPI 0 or most SMSCs reject them.
+        if !m.source.addr.is_empty() && m.source.addr.chars().any(|ch| !ch.is_ascii_digit() && ch != '+') {
+            m.source.ton = 5;
+            m.source.npi = 0;
+        } else {
+            m.source.ton = c.src_ton;
+            m.source.npi = c.src_npi;
+            if let Some(s) = m.source.addr.strip_prefix('+') {
+                m.source.addr = s.to_string();
+            }
+        }
+        m.destination.ton = c.dst_ton;
+        m.destination.npi = c.dst_npi;
+        if req.priority.is_none() {
+            m.priority = c.priority.min(3);
+        }
+        m.protocol_id = c.proto_id.unwrap_or(0);
+        m.replace_if_present = c.ripf;
+        m.sm_default_msg_id = c.def_msg_id;
+        m.service_type = c.systype.clone().unwrap_or_default();
+        let validity_secs = req.validity_minutes.map(|m| m * 60).or(c.validity);
+        if let Some(secs) = validity_secs {
+            m.validity_period = relative_time(secs);
+            m.expires_at = m.created_at + (secs as i64) * 1000;
+        }
+        m.registered_delivery = match &m.dlr {
+            Some(d) if d.level >= 2 => 1,
+            _ => 0,
+        };
+    }
+
+    /// Phases 6-7: bill and enqueue. Returns the message id once the message is durable.
+    pub async fn submit(&self, req: &MtRequest) -> Result<Uuid, MtError> {
+        let p = self.prepare(req).await?;
+        self.commit(p).await
+    }
+
+    /// Bill and enqueue a prepared message.
+    pub async fn commit(&self, p: Prepared) -> Result<Uuid, MtError> {
+        let parts = p.message.parts.len() as i64;
+        let amount = p.decision.rate * parts as f64;
+        let user = p.user.username.clone();
+        match self.store.balance_charge(&user, amount, parts).await {
+            Ok(Charge::Done(_)) => {}
+            Ok(Charge::Insufficient(b)) => {
+                tracing::info!(user = %user, amount, parts, balance = ?b, "charging refused: insufficient balance");
+                return Err(MtError::Charging);
+            }
+            Err(e) => return Err(MtError::Server(e.to_string())),
+        }
+        let q = submit_queue(&p.message.connector);
+        if let Err(e) = self.broker.publish(&q, &p.message).await {
+            tracing::error!(error = %e, "enqueue failed: refunding");
+            let _ = self.store.balance_credit(&user, amount, parts).await;
+            return Err(MtError::Server(e.to_string()));
+        }
+        Ok(p.message.id)
+    }
+}
+
+/// SMPP relative time string for `secs` from now (`YYMMDDhhmmss000R`).
+pub fn relative_time(secs: u64) -> String {
+    let (d, r) = (secs / 86400, secs % 86400);
+    let (h, r) = (r / 3600, r % 3600);
+    let (mi, s) = (r / 60, r % 60);
+    let (y, d) = (d / 365, d % 365);
+    let (mo, d) = (d / 30, d % 30);
+    format!("{:02}{:02}{:02}{:02}{:02}{:02}000R", y.min(99), mo, d, h, mi, s)
+}
+
+/// Keep `Part` in the public surface of this module for front doors building messages.
+pub type MessagePart = Part;

@@ -1,0 +1,519 @@
+//! SMPP client connectors: connect, bind, keep the link up, and send the connector's queue.
+//!
+//! One task per connector: connect (TCP or TLS) → bind (with `bind_to`) → while bound, take
+//! messages from `submit.sm.<cid>` and send them with at most `window` outstanding and at most
+//! `submit_throughput` per second → on loss, reconnect after `con_loss_delay` (or after
+//! `con_fail_delay` when connecting failed). A message is acked in the queue only after the
+//! SMSC answered; temporary errors (throttling, timeouts, link loss) requeue it after
+//! `requeue_delay`, permanent ones end it with a failure record.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter, SubmitSm};
+use rusmpp::tlvs::MessageSubmissionRequestTlvValue;
+use rusmpp::types::{COctetString, EmptyOrFullCOctetString, OctetString};
+use rusmpp::values::{
+    DataCoding, EsmClass, InterfaceVersion, Npi, PriorityFlag, RegisteredDelivery,
+    ReplaceIfPresentFlag, ServiceType, Ton,
+};
+use rusmpp::{Command, CommandStatus, Pdu};
+use tokio::net::TcpStream;
+use tokio::sync::{watch, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::session::{self, Session, SessionConfig, SessionError};
+use crate::broker::{submit_queue, Broker, Delivery};
+use crate::config::{BindType, SmppClientConfig};
+use crate::model::message::now_ms;
+use crate::model::Message;
+use crate::stats::{SmppcStats, Stats};
+use crate::store::{MessageRecord, Store};
+
+/// Live state of a connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectorState {
+    Stopped,
+    Connecting,
+    Bound,
+    Disconnected,
+}
+
+/// Handle of a running connector.
+pub struct ConnectorHandle {
+    pub cid: String,
+    pub state: watch::Receiver<ConnectorState>,
+    stop: CancellationToken,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl ConnectorHandle {
+    /// Stop: finish the window in flight, unbind, and wait for the task to end.
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        let t = self.task.lock().take();
+        if let Some(t) = t {
+            let _ = t.await;
+        }
+    }
+}
+
+/// What a connector needs from the rest of the gateway.
+#[derive(Clone)]
+pub struct ConnectorDeps {
+    pub broker: Arc<dyn Broker>,
+    pub store: Arc<dyn Store>,
+    pub stats: Arc<Stats>,
+    pub max_retries: u32,
+}
+
+/// Start connector `cfg`.
+pub fn spawn(cfg: Arc<SmppClientConfig>, deps: ConnectorDeps) -> Arc<ConnectorHandle> {
+    let (state_tx, state_rx) = watch::channel(ConnectorState::Connecting);
+    let stop = CancellationToken::new();
+    let handle = Arc::new(ConnectorHandle {
+        cid: cfg.cid.clone(),
+        state: state_rx,
+        stop: stop.clone(),
+        task: Mutex::new(None),
+    });
+    let task = tokio::spawn(run(cfg, deps, state_tx, stop));
+    *handle.task.lock() = Some(task);
+    handle
+}
+
+fn cstr<const MIN: usize, const MAX: usize>(s: &str) -> COctetString<MIN, MAX> {
+    // Truncate to fit (the value was validated earlier; never panic on odd input).
+    let max = MAX.saturating_sub(1);
+    let b: Vec<u8> = s.bytes().filter(|&c| c != 0).take(max).collect();
+    COctetString::new(b).unwrap_or_default()
+}
+
+fn time17(s: &str) -> EmptyOrFullCOctetString<17> {
+    if s.len() == 16 {
+        EmptyOrFullCOctetString::new(s.as_bytes().iter().copied().chain([0u8]).collect::<Vec<_>>())
+            .unwrap_or_default()
+    } else {
+        EmptyOrFullCOctetString::empty()
+    }
+}
+
+async fn connect(cfg: &SmppClientConfig) -> std::io::Result<Box<dyn AsyncStream>> {
+    let addr = format!("{}:{}", cfg.host, cfg.port);
+    let tcp = tokio::time::timeout(Duration::from_secs(cfg.bind_to.max(1)), TcpStream::connect(&addr))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout"))??;
+    tcp.set_nodelay(true)?;
+    if !cfg.ssl {
+        return Ok(Box::new(tcp));
+    }
+    super::tls::connect(tcp, &cfg.host, cfg.tls_verify).await
+}
+
+/// A bidirectional byte stream (TCP or TLS).
+pub trait AsyncStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> AsyncStream for T {}
+
+async fn bind(cfg: &SmppClientConfig, s: &Session) -> Result<(), String> {
+    let system_id = cstr::<1, 16>(&cfg.username);
+    let password = cstr::<1, 9>(&cfg.password);
+    let system_type = cstr::<1, 13>(cfg.systype.as_deref().unwrap_or(""));
+    let range = cstr::<1, 41>(cfg.addr_range.as_deref().unwrap_or(""));
+    let ton = Ton::from(cfg.bind_ton);
+    let npi = Npi::from(cfg.bind_npi);
+    let v = InterfaceVersion::Smpp3_4;
+    let pdu: Pdu = match cfg.bind {
+        BindType::Transceiver => BindTransceiver::builder()
+            .system_id(system_id)
+            .password(password)
+            .system_type(system_type)
+            .interface_version(v)
+            .addr_ton(ton)
+            .addr_npi(npi)
+            .address_range(range)
+            .build()
+            .into(),
+        BindType::Transmitter => BindTransmitter::builder()
+            .system_id(system_id)
+            .password(password)
+            .system_type(system_type)
+            .interface_version(v)
+            .addr_ton(ton)
+            .addr_npi(npi)
+            .address_range(range)
+            .build()
+            .into(),
+        BindType::Receiver => BindReceiver::builder()
+            .system_id(system_id)
+            .password(password)
+            .system_type(system_type)
+            .interface_version(v)
+            .addr_ton(ton)
+            .addr_npi(npi)
+            .address_range(range)
+            .build()
+            .into(),
+    };
+    let resp = s
+        .request_with_timeout(pdu, Duration::from_secs(cfg.bind_to.max(1)))
+        .await
+        .map_err(|e| format!("bind: {e}"))?;
+    if resp.status() != CommandStatus::EsmeRok {
+        return Err(format!("bind refused: {:?}", resp.status()));
+    }
+    Ok(())
+}
+
+async fn run(
+    cfg: Arc<SmppClientConfig>,
+    deps: ConnectorDeps,
+    state: watch::Sender<ConnectorState>,
+    stop: CancellationToken,
+) {
+    let stats = deps.stats.smppc(&cfg.cid);
+    let queue = submit_queue(&cfg.cid);
+    loop {
+        let _ = state.send(ConnectorState::Connecting);
+        let scfg = SessionConfig {
+            response_timeout: Duration::from_secs(cfg.res_to.max(1)),
+            enquire_link_interval: Some(Duration::from_secs(cfg.elink_interval.max(1))),
+            inactivity_timeout: Some(Duration::from_secs(cfg.trx_to.max(1))),
+            pdu_read_timeout: Duration::from_secs(cfg.pdu_red_to.max(1)),
+            max_pdu_len: 64 * 1024,
+        };
+        let attempt = tokio::select! {
+            r = connect(&cfg) => r.map_err(|e| e.to_string()),
+            _ = stop.cancelled() => break,
+        };
+        let delay = match attempt {
+            Ok(stream) => {
+                stats.connected_count.inc();
+                let (session, incoming) = session::start(stream, scfg);
+                let bound = tokio::select! {
+                    r = bind(&cfg, &session) => r,
+                    _ = stop.cancelled() => { session.close(session::CloseReason::Local); break; }
+                };
+                match bound {
+                    Ok(()) => {
+                        tracing::info!(cid = %cfg.cid, host = %cfg.host, port = cfg.port, bind = ?cfg.bind, "connector bound");
+                        stats.bound_count.set(1);
+                        let _ = state.send(ConnectorState::Bound);
+                        let inbound = tokio::spawn(handle_incoming(session.clone(), incoming, stats.clone()));
+                        if cfg.bind != BindType::Receiver {
+                            send_loop(&cfg, &deps, &session, &stats, &queue, &stop).await;
+                        } else {
+                            tokio::select! {
+                                _ = session.closed() => {}
+                                _ = stop.cancelled() => {}
+                            }
+                        }
+                        if stop.is_cancelled() && !session.is_closed() {
+                            session.unbind().await;
+                        }
+                        inbound.abort();
+                        stats.bound_count.set(0);
+                        stats.disconnected_count.inc();
+                        let _ = state.send(ConnectorState::Disconnected);
+                        let _ = deps.broker.release_all(&queue).await;
+                        tracing::warn!(cid = %cfg.cid, reason = ?session.close_reason(), "connector session ended");
+                        if stop.is_cancelled() || !cfg.con_loss_retry {
+                            break;
+                        }
+                        cfg.con_loss_delay
+                    }
+                    Err(e) => {
+                        session.close(session::CloseReason::Local);
+                        stats.disconnected_count.inc();
+                        tracing::warn!(cid = %cfg.cid, error = %e, "bind failed");
+                        if !cfg.con_fail_retry {
+                            break;
+                        }
+                        cfg.con_fail_delay
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(cid = %cfg.cid, error = %e, "connection failed");
+                let _ = state.send(ConnectorState::Disconnected);
+                if !cfg.con_fail_retry {
+                    break;
+                }
+                cfg.con_fail_delay
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(delay)) => {}
+            _ = stop.cancelled() => break,
+        }
+    }
+    let _ = state.send(ConnectorState::Stopped);
+}
+
+/// Requests from the SMSC: receipts and MO (`deliver_sm`, `data_sm`). They are acknowledged
+/// here; tracking receipts and routing MO are the DLR/MO module's job.
+async fn handle_incoming(s: Session, mut rx: tokio::sync::mpsc::Receiver<Command>, stats: Arc<SmppcStats>) {
+    while let Some(cmd) = rx.recv().await {
+        let seq = cmd.sequence_number;
+        match cmd.pdu() {
+            Some(Pdu::DeliverSm(_)) => {
+                stats.deliver_sm_count.inc();
+                let resp = rusmpp::pdus::DeliverSmResp::builder().build();
+                let _ = s.respond(seq, CommandStatus::EsmeRok, resp).await;
+            }
+            Some(Pdu::DataSm(_)) => {
+                stats.data_sm_count.inc();
+                let resp = rusmpp::pdus::DataSmResp::builder().build();
+                let _ = s.respond(seq, CommandStatus::EsmeRok, resp).await;
+            }
+            _ => s.nack(seq, CommandStatus::EsmeRinvcmdid).await,
+        }
+    }
+}
+
+/// Token-bucket-free pacing: at most `rate` sends per second, evenly spaced.
+struct Throttle {
+    interval: Option<Duration>,
+    next: Instant,
+}
+
+impl Throttle {
+    fn new(rate: f64) -> Throttle {
+        Throttle {
+            interval: (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate)),
+            next: Instant::now(),
+        }
+    }
+    async fn wait(&mut self) {
+        let Some(iv) = self.interval else { return };
+        let now = Instant::now();
+        if self.next > now {
+            tokio::time::sleep_until(self.next.into()).await;
+        } else if now - self.next > iv * 10 {
+            self.next = now; // do not burst after an idle period
+        }
+        self.next += iv;
+    }
+}
+
+async fn send_loop(
+    cfg: &Arc<SmppClientConfig>,
+    deps: &ConnectorDeps,
+    session: &Session,
+    stats: &Arc<SmppcStats>,
+    queue: &str,
+    stop: &CancellationToken,
+) {
+    let window = Arc::new(Semaphore::new(cfg.window));
+    let mut throttle = Throttle::new(cfg.submit_throughput);
+    'outer: loop {
+        tokio::select! {
+            _ = deps.broker.wait_ready(queue) => {}
+            _ = session.closed() => break,
+            _ = stop.cancelled() => break,
+        }
+        // Take no more than the window has room for.
+        let room = window.available_permits().max(1);
+        let batch = match deps.broker.receive(queue, room).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "queue receive failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let mut batch = batch.into_iter();
+        while let Some(d) = batch.next() {
+            let permit = tokio::select! {
+                p = window.clone().acquire_owned() => p,
+                _ = session.closed() => {
+                    put_back(deps, queue, d, batch.by_ref()).await;
+                    break 'outer;
+                }
+            };
+            let Ok(permit) = permit else { break 'outer };
+            throttle.wait().await;
+            let (s, deps2, cfg2, stats2, q) =
+                (session.clone(), deps.clone(), cfg.clone(), stats.clone(), queue.to_string());
+            tokio::spawn(async move {
+                send_one(&s, &deps2, &cfg2, &stats2, &q, d).await;
+                drop(permit);
+            });
+        }
+    }
+    // Drain the window: wait for every outstanding submit to finish (bounded).
+    let drain = async {
+        let _ = window.acquire_many(cfg.window as u32).await;
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(cfg.res_to.max(1) + 1), drain).await;
+}
+
+async fn put_back(deps: &ConnectorDeps, queue: &str, first: Delivery, rest: impl Iterator<Item = Delivery>) {
+    for d in std::iter::once(first).chain(rest) {
+        let _ = deps.broker.requeue(queue, d.tag, &d.message, Duration::ZERO).await;
+    }
+}
+
+enum Outcome {
+    Sent(String),
+    Temporary(String),
+    Permanent(String),
+}
+
+fn build_submit(m: &Message, part: &crate::model::Part) -> SubmitSm {
+    let mut sm = SubmitSm::builder()
+        .service_type(ServiceType::new(cstr::<1, 6>(&m.service_type)))
+        .source_addr_ton(Ton::from(m.source.ton))
+        .source_addr_npi(Npi::from(m.source.npi))
+        .source_addr(cstr::<1, 21>(&m.source.addr))
+        .dest_addr_ton(Ton::from(m.destination.ton))
+        .dest_addr_npi(Npi::from(m.destination.npi))
+        .destination_addr(cstr::<1, 21>(&m.destination.addr))
+        .esm_class(EsmClass::from(part.esm_class))
+        .protocol_id(m.protocol_id)
+        .priority_flag(PriorityFlag::from(m.priority))
+        .schedule_delivery_time(time17(&m.schedule_delivery_time))
+        .validity_period(time17(&m.validity_period))
+        .registered_delivery(RegisteredDelivery::from(m.registered_delivery))
+        .replace_if_present_flag(ReplaceIfPresentFlag::from(m.replace_if_present))
+        .data_coding(DataCoding::from(m.data_coding))
+        .sm_default_msg_id(m.sm_default_msg_id)
+        .short_message(OctetString::new(&part.short_message).unwrap_or_default())
+        .build();
+    for t in part.tlvs.iter().chain(m.tlvs.iter()) {
+        let v = match (t.tag, t.value.as_slice()) {
+            (0x020C, [a, b]) => MessageSubmissionRequestTlvValue::SarMsgRefNum(u16::from_be_bytes([*a, *b])),
+            (0x020E, [a]) => MessageSubmissionRequestTlvValue::SarTotalSegments(*a),
+            (0x020F, [a]) => MessageSubmissionRequestTlvValue::SarSegmentSeqnum(*a),
+            _ => continue,
+        };
+        sm.push_tlv(v);
+    }
+    sm
+}
+
+fn classify(status: CommandStatus) -> Option<bool> {
+    // Some(true) = temporary, Some(false) = permanent, None = ok.
+    match status {
+        CommandStatus::EsmeRok => None,
+        CommandStatus::EsmeRthrottled
+        | CommandStatus::EsmeRmsgqful
+        | CommandStatus::EsmeRsyserr
+        | CommandStatus::EsmeRsubmitfail => Some(true),
+        _ => Some(false),
+    }
+}
+
+async fn send_one(
+    s: &Session,
+    deps: &ConnectorDeps,
+    cfg: &SmppClientConfig,
+    stats: &SmppcStats,
+    queue: &str,
+    d: Delivery,
+) {
+    let mut m = d.message;
+    if d.redelivered {
+        deps.stats.queue.redelivered_count.inc();
+        tracing::warn!(id = %m.id, "sending a message again after a restart: possible duplicate");
+    }
+    if now_ms() > m.expires_at {
+        finish_failed(deps, queue, d.tag, &m, "EXPIRED", "validity or queue max age reached").await;
+        deps.stats.queue.expired_count.inc();
+        return;
+    }
+    let mut outcome = Outcome::Sent(String::new());
+    for part in &m.parts {
+        stats.submit_sm_request_count.inc();
+        let pdu = build_submit(&m, part);
+        outcome = match s.request(pdu).await {
+            Ok(resp) => {
+                let status = resp.status();
+                match classify(status) {
+                    None => {
+                        stats.submit_sm_count.inc();
+                        let id = match resp.pdu() {
+                            Some(Pdu::SubmitSmResp(r)) => String::from_utf8_lossy(r.message_id().as_ref())
+                                .trim_end_matches('\0')
+                                .to_string(),
+                            _ => String::new(),
+                        };
+                        Outcome::Sent(id)
+                    }
+                    Some(true) => {
+                        if status == CommandStatus::EsmeRthrottled {
+                            stats.throttling_error_count.inc();
+                        } else {
+                            stats.other_submit_error_count.inc();
+                        }
+                        Outcome::Temporary(format!("{status:?}"))
+                    }
+                    Some(false) => {
+                        stats.other_submit_error_count.inc();
+                        Outcome::Permanent(format!("{status:?}"))
+                    }
+                }
+            }
+            Err(SessionError::Timeout) => Outcome::Temporary("response timeout".into()),
+            Err(SessionError::Closed) => Outcome::Temporary("link down".into()),
+        };
+        if !matches!(outcome, Outcome::Sent(_)) {
+            break;
+        }
+    }
+    match outcome {
+        Outcome::Sent(smsc_id) => {
+            let rec = MessageRecord {
+                id: m.id.to_string(),
+                status: "ESME_ROK".into(),
+                connector: cfg.cid.clone(),
+                smsc_id: Some(smsc_id),
+                detail: None,
+                updated_at: now_ms(),
+            };
+            let _ = deps.store.record(rec).await;
+            if let Err(e) = deps.broker.ack(queue, d.tag).await {
+                tracing::error!(id = %m.id, error = %e, "ack failed");
+            }
+        }
+        Outcome::Temporary(why) => {
+            m.tries += 1;
+            if m.tries >= deps.max_retries {
+                deps.stats.queue.retries_exhausted_count.inc();
+                finish_failed(deps, queue, d.tag, &m, "RETRIES_EXHAUSTED", &why).await;
+            } else {
+                deps.stats.queue.requeued_count.inc();
+                tracing::info!(id = %m.id, tries = m.tries, reason = %why, delay = cfg.requeue_delay, "requeued");
+                if let Err(e) = deps
+                    .broker
+                    .requeue(queue, d.tag, &m, Duration::from_secs(cfg.requeue_delay))
+                    .await
+                {
+                    tracing::error!(id = %m.id, error = %e, "requeue failed");
+                }
+            }
+        }
+        Outcome::Permanent(status) => {
+            deps.stats.queue.rejected_count.inc();
+            finish_failed(deps, queue, d.tag, &m, &status, "refused by the SMSC").await;
+        }
+    }
+}
+
+/// End a message with a local failure status (a failure DLR, where requested, is thrown by
+/// the DLR module from this record).
+async fn finish_failed(deps: &ConnectorDeps, queue: &str, tag: u64, m: &Message, status: &str, why: &str) {
+    tracing::warn!(id = %m.id, status, reason = why, connector = %m.connector, "message failed");
+    let rec = MessageRecord {
+        id: m.id.to_string(),
+        status: status.to_string(),
+        connector: m.connector.clone(),
+        smsc_id: None,
+        detail: Some(why.to_string()),
+        updated_at: now_ms(),
+    };
+    let _ = deps.store.record(rec).await;
+    if let Err(e) = deps.broker.ack(queue, tag).await {
+        tracing::error!(id = %m.id, error = %e, "ack of failed message failed");
+    }
+}

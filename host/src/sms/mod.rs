@@ -1,0 +1,3 @@
+//! Message content: character sets and splitting into `submit_sm` parts.
+pub mod content;
+pub mod gsm;

@@ -1,0 +1,150 @@
+//! One stats registry: the counters that jCli `stats` and `/metrics` both read.
+//! Names and help texts follow Jasmin's `/metrics` output.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+/// A monotonically increasing counter (or a gauge when `set`).
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn dec(&self) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(1)));
+    }
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+macro_rules! counters {
+    ($(#[$m:meta])* $name:ident { $($field:ident : $help:expr),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Default)]
+        pub struct $name { $(pub $field: Counter),* }
+        impl $name {
+            /// (name, help, value) of every counter, in declaration order.
+            pub fn items(&self) -> Vec<(&'static str, &'static str, u64)> {
+                vec![$((stringify!($field), $help, self.$field.get())),*]
+            }
+        }
+    };
+}
+
+counters!(
+    /// HTTP API counters (`stats --httpapi`, `httpapi_*` metrics).
+    HttpApiStats {
+        request_count: "Http request count.",
+        interceptor_count: "Successful http request count.",
+        auth_error_count: "Authentication error count.",
+        route_error_count: "Routing error count.",
+        interceptor_error_count: "Interceptor error count.",
+        throughput_error_count: "Throughput exceeded error count.",
+        charging_error_count: "Charging error count.",
+        server_error_count: "Server error count.",
+        success_count: "Successful http request count.",
+    }
+);
+
+counters!(
+    /// Per SMPP client connector counters (`stats --smppc`, `smppc_*` metrics).
+    SmppcStats {
+        connected_count: "Cumulated number of successful connections.",
+        disconnected_count: "Cumulated number of disconnections.",
+        bound_count: "Number of bound sessions.",
+        submit_sm_request_count: "SubmitSm pdu requests count.",
+        submit_sm_count: "Complete SubmitSm transactions count.",
+        deliver_sm_count: "DeliverSm pdu requests count.",
+        data_sm_count: "Complete DataSm transactions count.",
+        interceptor_count: "Interceptor calls count.",
+        elink_count: "EnquireLinks count.",
+        throttling_error_count: "Throttling errors count.",
+        interceptor_error_count: "Interception errors count.",
+        other_submit_error_count: "Other errors count.",
+    }
+);
+
+counters!(
+    /// Message lifecycle counters (smsgate additions, `queue_*` metrics).
+    QueueStats {
+        requeued_count: "Messages put back in their queue after a temporary error.",
+        expired_count: "Messages that expired before they could be sent.",
+        retries_exhausted_count: "Messages given up after their retry budget.",
+        rejected_count: "Messages refused by the SMSC with a permanent error.",
+        redelivered_count: "Messages sent again after a restart (possible duplicates).",
+    }
+);
+
+/// The registry.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub httpapi: HttpApiStats,
+    pub queue: QueueStats,
+    smppc: RwLock<BTreeMap<String, Arc<SmppcStats>>>,
+}
+
+impl Stats {
+    /// Counters of connector `cid` (created on first use).
+    pub fn smppc(&self, cid: &str) -> Arc<SmppcStats> {
+        if let Some(s) = self.smppc.read().get(cid) {
+            return s.clone();
+        }
+        self.smppc
+            .write()
+            .entry(cid.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Every connector's counters.
+    pub fn smppcs(&self) -> Vec<(String, Arc<SmppcStats>)> {
+        self.smppc
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Prometheus text exposition, as Jasmin's `/metrics`.
+    pub fn render_prometheus(&self) -> String {
+        let mut out = String::with_capacity(8192);
+        for (name, help, v) in self.httpapi.items() {
+            let _ = write!(
+                out,
+                "# TYPE httpapi_{name} counter\n# HELP httpapi_{name} {help}\nhttpapi_{name} {v}\n"
+            );
+        }
+        let conns = self.smppcs();
+        if let Some((_, first)) = conns.first() {
+            for (i, (name, help, _)) in first.items().into_iter().enumerate() {
+                let _ = write!(out, "# TYPE smppc_{name} counter\n# HELP smppc_{name} {help}\n");
+                for (cid, s) in &conns {
+                    let v = s.items()[i].2;
+                    let _ = writeln!(out, "smppc_{name}{{cid=\"{cid}\"}} {v}");
+                }
+            }
+        }
+        for (name, help, v) in self.queue.items() {
+            let _ = write!(
+                out,
+                "# TYPE queue_{name} counter\n# HELP queue_{name} {help}\nqueue_{name} {v}\n"
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,22 @@
+//! smsgate: an SMS gateway with Jasmin's APIs, SMPP on both sides, durable queues and
+//! sandboxed WebAssembly plugins.
+//!
+//! A message's path, module by module: [`http`] (front door) → [`pipeline`] (authenticate,
+//! credentials, intercept, [`routing`], [`sms`] encoding, billing) → [`broker`] (durable queue)
+//! → [`smpp::client`] (connector, over the [`smpp::session`] layer) → the SMSC. Shared state
+//! (balances, message records) lives in [`store`]; counters in [`stats`].
+
+pub mod app;
+pub mod auth;
+pub mod broker;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod model;
+pub mod pipeline;
+pub mod routing;
+pub mod simulator;
+pub mod smpp;
+pub mod sms;
+pub mod stats;
+pub mod store;

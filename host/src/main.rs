@@ -1,1 +1,120 @@
-fn main() {}
+//! The `smsgate` binary: the gateway, and the SMSC simulator (`smsgate smsc-sim`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use smsgate::app::Gateway;
+use smsgate::config::Config;
+use smsgate::simulator::{self, SimConfig, Simulator};
+
+#[derive(Parser)]
+#[command(name = "smsgate", version, about = "SMS gateway: Jasmin-compatible APIs, SMPP, durable queues")]
+struct Cli {
+    /// Configuration file (TOML). Also `SMSGATE_CONFIG`.
+    #[arg(long, env = "SMSGATE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the gateway (the default).
+    Run,
+    /// Run the SMSC simulator.
+    SmscSim {
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        #[arg(long, default_value_t = 2776)]
+        port: u16,
+        /// HTTP control port (GET /stats, GET /messages, POST /mo?from=&to=&content=).
+        #[arg(long)]
+        control_port: Option<u16>,
+        /// Message id format: hex or dec.
+        #[arg(long, default_value = "hex")]
+        msgid: String,
+        /// Send delivery receipts this many ms after submits that ask for one.
+        #[arg(long)]
+        dlr_delay_ms: Option<u64>,
+        /// Answer ESME_RTHROTTLED to this percentage of submits.
+        #[arg(long, default_value_t = 0)]
+        throttle_pct: u8,
+        /// PDU log: a file path, "-" for stdout, or "off".
+        #[arg(long, default_value = "-")]
+        pdu_log: String,
+    },
+}
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd.unwrap_or(Cmd::Run) {
+        Cmd::Run => run(cli.config).await,
+        Cmd::SmscSim { bind, port, control_port, msgid, dlr_delay_ms, throttle_pct, pdu_log } => {
+            init_tracing("info");
+            let ip: std::net::IpAddr = bind.parse().context("--bind")?;
+            let sim = Simulator::start(SimConfig {
+                bind: SocketAddr::new(ip, port),
+                hex_ids: msgid != "dec",
+                dlr_delay: dlr_delay_ms.map(Duration::from_millis),
+                throttle_percent: throttle_pct.min(100),
+                pdu_log: (pdu_log != "off").then_some(pdu_log),
+                keep_messages: false,
+            })
+            .await
+            .context("starting the simulator")?;
+            tracing::info!(addr = %sim.addr, "SMSC simulator listening");
+            if let Some(cp) = control_port {
+                let s = sim.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = simulator::serve_control(s, SocketAddr::new(ip, cp)).await {
+                        tracing::error!(error = %e, "control port failed");
+                    }
+                });
+            }
+            wait_for_signal().await;
+            Ok(())
+        }
+    }
+}
+
+async fn run(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let cfg = match Config::load(config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("smsgate: {e}");
+            std::process::exit(2);
+        }
+    };
+    init_tracing(&cfg.log);
+    tracing::info!(data_dir = %cfg.data_dir.display(), "starting smsgate");
+    let gw = Gateway::start(cfg).await.context("starting the gateway")?;
+    wait_for_signal().await;
+    tracing::info!("shutting down: draining in-flight messages and unbinding");
+    gw.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter, SubmitSm};
 use rusmpp::tlvs::MessageSubmissionRequestTlvValue;
-use rusmpp::types::{COctetString, EmptyOrFullCOctetString, OctetString};
+use rusmpp::types::{COctetString, EmptyOrFullCOctetString};
 use rusmpp::values::{
     DataCoding, EsmClass, InterfaceVersion, Npi, PriorityFlag, RegisteredDelivery,
     ReplaceIfPresentFlag, ServiceType, Ton,
@@ -84,15 +84,12 @@ pub fn spawn(cfg: Arc<SmppClientConfig>, deps: ConnectorDeps) -> Arc<ConnectorHa
 }
 
 fn cstr<const MIN: usize, const MAX: usize>(s: &str) -> COctetString<MIN, MAX> {
-    // Truncate to fit (the value was validated earlier; never panic on odd input).
-    let max = MAX.saturating_sub(1);
-    let b: Vec<u8> = s.bytes().filter(|&c| c != 0).take(max).collect();
-    COctetString::new(b).unwrap_or_default()
+    super::c_octet(s)
 }
 
 fn time17(s: &str) -> EmptyOrFullCOctetString<17> {
     if s.len() == 16 {
-        EmptyOrFullCOctetString::new(s.as_bytes().iter().copied().chain([0u8]).collect::<Vec<_>>())
+        EmptyOrFullCOctetString::from_vec(s.as_bytes().iter().copied().chain([0u8]).collect::<Vec<_>>())
             .unwrap_or_default()
     } else {
         EmptyOrFullCOctetString::empty()
@@ -378,7 +375,7 @@ fn build_submit(m: &Message, part: &crate::model::Part) -> SubmitSm {
         .replace_if_present_flag(ReplaceIfPresentFlag::from(m.replace_if_present))
         .data_coding(DataCoding::from(m.data_coding))
         .sm_default_msg_id(m.sm_default_msg_id)
-        .short_message(OctetString::new(&part.short_message).unwrap_or_default())
+        .short_message(super::octets(&part.short_message))
         .build();
     for t in part.tlvs.iter().chain(m.tlvs.iter()) {
         let v = match (t.tag, t.value.as_slice()) {

@@ -220,8 +220,8 @@ impl Session {
     }
 }
 
-async fn writer<W: AsyncWrite>(wr: W, mut rx: mpsc::Receiver<Command>, s: Session) {
-    let mut wr = tokio::io::BufWriter::with_capacity(64 * 1024, wr);
+async fn writer<W: AsyncWrite + Unpin>(wr: W, mut rx: mpsc::Receiver<Command>, s: Session) {
+    let wr = tokio::io::BufWriter::with_capacity(64 * 1024, wr);
     let mut codec = CommandCodec::new();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut wr = std::pin::pin!(wr);
@@ -295,7 +295,7 @@ fn is_response(id: u32) -> bool {
     id & 0x8000_0000 != 0
 }
 
-async fn reader<R: AsyncRead + Send + 'static>(rd: R, app: mpsc::Sender<Command>, s: Session) {
+async fn reader<R: AsyncRead + Unpin + Send + 'static>(rd: R, app: mpsc::Sender<Command>, s: Session) {
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let cfg = s.inner.cfg.clone();
     loop {

@@ -1,0 +1,157 @@
+//! Building and running a gateway from its configuration (building is separate from running,
+//! so tests start whole gateways in-process on ephemeral ports).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Auth;
+use crate::broker::embedded::EmbeddedBroker;
+use crate::broker::Broker;
+use crate::config::Config;
+use crate::db::Db;
+use crate::http::{self, api::ApiState, ServerLimits};
+use crate::pipeline::Pipeline;
+use crate::routing::table::{RoutingTable, TableKind};
+use crate::routing::ConnectorRef;
+use crate::sms::content::SplitMethod;
+use crate::smpp::client::{self, ConnectorDeps, ConnectorHandle};
+use crate::stats::Stats;
+use crate::store::embedded::EmbeddedStore;
+use crate::store::{Balance, Store};
+
+/// Errors starting a gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("cannot listen on {addr}: {err}")]
+    Listen { addr: String, err: std::io::Error },
+}
+
+/// A running gateway.
+pub struct Gateway {
+    pub pipeline: Arc<Pipeline>,
+    pub stats: Arc<Stats>,
+    pub broker: Arc<dyn Broker>,
+    pub store: Arc<dyn Store>,
+    /// Address of the HTTP API, if enabled.
+    pub http_addr: Option<SocketAddr>,
+    pub connectors: RwLock<HashMap<String, Arc<ConnectorHandle>>>,
+    shutdown: CancellationToken,
+    http_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Gateway {
+    /// Build every component from `cfg` and start serving.
+    pub async fn start(cfg: Config) -> Result<Arc<Gateway>, StartError> {
+        if cfg.broker.url.is_some() || cfg.store.url.is_some() {
+            return Err(StartError::Config(
+                "broker.url / store.url (cluster mode on RabbitMQ and Redis) are not available in this build; unset them to use the embedded store".into(),
+            ));
+        }
+        let mt_table = RoutingTable::build(TableKind::Mt, &cfg.mtroutes, &cfg.filters).map_err(StartError::Config)?;
+        RoutingTable::build(TableKind::Mo, &cfg.moroutes, &cfg.filters).map_err(StartError::Config)?;
+        let connectors: HashMap<String, Arc<crate::config::SmppClientConfig>> =
+            cfg.smppccs.iter().map(|c| (c.cid.clone(), Arc::new(c.clone()))).collect();
+        for (order, route) in mt_table.routes() {
+            for c in route.connectors() {
+                if let ConnectorRef::Smppc(cid) = &c {
+                    if !connectors.contains_key(cid) {
+                        return Err(StartError::Config(format!(
+                            "mtroutes: route at order {order} uses unknown connector {c}"
+                        )));
+                    }
+                }
+            }
+        }
+        let auth = Arc::new(Auth::from_config(&cfg.auth, &cfg.groups, &cfg.users).map_err(StartError::Config)?);
+
+        let db_path = cfg.data_dir.join("smsgate.db");
+        let db = Db::open(&db_path, cfg.store.sync == "full", cfg.store.group_commit_max)
+            .map_err(|e| StartError::Storage(format!("{}: {e}", db_path.display())))?;
+        let broker: Arc<dyn Broker> = EmbeddedBroker::open(db.clone())
+            .await
+            .map_err(|e| StartError::Storage(e.to_string()))?;
+        let store: Arc<dyn Store> = EmbeddedStore::open(db, Duration::from_secs(cfg.store.message_record_ttl))
+            .await
+            .map_err(|e| StartError::Storage(e.to_string()))?;
+        // Seed the ledger once per user: a config edit never rolls money back.
+        for u in &cfg.users {
+            let q = &u.mt_messaging_cred.quota;
+            store
+                .balance_seed(&u.username, Balance { balance: q.balance, sms_count: q.sms_count })
+                .await
+                .map_err(|e| StartError::Storage(e.to_string()))?;
+        }
+        let stats = Arc::new(Stats::default());
+        let pipeline = Arc::new(Pipeline {
+            auth,
+            mt_table: RwLock::new(Arc::new(mt_table)),
+            connectors: RwLock::new(connectors.clone()),
+            broker: broker.clone(),
+            store: store.clone(),
+            stats: stats.clone(),
+            split: if cfg.http_api.long_content_split == "sar" { SplitMethod::Sar } else { SplitMethod::Udh },
+            max_parts: cfg.http_api.long_content_max_parts.max(1) as usize,
+            max_age_ms: (cfg.queue.max_age as i64) * 1000,
+        });
+        let shutdown = CancellationToken::new();
+        let mut http_addr = None;
+        let mut http_task = None;
+        if cfg.http_api.enabled {
+            let addr = format!("{}:{}", cfg.http_api.bind, cfg.http_api.port);
+            let listener = TcpListener::bind(&addr)
+                .await
+                .map_err(|err| StartError::Listen { addr: addr.clone(), err })?;
+            http_addr = listener.local_addr().ok();
+            let state = Arc::new(ApiState {
+                pipeline: pipeline.clone(),
+                stats: stats.clone(),
+                max_body: cfg.http_api.max_body_bytes,
+                body_timeout: Duration::from_millis(cfg.http_api.body_read_timeout_ms),
+            });
+            let limits = ServerLimits {
+                max_connections: cfg.http_api.max_connections,
+                max_head_bytes: cfg.http_api.max_head_bytes,
+                header_read_timeout: Duration::from_millis(cfg.http_api.header_read_timeout_ms),
+            };
+            tracing::info!(%addr, "HTTP API listening");
+            http_task = Some(tokio::spawn(http::serve_api(listener, state, limits, shutdown.clone())));
+        }
+        let gw = Arc::new(Gateway {
+            pipeline,
+            stats,
+            broker: broker.clone(),
+            store: store.clone(),
+            http_addr,
+            connectors: RwLock::new(HashMap::new()),
+            shutdown,
+            http_task: parking_lot::Mutex::new(http_task),
+        });
+        let deps = ConnectorDeps { broker, store, stats: gw.stats.clone(), max_retries: cfg.queue.max_retries.max(1) };
+        for c in connectors.values() {
+            let h = client::spawn(c.clone(), deps.clone());
+            gw.connectors.write().insert(c.cid.clone(), h);
+        }
+        Ok(gw)
+    }
+
+    /// Graceful shutdown: stop accepting, drain the windows in flight, unbind.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        let t = self.http_task.lock().take();
+        if let Some(t) = t {
+            let _ = t.await;
+        }
+        let handles: Vec<_> = self.connectors.read().values().cloned().collect();
+        futures::future::join_all(handles.iter().map(|h| h.stop())).await;
+    }
+}

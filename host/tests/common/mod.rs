@@ -1,0 +1,164 @@
+//! Helpers shared by the end-to-end tests: a simulator and a gateway on ephemeral ports.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smsgate::app::Gateway;
+use smsgate::config::Config;
+use smsgate::simulator::{SimConfig, Simulator};
+
+pub async fn simulator() -> Simulator {
+    simulator_on("127.0.0.1:0".parse().expect("addr")).await
+}
+
+pub async fn simulator_on(bind: SocketAddr) -> Simulator {
+    Simulator::start(SimConfig {
+        bind,
+        hex_ids: true,
+        dlr_delay: None,
+        throttle_percent: 0,
+        pdu_log: None,
+        keep_messages: true,
+    })
+    .await
+    .expect("simulator")
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Gateway config text for a simulator on `smsc_port`, HTTP on `http_port`.
+pub fn config_toml(data_dir: &std::path::Path, http_port: u16, smsc_port: u16) -> String {
+    format!(
+        r#"
+data_dir = "{}"
+log = "warn"
+[http-api]
+bind = "127.0.0.1"
+port = {http_port}
+[[groups]]
+gid = "g1"
+[[groups]]
+gid = "g2"
+enabled = false
+[[users]]
+username = "foo"
+password = "bar"
+gid = "g1"
+[[users]]
+username = "bob"
+password = "bobpwd"
+gid = "g1"
+mt_messaging_cred.quota = {{ balance = 1.0, sms_count = 5 }}
+[[users]]
+username = "eve"
+password = "evepwd"
+gid = "g2"
+[[users]]
+username = "utf"
+password = "utfpwd"
+gid = "g1"
+content_encoding = "utf8"
+[[smppccs]]
+cid = "sim"
+host = "127.0.0.1"
+port = {smsc_port}
+con_fail_delay = 1
+con_loss_delay = 1
+requeue_delay = 1
+[[filters]]
+fid = "bobf"
+type = "UserFilter"
+uid = "bob"
+[[filters]]
+fid = "nofr"
+type = "DestinationAddrFilter"
+destination_addr = "^99"
+[[mtroutes]]
+type = "DefaultRoute"
+order = 0
+connector = "smppc(sim)"
+[[mtroutes]]
+type = "StaticMTRoute"
+order = 10
+connector = "smppc(sim)"
+filters = ["bobf"]
+rate = 0.4
+"#,
+        data_dir.display()
+    )
+}
+
+pub fn load(toml: &str, dir: &std::path::Path) -> Config {
+    let path = dir.join("smsgate.toml");
+    std::fs::write(&path, toml).expect("write config");
+    Config::load(Some(&path)).expect("config")
+}
+
+pub async fn gateway(cfg: Config) -> Arc<Gateway> {
+    Gateway::start(cfg).await.expect("gateway")
+}
+
+/// Wait until `cond` holds (polling), or panic after `secs`.
+pub async fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Raw HTTP/1.1 request over a fresh socket; returns (status, body).
+pub async fn http(addr: SocketAddr, method: &str, target: &str, body: Option<(&str, &[u8])>) -> (u16, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n").into_bytes();
+    if let Some((ct, b)) = body {
+        req.extend(format!("Content-Type: {ct}\r\nContent-Length: {}\r\n", b.len()).bytes());
+        req.extend(b"\r\n");
+        req.extend(b);
+    } else {
+        req.extend(b"\r\n");
+    }
+    s.write_all(&req).await.expect("write");
+    let mut out = vec![];
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body_at = out.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4).unwrap_or(out.len());
+    let mut body = out[body_at..].to_vec();
+    if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    (status, body)
+}
+
+fn dechunk(b: &[u8]) -> Vec<u8> {
+    let mut out = vec![];
+    let mut i = 0;
+    while i < b.len() {
+        let Some(end) = b[i..].windows(2).position(|w| w == b"\r\n") else { break };
+        let n = usize::from_str_radix(std::str::from_utf8(&b[i..i + end]).unwrap_or("0").trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        let start = i + end + 2;
+        out.extend_from_slice(&b[start..(start + n).min(b.len())]);
+        i = start + n + 2;
+    }
+    out
+}
+
+pub async fn get(addr: SocketAddr, target: &str) -> (u16, String) {
+    let (s, b) = http(addr, "GET", target, None).await;
+    (s, String::from_utf8_lossy(&b).into_owned())
+}

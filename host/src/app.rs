@@ -19,8 +19,8 @@ use crate::http::{self, api::ApiState, ServerLimits};
 use crate::pipeline::Pipeline;
 use crate::routing::table::{RoutingTable, TableKind};
 use crate::routing::ConnectorRef;
-use crate::sms::content::SplitMethod;
 use crate::smpp::client::{self, ConnectorDeps, ConnectorHandle};
+use crate::sms::content::SplitMethod;
 use crate::stats::Stats;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{Balance, Store};
@@ -57,10 +57,15 @@ impl Gateway {
                 "broker.url / store.url (cluster mode on RabbitMQ and Redis) are not available in this build; unset them to use the embedded store".into(),
             ));
         }
-        let mt_table = RoutingTable::build(TableKind::Mt, &cfg.mtroutes, &cfg.filters).map_err(StartError::Config)?;
-        RoutingTable::build(TableKind::Mo, &cfg.moroutes, &cfg.filters).map_err(StartError::Config)?;
-        let connectors: HashMap<String, Arc<crate::config::SmppClientConfig>> =
-            cfg.smppccs.iter().map(|c| (c.cid.clone(), Arc::new(c.clone()))).collect();
+        let mt_table = RoutingTable::build(TableKind::Mt, &cfg.mtroutes, &cfg.filters)
+            .map_err(StartError::Config)?;
+        RoutingTable::build(TableKind::Mo, &cfg.moroutes, &cfg.filters)
+            .map_err(StartError::Config)?;
+        let connectors: HashMap<String, Arc<crate::config::SmppClientConfig>> = cfg
+            .smppccs
+            .iter()
+            .map(|c| (c.cid.clone(), Arc::new(c.clone())))
+            .collect();
         for (order, route) in mt_table.routes() {
             for c in route.connectors() {
                 if let ConnectorRef::Smppc(cid) = &c {
@@ -72,22 +77,35 @@ impl Gateway {
                 }
             }
         }
-        let auth = Arc::new(Auth::from_config(&cfg.auth, &cfg.groups, &cfg.users).map_err(StartError::Config)?);
+        let auth = Arc::new(
+            Auth::from_config(&cfg.auth, &cfg.groups, &cfg.users).map_err(StartError::Config)?,
+        );
 
         let db_path = cfg.data_dir.join("smsgate.db");
-        let db = Db::open(&db_path, cfg.store.sync == "full", cfg.store.group_commit_max)
-            .map_err(|e| StartError::Storage(format!("{}: {e}", db_path.display())))?;
+        let db = Db::open(
+            &db_path,
+            cfg.store.sync == "full",
+            cfg.store.group_commit_max,
+        )
+        .map_err(|e| StartError::Storage(format!("{}: {e}", db_path.display())))?;
         let broker: Arc<dyn Broker> = EmbeddedBroker::open(db.clone())
             .await
             .map_err(|e| StartError::Storage(e.to_string()))?;
-        let store: Arc<dyn Store> = EmbeddedStore::open(db, Duration::from_secs(cfg.store.message_record_ttl))
-            .await
-            .map_err(|e| StartError::Storage(e.to_string()))?;
+        let store: Arc<dyn Store> =
+            EmbeddedStore::open(db, Duration::from_secs(cfg.store.message_record_ttl))
+                .await
+                .map_err(|e| StartError::Storage(e.to_string()))?;
         // Seed the ledger once per user: a config edit never rolls money back.
         for u in &cfg.users {
             let q = &u.mt_messaging_cred.quota;
             store
-                .balance_seed(&u.username, Balance { balance: q.balance, sms_count: q.sms_count })
+                .balance_seed(
+                    &u.username,
+                    Balance {
+                        balance: q.balance,
+                        sms_count: q.sms_count,
+                    },
+                )
                 .await
                 .map_err(|e| StartError::Storage(e.to_string()))?;
         }
@@ -99,7 +117,11 @@ impl Gateway {
             broker: broker.clone(),
             store: store.clone(),
             stats: stats.clone(),
-            split: if cfg.http_api.long_content_split == "sar" { SplitMethod::Sar } else { SplitMethod::Udh },
+            split: if cfg.http_api.long_content_split == "sar" {
+                SplitMethod::Sar
+            } else {
+                SplitMethod::Udh
+            },
             max_parts: cfg.http_api.long_content_max_parts.max(1) as usize,
             max_age_ms: (cfg.queue.max_age as i64) * 1000,
         });
@@ -110,7 +132,10 @@ impl Gateway {
             let addr = format!("{}:{}", cfg.http_api.bind, cfg.http_api.port);
             let listener = TcpListener::bind(&addr)
                 .await
-                .map_err(|err| StartError::Listen { addr: addr.clone(), err })?;
+                .map_err(|err| StartError::Listen {
+                    addr: addr.clone(),
+                    err,
+                })?;
             http_addr = listener.local_addr().ok();
             let state = Arc::new(ApiState {
                 pipeline: pipeline.clone(),
@@ -124,7 +149,12 @@ impl Gateway {
                 header_read_timeout: Duration::from_millis(cfg.http_api.header_read_timeout_ms),
             };
             tracing::info!(%addr, "HTTP API listening");
-            http_task = Some(tokio::spawn(http::serve_api(listener, state, limits, shutdown.clone())));
+            http_task = Some(tokio::spawn(http::serve_api(
+                listener,
+                state,
+                limits,
+                shutdown.clone(),
+            )));
         }
         let gw = Arc::new(Gateway {
             pipeline,
@@ -136,7 +166,12 @@ impl Gateway {
             shutdown,
             http_task: parking_lot::Mutex::new(http_task),
         });
-        let deps = ConnectorDeps { broker, store, stats: gw.stats.clone(), max_retries: cfg.queue.max_retries.max(1) };
+        let deps = ConnectorDeps {
+            broker,
+            store,
+            stats: gw.stats.clone(),
+            max_retries: cfg.queue.max_retries.max(1),
+        };
         for c in connectors.values() {
             let h = client::spawn(c.clone(), deps.clone());
             gw.connectors.write().insert(c.cid.clone(), h);

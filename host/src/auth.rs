@@ -11,7 +11,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use parking_lot::{Mutex, RwLock};
 use sha2::{Digest, Sha256};
@@ -47,13 +49,20 @@ pub struct Auth {
     key: [u8; 32],
     failures: Mutex<HashMap<(String, IpAddr), (Instant, u32)>>,
     pool: Semaphore,
+    /// One slow verification per user at a time: concurrent logins of the same user wait
+    /// for the first and then hit the cache (a burst of new connections costs one argon2).
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     max_failures: u32,
     dummy_hash: String,
 }
 
 impl Auth {
     /// Build the registry from configuration (plain passwords are hashed here).
-    pub fn from_config(cfg: &AuthConfig, groups: &[GroupConfig], users: &[UserConfig]) -> Result<Auth, String> {
+    pub fn from_config(
+        cfg: &AuthConfig,
+        groups: &[GroupConfig],
+        users: &[UserConfig],
+    ) -> Result<Auth, String> {
         let mut key = [0u8; 32];
         rand::Rng::fill(&mut rand::thread_rng(), &mut key[..]);
         let auth = Auth {
@@ -63,6 +72,7 @@ impl Auth {
             key,
             failures: Mutex::new(HashMap::new()),
             pool: Semaphore::new(cfg.verify_workers.max(1)),
+            inflight: Mutex::new(HashMap::new()),
             max_failures: cfg.max_failures_per_minute,
             dummy_hash: hash_password("smsgate-dummy-password")?,
         };
@@ -129,6 +139,33 @@ impl Auth {
         password: &[u8],
         source: IpAddr,
     ) -> Result<Arc<User>, AuthError> {
+        if let Some(u) = self.cached(username, password) {
+            return Ok(u);
+        }
+        let gate = {
+            let mut m = self.inflight.lock();
+            if m.len() > 10_000 {
+                m.retain(|_, g| Arc::strong_count(g) > 1);
+            }
+            m.entry(username.to_string()).or_default().clone()
+        };
+        let _turn = gate.lock().await;
+        self.verify_slow(username, password, source).await
+    }
+
+    fn cached(&self, username: &str, password: &[u8]) -> Option<Arc<User>> {
+        let u = self.user(username)?;
+        let d = self.digest(&u.password_hash, password);
+        let c = self.cache.lock().get(username).copied()?;
+        bool::from(c.ct_eq(&d)).then_some(u)
+    }
+
+    async fn verify_slow(
+        &self,
+        username: &str,
+        password: &[u8],
+        source: IpAddr,
+    ) -> Result<Arc<User>, AuthError> {
         let user = self.user(username);
         if let Some(u) = &user {
             let d = self.digest(&u.password_hash, password);
@@ -167,9 +204,10 @@ impl Auth {
         };
         match (ok, user) {
             (true, Some(u)) => {
-                self.cache
-                    .lock()
-                    .insert(username.to_string(), self.digest(&u.password_hash, password));
+                self.cache.lock().insert(
+                    username.to_string(),
+                    self.digest(&u.password_hash, password),
+                );
                 self.failures.lock().remove(&fkey);
                 Ok(u)
             }

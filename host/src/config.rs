@@ -690,28 +690,24 @@ impl Config {
             }
             fig = fig.merge(Toml::file(f));
         }
-        fig = fig.merge(
-            Env::prefixed("SMSGATE_")
-                .ignore(&["CONFIG"])
-                .map(|k| {
-                    // SMSGATE_HTTP_API__PORT -> http-api.port (section names use '-')
-                    let s = k.as_str().to_ascii_lowercase();
-                    let mut parts = s.split("__");
-                    let first = parts.next().unwrap_or_default();
-                    let first = match first {
-                        "http_api" | "smpp_server" | "dlr_thrower" | "deliversm_thrower" => {
-                            first.replace('_', "-")
-                        }
-                        other => other.to_string(),
-                    };
-                    let rest: Vec<&str> = parts.collect();
-                    if rest.is_empty() {
-                        first.into()
-                    } else {
-                        format!("{first}.{}", rest.join(".")).into()
-                    }
-                }),
-        );
+        fig = fig.merge(Env::prefixed("SMSGATE_").ignore(&["CONFIG"]).map(|k| {
+            // SMSGATE_HTTP_API__PORT -> http-api.port (section names use '-')
+            let s = k.as_str().to_ascii_lowercase();
+            let mut parts = s.split("__");
+            let first = parts.next().unwrap_or_default();
+            let first = match first {
+                "http_api" | "smpp_server" | "dlr_thrower" | "deliversm_thrower" => {
+                    first.replace('_', "-")
+                }
+                other => other.to_string(),
+            };
+            let rest: Vec<&str> = parts.collect();
+            if rest.is_empty() {
+                first.into()
+            } else {
+                format!("{first}.{}", rest.join(".")).into()
+            }
+        }));
         let cfg: Config = fig.extract().map_err(|e| {
             let mut msgs = vec![];
             for err in e {
@@ -740,7 +736,10 @@ impl Config {
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.smppccs.iter().enumerate() {
             if c.cid.is_empty() || !seen.insert(c.cid.clone()) {
-                return err(format!("key `smppccs[{i}].cid`: empty or duplicate cid {:?}", c.cid));
+                return err(format!(
+                    "key `smppccs[{i}].cid`: empty or duplicate cid {:?}",
+                    c.cid
+                ));
             }
             if c.priority > 3 {
                 return err(format!("key `smppccs[{i}].priority`: must be 0..=3"));
@@ -752,7 +751,9 @@ impl Config {
                 return err(format!("key `smppccs[{i}].dlr_msgid`: must be 0, 1 or 2"));
             }
             if c.submit_throughput < 0.0 {
-                return err(format!("key `smppccs[{i}].submit_throughput`: must be >= 0"));
+                return err(format!(
+                    "key `smppccs[{i}].submit_throughput`: must be >= 0"
+                ));
             }
         }
         let gids: std::collections::HashSet<_> = self.groups.iter().map(|g| &g.gid).collect();
@@ -762,7 +763,10 @@ impl Config {
                 return err(format!("key `users[{i}].gid`: unknown group {:?}", u.gid));
             }
             if !users.insert(&u.username) {
-                return err(format!("key `users[{i}].username`: duplicate {:?}", u.username));
+                return err(format!(
+                    "key `users[{i}].username`: duplicate {:?}",
+                    u.username
+                ));
             }
             if u.username.is_empty() || u.username.len() > 16 {
                 return err(format!("key `users[{i}].username`: 1 to 16 characters"));
@@ -778,7 +782,11 @@ impl Config {
         }
         match self.store.sync.as_str() {
             "full" | "normal" => {}
-            other => return err(format!("key `store.sync`: expected full or normal, got {other:?}")),
+            other => {
+                return err(format!(
+                    "key `store.sync`: expected full or normal, got {other:?}"
+                ))
+            }
         }
         Ok(())
     }

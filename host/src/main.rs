@@ -11,7 +11,11 @@ use smsgate::config::Config;
 use smsgate::simulator::{self, SimConfig, Simulator};
 
 #[derive(Parser)]
-#[command(name = "smsgate", version, about = "SMS gateway: Jasmin-compatible APIs, SMPP, durable queues")]
+#[command(
+    name = "smsgate",
+    version,
+    about = "SMS gateway: Jasmin-compatible APIs, SMPP, durable queues"
+)]
 struct Cli {
     /// Configuration file (TOML). Also `SMSGATE_CONFIG`.
     #[arg(long, env = "SMSGATE_CONFIG", global = true)]
@@ -51,7 +55,10 @@ enum Cmd {
 fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 #[tokio::main]
@@ -59,7 +66,15 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd.unwrap_or(Cmd::Run) {
         Cmd::Run => run(cli.config).await,
-        Cmd::SmscSim { bind, port, control_port, msgid, dlr_delay_ms, throttle_pct, pdu_log } => {
+        Cmd::SmscSim {
+            bind,
+            port,
+            control_port,
+            msgid,
+            dlr_delay_ms,
+            throttle_pct,
+            pdu_log,
+        } => {
             init_tracing("info");
             let ip: std::net::IpAddr = bind.parse().context("--bind")?;
             let sim = Simulator::start(SimConfig {

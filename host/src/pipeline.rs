@@ -93,7 +93,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Phase 1: authenticate.
-    pub async fn authenticate(&self, username: &str, password: &[u8], ip: IpAddr) -> Result<Arc<User>, MtError> {
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: &[u8],
+        ip: IpAddr,
+    ) -> Result<Arc<User>, MtError> {
         match self.auth.authenticate(username, password, ip).await {
             Ok(u) => Ok(u),
             Err(AuthError::Failed) | Err(AuthError::RateLimited) => {
@@ -105,7 +110,11 @@ impl Pipeline {
     /// Phase 2: credentials (enabled user and group; the full credential set comes with the
     /// credentials issue).
     pub fn check_credentials(&self, user: &User) -> Result<(), MtError> {
-        let group_ok = self.auth.group(&user.gid).map(|g| g.enabled).unwrap_or(false);
+        let group_ok = self
+            .auth
+            .group(&user.gid)
+            .map(|g| g.enabled)
+            .unwrap_or(false);
         if !user.enabled || !group_ok {
             return Err(MtError::Authorization(user.username.clone()));
         }
@@ -114,7 +123,9 @@ impl Pipeline {
 
     /// Phases 1-5: authenticate, check, intercept, route, encode. Nothing is charged or queued.
     pub async fn prepare(&self, req: &MtRequest) -> Result<Prepared, MtError> {
-        let user = self.authenticate(&req.username, &req.password, req.source_ip).await?;
+        let user = self
+            .authenticate(&req.username, &req.password, req.source_ip)
+            .await?;
         self.check_credentials(&user)?;
         let now = now_ms();
         let to = req.to.strip_prefix('+').unwrap_or(&req.to).to_string();
@@ -158,7 +169,11 @@ impl Pipeline {
             group: Some(user.gid.clone()),
             connector: String::new(),
             source: Address::default(),
-            destination: Address { addr: to, ton: 1, npi: 1 },
+            destination: Address {
+                addr: to,
+                ton: 1,
+                npi: 1,
+            },
             data_coding: coding,
             protocol_id: 0,
             priority: req.priority.unwrap_or(0),
@@ -208,9 +223,13 @@ impl Pipeline {
         self.apply_connector_defaults(&mut message, &conn, req);
         let payload = match (&req.content, text) {
             (Content::Binary(b), _) => Payload::Octets(b.clone()),
-            (Content::Text(_), Some(t)) if coding == 0 => content::encode_default(&t, conn.default_alphabet)?,
+            (Content::Text(_), Some(t)) if coding == 0 => {
+                content::encode_default(&t, conn.default_alphabet)?
+            }
             (Content::Text(_), Some(t)) if coding == 8 => Payload::Ucs2(content::encode_ucs2(&t)),
-            (Content::Text(_), Some(t)) if coding == 3 => Payload::Octets(content::encode_latin1(&t)?),
+            (Content::Text(_), Some(t)) if coding == 3 => {
+                Payload::Octets(content::encode_latin1(&t)?)
+            }
             (Content::Text(b), _) => Payload::Octets(b.clone()),
         };
         message.parts = content::split(&payload, self.split, self.max_parts)?;
@@ -235,7 +254,12 @@ impl Pipeline {
             }
         }
         // Alphanumeric senders need TON 5 / NPI 0 or most SMSCs reject them.
-        if !m.source.addr.is_empty() && m.source.addr.chars().any(|ch| !ch.is_ascii_digit() && ch != '+') {
+        if !m.source.addr.is_empty()
+            && m.source
+                .addr
+                .chars()
+                .any(|ch| !ch.is_ascii_digit() && ch != '+')
+        {
             m.source.ton = 5;
             m.source.npi = 0;
         } else {
@@ -301,7 +325,15 @@ pub fn relative_time(secs: u64) -> String {
     let (mi, s) = (r / 60, r % 60);
     let (y, d) = (d / 365, d % 365);
     let (mo, d) = (d / 30, d % 30);
-    format!("{:02}{:02}{:02}{:02}{:02}{:02}000R", y.min(99), mo, d, h, mi, s)
+    format!(
+        "{:02}{:02}{:02}{:02}{:02}{:02}000R",
+        y.min(99),
+        mo,
+        d,
+        h,
+        mi,
+        s
+    )
 }
 
 /// Keep `Part` in the public surface of this module for front doors building messages.

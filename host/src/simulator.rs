@@ -14,7 +14,9 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response};
 use parking_lot::Mutex;
-use rusmpp::pdus::{BindReceiverResp, BindTransceiverResp, BindTransmitterResp, DeliverSm, SubmitSmResp};
+use rusmpp::pdus::{
+    BindReceiverResp, BindTransceiverResp, BindTransmitterResp, DeliverSm, SubmitSmResp,
+};
 use rusmpp::values::{DataCoding, EsmClass, Npi, Ton};
 use rusmpp::{Command, CommandStatus, Pdu};
 use serde::Serialize;
@@ -99,7 +101,10 @@ impl Simulator {
             None => None,
             Some("-") => Some(Mutex::new(Box::new(std::io::stdout()))),
             Some(path) => Some(Mutex::new(Box::new(std::io::BufWriter::new(
-                std::fs::OpenOptions::new().create(true).append(true).open(path)?,
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
             )))),
         };
         let shared = Arc::new(Shared {
@@ -151,7 +156,14 @@ impl Simulator {
 
     /// Send an MO `deliver_sm` to every bound receiver/transceiver. Returns how many got it.
     pub async fn inject_mo(&self, from: &str, to: &str, content: &[u8]) -> usize {
-        let sessions: Vec<Session> = self.shared.receivers.lock().iter().filter(|s| !s.is_closed()).cloned().collect();
+        let sessions: Vec<Session> = self
+            .shared
+            .receivers
+            .lock()
+            .iter()
+            .filter(|s| !s.is_closed())
+            .cloned()
+            .collect();
         let mut n = 0;
         for s in sessions {
             let pdu = DeliverSm::builder()
@@ -166,7 +178,10 @@ impl Simulator {
                 .build();
             if s.request(pdu).await.is_ok() {
                 n += 1;
-                self.shared.stats.deliver_sm_sent.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .stats
+                    .deliver_sm_sent
+                    .fetch_add(1, Ordering::Relaxed);
             }
         }
         n
@@ -174,7 +189,9 @@ impl Simulator {
 }
 
 fn cs(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).trim_end_matches('\0').to_string()
+    String::from_utf8_lossy(b)
+        .trim_end_matches('\0')
+        .to_string()
 }
 
 async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<Command>) {
@@ -198,20 +215,26 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
                 system_id = cs(b.system_id.as_ref());
                 sh.stats.binds.fetch_add(1, Ordering::Relaxed);
                 sh.receivers.lock().push(s.clone());
-                let r = BindTransceiverResp::builder().system_id(c_octet("smsc-sim")).build();
+                let r = BindTransceiverResp::builder()
+                    .system_id(c_octet("smsc-sim"))
+                    .build();
                 let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
             }
             Some(Pdu::BindTransmitter(b)) => {
                 system_id = cs(b.system_id.as_ref());
                 sh.stats.binds.fetch_add(1, Ordering::Relaxed);
-                let r = BindTransmitterResp::builder().system_id(c_octet("smsc-sim")).build();
+                let r = BindTransmitterResp::builder()
+                    .system_id(c_octet("smsc-sim"))
+                    .build();
                 let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
             }
             Some(Pdu::BindReceiver(b)) => {
                 system_id = cs(b.system_id.as_ref());
                 sh.stats.binds.fetch_add(1, Ordering::Relaxed);
                 sh.receivers.lock().push(s.clone());
-                let r = BindReceiverResp::builder().system_id(c_octet("smsc-sim")).build();
+                let r = BindReceiverResp::builder()
+                    .system_id(c_octet("smsc-sim"))
+                    .build();
                 let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
             }
             Some(Pdu::SubmitSm(sm)) => {
@@ -219,13 +242,24 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
                 rng_state ^= rng_state << 13;
                 rng_state ^= rng_state >> 7;
                 rng_state ^= rng_state << 17;
-                if sh.cfg.throttle_percent > 0 && (rng_state % 100) < sh.cfg.throttle_percent as u64 {
+                if sh.cfg.throttle_percent > 0 && (rng_state % 100) < sh.cfg.throttle_percent as u64
+                {
                     sh.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                    let _ = s.respond(seq, CommandStatus::EsmeRthrottled, SubmitSmResp::builder().build()).await;
+                    let _ = s
+                        .respond(
+                            seq,
+                            CommandStatus::EsmeRthrottled,
+                            SubmitSmResp::builder().build(),
+                        )
+                        .await;
                     continue;
                 }
                 let n = sh.next_id.fetch_add(1, Ordering::Relaxed);
-                let id = if sh.cfg.hex_ids { format!("{n:x}") } else { n.to_string() };
+                let id = if sh.cfg.hex_ids {
+                    format!("{n:x}")
+                } else {
+                    n.to_string()
+                };
                 let rd: u8 = sm.registered_delivery.into();
                 if sh.cfg.keep_messages {
                     sh.received.lock().push(Received {
@@ -304,8 +338,10 @@ pub async fn serve_control(sim: Simulator, addr: SocketAddr) -> std::io::Result<
 async fn control(sim: Simulator, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
     let json = |v: serde_json::Value| {
         let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
-        r.headers_mut()
-            .insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+        r.headers_mut().insert(
+            "content-type",
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
         r
     };
     match req.uri().path() {
@@ -334,4 +370,3 @@ async fn control(sim: Simulator, req: Request<hyper::body::Incoming>) -> Respons
         }
     }
 }
-

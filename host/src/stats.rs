@@ -22,7 +22,9 @@ impl Counter {
     pub fn dec(&self) {
         let _ = self
             .0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(1)));
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(1))
+            });
     }
     pub fn set(&self, v: u64) {
         self.0.store(v, Ordering::Relaxed);
@@ -132,7 +134,10 @@ impl Stats {
         let conns = self.smppcs();
         if let Some((_, first)) = conns.first() {
             for (i, (name, help, _)) in first.items().into_iter().enumerate() {
-                let _ = write!(out, "# TYPE smppc_{name} counter\n# HELP smppc_{name} {help}\n");
+                let _ = write!(
+                    out,
+                    "# TYPE smppc_{name} counter\n# HELP smppc_{name} {help}\n"
+                );
                 for (cid, s) in &conns {
                     let v = s.items()[i].2;
                     let _ = writeln!(out, "smppc_{name}{{cid=\"{cid}\"}} {v}");

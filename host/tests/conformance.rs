@@ -22,7 +22,9 @@ async fn embedded_broker_conformance() {
 async fn embedded_store_conformance() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = Db::open(&dir.path().join("s.db"), false, 1024).expect("db");
-    let s: Arc<dyn Store> = EmbeddedStore::open(db, Duration::from_secs(60)).await.expect("store");
+    let s: Arc<dyn Store> = EmbeddedStore::open(db, Duration::from_secs(60))
+        .await
+        .expect("store");
     sc::run_all(s, "t").await;
 }
 
@@ -34,7 +36,9 @@ async fn unacked_deliveries_come_back_redelivered_after_reopen() {
         let db = Db::open(&path, true, 1024).expect("db");
         let b = EmbeddedBroker::open(db).await.expect("broker");
         for i in 0..5 {
-            b.publish("q", &bc::sample("u", 0, &format!("m{i}"))).await.expect("publish");
+            b.publish("q", &bc::sample("u", 0, &format!("m{i}")))
+                .await
+                .expect("publish");
         }
         let got = b.receive("q", 2).await.expect("receive");
         b.ack("q", got[0].tag).await.expect("ack");
@@ -45,6 +49,9 @@ async fn unacked_deliveries_come_back_redelivered_after_reopen() {
     let b = EmbeddedBroker::open(db).await.expect("broker");
     let got = b.receive("q", 10).await.expect("receive");
     assert_eq!(got.len(), 4, "acked one is gone, the rest survive");
-    assert!(got[0].redelivered, "the one in flight is flagged as a possible duplicate");
+    assert!(
+        got[0].redelivered,
+        "the one in flight is flagged as a possible duplicate"
+    );
     assert!(got[1..].iter().all(|d| !d.redelivered));
 }

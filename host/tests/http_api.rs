@@ -5,7 +5,12 @@ mod common;
 use common::*;
 use smsgate::simulator::Received;
 
-async fn setup() -> (tempfile::TempDir, std::sync::Arc<smsgate::app::Gateway>, smsgate::simulator::Simulator, std::net::SocketAddr) {
+async fn setup() -> (
+    tempfile::TempDir,
+    std::sync::Arc<smsgate::app::Gateway>,
+    smsgate::simulator::Simulator,
+    std::net::SocketAddr,
+) {
     let dir = tempfile::tempdir().expect("tmp");
     let sim = simulator().await;
     let cfg = load(&config_toml(dir.path(), 0, sim.addr.port()), dir.path());
@@ -15,8 +20,13 @@ async fn setup() -> (tempfile::TempDir, std::sync::Arc<smsgate::app::Gateway>, s
 }
 
 fn success_id(body: &str) -> String {
-    assert!(body.starts_with("Success \""), "expected success, got {body:?}");
-    body.trim_start_matches("Success \"").trim_end_matches('"').to_string()
+    assert!(
+        body.starts_with("Success \""),
+        "expected success, got {body:?}"
+    );
+    body.trim_start_matches("Success \"")
+        .trim_end_matches('"')
+        .to_string()
 }
 
 #[tokio::test]
@@ -58,16 +68,36 @@ async fn send_reaches_the_smsc_with_the_right_fields() {
 async fn ucs2_binary_alphanumeric_and_utf8_users() {
     let (_d, gw, sim, addr) = setup().await;
     // Spec example: UCS2 content as raw UTF-16BE bytes.
-    let (st, b) = get(addr, "/send?username=foo&password=bar&to=1&content=%06%23%061%06F%06%28&coding=8").await;
+    let (st, b) = get(
+        addr,
+        "/send?username=foo&password=bar&to=1&content=%06%23%061%06F%06%28&coding=8",
+    )
+    .await;
     assert_eq!(st, 200, "{b}");
-    let (st, b) = get(addr, "/send?username=foo&password=bar&to=2&hex-content=0623063106460628&coding=8").await;
+    let (st, b) = get(
+        addr,
+        "/send?username=foo&password=bar&to=2&hex-content=0623063106460628&coding=8",
+    )
+    .await;
     assert_eq!(st, 200, "{b}");
-    let (st, b) = get(addr, "/send?username=foo&password=bar&to=3&hex-content=00ff10&coding=4&from=Jasmin").await;
+    let (st, b) = get(
+        addr,
+        "/send?username=foo&password=bar&to=3&hex-content=00ff10&coding=4&from=Jasmin",
+    )
+    .await;
     assert_eq!(st, 200, "{b}");
     // UTF-8 user: text with a snowman goes as UCS2 automatically; GSM text as coding 0.
-    let (st, b) = get(addr, "/send?username=utf&password=utfpwd&to=4&content=caf%C3%A9+%E2%98%83").await;
+    let (st, b) = get(
+        addr,
+        "/send?username=utf&password=utfpwd&to=4&content=caf%C3%A9+%E2%98%83",
+    )
+    .await;
     assert_eq!(st, 200, "{b}");
-    let (st, b) = get(addr, "/send?username=utf&password=utfpwd&to=5&content=caf%C3%A9").await;
+    let (st, b) = get(
+        addr,
+        "/send?username=utf&password=utfpwd&to=5&content=caf%C3%A9",
+    )
+    .await;
     assert_eq!(st, 200, "{b}");
     // Raw coding 0 with a character GSM cannot carry: refused, not '?'.
     let (st, b) = get(addr, "/send?username=foo&password=bar&to=6&content=%E1").await;
@@ -76,14 +106,33 @@ async fn ucs2_binary_alphanumeric_and_utf8_users() {
     wait_for(10, "5 submits", || sim.submit_count() == 5).await;
     let mut got = sim.received();
     got.sort_by(|a, b| a.destination_addr.cmp(&b.destination_addr));
-    assert_eq!(got[0].short_message, vec![0x06, 0x23, 0x06, 0x31, 0x06, 0x46, 0x06, 0x28]);
+    assert_eq!(
+        got[0].short_message,
+        vec![0x06, 0x23, 0x06, 0x31, 0x06, 0x46, 0x06, 0x28]
+    );
     assert_eq!(got[0].data_coding, 8);
-    assert_eq!(got[1].short_message, vec![0x06, 0x23, 0x06, 0x31, 0x06, 0x46, 0x06, 0x28]);
+    assert_eq!(
+        got[1].short_message,
+        vec![0x06, 0x23, 0x06, 0x31, 0x06, 0x46, 0x06, 0x28]
+    );
     assert_eq!(got[2].short_message, vec![0x00, 0xff, 0x10]);
-    assert_eq!((got[2].data_coding, got[2].source_addr_ton, got[2].source_addr_npi), (4, 5, 0));
+    assert_eq!(
+        (
+            got[2].data_coding,
+            got[2].source_addr_ton,
+            got[2].source_addr_npi
+        ),
+        (4, 5, 0)
+    );
     assert_eq!(got[3].data_coding, 8);
-    assert_eq!(got[3].short_message, [0, b'c', 0, b'a', 0, b'f', 0, 0xe9, 0, b' ', 0x26, 0x03]);
-    assert_eq!((got[4].data_coding, got[4].short_message.clone()), (0, vec![b'c', b'a', b'f', 0x05]));
+    assert_eq!(
+        got[3].short_message,
+        [0, b'c', 0, b'a', 0, b'f', 0, 0xe9, 0, b' ', 0x26, 0x03]
+    );
+    assert_eq!(
+        (got[4].data_coding, got[4].short_message.clone()),
+        (0, vec![b'c', b'a', b'f', 0x05])
+    );
     gw.shutdown().await;
 }
 
@@ -91,24 +140,96 @@ async fn ucs2_binary_alphanumeric_and_utf8_users() {
 async fn every_error_row_of_table_7() {
     let (_d, gw, _sim, addr) = setup().await;
     let cases: &[(&str, u16, &str)] = &[
-        ("/send", 400, "Error \"Mandatory arguments not found, please refer to the HTTPAPI specifications.\""),
-        ("/send?username=foo&password=bar", 400, "Error \"Mandatory argument [to] is not found.\""),
-        ("/send?to=33600000001&content=hi", 400, "Error \"Mandatory argument [username] is not found.\""),
-        ("/send?username=foo&password=bar&to=33600000001", 400, "Error \"content or hex-content not present.\""),
-        ("/send?username=foo&password=bar&to=1&content=a&hex-content=00", 400, "Error \"content and hex-content cannot be used both in same request.\""),
-        ("/send?foo=bar&username=foo", 400, "Error \"Argument [foo] is unknown.\""),
-        ("/send?username=foo&password=bar&to=1&content=a&priority=9", 400, "Error \"Argument [priority] has an invalid value: [9].\""),
-        ("/send?username=foo&password=bar&to=1&content=a&coding=99", 400, "Error \"Argument [coding] has an invalid value: [99].\""),
-        ("/send?username=foo&password=bar&to=abc&content=a", 400, "Error \"Argument [to] has an invalid value: [abc].\""),
-        ("/send?username=foo&password=bar&to=1&content=a&hex-content=0", 400, "Error \"Argument [hex-content] has an invalid value: [0].\""),
-        ("/send?username=foo&password=bar&to=1&to=2&content=a", 400, "Error \"Argument [to] is duplicated.\""),
-        ("/send?username=foo&password=wrong&to=1&content=a", 403, "Error \"Authentication failure for username:foo\""),
-        ("/send?username=nobody&password=x&to=1&content=a", 403, "Error \"Authentication failure for username:nobody\""),
-        ("/send?username=eve&password=evepwd&to=1&content=a", 403, "Error \"Authorization failed for username:eve\""),
-        ("/send?username=foo&password=bar&to=1&content=a&coding=8", 400, "Error \"Content cannot be sent: UCS2 content must have an even number of bytes\""),
-        ("/balance?username=foo&password=wrong", 403, "\"Authentication failure for username:foo\""),
-        ("/rate?username=foo&password=bar", 400, "\"Mandatory argument [to] is not found.\""),
-        ("/nosuchpath", 404, "Error \"Resource /nosuchpath not found\""),
+        (
+            "/send",
+            400,
+            "Error \"Mandatory arguments not found, please refer to the HTTPAPI specifications.\"",
+        ),
+        (
+            "/send?username=foo&password=bar",
+            400,
+            "Error \"Mandatory argument [to] is not found.\"",
+        ),
+        (
+            "/send?to=33600000001&content=hi",
+            400,
+            "Error \"Mandatory argument [username] is not found.\"",
+        ),
+        (
+            "/send?username=foo&password=bar&to=33600000001",
+            400,
+            "Error \"content or hex-content not present.\"",
+        ),
+        (
+            "/send?username=foo&password=bar&to=1&content=a&hex-content=00",
+            400,
+            "Error \"content and hex-content cannot be used both in same request.\"",
+        ),
+        (
+            "/send?foo=bar&username=foo",
+            400,
+            "Error \"Argument [foo] is unknown.\"",
+        ),
+        (
+            "/send?username=foo&password=bar&to=1&content=a&priority=9",
+            400,
+            "Error \"Argument [priority] has an invalid value: [9].\"",
+        ),
+        (
+            "/send?username=foo&password=bar&to=1&content=a&coding=99",
+            400,
+            "Error \"Argument [coding] has an invalid value: [99].\"",
+        ),
+        (
+            "/send?username=foo&password=bar&to=abc&content=a",
+            400,
+            "Error \"Argument [to] has an invalid value: [abc].\"",
+        ),
+        (
+            "/send?username=foo&password=bar&to=1&content=a&hex-content=0",
+            400,
+            "Error \"Argument [hex-content] has an invalid value: [0].\"",
+        ),
+        (
+            "/send?username=foo&password=bar&to=1&to=2&content=a",
+            400,
+            "Error \"Argument [to] is duplicated.\"",
+        ),
+        (
+            "/send?username=foo&password=wrong&to=1&content=a",
+            403,
+            "Error \"Authentication failure for username:foo\"",
+        ),
+        (
+            "/send?username=nobody&password=x&to=1&content=a",
+            403,
+            "Error \"Authentication failure for username:nobody\"",
+        ),
+        (
+            "/send?username=eve&password=evepwd&to=1&content=a",
+            403,
+            "Error \"Authorization failed for username:eve\"",
+        ),
+        (
+            "/send?username=foo&password=bar&to=1&content=a&coding=8",
+            400,
+            "Error \"Content cannot be sent: UCS2 content must have an even number of bytes\"",
+        ),
+        (
+            "/balance?username=foo&password=wrong",
+            403,
+            "\"Authentication failure for username:foo\"",
+        ),
+        (
+            "/rate?username=foo&password=bar",
+            400,
+            "\"Mandatory argument [to] is not found.\"",
+        ),
+        (
+            "/nosuchpath",
+            404,
+            "Error \"Resource /nosuchpath not found\"",
+        ),
     ];
     for (target, status, body) in cases {
         let (st, b) = get(addr, target).await;
@@ -134,14 +255,24 @@ async fn billing_rate_balance_and_no_route() {
     let (_, b) = get(addr, "/rate?username=bob&password=bobpwd&to=1&content=hi").await;
     assert_eq!(b, "{\"unit_rate\": 0.4, \"submit_sm_count\": 1}");
     let long = "x".repeat(200);
-    let (_, b) = get(addr, &format!("/rate?username=foo&password=bar&to=1&content={long}")).await;
+    let (_, b) = get(
+        addr,
+        &format!("/rate?username=foo&password=bar&to=1&content={long}"),
+    )
+    .await;
     assert_eq!(b, "{\"unit_rate\": 0.0, \"submit_sm_count\": 2}");
     for _ in 0..2 {
         let (st, b) = get(addr, "/send?username=bob&password=bobpwd&to=1&content=hi").await;
         assert_eq!(st, 200, "{b}");
     }
     let (st, b) = get(addr, "/send?username=bob&password=bobpwd&to=1&content=hi").await;
-    assert_eq!((st, b.as_str()), (403, "Error \"Cannot charge submit_sm, check RouterPB log file for details\""));
+    assert_eq!(
+        (st, b.as_str()),
+        (
+            403,
+            "Error \"Cannot charge submit_sm, check RouterPB log file for details\""
+        )
+    );
     let (_, b) = get(addr, "/balance?username=bob&password=bobpwd").await;
     assert_eq!(b, "{\"balance\": 0.2, \"sms_count\": 3}");
     let (_, b) = get(addr, "/balance?username=foo&password=bar").await;
@@ -168,11 +299,20 @@ async fn smsc_down_then_up_delivers_queued_messages() {
     let gw = gateway(cfg).await;
     let addr = gw.http_addr.expect("http");
     for i in 0..20 {
-        let (st, b) = get(addr, &format!("/send?username=foo&password=bar&to=336{i}&content=queued")).await;
+        let (st, b) = get(
+            addr,
+            &format!("/send?username=foo&password=bar&to=336{i}&content=queued"),
+        )
+        .await;
         assert_eq!(st, 200, "{b}");
     }
     let sim = simulator_on(format!("127.0.0.1:{port}").parse().expect("addr")).await;
-    wait_for(15, "queued messages delivered after the SMSC came up", || sim.submit_count() == 20).await;
+    wait_for(
+        15,
+        "queued messages delivered after the SMSC came up",
+        || sim.submit_count() == 20,
+    )
+    .await;
     gw.shutdown().await;
 }
 
@@ -182,12 +322,21 @@ async fn bad_input_never_stops_the_gateway() {
     let (_d, gw, sim, addr) = setup().await;
     // 1 MB body
     let big = vec![b'a'; 1 << 20];
-    let (st, _) = http(addr, "POST", "/send", Some(("application/x-www-form-urlencoded", &big))).await;
+    let (st, _) = http(
+        addr,
+        "POST",
+        "/send",
+        Some(("application/x-www-form-urlencoded", &big)),
+    )
+    .await;
     assert_eq!(st, 413);
     // 1 MB query string
     let target = format!("/send?content={}", "a".repeat(1 << 20));
     let (st, _) = get(addr, &target).await;
-    assert!(st == 431 || st == 414 || st == 400 || st == 0, "huge URI answered {st}");
+    assert!(
+        st == 431 || st == 414 || st == 400 || st == 0,
+        "huge URI answered {st}"
+    );
     // non-UTF-8 in names and values
     let (st, b) = get(addr, "/send?%FF%FE=1&username=foo").await;
     assert_eq!(st, 400, "{b}");
@@ -197,7 +346,16 @@ async fn bad_input_never_stops_the_gateway() {
     let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
     slow.write_all(b"GET /send?user").await.expect("write");
     // POST form body works
-    let (st, b) = http(addr, "POST", "/send", Some(("application/x-www-form-urlencoded", b"username=foo&password=bar&to=33600000002&content=hello+post"))).await;
+    let (st, b) = http(
+        addr,
+        "POST",
+        "/send",
+        Some((
+            "application/x-www-form-urlencoded",
+            b"username=foo&password=bar&to=33600000002&content=hello+post",
+        )),
+    )
+    .await;
     assert_eq!(st, 200, "{}", String::from_utf8_lossy(&b));
     wait_for(10, "the POSTed message", || sim.submit_count() == 1).await;
     assert_eq!(sim.received()[0].short_message, b"hello post");

@@ -19,7 +19,11 @@ pub fn sample(user: &str, priority: u8, text: &str) -> Message {
         group: Some("g".into()),
         connector: "c".into(),
         source: Address::default(),
-        destination: Address { addr: "33600000000".into(), ton: 1, npi: 1 },
+        destination: Address {
+            addr: "33600000000".into(),
+            ton: 1,
+            npi: 1,
+        },
         data_coding: 0,
         protocol_id: 0,
         priority,
@@ -29,7 +33,11 @@ pub fn sample(user: &str, priority: u8, text: &str) -> Message {
         service_type: String::new(),
         validity_period: String::new(),
         schedule_delivery_time: String::new(),
-        parts: vec![Part { short_message: text.as_bytes().to_vec(), esm_class: 0, tlvs: vec![] }],
+        parts: vec![Part {
+            short_message: text.as_bytes().to_vec(),
+            esm_class: 0,
+            tlvs: vec![],
+        }],
         tlvs: vec![],
         tags: vec![],
         locked_params: vec![],
@@ -59,36 +67,59 @@ pub async fn run_all(b: &dyn Broker, prefix: &str) {
 /// Messages of one owner and priority come out in publish order; acked ones are gone.
 pub async fn fifo_and_ack(b: &dyn Broker, q: &str) {
     for i in 0..20 {
-        b.publish(q, &sample("u", 0, &format!("m{i}"))).await.expect("publish");
+        b.publish(q, &sample("u", 0, &format!("m{i}")))
+            .await
+            .expect("publish");
     }
     let got = b.receive(q, 100).await.expect("receive");
     let texts: Vec<String> = got.iter().map(|d| text(&d.message)).collect();
     let want: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
     assert_eq!(texts, want, "FIFO order within one owner and priority");
-    assert!(got.iter().all(|d| !d.redelivered), "first delivery is not redelivered");
+    assert!(
+        got.iter().all(|d| !d.redelivered),
+        "first delivery is not redelivered"
+    );
     assert_eq!(b.stats(q).await.expect("stats").unacked, 20);
     for d in &got {
         b.ack(q, d.tag).await.expect("ack");
     }
-    assert!(b.ack(q, got[0].tag).await.is_err(), "double ack is an error");
+    assert!(
+        b.ack(q, got[0].tag).await.is_err(),
+        "double ack is an error"
+    );
     let s = b.stats(q).await.expect("stats");
-    assert_eq!((s.ready, s.delayed, s.unacked), (0, 0, 0), "empty after acks");
+    assert_eq!(
+        (s.ready, s.delayed, s.unacked),
+        (0, 0, 0),
+        "empty after acks"
+    );
     assert!(b.receive(q, 10).await.expect("receive").is_empty());
 }
 
 /// Priority 3 before 0; within a priority, owners alternate.
 pub async fn priority_and_fairness(b: &dyn Broker, q: &str) {
     for i in 0..6 {
-        b.publish(q, &sample("bulk", 0, &format!("bulk{i}"))).await.expect("publish");
+        b.publish(q, &sample("bulk", 0, &format!("bulk{i}")))
+            .await
+            .expect("publish");
     }
-    b.publish(q, &sample("otp", 0, "otp0")).await.expect("publish");
-    b.publish(q, &sample("otp", 0, "otp1")).await.expect("publish");
-    b.publish(q, &sample("vip", 3, "vip0")).await.expect("publish");
+    b.publish(q, &sample("otp", 0, "otp0"))
+        .await
+        .expect("publish");
+    b.publish(q, &sample("otp", 0, "otp1"))
+        .await
+        .expect("publish");
+    b.publish(q, &sample("vip", 3, "vip0"))
+        .await
+        .expect("publish");
     let got = b.receive(q, 100).await.expect("receive");
     let texts: Vec<String> = got.iter().map(|d| text(&d.message)).collect();
     assert_eq!(texts[0], "vip0", "highest priority first: {texts:?}");
     let pos = |t: &str| texts.iter().position(|x| x == t).unwrap_or(usize::MAX);
-    assert!(pos("otp0") <= 3 && pos("otp1") <= 5, "the small sender is not starved: {texts:?}");
+    assert!(
+        pos("otp0") <= 3 && pos("otp1") <= 5,
+        "the small sender is not starved: {texts:?}"
+    );
     for d in got {
         b.ack(q, d.tag).await.expect("ack");
     }
@@ -97,16 +128,33 @@ pub async fn priority_and_fairness(b: &dyn Broker, q: &str) {
 /// A requeued message with a delay comes back only after the delay, with its new body.
 pub async fn requeue_delay(b: &dyn Broker, q: &str) {
     b.publish(q, &sample("u", 1, "x")).await.expect("publish");
-    let d = b.receive(q, 1).await.expect("receive").pop().expect("one delivery");
+    let d = b
+        .receive(q, 1)
+        .await
+        .expect("receive")
+        .pop()
+        .expect("one delivery");
     let mut m = d.message.clone();
     m.tries += 1;
-    b.requeue(q, d.tag, &m, Duration::from_millis(300)).await.expect("requeue");
-    assert!(b.receive(q, 1).await.expect("receive").is_empty(), "not before the delay");
+    b.requeue(q, d.tag, &m, Duration::from_millis(300))
+        .await
+        .expect("requeue");
+    assert!(
+        b.receive(q, 1).await.expect("receive").is_empty(),
+        "not before the delay"
+    );
     assert_eq!(b.stats(q).await.expect("stats").delayed, 1);
     let t0 = std::time::Instant::now();
-    tokio::time::timeout(Duration::from_secs(5), b.wait_ready(q)).await.expect("ready after delay");
+    tokio::time::timeout(Duration::from_secs(5), b.wait_ready(q))
+        .await
+        .expect("ready after delay");
     assert!(t0.elapsed() >= Duration::from_millis(200), "delay honoured");
-    let d2 = b.receive(q, 1).await.expect("receive").pop().expect("redelivered");
+    let d2 = b
+        .receive(q, 1)
+        .await
+        .expect("receive")
+        .pop()
+        .expect("redelivered");
     assert_eq!(d2.message.tries, 1, "new body kept");
     assert_eq!(d2.message.id, m.id);
     b.ack(q, d2.tag).await.expect("ack");
@@ -115,7 +163,9 @@ pub async fn requeue_delay(b: &dyn Broker, q: &str) {
 /// Deliveries released by a consumer (it stopped) are delivered again.
 pub async fn release_redelivers(b: &dyn Broker, q: &str) {
     for i in 0..3 {
-        b.publish(q, &sample("u", 0, &format!("r{i}"))).await.expect("publish");
+        b.publish(q, &sample("u", 0, &format!("r{i}")))
+            .await
+            .expect("publish");
     }
     let got = b.receive(q, 10).await.expect("receive");
     assert_eq!(got.len(), 3);
@@ -130,7 +180,9 @@ pub async fn release_redelivers(b: &dyn Broker, q: &str) {
 /// Purge drops waiting messages; move_all moves them to another queue.
 pub async fn purge_and_move(b: &dyn Broker, q: &str, other: &str) {
     for i in 0..5 {
-        b.publish(q, &sample("u", 0, &format!("p{i}"))).await.expect("publish");
+        b.publish(q, &sample("u", 0, &format!("p{i}")))
+            .await
+            .expect("publish");
     }
     assert_eq!(b.peek(q, 2).await.expect("peek").len(), 2);
     assert_eq!(b.move_all(q, other).await.expect("move"), 5);

@@ -293,9 +293,9 @@ impl Broker for EmbeddedBroker {
                         .query_row(params![id], |r| r.get(0))
                         .map(Some)
                         .or_else(|e| match e {
-                            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                            e => Err(e),
-                        })?;
+                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                        e => Err(e),
+                    })?;
                     out.push((id, body));
                 }
                 Ok(out)
@@ -382,7 +382,10 @@ impl Broker for EmbeddedBroker {
         let id = tag as i64;
         {
             let qs = self.queues.lock();
-            let known = qs.get(queue).map(|q| q.unacked.contains(&id)).unwrap_or(false);
+            let known = qs
+                .get(queue)
+                .map(|q| q.unacked.contains(&id))
+                .unwrap_or(false);
             if !known {
                 return Err(BrokerError::UnknownTag(tag));
             }
@@ -491,8 +494,9 @@ impl Broker for EmbeddedBroker {
         self.db
             .write(move |c| {
                 let mut sel = c.prepare_cached("SELECT body FROM queue WHERE id = ?1")?;
-                let mut upd =
-                    c.prepare_cached("UPDATE queue SET queue = ?2, body = ?3, not_before = 0 WHERE id = ?1")?;
+                let mut upd = c.prepare_cached(
+                    "UPDATE queue SET queue = ?2, body = ?3, not_before = 0 WHERE id = ?1",
+                )?;
                 for id in ids {
                     let body: Vec<u8> = sel.query_row(params![id], |r| r.get(0))?;
                     let body = match Message::from_bytes(&body) {

@@ -31,8 +31,10 @@ type Resp = Response<Full<Bytes>>;
 fn text(status: StatusCode, body: String) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -91,7 +93,10 @@ impl Args {
         }
     }
     fn get(&self, k: &str) -> Option<&[u8]> {
-        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_slice())
+        self.0
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_slice())
     }
     fn get_str(&self, k: &str) -> Option<String> {
         self.get(k).map(|v| String::from_utf8_lossy(v).into_owned())
@@ -112,10 +117,15 @@ fn is_to(v: &[u8]) -> bool {
     digits(v.strip_prefix(b"+").unwrap_or(v))
 }
 fn is_coding(v: &[u8]) -> bool {
-    matches!(v, b"0" | b"1" | b"2" | b"3" | b"4" | b"5" | b"6" | b"7" | b"8" | b"9" | b"10" | b"13" | b"14")
+    matches!(
+        v,
+        b"0" | b"1" | b"2" | b"3" | b"4" | b"5" | b"6" | b"7" | b"8" | b"9" | b"10" | b"13" | b"14"
+    )
 }
 fn is_cred(v: &[u8]) -> bool {
-    std::str::from_utf8(v).map(|s| (1..=16).contains(&s.chars().count())).unwrap_or(false)
+    std::str::from_utf8(v)
+        .map(|s| (1..=16).contains(&s.chars().count()))
+        .unwrap_or(false)
 }
 fn is_priority(v: &[u8]) -> bool {
     matches!(v, b"0" | b"1" | b"2" | b"3")
@@ -184,7 +194,9 @@ const BALANCE_FIELDS: &[Field] = &[
 /// (pattern, presence) in the field order; the other arguments are checked for being known.
 fn validate(args: &Args, fields: &[Field]) -> Result<(), String> {
     if args.0.is_empty() {
-        return Err("Mandatory arguments not found, please refer to the HTTPAPI specifications.".into());
+        return Err(
+            "Mandatory arguments not found, please refer to the HTTPAPI specifications.".into(),
+        );
     }
     let mut seen = std::collections::HashSet::new();
     for (i, (k, _)) in args.0.iter().enumerate() {
@@ -208,7 +220,9 @@ fn validate(args: &Args, fields: &[Field]) -> Result<(), String> {
                             }
                         }
                     }
-                    None if !f.1 => return Err(format!("Mandatory argument [{}] is not found.", f.0)),
+                    None if !f.1 => {
+                        return Err(format!("Mandatory argument [{}] is not found.", f.0))
+                    }
                     None => {}
                 }
             }
@@ -221,7 +235,10 @@ fn validate(args: &Args, fields: &[Field]) -> Result<(), String> {
 pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, ip: IpAddr) -> Resp {
     state.stats.httpapi.request_count.inc();
     let path = req.uri().path().to_string();
-    let known = matches!(path.as_str(), "/send" | "/balance" | "/rate" | "/ping" | "/metrics");
+    let known = matches!(
+        path.as_str(),
+        "/send" | "/balance" | "/rate" | "/ping" | "/metrics"
+    );
     if !known {
         return error(StatusCode::NOT_FOUND, &format!("Resource {path} not found"));
     }
@@ -230,15 +247,18 @@ pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, i
             StatusCode::METHOD_NOT_ALLOWED,
             &format!("Method {} is not allowed on {path}", req.method()),
         );
-        r.headers_mut().insert("allow", HeaderValue::from_static("GET, POST"));
+        r.headers_mut()
+            .insert("allow", HeaderValue::from_static("GET, POST"));
         return r;
     }
     match path.as_str() {
         "/ping" => return text(StatusCode::OK, "Jasmin/PONG".into()),
         "/metrics" => {
             let mut r = text(StatusCode::OK, state.stats.render_prometheus());
-            r.headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
             return r;
         }
         _ => {}
@@ -257,7 +277,12 @@ pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, i
                     &format!("Request body larger than {} bytes", state.max_body),
                 )
             }
-            Err(_) => return error(StatusCode::REQUEST_TIMEOUT, "Request body not received in time"),
+            Err(_) => {
+                return error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "Request body not received in time",
+                )
+            }
         }
     }
     match path.as_str() {
@@ -301,7 +326,12 @@ fn mt_request(args: &Args, ip: IpAddr, with_dlr: bool) -> MtRequest {
         dlr,
         tags: args
             .get_str("tags")
-            .map(|t| t.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
+            .map(|t| {
+                t.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default(),
         content,
     }
@@ -319,7 +349,10 @@ fn mt_error(state: &ApiState, e: &MtError) -> (StatusCode, String) {
             (StatusCode::FORBIDDEN, e.to_string())
         }
         MtError::InvalidArgument(..) => (StatusCode::BAD_REQUEST, e.to_string()),
-        MtError::Content(c) => (StatusCode::BAD_REQUEST, format!("Content cannot be sent: {c}")),
+        MtError::Content(c) => (
+            StatusCode::BAD_REQUEST,
+            format!("Content cannot be sent: {c}"),
+        ),
         MtError::NoRoute => {
             s.route_error_count.inc();
             (StatusCode::PRECONDITION_FAILED, e.to_string())
@@ -364,7 +397,9 @@ fn validate_send(args: &Args) -> Result<(), String> {
         &with_default
     };
     if args.0.is_empty() {
-        return Err("Mandatory arguments not found, please refer to the HTTPAPI specifications.".into());
+        return Err(
+            "Mandatory arguments not found, please refer to the HTTPAPI specifications.".into(),
+        );
     }
     validate(a, SEND_FIELDS)?;
     if !args.has("content") && !args.has("hex-content") {
@@ -426,7 +461,10 @@ async fn balance(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
         .sms_count
         .map(|v| v.to_string())
         .unwrap_or_else(|| "\"ND\"".into());
-    json(StatusCode::OK, format!("{{\"balance\": {bal}, \"sms_count\": {sms}}}"))
+    json(
+        StatusCode::OK,
+        format!("{{\"balance\": {bal}, \"sms_count\": {sms}}}"),
+    )
 }
 
 #[cfg(test)]
@@ -446,12 +484,21 @@ mod tests {
     fn validation_order_matches_jasmin() {
         let mut a = Args::default();
         a.parse_into(b"username=foo&password=bar&dlr=no");
-        assert_eq!(validate(&a, SEND_FIELDS).unwrap_err(), "Mandatory argument [to] is not found.");
+        assert_eq!(
+            validate(&a, SEND_FIELDS).unwrap_err(),
+            "Mandatory argument [to] is not found."
+        );
         let mut a = Args::default();
         a.parse_into(b"foo=bar&username=foo");
-        assert_eq!(validate(&a, SEND_FIELDS).unwrap_err(), "Argument [foo] is unknown.");
+        assert_eq!(
+            validate(&a, SEND_FIELDS).unwrap_err(),
+            "Argument [foo] is unknown."
+        );
         let mut a = Args::default();
         a.parse_into(b"to=1&to=2&username=u&password=p&dlr=no");
-        assert_eq!(validate(&a, SEND_FIELDS).unwrap_err(), "Argument [to] is duplicated.");
+        assert_eq!(
+            validate(&a, SEND_FIELDS).unwrap_err(),
+            "Argument [to] is duplicated."
+        );
     }
 }

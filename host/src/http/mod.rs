@@ -20,7 +20,12 @@ pub struct ServerLimits {
 
 /// Serve Jasmin's HTTP API on `listener` until `shutdown`; then stop accepting and let
 /// requests in progress finish (bounded).
-pub async fn serve_api(listener: TcpListener, state: Arc<api::ApiState>, limits: ServerLimits, shutdown: CancellationToken) {
+pub async fn serve_api(
+    listener: TcpListener,
+    state: Arc<api::ApiState>,
+    limits: ServerLimits,
+    shutdown: CancellationToken,
+) {
     let conns = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let tracker = tokio_util::task::TaskTracker::new();
     loop {

@@ -138,7 +138,10 @@ pub fn build(c: &FilterConfig) -> Result<Arc<dyn Filter>, String> {
             "destination_addr",
             &c.destination_addr,
         )?)),
-        "ShortMessageFilter" => Arc::new(ShortMessageFilter(regex("short_message", &c.short_message)?)),
+        "ShortMessageFilter" => Arc::new(ShortMessageFilter(regex(
+            "short_message",
+            &c.short_message,
+        )?)),
         other => return Err(format!("unknown filter type {other:?}")),
     })
 }

@@ -35,7 +35,11 @@ impl ConnectorRef {
     /// Parse `smppc(cid)`, `http(cid)`, `smpps(user)`; a bare name is an SMPP client connector.
     pub fn parse(s: &str) -> Result<ConnectorRef, String> {
         let s = s.trim();
-        let inner = |p: &str| s.strip_prefix(p).and_then(|r| r.strip_suffix(')')).map(str::to_string);
+        let inner = |p: &str| {
+            s.strip_prefix(p)
+                .and_then(|r| r.strip_suffix(')'))
+                .map(str::to_string)
+        };
         if let Some(c) = inner("smppc(") {
             return Ok(ConnectorRef::Smppc(c));
         }

@@ -73,10 +73,17 @@ impl RoutingTable {
     ) -> Result<RoutingTable, String> {
         let mut by_id: HashMap<&str, Arc<dyn Filter>> = HashMap::new();
         for f in filters {
-            by_id.insert(&f.fid, filter::build(f).map_err(|e| format!("filter {}: {e}", f.fid))?);
+            by_id.insert(
+                &f.fid,
+                filter::build(f).map_err(|e| format!("filter {}: {e}", f.fid))?,
+            );
         }
         let mut t = RoutingTable::default();
-        let table = if kind == TableKind::Mt { "mtroutes" } else { "moroutes" };
+        let table = if kind == TableKind::Mt {
+            "mtroutes"
+        } else {
+            "moroutes"
+        };
         for (i, rc) in routes.iter().enumerate() {
             let at = format!("{table}[{i}]");
             let one = rc
@@ -90,15 +97,27 @@ impl RoutingTable {
             }
             let mut fs = vec![];
             for fid in &rc.filters {
-                let f = by_id.get(fid.as_str()).ok_or(format!("{at}: unknown filter {fid:?}"))?;
-                let ok = if kind == TableKind::Mt { f.for_mt() } else { f.for_mo() };
+                let f = by_id
+                    .get(fid.as_str())
+                    .ok_or(format!("{at}: unknown filter {fid:?}"))?;
+                let ok = if kind == TableKind::Mt {
+                    f.for_mt()
+                } else {
+                    f.for_mo()
+                };
                 if !ok {
-                    return Err(format!("{at}: filter {fid:?} ({}) cannot be used in this table", f.kind()));
+                    return Err(format!(
+                        "{at}: filter {fid:?} ({}) cannot be used in this table",
+                        f.kind()
+                    ));
                 }
                 fs.push(f.clone());
             }
             let route: Arc<dyn Route> = match (rc.kind.as_str(), kind) {
-                ("DefaultRoute", _) => Arc::new(DefaultRoute { connector, rate: rc.rate }),
+                ("DefaultRoute", _) => Arc::new(DefaultRoute {
+                    connector,
+                    rate: rc.rate,
+                }),
                 ("StaticMTRoute", TableKind::Mt) => Arc::new(StaticRoute {
                     kind: "StaticMTRoute",
                     connector,
@@ -111,7 +130,9 @@ impl RoutingTable {
                     filters: fs,
                     rate: 0.0,
                 }),
-                (other, _) => return Err(format!("{at}: unknown route type {other:?} for {table}")),
+                (other, _) => {
+                    return Err(format!("{at}: unknown route type {other:?} for {table}"))
+                }
             };
             if route.kind() != "DefaultRoute" && route.filters().is_empty() {
                 return Err(format!("{at}: {} needs at least one filter", route.kind()));

@@ -89,8 +89,14 @@ fn cstr<const MIN: usize, const MAX: usize>(s: &str) -> COctetString<MIN, MAX> {
 
 fn time17(s: &str) -> EmptyOrFullCOctetString<17> {
     if s.len() == 16 {
-        EmptyOrFullCOctetString::from_vec(s.as_bytes().iter().copied().chain([0u8]).collect::<Vec<_>>())
-            .unwrap_or_default()
+        EmptyOrFullCOctetString::from_vec(
+            s.as_bytes()
+                .iter()
+                .copied()
+                .chain([0u8])
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default()
     } else {
         EmptyOrFullCOctetString::empty()
     }
@@ -98,9 +104,12 @@ fn time17(s: &str) -> EmptyOrFullCOctetString<17> {
 
 async fn connect(cfg: &SmppClientConfig) -> std::io::Result<Box<dyn AsyncStream>> {
     let addr = format!("{}:{}", cfg.host, cfg.port);
-    let tcp = tokio::time::timeout(Duration::from_secs(cfg.bind_to.max(1)), TcpStream::connect(&addr))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout"))??;
+    let tcp = tokio::time::timeout(
+        Duration::from_secs(cfg.bind_to.max(1)),
+        TcpStream::connect(&addr),
+    )
+    .await
+    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout"))??;
     tcp.set_nodelay(true)?;
     if !cfg.ssl {
         return Ok(Box::new(tcp));
@@ -196,7 +205,8 @@ async fn run(
                         tracing::info!(cid = %cfg.cid, host = %cfg.host, port = cfg.port, bind = ?cfg.bind, "connector bound");
                         stats.bound_count.set(1);
                         let _ = state.send(ConnectorState::Bound);
-                        let inbound = tokio::spawn(handle_incoming(session.clone(), incoming, stats.clone()));
+                        let inbound =
+                            tokio::spawn(handle_incoming(session.clone(), incoming, stats.clone()));
                         if cfg.bind != BindType::Receiver {
                             send_loop(&cfg, &deps, &session, &stats, &queue, &stop).await;
                         } else {
@@ -249,7 +259,11 @@ async fn run(
 
 /// Requests from the SMSC: receipts and MO (`deliver_sm`, `data_sm`). They are acknowledged
 /// here; tracking receipts and routing MO are the DLR/MO module's job.
-async fn handle_incoming(s: Session, mut rx: tokio::sync::mpsc::Receiver<Command>, stats: Arc<SmppcStats>) {
+async fn handle_incoming(
+    s: Session,
+    mut rx: tokio::sync::mpsc::Receiver<Command>,
+    stats: Arc<SmppcStats>,
+) {
     while let Some(cmd) = rx.recv().await {
         let seq = cmd.sequence_number;
         match cmd.pdu() {
@@ -330,11 +344,17 @@ async fn send_loop(
             };
             let Ok(permit) = permit else { break 'outer };
             throttle.wait().await;
-            let (s, deps2, cfg2, stats2, q) =
-                (session.clone(), deps.clone(), cfg.clone(), stats.clone(), queue.to_string());
+            let (s, deps2, cfg2, stats2, q) = (
+                session.clone(),
+                deps.clone(),
+                cfg.clone(),
+                stats.clone(),
+                queue.to_string(),
+            );
             tokio::spawn(async move {
-                send_one(&s, &deps2, &cfg2, &stats2, &q, d).await;
-                drop(permit);
+                // The permit is the SMPP window: it is given back as soon as the SMSC
+                // answered, before the (durable) bookkeeping.
+                send_one(&s, &deps2, &cfg2, &stats2, &q, d, permit).await;
             });
         }
     }
@@ -345,9 +365,17 @@ async fn send_loop(
     let _ = tokio::time::timeout(Duration::from_secs(cfg.res_to.max(1) + 1), drain).await;
 }
 
-async fn put_back(deps: &ConnectorDeps, queue: &str, first: Delivery, rest: impl Iterator<Item = Delivery>) {
+async fn put_back(
+    deps: &ConnectorDeps,
+    queue: &str,
+    first: Delivery,
+    rest: impl Iterator<Item = Delivery>,
+) {
     for d in std::iter::once(first).chain(rest) {
-        let _ = deps.broker.requeue(queue, d.tag, &d.message, Duration::ZERO).await;
+        let _ = deps
+            .broker
+            .requeue(queue, d.tag, &d.message, Duration::ZERO)
+            .await;
     }
 }
 
@@ -379,7 +407,9 @@ fn build_submit(m: &Message, part: &crate::model::Part) -> SubmitSm {
         .build();
     for t in part.tlvs.iter().chain(m.tlvs.iter()) {
         let v = match (t.tag, t.value.as_slice()) {
-            (0x020C, [a, b]) => MessageSubmissionRequestTlvValue::SarMsgRefNum(u16::from_be_bytes([*a, *b])),
+            (0x020C, [a, b]) => {
+                MessageSubmissionRequestTlvValue::SarMsgRefNum(u16::from_be_bytes([*a, *b]))
+            }
             (0x020E, [a]) => MessageSubmissionRequestTlvValue::SarTotalSegments(*a),
             (0x020F, [a]) => MessageSubmissionRequestTlvValue::SarSegmentSeqnum(*a),
             _ => continue,
@@ -408,6 +438,7 @@ async fn send_one(
     stats: &SmppcStats,
     queue: &str,
     d: Delivery,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     let mut m = d.message;
     if d.redelivered {
@@ -415,7 +446,15 @@ async fn send_one(
         tracing::warn!(id = %m.id, "sending a message again after a restart: possible duplicate");
     }
     if now_ms() > m.expires_at {
-        finish_failed(deps, queue, d.tag, &m, "EXPIRED", "validity or queue max age reached").await;
+        finish_failed(
+            deps,
+            queue,
+            d.tag,
+            &m,
+            "EXPIRED",
+            "validity or queue max age reached",
+        )
+        .await;
         deps.stats.queue.expired_count.inc();
         return;
     }
@@ -430,9 +469,11 @@ async fn send_one(
                     None => {
                         stats.submit_sm_count.inc();
                         let id = match resp.pdu() {
-                            Some(Pdu::SubmitSmResp(r)) => String::from_utf8_lossy(r.message_id().as_ref())
-                                .trim_end_matches('\0')
-                                .to_string(),
+                            Some(Pdu::SubmitSmResp(r)) => {
+                                String::from_utf8_lossy(r.message_id().as_ref())
+                                    .trim_end_matches('\0')
+                                    .to_string()
+                            }
                             _ => String::new(),
                         };
                         Outcome::Sent(id)
@@ -458,6 +499,7 @@ async fn send_one(
             break;
         }
     }
+    drop(permit);
     match outcome {
         Outcome::Sent(smsc_id) => {
             let rec = MessageRecord {
@@ -468,8 +510,8 @@ async fn send_one(
                 detail: None,
                 updated_at: now_ms(),
             };
-            let _ = deps.store.record(rec).await;
-            if let Err(e) = deps.broker.ack(queue, d.tag).await {
+            let (_, acked) = tokio::join!(deps.store.record(rec), deps.broker.ack(queue, d.tag));
+            if let Err(e) = acked {
                 tracing::error!(id = %m.id, error = %e, "ack failed");
             }
         }
@@ -499,7 +541,14 @@ async fn send_one(
 
 /// End a message with a local failure status (a failure DLR, where requested, is thrown by
 /// the DLR module from this record).
-async fn finish_failed(deps: &ConnectorDeps, queue: &str, tag: u64, m: &Message, status: &str, why: &str) {
+async fn finish_failed(
+    deps: &ConnectorDeps,
+    queue: &str,
+    tag: u64,
+    m: &Message,
+    status: &str,
+    why: &str,
+) {
     tracing::warn!(id = %m.id, status, reason = why, connector = %m.connector, "message failed");
     let rec = MessageRecord {
         id: m.id.to_string(),

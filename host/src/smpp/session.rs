@@ -174,7 +174,9 @@ impl Session {
 
     /// Send `generic_nack` for `sequence_number`.
     pub async fn nack(&self, sequence_number: u32, status: CommandStatus) {
-        let _ = self.respond(sequence_number, status, Pdu::GenericNack).await;
+        let _ = self
+            .respond(sequence_number, status, Pdu::GenericNack)
+            .await;
     }
 
     /// Requests sent and not yet answered.
@@ -295,7 +297,11 @@ fn is_response(id: u32) -> bool {
     id & 0x8000_0000 != 0
 }
 
-async fn reader<R: AsyncRead + Unpin + Send + 'static>(rd: R, app: mpsc::Sender<Command>, s: Session) {
+async fn reader<R: AsyncRead + Unpin + Send + 'static>(
+    rd: R,
+    app: mpsc::Sender<Command>,
+    s: Session,
+) {
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let cfg = s.inner.cfg.clone();
     loop {
@@ -327,10 +333,18 @@ async fn reader<R: AsyncRead + Unpin + Send + 'static>(rd: R, app: mpsc::Sender<
             Ok(None) | Err(_) => {
                 if is_response(raw_id) {
                     // A response we cannot read: fail the request it answers.
-                    tracing::warn!(command_id = raw_id, seq = raw_seq, "undecodable SMPP response");
+                    tracing::warn!(
+                        command_id = raw_id,
+                        seq = raw_seq,
+                        "undecodable SMPP response"
+                    );
                     s.inner.pending.lock().remove(&raw_seq);
                 } else {
-                    tracing::warn!(command_id = raw_id, seq = raw_seq, "undecodable SMPP PDU: generic_nack");
+                    tracing::warn!(
+                        command_id = raw_id,
+                        seq = raw_seq,
+                        "undecodable SMPP PDU: generic_nack"
+                    );
                     s.nack(raw_seq, CommandStatus::EsmeRinvcmdlen).await;
                 }
                 continue;
@@ -350,7 +364,11 @@ async fn reader<R: AsyncRead + Unpin + Send + 'static>(rd: R, app: mpsc::Sender<
         match cmd.pdu() {
             Some(Pdu::EnquireLink) => {
                 let _ = s
-                    .respond(cmd.sequence_number, CommandStatus::EsmeRok, Pdu::EnquireLinkResp)
+                    .respond(
+                        cmd.sequence_number,
+                        CommandStatus::EsmeRok,
+                        Pdu::EnquireLinkResp,
+                    )
                     .await;
             }
             Some(Pdu::Unbind) => {
@@ -361,7 +379,8 @@ async fn reader<R: AsyncRead + Unpin + Send + 'static>(rd: R, app: mpsc::Sender<
                 return;
             }
             Some(Pdu::Other { .. }) | None => {
-                s.nack(cmd.sequence_number, CommandStatus::EsmeRinvcmdid).await;
+                s.nack(cmd.sequence_number, CommandStatus::EsmeRinvcmdid)
+                    .await;
             }
             Some(_) => {
                 if app.send(cmd).await.is_err() {

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use tokio_rustls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_rustls::TlsConnector;
@@ -49,7 +51,11 @@ impl ServerCertVerifier for NoVerify {
 }
 
 /// Wrap `tcp` in TLS towards `host`.
-pub async fn connect(tcp: TcpStream, host: &str, verify: bool) -> std::io::Result<Box<dyn AsyncStream>> {
+pub async fn connect(
+    tcp: TcpStream,
+    host: &str,
+    verify: bool,
+) -> std::io::Result<Box<dyn AsyncStream>> {
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -67,6 +73,8 @@ pub async fn connect(tcp: TcpStream, host: &str, verify: bool) -> std::io::Resul
             .with_no_client_auth()
     };
     let name = ServerName::try_from(host.to_string()).map_err(std::io::Error::other)?;
-    let tls = TlsConnector::from(Arc::new(config)).connect(name, tcp).await?;
+    let tls = TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await?;
     Ok(Box::new(tls))
 }

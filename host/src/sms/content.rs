@@ -49,11 +49,12 @@ pub enum Payload {
 pub fn encode_default(text: &str, alphabet: DefaultAlphabet) -> Result<Payload, ContentError> {
     match alphabet {
         DefaultAlphabet::Gsm0338 | DefaultAlphabet::Gsm0338Packed => {
-            let septets = gsm::encode_unpacked(text).map_err(|e| ContentError::Unrepresentable {
-                ch: e.ch,
-                index: e.index,
-                alphabet: "the GSM 03.38 alphabet",
-            })?;
+            let septets =
+                gsm::encode_unpacked(text).map_err(|e| ContentError::Unrepresentable {
+                    ch: e.ch,
+                    index: e.index,
+                    alphabet: "the GSM 03.38 alphabet",
+                })?;
             Ok(Payload::Septets {
                 septets,
                 packed: alphabet == DefaultAlphabet::Gsm0338Packed,
@@ -111,7 +112,11 @@ pub enum SplitMethod {
 }
 
 /// Split a payload into `submit_sm` parts (one part when it fits).
-pub fn split(payload: &Payload, method: SplitMethod, max_parts: usize) -> Result<Vec<Part>, ContentError> {
+pub fn split(
+    payload: &Payload,
+    method: SplitMethod,
+    max_parts: usize,
+) -> Result<Vec<Part>, ContentError> {
     // (single-part limit, per-part limit) in units: septets, or octets.
     let (units, single, multi, unit_len): (usize, usize, usize, usize) = match payload {
         Payload::Septets { septets, .. } => (septets.len(), 160, 153, 1),
@@ -172,9 +177,18 @@ pub fn split(payload: &Payload, method: SplitMethod, max_parts: usize) -> Result
                     short_message: finish(payload, s, e, None),
                     esm_class: 0,
                     tlvs: vec![
-                        Tlv { tag: 0x020C, value: reference.to_be_bytes().to_vec() },
-                        Tlv { tag: 0x020E, value: vec![total] },
-                        Tlv { tag: 0x020F, value: vec![seq] },
+                        Tlv {
+                            tag: 0x020C,
+                            value: reference.to_be_bytes().to_vec(),
+                        },
+                        Tlv {
+                            tag: 0x020E,
+                            value: vec![total],
+                        },
+                        Tlv {
+                            tag: 0x020F,
+                            value: vec![seq],
+                        },
                     ],
                 },
             }
@@ -185,10 +199,18 @@ pub fn split(payload: &Payload, method: SplitMethod, max_parts: usize) -> Result
 fn finish(payload: &Payload, s: usize, e: usize, udh: Option<&[u8]>) -> Vec<u8> {
     let mut out = udh.map(|u| u.to_vec()).unwrap_or_default();
     match payload {
-        Payload::Septets { septets, packed: false } => out.extend_from_slice(&septets[s..e]),
-        Payload::Septets { septets, packed: true } => {
+        Payload::Septets {
+            septets,
+            packed: false,
+        } => out.extend_from_slice(&septets[s..e]),
+        Payload::Septets {
+            septets,
+            packed: true,
+        } => {
             // Septets after a UDH start on a septet boundary: fill bits pad the header.
-            let pad = udh.map(|u| ((7 - (u.len() * 8) % 7) % 7) as u8).unwrap_or(0);
+            let pad = udh
+                .map(|u| ((7 - (u.len() * 8) % 7) % 7) as u8)
+                .unwrap_or(0);
             out.extend(gsm::pack(&septets[s..e], pad));
         }
         Payload::Ucs2(b) | Payload::Octets(b) => out.extend_from_slice(&b[s..e]),
@@ -214,7 +236,12 @@ mod tests {
         assert_eq!(parts[0].esm_class, 0x40);
         assert_eq!(&parts[1].short_message[..3], &[5, 0, 3]);
         assert_eq!(parts[1].short_message[5], 2);
-        assert!(split(&encode_default(&"x".repeat(1000), DefaultAlphabet::Gsm0338).expect("gsm"), SplitMethod::Udh, 5).is_err());
+        assert!(split(
+            &encode_default(&"x".repeat(1000), DefaultAlphabet::Gsm0338).expect("gsm"),
+            SplitMethod::Udh,
+            5
+        )
+        .is_err());
     }
 
     #[test]
@@ -222,13 +249,24 @@ mod tests {
         let text = format!("{}{}", "a".repeat(152), "{{{{{{{{{{");
         let p = encode_default(&text, DefaultAlphabet::Gsm0338).expect("gsm");
         let parts = split(&p, SplitMethod::Udh, 5).expect("split");
-        assert_eq!(parts[0].short_message.len(), 6 + 152, "ESC moved to the next part");
+        assert_eq!(
+            parts[0].short_message.len(),
+            6 + 152,
+            "ESC moved to the next part"
+        );
     }
 
     #[test]
     fn unrepresentable() {
         let e = encode_default("hi ☃", DefaultAlphabet::Gsm0338).expect_err("snowman");
-        assert!(matches!(e, ContentError::Unrepresentable { ch: '☃', index: 3, .. }));
+        assert!(matches!(
+            e,
+            ContentError::Unrepresentable {
+                ch: '☃',
+                index: 3,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -18,7 +18,9 @@ pub async fn run_all(s: Arc<dyn Store>, prefix: &str) {
 pub async fn ttl_keys(s: &dyn Store, p: &str) {
     let mut rx = s.subscribe();
     let k = format!("{p}:k");
-    s.set(&k, b"v", Some(Duration::from_millis(200))).await.expect("set");
+    s.set(&k, b"v", Some(Duration::from_millis(200)))
+        .await
+        .expect("set");
     assert_eq!(s.get(&k).await.expect("get").as_deref(), Some(&b"v"[..]));
     assert_eq!(rx.recv().await.expect("notification"), k);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -35,7 +37,9 @@ pub async fn counters(s: Arc<dyn Store>, p: &str) {
     for _ in 0..50 {
         let s = s.clone();
         let k = k.clone();
-        tasks.push(tokio::spawn(async move { s.incr(&k, 2).await.expect("incr") }));
+        tasks.push(tokio::spawn(
+            async move { s.incr(&k, 2).await.expect("incr") },
+        ));
     }
     for t in tasks {
         t.await.expect("task");
@@ -46,26 +50,49 @@ pub async fn counters(s: Arc<dyn Store>, p: &str) {
 /// One holder at a time; a lease expires.
 pub async fn leases(s: &dyn Store, p: &str) {
     let l = format!("{p}:lease");
-    assert!(s.try_lease(&l, "a", Duration::from_millis(200)).await.expect("lease"));
-    assert!(!s.try_lease(&l, "b", Duration::from_millis(200)).await.expect("lease"));
-    assert!(s.try_lease(&l, "a", Duration::from_millis(200)).await.expect("renew"));
+    assert!(s
+        .try_lease(&l, "a", Duration::from_millis(200))
+        .await
+        .expect("lease"));
+    assert!(!s
+        .try_lease(&l, "b", Duration::from_millis(200))
+        .await
+        .expect("lease"));
+    assert!(s
+        .try_lease(&l, "a", Duration::from_millis(200))
+        .await
+        .expect("renew"));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(s.try_lease(&l, "b", Duration::from_secs(5)).await.expect("after expiry"));
+    assert!(s
+        .try_lease(&l, "b", Duration::from_secs(5))
+        .await
+        .expect("after expiry"));
     s.release_lease(&l, "b").await.expect("release");
-    assert!(s.try_lease(&l, "a", Duration::from_secs(5)).await.expect("after release"));
+    assert!(s
+        .try_lease(&l, "a", Duration::from_secs(5))
+        .await
+        .expect("after release"));
 }
 
 /// Concurrent charges never overdraw; seeding never overwrites.
 pub async fn balances(s: Arc<dyn Store>, p: &str) {
     let u = format!("{p}-user");
-    let init = Balance { balance: Some(10.0), sms_count: Some(25) };
+    let init = Balance {
+        balance: Some(10.0),
+        sms_count: Some(25),
+    };
     assert!(s.balance_seed(&u, init).await.expect("seed"));
-    assert!(!s.balance_seed(&u, Balance::default()).await.expect("seed again"));
+    assert!(!s
+        .balance_seed(&u, Balance::default())
+        .await
+        .expect("seed again"));
     let mut tasks = vec![];
     for _ in 0..40 {
         let s = s.clone();
         let u = u.clone();
-        tasks.push(tokio::spawn(async move { s.balance_charge(&u, 0.5, 1).await.expect("charge") }));
+        tasks.push(tokio::spawn(async move {
+            s.balance_charge(&u, 0.5, 1).await.expect("charge")
+        }));
     }
     let mut done = 0;
     for t in tasks {
@@ -81,8 +108,13 @@ pub async fn balances(s: Arc<dyn Store>, p: &str) {
     let b = s.balance_get(&u).await.expect("get");
     assert_eq!((b.balance, b.sms_count), (Some(1.5), Some(6)));
     let free = format!("{p}-free");
-    s.balance_seed(&free, Balance::default()).await.expect("seed");
-    assert!(matches!(s.balance_charge(&free, 99.0, 99).await.expect("charge"), Charge::Done(_)));
+    s.balance_seed(&free, Balance::default())
+        .await
+        .expect("seed");
+    assert!(matches!(
+        s.balance_charge(&free, 99.0, 99).await.expect("charge"),
+        Charge::Done(_)
+    ));
     assert!(s.balance_get(&free).await.expect("get").unlimited());
 }
 

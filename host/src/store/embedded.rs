@@ -73,8 +73,14 @@ impl EmbeddedStore {
                 let now = now_ms();
                 let cutoff = now - s.record_ttl.as_millis() as i64;
                 s.db.write_detached(move |c| {
-                    c.execute("DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?1", params![now])?;
-                    c.execute("DELETE FROM messages WHERE updated_at < ?1", params![cutoff])?;
+                    c.execute(
+                        "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+                        params![now],
+                    )?;
+                    c.execute(
+                        "DELETE FROM messages WHERE updated_at < ?1",
+                        params![cutoff],
+                    )?;
                     c.execute("DELETE FROM leases WHERE expires_at <= ?1", params![now])?;
                     Ok(())
                 });
@@ -192,7 +198,10 @@ impl Store for EmbeddedStore {
         let (n, h) = (name.to_string(), holder.to_string());
         self.db
             .write(move |c| {
-                c.execute("DELETE FROM leases WHERE name = ?1 AND holder = ?2", params![n, h])?;
+                c.execute(
+                    "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+                    params![n, h],
+                )?;
                 Ok(())
             })
             .await?;
@@ -229,7 +238,12 @@ impl Store for EmbeddedStore {
         Ok(self.balances.lock().get(user).copied().unwrap_or_default())
     }
 
-    async fn balance_charge(&self, user: &str, amount: f64, sms: i64) -> Result<Charge, StoreError> {
+    async fn balance_charge(
+        &self,
+        user: &str,
+        amount: f64,
+        sms: i64,
+    ) -> Result<Charge, StoreError> {
         // Fast path: nothing limited, nothing to write.
         let current = self.balances.lock().get(user).copied().unwrap_or_default();
         if current.unlimited() {
@@ -244,8 +258,10 @@ impl Store for EmbeddedStore {
                 let b = mirror.lock().get(&u).copied().unwrap_or_default();
                 let r = debit(b, amount, sms);
                 if let Charge::Done(nb) = r {
-                    c.prepare_cached("UPDATE balances SET balance = ?2, sms_count = ?3 WHERE username = ?1")?
-                        .execute(params![u, nb.balance, nb.sms_count])?;
+                    c.prepare_cached(
+                        "UPDATE balances SET balance = ?2, sms_count = ?3 WHERE username = ?1",
+                    )?
+                    .execute(params![u, nb.balance, nb.sms_count])?;
                     mirror.lock().insert(u, nb);
                 }
                 Ok(r)
@@ -257,7 +273,12 @@ impl Store for EmbeddedStore {
         Ok(r)
     }
 
-    async fn balance_credit(&self, user: &str, amount: f64, sms: i64) -> Result<Balance, StoreError> {
+    async fn balance_credit(
+        &self,
+        user: &str,
+        amount: f64,
+        sms: i64,
+    ) -> Result<Balance, StoreError> {
         let u = user.to_string();
         let mirror = self.balances.clone();
         let nb = self

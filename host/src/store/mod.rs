@@ -84,9 +84,15 @@ pub trait Store: Send + Sync + 'static {
     /// The user's current balance (unlimited when unknown).
     async fn balance_get(&self, user: &str) -> Result<Balance, StoreError>;
     /// Atomically check and debit `amount` and `sms` (only limited amounts are touched).
-    async fn balance_charge(&self, user: &str, amount: f64, sms: i64) -> Result<Charge, StoreError>;
+    async fn balance_charge(&self, user: &str, amount: f64, sms: i64)
+        -> Result<Charge, StoreError>;
     /// Credit back (refund or top-up). Unlimited amounts stay unlimited.
-    async fn balance_credit(&self, user: &str, amount: f64, sms: i64) -> Result<Balance, StoreError>;
+    async fn balance_credit(
+        &self,
+        user: &str,
+        amount: f64,
+        sms: i64,
+    ) -> Result<Balance, StoreError>;
     /// Replace the ledger entry (operator action: `user -u ... quota`).
     async fn balance_set(&self, user: &str, value: Balance) -> Result<(), StoreError>;
 

@@ -118,10 +118,16 @@ pub async fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// Raw HTTP/1.1 request over a fresh socket; returns (status, body).
-pub async fn http(addr: SocketAddr, method: &str, target: &str, body: Option<(&str, &[u8])>) -> (u16, Vec<u8>) {
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    body: Option<(&str, &[u8])>,
+) -> (u16, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n").into_bytes();
+    let mut req =
+        format!("{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n").into_bytes();
     if let Some((ct, b)) = body {
         req.extend(format!("Content-Type: {ct}\r\nContent-Length: {}\r\n", b.len()).bytes());
         req.extend(b"\r\n");
@@ -134,9 +140,16 @@ pub async fn http(addr: SocketAddr, method: &str, target: &str, body: Option<(&s
     let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
     let text = String::from_utf8_lossy(&out).to_string();
     let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body_at = out.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4).unwrap_or(out.len());
+    let body_at = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .unwrap_or(out.len());
     let mut body = out[body_at..].to_vec();
-    if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     (status, body)
@@ -146,8 +159,14 @@ fn dechunk(b: &[u8]) -> Vec<u8> {
     let mut out = vec![];
     let mut i = 0;
     while i < b.len() {
-        let Some(end) = b[i..].windows(2).position(|w| w == b"\r\n") else { break };
-        let n = usize::from_str_radix(std::str::from_utf8(&b[i..i + end]).unwrap_or("0").trim(), 16).unwrap_or(0);
+        let Some(end) = b[i..].windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let n = usize::from_str_radix(
+            std::str::from_utf8(&b[i..i + end]).unwrap_or("0").trim(),
+            16,
+        )
+        .unwrap_or(0);
         if n == 0 {
             break;
         }

@@ -301,20 +301,11 @@ impl Default for AuthConfig {
 }
 
 /// `[plugins]`: WebAssembly plugins.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct PluginsConfig {
     pub enabled: bool,
     pub dir: Option<PathBuf>,
-}
-
-impl Default for PluginsConfig {
-    fn default() -> Self {
-        PluginsConfig {
-            enabled: false,
-            dir: None,
-        }
-    }
 }
 
 /// A provisioned group.

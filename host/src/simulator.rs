@@ -169,10 +169,10 @@ impl Simulator {
             let pdu = DeliverSm::builder()
                 .source_addr_ton(Ton::International)
                 .source_addr_npi(Npi::Isdn)
-                .source_addr(c_octet(&from))
+                .source_addr(c_octet(from))
                 .dest_addr_ton(Ton::International)
                 .dest_addr_npi(Npi::Isdn)
-                .destination_addr(c_octet(&to))
+                .destination_addr(c_octet(to))
                 .data_coding(DataCoding::McSpecific)
                 .short_message(octets(content))
                 .build();

@@ -149,7 +149,7 @@ fn is_tags(v: &[u8]) -> bool {
     v.iter().all(|c| c.is_ascii_alphanumeric() || *c == b',')
 }
 fn is_hex(v: &[u8]) -> bool {
-    !v.is_empty() && v.len() % 2 == 0 && v.iter().all(u8::is_ascii_hexdigit)
+    !v.is_empty() && v.len().is_multiple_of(2) && v.iter().all(u8::is_ascii_hexdigit)
 }
 fn is_utf8(v: &[u8]) -> bool {
     std::str::from_utf8(v).is_ok()

@@ -362,3 +362,34 @@ async fn bad_input_never_stops_the_gateway() {
     drop(slow);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn throttled_submits_are_requeued_and_delivered() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = simulator_throttling("127.0.0.1:0".parse().expect("addr"), 40).await;
+    let mut cfg = load(&config_toml(dir.path(), 0, sim.addr.port()), dir.path());
+    cfg.queue.max_retries = 50;
+    let gw = gateway(cfg).await;
+    let addr = gw.http_addr.expect("http");
+    for i in 0..30 {
+        let (st, b) = get(
+            addr,
+            &format!("/send?username=foo&password=bar&to=44{i}&content=t"),
+        )
+        .await;
+        assert_eq!(st, 200, "{b}");
+    }
+    wait_for(30, "all 30 accepted by a throttling SMSC", || {
+        sim.submit_count() == 30
+    })
+    .await;
+    let throttled = sim
+        .stats()
+        .throttled
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(throttled > 0, "the SMSC throttled some submits");
+    let s = gw.stats.smppc("sim");
+    assert_eq!(s.throttling_error_count.get(), throttled);
+    assert_eq!(gw.stats.queue.requeued_count.get(), throttled);
+    gw.shutdown().await;
+}

@@ -14,11 +14,15 @@ pub async fn simulator() -> Simulator {
 }
 
 pub async fn simulator_on(bind: SocketAddr) -> Simulator {
+    simulator_throttling(bind, 0).await
+}
+
+pub async fn simulator_throttling(bind: SocketAddr, throttle_percent: u8) -> Simulator {
     Simulator::start(SimConfig {
         bind,
         hex_ids: true,
         dlr_delay: None,
-        throttle_percent: 0,
+        throttle_percent,
         pdu_log: None,
         keep_messages: true,
     })

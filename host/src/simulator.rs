@@ -74,6 +74,8 @@ pub struct SimStats {
     pub throttled: AtomicU64,
     pub deliver_sm_sent: AtomicU64,
     pub connections: AtomicU64,
+    /// Sessions the ESME ended with `unbind`.
+    pub unbinds: AtomicU64,
 }
 
 struct Shared {
@@ -314,6 +316,9 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
             }
             _ => s.nack(seq, CommandStatus::EsmeRinvcmdid).await,
         }
+    }
+    if s.close_reason() == Some(session::CloseReason::Unbound) {
+        sh.stats.unbinds.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -115,3 +115,54 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
     let _ = gw.kill();
     let _ = gw.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_and_unbinds() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = simulator().await;
+    let http_port = free_port();
+    let cfg_path = dir.path().join("smsgate.toml");
+    std::fs::write(
+        &cfg_path,
+        config_toml(dir.path(), http_port, sim.addr.port()),
+    )
+    .expect("config");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
+    let mut gw = spawn_gateway(&cfg_path);
+    wait_http(addr).await;
+    wait_for(10, "bound", || {
+        sim.stats().binds.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    for i in 0..50 {
+        let (st, b) = get(
+            addr,
+            &format!("/send?username=foo&password=bar&to=55{i}&content=bye"),
+        )
+        .await;
+        assert_eq!(st, 200, "{b}");
+    }
+    wait_for(10, "50 delivered", || sim.submit_count() == 50).await;
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(gw.id().to_string())
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..200 {
+        if let Some(st) = gw.try_wait().expect("wait") {
+            exited = Some(st);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let st = exited.expect("the gateway exits within 10 s of SIGTERM");
+    assert!(st.success(), "clean exit: {st:?}");
+    wait_for(5, "unbind seen by the SMSC", || {
+        sim.stats().unbinds.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    // Stopped listening.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}

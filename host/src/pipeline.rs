@@ -290,13 +290,23 @@ impl Pipeline {
     }
 
     /// Phases 6-7: bill and enqueue. Returns the message id once the message is durable.
-    pub async fn submit(&self, req: &MtRequest) -> Result<Uuid, MtError> {
+    pub async fn submit(self: &Arc<Self>, req: &MtRequest) -> Result<Uuid, MtError> {
         let p = self.prepare(req).await?;
         self.commit(p).await
     }
 
-    /// Bill and enqueue a prepared message.
-    pub async fn commit(&self, p: Prepared) -> Result<Uuid, MtError> {
+    /// Bill and enqueue a prepared message. Runs as its own task: a client that hangs up
+    /// mid-request cannot cancel it between the charge and the publish (or between the durable
+    /// insert and the queue index update).
+    pub async fn commit(self: &Arc<Self>, p: Prepared) -> Result<Uuid, MtError> {
+        let this = self.clone();
+        match tokio::spawn(async move { this.commit_inner(p).await }).await {
+            Ok(r) => r,
+            Err(e) => Err(MtError::Server(format!("commit task failed: {e}"))),
+        }
+    }
+
+    async fn commit_inner(&self, p: Prepared) -> Result<Uuid, MtError> {
         let parts = p.message.parts.len() as i64;
         let amount = p.decision.rate * parts as f64;
         let user = p.user.username.clone();

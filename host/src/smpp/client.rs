@@ -316,6 +316,9 @@ async fn send_loop(
     stop: &CancellationToken,
 ) {
     let window = Arc::new(Semaphore::new(cfg.window));
+    // Every send task, bookkeeping included, so the loop ends only once each delivery has been
+    // acked or requeued (releasing deliveries still being acked would send them twice).
+    let tasks = tokio_util::task::TaskTracker::new();
     let mut throttle = Throttle::new(cfg.submit_throughput);
     'outer: loop {
         tokio::select! {
@@ -351,18 +354,17 @@ async fn send_loop(
                 stats.clone(),
                 queue.to_string(),
             );
-            tokio::spawn(async move {
+            tasks.spawn(async move {
                 // The permit is the SMPP window: it is given back as soon as the SMSC
                 // answered, before the (durable) bookkeeping.
                 send_one(&s, &deps2, &cfg2, &stats2, &q, d, permit).await;
             });
         }
     }
-    // Drain the window: wait for every outstanding submit to finish (bounded).
-    let drain = async {
-        let _ = window.acquire_many(cfg.window as u32).await;
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(cfg.res_to.max(1) + 1), drain).await;
+    // Drain: wait for every outstanding submit to be answered and recorded (bounded by the
+    // response timeout).
+    tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(cfg.res_to.max(1) + 5), tasks.wait()).await;
 }
 
 async fn put_back(

@@ -278,7 +278,12 @@ impl Pipeline {
         m.replace_if_present = c.ripf;
         m.sm_default_msg_id = c.def_msg_id;
         m.service_type = c.systype.clone().unwrap_or_default();
-        let validity_secs = req.validity_minutes.map(|m| m * 60).or(c.validity);
+        // Clamp absurd validities (at most ~10 years) so the arithmetic cannot overflow.
+        let validity_secs = req
+            .validity_minutes
+            .map(|m| m.saturating_mul(60))
+            .or(c.validity)
+            .map(|s| s.min(315_360_000));
         if let Some(secs) = validity_secs {
             m.validity_period = relative_time(secs);
             m.expires_at = m.created_at + (secs as i64) * 1000;

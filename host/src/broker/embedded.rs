@@ -341,34 +341,47 @@ impl Broker for EmbeddedBroker {
                     }
                 }
             }
-            self.db
+            let r = self
+                .db
                 .write(move |c| {
                     for id in bad {
                         c.execute("DELETE FROM queue WHERE id = ?1", params![id])?;
                     }
                     Ok(())
                 })
-                .await?;
+                .await;
+            if let Err(e) = r {
+                tracing::error!(queue, error = %e, "could not delete unreadable queue rows");
+            }
         }
         Ok(out)
     }
 
     async fn ack(&self, queue: &str, tag: u64) -> Result<(), BrokerError> {
+        let id = tag as i64;
         {
-            let mut qs = self.queues.lock();
-            let q = qs.get_mut(queue).ok_or(BrokerError::UnknownTag(tag))?;
-            if !q.unacked.remove(&(tag as i64)) {
+            let qs = self.queues.lock();
+            let known = qs
+                .get(queue)
+                .map(|q| q.unacked.contains(&id))
+                .unwrap_or(false);
+            if !known {
                 return Err(BrokerError::UnknownTag(tag));
             }
-            q.meta.remove(&(tag as i64));
         }
         self.db
             .write(move |c| {
                 c.prepare_cached("DELETE FROM queue WHERE id = ?1")?
-                    .execute(params![tag as i64])?;
+                    .execute(params![id])?;
                 Ok(())
             })
             .await?;
+        // Only once the row is gone does the index forget it.
+        let mut qs = self.queues.lock();
+        if let Some(q) = qs.get_mut(queue) {
+            q.unacked.remove(&id);
+            q.meta.remove(&id);
+        }
         Ok(())
     }
 

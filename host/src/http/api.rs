@@ -146,7 +146,8 @@ fn is_method(v: &[u8]) -> bool {
     v.eq_ignore_ascii_case(b"get") || v.eq_ignore_ascii_case(b"post")
 }
 fn is_tags(v: &[u8]) -> bool {
-    v.iter().all(|c| c.is_ascii_alphanumeric() || *c == b',')
+    v.iter()
+        .all(|c| c.is_ascii_alphanumeric() || *c == b',' || *c == b'-')
 }
 fn is_hex(v: &[u8]) -> bool {
     !v.is_empty() && v.len().is_multiple_of(2) && v.iter().all(u8::is_ascii_hexdigit)

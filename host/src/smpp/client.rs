@@ -339,11 +339,12 @@ async fn send_loop(
         let mut batch = batch.into_iter();
         while let Some(d) = batch.next() {
             let permit = tokio::select! {
-                p = window.clone().acquire_owned() => p,
+                biased;
                 _ = session.closed() => {
                     put_back(deps, queue, d, batch.by_ref()).await;
                     break 'outer;
                 }
+                p = window.clone().acquire_owned() => p,
             };
             let Ok(permit) = permit else { break 'outer };
             throttle.wait().await;
@@ -363,8 +364,10 @@ async fn send_loop(
     }
     // Drain: wait for every outstanding submit to be answered and recorded (bounded by the
     // response timeout).
+    // No timeout: every request is bounded by `res_to` (or fails at once when the session
+    // closes), and releasing a delivery whose task still runs would send it twice.
     tasks.close();
-    let _ = tokio::time::timeout(Duration::from_secs(cfg.res_to.max(1) + 5), tasks.wait()).await;
+    tasks.wait().await;
 }
 
 async fn put_back(
@@ -383,6 +386,8 @@ async fn put_back(
 
 enum Outcome {
     Sent(String),
+    /// Never written to the SMSC: put back at once, no retry consumed.
+    NotSent,
     Temporary(String),
     Permanent(String),
 }
@@ -468,18 +473,20 @@ async fn send_one(
             Ok(resp) => {
                 let status = resp.status();
                 match classify(status) {
-                    None => {
-                        stats.submit_sm_count.inc();
-                        let id = match resp.pdu() {
-                            Some(Pdu::SubmitSmResp(r)) => {
-                                String::from_utf8_lossy(r.message_id().as_ref())
-                                    .trim_end_matches('\0')
-                                    .to_string()
-                            }
-                            _ => String::new(),
-                        };
-                        Outcome::Sent(id)
-                    }
+                    None => match resp.pdu() {
+                        Some(Pdu::SubmitSmResp(r)) => {
+                            stats.submit_sm_count.inc();
+                            let id = String::from_utf8_lossy(r.message_id().as_ref())
+                                .trim_end_matches('\0')
+                                .to_string();
+                            Outcome::Sent(id)
+                        }
+                        // generic_nack or a wrong response type: not an acceptance.
+                        _ => {
+                            stats.other_submit_error_count.inc();
+                            Outcome::Temporary(format!("unexpected response {:?}", resp.id()))
+                        }
+                    },
                     Some(true) => {
                         if status == CommandStatus::EsmeRthrottled {
                             stats.throttling_error_count.inc();
@@ -496,6 +503,7 @@ async fn send_one(
             }
             Err(SessionError::Timeout) => Outcome::Temporary("response timeout".into()),
             Err(SessionError::Closed) => Outcome::Temporary("link down".into()),
+            Err(SessionError::NotSent) => Outcome::NotSent,
         };
         if !matches!(outcome, Outcome::Sent(_)) {
             break;
@@ -515,6 +523,11 @@ async fn send_one(
             let (_, acked) = tokio::join!(deps.store.record(rec), deps.broker.ack(queue, d.tag));
             if let Err(e) = acked {
                 tracing::error!(id = %m.id, error = %e, "ack failed");
+            }
+        }
+        Outcome::NotSent => {
+            if let Err(e) = deps.broker.requeue(queue, d.tag, &m, Duration::ZERO).await {
+                tracing::error!(id = %m.id, error = %e, "requeue failed");
             }
         }
         Outcome::Temporary(why) => {

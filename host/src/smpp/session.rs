@@ -57,6 +57,9 @@ pub enum SessionError {
     Timeout,
     #[error("the session is closed")]
     Closed,
+    /// The session was closed before the request was written: it certainly did not go out.
+    #[error("the session closed before the request was sent")]
+    NotSent,
 }
 
 /// Why a session ended.
@@ -137,15 +140,20 @@ impl Session {
         timeout: Duration,
     ) -> Result<Command, SessionError> {
         if self.is_closed() {
-            return Err(SessionError::Closed);
+            return Err(SessionError::NotSent);
         }
         let seq = self.next_seq();
         let (tx, rx) = oneshot::channel();
         self.inner.pending.lock().insert(seq, tx);
+        if self.is_closed() {
+            // closed between the check and the insert: `close` may have missed our entry
+            self.inner.pending.lock().remove(&seq);
+            return Err(SessionError::NotSent);
+        }
         let cmd = Command::new(CommandStatus::EsmeRok, seq, pdu);
         if self.inner.out.send(cmd).await.is_err() {
             self.inner.pending.lock().remove(&seq);
-            return Err(SessionError::Closed);
+            return Err(SessionError::NotSent);
         }
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(resp)) => Ok(resp),
@@ -232,7 +240,12 @@ async fn writer<W: AsyncWrite + Unpin>(wr: W, mut rx: mpsc::Receiver<Command>, s
             c = rx.recv() => c,
             _ = s.inner.closed.cancelled() => {
                 // Flush what is already queued (e.g. unbind_resp), then stop.
+                // Only responses: a request written now would reach a peer we already gave
+                // up on (its caller was told `Closed` and requeued it).
                 while let Ok(c) = rx.try_recv() {
+                    if !is_response(u32::from(c.id())) && c.id() != CommandId::GenericNack {
+                        continue;
+                    }
                     if codec.encode(&c, &mut buf).is_ok() {
                         let _ = wr.write_all(&buf).await;
                         buf.clear();

@@ -26,7 +26,10 @@ pub enum DbError {
     Io(#[from] std::io::Error),
 }
 
-type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce() + Send> + Send>;
+/// A write: runs on the writer thread, says whether it succeeded, and returns the reply to
+/// send once the group is committed.
+type Reply = Box<dyn FnOnce() + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
 
 /// Handle to the writer thread. Cheap to clone.
 #[derive(Clone)]
@@ -71,9 +74,11 @@ impl Db {
         let (otx, orx) = oneshot::channel::<Result<T, DbError>>();
         let job: Job = Box::new(move |conn: &Connection| {
             let r = f(conn).map_err(DbError::from);
-            Box::new(move || {
+            let ok = r.is_ok();
+            let reply: Reply = Box::new(move || {
                 let _ = otx.send(r);
-            })
+            });
+            (ok, reply)
         });
         self.tx.send(job).map_err(|_| DbError::Closed)?;
         match orx.await {
@@ -89,10 +94,12 @@ impl Db {
         F: FnOnce(&Connection) -> Result<(), rusqlite::Error> + Send + 'static,
     {
         let job: Job = Box::new(move |conn: &Connection| {
-            if let Err(e) = f(conn) {
+            let r = f(conn);
+            if let Err(e) = &r {
                 tracing::warn!(error = %e, "detached database write failed");
             }
-            Box::new(|| {})
+            let reply: Reply = Box::new(|| {});
+            (r.is_ok(), reply)
         });
         let _ = self.tx.send(job);
     }
@@ -100,7 +107,7 @@ impl Db {
 
 fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<Job>, max: usize) {
     let mut batch: Vec<Job> = Vec::with_capacity(max);
-    let mut replies: Vec<Box<dyn FnOnce() + Send>> = Vec::with_capacity(max);
+    let mut replies: Vec<Reply> = Vec::with_capacity(max);
     while let Ok(first) = rx.recv() {
         batch.push(first);
         while batch.len() < max {
@@ -109,11 +116,30 @@ fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<Job>, max: usize) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            tracing::error!(error = %e, "database BEGIN failed");
+        let mut begun = conn.execute_batch("BEGIN IMMEDIATE");
+        for _ in 0..50 {
+            if begun.is_ok() {
+                break;
+            }
+            thread::sleep(std::time::Duration::from_millis(20));
+            begun = conn.execute_batch("BEGIN IMMEDIATE");
+        }
+        if let Err(e) = begun {
+            // Callers get `Closed`: nothing of this group was written.
+            tracing::error!(error = %e, "database BEGIN failed: dropping a group of writes");
+            batch.clear();
+            continue;
         }
         for job in batch.drain(..) {
-            replies.push(job(&conn));
+            // Each write in its own savepoint: one that fails leaves nothing half-done
+            // behind while the rest of the group commits.
+            let _ = conn.execute_batch("SAVEPOINT job");
+            let (ok, reply) = job(&conn);
+            if !ok {
+                let _ = conn.execute_batch("ROLLBACK TO job");
+            }
+            let _ = conn.execute_batch("RELEASE job");
+            replies.push(reply);
         }
         let mut commit = conn.execute_batch("COMMIT");
         let mut attempts = 0;

@@ -111,6 +111,29 @@ fn debit(b: Balance, amount: f64, sms: i64) -> Charge {
     })
 }
 
+fn read_balance(c: &rusqlite::Connection, user: &str) -> Result<Balance, rusqlite::Error> {
+    Ok(
+        c.prepare_cached("SELECT balance, sms_count FROM balances WHERE username = ?1")?
+            .query_row(params![user], |r| {
+                Ok(Balance {
+                    balance: r.get(0)?,
+                    sms_count: r.get(1)?,
+                })
+            })
+            .optional()?
+            .unwrap_or_default(),
+    )
+}
+
+fn upsert_balance(c: &rusqlite::Connection, user: &str, b: Balance) -> Result<(), rusqlite::Error> {
+    c.prepare_cached(
+        "INSERT INTO balances (username, balance, sms_count) VALUES (?1, ?2, ?3)
+         ON CONFLICT(username) DO UPDATE SET balance = excluded.balance, sms_count = excluded.sms_count",
+    )?
+    .execute(params![user, b.balance, b.sms_count])?;
+    Ok(())
+}
+
 #[async_trait]
 impl Store for EmbeddedStore {
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError> {
@@ -217,7 +240,6 @@ impl Store for EmbeddedStore {
             return Ok(false);
         }
         let u = user.to_string();
-        let mirror = self.balances.clone();
         let created = self
             .db
             .write(move |c| {
@@ -225,12 +247,12 @@ impl Store for EmbeddedStore {
                     "INSERT OR IGNORE INTO balances (username, balance, sms_count) VALUES (?1, ?2, ?3)",
                     params![u, initial.balance, initial.sms_count],
                 )?;
-                if n > 0 {
-                    mirror.lock().insert(u, initial);
-                }
                 Ok(n > 0)
             })
             .await?;
+        if created {
+            self.balances.lock().insert(user.to_string(), initial);
+        }
         Ok(created)
     }
 
@@ -250,24 +272,24 @@ impl Store for EmbeddedStore {
             return Ok(Charge::Done(current));
         }
         let u = user.to_string();
-        let mirror = self.balances.clone();
-        // The check and the debit happen on the single writer thread: atomic.
+        // Read, check and debit on the single writer thread, from the database itself: atomic,
+        // and the in-memory mirror only learns committed values.
         let r = self
             .db
             .write(move |c| {
-                let b = mirror.lock().get(&u).copied().unwrap_or_default();
+                let b = read_balance(c, &u)?;
                 let r = debit(b, amount, sms);
                 if let Charge::Done(nb) = r {
                     c.prepare_cached(
                         "UPDATE balances SET balance = ?2, sms_count = ?3 WHERE username = ?1",
                     )?
                     .execute(params![u, nb.balance, nb.sms_count])?;
-                    mirror.lock().insert(u, nb);
                 }
                 Ok(r)
             })
             .await?;
-        if matches!(r, Charge::Done(_)) {
+        if let Charge::Done(nb) = r {
+            self.balances.lock().insert(user.to_string(), nb);
             self.changed(format!("balance:{user}"));
         }
         Ok(r)
@@ -280,42 +302,27 @@ impl Store for EmbeddedStore {
         sms: i64,
     ) -> Result<Balance, StoreError> {
         let u = user.to_string();
-        let mirror = self.balances.clone();
         let nb = self
             .db
             .write(move |c| {
-                let b = mirror.lock().get(&u).copied().unwrap_or_default();
+                let b = read_balance(c, &u)?;
                 let nb = Balance {
                     balance: b.balance.map(|v| ((v + amount) * 1e6).round() / 1e6),
                     sms_count: b.sms_count.map(|v| v + sms),
                 };
-                c.execute(
-                    "INSERT INTO balances (username, balance, sms_count) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(username) DO UPDATE SET balance = excluded.balance, sms_count = excluded.sms_count",
-                    params![u, nb.balance, nb.sms_count],
-                )?;
-                mirror.lock().insert(u, nb);
+                upsert_balance(c, &u, nb)?;
                 Ok(nb)
             })
             .await?;
+        self.balances.lock().insert(user.to_string(), nb);
         self.changed(format!("balance:{user}"));
         Ok(nb)
     }
 
     async fn balance_set(&self, user: &str, value: Balance) -> Result<(), StoreError> {
         let u = user.to_string();
-        let mirror = self.balances.clone();
-        self.db
-            .write(move |c| {
-                c.execute(
-                    "INSERT INTO balances (username, balance, sms_count) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(username) DO UPDATE SET balance = excluded.balance, sms_count = excluded.sms_count",
-                    params![u, value.balance, value.sms_count],
-                )?;
-                mirror.lock().insert(u, value);
-                Ok(())
-            })
-            .await?;
+        self.db.write(move |c| upsert_balance(c, &u, value)).await?;
+        self.balances.lock().insert(user.to_string(), value);
         self.changed(format!("balance:{user}"));
         Ok(())
     }

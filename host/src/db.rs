@@ -133,12 +133,12 @@ fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<Job>, max: usize) {
         for job in batch.drain(..) {
             // Each write in its own savepoint: one that fails leaves nothing half-done
             // behind while the rest of the group commits.
-            let _ = conn.execute_batch("SAVEPOINT job");
+            let _ = run_cached(&conn, "SAVEPOINT job");
             let (ok, reply) = job(&conn);
             if !ok {
-                let _ = conn.execute_batch("ROLLBACK TO job");
+                let _ = run_cached(&conn, "ROLLBACK TO job");
             }
-            let _ = conn.execute_batch("RELEASE job");
+            let _ = run_cached(&conn, "RELEASE job");
             replies.push(reply);
         }
         let mut commit = conn.execute_batch("COMMIT");
@@ -162,6 +162,11 @@ fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<Job>, max: usize) {
         }
     }
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+/// Run a parameterless statement from the statement cache (no re-parse on the hot path).
+fn run_cached(conn: &Connection, sql: &str) -> Result<usize, rusqlite::Error> {
+    conn.prepare_cached(sql)?.execute([])
 }
 
 const SCHEMA: &str = r#"

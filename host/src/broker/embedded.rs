@@ -186,6 +186,16 @@ impl EmbeddedBroker {
         Ok(Arc::new(broker))
     }
 
+    /// The row id of a delivery currently handed out on `queue`.
+    fn handed_out(&self, queue: &str, tag: u64) -> Result<i64, BrokerError> {
+        let id = tag as i64;
+        let qs = self.queues.lock();
+        match qs.get(queue) {
+            Some(q) if q.unacked.contains(&id) => Ok(id),
+            _ => Err(BrokerError::UnknownTag(tag)),
+        }
+    }
+
     fn notify_of(&self, queue: &str) -> Arc<Notify> {
         let mut qs = self.queues.lock();
         qs.entry(queue.to_string()).or_default().notify.clone()
@@ -358,17 +368,7 @@ impl Broker for EmbeddedBroker {
     }
 
     async fn ack(&self, queue: &str, tag: u64) -> Result<(), BrokerError> {
-        let id = tag as i64;
-        {
-            let qs = self.queues.lock();
-            let known = qs
-                .get(queue)
-                .map(|q| q.unacked.contains(&id))
-                .unwrap_or(false);
-            if !known {
-                return Err(BrokerError::UnknownTag(tag));
-            }
-        }
+        let id = self.handed_out(queue, tag)?;
         self.db
             .write(move |c| {
                 c.prepare_cached("DELETE FROM queue WHERE id = ?1")?
@@ -392,17 +392,7 @@ impl Broker for EmbeddedBroker {
         msg: &Message,
         delay: Duration,
     ) -> Result<(), BrokerError> {
-        let id = tag as i64;
-        {
-            let qs = self.queues.lock();
-            let known = qs
-                .get(queue)
-                .map(|q| q.unacked.contains(&id))
-                .unwrap_or(false);
-            if !known {
-                return Err(BrokerError::UnknownTag(tag));
-            }
-        }
+        let id = self.handed_out(queue, tag)?;
         let not_before = now_ms() + delay.as_millis() as i64;
         let body = msg.to_bytes();
         self.db

@@ -32,8 +32,13 @@ async fn wait_http(addr: std::net::SocketAddr) {
     panic!("gateway did not start");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_under_load_loses_nothing_acknowledged() {
+/// A simulator and a config file for a gateway process on a free HTTP port.
+async fn setup() -> (
+    tempfile::TempDir,
+    smsgate::simulator::Simulator,
+    std::path::PathBuf,
+    std::net::SocketAddr,
+) {
     let dir = tempfile::tempdir().expect("tmp");
     let sim = simulator().await;
     let http_port = free_port();
@@ -43,7 +48,13 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
         config_toml(dir.path(), http_port, sim.addr.port()),
     )
     .expect("config");
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
+    let addr = format!("127.0.0.1:{http_port}").parse().expect("addr");
+    (dir, sim, cfg_path, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_load_loses_nothing_acknowledged() {
+    let (_dir, sim, cfg_path, addr) = setup().await;
 
     let mut gw = spawn_gateway(&cfg_path);
     wait_http(addr).await;
@@ -118,16 +129,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_and_unbinds() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let sim = simulator().await;
-    let http_port = free_port();
-    let cfg_path = dir.path().join("smsgate.toml");
-    std::fs::write(
-        &cfg_path,
-        config_toml(dir.path(), http_port, sim.addr.port()),
-    )
-    .expect("config");
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
+    let (_dir, sim, cfg_path, addr) = setup().await;
     let mut gw = spawn_gateway(&cfg_path);
     wait_http(addr).await;
     wait_for(10, "bound", || {

@@ -165,7 +165,8 @@ const SEND_FIELDS: &[Field] = &[
     Field("priority", true, Some(is_priority)),
     Field("sdt", true, Some(is_sdt)),
     Field("validity-period", true, Some(digits)),
-    Field("dlr", false, Some(is_yes_no)),
+    // Mandatory in Jasmin, which defaults it to "no" before validating: never reported missing.
+    Field("dlr", true, Some(is_yes_no)),
     Field("dlr-url", true, Some(is_url)),
     Field("dlr-level", true, Some(is_level)),
     Field("dlr-method", true, Some(is_method)),
@@ -388,21 +389,7 @@ async fn send(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
 }
 
 fn validate_send(args: &Args) -> Result<(), String> {
-    // `dlr` defaults to "no" before validation, as in Jasmin.
-    let mut with_default;
-    let a = if args.has("dlr") {
-        args
-    } else {
-        with_default = Args(args.0.clone());
-        with_default.0.push(("dlr".into(), b"no".to_vec()));
-        &with_default
-    };
-    if args.0.is_empty() {
-        return Err(
-            "Mandatory arguments not found, please refer to the HTTPAPI specifications.".into(),
-        );
-    }
-    validate(a, SEND_FIELDS)?;
+    validate(args, SEND_FIELDS)?;
     if !args.has("content") && !args.has("hex-content") {
         return Err("content or hex-content not present.".into());
     }

@@ -12,13 +12,12 @@ use uuid::Uuid;
 
 use crate::auth::{Auth, AuthError};
 use crate::broker::{submit_queue, Broker};
-use crate::config::{ContentEncoding, SmppClientConfig};
+use crate::config::SmppClientConfig;
 use crate::model::message::{now_ms, SCHEMA_VERSION};
 use crate::model::{Address, Channel, Direction, DlrRequest, Message, Part, User};
 use crate::routing::table::Decision;
 use crate::routing::{ConnectorRef, Routable, RoutingTable};
-use crate::sms::content::{self, ContentError, Payload, SplitMethod};
-use crate::sms::gsm;
+use crate::sms::content::{self, ContentError, SplitMethod};
 use crate::stats::Stats;
 use crate::store::{Charge, Store};
 
@@ -49,6 +48,10 @@ pub struct MtRequest {
     pub dlr: Option<DlrRequest>,
     pub tags: Vec<String>,
     pub content: Content,
+    /// Replace characters the coding cannot carry with look-alikes (or `?`) instead of
+    /// refusing the message (HTTP `transliterate=yes`, a smsgate extension; Retarus'
+    /// `invalidCharacters: TRANSLITERATE`).
+    pub transliterate: bool,
 }
 
 /// Why a submission was refused. Front doors map these to their own answers.
@@ -129,37 +132,17 @@ impl Pipeline {
         self.check_credentials(&user)?;
         let now = now_ms();
         let to = req.to.strip_prefix('+').unwrap_or(&req.to).to_string();
-        // Text for filters and for encoding.
-        let (text, coding): (Option<String>, u8) = match &req.content {
-            Content::Binary(_) => (None, req.coding.unwrap_or(0)),
-            Content::Text(bytes) => match user.content_encoding {
-                ContentEncoding::Raw => {
-                    let coding = req.coding.unwrap_or(0);
-                    let text = match coding {
-                        8 => {
-                            if bytes.len() % 2 != 0 {
-                                return Err(ContentError::OddUcs2.into());
-                            }
-                            let units: Vec<u16> = bytes
-                                .chunks_exact(2)
-                                .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                                .collect();
-                            Some(String::from_utf16_lossy(&units))
-                        }
-                        0 | 1 | 3 => Some(content::decode_latin1(bytes)),
-                        _ => None,
-                    };
-                    (text, coding)
-                }
-                ContentEncoding::Utf8 => {
-                    let t = std::str::from_utf8(bytes).map_err(|_| ContentError::InvalidUtf8)?;
-                    let coding = req
-                        .coding
-                        .unwrap_or(if gsm::is_representable(t) { 0 } else { 8 });
-                    (Some(t.to_string()), coding)
-                }
-            },
+        // Read the content (text for filters; coding 0's alphabet is known after routing).
+        let read = match &req.content {
+            Content::Binary(b) => content::read_binary(b.clone(), req.coding)?,
+            Content::Text(bytes) => content::read_text(
+                bytes,
+                user.content_encoding,
+                req.coding,
+                req.transliterate,
+            )?,
         };
+        let coding = read.coding;
         let mut message = Message {
             v: SCHEMA_VERSION,
             id: Uuid::new_v4(),
@@ -199,7 +182,7 @@ impl Pipeline {
             message.source.addr = f.clone();
         }
         self.intercept(&mut message)?;
-        let text_ref = text.as_deref().unwrap_or("");
+        let text_ref = read.text().unwrap_or("");
         let decision = {
             let table = self.mt_table.read().clone();
             let routable = Routable {
@@ -221,18 +204,10 @@ impl Pipeline {
             .cloned()
             .ok_or_else(|| MtError::Server(format!("unknown connector {cid}")))?;
         self.apply_connector_defaults(&mut message, &conn, req);
-        let payload = match (&req.content, text) {
-            (Content::Binary(b), _) => Payload::Octets(b.clone()),
-            (Content::Text(_), Some(t)) if coding == 0 => {
-                content::encode_default(&t, conn.default_alphabet)?
-            }
-            (Content::Text(_), Some(t)) if coding == 8 => Payload::Ucs2(content::encode_ucs2(&t)),
-            (Content::Text(_), Some(t)) if coding == 3 => {
-                Payload::Octets(content::encode_latin1(&t)?)
-            }
-            (Content::Text(b), _) => Payload::Octets(b.clone()),
-        };
-        message.parts = content::split(&payload, self.split, self.max_parts)?;
+        let payload = content::encode(read, conn.default_alphabet, req.transliterate)?;
+        let reference = content::next_reference(&message.destination.addr);
+        message.parts =
+            content::split_with_reference(&payload, self.split, self.max_parts, reference)?;
         message.connector = cid;
         message.rate = decision.rate;
         Ok(Prepared {

@@ -60,6 +60,25 @@ pub struct Received {
     pub validity_period: String,
     #[serde(serialize_with = "hex_ser")]
     pub short_message: Vec<u8>,
+    /// SAR options (sar_msg_ref_num, sar_total_segments, sar_segment_seqnum), when all three
+    /// were sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sar: Option<(u16, u8, u8)>,
+}
+
+/// The SAR options of a submit_sm, when all three are present.
+fn sar_of(sm: &rusmpp::pdus::SubmitSm) -> Option<(u16, u8, u8)> {
+    use rusmpp::tlvs::TlvValue;
+    let (mut r, mut t, mut q) = (None, None, None);
+    for tlv in sm.tlvs() {
+        match tlv.value() {
+            Some(TlvValue::SarMsgRefNum(v)) => r = Some(*v),
+            Some(TlvValue::SarTotalSegments(v)) => t = Some(*v),
+            Some(TlvValue::SarSegmentSeqnum(v)) => q = Some(*v),
+            _ => {}
+        }
+    }
+    Some((r?, t?, q?))
 }
 
 fn hex_ser<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
@@ -279,6 +298,7 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
                         registered_delivery: rd,
                         validity_period: cs(sm.validity_period.as_ref()),
                         short_message: sm.short_message().as_ref().to_vec(),
+                        sar: sar_of(&sm),
                     });
                 }
                 sh.stats.submit_sm.fetch_add(1, Ordering::Relaxed);

@@ -152,6 +152,10 @@ fn is_tags(v: &[u8]) -> bool {
 fn is_hex(v: &[u8]) -> bool {
     !v.is_empty() && v.len().is_multiple_of(2) && v.iter().all(u8::is_ascii_hexdigit)
 }
+/// Empty content would bill an empty SMS: refused like any invalid value.
+fn is_content(v: &[u8]) -> bool {
+    !v.is_empty()
+}
 fn is_utf8(v: &[u8]) -> bool {
     std::str::from_utf8(v).is_ok()
 }
@@ -171,9 +175,11 @@ const SEND_FIELDS: &[Field] = &[
     Field("dlr-level", true, Some(is_level)),
     Field("dlr-method", true, Some(is_method)),
     Field("tags", true, Some(is_tags)),
-    Field("content", true, None),
+    Field("content", true, Some(is_content)),
     Field("hex-content", true, Some(is_hex)),
     Field("custom_tlvs", true, None),
+    // smsgate extension: transliterate what the coding cannot carry instead of refusing.
+    Field("transliterate", true, Some(is_yes_no)),
 ];
 
 const RATE_FIELDS: &[Field] = &[
@@ -182,9 +188,10 @@ const RATE_FIELDS: &[Field] = &[
     Field("coding", true, Some(is_coding)),
     Field("username", false, Some(is_cred)),
     Field("password", false, Some(is_cred)),
-    Field("content", true, None),
+    Field("content", true, Some(is_content)),
     Field("hex-content", true, Some(is_hex)),
     Field("tags", true, Some(is_tags)),
+    Field("transliterate", true, Some(is_yes_no)),
 ];
 
 const BALANCE_FIELDS: &[Field] = &[
@@ -336,6 +343,7 @@ fn mt_request(args: &Args, ip: IpAddr, with_dlr: bool) -> MtRequest {
             })
             .unwrap_or_default(),
         content,
+        transliterate: args.get("transliterate") == Some(b"yes"),
     }
 }
 

@@ -1,279 +1,561 @@
-//! From what a client sent to the octets of each `submit_sm`.
+//! From what a client sent to the octets of each `submit_sm`: read the content, encode it into
+//! the requested data coding, split it into parts. See `docs/content.md`.
 //!
 //! How `content` is read (HTTP API):
 //! - **raw** (default, Jasmin's behaviour): the percent-decoded bytes are the text in the
-//!   requested coding. Coding 0: Latin-1/ASCII text, re-encoded into what `data_coding 0`
-//!   means to the routed connector (`default_alphabet`: GSM 03.38 unpacked by default). Coding 8:
-//!   UTF-16BE bytes, as in the spec's UCS2 example. Other codings: bytes as they are.
-//! - **utf8** (per-user option `content_encoding = "utf8"`): UTF-8 text. Without a `coding`, GSM
-//!   03.38 is chosen when every character fits, else UCS2.
+//!   requested coding. Codings 0 and 1: Latin-1 text, re-encoded into what the coding means to
+//!   the routed connector (coding 0: its `default_alphabet`, GSM 03.38 unpacked by default;
+//!   coding 1: IA5/ASCII). Coding 8: UTF-16BE bytes, as in the spec's UCS2 example. Other
+//!   codings: the bytes as they are.
+//! - **utf8** (per-user option `content_encoding = "utf8"`): UTF-8 text, encoded into the coding.
+//!   Without a `coding`, GSM 03.38 is chosen when every character fits, else UCS2.
 //! - `hex-content`: the octets exactly, for any coding.
 //!
-//! Text that the chosen alphabet cannot represent is refused (never silently turned into `?`).
+//! Text that the chosen alphabet cannot represent is refused (never silently turned into `?`),
+//! unless the client asked for transliteration.
+//!
+//! Splitting (per part, UDH or SAR): 160/153 GSM septets, 140/134 octets, 70/67 UCS2 units;
+//! an escape sequence or a surrogate pair is never split.
 
 use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::OnceLock;
 
-use crate::config::DefaultAlphabet;
+use crate::config::{ContentEncoding, DefaultAlphabet};
 use crate::model::{Part, Tlv};
-use crate::sms::gsm;
+use crate::sms::charset::{self, Charset, Utf16Error};
+use crate::sms::{gsm, translit};
 
 /// Why content cannot be sent.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ContentError {
-    #[error("character {ch:?} at position {index} cannot be represented in {alphabet}")]
+    /// A character the coding's alphabet does not have.
+    #[error("character {ch:?} (U+{code:04X}) at position {index} cannot be represented in {alphabet}", code = u32::from(*ch))]
     Unrepresentable {
+        /// The character.
         ch: char,
+        /// Its position, in characters.
         index: usize,
+        /// The alphabet's name.
         alphabet: &'static str,
     },
+    /// UCS2 octets in an odd number.
     #[error("UCS2 content must have an even number of bytes")]
     OddUcs2,
+    /// UCS2 text with a surrogate missing its other half.
+    #[error("UCS2 content is not valid UTF-16 (lone surrogate at unit {unit})")]
+    InvalidUtf16 {
+        /// Index of the 16-bit unit.
+        unit: usize,
+    },
+    /// A UTF-8 user's content is not UTF-8.
     #[error("UTF-8 content is not valid UTF-8")]
     InvalidUtf8,
-    #[error("content needs {needed} parts, more than the {max} allowed")]
-    TooManyParts { needed: usize, max: usize },
+    /// Text for a coding the gateway has no encoder for (send `hex-content` instead).
+    #[error("coding {coding} ({name}) has no text encoder here: send hex-content", name = charset::coding_name(*coding).unwrap_or("unknown"))]
+    NoTextEncoder {
+        /// The data coding.
+        coding: u8,
+    },
+    /// More parts than `long_content_max_parts`.
+    #[error("{needed} parts needed, more than long_content_max_parts ({max})")]
+    TooManyParts {
+        /// Parts the content needs.
+        needed: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
-/// The payload before splitting: what data_coding it goes with and its units.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Payload {
-    /// GSM 03.38 septets (one per octet), to be sent unpacked or packed.
-    Septets { septets: Vec<u8>, packed: bool },
-    /// UCS2 / UTF-16BE octets.
-    Ucs2(Vec<u8>),
-    /// Octets of an 8-bit coding (Latin-1, ASCII, binary, ...).
-    Octets(Vec<u8>),
-}
-
-/// Encode text into what `data_coding 0` means on a connector.
-pub fn encode_default(text: &str, alphabet: DefaultAlphabet) -> Result<Payload, ContentError> {
-    match alphabet {
-        DefaultAlphabet::Gsm0338 | DefaultAlphabet::Gsm0338Packed => {
-            let septets =
-                gsm::encode_unpacked(text).map_err(|e| ContentError::Unrepresentable {
-                    ch: e.ch,
-                    index: e.index,
-                    alphabet: "the GSM 03.38 alphabet",
-                })?;
-            Ok(Payload::Septets {
-                septets,
-                packed: alphabet == DefaultAlphabet::Gsm0338Packed,
-            })
-        }
-        DefaultAlphabet::Latin1 => encode_latin1(text).map(Payload::Octets),
-        DefaultAlphabet::Ascii => {
-            for (index, ch) in text.chars().enumerate() {
-                if !ch.is_ascii() {
-                    return Err(ContentError::Unrepresentable {
-                        ch,
-                        index,
-                        alphabet: "ASCII",
-                    });
-                }
-            }
-            Ok(Payload::Octets(text.as_bytes().to_vec()))
+impl From<Utf16Error> for ContentError {
+    fn from(e: Utf16Error) -> Self {
+        match e {
+            Utf16Error::OddLength => ContentError::OddUcs2,
+            Utf16Error::LoneSurrogate(unit) => ContentError::InvalidUtf16 { unit },
         }
     }
 }
 
-/// Text → ISO-8859-1 octets.
-pub fn encode_latin1(text: &str) -> Result<Vec<u8>, ContentError> {
-    text.chars()
-        .enumerate()
-        .map(|(index, ch)| {
-            u8::try_from(u32::from(ch)).map_err(|_| ContentError::Unrepresentable {
-                ch,
-                index,
-                alphabet: "Latin-1",
+// ---------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------
+
+/// Content read from a request, before the connector (and so coding 0's alphabet) is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    /// The data coding the message goes with.
+    pub coding: u8,
+    /// Text to encode, or octets to send as they are.
+    pub body: Body,
+}
+
+/// What [`Read`] carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// Text the gateway encodes into the coding once the connector is known.
+    Text(String),
+    /// Octets sent as they are; `text` is their meaning, when they have one (for filters).
+    Octets {
+        /// The octets.
+        bytes: Vec<u8>,
+        /// Their text, if the coding has a text meaning.
+        text: Option<String>,
+    },
+}
+
+impl Read {
+    /// The text, for routing filters (`None` for binary content).
+    #[must_use]
+    pub fn text(&self) -> Option<&str> {
+        match &self.body {
+            Body::Text(t) => Some(t),
+            Body::Octets { text, .. } => text.as_deref(),
+        }
+    }
+}
+
+/// Read `content` bytes as the user's `content_encoding` says, for `coding` (or the default).
+///
+/// # Errors
+/// Invalid UTF-8 (utf8 users), odd or invalid UTF-16 (coding 8), or a coding without a text
+/// encoder given UTF-8 text.
+pub fn read_text(
+    bytes: &[u8],
+    encoding: ContentEncoding,
+    coding: Option<u8>,
+    transliterate: bool,
+) -> Result<Read, ContentError> {
+    match encoding {
+        ContentEncoding::Raw => {
+            let coding = coding.unwrap_or(0);
+            let body = match coding {
+                0 | 1 => Body::Text(charset::decode_latin1(bytes)),
+                8 => {
+                    let text = charset::decode_ucs2(bytes)?;
+                    Body::Octets {
+                        bytes: bytes.to_vec(),
+                        text: Some(text),
+                    }
+                }
+                3 | 6 | 7 => {
+                    let cs = Charset::for_coding(coding, DefaultAlphabet::Gsm0338);
+                    Body::Octets {
+                        bytes: bytes.to_vec(),
+                        text: cs.map(|cs| cs.decode(bytes)),
+                    }
+                }
+                _ => Body::Octets {
+                    bytes: bytes.to_vec(),
+                    text: None,
+                },
+            };
+            Ok(Read { coding, body })
+        }
+        ContentEncoding::Utf8 => {
+            let text = std::str::from_utf8(bytes).map_err(|_| ContentError::InvalidUtf8)?;
+            let coding = coding.unwrap_or(if transliterate || gsm::is_representable(text) {
+                0
+            } else {
+                8
+            });
+            let body = match coding {
+                0 | 1 | 3 | 6 | 7 | 8 => Body::Text(text.to_string()),
+                2 | 4 => Body::Octets {
+                    bytes: bytes.to_vec(),
+                    text: Some(text.to_string()),
+                },
+                _ => return Err(ContentError::NoTextEncoder { coding }),
+            };
+            Ok(Read { coding, body })
+        }
+    }
+}
+
+/// Read `hex-content` octets (already hex-decoded), sent byte for byte.
+///
+/// # Errors
+/// An odd number of octets for coding 8.
+pub fn read_binary(bytes: Vec<u8>, coding: Option<u8>) -> Result<Read, ContentError> {
+    let coding = coding.unwrap_or(0);
+    if coding == 8 && bytes.len() % 2 != 0 {
+        return Err(ContentError::OddUcs2);
+    }
+    Ok(Read {
+        coding,
+        body: Body::Octets { bytes, text: None },
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------------
+
+/// The payload before splitting: its octets and how they are counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// GSM 03.38 septets (one per octet), sent unpacked or packed. 160/153 septets; an escape
+    /// sequence is never split.
+    Septets {
+        /// Unpacked septets.
+        septets: Vec<u8>,
+        /// Pack them 7-bit on the wire.
+        packed: bool,
+    },
+    /// One octet per character of a 7-bit alphabet the SMSC converts to GSM 03.38 on the air
+    /// (IA5/ASCII, or Latin-1 as a connector's default alphabet): 160/153 septets, where the
+    /// characters of the GSM extension table (`^ { } \ [ ~ ] |`, form feed) count two.
+    Text7(Vec<u8>),
+    /// UCS2 / UTF-16BE octets: 140/134 octets (70/67 units); a surrogate pair is never split.
+    Ucs2(Vec<u8>),
+    /// Octets of an 8-bit coding (Latin-1, Cyrillic, Hebrew, binary, ...): 140/134.
+    Octets(Vec<u8>),
+}
+
+/// Encode what was read for a connector whose `data_coding 0` is `alphabet`.
+///
+/// # Errors
+/// [`ContentError::Unrepresentable`] for the first character the coding cannot carry (unless
+/// `transliterate`), [`ContentError::NoTextEncoder`] for text in a coding without one.
+pub fn encode(
+    read: Read,
+    alphabet: DefaultAlphabet,
+    transliterate: bool,
+) -> Result<Payload, ContentError> {
+    let coding = read.coding;
+    match read.body {
+        Body::Text(text) => {
+            let cs = Charset::for_coding(coding, alphabet)
+                .ok_or(ContentError::NoTextEncoder { coding })?;
+            let bytes = encode_with(cs, &text, transliterate)?;
+            Ok(match (coding, cs) {
+                (_, Charset::Gsm) => Payload::Septets {
+                    septets: bytes,
+                    packed: alphabet == DefaultAlphabet::Gsm0338Packed,
+                },
+                (0 | 1, _) => Payload::Text7(bytes),
+                (_, Charset::Ucs2) => Payload::Ucs2(bytes),
+                _ => Payload::Octets(bytes),
             })
-        })
-        .collect()
+        }
+        Body::Octets { bytes, .. } => Ok(match coding {
+            0 => match alphabet {
+                DefaultAlphabet::Gsm0338 => Payload::Septets {
+                    septets: bytes,
+                    packed: false,
+                },
+                // Already packed by the client: octets are all that can be counted.
+                DefaultAlphabet::Gsm0338Packed => Payload::Octets(bytes),
+                DefaultAlphabet::Latin1 | DefaultAlphabet::Ascii => Payload::Text7(bytes),
+            },
+            1 => Payload::Text7(bytes),
+            8 => Payload::Ucs2(bytes),
+            _ => Payload::Octets(bytes),
+        }),
+    }
 }
 
-/// ISO-8859-1 octets → text (every byte is a character).
-pub fn decode_latin1(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| char::from(b)).collect()
+/// Encode text into `cs`, transliterating when asked and needed.
+///
+/// # Errors
+/// The first character `cs` cannot represent, when not transliterating.
+pub fn encode_with(cs: Charset, text: &str, transliterate: bool) -> Result<Vec<u8>, ContentError> {
+    match cs.encode(text) {
+        Ok(b) => Ok(b),
+        Err(e) => {
+            let e = if transliterate {
+                match cs.encode(&translit::transliterate(text, cs)) {
+                    Ok(b) => return Ok(b),
+                    Err(e) => e,
+                }
+            } else {
+                e
+            };
+            Err(ContentError::Unrepresentable {
+                ch: e.ch,
+                index: e.index,
+                alphabet: cs.name(),
+            })
+        }
+    }
 }
 
-/// Text → UTF-16BE.
-pub fn encode_ucs2(text: &str) -> Vec<u8> {
-    text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect()
+/// Encode text into what `data_coding 0` means on a connector (no transliteration).
+///
+/// # Errors
+/// The first character the alphabet cannot represent.
+pub fn encode_default(text: &str, alphabet: DefaultAlphabet) -> Result<Payload, ContentError> {
+    encode(
+        Read {
+            coding: 0,
+            body: Body::Text(text.to_string()),
+        },
+        alphabet,
+        false,
+    )
 }
 
-static REF: AtomicU16 = AtomicU16::new(0);
+/// Text → ISO-8859-1 octets.
+///
+/// # Errors
+/// The first character above U+00FF.
+pub fn encode_latin1(text: &str) -> Result<Vec<u8>, ContentError> {
+    encode_with(Charset::Latin1, text, false)
+}
+
+pub use charset::{decode_latin1, encode_ucs2};
+
+// ---------------------------------------------------------------------------------------------
+// Splitting
+// ---------------------------------------------------------------------------------------------
 
 /// How long content is split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SplitMethod {
-    /// 6-byte User Data Header with an 8-bit reference.
+    /// 6-byte User Data Header with an 8-bit reference (IEI 0x00), esm_class UDHI (0x40).
     Udh,
-    /// sar_msg_ref_num / sar_total_segments / sar_segment_seqnum TLVs.
+    /// sar_msg_ref_num (0x020C) / sar_total_segments (0x020E) / sar_segment_seqnum (0x020F).
     Sar,
 }
 
-/// Split a payload into `submit_sm` parts (one part when it fits).
+/// The most parts a concatenated message can have (8-bit counts).
+pub const MAX_PARTS: usize = 255;
+/// The concatenation UDH: length 5, IEI 0x00 (8-bit reference), IE length 3, then ref, total,
+/// sequence number.
+pub const UDH_LEN: usize = 6;
+/// Fill bits between a 6-octet UDH and packed septets (48 bits → the next septet boundary).
+const UDH_FILL_BITS: u8 = 1;
+
+/// (single-message limit, per-part limit) of a payload, in its units (septets or octets).
+#[must_use]
+pub fn limits(payload: &Payload) -> (usize, usize) {
+    match payload {
+        Payload::Septets { .. } | Payload::Text7(_) => (160, 153),
+        Payload::Ucs2(_) | Payload::Octets(_) => (140, 134),
+    }
+}
+
+impl Payload {
+    /// The octets (unpacked septets for GSM).
+    #[must_use]
+    pub fn data(&self) -> &[u8] {
+        match self {
+            Payload::Septets { septets, .. } => septets,
+            Payload::Text7(b) | Payload::Ucs2(b) | Payload::Octets(b) => b,
+        }
+    }
+
+    /// Size in the units of [`limits`]: septets (extension characters of [`Payload::Text7`]
+    /// count two) or octets.
+    #[must_use]
+    pub fn units(&self) -> usize {
+        match self {
+            Payload::Text7(b) => b.len() + b.iter().filter(|&&c| gsm::is_extension_octet(c)).count(),
+            other => other.data().len(),
+        }
+    }
+
+    /// Where the part starting at `start` ends (exclusive): as many units as fit in `max`,
+    /// without splitting an escape sequence or a surrogate pair.
+    fn part_end(&self, start: usize, max: usize) -> usize {
+        let data = self.data();
+        let n = data.len();
+        match self {
+            Payload::Septets { .. } => {
+                let end = (start + max).min(n);
+                if end < n {
+                    // An odd run of ESC at the end means the last one opens an escape sequence.
+                    let run = data[start..end]
+                        .iter()
+                        .rev()
+                        .take_while(|&&s| s == 0x1B)
+                        .count();
+                    if run % 2 == 1 {
+                        return end - 1;
+                    }
+                }
+                end
+            }
+            Payload::Text7(b) => {
+                let mut weight = 0;
+                let mut i = start;
+                while i < n {
+                    let w = 1 + usize::from(gsm::is_extension_octet(b[i]));
+                    if weight + w > max {
+                        break;
+                    }
+                    weight += w;
+                    i += 1;
+                }
+                i
+            }
+            Payload::Ucs2(b) => {
+                let end = (start + max).min(n);
+                if end < n && end >= start + 2 && (0xD8..0xDC).contains(&b[end - 2]) {
+                    // The part would end on a high surrogate: keep the pair together.
+                    return end - 2;
+                }
+                end
+            }
+            Payload::Octets(_) => (start + max).min(n),
+        }
+    }
+}
+
+/// How many `submit_sm` the payload takes (what `/rate` reports as `submit_sm_count`).
+#[must_use]
+pub fn count_parts(payload: &Payload) -> usize {
+    let (single, per_part) = limits(payload);
+    if payload.units() <= single {
+        return 1;
+    }
+    let n = payload.data().len();
+    let (mut start, mut count) = (0, 0);
+    while start < n {
+        start = payload.part_end(start, per_part);
+        count += 1;
+    }
+    count
+}
+
+/// Split a payload into `submit_sm` parts (one part when it fits), with a reference number from
+/// a gateway-wide counter. Prefer [`split_with_reference`] with [`next_reference`].
+///
+/// # Errors
+/// [`ContentError::TooManyParts`] over `max_parts` (or 255).
 pub fn split(
     payload: &Payload,
     method: SplitMethod,
     max_parts: usize,
 ) -> Result<Vec<Part>, ContentError> {
-    // (single-part limit, per-part limit) in units: septets, or octets.
-    let (units, single, multi, unit_len): (usize, usize, usize, usize) = match payload {
-        Payload::Septets { septets, .. } => (septets.len(), 160, 153, 1),
-        Payload::Ucs2(b) => (b.len(), 140, 134, 2),
-        Payload::Octets(b) => (b.len(), 140, 134, 1),
-    };
-    if units <= single {
+    split_with_reference(payload, method, max_parts, next_reference(""))
+}
+
+/// Split a payload into `submit_sm` parts; every part of a long message carries `reference`
+/// (its low 8 bits in a UDH).
+///
+/// # Errors
+/// [`ContentError::TooManyParts`] over `max_parts` (or 255).
+pub fn split_with_reference(
+    payload: &Payload,
+    method: SplitMethod,
+    max_parts: usize,
+    reference: u16,
+) -> Result<Vec<Part>, ContentError> {
+    let total = count_parts(payload);
+    if total == 1 {
+        let data = payload.data();
+        let short_message = match payload {
+            Payload::Septets { packed: true, .. } => {
+                let mut sm = Vec::with_capacity((7 * data.len()).div_ceil(8));
+                pack_padded(&mut sm, data, 0);
+                sm
+            }
+            _ => data.to_vec(),
+        };
         return Ok(vec![Part {
-            short_message: finish(payload, 0, units, None),
+            short_message,
             esm_class: 0,
             tlvs: vec![],
         }]);
     }
-    // Chunk boundaries that never split an escape sequence or a surrogate pair.
-    let mut bounds = vec![];
-    let mut start = 0;
-    while start < units {
-        let mut end = (start + multi).min(units);
-        match payload {
-            Payload::Septets { septets, .. } if end < units && septets[end - 1] == 0x1B => end -= 1,
-            Payload::Ucs2(b) if end < units && end >= 2 => {
-                let hi = u16::from_be_bytes([b[end - 2], b[end - 1]]);
-                if (0xD800..0xDC00).contains(&hi) {
-                    end -= 2;
-                }
-            }
-            _ => {}
-        }
-        if unit_len == 2 && end % 2 == 1 {
-            end -= 1;
-        }
-        bounds.push((start, end));
-        start = end;
+    let max = max_parts.min(MAX_PARTS);
+    if total > max {
+        return Err(ContentError::TooManyParts { needed: total, max });
     }
-    if bounds.len() > max_parts || bounds.len() > 255 {
-        return Err(ContentError::TooManyParts {
-            needed: bounds.len(),
-            max: max_parts.min(255),
+    let (_, per_part) = limits(payload);
+    let data = payload.data();
+    let mut parts = Vec::with_capacity(total);
+    let mut start = 0;
+    for seq in 1..=total {
+        let end = payload.part_end(start, per_part);
+        let chunk = &data[start..end];
+        start = end;
+        let udh = method == SplitMethod::Udh;
+        let body_len = match payload {
+            Payload::Septets { packed: true, .. } => {
+                (usize::from(if udh { UDH_FILL_BITS } else { 0 }) + 7 * chunk.len()).div_ceil(8)
+            }
+            _ => chunk.len(),
+        };
+        let mut sm = Vec::with_capacity(if udh { UDH_LEN } else { 0 } + body_len);
+        // `total` and `seq` are at most 255 (checked above).
+        let (total8, seq8) = (total as u8, seq as u8);
+        if udh {
+            sm.extend_from_slice(&[0x05, 0x00, 0x03, reference as u8, total8, seq8]);
+        }
+        match payload {
+            Payload::Septets { packed: true, .. } => {
+                pack_padded(&mut sm, chunk, if udh { UDH_FILL_BITS } else { 0 });
+            }
+            _ => sm.extend_from_slice(chunk),
+        }
+        parts.push(if udh {
+            Part {
+                short_message: sm,
+                esm_class: 0x40,
+                tlvs: vec![],
+            }
+        } else {
+            Part {
+                short_message: sm,
+                esm_class: 0,
+                tlvs: sar_tlvs(reference, total8, seq8),
+            }
         });
     }
-    let total = bounds.len() as u8;
-    let reference = REF.fetch_add(1, Ordering::Relaxed);
-    Ok(bounds
-        .into_iter()
-        .enumerate()
-        .map(|(i, (s, e))| {
-            let seq = (i + 1) as u8;
-            match method {
-                SplitMethod::Udh => {
-                    let udh = [0x05, 0x00, 0x03, reference as u8, total, seq];
-                    Part {
-                        short_message: finish(payload, s, e, Some(&udh)),
-                        esm_class: 0x40,
-                        tlvs: vec![],
-                    }
-                }
-                SplitMethod::Sar => Part {
-                    short_message: finish(payload, s, e, None),
-                    esm_class: 0,
-                    tlvs: vec![
-                        Tlv {
-                            tag: 0x020C,
-                            value: reference.to_be_bytes().to_vec(),
-                        },
-                        Tlv {
-                            tag: 0x020E,
-                            value: vec![total],
-                        },
-                        Tlv {
-                            tag: 0x020F,
-                            value: vec![seq],
-                        },
-                    ],
-                },
-            }
-        })
-        .collect())
+    Ok(parts)
 }
 
-fn finish(payload: &Payload, s: usize, e: usize, udh: Option<&[u8]>) -> Vec<u8> {
-    let mut out = udh.map(|u| u.to_vec()).unwrap_or_default();
-    match payload {
-        Payload::Septets {
-            septets,
-            packed: false,
-        } => out.extend_from_slice(&septets[s..e]),
-        Payload::Septets {
-            septets,
-            packed: true,
-        } => {
-            // Septets after a UDH start on a septet boundary: fill bits pad the header.
-            let pad = udh
-                .map(|u| ((7 - (u.len() * 8) % 7) % 7) as u8)
-                .unwrap_or(0);
-            out.extend(gsm::pack(&septets[s..e], pad));
+/// Pack septets; when the last octet has 7 spare bits, they carry CR, as 3GPP TS 23.038
+/// requires (a receiver would otherwise read one more septet, '@').
+fn pack_padded(out: &mut Vec<u8>, septets: &[u8], fill: u8) {
+    gsm::pack_into(out, septets, fill);
+    if (usize::from(fill) + 7 * septets.len()) % 8 == 1 {
+        if let Some(last) = out.last_mut() {
+            *last |= 0x0D << 1;
         }
-        Payload::Ucs2(b) | Payload::Octets(b) => out.extend_from_slice(&b[s..e]),
     }
-    out
+}
+
+fn sar_tlvs(reference: u16, total: u8, seq: u8) -> Vec<Tlv> {
+    vec![
+        Tlv {
+            tag: 0x020C,
+            value: reference.to_be_bytes().to_vec(),
+        },
+        Tlv {
+            tag: 0x020E,
+            value: vec![total],
+        },
+        Tlv {
+            tag: 0x020F,
+            value: vec![seq],
+        },
+    ]
+}
+
+/// Reference-number counters, one per hash slot of the destination.
+const REF_SLOTS: usize = 1024;
+static REFS: [AtomicU16; REF_SLOTS] = [const { AtomicU16::new(0) }; REF_SLOTS];
+static REF_SEED: OnceLock<u16> = OnceLock::new();
+
+/// The next concatenation reference for a long message to `destination`: consecutive long
+/// messages to one destination get consecutive references (distinct for 256 messages in a row,
+/// as the 8-bit UDH reference needs), starting from a random point at each start of the
+/// gateway.
+#[must_use]
+pub fn next_reference(destination: &str) -> u16 {
+    // FNV-1a: small and good enough to spread destinations over the slots.
+    let mut h: u32 = 0x811C_9DC5;
+    for b in destination.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    let slot = &REFS[h as usize % REF_SLOTS];
+    let seed = *REF_SEED.get_or_init(rand::random::<u16>);
+    slot.fetch_add(1, Ordering::Relaxed)
+        .wrapping_add(seed)
+        .wrapping_add(h as u16)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn single_and_long_gsm() {
-        let p = encode_default("hello", DefaultAlphabet::Gsm0338).expect("gsm");
-        let parts = split(&p, SplitMethod::Udh, 5).expect("split");
-        assert_eq!(parts.len(), 1);
-        assert_eq!(parts[0].short_message, b"hello");
-        let long = "x".repeat(200);
-        let p = encode_default(&long, DefaultAlphabet::Gsm0338).expect("gsm");
-        let parts = split(&p, SplitMethod::Udh, 5).expect("split");
-        assert_eq!(parts.len(), 2);
-        assert_eq!(parts[0].short_message.len(), 6 + 153);
-        assert_eq!(parts[0].esm_class, 0x40);
-        assert_eq!(&parts[1].short_message[..3], &[5, 0, 3]);
-        assert_eq!(parts[1].short_message[5], 2);
-        assert!(split(
-            &encode_default(&"x".repeat(1000), DefaultAlphabet::Gsm0338).expect("gsm"),
-            SplitMethod::Udh,
-            5
-        )
-        .is_err());
-    }
-
-    #[test]
-    fn escape_never_split() {
-        let text = format!("{}{}", "a".repeat(152), "{{{{{{{{{{");
-        let p = encode_default(&text, DefaultAlphabet::Gsm0338).expect("gsm");
-        let parts = split(&p, SplitMethod::Udh, 5).expect("split");
-        assert_eq!(
-            parts[0].short_message.len(),
-            6 + 152,
-            "ESC moved to the next part"
-        );
-    }
-
-    #[test]
-    fn unrepresentable() {
-        let e = encode_default("hi ☃", DefaultAlphabet::Gsm0338).expect_err("snowman");
-        assert!(matches!(
-            e,
-            ContentError::Unrepresentable {
-                ch: '☃',
-                index: 3,
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn ucs2_surrogates_kept_together() {
-        let text = format!("{}{}", "a".repeat(66), "😀".repeat(10));
-        let parts = split(&Payload::Ucs2(encode_ucs2(&text)), SplitMethod::Sar, 5).expect("split");
-        assert_eq!(parts[0].short_message.len(), 132);
-        assert_eq!(parts[0].tlvs.len(), 3);
-    }
-}
+#[path = "content_tests.rs"]
+mod tests;

@@ -217,6 +217,21 @@ pub fn is_representable(text: &str) -> bool {
     text.chars().all(|c| gsm_code(c).is_some())
 }
 
+/// True if the single character `c` is representable (basic or extension table).
+#[must_use]
+#[inline]
+pub fn is_char_representable(c: char) -> bool {
+    gsm_code(c).is_some()
+}
+
+/// True if the ASCII/Latin-1 octet `b` is a character of the extension table (form feed,
+/// `^ { } \ [ ~ ] |`): such a character takes two septets over the air.
+#[must_use]
+#[inline]
+pub fn is_extension_octet(b: u8) -> bool {
+    b < 0x80 && ASCII_LUT[usize::from(b)] != NO_CODE && ASCII_LUT[usize::from(b)] & EXT_FLAG != 0
+}
+
 /// Number of septets `text` takes (extension chars count 2); None if unrepresentable.
 #[must_use]
 pub fn septet_len(text: &str) -> Option<usize> {
@@ -258,24 +273,39 @@ pub fn decode_unpacked(septets: &[u8]) -> String {
 /// many leading zero bits.
 #[must_use]
 pub fn pack(septets: &[u8], padding_bits: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    pack_into(&mut out, septets, padding_bits);
+    out
+}
+
+/// [`pack`], appending the packed octets to `out` (no allocation beyond `out`'s growth).
+pub fn pack_into(out: &mut Vec<u8>, septets: &[u8], padding_bits: u8) {
     let pad = usize::from(padding_bits);
+    let base = out.len();
     let total_bits = pad + 7 * septets.len();
-    let mut out = vec![0u8; total_bits.div_ceil(8)];
-    for (i, &s) in septets.iter().enumerate() {
-        let bit = pad + 7 * i;
-        let byte = bit / 8;
-        let shift = bit % 8;
-        let word = u16::from(s & 0x7F) << shift;
-        if let Some(o) = out.get_mut(byte) {
-            *o |= (word & 0xFF) as u8;
-        }
-        if shift > 1 {
-            if let Some(o) = out.get_mut(byte + 1) {
-                *o |= (word >> 8) as u8;
+    out.resize(base + total_bits.div_ceil(8), 0);
+    let out = &mut out[base..];
+    // Accumulate bits LSB first; flush whole octets.
+    let mut acc: u32 = 0;
+    let mut bits = pad % 8;
+    let mut at = pad / 8;
+    for &s in septets {
+        acc |= u32::from(s & 0x7F) << bits;
+        bits += 7;
+        if bits >= 8 {
+            if let Some(o) = out.get_mut(at) {
+                *o = acc as u8;
             }
+            at += 1;
+            acc >>= 8;
+            bits -= 8;
         }
     }
-    out
+    if bits > 0 {
+        if let Some(o) = out.get_mut(at) {
+            *o = acc as u8;
+        }
+    }
 }
 
 /// Inverse of pack: `septet_count` septets from packed octets with `padding_bits` leading fill bits.
@@ -302,7 +332,7 @@ pub fn unpack(octets: &[u8], septet_count: usize, padding_bits: u8) -> Vec<u8> {
 
 /// Replacement for a character that is not directly representable, or `None`
 /// if no transliteration is known.
-fn transliteration_of(c: char) -> Option<&'static str> {
+pub(crate) fn transliteration_of(c: char) -> Option<&'static str> {
     let s = match c {
         // Latin letters with diacritics lose them; Greek capitals that look
         // like Latin letters become those letters.
@@ -389,28 +419,16 @@ fn transliteration_of(c: char) -> Option<&'static str> {
 
 /// Transliterate text to something the GSM alphabet can represent (e.g. accented letters not in the table to
 /// their base letter: 'á'->'a', 'ê'->'e', 'ç'->'c' (note: Ç IS in the table), typographic quotes to ASCII quotes,
-/// en/em dash to '-', ellipsis to "...", non-breaking space to ' '); anything still unrepresentable becomes '?'.
+/// en/em dash to '-', ellipsis to "...", non-breaking space to ' ', Cyrillic to Latin letters); anything still
+/// unrepresentable becomes '?'.
 ///
 /// Characters that are already representable are kept unchanged. Zero-width
 /// characters and combining diacritical marks are removed. The result always
-/// satisfies [`is_representable`].
+/// satisfies [`is_representable`]. The same as
+/// [`translit::transliterate`](crate::sms::translit::transliterate) with [`Charset::Gsm`](crate::sms::charset::Charset::Gsm).
 #[must_use]
 pub fn transliterate(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if gsm_code(c).is_some() {
-            out.push(c);
-        } else if let Some(rep) = transliteration_of(c) {
-            if is_representable(rep) {
-                out.push_str(rep);
-            } else {
-                out.push('?');
-            }
-        } else {
-            out.push('?');
-        }
-    }
-    out
+    crate::sms::translit::transliterate(text, crate::sms::charset::Charset::Gsm)
 }
 
 #[cfg(test)]

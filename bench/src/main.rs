@@ -31,7 +31,11 @@
 //! smsgate-bench [--smsgate PATH] [--duration SECS] [--concurrency N] [--rate R]
 //!               [--keep-alive | --no-keep-alive] [--http-port P] [--smpp-port P]
 //!               [--sim-control-port P] [--work-dir DIR] [--drain-secs SECS]
+//! smsgate-bench content [--duration SECS] [--sar] [--packed]
 //! ```
+//!
+//! `content` is a separate, in-process mode: encoding + splitting throughput of a mixed
+//! corpus on one thread (see `content.rs`), no gateway or simulator.
 //!
 //! By default the gateway binary is the `smsgate` file next to the
 //! `smsgate-bench` executable, so after `cargo build --release` in the
@@ -61,6 +65,7 @@
 //! * The benchmark client shares the machine (CPU) with the gateway and the
 //!   simulator; keep that in mind when comparing numbers across machines.
 
+mod content;
 mod load;
 mod probe;
 mod procs;
@@ -182,6 +187,16 @@ impl Args {
 }
 
 fn main() -> ExitCode {
+    // `smsgate-bench content [...]`: the in-process encoding + splitting benchmark.
+    if std::env::args().nth(1).as_deref() == Some("content") {
+        return match content::run(std::env::args().skip(2)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("smsgate-bench content: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let args = Args::parse();
 
     // Declared before the runtime so that it is dropped *after* it: the load

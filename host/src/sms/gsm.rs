@@ -198,15 +198,28 @@ impl std::error::Error for Unrepresentable {}
 /// index) that neither the basic nor the extension table contains. The escape
 /// control character U+001B itself is not representable.
 pub fn encode_unpacked(text: &str) -> Result<Vec<u8>, Unrepresentable> {
-    let mut out = Vec::with_capacity(text.len());
-    for (index, ch) in text.chars().enumerate() {
-        let code = gsm_code(ch).ok_or(Unrepresentable { ch, index })?;
+    let bytes = text.as_bytes();
+    // Room for a few extension characters without growing.
+    let mut out = Vec::with_capacity(text.len() + 16);
+    let (mut at, mut index) = (0, 0);
+    while let Some(&b) = bytes.get(at) {
+        // ASCII straight from the table; other characters decoded from UTF-8.
+        let (code, ch, len) = if b < 0x80 {
+            (ASCII_LUT[usize::from(b)], char::from(b), 1)
+        } else {
+            let ch = text[at..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+            (gsm_code(ch).unwrap_or(NO_CODE), ch, ch.len_utf8())
+        };
+        if code == NO_CODE {
+            return Err(Unrepresentable { ch, index });
+        }
         if code & EXT_FLAG != 0 {
-            out.push(ESC);
-            out.push(code & 0x7F);
+            out.extend_from_slice(&[ESC, code & 0x7F]);
         } else {
             out.push(code);
         }
+        at += len;
+        index += 1;
     }
     Ok(out)
 }

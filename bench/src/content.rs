@@ -15,7 +15,10 @@ use smsgate::sms::content::{self, SplitMethod};
 
 /// Arguments of the `content` mode.
 #[derive(Parser, Debug)]
-#[command(name = "smsgate-bench content", about = "Encoding + splitting throughput (one thread)")]
+#[command(
+    name = "smsgate-bench content",
+    about = "Encoding + splitting throughput (one thread)"
+)]
 struct ContentArgs {
     /// Measurement duration in seconds (after a 0.5 s warm-up).
     #[arg(long, default_value_t = 3.0)]
@@ -68,18 +71,30 @@ fn corpus() -> Vec<Item> {
         },
         Item {
             name: "latin1-raw-gsm",
-            bytes: latin1.into_iter().filter(|&b| b != 0xE7 && b != 0xEF && b != 0xEB).collect(),
+            bytes: latin1
+                .into_iter()
+                .filter(|&b| b != 0xE7 && b != 0xEF && b != 0xEB)
+                .collect(),
             encoding: ContentEncoding::Raw,
             coding: None,
         },
-        utf8("cyrillic-coding6", "Ваш код подтверждения: 123456. Никому его не сообщайте. ".repeat(3), Some(6)),
+        utf8(
+            "cyrillic-coding6",
+            "Ваш код подтверждения: 123456. Никому его не сообщайте. ".repeat(3),
+            Some(6),
+        ),
     ]
 }
 
 /// Run the `content` mode with the arguments after `content`.
 pub fn run(args: impl Iterator<Item = String>) -> Result<()> {
-    let a = ContentArgs::parse_from(std::iter::once("smsgate-bench content".to_string()).chain(args));
-    let method = if a.sar { SplitMethod::Sar } else { SplitMethod::Udh };
+    let a =
+        ContentArgs::parse_from(std::iter::once("smsgate-bench content".to_string()).chain(args));
+    let method = if a.sar {
+        SplitMethod::Sar
+    } else {
+        SplitMethod::Udh
+    };
     let alphabet = if a.packed {
         DefaultAlphabet::Gsm0338Packed
     } else {
@@ -92,13 +107,9 @@ pub fn run(args: impl Iterator<Item = String>) -> Result<()> {
             .with_context(|| format!("reading {}", item.name))?;
         let payload = content::encode(read, alphabet, false)
             .with_context(|| format!("encoding {}", item.name))?;
-        let parts = content::split_with_reference(
-            &payload,
-            method,
-            255,
-            content::next_reference(dest),
-        )
-        .with_context(|| format!("splitting {}", item.name))?;
+        let parts =
+            content::split_with_reference(&payload, method, 255, content::next_reference(dest))
+                .with_context(|| format!("splitting {}", item.name))?;
         Ok(black_box(parts).len())
     };
     println!("corpus ({} messages per round):", items.len());
@@ -106,7 +117,12 @@ pub fn run(args: impl Iterator<Item = String>) -> Result<()> {
     for item in &items {
         let n = one(item, "1")?;
         per_round += n;
-        println!("  {:<20} {:>4} bytes  {} part(s)", item.name, item.bytes.len(), n);
+        println!(
+            "  {:<20} {:>4} bytes  {} part(s)",
+            item.name,
+            item.bytes.len(),
+            n
+        );
     }
     // Warm-up, then measure whole rounds until the duration is over.
     let run_for = |d: Duration| -> Result<(u64, u64, Duration)> {
@@ -131,7 +147,11 @@ pub fn run(args: impl Iterator<Item = String>) -> Result<()> {
     println!(
         "split: {}  alphabet: {}  parts per round: {per_round}",
         if a.sar { "sar" } else { "udh" },
-        if a.packed { "gsm0338-packed" } else { "gsm0338" }
+        if a.packed {
+            "gsm0338-packed"
+        } else {
+            "gsm0338"
+        }
     );
     println!("messages: {msgs} in {secs:.2} s = {msgs_s:.0} msgs/s");
     println!("parts:    {parts} in {secs:.2} s = {parts_s:.0} parts/s (one thread)");

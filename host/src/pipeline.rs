@@ -135,12 +135,9 @@ impl Pipeline {
         // Read the content (text for filters; coding 0's alphabet is known after routing).
         let read = match &req.content {
             Content::Binary(b) => content::read_binary(b.clone(), req.coding)?,
-            Content::Text(bytes) => content::read_text(
-                bytes,
-                user.content_encoding,
-                req.coding,
-                req.transliterate,
-            )?,
+            Content::Text(bytes) => {
+                content::read_text(bytes, user.content_encoding, req.coding, req.transliterate)?
+            }
         };
         let coding = read.coding;
         let mut message = Message {

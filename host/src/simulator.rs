@@ -298,7 +298,7 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
                         registered_delivery: rd,
                         validity_period: cs(sm.validity_period.as_ref()),
                         short_message: sm.short_message().as_ref().to_vec(),
-                        sar: sar_of(&sm),
+                        sar: sar_of(sm),
                     });
                 }
                 sh.stats.submit_sm.fetch_add(1, Ordering::Relaxed);

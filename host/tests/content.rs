@@ -7,7 +7,9 @@ use common::*;
 use smsgate::simulator::Received;
 
 /// A gateway whose user `bob` has 10.0 / 10 SMS and a route at 0.5 per part.
-async fn setup(split: &str) -> (
+async fn setup(
+    split: &str,
+) -> (
     tempfile::TempDir,
     std::sync::Arc<smsgate::app::Gateway>,
     smsgate::simulator::Simulator,
@@ -61,13 +63,22 @@ async fn long_message_udh_parts_and_billing() {
     // 391 + 9 * 2 = 409 septets: 153 + 153 + 103.
     let (st, b) = get(
         addr,
-        &format!("/rate?username=bob&password=bobpwd&to=1&content={}", pct(&text)),
+        &format!(
+            "/rate?username=bob&password=bobpwd&to=1&content={}",
+            pct(&text)
+        ),
     )
     .await;
-    assert_eq!((st, b.as_str()), (200, "{\"unit_rate\": 0.5, \"submit_sm_count\": 3}"));
+    assert_eq!(
+        (st, b.as_str()),
+        (200, "{\"unit_rate\": 0.5, \"submit_sm_count\": 3}")
+    );
     let (st, b) = get(
         addr,
-        &format!("/send?username=bob&password=bobpwd&to=33600000001&content={}", pct(&text)),
+        &format!(
+            "/send?username=bob&password=bobpwd&to=33600000001&content={}",
+            pct(&text)
+        ),
     )
     .await;
     assert_eq!(st, 200, "{b}");
@@ -96,7 +107,10 @@ async fn long_message_udh_parts_and_billing() {
     // A second long message to the same handset gets another reference.
     let (st, b) = get(
         addr,
-        &format!("/send?username=foo&password=bar&to=33600000001&content={}", pct(&text)),
+        &format!(
+            "/send?username=foo&password=bar&to=33600000001&content={}",
+            pct(&text)
+        ),
     )
     .await;
     assert_eq!(st, 200, "{b}");
@@ -112,7 +126,10 @@ async fn long_message_sar_parts_and_billing() {
     let text = long_text();
     let (st, b) = get(
         addr,
-        &format!("/send?username=bob&password=bobpwd&to=33600000002&content={}", pct(&text)),
+        &format!(
+            "/send?username=bob&password=bobpwd&to=33600000002&content={}",
+            pct(&text)
+        ),
     )
     .await;
     assert_eq!(st, 200, "{b}");
@@ -139,20 +156,29 @@ async fn unicode_cyrillic_binary_and_transliteration() {
     let text = format!("{}{}", "a".repeat(66), "😀".repeat(3));
     let (st, b) = get(
         addr,
-        &format!("/send?username=utf&password=utfpwd&to=10&content={}", pct(&text)),
+        &format!(
+            "/send?username=utf&password=utfpwd&to=10&content={}",
+            pct(&text)
+        ),
     )
     .await;
     assert_eq!(st, 200, "{b}");
     // Cyrillic (ISO-8859-5) and Hebrew (ISO-8859-8) from UTF-8 text.
     let (st, b) = get(
         addr,
-        &format!("/send?username=utf&password=utfpwd&to=11&coding=6&content={}", pct("Привет")),
+        &format!(
+            "/send?username=utf&password=utfpwd&to=11&coding=6&content={}",
+            pct("Привет")
+        ),
     )
     .await;
     assert_eq!(st, 200, "{b}");
     let (st, b) = get(
         addr,
-        &format!("/send?username=utf&password=utfpwd&to=12&coding=7&content={}", pct("שלום")),
+        &format!(
+            "/send?username=utf&password=utfpwd&to=12&coding=7&content={}",
+            pct("שלום")
+        ),
     )
     .await;
     assert_eq!(st, 200, "{b}");
@@ -189,20 +215,38 @@ async fn unicode_cyrillic_binary_and_transliteration() {
     )
     .await;
     assert_eq!(st, 200, "{b}");
-    wait_for(10, "every part", || sim.submit_count() == 2 + 1 + 1 + 1 + 1 + 2).await;
+    wait_for(10, "every part", || {
+        sim.submit_count() == 2 + 1 + 1 + 1 + 1 + 2
+    })
+    .await;
     let ucs2 = parts_to(&sim, "10");
     assert_eq!(ucs2.len(), 2);
     assert_eq!(ucs2[0].data_coding, 8);
     // 66 'a' then a pair at units 67-68: the pair would be cut at 67, so it moves on.
     assert_eq!(ucs2[0].short_message.len(), 6 + 132);
-    assert_eq!(ucs2[1].short_message[6..], "😀😀😀".encode_utf16().flat_map(u16::to_be_bytes).collect::<Vec<u8>>()[..]);
+    assert_eq!(
+        ucs2[1].short_message[6..],
+        "😀😀😀"
+            .encode_utf16()
+            .flat_map(u16::to_be_bytes)
+            .collect::<Vec<u8>>()[..]
+    );
     let cyr = &parts_to(&sim, "11")[0];
-    assert_eq!((cyr.data_coding, cyr.short_message.clone()), (6, vec![0xBF, 0xE0, 0xD8, 0xD2, 0xD5, 0xE2]));
+    assert_eq!(
+        (cyr.data_coding, cyr.short_message.clone()),
+        (6, vec![0xBF, 0xE0, 0xD8, 0xD2, 0xD5, 0xE2])
+    );
     let heb = &parts_to(&sim, "12")[0];
-    assert_eq!((heb.data_coding, heb.short_message.clone()), (7, vec![0xF9, 0xEC, 0xE5, 0xED]));
+    assert_eq!(
+        (heb.data_coding, heb.short_message.clone()),
+        (7, vec![0xF9, 0xEC, 0xE5, 0xED])
+    );
     let tr = &parts_to(&sim, "13")[0];
     assert_eq!(tr.data_coding, 0);
-    assert_eq!(smsgate::sms::gsm::decode_unpacked(&tr.short_message), "Privet \"mir\" - ok");
+    assert_eq!(
+        smsgate::sms::gsm::decode_unpacked(&tr.short_message),
+        "Privet \"mir\" - ok"
+    );
     assert_eq!(parts_to(&sim, "14")[0].short_message, b"a");
     let bin = parts_to(&sim, "15");
     assert_eq!(bin.len(), 2);

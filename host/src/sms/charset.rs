@@ -204,7 +204,10 @@ impl Charset {
 
 fn unmappable_at(text: &str, byte_at: usize) -> Unmappable {
     let index = text[..byte_at].chars().count();
-    let ch = text[byte_at..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+    let ch = text[byte_at..]
+        .chars()
+        .next()
+        .unwrap_or(char::REPLACEMENT_CHARACTER);
     Unmappable { ch, index }
 }
 
@@ -242,7 +245,7 @@ pub enum Utf16Error {
 /// # Errors
 /// [`Utf16Error`] says what is wrong.
 pub fn decode_ucs2(bytes: &[u8]) -> Result<String, Utf16Error> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(Utf16Error::OddLength);
     }
     let units = bytes
@@ -271,7 +274,7 @@ pub fn decode_ucs2_lossy(bytes: &[u8]) -> String {
     let mut out: String = char::decode_utf16(units)
         .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
         .collect();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         out.push(char::REPLACEMENT_CHARACTER);
     }
     out
@@ -320,7 +323,10 @@ mod tests {
             decode_ucs2(&[0, 0x41, 0xD8, 0x3D, 0, 0x41]),
             Err(Utf16Error::LoneSurrogate(1))
         );
-        assert_eq!(decode_ucs2_lossy(&[0xDE, 0x00, 0, 0x41, 0]), "\u{FFFD}A\u{FFFD}");
+        assert_eq!(
+            decode_ucs2_lossy(&[0xDE, 0x00, 0, 0x41, 0]),
+            "\u{FFFD}A\u{FFFD}"
+        );
     }
 
     #[test]
@@ -328,7 +334,9 @@ mod tests {
         assert_eq!(Charset::Latin1.encode("café").expect("latin1"), b"caf\xE9");
         assert_eq!(
             Charset::Latin1.encode("ok €"),
-            Err(Unmappable { ch: '€', index: 3 })
+            Err(Unmappable {
+                ch: '€', index: 3
+            })
         );
         assert_eq!(Charset::Latin1.decode(b"caf\xE9"), "café");
         assert_eq!(

@@ -176,7 +176,7 @@ pub fn read_text(
 /// An odd number of octets for coding 8.
 pub fn read_binary(bytes: Vec<u8>, coding: Option<u8>) -> Result<Read, ContentError> {
     let coding = coding.unwrap_or(0);
-    if coding == 8 && bytes.len() % 2 != 0 {
+    if coding == 8 && !bytes.len().is_multiple_of(2) {
         return Err(ContentError::OddUcs2);
     }
     Ok(Read {
@@ -348,7 +348,9 @@ impl Payload {
     #[must_use]
     pub fn units(&self) -> usize {
         match self {
-            Payload::Text7(b) => b.len() + b.iter().filter(|&&c| gsm::is_extension_octet(c)).count(),
+            Payload::Text7(b) => {
+                b.len() + b.iter().filter(|&&c| gsm::is_extension_octet(c)).count()
+            }
             other => other.data().len(),
         }
     }

@@ -207,7 +207,10 @@ pub fn encode_unpacked(text: &str) -> Result<Vec<u8>, Unrepresentable> {
         let (code, ch, len) = if b < 0x80 {
             (ASCII_LUT[usize::from(b)], char::from(b), 1)
         } else {
-            let ch = text[at..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+            let ch = text[at..]
+                .chars()
+                .next()
+                .unwrap_or(char::REPLACEMENT_CHARACTER);
             (gsm_code(ch).unwrap_or(NO_CODE), ch, ch.len_utf8())
         };
         if code == NO_CODE {

@@ -135,7 +135,11 @@ pub fn parse_udh(short_message: &[u8]) -> Result<UserData<'_>, ReassemblyError> 
 /// Concatenation from the SAR TLVs (all three needed; an invalid position is ignored).
 #[must_use]
 pub fn concat_from_sar(tlvs: &[Tlv]) -> Option<Concat> {
-    let find = |tag: u16| tlvs.iter().find(|t| t.tag == tag).map(|t| t.value.as_slice());
+    let find = |tag: u16| {
+        tlvs.iter()
+            .find(|t| t.tag == tag)
+            .map(|t| t.value.as_slice())
+    };
     let reference = match find(TAG_SAR_MSG_REF_NUM)? {
         [a, b] => u16::from_be_bytes([*a, *b]),
         [a] => u16::from(*a),
@@ -364,7 +368,10 @@ impl Incomplete {
     /// The arrived parts' units, concatenated in order.
     #[must_use]
     pub fn units(&self) -> Vec<u8> {
-        self.arrived.iter().flat_map(|(_, u)| u.iter().copied()).collect()
+        self.arrived
+            .iter()
+            .flat_map(|(_, u)| u.iter().copied())
+            .collect()
     }
 }
 

@@ -52,10 +52,21 @@ fn udh_8_and_16_bit_references_among_other_elements() {
     );
     assert_eq!(ud.body, [0xAA]);
     // No concatenation element.
-    assert_eq!(parse_udh(&[0x04, 0x05, 0x02, 0x0B, 0x84, 1]).expect("udh").concat, None);
+    assert_eq!(
+        parse_udh(&[0x04, 0x05, 0x02, 0x0B, 0x84, 1])
+            .expect("udh")
+            .concat,
+        None
+    );
     // Seq 0 or above the total: the element is ignored (3GPP TS 23.040).
-    assert_eq!(parse_udh(&[0x05, 0x00, 0x03, 1, 2, 3]).expect("udh").concat, None);
-    assert_eq!(parse_udh(&[0x05, 0x00, 0x03, 1, 2, 0]).expect("udh").concat, None);
+    assert_eq!(
+        parse_udh(&[0x05, 0x00, 0x03, 1, 2, 3]).expect("udh").concat,
+        None
+    );
+    assert_eq!(
+        parse_udh(&[0x05, 0x00, 0x03, 1, 2, 0]).expect("udh").concat,
+        None
+    );
     // Malformed.
     assert_eq!(
         parse_udh(&[0x09, 0x00, 0x03]),
@@ -65,7 +76,10 @@ fn udh_8_and_16_bit_references_among_other_elements() {
         parse_udh(&[0x03, 0x00, 0x03, 0x01]),
         Err(ReassemblyError::BadElement(1))
     );
-    assert_eq!(parse_udh(&[0x01, 0x00]), Err(ReassemblyError::BadElement(1)));
+    assert_eq!(
+        parse_udh(&[0x01, 0x00]),
+        Err(ReassemblyError::BadElement(1))
+    );
 }
 
 #[test]
@@ -98,41 +112,79 @@ fn sar_tlvs() {
 fn mo_parts_per_data_coding() {
     // GSM unpacked with a UDH.
     let p = mo_part(0, 0x40, &[0x05, 0x00, 0x03, 7, 2, 1, 0x48, 0x00], &[], GSM).expect("mo");
-    assert_eq!(p.concat.map(|c| (c.reference, c.total, c.seq)), Some((7, 2, 1)));
+    assert_eq!(
+        p.concat.map(|c| (c.reference, c.total, c.seq)),
+        Some((7, 2, 1))
+    );
     assert_eq!(decode_units(0, &p.units, GSM).as_deref(), Some("H@"));
     // UDHI clear: the bytes are all text.
     assert_eq!(
-        decode_short_message(0, 0, &[0x05, 0x00], GSM).expect("mo").as_deref(),
+        decode_short_message(0, 0, &[0x05, 0x00], GSM)
+            .expect("mo")
+            .as_deref(),
         Some("é@")
     );
     // Packed GSM after a UDH: one fill bit.
     let mut sm = vec![0x05, 0x00, 0x03, 1, 1, 1];
     sm.extend(gsm::pack(&gsm::encode_unpacked("hello").expect("gsm"), 1));
     assert_eq!(
-        decode_short_message(0, 0x40, &sm, DefaultAlphabet::Gsm0338Packed).expect("mo").as_deref(),
+        decode_short_message(0, 0x40, &sm, DefaultAlphabet::Gsm0338Packed)
+            .expect("mo")
+            .as_deref(),
         Some("hello")
     );
     // UCS2, Latin-1, Cyrillic, Hebrew, IA5; binary has no text.
     let ucs2 = [0x06, 0x23, 0x06, 0x31, 0x06, 0x46, 0x06, 0x28];
     assert_eq!(
-        decode_short_message(8, 0, &ucs2, GSM).expect("ucs2").as_deref(),
+        decode_short_message(8, 0, &ucs2, GSM)
+            .expect("ucs2")
+            .as_deref(),
         Some("\u{0623}\u{0631}\u{0646}\u{0628}")
     );
-    assert_eq!(decode_short_message(3, 0, b"caf\xE9", GSM).expect("l1").as_deref(), Some("café"));
-    assert_eq!(decode_short_message(6, 0, &[0xBF], GSM).expect("c").as_deref(), Some("П"));
-    assert_eq!(decode_short_message(7, 0, &[0xF9], GSM).expect("h").as_deref(), Some("ש"));
-    assert_eq!(decode_short_message(1, 0, b"ok", GSM).expect("ia5").as_deref(), Some("ok"));
+    assert_eq!(
+        decode_short_message(3, 0, b"caf\xE9", GSM)
+            .expect("l1")
+            .as_deref(),
+        Some("café")
+    );
+    assert_eq!(
+        decode_short_message(6, 0, &[0xBF], GSM)
+            .expect("c")
+            .as_deref(),
+        Some("П")
+    );
+    assert_eq!(
+        decode_short_message(7, 0, &[0xF9], GSM)
+            .expect("h")
+            .as_deref(),
+        Some("ש")
+    );
+    assert_eq!(
+        decode_short_message(1, 0, b"ok", GSM)
+            .expect("ia5")
+            .as_deref(),
+        Some("ok")
+    );
     assert_eq!(decode_short_message(4, 0, &[1, 2], GSM).expect("bin"), None);
     // GSM 03.38 coding groups: 0xF0 (GSM, class 0), 0x18 (UCS2), 0xF4 (8-bit).
-    assert_eq!(decode_short_message(0xF0, 0, b"Hi", GSM).expect("f0").as_deref(), Some("Hi"));
     assert_eq!(
-        decode_short_message(0x18, 0, &[0, 0x41], GSM).expect("18").as_deref(),
+        decode_short_message(0xF0, 0, b"Hi", GSM)
+            .expect("f0")
+            .as_deref(),
+        Some("Hi")
+    );
+    assert_eq!(
+        decode_short_message(0x18, 0, &[0, 0x41], GSM)
+            .expect("18")
+            .as_deref(),
         Some("A")
     );
     assert_eq!(decode_short_message(0xF4, 0, b"x", GSM).expect("f4"), None);
     // A coding 0 on a Latin-1 connector.
     assert_eq!(
-        decode_short_message(0, 0, b"\xE9", DefaultAlphabet::Latin1).expect("l1").as_deref(),
+        decode_short_message(0, 0, b"\xE9", DefaultAlphabet::Latin1)
+            .expect("l1")
+            .as_deref(),
         Some("é")
     );
 }
@@ -145,7 +197,10 @@ fn any_order_duplicates_and_completion() {
     assert_eq!(out.superseded, None);
     let out = r.accept(arrival(9, 3, 1, b"a", 1)).expect("1");
     assert_eq!(out.status, Status::Pending { have: 2, total: 3 });
-    assert_eq!(r.accept(arrival(9, 3, 1, b"X", 2)).expect("dup").status, Status::Duplicate);
+    assert_eq!(
+        r.accept(arrival(9, 3, 1, b"X", 2)).expect("dup").status,
+        Status::Duplicate
+    );
     // Another reference from the same source is another message.
     let out = r.accept(arrival(10, 2, 1, b"z", 2)).expect("other");
     assert_eq!(out.status, Status::Pending { have: 1, total: 2 });
@@ -194,7 +249,10 @@ fn expiry_and_superseding_report_what_arrived() {
     // Same key after the maximum age: a reused reference starts afresh.
     let out = r.accept(arrival(2, 3, 1, b"m", 5000)).expect("reuse");
     assert_eq!(out.status, Status::Pending { have: 1, total: 3 });
-    assert_eq!(out.superseded.map(|i| i.arrived), Some(vec![(1, b"n".to_vec())]));
+    assert_eq!(
+        out.superseded.map(|i| i.arrived),
+        Some(vec![(1, b"n".to_vec())])
+    );
     let key = Key {
         origin: "smppc(sim)".into(),
         source: "33600000001".into(),

@@ -186,9 +186,15 @@ mod tests {
     #[test]
     fn examples() {
         assert_eq!(transliterate("Привет, мир", Charset::Gsm), "Privet, mir");
-        assert_eq!(transliterate("Crème brûlée", Charset::Ascii), "Creme brulee");
+        assert_eq!(
+            transliterate("Crème brûlée", Charset::Ascii),
+            "Creme brulee"
+        );
         assert_eq!(transliterate("Crème brûlée", Charset::Gsm), "Crème brulée");
-        assert_eq!(transliterate("5 € – “ok”", Charset::Latin1), "5 EUR - \"ok\"");
+        assert_eq!(
+            transliterate("5 € – “ok”", Charset::Latin1),
+            "5 EUR - \"ok\""
+        );
         assert_eq!(transliterate("5 € – “ok”", Charset::Gsm), "5 € - \"ok\"");
         assert_eq!(transliterate("Straße", Charset::Ascii), "Strasse");
         assert_eq!(transliterate("日本", Charset::Latin1), "??");

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Auth;
 use crate::broker::embedded::EmbeddedBroker;
 use crate::broker::Broker;
+use crate::cancel::Cancellations;
 use crate::config::Config;
 use crate::db::Db;
 use crate::http::{self, api::ApiState, ServerLimits};
@@ -20,6 +21,7 @@ use crate::pipeline::Pipeline;
 use crate::routing::table::{RoutingTable, TableKind};
 use crate::routing::ConnectorRef;
 use crate::smpp::client::{self, ConnectorDeps, ConnectorHandle};
+use crate::smpp::server::{ServerDeps, SmppServer};
 use crate::sms::content::SplitMethod;
 use crate::stats::Stats;
 use crate::store::embedded::EmbeddedStore;
@@ -44,6 +46,9 @@ pub struct Gateway {
     pub store: Arc<dyn Store>,
     /// Address of the HTTP API, if enabled.
     pub http_addr: Option<SocketAddr>,
+    /// The SMPP server API, if enabled.
+    pub smpp_server: Option<SmppServer>,
+    pub cancellations: Arc<Cancellations>,
     pub connectors: RwLock<HashMap<String, Arc<ConnectorHandle>>>,
     shutdown: CancellationToken,
     http_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -156,12 +161,36 @@ impl Gateway {
                 shutdown.clone(),
             )));
         }
+        let cancellations = Arc::new(Cancellations::default());
+        let smpp_server = if cfg.smpp_server.enabled {
+            let deps = ServerDeps {
+                pipeline: pipeline.clone(),
+                broker: broker.clone(),
+                store: store.clone(),
+                stats: stats.clone(),
+                cancellations: cancellations.clone(),
+            };
+            Some(
+                SmppServer::start(cfg.smpp_server.clone(), deps)
+                    .await
+                    .map_err(|e| match e {
+                        crate::smpp::server::ServerError::Listen { addr, err } => {
+                            StartError::Listen { addr, err }
+                        }
+                        other => StartError::Config(other.to_string()),
+                    })?,
+            )
+        } else {
+            None
+        };
         let gw = Arc::new(Gateway {
             pipeline,
             stats,
             broker: broker.clone(),
             store: store.clone(),
             http_addr,
+            smpp_server,
+            cancellations: cancellations.clone(),
             connectors: RwLock::new(HashMap::new()),
             shutdown,
             http_task: parking_lot::Mutex::new(http_task),
@@ -171,6 +200,7 @@ impl Gateway {
             store,
             stats: gw.stats.clone(),
             max_retries: cfg.queue.max_retries.max(1),
+            cancellations,
         };
         for c in connectors.values() {
             let h = client::spawn(c.clone(), deps.clone());
@@ -179,8 +209,16 @@ impl Gateway {
         Ok(gw)
     }
 
+    /// Address of the SMPP server API, if enabled.
+    pub fn smpp_addr(&self) -> Option<SocketAddr> {
+        self.smpp_server.as_ref().map(|s| s.addr)
+    }
+
     /// Graceful shutdown: stop accepting, drain the windows in flight, unbind.
     pub async fn shutdown(&self) {
+        if let Some(s) = &self.smpp_server {
+            s.shutdown().await;
+        }
         self.shutdown.cancel();
         let t = self.http_task.lock().take();
         if let Some(t) = t {

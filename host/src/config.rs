@@ -164,6 +164,21 @@ pub struct SmppServerConfig {
     pub response_timer_secs: u64,
     #[serde(rename = "pduReadTimerSecs", alias = "pdu_read_timer_secs")]
     pub pdu_read_timer_secs: u64,
+    /// Open connections accepted at once; more are closed on accept.
+    pub max_connections: usize,
+    /// Requests of one session processed concurrently (the ESME's window); a session that
+    /// sends more waits (TCP back-pressure) until answers go out.
+    pub window: usize,
+    /// `deliver_sm` outstanding per bound session (receipts and MO towards the ESME).
+    pub deliver_window: usize,
+    /// Seconds before a refused or unanswered `deliver_sm` is tried again.
+    pub deliver_retry_delay: u64,
+    /// Optional TLS listener port (same bind address); needs `tls_cert` and `tls_key`.
+    pub tls_port: Option<u16>,
+    /// PEM certificate chain for the TLS listener.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for the TLS listener.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for SmppServerConfig {
@@ -178,6 +193,13 @@ impl Default for SmppServerConfig {
             inactivity_timer_secs: 300,
             response_timer_secs: 60,
             pdu_read_timer_secs: 10,
+            max_connections: 10_000,
+            window: 256,
+            deliver_window: 32,
+            deliver_retry_delay: 10,
+            tls_port: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -345,6 +367,40 @@ pub struct UserConfig {
     pub content_encoding: ContentEncoding,
     #[serde(default)]
     pub mt_messaging_cred: MtMessagingCred,
+    #[serde(default)]
+    pub smpps_cred: SmppsCred,
+}
+
+/// `smpps_cred` (spec tables 28-29): the SMPP server API credentials.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmppsCred {
+    pub authorization: SmppsAuthorization,
+    pub quota: SmppsQuota,
+}
+
+/// `smpps_cred authorization`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmppsAuthorization {
+    /// Privilege to bind to the SMPP server API (default true).
+    #[serde(deserialize_with = "de_yes_no")]
+    pub bind: bool,
+}
+
+impl Default for SmppsAuthorization {
+    fn default() -> Self {
+        SmppsAuthorization { bind: true }
+    }
+}
+
+/// `smpps_cred quota`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmppsQuota {
+    /// Bound connections at a time; `None` = unlimited (`ND`).
+    #[serde(deserialize_with = "de_opt_i64")]
+    pub max_bindings: Option<i64>,
 }
 
 /// `mt_messaging_cred` (spec tables 24-29). This issue enforces the quotas; the
@@ -365,6 +421,12 @@ pub struct Quota {
     pub balance: Option<f64>,
     #[serde(deserialize_with = "de_opt_i64")]
     pub sms_count: Option<i64>,
+    /// Messages per second accepted through the HTTP API; `None` = unlimited.
+    #[serde(deserialize_with = "de_opt_f64")]
+    pub http_throughput: Option<f64>,
+    /// Messages per second accepted through the SMPP server; `None` = unlimited.
+    #[serde(deserialize_with = "de_opt_f64")]
+    pub smpps_throughput: Option<f64>,
 }
 
 fn de_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {

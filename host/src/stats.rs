@@ -82,6 +82,50 @@ counters!(
 );
 
 counters!(
+    /// SMPP server API counters (`stats --smppsapi`, `smppsapi_*` metrics).
+    SmppsStats {
+        connected_count: "Number of connected sessions.",
+        connect_count: "Cumulated number of connect requests.",
+        disconnect_count: "Cumulated number of disconnect requests.",
+        interceptor_count: "Interceptor calls count.",
+        bound_trx_count: "Number of bound sessions in transceiver mode.",
+        bound_rx_count: "Number of bound sessions in receiver mode.",
+        bound_tx_count: "Number of bound sessions in transmitter mode.",
+        bind_trx_count: "Number of bind requests in transceiver mode.",
+        bind_rx_count: "Number of bind requests in receiver mode.",
+        bind_tx_count: "Number of bind requests in transmitter mode.",
+        unbind_count: "Cumulated number of unbind requests.",
+        submit_sm_request_count: "SubmitSm pdu requests count.",
+        submit_sm_count: "Complete SubmitSm transactions count.",
+        deliver_sm_count: "DeliverSm pdu requests count.",
+        data_sm_count: "Complete DataSm transactions count.",
+        elink_count: "EnquireLinks count.",
+        throttling_error_count: "Throttling errors count.",
+        interceptor_error_count: "Interception errors count.",
+        other_submit_error_count: "Other errors count.",
+    }
+);
+
+counters!(
+    /// Per user SMPP server counters (`stats --user`): smpps side.
+    UserSmppsStats {
+        bind_count: "Bind requests.",
+        unbind_count: "Unbind requests.",
+        bound_rx_count: "Sessions bound as receiver.",
+        bound_tx_count: "Sessions bound as transmitter.",
+        bound_trx_count: "Sessions bound as transceiver.",
+        submit_sm_request_count: "SubmitSm pdu requests count.",
+        submit_sm_count: "Complete SubmitSm transactions count.",
+        deliver_sm_count: "DeliverSm pdus acknowledged by the ESME.",
+        data_sm_count: "DataSm pdu requests count.",
+        elink_count: "EnquireLinks count.",
+        throttling_error_count: "Throttling errors count.",
+        other_submit_error_count: "Other errors count.",
+        last_activity_at: "Last activity (seconds since the epoch).",
+    }
+);
+
+counters!(
     /// Message lifecycle counters (smsgate additions, `queue_*` metrics).
     QueueStats {
         requeued_count: "Messages put back in their queue after a temporary error.",
@@ -97,7 +141,9 @@ counters!(
 pub struct Stats {
     pub httpapi: HttpApiStats,
     pub queue: QueueStats,
+    pub smppsapi: SmppsStats,
     smppc: RwLock<BTreeMap<String, Arc<SmppcStats>>>,
+    users: RwLock<BTreeMap<String, Arc<UserSmppsStats>>>,
 }
 
 impl Stats {
@@ -109,6 +155,18 @@ impl Stats {
         self.smppc
             .write()
             .entry(cid.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// SMPP server counters of user `username` (created on first use).
+    pub fn user_smpps(&self, username: &str) -> Arc<UserSmppsStats> {
+        if let Some(s) = self.users.read().get(username) {
+            return s.clone();
+        }
+        self.users
+            .write()
+            .entry(username.to_string())
             .or_default()
             .clone()
     }
@@ -143,6 +201,12 @@ impl Stats {
                     let _ = writeln!(out, "smppc_{name}{{cid=\"{cid}\"}} {v}");
                 }
             }
+        }
+        for (name, help, v) in self.smppsapi.items() {
+            let _ = write!(
+                out,
+                "# TYPE smppsapi_{name} counter\n# HELP smppsapi_{name} {help}\nsmppsapi_{name} {v}\n"
+            );
         }
         for (name, help, v) in self.queue.items() {
             let _ = write!(

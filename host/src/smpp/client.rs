@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter, SubmitSm};
-use rusmpp::tlvs::MessageSubmissionRequestTlvValue;
 use rusmpp::types::{COctetString, EmptyOrFullCOctetString};
 use rusmpp::values::{
     DataCoding, EsmClass, InterfaceVersion, Npi, PriorityFlag, RegisteredDelivery,
@@ -66,6 +65,8 @@ pub struct ConnectorDeps {
     pub store: Arc<dyn Store>,
     pub stats: Arc<Stats>,
     pub max_retries: u32,
+    /// Messages cancelled by `cancel_sm` while queued: dropped instead of sent.
+    pub cancellations: Arc<crate::cancel::Cancellations>,
 }
 
 /// Start connector `cfg`.
@@ -413,15 +414,7 @@ fn build_submit(m: &Message, part: &crate::model::Part) -> SubmitSm {
         .short_message(super::octets(&part.short_message))
         .build();
     for t in part.tlvs.iter().chain(m.tlvs.iter()) {
-        let v = match (t.tag, t.value.as_slice()) {
-            (0x020C, [a, b]) => {
-                MessageSubmissionRequestTlvValue::SarMsgRefNum(u16::from_be_bytes([*a, *b]))
-            }
-            (0x020E, [a]) => MessageSubmissionRequestTlvValue::SarTotalSegments(*a),
-            (0x020F, [a]) => MessageSubmissionRequestTlvValue::SarSegmentSeqnum(*a),
-            _ => continue,
-        };
-        sm.push_tlv(v);
+        sm.push_tlv(super::submission_tlv(t));
     }
     sm
 }
@@ -463,6 +456,18 @@ async fn send_one(
         )
         .await;
         deps.stats.queue.expired_count.inc();
+        return;
+    }
+    if deps.cancellations.contains(&m.id) {
+        finish_failed(
+            deps,
+            queue,
+            d.tag,
+            &m,
+            "CANCELLED",
+            "cancelled by cancel_sm",
+        )
+        .await;
         return;
     }
     let mut outcome = Outcome::Sent(String::new());

@@ -47,6 +47,9 @@ log = "warn"
 [http-api]
 bind = "127.0.0.1"
 port = {http_port}
+[smpp-server]
+bind = "127.0.0.1"
+port = 0
 [[groups]]
 gid = "g1"
 [[groups]]
@@ -65,6 +68,21 @@ mt_messaging_cred.quota = {{ balance = 1.0, sms_count = 5 }}
 username = "eve"
 password = "evepwd"
 gid = "g2"
+[[users]]
+username = "nobind"
+password = "pw"
+gid = "g1"
+smpps_cred.authorization.bind = false
+[[users]]
+username = "single"
+password = "pw"
+gid = "g1"
+smpps_cred.quota.max_bindings = 1
+[[users]]
+username = "slow"
+password = "pw"
+gid = "g1"
+mt_messaging_cred.quota.smpps_throughput = 2
 [[users]]
 username = "utf"
 password = "utfpwd"
@@ -184,4 +202,81 @@ fn dechunk(b: &[u8]) -> Vec<u8> {
 pub async fn get(addr: SocketAddr, target: &str) -> (u16, String) {
     let (s, b) = http(addr, "GET", target, None).await;
     (s, String::from_utf8_lossy(&b).into_owned())
+}
+
+/// An ESME built on the project's own session layer: connect and bind.
+pub async fn esme_bind(
+    addr: SocketAddr,
+    mode: &str,
+    system_id: &str,
+    password: &str,
+) -> (
+    smsgate::smpp::session::Session,
+    tokio::sync::mpsc::Receiver<rusmpp::Command>,
+    rusmpp::CommandStatus,
+) {
+    use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter};
+    use smsgate::smpp::c_octet;
+    let sock = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let cfg = smsgate::smpp::session::SessionConfig {
+        enquire_link_interval: None,
+        inactivity_timeout: None,
+        response_timeout: Duration::from_secs(10),
+        ..Default::default()
+    };
+    let (s, rx) = smsgate::smpp::session::start(sock, cfg);
+    let resp = match mode {
+        "tx" => {
+            s.request(
+                BindTransmitter::builder()
+                    .system_id(c_octet(system_id))
+                    .password(c_octet(password))
+                    .build(),
+            )
+            .await
+        }
+        "rx" => {
+            s.request(
+                BindReceiver::builder()
+                    .system_id(c_octet(system_id))
+                    .password(c_octet(password))
+                    .build(),
+            )
+            .await
+        }
+        _ => {
+            s.request(
+                BindTransceiver::builder()
+                    .system_id(c_octet(system_id))
+                    .password(c_octet(password))
+                    .build(),
+            )
+            .await
+        }
+    }
+    .expect("bind response");
+    (s, rx, resp.status())
+}
+
+/// A `submit_sm` from an ESME.
+pub fn submit_sm(to: &str, text: &[u8], registered_delivery: u8) -> rusmpp::pdus::SubmitSm {
+    use rusmpp::values::{DataCoding, RegisteredDelivery};
+    use smsgate::smpp::{c_octet, octets};
+    rusmpp::pdus::SubmitSm::builder()
+        .source_addr(c_octet("1234"))
+        .destination_addr(c_octet(to))
+        .registered_delivery(RegisteredDelivery::from(registered_delivery))
+        .data_coding(DataCoding::from(0))
+        .short_message(octets(text))
+        .build()
+}
+
+/// The message id of a `submit_sm_resp`.
+pub fn resp_id(c: &rusmpp::Command) -> String {
+    match c.pdu() {
+        Some(rusmpp::Pdu::SubmitSmResp(r)) => String::from_utf8_lossy(r.message_id().as_ref())
+            .trim_end_matches('\0')
+            .to_string(),
+        _ => String::new(),
+    }
 }

@@ -16,7 +16,10 @@ use crate::broker::Broker;
 use crate::cancel::Cancellations;
 use crate::config::Config;
 use crate::db::Db;
+use crate::dlr::{Dlr, DLR_HTTP_QUEUE, MO_HTTP_QUEUE};
 use crate::http::{self, api::ApiState, ServerLimits};
+use crate::inbound::Inbound;
+use crate::model::CallbackKind;
 use crate::pipeline::Pipeline;
 use crate::routing::table::{RoutingTable, TableKind};
 use crate::routing::ConnectorRef;
@@ -26,6 +29,7 @@ use crate::sms::content::SplitMethod;
 use crate::stats::Stats;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{Balance, Store};
+use crate::throwers::Thrower;
 
 /// Errors starting a gateway.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +53,9 @@ pub struct Gateway {
     /// The SMPP server API, if enabled.
     pub smpp_server: Option<SmppServer>,
     pub cancellations: Arc<Cancellations>,
+    /// Receipts and MO (MO routing table, HTTP client connectors).
+    pub inbound: Arc<Inbound>,
+    throwers: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     pub connectors: RwLock<HashMap<String, Arc<ConnectorHandle>>>,
     shutdown: CancellationToken,
     http_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -64,8 +71,24 @@ impl Gateway {
         }
         let mt_table = RoutingTable::build(TableKind::Mt, &cfg.mtroutes, &cfg.filters)
             .map_err(StartError::Config)?;
-        RoutingTable::build(TableKind::Mo, &cfg.moroutes, &cfg.filters)
+        let mo_table = RoutingTable::build(TableKind::Mo, &cfg.moroutes, &cfg.filters)
             .map_err(StartError::Config)?;
+        let httpccs: HashMap<String, crate::config::HttpClientConfig> = cfg
+            .httpccs
+            .iter()
+            .map(|c| (c.cid.clone(), c.clone()))
+            .collect();
+        for (order, route) in mo_table.routes() {
+            for c in route.connectors() {
+                if let ConnectorRef::Http(cid) = &c {
+                    if !httpccs.contains_key(cid) {
+                        return Err(StartError::Config(format!(
+                            "moroutes: route at order {order} uses unknown connector {c}"
+                        )));
+                    }
+                }
+            }
+        }
         let connectors: HashMap<String, Arc<crate::config::SmppClientConfig>> = cfg
             .smppccs
             .iter()
@@ -162,6 +185,45 @@ impl Gateway {
             )));
         }
         let cancellations = Arc::new(Cancellations::default());
+        let dlr = Arc::new(Dlr {
+            store: store.clone(),
+            broker: broker.clone(),
+            stats: stats.clone(),
+        });
+        let inbound = Arc::new(Inbound {
+            dlr: dlr.clone(),
+            broker: broker.clone(),
+            store: store.clone(),
+            stats: stats.clone(),
+            mo_table: RwLock::new(Arc::new(mo_table)),
+            httpccs: RwLock::new(httpccs),
+            mo: cfg.mo.clone(),
+        });
+        let mut throwers = vec![];
+        for (queue, kind, tcfg, tstats) in [
+            (
+                DLR_HTTP_QUEUE,
+                CallbackKind::Dlr,
+                &cfg.dlr_thrower,
+                &stats.dlr_thrower,
+            ),
+            (
+                MO_HTTP_QUEUE,
+                CallbackKind::Mo,
+                &cfg.deliversm_thrower,
+                &stats.deliversm_thrower,
+            ),
+        ] {
+            let t = Thrower::new(
+                queue,
+                kind,
+                broker.clone(),
+                tcfg.clone(),
+                cfg.callbacks.clone(),
+                tstats.clone(),
+            );
+            throwers.push(tokio::spawn(t.run(shutdown.clone())));
+        }
         let smpp_server = if cfg.smpp_server.enabled {
             let deps = ServerDeps {
                 pipeline: pipeline.clone(),
@@ -191,6 +253,8 @@ impl Gateway {
             http_addr,
             smpp_server,
             cancellations: cancellations.clone(),
+            inbound: inbound.clone(),
+            throwers: parking_lot::Mutex::new(throwers),
             connectors: RwLock::new(HashMap::new()),
             shutdown,
             http_task: parking_lot::Mutex::new(http_task),
@@ -201,6 +265,8 @@ impl Gateway {
             stats: gw.stats.clone(),
             max_retries: cfg.queue.max_retries.max(1),
             cancellations,
+            dlr,
+            inbound: inbound.clone(),
         };
         for c in connectors.values() {
             let h = client::spawn(c.clone(), deps.clone());
@@ -226,5 +292,9 @@ impl Gateway {
         }
         let handles: Vec<_> = self.connectors.read().values().cloned().collect();
         futures::future::join_all(handles.iter().map(|h| h.stop())).await;
+        let throwers: Vec<_> = self.throwers.lock().drain(..).collect();
+        for t in throwers {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
     }
 }

@@ -43,6 +43,10 @@ pub struct Config {
     #[serde(default)]
     pub auth: AuthConfig,
     #[serde(default)]
+    pub callbacks: CallbacksConfig,
+    #[serde(default)]
+    pub mo: MoConfig,
+    #[serde(default)]
     pub plugins: PluginsConfig,
     /// Provisioned groups.
     #[serde(default)]
@@ -94,6 +98,8 @@ impl Default for Config {
             broker: Default::default(),
             queue: Default::default(),
             auth: Default::default(),
+            callbacks: Default::default(),
+            mo: Default::default(),
             plugins: Default::default(),
             groups: vec![],
             users: vec![],
@@ -245,6 +251,50 @@ impl Default for ThrowerConfig {
             http_timeout: 30,
             retry_delay: 30,
             max_retries: 3,
+        }
+    }
+}
+
+/// `[callbacks]`: where DLR and MO HTTP callbacks may go, and how hard they may be hit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbacksConfig {
+    /// Allow loopback targets (127.0.0.0/8, ::1).
+    pub allow_loopback: bool,
+    /// Allow private, link-local and other non-public targets.
+    pub allow_private: bool,
+    /// Hosts (`name` or `name:port`) allowed whatever they resolve to.
+    pub allowed_hosts: Vec<String>,
+    /// Concurrent callbacks per target host:port.
+    pub per_host_concurrency: usize,
+    /// Concurrent callbacks in all.
+    pub max_in_flight: usize,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        CallbacksConfig {
+            allow_loopback: false,
+            allow_private: false,
+            allowed_hosts: vec![],
+            per_host_concurrency: 16,
+            max_in_flight: 512,
+        }
+    }
+}
+
+/// `[mo]`: mobile-originated messages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MoConfig {
+    /// Seconds to wait for the missing parts of a long MO; then what arrived is delivered.
+    pub reassembly_timeout: u64,
+}
+
+impl Default for MoConfig {
+    fn default() -> Self {
+        MoConfig {
+            reassembly_timeout: 60,
         }
     }
 }

@@ -230,6 +230,7 @@ impl Pipeline {
             expires_at: now + self.max_age_ms,
             not_before: None,
             batch_id: None,
+            callback: None,
             tries: 0,
         };
         if let Some(f) = &req.from {

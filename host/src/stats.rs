@@ -126,6 +126,27 @@ counters!(
 );
 
 counters!(
+    /// HTTP callback throwers (`dlr_thrower_*` and `deliversm_thrower_*` metrics).
+    ThrowerStats {
+        ok_count: "Callbacks acknowledged with ACK/Jasmin.",
+        retried_count: "Callbacks to be tried again after a failure.",
+        given_up_count: "Callbacks given up (retries exhausted or target refused by policy).",
+    }
+);
+
+counters!(
+    /// Receipt and MO handling (`dlr_*` / `mo_*` metrics).
+    InboundStats {
+        receipt_count: "Delivery receipts received from connectors.",
+        receipt_unknown_count: "Receipts whose message id is not tracked (unknown or expired).",
+        receipt_malformed_count: "Receipts without a readable message id.",
+        mo_count: "MO messages received from connectors.",
+        mo_unrouted_count: "MO messages without a route.",
+        mo_parts_count: "Parts of long MO messages received.",
+    }
+);
+
+counters!(
     /// Message lifecycle counters (smsgate additions, `queue_*` metrics).
     QueueStats {
         requeued_count: "Messages put back in their queue after a temporary error.",
@@ -142,6 +163,9 @@ pub struct Stats {
     pub httpapi: HttpApiStats,
     pub queue: QueueStats,
     pub smppsapi: SmppsStats,
+    pub dlr_thrower: Arc<ThrowerStats>,
+    pub deliversm_thrower: Arc<ThrowerStats>,
+    pub inbound: InboundStats,
     smppc: RwLock<BTreeMap<String, Arc<SmppcStats>>>,
     users: RwLock<BTreeMap<String, Arc<UserSmppsStats>>>,
 }
@@ -207,6 +231,18 @@ impl Stats {
                 out,
                 "# TYPE smppsapi_{name} counter\n# HELP smppsapi_{name} {help}\nsmppsapi_{name} {v}\n"
             );
+        }
+        for (prefix, items) in [
+            ("dlr_thrower", self.dlr_thrower.items()),
+            ("deliversm_thrower", self.deliversm_thrower.items()),
+            ("inbound", self.inbound.items()),
+        ] {
+            for (name, help, v) in items {
+                let _ = write!(
+                    out,
+                    "# TYPE {prefix}_{name} counter\n# HELP {prefix}_{name} {help}\n{prefix}_{name} {v}\n"
+                );
+            }
         }
         for (name, help, v) in self.queue.items() {
             let _ = write!(

@@ -259,6 +259,7 @@ fn mo(to_user_dest: &str, text: &[u8]) -> Message {
         expires_at: now + 60_000,
         not_before: None,
         batch_id: None,
+        callback: None,
         tries: 0,
     }
 }

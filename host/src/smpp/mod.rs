@@ -58,3 +58,10 @@ pub fn delivery_tlv(t: &crate::model::Tlv) -> rusmpp::tlvs::MessageDeliveryReque
         value: rusmpp::types::AnyOctetString::from_slice(&t.value),
     }
 }
+
+/// A C-octet string's text (up to its NUL).
+pub fn cstring(b: &[u8]) -> String {
+    String::from_utf8_lossy(b)
+        .trim_end_matches('\0')
+        .to_string()
+}

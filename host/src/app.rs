@@ -200,19 +200,9 @@ impl Gateway {
             mo: cfg.mo.clone(),
         });
         let mut throwers = vec![];
-        for (queue, kind, tcfg, tstats) in [
-            (
-                DLR_HTTP_QUEUE,
-                CallbackKind::Dlr,
-                &cfg.dlr_thrower,
-                &stats.dlr_thrower,
-            ),
-            (
-                MO_HTTP_QUEUE,
-                CallbackKind::Mo,
-                &cfg.deliversm_thrower,
-                &stats.deliversm_thrower,
-            ),
+        for (queue, kind, tcfg) in [
+            (DLR_HTTP_QUEUE, CallbackKind::Dlr, &cfg.dlr_thrower),
+            (MO_HTTP_QUEUE, CallbackKind::Mo, &cfg.deliversm_thrower),
         ] {
             let t = Thrower::new(
                 queue,
@@ -220,7 +210,7 @@ impl Gateway {
                 broker.clone(),
                 tcfg.clone(),
                 cfg.callbacks.clone(),
-                tstats.clone(),
+                stats.clone(),
             );
             throwers.push(tokio::spawn(t.run(shutdown.clone())));
         }

@@ -83,9 +83,10 @@ impl Inbound {
     }
 
     async fn receipt(&self, cfg: &SmppClientConfig, inc: &Incoming) -> CommandStatus {
-        self.stats.inbound.receipt_count.inc();
+        let stats = self.stats.inbound(&cfg.cid);
+        stats.receipt_count.inc();
         let Some(r) = receipt::parse(&inc.short_message, &inc.tlvs) else {
-            self.stats.inbound.receipt_malformed_count.inc();
+            stats.receipt_malformed_count.inc();
             tracing::warn!(cid = %cfg.cid, text = %String::from_utf8_lossy(&inc.short_message), "receipt without a message id");
             return CommandStatus::EsmeRok;
         };
@@ -99,13 +100,13 @@ impl Inbound {
                 return CommandStatus::EsmeRok;
             }
         }
-        self.stats.inbound.receipt_unknown_count.inc();
+        stats.receipt_unknown_count.inc();
         tracing::warn!(cid = %cfg.cid, smsc_id = %r.id, stat = %r.stat, "receipt for an unknown or expired message id");
         CommandStatus::EsmeRok
     }
 
     async fn mo(&self, cfg: &SmppClientConfig, inc: Incoming) -> CommandStatus {
-        self.stats.inbound.mo_count.inc();
+        self.stats.inbound(&cfg.cid).mo_count.inc();
         let now = now_ms();
         let mut short_message = inc.short_message.clone();
         if short_message.is_empty() {
@@ -183,7 +184,7 @@ impl Inbound {
             })
         };
         let Some(decision) = decision else {
-            self.stats.inbound.mo_unrouted_count.inc();
+            self.stats.inbound(&m.connector).mo_unrouted_count.inc();
             tracing::warn!(from = %m.source.addr, to = %m.destination.addr, connector = %m.connector, "MO without a route: refused to the SMSC");
             return Err(CommandStatus::EsmeRxRAppn);
         };

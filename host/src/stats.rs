@@ -163,9 +163,8 @@ pub struct Stats {
     pub httpapi: HttpApiStats,
     pub queue: QueueStats,
     pub smppsapi: SmppsStats,
-    pub dlr_thrower: Arc<ThrowerStats>,
-    pub deliversm_thrower: Arc<ThrowerStats>,
-    pub inbound: InboundStats,
+    throwers: RwLock<BTreeMap<(&'static str, String), Arc<ThrowerStats>>>,
+    inbound: RwLock<BTreeMap<String, Arc<InboundStats>>>,
     smppc: RwLock<BTreeMap<String, Arc<SmppcStats>>>,
     users: RwLock<BTreeMap<String, Arc<UserSmppsStats>>>,
 }
@@ -195,6 +194,27 @@ impl Stats {
             .clone()
     }
 
+    /// Receipt and MO counters of connector `cid` (created on first use).
+    pub fn inbound(&self, cid: &str) -> Arc<InboundStats> {
+        if let Some(s) = self.inbound.read().get(cid) {
+            return s.clone();
+        }
+        self.inbound
+            .write()
+            .entry(cid.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Counters of thrower `prefix` (`dlr_thrower`, `deliversm_thrower`) for connector `cid`.
+    pub fn thrower(&self, prefix: &'static str, cid: &str) -> Arc<ThrowerStats> {
+        let key = (prefix, cid.to_string());
+        if let Some(s) = self.throwers.read().get(&key) {
+            return s.clone();
+        }
+        self.throwers.write().entry(key).or_default().clone()
+    }
+
     /// Every connector's counters.
     pub fn smppcs(&self) -> Vec<(String, Arc<SmppcStats>)> {
         self.smppc
@@ -214,35 +234,29 @@ impl Stats {
             );
         }
         let conns = self.smppcs();
-        if let Some((_, first)) = conns.first() {
-            for (i, (name, help, _)) in first.items().into_iter().enumerate() {
-                let _ = write!(
-                    out,
-                    "# TYPE smppc_{name} counter\n# HELP smppc_{name} {help}\n"
-                );
-                for (cid, s) in &conns {
-                    let v = s.items()[i].2;
-                    let _ = writeln!(out, "smppc_{name}{{cid=\"{cid}\"}} {v}");
-                }
-            }
-        }
+        labelled(&mut out, "smppc", &conns, |s| s.items());
+        let inbound: Vec<(String, Arc<InboundStats>)> = self
+            .inbound
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        labelled(&mut out, "inbound", &inbound, |s| s.items());
         for (name, help, v) in self.smppsapi.items() {
             let _ = write!(
                 out,
                 "# TYPE smppsapi_{name} counter\n# HELP smppsapi_{name} {help}\nsmppsapi_{name} {v}\n"
             );
         }
-        for (prefix, items) in [
-            ("dlr_thrower", self.dlr_thrower.items()),
-            ("deliversm_thrower", self.deliversm_thrower.items()),
-            ("inbound", self.inbound.items()),
-        ] {
-            for (name, help, v) in items {
-                let _ = write!(
-                    out,
-                    "# TYPE {prefix}_{name} counter\n# HELP {prefix}_{name} {help}\n{prefix}_{name} {v}\n"
-                );
-            }
+        for prefix in ["dlr_thrower", "deliversm_thrower"] {
+            let rows: Vec<(String, Arc<ThrowerStats>)> = self
+                .throwers
+                .read()
+                .iter()
+                .filter(|((p, _), _)| *p == prefix)
+                .map(|((_, c), v)| (c.clone(), v.clone()))
+                .collect();
+            labelled(&mut out, prefix, &rows, |s| s.items());
         }
         for (name, help, v) in self.queue.items() {
             let _ = write!(
@@ -251,5 +265,28 @@ impl Stats {
             );
         }
         out
+    }
+}
+
+/// Render one counter family per item with a `cid` label per connector.
+fn labelled<T>(
+    out: &mut String,
+    prefix: &str,
+    rows: &[(String, Arc<T>)],
+    items: impl Fn(&T) -> Vec<(&'static str, &'static str, u64)>,
+) {
+    let Some((_, first)) = rows.first() else {
+        return;
+    };
+    let all: Vec<Vec<(&'static str, &'static str, u64)>> =
+        rows.iter().map(|(_, s)| items(s)).collect();
+    for (i, (name, help, _)) in items(first).into_iter().enumerate() {
+        let _ = write!(
+            out,
+            "# TYPE {prefix}_{name} counter\n# HELP {prefix}_{name} {help}\n"
+        );
+        for ((cid, _), values) in rows.iter().zip(&all) {
+            let _ = writeln!(out, "{prefix}_{name}{{cid=\"{cid}\"}} {}", values[i].2);
+        }
     }
 }

@@ -166,7 +166,7 @@ async fn each_level_with_get_and_post() {
     wait_for(5, "8 DLRs acknowledged", || {
         e.gw.stats
             .render_prometheus()
-            .contains("dlr_thrower_ok_count 8")
+            .contains("dlr_thrower_ok_count{cid=\"sim\"} 8")
     })
     .await;
 }
@@ -180,8 +180,11 @@ async fn failing_receiver_gets_exactly_one_call_per_retry() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(e.rx.count(), 3, "two failures + one success, no more");
     let m = e.gw.stats.render_prometheus();
-    assert!(m.contains("dlr_thrower_ok_count 1"), "{m}");
-    assert!(m.contains("dlr_thrower_retried_count 2"), "{m}");
+    assert!(m.contains("dlr_thrower_ok_count{cid=\"sim\"} 1"), "{m}");
+    assert!(
+        m.contains("dlr_thrower_retried_count{cid=\"sim\"} 2"),
+        "{m}"
+    );
 
     // A wrong body is a failure too; max_retries = 3 attempts, then given up.
     e.rx.wrong_body.store(true, Ordering::SeqCst);
@@ -194,7 +197,7 @@ async fn failing_receiver_gets_exactly_one_call_per_retry() {
         .gw
         .stats
         .render_prometheus()
-        .contains("dlr_thrower_given_up_count 1"));
+        .contains("dlr_thrower_given_up_count{cid=\"sim\"} 1"));
 }
 
 #[tokio::test]
@@ -209,7 +212,7 @@ async fn hanging_and_refusing_receivers_are_retried() {
     wait_for(5, "ok", || {
         e.gw.stats
             .render_prometheus()
-            .contains("dlr_thrower_ok_count 1")
+            .contains("dlr_thrower_ok_count{cid=\"sim\"} 1")
     })
     .await;
 
@@ -228,7 +231,7 @@ async fn hanging_and_refusing_receivers_are_retried() {
     wait_for(20, "given up", || {
         e.gw.stats
             .render_prometheus()
-            .contains("dlr_thrower_given_up_count 1")
+            .contains("dlr_thrower_given_up_count{cid=\"sim\"} 1")
     })
     .await;
 }
@@ -243,7 +246,7 @@ async fn callback_policy_refuses_loopback_by_default() {
     wait_for(10, "given up by policy", || {
         e.gw.stats
             .render_prometheus()
-            .contains("dlr_thrower_given_up_count 1")
+            .contains("dlr_thrower_given_up_count{cid=\"sim\"} 1")
     })
     .await;
     assert_eq!(e.rx.count(), 0, "no call to a loopback target");
@@ -286,7 +289,7 @@ async fn dlr_msgid_modes() {
         wait_for(15, "12 receipts resolved", || e.rx.count() >= 12).await;
         let m = e.gw.stats.render_prometheus();
         assert!(
-            m.contains("inbound_receipt_unknown_count 0"),
+            m.contains("inbound_receipt_unknown_count{cid=\"sim\"} 0"),
             "mode {mode}: {m}"
         );
     }
@@ -324,8 +327,14 @@ async fn bad_receipts_are_counted_not_fatal() {
     assert_eq!(e.sim.inject(bad("garbage without id")).await, 1);
     assert_eq!(e.sim.inject(bad("id:doesnotexist stat:DELIVRD")).await, 1);
     let m = e.gw.stats.render_prometheus();
-    assert!(m.contains("inbound_receipt_malformed_count 1"), "{m}");
-    assert!(m.contains("inbound_receipt_unknown_count 1"), "{m}");
+    assert!(
+        m.contains("inbound_receipt_malformed_count{cid=\"sim\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("inbound_receipt_unknown_count{cid=\"sim\"} 1"),
+        "{m}"
+    );
     // Still working.
     send_dlr(&e, 2, "GET", "/dlr").await;
     wait_for(10, "DLR", || e.rx.count() >= 1).await;
@@ -487,7 +496,7 @@ async fn pending_throws_survive_a_restart() {
     wait_for(10, "first attempt failed", || {
         gw.stats
             .render_prometheus()
-            .contains("dlr_thrower_retried_count 1")
+            .contains("dlr_thrower_retried_count{cid=\"sim\"} 1")
     })
     .await;
     gw.shutdown().await;
@@ -497,4 +506,55 @@ async fn pending_throws_survive_a_restart() {
     wait_for(15, "thrown after restart", || rx.count() >= 1).await;
     assert_eq!(rx.calls()[0].get("level"), Some("1"));
     gw2.shutdown().await;
+}
+
+#[tokio::test]
+async fn long_message_gets_one_dlr_per_level() {
+    let e = env().await;
+    let addr = e.gw.http_addr.expect("http");
+    let text = "a".repeat(400);
+    let (st, body) = get(
+        addr,
+        &format!(
+            "/send?username=foo&password=bar&to=33600000001&content={text}&dlr=yes&dlr-url={}&dlr-level=3&dlr-method=GET",
+            enc(&e.rx.url("/long"))
+        ),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    wait_for(10, "3 parts at the SMSC", || e.sim.submit_count() == 3).await;
+    wait_for(10, "two DLRs", || e.rx.count() >= 2).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let calls = e.rx.calls();
+    assert_eq!(calls.len(), 2, "one level 1 and one level 2: {calls:?}");
+    let l2 = calls
+        .iter()
+        .find(|c| c.get("level") == Some("2"))
+        .expect("level 2");
+    let first = e.sim.received()[0].message_id.clone();
+    assert_eq!(l2.get("id_smsc"), Some(first.as_str()));
+    assert_eq!(l2.get("message_status"), Some("DELIVRD"));
+}
+
+#[tokio::test]
+async fn unrouted_mo_is_refused_to_the_smsc() {
+    // No MO routes at all: the SMSC is told to try again later, nothing is lost silently.
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = config_toml(dir.path(), free_port(), sim.addr.port());
+    let gw = gateway(load(&text, dir.path())).await;
+    wait_for(10, "bound", || {
+        sim.stats().binds.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    let pdu = DeliverSm::builder()
+        .source_addr(c_octet("336"))
+        .destination_addr(c_octet("1234"))
+        .short_message(octets(b"nobody"))
+        .build();
+    assert_eq!(sim.inject(pdu).await, 0, "not acknowledged with ESME_ROK");
+    assert!(gw
+        .stats
+        .render_prometheus()
+        .contains("inbound_mo_unrouted_count{cid=\"sim\"} 1"));
 }

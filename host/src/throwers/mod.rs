@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::broker::{Broker, Delivery};
 use crate::config::{CallbacksConfig, ThrowerConfig};
 use crate::model::{Callback, CallbackKind};
-use crate::stats::ThrowerStats;
+use crate::stats::Stats;
 
 type HttpClient = Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
@@ -70,7 +70,9 @@ pub struct Thrower {
     pub broker: Arc<dyn Broker>,
     pub cfg: ThrowerConfig,
     pub policy: CallbacksConfig,
-    pub stats: Arc<ThrowerStats>,
+    pub stats: Arc<Stats>,
+    /// Metric prefix (`dlr_thrower`, `deliversm_thrower`).
+    pub prefix: &'static str,
     pub client: HttpClient,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -91,8 +93,12 @@ impl Thrower {
         broker: Arc<dyn Broker>,
         cfg: ThrowerConfig,
         policy: CallbacksConfig,
-        stats: Arc<ThrowerStats>,
+        stats: Arc<Stats>,
     ) -> Arc<Thrower> {
+        let prefix = match kind {
+            CallbackKind::Dlr => "dlr_thrower",
+            CallbackKind::Mo => "deliversm_thrower",
+        };
         Arc::new(Thrower {
             queue,
             kind,
@@ -100,6 +106,7 @@ impl Thrower {
             cfg,
             policy,
             stats,
+            prefix,
             client: http_client(),
             hosts: Mutex::new(HashMap::new()),
         })
@@ -154,6 +161,7 @@ impl Thrower {
             return;
         };
         let outcome = self.call(&cb).await;
+        let stats = self.stats.thrower(self.prefix, &m.connector);
         m.tries += 1;
         let max = self.cfg.max_retries.max(1);
         let outcome = match outcome {
@@ -164,13 +172,13 @@ impl Thrower {
         };
         match outcome {
             Outcome::Ok => {
-                self.stats.ok_count.inc();
+                stats.ok_count.inc();
                 if let Err(e) = self.broker.ack(self.queue, d.tag).await {
                     tracing::warn!(error = %e, "thrower: ack failed");
                 }
             }
             Outcome::Retry(why) => {
-                self.stats.retried_count.inc();
+                stats.retried_count.inc();
                 tracing::info!(kind = ?self.kind, url = %cb.url, tries = m.tries, reason = %why, "callback failed: will retry");
                 let delay = Duration::from_secs(self.cfg.retry_delay);
                 if let Err(e) = self.broker.requeue(self.queue, d.tag, &m, delay).await {
@@ -178,7 +186,7 @@ impl Thrower {
                 }
             }
             Outcome::GiveUp(why) => {
-                self.stats.given_up_count.inc();
+                stats.given_up_count.inc();
                 tracing::warn!(kind = ?self.kind, url = %cb.url, reason = %why, "callback given up");
                 let _ = self.broker.ack(self.queue, d.tag).await;
             }

@@ -237,15 +237,16 @@ impl Dlr {
                 return true;
             }
             let agg = format!("dlrm:{}", t.id);
+            let ttl = Duration::from_secs(7 * 86_400);
             if r.stat != "DELIVRD" {
-                match self.store.incr(&format!("{agg}:fail"), 1).await {
+                match self.store.incr_ttl(&format!("{agg}:fail"), 1, ttl).await {
                     Ok(1) => {}
                     _ => return true,
                 }
             } else {
-                match self.store.incr(&format!("{agg}:ok"), 1).await {
+                match self.store.incr_ttl(&format!("{agg}:ok"), 1, ttl).await {
                     Ok(n) if n == i64::from(t.parts) => {
-                        if let Ok(f) = self.store.incr(&format!("{agg}:fail"), 0).await {
+                        if let Ok(f) = self.store.incr_ttl(&format!("{agg}:fail"), 0, ttl).await {
                             if f > 0 {
                                 return true;
                             }

@@ -13,17 +13,23 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Auth;
 use crate::broker::embedded::EmbeddedBroker;
 use crate::broker::Broker;
+use crate::cancel::Cancellations;
 use crate::config::Config;
 use crate::db::Db;
+use crate::dlr::{Dlr, DLR_HTTP_QUEUE, MO_HTTP_QUEUE};
 use crate::http::{self, api::ApiState, ServerLimits};
+use crate::inbound::Inbound;
+use crate::model::CallbackKind;
 use crate::pipeline::Pipeline;
 use crate::routing::table::{RoutingTable, TableKind};
 use crate::routing::ConnectorRef;
 use crate::smpp::client::{self, ConnectorDeps, ConnectorHandle};
+use crate::smpp::server::{ServerDeps, SmppServer};
 use crate::sms::content::SplitMethod;
 use crate::stats::Stats;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{Balance, Store};
+use crate::throwers::Thrower;
 
 /// Errors starting a gateway.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +50,12 @@ pub struct Gateway {
     pub store: Arc<dyn Store>,
     /// Address of the HTTP API, if enabled.
     pub http_addr: Option<SocketAddr>,
+    /// The SMPP server API, if enabled.
+    pub smpp_server: Option<SmppServer>,
+    pub cancellations: Arc<Cancellations>,
+    /// Receipts and MO (MO routing table, HTTP client connectors).
+    pub inbound: Arc<Inbound>,
+    throwers: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     pub connectors: RwLock<HashMap<String, Arc<ConnectorHandle>>>,
     shutdown: CancellationToken,
     http_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -59,8 +71,24 @@ impl Gateway {
         }
         let mt_table = RoutingTable::build(TableKind::Mt, &cfg.mtroutes, &cfg.filters)
             .map_err(StartError::Config)?;
-        RoutingTable::build(TableKind::Mo, &cfg.moroutes, &cfg.filters)
+        let mo_table = RoutingTable::build(TableKind::Mo, &cfg.moroutes, &cfg.filters)
             .map_err(StartError::Config)?;
+        let httpccs: HashMap<String, crate::config::HttpClientConfig> = cfg
+            .httpccs
+            .iter()
+            .map(|c| (c.cid.clone(), c.clone()))
+            .collect();
+        for (order, route) in mo_table.routes() {
+            for c in route.connectors() {
+                if let ConnectorRef::Http(cid) = &c {
+                    if !httpccs.contains_key(cid) {
+                        return Err(StartError::Config(format!(
+                            "moroutes: route at order {order} uses unknown connector {c}"
+                        )));
+                    }
+                }
+            }
+        }
         let connectors: HashMap<String, Arc<crate::config::SmppClientConfig>> = cfg
             .smppccs
             .iter()
@@ -156,12 +184,67 @@ impl Gateway {
                 shutdown.clone(),
             )));
         }
+        let cancellations = Arc::new(Cancellations::default());
+        let dlr = Arc::new(Dlr {
+            store: store.clone(),
+            broker: broker.clone(),
+            stats: stats.clone(),
+        });
+        let inbound = Arc::new(Inbound {
+            dlr: dlr.clone(),
+            broker: broker.clone(),
+            store: store.clone(),
+            stats: stats.clone(),
+            mo_table: RwLock::new(Arc::new(mo_table)),
+            httpccs: RwLock::new(httpccs),
+            mo: cfg.mo.clone(),
+        });
+        let mut throwers = vec![];
+        for (queue, kind, tcfg) in [
+            (DLR_HTTP_QUEUE, CallbackKind::Dlr, &cfg.dlr_thrower),
+            (MO_HTTP_QUEUE, CallbackKind::Mo, &cfg.deliversm_thrower),
+        ] {
+            let t = Thrower::new(
+                queue,
+                kind,
+                broker.clone(),
+                tcfg.clone(),
+                cfg.callbacks.clone(),
+                stats.clone(),
+            );
+            throwers.push(tokio::spawn(t.run(shutdown.clone())));
+        }
+        let smpp_server = if cfg.smpp_server.enabled {
+            let deps = ServerDeps {
+                pipeline: pipeline.clone(),
+                broker: broker.clone(),
+                store: store.clone(),
+                stats: stats.clone(),
+                cancellations: cancellations.clone(),
+            };
+            Some(
+                SmppServer::start(cfg.smpp_server.clone(), deps)
+                    .await
+                    .map_err(|e| match e {
+                        crate::smpp::server::ServerError::Listen { addr, err } => {
+                            StartError::Listen { addr, err }
+                        }
+                        other => StartError::Config(other.to_string()),
+                    })?,
+            )
+        } else {
+            None
+        };
         let gw = Arc::new(Gateway {
             pipeline,
             stats,
             broker: broker.clone(),
             store: store.clone(),
             http_addr,
+            smpp_server,
+            cancellations: cancellations.clone(),
+            inbound: inbound.clone(),
+            throwers: parking_lot::Mutex::new(throwers),
             connectors: RwLock::new(HashMap::new()),
             shutdown,
             http_task: parking_lot::Mutex::new(http_task),
@@ -171,6 +254,9 @@ impl Gateway {
             store,
             stats: gw.stats.clone(),
             max_retries: cfg.queue.max_retries.max(1),
+            cancellations,
+            dlr,
+            inbound: inbound.clone(),
         };
         for c in connectors.values() {
             let h = client::spawn(c.clone(), deps.clone());
@@ -179,8 +265,16 @@ impl Gateway {
         Ok(gw)
     }
 
+    /// Address of the SMPP server API, if enabled.
+    pub fn smpp_addr(&self) -> Option<SocketAddr> {
+        self.smpp_server.as_ref().map(|s| s.addr)
+    }
+
     /// Graceful shutdown: stop accepting, drain the windows in flight, unbind.
     pub async fn shutdown(&self) {
+        if let Some(s) = &self.smpp_server {
+            s.shutdown().await;
+        }
         self.shutdown.cancel();
         let t = self.http_task.lock().take();
         if let Some(t) = t {
@@ -188,5 +282,9 @@ impl Gateway {
         }
         let handles: Vec<_> = self.connectors.read().values().cloned().collect();
         futures::future::join_all(handles.iter().map(|h| h.stop())).await;
+        let throwers: Vec<_> = self.throwers.lock().drain(..).collect();
+        for t in throwers {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
     }
 }

@@ -102,6 +102,8 @@ impl Auth {
                     password_hash,
                     enabled: u.enabled,
                     content_encoding: u.content_encoding,
+                    mt_cred: u.mt_messaging_cred.clone(),
+                    smpps_cred: u.smpps_cred.clone(),
                 }),
             );
         }

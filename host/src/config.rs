@@ -43,6 +43,10 @@ pub struct Config {
     #[serde(default)]
     pub auth: AuthConfig,
     #[serde(default)]
+    pub callbacks: CallbacksConfig,
+    #[serde(default)]
+    pub mo: MoConfig,
+    #[serde(default)]
     pub plugins: PluginsConfig,
     /// Provisioned groups.
     #[serde(default)]
@@ -94,6 +98,8 @@ impl Default for Config {
             broker: Default::default(),
             queue: Default::default(),
             auth: Default::default(),
+            callbacks: Default::default(),
+            mo: Default::default(),
             plugins: Default::default(),
             groups: vec![],
             users: vec![],
@@ -164,6 +170,21 @@ pub struct SmppServerConfig {
     pub response_timer_secs: u64,
     #[serde(rename = "pduReadTimerSecs", alias = "pdu_read_timer_secs")]
     pub pdu_read_timer_secs: u64,
+    /// Open connections accepted at once; more are closed on accept.
+    pub max_connections: usize,
+    /// Requests of one session processed concurrently (the ESME's window); a session that
+    /// sends more waits (TCP back-pressure) until answers go out.
+    pub window: usize,
+    /// `deliver_sm` outstanding per bound session (receipts and MO towards the ESME).
+    pub deliver_window: usize,
+    /// Seconds before a refused or unanswered `deliver_sm` is tried again.
+    pub deliver_retry_delay: u64,
+    /// Optional TLS listener port (same bind address); needs `tls_cert` and `tls_key`.
+    pub tls_port: Option<u16>,
+    /// PEM certificate chain for the TLS listener.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for the TLS listener.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for SmppServerConfig {
@@ -178,6 +199,13 @@ impl Default for SmppServerConfig {
             inactivity_timer_secs: 300,
             response_timer_secs: 60,
             pdu_read_timer_secs: 10,
+            max_connections: 10_000,
+            window: 256,
+            deliver_window: 32,
+            deliver_retry_delay: 10,
+            tls_port: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -223,6 +251,50 @@ impl Default for ThrowerConfig {
             http_timeout: 30,
             retry_delay: 30,
             max_retries: 3,
+        }
+    }
+}
+
+/// `[callbacks]`: where DLR and MO HTTP callbacks may go, and how hard they may be hit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbacksConfig {
+    /// Allow loopback targets (127.0.0.0/8, ::1).
+    pub allow_loopback: bool,
+    /// Allow private, link-local and other non-public targets.
+    pub allow_private: bool,
+    /// Hosts (`name` or `name:port`) allowed whatever they resolve to.
+    pub allowed_hosts: Vec<String>,
+    /// Concurrent callbacks per target host:port.
+    pub per_host_concurrency: usize,
+    /// Concurrent callbacks in all.
+    pub max_in_flight: usize,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        CallbacksConfig {
+            allow_loopback: false,
+            allow_private: false,
+            allowed_hosts: vec![],
+            per_host_concurrency: 16,
+            max_in_flight: 512,
+        }
+    }
+}
+
+/// `[mo]`: mobile-originated messages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MoConfig {
+    /// Seconds to wait for the missing parts of a long MO; then what arrived is delivered.
+    pub reassembly_timeout: u64,
+}
+
+impl Default for MoConfig {
+    fn default() -> Self {
+        MoConfig {
+            reassembly_timeout: 60,
         }
     }
 }
@@ -345,6 +417,40 @@ pub struct UserConfig {
     pub content_encoding: ContentEncoding,
     #[serde(default)]
     pub mt_messaging_cred: MtMessagingCred,
+    #[serde(default)]
+    pub smpps_cred: SmppsCred,
+}
+
+/// `smpps_cred` (spec tables 28-29): the SMPP server API credentials.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmppsCred {
+    pub authorization: SmppsAuthorization,
+    pub quota: SmppsQuota,
+}
+
+/// `smpps_cred authorization`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmppsAuthorization {
+    /// Privilege to bind to the SMPP server API (default true).
+    #[serde(deserialize_with = "de_yes_no")]
+    pub bind: bool,
+}
+
+impl Default for SmppsAuthorization {
+    fn default() -> Self {
+        SmppsAuthorization { bind: true }
+    }
+}
+
+/// `smpps_cred quota`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmppsQuota {
+    /// Bound connections at a time; `None` = unlimited (`ND`).
+    #[serde(deserialize_with = "de_opt_i64")]
+    pub max_bindings: Option<i64>,
 }
 
 /// `mt_messaging_cred` (spec tables 24-29). This issue enforces the quotas; the
@@ -365,6 +471,12 @@ pub struct Quota {
     pub balance: Option<f64>,
     #[serde(deserialize_with = "de_opt_i64")]
     pub sms_count: Option<i64>,
+    /// Messages per second accepted through the HTTP API; `None` = unlimited.
+    #[serde(deserialize_with = "de_opt_f64")]
+    pub http_throughput: Option<f64>,
+    /// Messages per second accepted through the SMPP server; `None` = unlimited.
+    #[serde(deserialize_with = "de_opt_f64")]
+    pub smpps_throughput: Option<f64>,
 }
 
 fn de_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {

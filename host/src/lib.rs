@@ -9,9 +9,12 @@
 pub mod app;
 pub mod auth;
 pub mod broker;
+pub mod cancel;
 pub mod config;
 pub mod db;
+pub mod dlr;
 pub mod http;
+pub mod inbound;
 pub mod model;
 pub mod pipeline;
 pub mod routing;
@@ -20,3 +23,4 @@ pub mod smpp;
 pub mod sms;
 pub mod stats;
 pub mod store;
+pub mod throwers;

@@ -14,10 +14,11 @@ use crate::auth::{Auth, AuthError};
 use crate::broker::{submit_queue, Broker};
 use crate::config::SmppClientConfig;
 use crate::model::message::{now_ms, SCHEMA_VERSION};
-use crate::model::{Address, Channel, Direction, DlrRequest, Message, Part, User};
+use crate::model::{Address, Channel, Direction, DlrRequest, Message, Part, Tlv, User};
 use crate::routing::table::Decision;
 use crate::routing::{ConnectorRef, Routable, RoutingTable};
-use crate::sms::content::{self, ContentError, SplitMethod};
+use crate::sms::content::{self, ContentError, Payload, SplitMethod};
+use crate::sms::gsm;
 use crate::stats::Stats;
 use crate::store::{Charge, Store};
 
@@ -28,6 +29,34 @@ pub enum Content {
     Text(Vec<u8>),
     /// `hex-content`: the octets exactly.
     Binary(Vec<u8>),
+    /// A `submit_sm`/`data_sm` from an ESME: octets already in `coding`, passed through.
+    Smpp(Box<SmppContent>),
+}
+
+/// What an ESME's `submit_sm` carries besides the addresses: passed to the SMSC as given.
+#[derive(Debug, Clone, Default)]
+pub struct SmppContent {
+    /// `short_message` (or `message_payload` when `short_message` is empty).
+    pub short_message: Vec<u8>,
+    /// True when the octets came in `message_payload`: they may need splitting.
+    pub from_payload: bool,
+    pub esm_class: u8,
+    /// TLVs to pass on (SAR options stay with the part).
+    pub tlvs: Vec<Tlv>,
+    pub source_ton: u8,
+    pub source_npi: u8,
+    pub dest_ton: u8,
+    pub dest_npi: u8,
+    pub protocol_id: u8,
+    pub registered_delivery: u8,
+    pub replace_if_present: u8,
+    pub service_type: String,
+    /// SMPP time string as submitted (absolute or relative), empty = default.
+    pub validity_period: String,
+    /// Absolute expiry computed from `validity_period` (ms since the epoch).
+    pub expires_at: Option<i64>,
+    /// Absolute not-before computed from `schedule_delivery_time`.
+    pub not_before: Option<i64>,
 }
 
 /// An MT submission, protocol-independent.
@@ -129,12 +158,28 @@ impl Pipeline {
         let user = self
             .authenticate(&req.username, &req.password, req.source_ip)
             .await?;
+        self.prepare_as(user, req)
+    }
+
+    /// Phases 2-5 for an already authenticated user (an SMPP session authenticated at bind).
+    pub fn prepare_as(&self, user: Arc<User>, req: &MtRequest) -> Result<Prepared, MtError> {
         self.check_credentials(&user)?;
         let now = now_ms();
         let to = req.to.strip_prefix('+').unwrap_or(&req.to).to_string();
         // Read the content (text for filters; coding 0's alphabet is known after routing).
         let read = match &req.content {
             Content::Binary(b) => content::read_binary(b.clone(), req.coding)?,
+            // An ESME's octets are passed through (see `smpp_parts`): only their text is read.
+            Content::Smpp(c) => {
+                let coding = req.coding.unwrap_or(0);
+                content::Read {
+                    coding,
+                    body: content::Body::Octets {
+                        bytes: vec![],
+                        text: smpp_text(&c.short_message, c.esm_class, coding),
+                    },
+                }
+            }
             Content::Text(bytes) => {
                 content::read_text(bytes, user.content_encoding, req.coding, req.transliterate)?
             }
@@ -173,6 +218,7 @@ impl Pipeline {
             expires_at: now + self.max_age_ms,
             not_before: None,
             batch_id: None,
+            callback: None,
             tries: 0,
         };
         if let Some(f) = &req.from {
@@ -201,6 +247,17 @@ impl Pipeline {
             .cloned()
             .ok_or_else(|| MtError::Server(format!("unknown connector {cid}")))?;
         self.apply_connector_defaults(&mut message, &conn, req);
+        if let Content::Smpp(c) = &req.content {
+            apply_smpp_fields(&mut message, c);
+            message.parts = smpp_parts(c, coding, self.split, self.max_parts)?;
+            message.connector = cid;
+            message.rate = decision.rate;
+            return Ok(Prepared {
+                message,
+                decision,
+                user,
+            });
+        }
         let payload = content::encode(read, conn.default_alphabet, req.transliterate)?;
         let reference = content::next_reference(&message.destination.addr);
         message.parts =
@@ -303,6 +360,103 @@ impl Pipeline {
         }
         Ok(p.message.id)
     }
+}
+
+/// Text of an ESME's octets for filters (best effort: filters match text, the octets are
+/// passed through unchanged).
+fn smpp_text(octets: &[u8], esm_class: u8, coding: u8) -> Option<String> {
+    let body = if esm_class & 0x40 != 0 {
+        let udhl = *octets.first()? as usize;
+        octets.get(udhl + 1..)?
+    } else {
+        octets
+    };
+    match coding {
+        0 => Some(gsm::decode_unpacked(body)),
+        1 | 3 => Some(content::decode_latin1(body)),
+        8 => {
+            let units: Vec<u16> = body
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            Some(String::from_utf16_lossy(&units))
+        }
+        _ => None,
+    }
+}
+
+/// The ESME's own PDU fields win over the connector's defaults (Jasmin passes them through).
+fn apply_smpp_fields(m: &mut Message, c: &SmppContent) {
+    m.source.ton = c.source_ton;
+    m.source.npi = c.source_npi;
+    m.destination.ton = c.dest_ton;
+    m.destination.npi = c.dest_npi;
+    m.protocol_id = c.protocol_id;
+    m.registered_delivery = c.registered_delivery;
+    m.replace_if_present = c.replace_if_present;
+    if !c.service_type.is_empty() {
+        m.service_type = c.service_type.clone();
+    }
+    if !c.validity_period.is_empty() {
+        m.validity_period = c.validity_period.clone();
+    }
+    if let Some(e) = c.expires_at {
+        m.expires_at = e;
+    }
+    m.not_before = c.not_before;
+    m.tlvs = c
+        .tlvs
+        .iter()
+        .filter(|t| !matches!(t.tag, 0x020C | 0x020E | 0x020F | 0x0424))
+        .cloned()
+        .collect();
+}
+
+/// Parts of an ESME submission: one part as submitted (UDH or SAR of an already
+/// concatenated message kept), or the gateway's own split of a long `message_payload`.
+fn smpp_parts(
+    c: &SmppContent,
+    coding: u8,
+    method: SplitMethod,
+    max_parts: usize,
+) -> Result<Vec<Part>, MtError> {
+    let single_limit = if coding == 0 { 160 } else { 140 };
+    if !c.from_payload || c.short_message.len() <= single_limit || c.esm_class & 0x40 != 0 {
+        if c.short_message.len() > 255 {
+            // Too long for short_message and already carrying a UDH: keep it in the payload TLV.
+            return Ok(vec![Part {
+                short_message: vec![],
+                esm_class: c.esm_class,
+                tlvs: vec![Tlv {
+                    tag: 0x0424,
+                    value: c.short_message.clone(),
+                }],
+            }]);
+        }
+        return Ok(vec![Part {
+            short_message: c.short_message.clone(),
+            esm_class: c.esm_class,
+            tlvs: c
+                .tlvs
+                .iter()
+                .filter(|t| matches!(t.tag, 0x020C | 0x020E | 0x020F))
+                .cloned()
+                .collect(),
+        }]);
+    }
+    let payload = match coding {
+        0 => Payload::Septets {
+            septets: c.short_message.clone(),
+            packed: false,
+        },
+        8 => Payload::Ucs2(c.short_message.clone()),
+        _ => Payload::Octets(c.short_message.clone()),
+    };
+    let mut parts = content::split(&payload, method, max_parts)?;
+    for p in &mut parts {
+        p.esm_class |= c.esm_class & !0x40;
+    }
+    Ok(parts)
 }
 
 /// SMPP relative time string for `secs` from now (`YYMMDDhhmmss000R`).

@@ -97,8 +97,39 @@ pub struct SimStats {
     pub unbinds: AtomicU64,
 }
 
+/// Receipt behaviour that tests change at runtime.
+#[derive(Debug, Clone)]
+pub struct ReceiptKnobs {
+    /// Send receipts (when registered_delivery asks) this long after the response.
+    pub delay: Option<Duration>,
+    /// Write the receipt's id in decimal (the response id being hex): `dlr_msgid` 1.
+    pub decimal_in_receipt: bool,
+    /// Answer with decimal ids and write receipts in hex: `dlr_msgid` 2.
+    pub decimal_in_resp: bool,
+    /// Also carry `receipted_message_id` / `message_state` TLVs.
+    pub tlvs: bool,
+    /// The receipt's `stat`.
+    pub stat: String,
+    /// Send the receipt before the `submit_sm_resp` (race).
+    pub before_resp: bool,
+}
+
+impl Default for ReceiptKnobs {
+    fn default() -> Self {
+        ReceiptKnobs {
+            delay: None,
+            decimal_in_receipt: false,
+            decimal_in_resp: false,
+            tlvs: false,
+            stat: "DELIVRD".into(),
+            before_resp: false,
+        }
+    }
+}
+
 struct Shared {
     cfg: SimConfig,
+    knobs: Mutex<ReceiptKnobs>,
     stats: SimStats,
     next_id: AtomicU64,
     received: Mutex<Vec<Received>>,
@@ -128,7 +159,12 @@ impl Simulator {
                     .open(path)?,
             )))),
         };
+        let knobs = ReceiptKnobs {
+            delay: cfg.dlr_delay,
+            ..Default::default()
+        };
         let shared = Arc::new(Shared {
+            knobs: Mutex::new(knobs),
             cfg,
             stats: SimStats::default(),
             next_id: AtomicU64::new(1),
@@ -176,6 +212,37 @@ impl Simulator {
     }
 
     /// Send an MO `deliver_sm` to every bound receiver/transceiver. Returns how many got it.
+    /// Change how receipts are sent.
+    pub fn set_receipts(&self, k: ReceiptKnobs) {
+        *self.shared.knobs.lock() = k;
+    }
+
+    /// Send a `deliver_sm` to every bound receiver; returns how many acknowledged it with
+    /// ESME_ROK.
+    pub async fn inject(&self, pdu: DeliverSm) -> usize {
+        let sessions: Vec<Session> = self
+            .shared
+            .receivers
+            .lock()
+            .iter()
+            .filter(|s| !s.is_closed())
+            .cloned()
+            .collect();
+        let mut n = 0;
+        for s in sessions {
+            if let Ok(r) = s.request(pdu.clone()).await {
+                self.shared
+                    .stats
+                    .deliver_sm_sent
+                    .fetch_add(1, Ordering::Relaxed);
+                if r.status() == CommandStatus::EsmeRok {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
     pub async fn inject_mo(&self, from: &str, to: &str, content: &[u8]) -> usize {
         let sessions: Vec<Session> = self
             .shared
@@ -276,10 +343,18 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
                     continue;
                 }
                 let n = sh.next_id.fetch_add(1, Ordering::Relaxed);
-                let id = if sh.cfg.hex_ids {
+                let knobs = sh.knobs.lock().clone();
+                let id = if sh.cfg.hex_ids && !knobs.decimal_in_resp {
                     format!("{n:x}")
                 } else {
                     n.to_string()
+                };
+                let receipt_id = if knobs.decimal_in_receipt {
+                    n.to_string()
+                } else if knobs.decimal_in_resp {
+                    format!("{n:X}")
+                } else {
+                    id.clone()
                 };
                 let rd: u8 = sm.registered_delivery.into();
                 if sh.cfg.keep_messages {
@@ -302,36 +377,43 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
                     });
                 }
                 sh.stats.submit_sm.fetch_add(1, Ordering::Relaxed);
+                let receipt = match (knobs.delay, rd & 0x03 != 0) {
+                    (Some(delay), true) => Some((
+                        delay,
+                        receipt_pdu(
+                            &knobs,
+                            &receipt_id,
+                            &cs(sm.destination_addr.as_ref()),
+                            &cs(sm.source_addr.as_ref()),
+                        ),
+                    )),
+                    _ => None,
+                };
                 let r = SubmitSmResp::builder().message_id(c_octet(&id)).build();
-                let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
-                if let (Some(delay), true) = (sh.cfg.dlr_delay, rd & 0x03 != 0) {
-                    let (s2, sh2) = (s.clone(), sh.clone());
-                    let src = cs(sm.source_addr.as_ref());
-                    let dst = cs(sm.destination_addr.as_ref());
-                    tokio::spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        let now = time::OffsetDateTime::now_utc();
-                        let stamp = format!(
-                            "{:02}{:02}{:02}{:02}{:02}",
-                            now.year() % 100,
-                            u8::from(now.month()),
-                            now.day(),
-                            now.hour(),
-                            now.minute()
-                        );
-                        let text = format!(
-                            "id:{id} sub:001 dlvrd:001 submit date:{stamp} done date:{stamp} stat:DELIVRD err:000 text:"
-                        );
-                        let pdu = DeliverSm::builder()
-                            .source_addr(c_octet(&dst))
-                            .destination_addr(c_octet(&src))
-                            .esm_class(EsmClass::from(0x04))
-                            .short_message(octets(text.as_bytes()))
-                            .build();
-                        if s2.request(pdu).await.is_ok() {
-                            sh2.stats.deliver_sm_sent.fetch_add(1, Ordering::Relaxed);
-                        }
-                    });
+                match receipt {
+                    Some((_, pdu)) if knobs.before_resp => {
+                        let (s2, sh2) = (s.clone(), sh.clone());
+                        tokio::spawn(async move {
+                            if s2.request(pdu).await.is_ok() {
+                                sh2.stats.deliver_sm_sent.fetch_add(1, Ordering::Relaxed);
+                            }
+                        });
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
+                    }
+                    Some((delay, pdu)) => {
+                        let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
+                        let (s2, sh2) = (s.clone(), sh.clone());
+                        tokio::spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            if s2.request(pdu).await.is_ok() {
+                                sh2.stats.deliver_sm_sent.fetch_add(1, Ordering::Relaxed);
+                            }
+                        });
+                    }
+                    None => {
+                        let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
+                    }
                 }
             }
             _ => s.nack(seq, CommandStatus::EsmeRinvcmdid).await,
@@ -340,6 +422,43 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
     if s.close_reason() == Some(session::CloseReason::Unbound) {
         sh.stats.unbinds.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// The receipt `deliver_sm` for SMSC id `id`.
+fn receipt_pdu(k: &ReceiptKnobs, id: &str, from: &str, to: &str) -> DeliverSm {
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:02}{:02}{:02}{:02}{:02}",
+        now.year() % 100,
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute()
+    );
+    let text = format!(
+        "id:{id} sub:001 dlvrd:{} submit date:{stamp} done date:{stamp} stat:{} err:000 text:",
+        if k.stat == "DELIVRD" { "001" } else { "000" },
+        k.stat
+    );
+    let mut pdu = DeliverSm::builder()
+        .source_addr(c_octet(from))
+        .destination_addr(c_octet(to))
+        .esm_class(EsmClass::from(0x04))
+        .short_message(octets(text.as_bytes()))
+        .build();
+    if k.tlvs {
+        let mut rid = id.as_bytes().to_vec();
+        rid.push(0);
+        pdu.push_tlv(crate::smpp::delivery_tlv(&crate::model::Tlv {
+            tag: 0x001E,
+            value: rid,
+        }));
+        pdu.push_tlv(crate::smpp::delivery_tlv(&crate::model::Tlv {
+            tag: 0x0427,
+            value: vec![crate::dlr::receipt::state_of_stat(&k.stat)],
+        }));
+    }
+    pdu
 }
 
 /// Serve the control HTTP port.

@@ -82,6 +82,71 @@ counters!(
 );
 
 counters!(
+    /// SMPP server API counters (`stats --smppsapi`, `smppsapi_*` metrics).
+    SmppsStats {
+        connected_count: "Number of connected sessions.",
+        connect_count: "Cumulated number of connect requests.",
+        disconnect_count: "Cumulated number of disconnect requests.",
+        interceptor_count: "Interceptor calls count.",
+        bound_trx_count: "Number of bound sessions in transceiver mode.",
+        bound_rx_count: "Number of bound sessions in receiver mode.",
+        bound_tx_count: "Number of bound sessions in transmitter mode.",
+        bind_trx_count: "Number of bind requests in transceiver mode.",
+        bind_rx_count: "Number of bind requests in receiver mode.",
+        bind_tx_count: "Number of bind requests in transmitter mode.",
+        unbind_count: "Cumulated number of unbind requests.",
+        submit_sm_request_count: "SubmitSm pdu requests count.",
+        submit_sm_count: "Complete SubmitSm transactions count.",
+        deliver_sm_count: "DeliverSm pdu requests count.",
+        data_sm_count: "Complete DataSm transactions count.",
+        elink_count: "EnquireLinks count.",
+        throttling_error_count: "Throttling errors count.",
+        interceptor_error_count: "Interception errors count.",
+        other_submit_error_count: "Other errors count.",
+    }
+);
+
+counters!(
+    /// Per user SMPP server counters (`stats --user`): smpps side.
+    UserSmppsStats {
+        bind_count: "Bind requests.",
+        unbind_count: "Unbind requests.",
+        bound_rx_count: "Sessions bound as receiver.",
+        bound_tx_count: "Sessions bound as transmitter.",
+        bound_trx_count: "Sessions bound as transceiver.",
+        submit_sm_request_count: "SubmitSm pdu requests count.",
+        submit_sm_count: "Complete SubmitSm transactions count.",
+        deliver_sm_count: "DeliverSm pdus acknowledged by the ESME.",
+        data_sm_count: "DataSm pdu requests count.",
+        elink_count: "EnquireLinks count.",
+        throttling_error_count: "Throttling errors count.",
+        other_submit_error_count: "Other errors count.",
+        last_activity_at: "Last activity (seconds since the epoch).",
+    }
+);
+
+counters!(
+    /// HTTP callback throwers (`dlr_thrower_*` and `deliversm_thrower_*` metrics).
+    ThrowerStats {
+        ok_count: "Callbacks acknowledged with ACK/Jasmin.",
+        retried_count: "Callbacks to be tried again after a failure.",
+        given_up_count: "Callbacks given up (retries exhausted or target refused by policy).",
+    }
+);
+
+counters!(
+    /// Receipt and MO handling (`dlr_*` / `mo_*` metrics).
+    InboundStats {
+        receipt_count: "Delivery receipts received from connectors.",
+        receipt_unknown_count: "Receipts whose message id is not tracked (unknown or expired).",
+        receipt_malformed_count: "Receipts without a readable message id.",
+        mo_count: "MO messages received from connectors.",
+        mo_unrouted_count: "MO messages without a route.",
+        mo_parts_count: "Parts of long MO messages received.",
+    }
+);
+
+counters!(
     /// Message lifecycle counters (smsgate additions, `queue_*` metrics).
     QueueStats {
         requeued_count: "Messages put back in their queue after a temporary error.",
@@ -97,7 +162,11 @@ counters!(
 pub struct Stats {
     pub httpapi: HttpApiStats,
     pub queue: QueueStats,
+    pub smppsapi: SmppsStats,
+    throwers: RwLock<BTreeMap<(&'static str, String), Arc<ThrowerStats>>>,
+    inbound: RwLock<BTreeMap<String, Arc<InboundStats>>>,
     smppc: RwLock<BTreeMap<String, Arc<SmppcStats>>>,
+    users: RwLock<BTreeMap<String, Arc<UserSmppsStats>>>,
 }
 
 impl Stats {
@@ -111,6 +180,39 @@ impl Stats {
             .entry(cid.to_string())
             .or_default()
             .clone()
+    }
+
+    /// SMPP server counters of user `username` (created on first use).
+    pub fn user_smpps(&self, username: &str) -> Arc<UserSmppsStats> {
+        if let Some(s) = self.users.read().get(username) {
+            return s.clone();
+        }
+        self.users
+            .write()
+            .entry(username.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Receipt and MO counters of connector `cid` (created on first use).
+    pub fn inbound(&self, cid: &str) -> Arc<InboundStats> {
+        if let Some(s) = self.inbound.read().get(cid) {
+            return s.clone();
+        }
+        self.inbound
+            .write()
+            .entry(cid.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Counters of thrower `prefix` (`dlr_thrower`, `deliversm_thrower`) for connector `cid`.
+    pub fn thrower(&self, prefix: &'static str, cid: &str) -> Arc<ThrowerStats> {
+        let key = (prefix, cid.to_string());
+        if let Some(s) = self.throwers.read().get(&key) {
+            return s.clone();
+        }
+        self.throwers.write().entry(key).or_default().clone()
     }
 
     /// Every connector's counters.
@@ -132,17 +234,29 @@ impl Stats {
             );
         }
         let conns = self.smppcs();
-        if let Some((_, first)) = conns.first() {
-            for (i, (name, help, _)) in first.items().into_iter().enumerate() {
-                let _ = write!(
-                    out,
-                    "# TYPE smppc_{name} counter\n# HELP smppc_{name} {help}\n"
-                );
-                for (cid, s) in &conns {
-                    let v = s.items()[i].2;
-                    let _ = writeln!(out, "smppc_{name}{{cid=\"{cid}\"}} {v}");
-                }
-            }
+        labelled(&mut out, "smppc", &conns, |s| s.items());
+        let inbound: Vec<(String, Arc<InboundStats>)> = self
+            .inbound
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        labelled(&mut out, "inbound", &inbound, |s| s.items());
+        for (name, help, v) in self.smppsapi.items() {
+            let _ = write!(
+                out,
+                "# TYPE smppsapi_{name} counter\n# HELP smppsapi_{name} {help}\nsmppsapi_{name} {v}\n"
+            );
+        }
+        for prefix in ["dlr_thrower", "deliversm_thrower"] {
+            let rows: Vec<(String, Arc<ThrowerStats>)> = self
+                .throwers
+                .read()
+                .iter()
+                .filter(|((p, _), _)| *p == prefix)
+                .map(|((_, c), v)| (c.clone(), v.clone()))
+                .collect();
+            labelled(&mut out, prefix, &rows, |s| s.items());
         }
         for (name, help, v) in self.queue.items() {
             let _ = write!(
@@ -151,5 +265,28 @@ impl Stats {
             );
         }
         out
+    }
+}
+
+/// Render one counter family per item with a `cid` label per connector.
+fn labelled<T>(
+    out: &mut String,
+    prefix: &str,
+    rows: &[(String, Arc<T>)],
+    items: impl Fn(&T) -> Vec<(&'static str, &'static str, u64)>,
+) {
+    let Some((_, first)) = rows.first() else {
+        return;
+    };
+    let all: Vec<Vec<(&'static str, &'static str, u64)>> =
+        rows.iter().map(|(_, s)| items(s)).collect();
+    for (i, (name, help, _)) in items(first).into_iter().enumerate() {
+        let _ = write!(
+            out,
+            "# TYPE {prefix}_{name} counter\n# HELP {prefix}_{name} {help}\n"
+        );
+        for ((cid, _), values) in rows.iter().zip(&all) {
+            let _ = writeln!(out, "{prefix}_{name}{{cid=\"{cid}\"}} {}", values[i].2);
+        }
     }
 }

@@ -47,6 +47,7 @@ pub fn sample(user: &str, priority: u8, text: &str) -> Message {
         expires_at: now_ms() + 3_600_000,
         not_before: None,
         batch_id: None,
+        callback: None,
         tries: 0,
     }
 }

@@ -21,6 +21,12 @@ pub fn submit_queue(cid: &str) -> String {
     format!("submit.sm.{cid}")
 }
 
+/// Queue of what waits for SMPP server user `username` (receipts and MO as `deliver_sm`):
+/// it fills while the user is not bound and drains to its receiving sessions.
+pub fn smpps_queue(username: &str) -> String {
+    format!("deliver_sm_thrower.smpps.{username}")
+}
+
 /// Errors from a broker.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {

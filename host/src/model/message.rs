@@ -117,6 +117,31 @@ pub struct Message {
     pub batch_id: Option<String>,
     /// Delivery attempts so far.
     pub tries: u32,
+    /// Set on HTTP callback jobs (DLR and MO throws): what to call. The rest of the message
+    /// is the context the callback was built from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<Callback>,
+}
+
+/// What a callback job is for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CallbackKind {
+    /// A delivery receipt to `dlr-url`.
+    Dlr,
+    /// An MO message to an HTTP client connector.
+    Mo,
+}
+
+/// An HTTP callback to make (GET with a query string or POST with a form body).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Callback {
+    pub kind: CallbackKind,
+    pub url: String,
+    /// `GET` or `POST`.
+    pub method: String,
+    /// Parameters in the order they are sent.
+    pub params: Vec<(String, String)>,
 }
 
 impl Message {

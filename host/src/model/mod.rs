@@ -2,5 +2,7 @@
 pub mod message;
 pub mod user;
 
-pub use message::{Address, Channel, Direction, DlrRequest, Message, Part, Tlv};
+pub use message::{
+    Address, Callback, CallbackKind, Channel, Direction, DlrRequest, Message, Part, Tlv,
+};
 pub use user::{Group, User};

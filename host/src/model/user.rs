@@ -1,7 +1,7 @@
 //! Users and groups as the gateway sees them at runtime. Money (balance, sms_count) is not
 //! here: it lives in the store's ledger so that configuration reloads never roll it back.
 
-use crate::config::ContentEncoding;
+use crate::config::{ContentEncoding, MtMessagingCred, SmppsCred};
 
 /// A group of users.
 #[derive(Debug, Clone)]
@@ -20,4 +20,8 @@ pub struct User {
     pub password_hash: String,
     pub enabled: bool,
     pub content_encoding: ContentEncoding,
+    /// `mt_messaging_cred` (the quota's money part is only the ledger's seed).
+    pub mt_cred: MtMessagingCred,
+    /// `smpps_cred`.
+    pub smpps_cred: SmppsCred,
 }

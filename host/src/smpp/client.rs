@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter, SubmitSm};
-use rusmpp::tlvs::MessageSubmissionRequestTlvValue;
 use rusmpp::types::{COctetString, EmptyOrFullCOctetString};
 use rusmpp::values::{
     DataCoding, EsmClass, InterfaceVersion, Npi, PriorityFlag, RegisteredDelivery,
@@ -27,7 +26,7 @@ use super::session::{self, Session, SessionConfig, SessionError};
 use crate::broker::{submit_queue, Broker, Delivery};
 use crate::config::{BindType, SmppClientConfig};
 use crate::model::message::now_ms;
-use crate::model::Message;
+use crate::model::{Address, Message};
 use crate::stats::{SmppcStats, Stats};
 use crate::store::{MessageRecord, Store};
 
@@ -66,6 +65,12 @@ pub struct ConnectorDeps {
     pub store: Arc<dyn Store>,
     pub stats: Arc<Stats>,
     pub max_retries: u32,
+    /// Messages cancelled by `cancel_sm` while queued: dropped instead of sent.
+    pub cancellations: Arc<crate::cancel::Cancellations>,
+    /// Receipt tracking and DLR throws.
+    pub dlr: Arc<crate::dlr::Dlr>,
+    /// Receipts and MO from the SMSC.
+    pub inbound: Arc<crate::inbound::Inbound>,
 }
 
 /// Start connector `cfg`.
@@ -205,8 +210,13 @@ async fn run(
                         tracing::info!(cid = %cfg.cid, host = %cfg.host, port = cfg.port, bind = ?cfg.bind, "connector bound");
                         stats.bound_count.set(1);
                         let _ = state.send(ConnectorState::Bound);
-                        let inbound =
-                            tokio::spawn(handle_incoming(session.clone(), incoming, stats.clone()));
+                        let inbound = tokio::spawn(handle_incoming(
+                            session.clone(),
+                            incoming,
+                            stats.clone(),
+                            cfg.clone(),
+                            deps.inbound.clone(),
+                        ));
                         if cfg.bind != BindType::Receiver {
                             send_loop(&cfg, &deps, &session, &stats, &queue, &stop).await;
                         } else {
@@ -257,28 +267,84 @@ async fn run(
     let _ = state.send(ConnectorState::Stopped);
 }
 
-/// Requests from the SMSC: receipts and MO (`deliver_sm`, `data_sm`). They are acknowledged
-/// here; tracking receipts and routing MO are the DLR/MO module's job.
+/// Requests from the SMSC: receipts and MO (`deliver_sm`, `data_sm`), handled concurrently
+/// (up to 256 at once) and answered once what they carry is durably queued.
 async fn handle_incoming(
     s: Session,
     mut rx: tokio::sync::mpsc::Receiver<Command>,
     stats: Arc<SmppcStats>,
+    cfg: Arc<SmppClientConfig>,
+    inbound: Arc<crate::inbound::Inbound>,
 ) {
+    let limit = Arc::new(tokio::sync::Semaphore::new(256));
     while let Some(cmd) = rx.recv().await {
         let seq = cmd.sequence_number;
-        match cmd.pdu() {
-            Some(Pdu::DeliverSm(_)) => {
+        let inc = match cmd.pdu() {
+            Some(Pdu::DeliverSm(d)) => {
                 stats.deliver_sm_count.inc();
-                let resp = rusmpp::pdus::DeliverSmResp::builder().build();
-                let _ = s.respond(seq, CommandStatus::EsmeRok, resp).await;
+                crate::inbound::Incoming {
+                    source: Address {
+                        addr: super::cstring(d.source_addr.as_ref()),
+                        ton: d.source_addr_ton.into(),
+                        npi: d.source_addr_npi.into(),
+                    },
+                    destination: Address {
+                        addr: super::cstring(d.destination_addr.as_ref()),
+                        ton: d.dest_addr_ton.into(),
+                        npi: d.dest_addr_npi.into(),
+                    },
+                    esm_class: d.esm_class.into(),
+                    data_coding: d.data_coding.into(),
+                    protocol_id: d.protocol_id,
+                    priority: d.priority_flag.into(),
+                    validity_period: super::cstring(d.validity_period.as_ref()),
+                    short_message: d.short_message().as_ref().to_vec(),
+                    tlvs: d.tlvs().iter().map(super::tlv_to_model).collect(),
+                }
             }
-            Some(Pdu::DataSm(_)) => {
+            Some(Pdu::DataSm(d)) => {
                 stats.data_sm_count.inc();
-                let resp = rusmpp::pdus::DataSmResp::builder().build();
-                let _ = s.respond(seq, CommandStatus::EsmeRok, resp).await;
+                crate::inbound::Incoming {
+                    source: Address {
+                        addr: super::cstring(d.source_addr.as_ref()),
+                        ton: d.source_addr_ton.into(),
+                        npi: d.source_addr_npi.into(),
+                    },
+                    destination: Address {
+                        addr: super::cstring(d.destination_addr.as_ref()),
+                        ton: d.dest_addr_ton.into(),
+                        npi: d.dest_addr_npi.into(),
+                    },
+                    esm_class: d.esm_class.into(),
+                    data_coding: d.data_coding.into(),
+                    protocol_id: 0,
+                    priority: 0,
+                    validity_period: String::new(),
+                    short_message: vec![],
+                    tlvs: d.tlvs().iter().map(super::tlv_to_model).collect(),
+                }
             }
-            _ => s.nack(seq, CommandStatus::EsmeRinvcmdid).await,
-        }
+            _ => {
+                s.nack(seq, CommandStatus::EsmeRinvcmdid).await;
+                continue;
+            }
+        };
+        let is_data = cmd.id() == rusmpp::CommandId::DataSm;
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
+        let (s2, cfg2, inbound2) = (s.clone(), cfg.clone(), inbound.clone());
+        tokio::spawn(async move {
+            let status = inbound2.handle(&cfg2, inc).await;
+            let _ = if is_data {
+                s2.respond(seq, status, rusmpp::pdus::DataSmResp::builder().build())
+                    .await
+            } else {
+                s2.respond(seq, status, rusmpp::pdus::DeliverSmResp::builder().build())
+                    .await
+            };
+            drop(permit);
+        });
     }
 }
 
@@ -413,15 +479,7 @@ fn build_submit(m: &Message, part: &crate::model::Part) -> SubmitSm {
         .short_message(super::octets(&part.short_message))
         .build();
     for t in part.tlvs.iter().chain(m.tlvs.iter()) {
-        let v = match (t.tag, t.value.as_slice()) {
-            (0x020C, [a, b]) => {
-                MessageSubmissionRequestTlvValue::SarMsgRefNum(u16::from_be_bytes([*a, *b]))
-            }
-            (0x020E, [a]) => MessageSubmissionRequestTlvValue::SarTotalSegments(*a),
-            (0x020F, [a]) => MessageSubmissionRequestTlvValue::SarSegmentSeqnum(*a),
-            _ => continue,
-        };
-        sm.push_tlv(v);
+        sm.push_tlv(super::submission_tlv(t));
     }
     sm
 }
@@ -465,7 +523,20 @@ async fn send_one(
         deps.stats.queue.expired_count.inc();
         return;
     }
+    if deps.cancellations.contains(&m.id) {
+        finish_failed(
+            deps,
+            queue,
+            d.tag,
+            &m,
+            "CANCELLED",
+            "cancelled by cancel_sm",
+        )
+        .await;
+        return;
+    }
     let mut outcome = Outcome::Sent(String::new());
+    let mut smsc_ids = Vec::with_capacity(m.parts.len());
     for part in &m.parts {
         stats.submit_sm_request_count.inc();
         let pdu = build_submit(&m, part);
@@ -505,8 +576,9 @@ async fn send_one(
             Err(SessionError::Closed) => Outcome::Temporary("link down".into()),
             Err(SessionError::NotSent) => Outcome::NotSent,
         };
-        if !matches!(outcome, Outcome::Sent(_)) {
-            break;
+        match &outcome {
+            Outcome::Sent(id) => smsc_ids.push(id.clone()),
+            _ => break,
         }
     }
     drop(permit);
@@ -520,7 +592,12 @@ async fn send_one(
                 detail: None,
                 updated_at: now_ms(),
             };
-            let (_, acked) = tokio::join!(deps.store.record(rec), deps.broker.ack(queue, d.tag));
+            let expiry = Duration::from_secs(cfg.dlr_expiry.max(1));
+            let (_, _, acked) = tokio::join!(
+                deps.store.record(rec),
+                deps.dlr.submitted(&m, cfg.dlr_msgid, expiry, &smsc_ids),
+                deps.broker.ack(queue, d.tag)
+            );
             if let Err(e) = acked {
                 tracing::error!(id = %m.id, error = %e, "ack failed");
             }
@@ -574,6 +651,7 @@ async fn finish_failed(
         updated_at: now_ms(),
     };
     let _ = deps.store.record(rec).await;
+    deps.dlr.failed(m, status).await;
     if let Err(e) = deps.broker.ack(queue, tag).await {
         tracing::error!(id = %m.id, error = %e, "ack of failed message failed");
     }

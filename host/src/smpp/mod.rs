@@ -1,6 +1,9 @@
 //! SMPP v3.4: the shared session layer, client connectors and TLS.
+pub mod bindings;
 pub mod client;
+pub mod server;
 pub mod session;
+pub mod time;
 pub mod tls;
 
 use rusmpp::types::{COctetString, OctetString};
@@ -20,4 +23,45 @@ pub fn c_octet<const MIN: usize, const MAX: usize>(s: &str) -> COctetString<MIN,
 /// An octet string field (short_message), truncated to 255 octets.
 pub fn octets(b: &[u8]) -> OctetString<0, 255> {
     OctetString::from_slice(&b[..b.len().min(255)]).unwrap_or_default()
+}
+
+/// A received TLV as the message model keeps it (tag and raw value octets).
+pub fn tlv_to_model(t: &rusmpp::tlvs::Tlv) -> crate::model::Tlv {
+    use rusmpp::encode::{Encode, Length};
+    let value = match t.value() {
+        Some(v) => {
+            let mut buf = vec![0u8; v.length()];
+            let n = v.encode(&mut buf);
+            buf.truncate(n);
+            buf
+        }
+        None => vec![],
+    };
+    crate::model::Tlv {
+        tag: u16::from(t.tag()),
+        value,
+    }
+}
+
+/// A model TLV for a `submit_sm`/`data_sm`, sent with its raw octets.
+pub fn submission_tlv(t: &crate::model::Tlv) -> rusmpp::tlvs::MessageSubmissionRequestTlvValue {
+    rusmpp::tlvs::MessageSubmissionRequestTlvValue::Other {
+        tag: rusmpp::tlvs::TlvTag::from(t.tag),
+        value: rusmpp::types::AnyOctetString::from_slice(&t.value),
+    }
+}
+
+/// A model TLV for a `deliver_sm`, sent with its raw octets.
+pub fn delivery_tlv(t: &crate::model::Tlv) -> rusmpp::tlvs::MessageDeliveryRequestTlvValue {
+    rusmpp::tlvs::MessageDeliveryRequestTlvValue::Other {
+        tag: rusmpp::tlvs::TlvTag::from(t.tag),
+        value: rusmpp::types::AnyOctetString::from_slice(&t.value),
+    }
+}
+
+/// A C-octet string's text (up to its NUL).
+pub fn cstring(b: &[u8]) -> String {
+    String::from_utf8_lossy(b)
+        .trim_end_matches('\0')
+        .to_string()
 }

@@ -8,7 +8,7 @@
 //! answers them with [`Session::respond`]. PDU encoding/decoding is rusmpp's.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,6 +82,7 @@ struct Inner {
     closed: CancellationToken,
     reason: Mutex<Option<CloseReason>>,
     last_rx: AtomicI64,
+    elinks: AtomicU64,
     cfg: SessionConfig,
 }
 
@@ -107,6 +108,7 @@ where
         closed: CancellationToken::new(),
         reason: Mutex::new(None),
         last_rx: AtomicI64::new(now_ms()),
+        elinks: AtomicU64::new(0),
         cfg,
     });
     let session = Session { inner };
@@ -185,6 +187,11 @@ impl Session {
         let _ = self
             .respond(sequence_number, status, Pdu::GenericNack)
             .await;
+    }
+
+    /// `enquire_link` requests received from the peer (answered by the session itself).
+    pub fn enquire_links_received(&self) -> u64 {
+        self.inner.elinks.load(Ordering::Relaxed)
     }
 
     /// Requests sent and not yet answered.
@@ -376,6 +383,7 @@ async fn reader<R: AsyncRead + Unpin + Send + 'static>(
         }
         match cmd.pdu() {
             Some(Pdu::EnquireLink) => {
+                s.inner.elinks.fetch_add(1, Ordering::Relaxed);
                 let _ = s
                     .respond(
                         cmd.sequence_number,

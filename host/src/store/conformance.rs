@@ -45,6 +45,36 @@ pub async fn counters(s: Arc<dyn Store>, p: &str) {
         t.await.expect("task");
     }
     assert_eq!(s.incr(&k, 0).await.expect("incr"), 100);
+    // Expiring counters: concurrent increments count, and the key goes away with its TTL.
+    let e = format!("{p}:ectr");
+    let mut tasks = vec![];
+    for _ in 0..20 {
+        let s = s.clone();
+        let e = e.clone();
+        tasks.push(tokio::spawn(async move {
+            s.incr_ttl(&e, 1, Duration::from_millis(300))
+                .await
+                .expect("incr_ttl")
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    assert_eq!(
+        s.incr_ttl(&e, 0, Duration::from_millis(300))
+            .await
+            .expect("incr_ttl"),
+        20
+    );
+    assert_eq!(s.get(&e).await.expect("get"), Some(b"20".to_vec()));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(s.get(&e).await.expect("get"), None);
+    assert_eq!(
+        s.incr_ttl(&e, 1, Duration::from_secs(5))
+            .await
+            .expect("incr_ttl"),
+        1
+    );
 }
 
 /// One holder at a time; a lease expires.

@@ -199,6 +199,42 @@ impl Store for EmbeddedStore {
             .await?)
     }
 
+    async fn incr_ttl(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, StoreError> {
+        let k = key.to_string();
+        let now = now_ms();
+        let exp = now + ttl.as_millis() as i64;
+        let v = self
+            .db
+            .write(move |c| {
+                let cur: Option<(Vec<u8>, Option<i64>)> = c
+                    .prepare_cached(
+                        "SELECT value, expires_at FROM kv WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+                    )?
+                    .query_row(params![k, now], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let (old, keep_exp) = match cur {
+                    Some((v, e)) => (
+                        std::str::from_utf8(&v)
+                            .ok()
+                            .and_then(|t| t.parse::<i64>().ok())
+                            .unwrap_or(0),
+                        e,
+                    ),
+                    None => (0, Some(exp)),
+                };
+                let new = old + delta;
+                c.prepare_cached(
+                    "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                )?
+                .execute(params![k, new.to_string().into_bytes(), keep_exp])?;
+                Ok(new)
+            })
+            .await?;
+        self.changed(key.to_string());
+        Ok(v)
+    }
+
     async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
         let (n, h) = (name.to_string(), holder.to_string());
         let now = now_ms();

@@ -72,6 +72,9 @@ pub trait Store: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<bool, StoreError>;
     /// Add `delta` to a counter atomically and return the new value.
     async fn incr(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
+    /// Add `delta` to a counter that expires `ttl` after its creation (a plain key: `get`
+    /// returns its decimal text, `delete` removes it). Atomic like [`Store::incr`].
+    async fn incr_ttl(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, StoreError>;
     /// Take or renew the lease `name` for `holder`; false if someone else holds it.
     async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError>;
     /// Give up the lease if `holder` has it.

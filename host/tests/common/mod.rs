@@ -47,6 +47,11 @@ log = "warn"
 [http-api]
 bind = "127.0.0.1"
 port = {http_port}
+[smpp-server]
+bind = "127.0.0.1"
+port = 0
+[callbacks]
+allow_loopback = true
 [[groups]]
 gid = "g1"
 [[groups]]
@@ -65,6 +70,21 @@ mt_messaging_cred.quota = {{ balance = 1.0, sms_count = 5 }}
 username = "eve"
 password = "evepwd"
 gid = "g2"
+[[users]]
+username = "nobind"
+password = "pw"
+gid = "g1"
+smpps_cred.authorization.bind = false
+[[users]]
+username = "single"
+password = "pw"
+gid = "g1"
+smpps_cred.quota.max_bindings = 1
+[[users]]
+username = "slow"
+password = "pw"
+gid = "g1"
+mt_messaging_cred.quota.smpps_throughput = 2
 [[users]]
 username = "utf"
 password = "utfpwd"
@@ -184,4 +204,208 @@ fn dechunk(b: &[u8]) -> Vec<u8> {
 pub async fn get(addr: SocketAddr, target: &str) -> (u16, String) {
     let (s, b) = http(addr, "GET", target, None).await;
     (s, String::from_utf8_lossy(&b).into_owned())
+}
+
+/// An ESME built on the project's own session layer: connect and bind.
+pub async fn esme_bind(
+    addr: SocketAddr,
+    mode: &str,
+    system_id: &str,
+    password: &str,
+) -> (
+    smsgate::smpp::session::Session,
+    tokio::sync::mpsc::Receiver<rusmpp::Command>,
+    rusmpp::CommandStatus,
+) {
+    use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter};
+    use smsgate::smpp::c_octet;
+    let sock = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let cfg = smsgate::smpp::session::SessionConfig {
+        enquire_link_interval: None,
+        inactivity_timeout: None,
+        response_timeout: Duration::from_secs(10),
+        ..Default::default()
+    };
+    let (s, rx) = smsgate::smpp::session::start(sock, cfg);
+    let resp = match mode {
+        "tx" => {
+            s.request(
+                BindTransmitter::builder()
+                    .system_id(c_octet(system_id))
+                    .password(c_octet(password))
+                    .build(),
+            )
+            .await
+        }
+        "rx" => {
+            s.request(
+                BindReceiver::builder()
+                    .system_id(c_octet(system_id))
+                    .password(c_octet(password))
+                    .build(),
+            )
+            .await
+        }
+        _ => {
+            s.request(
+                BindTransceiver::builder()
+                    .system_id(c_octet(system_id))
+                    .password(c_octet(password))
+                    .build(),
+            )
+            .await
+        }
+    }
+    .expect("bind response");
+    (s, rx, resp.status())
+}
+
+/// A `submit_sm` from an ESME.
+pub fn submit_sm(to: &str, text: &[u8], registered_delivery: u8) -> rusmpp::pdus::SubmitSm {
+    use rusmpp::values::{DataCoding, RegisteredDelivery};
+    use smsgate::smpp::{c_octet, octets};
+    rusmpp::pdus::SubmitSm::builder()
+        .source_addr(c_octet("1234"))
+        .destination_addr(c_octet(to))
+        .registered_delivery(RegisteredDelivery::from(registered_delivery))
+        .data_coding(DataCoding::from(0))
+        .short_message(octets(text))
+        .build()
+}
+
+/// The message id of a `submit_sm_resp`.
+pub fn resp_id(c: &rusmpp::Command) -> String {
+    match c.pdu() {
+        Some(rusmpp::Pdu::SubmitSmResp(r)) => String::from_utf8_lossy(r.message_id().as_ref())
+            .trim_end_matches('\0')
+            .to_string(),
+        _ => String::new(),
+    }
+}
+
+/// A request the test HTTP receiver got.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    /// Query string (GET) or form body (POST) as ordered pairs.
+    pub params: Vec<(String, String)>,
+}
+
+impl Call {
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn keys(&self) -> Vec<&str> {
+        self.params.iter().map(|(k, _)| k.as_str()).collect()
+    }
+}
+
+/// A local HTTP receiver for DLR and MO callbacks. It answers `ACK/Jasmin`, except for the
+/// first `fail_first` calls (status 500) and while `hang` is set (never answers).
+#[derive(Clone)]
+pub struct Receiver {
+    pub addr: SocketAddr,
+    pub calls: Arc<parking_lot::Mutex<Vec<Call>>>,
+    pub fail_first: Arc<std::sync::atomic::AtomicUsize>,
+    pub wrong_body: Arc<std::sync::atomic::AtomicBool>,
+    pub hang: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Receiver {
+    pub fn count(&self) -> usize {
+        self.calls.lock().len()
+    }
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().clone()
+    }
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+pub async fn receiver() -> Receiver {
+    receiver_on("127.0.0.1:0".parse().expect("addr")).await
+}
+
+pub async fn receiver_on(bind: SocketAddr) -> Receiver {
+    use http_body_util::BodyExt;
+    use std::sync::atomic::Ordering;
+    let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
+    let r = Receiver {
+        addr: listener.local_addr().expect("addr"),
+        calls: Default::default(),
+        fail_first: Default::default(),
+        wrong_body: Default::default(),
+        hang: Default::default(),
+    };
+    let r2 = r.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                continue;
+            };
+            let r = r2.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let r = r.clone();
+                        async move {
+                            let method = req.method().to_string();
+                            let path = req.uri().path().to_string();
+                            let query = req.uri().query().unwrap_or("").to_string();
+                            let body = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let raw = if method == "POST" {
+                                body.to_vec()
+                            } else {
+                                query.into_bytes()
+                            };
+                            let params = form_urlencoded::parse(&raw)
+                                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                                .collect();
+                            r.calls.lock().push(Call {
+                                method,
+                                path,
+                                params,
+                            });
+                            if r.hang.load(Ordering::SeqCst) {
+                                tokio::time::sleep(Duration::from_secs(3600)).await;
+                            }
+                            let fail = r
+                                .fail_first
+                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                    n.checked_sub(1)
+                                })
+                                .is_ok();
+                            let (status, text) = if fail {
+                                (500, "oops")
+                            } else if r.wrong_body.load(Ordering::SeqCst) {
+                                (200, "OK")
+                            } else {
+                                (200, "ACK/Jasmin")
+                            };
+                            let mut resp = hyper::Response::new(http_body_util::Full::new(
+                                bytes::Bytes::from_static(text.as_bytes()),
+                            ));
+                            *resp.status_mut() =
+                                hyper::StatusCode::from_u16(status).expect("status");
+                            Ok::<_, std::convert::Infallible>(resp)
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
+                    .await;
+            });
+        }
+    });
+    r
 }

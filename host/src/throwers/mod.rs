@@ -1,0 +1,274 @@
+//! HTTP callback throwers: DLRs to `dlr-url` and MO to HTTP client connectors.
+//!
+//! Jobs are durable queue messages (`dlr_thrower.http`, `deliver_sm_thrower.http`) carrying a
+//! [`Callback`](crate::model::Callback). A call succeeds only on status 200 with the body
+//! `ACK/Jasmin`; otherwise it is tried again after `retry_delay`, `max_retries` attempts in
+//! all. Connections are pooled (keep-alive) and each target host has its own concurrency
+//! limit, so one slow receiver cannot hold up the others. Targets are checked against the
+//! `[callbacks]` policy before each call.
+
+pub mod policy;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use parking_lot::Mutex;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::{Broker, Delivery};
+use crate::config::{CallbacksConfig, ThrowerConfig};
+use crate::model::{Callback, CallbackKind};
+use crate::stats::Stats;
+
+type HttpClient = Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
+
+/// Build the pooled HTTP(S) client used for callbacks.
+pub fn http_client() -> HttpClient {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map(|b| b.https_or_http().enable_http1().build())
+        .unwrap_or_else(|_| {
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(
+                    tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
+                        tokio_rustls::rustls::crypto::ring::default_provider(),
+                    ))
+                    .with_safe_default_protocol_versions()
+                    .map(|b| {
+                        b.with_root_certificates(tokio_rustls::rustls::RootCertStore::empty())
+                            .with_no_client_auth()
+                    })
+                    .unwrap_or_else(|_| {
+                        tokio_rustls::rustls::ClientConfig::builder()
+                            .with_root_certificates(tokio_rustls::rustls::RootCertStore::empty())
+                            .with_no_client_auth()
+                    }),
+                )
+                .https_or_http()
+                .enable_http1()
+                .build()
+        });
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
+        .build(https)
+}
+
+/// One thrower: consumes one queue.
+pub struct Thrower {
+    pub queue: &'static str,
+    pub kind: CallbackKind,
+    pub broker: Arc<dyn Broker>,
+    pub cfg: ThrowerConfig,
+    pub policy: CallbacksConfig,
+    pub stats: Arc<Stats>,
+    /// Metric prefix (`dlr_thrower`, `deliversm_thrower`).
+    pub prefix: &'static str,
+    pub client: HttpClient,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// How one call went.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    Retry(String),
+    GiveUp(String),
+}
+
+impl Thrower {
+    /// A thrower for `queue`.
+    pub fn new(
+        queue: &'static str,
+        kind: CallbackKind,
+        broker: Arc<dyn Broker>,
+        cfg: ThrowerConfig,
+        policy: CallbacksConfig,
+        stats: Arc<Stats>,
+    ) -> Arc<Thrower> {
+        let prefix = match kind {
+            CallbackKind::Dlr => "dlr_thrower",
+            CallbackKind::Mo => "deliversm_thrower",
+        };
+        Arc::new(Thrower {
+            queue,
+            kind,
+            broker,
+            cfg,
+            policy,
+            stats,
+            prefix,
+            client: http_client(),
+            hosts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Consume the queue until `stop`.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        let inflight = Arc::new(Semaphore::new(self.policy.max_in_flight.max(1)));
+        loop {
+            let first = tokio::select! {
+                p = inflight.clone().acquire_owned() => p,
+                _ = stop.cancelled() => break,
+            };
+            let Ok(first) = first else { break };
+            tokio::select! {
+                _ = self.broker.wait_ready(self.queue) => {}
+                _ = stop.cancelled() => break,
+            }
+            let max = inflight.available_permits() + 1;
+            let ds = match self.broker.receive(self.queue, max.min(256)).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(queue = self.queue, error = %e, "thrower: queue unavailable");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let mut first = Some(first);
+            for d in ds {
+                let permit = match first.take() {
+                    Some(p) => p,
+                    None => match inflight.clone().acquire_owned().await {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                };
+                let me = self.clone();
+                tokio::spawn(async move {
+                    me.handle(d).await;
+                    drop(permit);
+                });
+            }
+        }
+        let _ = self.broker.release_all(self.queue).await;
+    }
+
+    async fn handle(&self, d: Delivery) {
+        let mut m = d.message;
+        let Some(cb) = m.callback.clone() else {
+            tracing::warn!(queue = self.queue, id = %m.id, "thrower: job without callback dropped");
+            let _ = self.broker.ack(self.queue, d.tag).await;
+            return;
+        };
+        let outcome = self.call(&cb).await;
+        let stats = self.stats.thrower(self.prefix, &m.connector);
+        m.tries += 1;
+        let max = self.cfg.max_retries.max(1);
+        let outcome = match outcome {
+            Outcome::Retry(why) if m.tries >= max => {
+                Outcome::GiveUp(format!("{why} (after {} attempts)", m.tries))
+            }
+            o => o,
+        };
+        match outcome {
+            Outcome::Ok => {
+                stats.ok_count.inc();
+                if let Err(e) = self.broker.ack(self.queue, d.tag).await {
+                    tracing::warn!(error = %e, "thrower: ack failed");
+                }
+            }
+            Outcome::Retry(why) => {
+                stats.retried_count.inc();
+                tracing::info!(kind = ?self.kind, url = %cb.url, tries = m.tries, reason = %why, "callback failed: will retry");
+                let delay = Duration::from_secs(self.cfg.retry_delay);
+                if let Err(e) = self.broker.requeue(self.queue, d.tag, &m, delay).await {
+                    tracing::warn!(error = %e, "thrower: requeue failed");
+                }
+            }
+            Outcome::GiveUp(why) => {
+                stats.given_up_count.inc();
+                tracing::warn!(kind = ?self.kind, url = %cb.url, reason = %why, "callback given up");
+                let _ = self.broker.ack(self.queue, d.tag).await;
+            }
+        }
+    }
+
+    fn host_limit(&self, authority: &str) -> Arc<Semaphore> {
+        let mut h = self.hosts.lock();
+        if h.len() > 10_000 {
+            h.retain(|_, s| Arc::strong_count(s) > 1);
+        }
+        h.entry(authority.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.policy.per_host_concurrency.max(1))))
+            .clone()
+    }
+
+    async fn call(&self, cb: &Callback) -> Outcome {
+        let target = match policy::check(&self.policy, &cb.url).await {
+            Ok(t) => t,
+            Err(e @ policy::PolicyError::Unresolvable(..)) => return Outcome::Retry(e.to_string()),
+            Err(e) => return Outcome::GiveUp(e.to_string()),
+        };
+        let limit = self.host_limit(&target.authority);
+        let Ok(_permit) = limit.acquire().await else {
+            return Outcome::Retry("host limiter closed".into());
+        };
+        let form = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(cb.params.iter())
+            .finish();
+        let post = cb.method.eq_ignore_ascii_case("POST");
+        let uri = if post {
+            cb.url.clone()
+        } else if cb.url.contains('?') {
+            format!("{}&{form}", cb.url)
+        } else {
+            format!("{}?{form}", cb.url)
+        };
+        let agent = match self.kind {
+            CallbackKind::Dlr => "smsgate DLRThrower",
+            CallbackKind::Mo => "smsgate deliverSmHttpThrower",
+        };
+        let req = hyper::Request::builder()
+            .method(if post { "POST" } else { "GET" })
+            .uri(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "text/plain")
+            .header("user-agent", agent)
+            .body(Full::new(if post {
+                Bytes::from(form)
+            } else {
+                Bytes::new()
+            }));
+        let req = match req {
+            Ok(r) => r,
+            Err(e) => return Outcome::GiveUp(format!("cannot build request: {e}")),
+        };
+        let timeout = Duration::from_secs(self.cfg.http_timeout.max(1));
+        let resp = tokio::time::timeout(timeout, async {
+            let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+            let status = resp.status();
+            let body = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            Ok::<_, String>((status, body))
+        })
+        .await;
+        match resp {
+            Err(_) => Outcome::Retry(format!("no answer within {}s", timeout.as_secs())),
+            Ok(Err(e)) => Outcome::Retry(e),
+            Ok(Ok((status, body))) => {
+                let text = String::from_utf8_lossy(&body);
+                if status == hyper::StatusCode::OK && text.trim().starts_with("ACK/Jasmin") {
+                    Outcome::Ok
+                } else {
+                    Outcome::Retry(format!(
+                        "status {status}, body {:?}",
+                        text.chars().take(64).collect::<String>()
+                    ))
+                }
+            }
+        }
+    }
+}

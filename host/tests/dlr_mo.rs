@@ -1,0 +1,560 @@
+//! Delivery receipts and MO end to end: simulator → gateway → local HTTP receiver (or an ESME
+//! bound to the SMPP server), over real sockets.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use rusmpp::pdus::DeliverSm;
+use rusmpp::values::{DataCoding, EsmClass};
+use rusmpp::{CommandStatus, Pdu};
+use smsgate::app::Gateway;
+use smsgate::simulator::{ReceiptKnobs, Simulator};
+use smsgate::smpp::{c_octet, octets};
+
+const THROWERS: &str = "
+[dlr-thrower]
+retry_delay = 1
+max_retries = 3
+http_timeout = 2
+[deliversm-thrower]
+retry_delay = 1
+max_retries = 3
+http_timeout = 2
+";
+
+struct Env {
+    _dir: tempfile::TempDir,
+    sim: Simulator,
+    gw: Arc<Gateway>,
+    rx: Receiver,
+}
+
+fn mo_config(rx: &Receiver, method: &str) -> String {
+    format!(
+        "
+[[httpccs]]
+cid = \"web\"
+url = \"{}\"
+method = \"{method}\"
+[[moroutes]]
+type = \"DefaultRoute\"
+order = 0
+connector = \"http(web)\"
+[[filters]]
+fid = \"to_foo\"
+type = \"DestinationAddrFilter\"
+destination_addr = \"^7777\"
+[[moroutes]]
+type = \"StaticMORoute\"
+order = 10
+connector = \"smpps(foo)\"
+filters = [\"to_foo\"]
+",
+        rx.url("/mo")
+    )
+}
+
+async fn env_with(extra: &str, edit: impl Fn(String) -> String) -> Env {
+    let sim = simulator().await;
+    let rx = receiver().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut text = config_toml(dir.path(), free_port(), sim.addr.port());
+    text = edit(text);
+    text.push_str(THROWERS);
+    text.push_str(&mo_config(&rx, "GET"));
+    text.push_str(extra);
+    let gw = gateway(load(&text, dir.path())).await;
+    sim.set_receipts(ReceiptKnobs {
+        delay: Some(Duration::from_millis(50)),
+        ..Default::default()
+    });
+    Env {
+        _dir: dir,
+        sim,
+        gw,
+        rx,
+    }
+}
+
+async fn env() -> Env {
+    env_with("", |t| t).await
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn send_dlr(e: &Env, level: u8, method: &str, path: &str) -> String {
+    let addr = e.gw.http_addr.expect("http");
+    let (st, body) = get(
+        addr,
+        &format!(
+            "/send?username=foo&password=bar&to=33600000001&content=hello&dlr=yes&dlr-url={}&dlr-level={level}&dlr-method={method}",
+            enc(&e.rx.url(path))
+        ),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    body.trim()
+        .trim_start_matches("Success \"")
+        .trim_end_matches('"')
+        .to_string()
+}
+
+const LEVEL1: [&str; 4] = ["id", "level", "message_status", "connector"];
+const LEVEL2: [&str; 11] = [
+    "id",
+    "level",
+    "message_status",
+    "connector",
+    "id_smsc",
+    "sub",
+    "dlvrd",
+    "subdate",
+    "donedate",
+    "err",
+    "text",
+];
+
+#[tokio::test]
+async fn each_level_with_get_and_post() {
+    let e = env().await;
+    for method in ["GET", "POST"] {
+        for level in [1u8, 2, 3] {
+            let before = e.rx.count();
+            let id = send_dlr(&e, level, method, &format!("/dlr/{level}/{method}")).await;
+            let want = if level == 3 { 2 } else { 1 };
+            wait_for(10, "DLR calls", || e.rx.count() >= before + want).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let calls: Vec<Call> = e.rx.calls()[before..].to_vec();
+            assert_eq!(calls.len(), want, "level {level} {method}: {calls:?}");
+            for c in &calls {
+                assert_eq!(c.method, method);
+                assert_eq!(c.path, format!("/dlr/{level}/{method}"));
+                assert_eq!(c.get("id"), Some(id.as_str()));
+                assert_eq!(c.get("connector"), Some("sim"));
+            }
+            let l1 = calls.iter().find(|c| c.get("level") == Some("1"));
+            let l2 = calls.iter().find(|c| c.get("level") == Some("2"));
+            if level != 2 {
+                let l1 = l1.expect("level 1 DLR");
+                assert_eq!(l1.keys(), LEVEL1);
+                assert_eq!(l1.get("message_status"), Some("ESME_ROK"));
+            }
+            if level >= 2 {
+                let l2 = l2.expect("level 2 DLR");
+                assert_eq!(l2.keys(), LEVEL2);
+                assert_eq!(l2.get("message_status"), Some("DELIVRD"));
+                assert_eq!(l2.get("sub"), Some("001"));
+                assert_eq!(l2.get("dlvrd"), Some("001"));
+                assert_eq!(l2.get("err"), Some("000"));
+                let smsc = e
+                    .sim
+                    .received()
+                    .last()
+                    .map(|r| r.message_id.clone())
+                    .expect("sim got it");
+                assert_eq!(l2.get("id_smsc"), Some(smsc.as_str()));
+                assert_eq!(l2.get("subdate").map(str::len), Some(10));
+            }
+        }
+    }
+    wait_for(5, "8 DLRs acknowledged", || {
+        e.gw.stats
+            .render_prometheus()
+            .contains("dlr_thrower_ok_count{cid=\"sim\"} 8")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn failing_receiver_gets_exactly_one_call_per_retry() {
+    let e = env().await;
+    e.rx.fail_first.store(2, Ordering::SeqCst);
+    send_dlr(&e, 1, "GET", "/dlr").await;
+    wait_for(15, "three calls", || e.rx.count() >= 3).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(e.rx.count(), 3, "two failures + one success, no more");
+    let m = e.gw.stats.render_prometheus();
+    assert!(m.contains("dlr_thrower_ok_count{cid=\"sim\"} 1"), "{m}");
+    assert!(
+        m.contains("dlr_thrower_retried_count{cid=\"sim\"} 2"),
+        "{m}"
+    );
+
+    // A wrong body is a failure too; max_retries = 3 attempts, then given up.
+    e.rx.wrong_body.store(true, Ordering::SeqCst);
+    let before = e.rx.count();
+    send_dlr(&e, 1, "POST", "/dlr").await;
+    wait_for(15, "three attempts", || e.rx.count() >= before + 3).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(e.rx.count(), before + 3);
+    assert!(e
+        .gw
+        .stats
+        .render_prometheus()
+        .contains("dlr_thrower_given_up_count{cid=\"sim\"} 1"));
+}
+
+#[tokio::test]
+async fn hanging_and_refusing_receivers_are_retried() {
+    let e = env().await;
+    e.rx.hang.store(true, Ordering::SeqCst);
+    send_dlr(&e, 1, "GET", "/slow").await;
+    wait_for(10, "first call", || e.rx.count() >= 1).await;
+    e.rx.hang.store(false, Ordering::SeqCst);
+    // http_timeout 2 s, retry_delay 1 s: the second attempt comes and succeeds.
+    wait_for(15, "retry after timeout", || e.rx.count() >= 2).await;
+    wait_for(5, "ok", || {
+        e.gw.stats
+            .render_prometheus()
+            .contains("dlr_thrower_ok_count{cid=\"sim\"} 1")
+    })
+    .await;
+
+    // A URL that refuses connections: retried, then given up; nothing crashes.
+    let dead = free_port();
+    let addr = e.gw.http_addr.expect("http");
+    let (st, _) = get(
+        addr,
+        &format!(
+            "/send?username=foo&password=bar&to=336&content=x&dlr=yes&dlr-url={}&dlr-level=1&dlr-method=GET",
+            enc(&format!("http://127.0.0.1:{dead}/x"))
+        ),
+    )
+    .await;
+    assert_eq!(st, 200);
+    wait_for(20, "given up", || {
+        e.gw.stats
+            .render_prometheus()
+            .contains("dlr_thrower_given_up_count{cid=\"sim\"} 1")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn callback_policy_refuses_loopback_by_default() {
+    let e = env_with("", |t| {
+        t.replace("allow_loopback = true", "allow_loopback = false")
+    })
+    .await;
+    send_dlr(&e, 1, "GET", "/dlr").await;
+    wait_for(10, "given up by policy", || {
+        e.gw.stats
+            .render_prometheus()
+            .contains("dlr_thrower_given_up_count{cid=\"sim\"} 1")
+    })
+    .await;
+    assert_eq!(e.rx.count(), 0, "no call to a loopback target");
+}
+
+#[tokio::test]
+async fn dlr_msgid_modes() {
+    for (mode, knobs) in [
+        (0u8, ReceiptKnobs::default()),
+        (
+            1,
+            ReceiptKnobs {
+                decimal_in_receipt: true,
+                ..Default::default()
+            },
+        ),
+        (
+            2,
+            ReceiptKnobs {
+                decimal_in_resp: true,
+                ..Default::default()
+            },
+        ),
+    ] {
+        let e = env_with("", |t| {
+            t.replace(
+                "requeue_delay = 1\n",
+                &format!("requeue_delay = 1\ndlr_msgid = {mode}\n"),
+            )
+        })
+        .await;
+        // Enough messages that hex and decimal ids differ (ids 1..=12 include 10, 11, 12).
+        e.sim.set_receipts(ReceiptKnobs {
+            delay: Some(Duration::from_millis(20)),
+            ..knobs
+        });
+        for _ in 0..12 {
+            send_dlr(&e, 2, "GET", "/dlr").await;
+        }
+        wait_for(15, "12 receipts resolved", || e.rx.count() >= 12).await;
+        let m = e.gw.stats.render_prometheus();
+        assert!(
+            m.contains("inbound_receipt_unknown_count{cid=\"sim\"} 0"),
+            "mode {mode}: {m}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn receipt_before_submit_sm_resp_is_still_resolved() {
+    let e = env().await;
+    e.sim.set_receipts(ReceiptKnobs {
+        delay: Some(Duration::ZERO),
+        before_resp: true,
+        tlvs: true,
+        ..Default::default()
+    });
+    let id = send_dlr(&e, 2, "GET", "/dlr").await;
+    wait_for(15, "DLR", || e.rx.count() >= 1).await;
+    assert_eq!(e.rx.calls()[0].get("id"), Some(id.as_str()));
+}
+
+#[tokio::test]
+async fn bad_receipts_are_counted_not_fatal() {
+    let e = env().await;
+    let bad = |text: &str| {
+        DeliverSm::builder()
+            .source_addr(c_octet("336"))
+            .destination_addr(c_octet("1234"))
+            .esm_class(EsmClass::from(0x04))
+            .short_message(octets(text.as_bytes()))
+            .build()
+    };
+    wait_for(10, "connector bound", || {
+        e.sim.stats().binds.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    assert_eq!(e.sim.inject(bad("garbage without id")).await, 1);
+    assert_eq!(e.sim.inject(bad("id:doesnotexist stat:DELIVRD")).await, 1);
+    let m = e.gw.stats.render_prometheus();
+    assert!(
+        m.contains("inbound_receipt_malformed_count{cid=\"sim\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("inbound_receipt_unknown_count{cid=\"sim\"} 1"),
+        "{m}"
+    );
+    // Still working.
+    send_dlr(&e, 2, "GET", "/dlr").await;
+    wait_for(10, "DLR", || e.rx.count() >= 1).await;
+}
+
+#[tokio::test]
+async fn mo_to_http_with_table_12_parameters() {
+    let e = env().await;
+    wait_for(10, "connector bound", || {
+        e.sim.stats().binds.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    let pdu = DeliverSm::builder()
+        .source_addr(c_octet("33699999999"))
+        .destination_addr(c_octet("1234"))
+        .data_coding(DataCoding::from(0))
+        .short_message(octets(b"hello MO"))
+        .build();
+    assert_eq!(e.sim.inject(pdu).await, 1, "acknowledged once queued");
+    wait_for(10, "MO call", || e.rx.count() >= 1).await;
+    let c = &e.rx.calls()[0];
+    assert_eq!(c.method, "GET");
+    assert_eq!(c.path, "/mo");
+    assert_eq!(
+        c.keys(),
+        [
+            "id",
+            "from",
+            "to",
+            "origin-connector",
+            "priority",
+            "coding",
+            "content",
+            "binary"
+        ]
+    );
+    assert_eq!(c.get("from"), Some("33699999999"));
+    assert_eq!(c.get("to"), Some("1234"));
+    assert_eq!(c.get("origin-connector"), Some("sim"));
+    assert_eq!(c.get("content"), Some("hello MO"));
+    assert_eq!(c.get("binary"), Some("68656c6c6f204d4f"));
+    assert_eq!(c.get("coding"), Some("0"));
+    assert!(uuid::Uuid::parse_str(c.get("id").unwrap_or("")).is_ok());
+}
+
+#[tokio::test]
+async fn mo_to_an_smpp_user_waits_for_the_bind() {
+    let e = env().await;
+    wait_for(10, "connector bound", || {
+        e.sim.stats().binds.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    let pdu = DeliverSm::builder()
+        .source_addr(c_octet("33611111111"))
+        .destination_addr(c_octet("7777"))
+        .short_message(octets(b"for foo"))
+        .build();
+    assert_eq!(e.sim.inject(pdu).await, 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (s, mut rx, st) = esme_bind(e.gw.smpp_addr().expect("smpp"), "rx", "foo", "bar").await;
+    assert_eq!(st, CommandStatus::EsmeRok);
+    let cmd = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("deliver_sm")
+        .expect("cmd");
+    match cmd.pdu() {
+        Some(Pdu::DeliverSm(d)) => {
+            assert_eq!(d.short_message().as_ref(), b"for foo");
+            assert_eq!(
+                smsgate::smpp::cstring(d.source_addr.as_ref()),
+                "33611111111"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    s.respond(
+        cmd.sequence_number,
+        CommandStatus::EsmeRok,
+        rusmpp::pdus::DeliverSmResp::builder().build(),
+    )
+    .await
+    .expect("ack");
+    assert_eq!(e.rx.count(), 0, "not thrown to HTTP");
+}
+
+#[tokio::test]
+async fn esme_gets_its_receipt_as_deliver_sm() {
+    let e = env().await;
+    let (s, mut rx, st) = esme_bind(e.gw.smpp_addr().expect("smpp"), "trx", "foo", "bar").await;
+    assert_eq!(st, CommandStatus::EsmeRok);
+    let r = s
+        .request(submit_sm("33600000002", b"hello receipt", 1))
+        .await
+        .expect("resp");
+    let id = resp_id(&r);
+    let cmd = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("receipt")
+        .expect("cmd");
+    match cmd.pdu() {
+        Some(Pdu::DeliverSm(d)) => {
+            let esm: u8 = d.esm_class.into();
+            assert_eq!(esm, 0x04);
+            let text = String::from_utf8_lossy(d.short_message().as_ref()).to_string();
+            assert!(text.starts_with(&format!("id:{id} ")), "{text}");
+            assert!(text.contains("stat:DELIVRD"), "{text}");
+            assert_eq!(
+                smsgate::smpp::cstring(d.source_addr.as_ref()),
+                "33600000002"
+            );
+            assert_eq!(smsgate::smpp::cstring(d.destination_addr.as_ref()), "1234");
+            let tlvs: Vec<_> = d.tlvs().iter().map(smsgate::smpp::tlv_to_model).collect();
+            let rid = tlvs
+                .iter()
+                .find(|t| t.tag == 0x001E)
+                .expect("receipted_message_id");
+            assert_eq!(rid.value, format!("{id}\0").into_bytes());
+            let st = tlvs
+                .iter()
+                .find(|t| t.tag == 0x0427)
+                .expect("message_state");
+            assert_eq!(st.value, vec![2]);
+        }
+        other => panic!("{other:?}"),
+    }
+    s.respond(
+        cmd.sequence_number,
+        CommandStatus::EsmeRok,
+        rusmpp::pdus::DeliverSmResp::builder().build(),
+    )
+    .await
+    .expect("ack");
+}
+
+#[tokio::test]
+async fn pending_throws_survive_a_restart() {
+    let sim = simulator().await;
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("http://127.0.0.1:{port}/dlr");
+    let mut text = config_toml(dir.path(), free_port(), sim.addr.port());
+    text.push_str(
+        THROWERS
+            .replace("max_retries = 3", "max_retries = 100")
+            .as_str(),
+    );
+    let gw = gateway(load(&text, dir.path())).await;
+    let addr = gw.http_addr.expect("http");
+    let (st, _) = get(
+        addr,
+        &format!(
+            "/send?username=foo&password=bar&to=336&content=x&dlr=yes&dlr-url={}&dlr-level=1&dlr-method=GET",
+            enc(&url)
+        ),
+    )
+    .await;
+    assert_eq!(st, 200);
+    // The receiver is down: the throw fails and waits for its retry.
+    wait_for(10, "first attempt failed", || {
+        gw.stats
+            .render_prometheus()
+            .contains("dlr_thrower_retried_count{cid=\"sim\"} 1")
+    })
+    .await;
+    gw.shutdown().await;
+    drop(gw);
+    let rx = receiver_on(format!("127.0.0.1:{port}").parse().expect("addr")).await;
+    let gw2 = gateway(load(&text, dir.path())).await;
+    wait_for(15, "thrown after restart", || rx.count() >= 1).await;
+    assert_eq!(rx.calls()[0].get("level"), Some("1"));
+    gw2.shutdown().await;
+}
+
+#[tokio::test]
+async fn long_message_gets_one_dlr_per_level() {
+    let e = env().await;
+    let addr = e.gw.http_addr.expect("http");
+    let text = "a".repeat(400);
+    let (st, body) = get(
+        addr,
+        &format!(
+            "/send?username=foo&password=bar&to=33600000001&content={text}&dlr=yes&dlr-url={}&dlr-level=3&dlr-method=GET",
+            enc(&e.rx.url("/long"))
+        ),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    wait_for(10, "3 parts at the SMSC", || e.sim.submit_count() == 3).await;
+    wait_for(10, "two DLRs", || e.rx.count() >= 2).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let calls = e.rx.calls();
+    assert_eq!(calls.len(), 2, "one level 1 and one level 2: {calls:?}");
+    let l2 = calls
+        .iter()
+        .find(|c| c.get("level") == Some("2"))
+        .expect("level 2");
+    let first = e.sim.received()[0].message_id.clone();
+    assert_eq!(l2.get("id_smsc"), Some(first.as_str()));
+    assert_eq!(l2.get("message_status"), Some("DELIVRD"));
+}
+
+#[tokio::test]
+async fn unrouted_mo_is_refused_to_the_smsc() {
+    // No MO routes at all: the SMSC is told to try again later, nothing is lost silently.
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = config_toml(dir.path(), free_port(), sim.addr.port());
+    let gw = gateway(load(&text, dir.path())).await;
+    wait_for(10, "bound", || {
+        sim.stats().binds.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    let pdu = DeliverSm::builder()
+        .source_addr(c_octet("336"))
+        .destination_addr(c_octet("1234"))
+        .short_message(octets(b"nobody"))
+        .build();
+    assert_eq!(sim.inject(pdu).await, 0, "not acknowledged with ESME_ROK");
+    assert!(gw
+        .stats
+        .render_prometheus()
+        .contains("inbound_mo_unrouted_count{cid=\"sim\"} 1"));
+}

@@ -15,5 +15,10 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+# python-smpplib: the third-party ESME of host/tests/smpp_thirdparty.rs
+if ! python3 -c 'import smpplib' >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check smpplib \
+    || echo "warning: could not install smpplib: the smpp_thirdparty test will fail" >&2
+fi
 echo "== cargo test"
 cargo test --workspace 2>&1 | tee /tmp/smsgate-test.log

@@ -214,6 +214,9 @@ impl Gateway {
             );
             throwers.push(tokio::spawn(t.run(shutdown.clone())));
         }
+        throwers.push(tokio::spawn(
+            inbound.clone().run_reassembly_timeouts(shutdown.clone()),
+        ));
         let smpp_server = if cfg.smpp_server.enabled {
             let deps = ServerDeps {
                 pipeline: pipeline.clone(),

@@ -18,8 +18,7 @@ use crate::dlr::{callback_message, Dlr, MO_HTTP_QUEUE};
 use crate::model::message::{now_ms, SCHEMA_VERSION};
 use crate::model::{Address, CallbackKind, Channel, Direction, Message, Part, Tlv};
 use crate::routing::{ConnectorRef, Routable, RoutingTable};
-use crate::sms::content;
-use crate::sms::gsm;
+use crate::sms::reassembly;
 use crate::stats::Stats;
 use crate::store::Store;
 
@@ -56,22 +55,6 @@ pub struct Inbound {
     pub mo: MoConfig,
 }
 
-/// Text of MO octets for routing filters and the `content` callback parameter.
-pub fn mo_text(octets: &[u8], coding: u8) -> String {
-    match coding {
-        0 => gsm::decode_unpacked(octets),
-        8 => {
-            let units: Vec<u16> = octets
-                .chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                .collect();
-            String::from_utf16_lossy(&units)
-        }
-        1 | 3 => content::decode_latin1(octets),
-        _ => String::from_utf8_lossy(octets).into_owned(),
-    }
-}
-
 impl Inbound {
     /// Handle one PDU from connector `cfg`; the status to answer it with.
     pub async fn handle(&self, cfg: &SmppClientConfig, inc: Incoming) -> CommandStatus {
@@ -106,7 +89,8 @@ impl Inbound {
     }
 
     async fn mo(&self, cfg: &SmppClientConfig, inc: Incoming) -> CommandStatus {
-        self.stats.inbound(&cfg.cid).mo_count.inc();
+        let stats = self.stats.inbound(&cfg.cid);
+        stats.mo_count.inc();
         let now = now_ms();
         let mut short_message = inc.short_message.clone();
         if short_message.is_empty() {
@@ -114,6 +98,25 @@ impl Inbound {
                 short_message = p.value.clone();
             }
         }
+        let alphabet = cfg.default_alphabet;
+        let part = match reassembly::mo_part(
+            inc.data_coding,
+            inc.esm_class,
+            &short_message,
+            &inc.tlvs,
+            alphabet,
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                // Delivered as it came (raw octets) rather than lost.
+                stats.mo_malformed_count.inc();
+                tracing::warn!(cid = %cfg.cid, error = %e, "MO with a malformed UDH: delivered as is");
+                reassembly::MoPart {
+                    concat: None,
+                    units: short_message.clone(),
+                }
+            }
+        };
         let m = Message {
             v: SCHEMA_VERSION,
             id: Uuid::new_v4(),
@@ -160,20 +163,190 @@ impl Inbound {
             tries: 0,
             callback: None,
         };
-        match self.route_mo(m).await {
+        let result = match part.concat {
+            Some(c) if c.total > 1 => {
+                stats.mo_parts_count.inc();
+                self.long_part(cfg, m, c, part.units).await
+            }
+            _ => {
+                let text = reassembly::decode_units(inc.data_coding, &part.units, alphabet)
+                    .unwrap_or_else(|| String::from_utf8_lossy(&part.units).into_owned());
+                self.route_mo(m, text, part.units).await
+            }
+        };
+        match result {
             Ok(()) => CommandStatus::EsmeRok,
             Err(status) => status,
         }
     }
 
-    /// Route a complete MO message and queue it for its destination.
-    pub async fn route_mo(&self, m: Message) -> Result<(), CommandStatus> {
-        let body: Vec<u8> = m
-            .parts
+    fn reassembly_ttl(&self) -> Duration {
+        Duration::from_secs(self.mo.reassembly_timeout.max(1) * 2 + 3600)
+    }
+
+    /// Keep one part of a long MO durably; the part that completes the set (or the timeout
+    /// job, for a set that never completes) delivers it.
+    async fn long_part(
+        &self,
+        cfg: &SmppClientConfig,
+        m: Message,
+        c: reassembly::Concat,
+        units: Vec<u8>,
+    ) -> Result<(), CommandStatus> {
+        let set = format!(
+            "mo:{}:{}:{}:{}:{}",
+            cfg.cid, m.source.addr, m.destination.addr, c.reference, c.total
+        );
+        let ttl = self.reassembly_ttl();
+        let fail = |e: crate::store::StoreError| {
+            tracing::error!(error = %e, "long MO: store unavailable");
+            CommandStatus::EsmeRxTAppn
+        };
+        let seen = self
+            .store
+            .incr_ttl(&format!("{set}:seen:{}", c.seq), 1, ttl)
+            .await
+            .map_err(fail)?;
+        if seen > 1 {
+            tracing::info!(%set, seq = c.seq, "duplicate long MO part ignored");
+            return Ok(());
+        }
+        let stored = StoredPart {
+            seq: c.seq,
+            units: hex::encode(&units),
+            message: m.clone(),
+        };
+        let body = serde_json::to_vec(&stored).map_err(|_| CommandStatus::EsmeRxTAppn)?;
+        self.store
+            .set(&format!("{set}:part:{}", c.seq), &body, Some(ttl))
+            .await
+            .map_err(fail)?;
+        let n = self
+            .store
+            .incr_ttl(&format!("{set}:n"), 1, ttl)
+            .await
+            .map_err(fail)?;
+        if n == 1 {
+            // The timeout job: delivers what arrived if the set never completes.
+            let mut job = callback_message(CallbackKind::Mo, "", "", vec![], None, &cfg.cid);
+            job.callback = None;
+            job.batch_id = Some(set.clone());
+            job.tags = vec![c.total.to_string(), alphabet_tag(cfg)];
+            job.not_before = Some(now_ms() + self.mo.reassembly_timeout as i64 * 1000);
+            self.broker
+                .publish(MO_REASSEMBLY_QUEUE, &job)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "long MO: cannot queue the timeout job");
+                    CommandStatus::EsmeRxTAppn
+                })?;
+        }
+        if n >= i64::from(c.total) {
+            self.finish_set(&set, c.total, cfg.default_alphabet, true)
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Deliver a long MO set (complete, or what arrived when it timed out). Only the first
+    /// caller for a set does it.
+    pub async fn finish_set(
+        &self,
+        set: &str,
+        total: u8,
+        alphabet: crate::config::DefaultAlphabet,
+        complete: bool,
+    ) {
+        let ttl = self.reassembly_ttl();
+        match self.store.incr_ttl(&format!("{set}:done"), 1, ttl).await {
+            Ok(1) => {}
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(%set, error = %e, "long MO: store unavailable");
+                return;
+            }
+        }
+        let mut parts: Vec<StoredPart> = vec![];
+        for seq in 1..=total {
+            if let Ok(Some(b)) = self.store.get(&format!("{set}:part:{seq}")).await {
+                if let Ok(p) = serde_json::from_slice::<StoredPart>(&b) {
+                    parts.push(p);
+                }
+            }
+        }
+        let Some(first) = parts.first() else { return };
+        let mut m = first.message.clone();
+        m.id = Uuid::new_v4();
+        m.parts = parts
             .iter()
-            .flat_map(|p| user_data(p).iter().copied())
+            .flat_map(|p| p.message.parts.iter().cloned())
             .collect();
-        let text = mo_text(&body, m.data_coding);
+        let units: Vec<u8> = parts
+            .iter()
+            .flat_map(|p| hex::decode(&p.units).unwrap_or_default())
+            .collect();
+        if !complete {
+            self.stats.inbound(&m.connector).mo_incomplete_count.inc();
+            tracing::warn!(%set, arrived = parts.len(), total, "long MO incomplete after the reassembly timeout: delivering what arrived");
+        }
+        let text = reassembly::decode_units(m.data_coding, &units, alphabet)
+            .unwrap_or_else(|| String::from_utf8_lossy(&units).into_owned());
+        if let Err(status) = self.route_mo(m, text, units).await {
+            tracing::error!(%set, ?status, "long MO could not be routed");
+        }
+        for p in &parts {
+            let _ = self.store.delete(&format!("{set}:part:{}", p.seq)).await;
+        }
+    }
+
+    /// Consume the reassembly timeout jobs until `stop`.
+    pub async fn run_reassembly_timeouts(
+        self: Arc<Self>,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        loop {
+            tokio::select! {
+                _ = self.broker.wait_ready(MO_REASSEMBLY_QUEUE) => {}
+                _ = stop.cancelled() => break,
+            }
+            let jobs = match self.broker.receive(MO_REASSEMBLY_QUEUE, 16).await {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reassembly queue unavailable");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            for d in jobs {
+                if let Some(set) = &d.message.batch_id {
+                    let total = d
+                        .message
+                        .tags
+                        .first()
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or(0);
+                    let alphabet = match d.message.tags.get(1).map(String::as_str) {
+                        Some("gsm0338-packed") => crate::config::DefaultAlphabet::Gsm0338Packed,
+                        Some("latin1") => crate::config::DefaultAlphabet::Latin1,
+                        Some("ascii") => crate::config::DefaultAlphabet::Ascii,
+                        _ => crate::config::DefaultAlphabet::Gsm0338,
+                    };
+                    self.finish_set(set, total, alphabet, false).await;
+                }
+                let _ = self.broker.ack(MO_REASSEMBLY_QUEUE, d.tag).await;
+            }
+        }
+        let _ = self.broker.release_all(MO_REASSEMBLY_QUEUE).await;
+    }
+
+    /// Route a complete MO message and queue it for its destination. `text` is its content
+    /// decoded per its data_coding, `binary` its user data octets (without UDH).
+    pub async fn route_mo(
+        &self,
+        m: Message,
+        text: String,
+        binary: Vec<u8>,
+    ) -> Result<(), CommandStatus> {
         let decision = {
             let table = self.mo_table.read().clone();
             table.route(&Routable {
@@ -206,7 +379,7 @@ impl Inbound {
                     params.push(("validity".to_string(), m.validity_period.clone()));
                 }
                 params.push(("content".to_string(), text));
-                params.push(("binary".to_string(), hex::encode(&body)));
+                params.push(("binary".to_string(), hex::encode(&binary)));
                 let job = callback_message(
                     CallbackKind::Mo,
                     &cc.url,
@@ -235,12 +408,25 @@ impl Inbound {
     }
 }
 
-/// The user data of a part (without its UDH).
-pub fn user_data(p: &Part) -> &[u8] {
-    if p.esm_class & 0x40 != 0 {
-        let udhl = p.short_message.first().copied().unwrap_or(0) as usize;
-        p.short_message.get(udhl + 1..).unwrap_or(&[])
-    } else {
-        &p.short_message
+/// Queue of long-MO reassembly timeout jobs.
+pub const MO_REASSEMBLY_QUEUE: &str = "deliver.sm.reassembly";
+
+/// One part of a long MO kept in the store until its set is delivered.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct StoredPart {
+    seq: u8,
+    /// The part's user data (hex): unpacked septets for GSM, octets otherwise.
+    units: String,
+    /// The part as a single-part message (addresses, coding, the original PDU part).
+    message: Message,
+}
+
+fn alphabet_tag(cfg: &SmppClientConfig) -> String {
+    match cfg.default_alphabet {
+        crate::config::DefaultAlphabet::Gsm0338 => "gsm0338",
+        crate::config::DefaultAlphabet::Gsm0338Packed => "gsm0338-packed",
+        crate::config::DefaultAlphabet::Latin1 => "latin1",
+        crate::config::DefaultAlphabet::Ascii => "ascii",
     }
+    .to_string()
 }

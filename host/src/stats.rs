@@ -143,6 +143,8 @@ counters!(
         mo_count: "MO messages received from connectors.",
         mo_unrouted_count: "MO messages without a route.",
         mo_parts_count: "Parts of long MO messages received.",
+        mo_malformed_count: "MO messages with a malformed UDH (delivered as they came).",
+        mo_incomplete_count: "Long MO messages delivered incomplete after the reassembly timeout.",
     }
 );
 

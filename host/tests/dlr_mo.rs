@@ -62,7 +62,7 @@ async fn env_with(extra: &str, edit: impl Fn(String) -> String) -> Env {
     let sim = simulator().await;
     let rx = receiver().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let mut text = config_toml(dir.path(), free_port(), sim.addr.port());
+    let mut text = config_toml(dir.path(), 0, sim.addr.port());
     text = edit(text);
     text.push_str(THROWERS);
     text.push_str(&mo_config(&rx, "GET"));
@@ -475,7 +475,7 @@ async fn pending_throws_survive_a_restart() {
     let port = free_port();
     let dir = tempfile::tempdir().expect("tmp");
     let url = format!("http://127.0.0.1:{port}/dlr");
-    let mut text = config_toml(dir.path(), free_port(), sim.addr.port());
+    let mut text = config_toml(dir.path(), 0, sim.addr.port());
     text.push_str(
         THROWERS
             .replace("max_retries = 3", "max_retries = 100")
@@ -541,7 +541,7 @@ async fn unrouted_mo_is_refused_to_the_smsc() {
     // No MO routes at all: the SMSC is told to try again later, nothing is lost silently.
     let sim = simulator().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let text = config_toml(dir.path(), free_port(), sim.addr.port());
+    let text = config_toml(dir.path(), 0, sim.addr.port());
     let gw = gateway(load(&text, dir.path())).await;
     wait_for(10, "bound", || {
         sim.stats().binds.load(Ordering::Relaxed) > 0
@@ -557,4 +557,132 @@ async fn unrouted_mo_is_refused_to_the_smsc() {
         .stats
         .render_prometheus()
         .contains("inbound_mo_unrouted_count{cid=\"sim\"} 1"));
+}
+
+fn udh_part(reference: u8, total: u8, seq: u8, text: &str) -> DeliverSm {
+    let mut sm = vec![0x05, 0x00, 0x03, reference, total, seq];
+    sm.extend_from_slice(text.as_bytes());
+    DeliverSm::builder()
+        .source_addr(c_octet("33655555555"))
+        .destination_addr(c_octet("1234"))
+        .esm_class(EsmClass::from(0x40))
+        .short_message(octets(&sm))
+        .build()
+}
+
+fn sar_part(reference: u16, total: u8, seq: u8, text: &str) -> DeliverSm {
+    use smsgate::model::Tlv;
+    let mut d = DeliverSm::builder()
+        .source_addr(c_octet("33655555556"))
+        .destination_addr(c_octet("1234"))
+        .short_message(octets(text.as_bytes()))
+        .build();
+    for t in [
+        Tlv {
+            tag: 0x020C,
+            value: reference.to_be_bytes().to_vec(),
+        },
+        Tlv {
+            tag: 0x020E,
+            value: vec![total],
+        },
+        Tlv {
+            tag: 0x020F,
+            value: vec![seq],
+        },
+    ] {
+        d.push_tlv(smsgate::smpp::delivery_tlv(&t));
+    }
+    d
+}
+
+#[tokio::test]
+async fn long_mo_udh_and_sar_are_reassembled() {
+    let e = env().await;
+    wait_for(10, "bound", || {
+        e.sim.stats().binds.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    // UDH parts out of order, with a duplicate.
+    for (seq, t) in [(2, "two "), (1, "one "), (2, "two "), (3, "three")] {
+        assert_eq!(e.sim.inject(udh_part(42, 3, seq, t)).await, 1);
+    }
+    wait_for(10, "UDH MO thrown", || e.rx.count() >= 1).await;
+    // SAR parts.
+    for (seq, t) in [(1, "alpha "), (3, "gamma"), (2, "beta ")] {
+        assert_eq!(e.sim.inject(sar_part(300, 3, seq, t)).await, 1);
+    }
+    wait_for(10, "SAR MO thrown", || e.rx.count() >= 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let calls = e.rx.calls();
+    assert_eq!(calls.len(), 2, "one call per long message: {calls:?}");
+    assert_eq!(calls[0].get("content"), Some("one two three"));
+    assert_eq!(calls[0].get("from"), Some("33655555555"));
+    assert_eq!(
+        calls[0].get("binary"),
+        Some(hex::encode("one two three").as_str())
+    );
+    assert_eq!(calls[1].get("content"), Some("alpha beta gamma"));
+}
+
+#[tokio::test]
+async fn incomplete_long_mo_is_delivered_after_the_timeout_and_bad_udh_as_is() {
+    let e = env_with("[mo]\nreassembly_timeout = 1\n", |t| t).await;
+    wait_for(10, "bound", || {
+        e.sim.stats().binds.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    assert_eq!(e.sim.inject(udh_part(7, 3, 1, "first ")).await, 1);
+    assert_eq!(e.sim.inject(udh_part(7, 3, 3, "third")).await, 1);
+    wait_for(10, "incomplete MO thrown", || e.rx.count() >= 1).await;
+    assert_eq!(e.rx.calls()[0].get("content"), Some("first third"));
+    // A UDH whose length runs past the message: delivered with its raw octets.
+    let bad = DeliverSm::builder()
+        .source_addr(c_octet("336"))
+        .destination_addr(c_octet("1234"))
+        .esm_class(EsmClass::from(0x40))
+        .short_message(octets(&[0x20, 0x00, 0x03, 1]))
+        .build();
+    assert_eq!(e.sim.inject(bad).await, 1);
+    wait_for(10, "bad UDH MO thrown", || e.rx.count() >= 2).await;
+    assert_eq!(e.rx.calls()[1].get("binary"), Some("20000301"));
+    let m = e.gw.stats.render_prometheus();
+    assert!(
+        m.contains("inbound_mo_incomplete_count{cid=\"sim\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("inbound_mo_malformed_count{cid=\"sim\"} 1"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn long_mo_parts_survive_a_restart() {
+    let sim = simulator().await;
+    let rx = receiver().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut text = config_toml(dir.path(), 0, sim.addr.port());
+    text.push_str(THROWERS);
+    text.push_str(&mo_config(&rx, "POST"));
+    let gw = gateway(load(&text, dir.path())).await;
+    wait_for(10, "bound", || {
+        sim.stats().binds.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    assert_eq!(sim.inject(udh_part(9, 3, 1, "before ")).await, 1);
+    assert_eq!(sim.inject(udh_part(9, 3, 2, "and ")).await, 1);
+    gw.shutdown().await;
+    drop(gw);
+    let gw2 = gateway(load(&text, dir.path())).await;
+    wait_for(10, "bound again", || {
+        sim.stats().binds.load(Ordering::Relaxed) > 1
+    })
+    .await;
+    assert_eq!(sim.inject(udh_part(9, 3, 3, "after")).await, 1);
+    wait_for(10, "MO thrown", || rx.count() >= 1).await;
+    let c = &rx.calls()[0];
+    assert_eq!(c.method, "POST");
+    assert_eq!(c.get("content"), Some("before and after"));
+    gw2.shutdown().await;
 }

@@ -25,10 +25,7 @@ async fn setup() -> (
 ) {
     let sim = simulator().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let cfg = load(
-        &config_toml(dir.path(), free_port(), sim.addr.port()),
-        dir.path(),
-    );
+    let cfg = load(&config_toml(dir.path(), 0, sim.addr.port()), dir.path());
     let gw = gateway(cfg).await;
     let addr = gw.smpp_addr().expect("smpp server enabled");
     (dir, sim, gw, addr)
@@ -316,8 +313,11 @@ async fn queued_deliveries_wait_for_a_receiver_and_are_spread() {
 async fn refused_deliver_sm_is_retried() {
     let sim = simulator().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let mut text = config_toml(dir.path(), free_port(), sim.addr.port());
-    text = text.replace("port = 0\n", "port = 0\ndeliver_retry_delay = 1\n");
+    let mut text = config_toml(dir.path(), 0, sim.addr.port());
+    text = text.replace(
+        "[smpp-server]\nbind = \"127.0.0.1\"\nport = 0\n",
+        "[smpp-server]\nbind = \"127.0.0.1\"\nport = 0\ndeliver_retry_delay = 1\n",
+    );
     let gw = gateway(load(&text, dir.path())).await;
     let addr = gw.smpp_addr().expect("smpp");
     let q = smpps_queue("foo");
@@ -361,11 +361,7 @@ async fn cancel_sm_drops_a_queued_message() {
     // The connector's SMSC is down: messages stay queued.
     let dead = free_port();
     let dir = tempfile::tempdir().expect("tmp");
-    let gw = gateway(load(
-        &config_toml(dir.path(), free_port(), dead),
-        dir.path(),
-    ))
-    .await;
+    let gw = gateway(load(&config_toml(dir.path(), 0, dead), dir.path())).await;
     let addr = gw.smpp_addr().expect("smpp");
     let (s, _rx, _) = esme_bind(addr, "trx", "foo", "bar").await;
     let keep = resp_id(&s.request(submit_sm("331", b"keep", 0)).await.expect("r"));

@@ -161,6 +161,7 @@ impl Inbound {
             not_before: None,
             batch_id: None,
             tries: 0,
+            sent_parts: vec![],
             callback: None,
         };
         let result = match part.concat {

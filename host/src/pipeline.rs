@@ -220,6 +220,7 @@ impl Pipeline {
             batch_id: None,
             callback: None,
             tries: 0,
+            sent_parts: vec![],
         };
         if let Some(f) = &req.from {
             message.source.addr = f.clone();

@@ -340,3 +340,43 @@ async fn bad_content_errors() {
     assert_eq!(sim.submit_count(), 0);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_throttled_part_is_resent_alone() {
+    // 30% of submit_sm are throttled: a long message is retried from the refused part, so
+    // every part reaches the SMSC exactly once.
+    let sim = simulator_throttling("127.0.0.1:0".parse().expect("addr"), 30).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut text = config_toml(dir.path(), 0, sim.addr.port());
+    text.push_str("[queue]\nmax_retries = 50\n");
+    let gw = gateway(load(&text, dir.path())).await;
+    let addr = gw.http_addr.expect("http");
+    for i in 0..8 {
+        let (st, body) = get(
+            addr,
+            &format!(
+                "/send?username=foo&password=bar&to=3370000000{i}&content={}",
+                "x".repeat(400)
+            ),
+        )
+        .await;
+        assert_eq!(st, 200, "{body}");
+    }
+    wait_for(60, "24 parts accepted", || sim.submit_count() >= 24).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sim.submit_count(), 24, "no part sent twice");
+    for i in 0..8 {
+        let mut seqs: Vec<u8> = parts_to(&sim, &format!("3370000000{i}"))
+            .iter()
+            .map(|r| r.short_message[5])
+            .collect();
+        seqs.sort();
+        assert_eq!(seqs, vec![1, 2, 3]);
+    }
+    assert!(
+        sim.stats()
+            .throttled
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    );
+}

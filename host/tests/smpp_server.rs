@@ -258,6 +258,7 @@ fn mo(to_user_dest: &str, text: &[u8]) -> Message {
         batch_id: None,
         callback: None,
         tries: 0,
+        sent_parts: vec![],
     }
 }
 

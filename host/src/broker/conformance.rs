@@ -49,6 +49,7 @@ pub fn sample(user: &str, priority: u8, text: &str) -> Message {
         batch_id: None,
         callback: None,
         tries: 0,
+        sent_parts: vec![],
     }
 }
 

@@ -100,6 +100,7 @@ pub fn callback_message(
         not_before: None,
         batch_id: None,
         tries: 0,
+        sent_parts: vec![],
         callback: Some(Callback {
             kind,
             url: url.to_string(),

@@ -117,6 +117,9 @@ pub struct Message {
     pub batch_id: Option<String>,
     /// Delivery attempts so far.
     pub tries: u32,
+    /// SMSC ids of the parts already accepted (a retry resumes after them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sent_parts: Vec<String>,
     /// Set on HTTP callback jobs (DLR and MO throws): what to call. The rest of the message
     /// is the context the callback was built from.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -536,8 +536,9 @@ async fn send_one(
         return;
     }
     let mut outcome = Outcome::Sent(String::new());
-    let mut smsc_ids = Vec::with_capacity(m.parts.len());
-    for part in &m.parts {
+    // Parts accepted on an earlier attempt are not sent again.
+    let mut smsc_ids = std::mem::take(&mut m.sent_parts);
+    for part in m.parts.iter().skip(smsc_ids.len()) {
         stats.submit_sm_request_count.inc();
         let pdu = build_submit(&m, part);
         outcome = match s.request(pdu).await {
@@ -582,13 +583,15 @@ async fn send_one(
         }
     }
     drop(permit);
+    // A retry resumes after the parts already accepted.
+    m.sent_parts = smsc_ids.clone();
     match outcome {
-        Outcome::Sent(smsc_id) => {
+        Outcome::Sent(_) => {
             let rec = MessageRecord {
                 id: m.id.to_string(),
                 status: "ESME_ROK".into(),
                 connector: cfg.cid.clone(),
-                smsc_id: Some(smsc_id),
+                smsc_id: smsc_ids.first().cloned(),
                 detail: None,
                 updated_at: now_ms(),
             };

@@ -735,47 +735,156 @@ fn d_method() -> String {
     "GET".into()
 }
 
-/// A filter (jCli `filter`), referenced by routes through its `fid`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A filter (jCli `filter`), referenced by routes through its `fid`. `type` is one of spec
+/// table 38 (case-insensitive); each type takes only its own parameters (table 39).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
     pub fid: String,
     #[serde(rename = "type")]
     pub kind: String,
+    /// UserFilter.
     #[serde(default)]
     pub uid: Option<String>,
+    /// GroupFilter.
     #[serde(default)]
     pub gid: Option<String>,
+    /// ConnectorFilter: the SMPP client connector an MO came through.
     #[serde(default)]
     pub cid: Option<String>,
+    /// SourceAddrFilter regex (matched from the start, like Python's `re.match`).
     #[serde(default)]
     pub source_addr: Option<String>,
+    /// DestinationAddrFilter regex (matched from the start).
     #[serde(default)]
     pub destination_addr: Option<String>,
+    /// ShortMessageFilter regex (matched from the start).
     #[serde(default)]
     pub short_message: Option<String>,
-    #[serde(default)]
+    /// TagFilter: the tag to look for (a number or a string).
+    #[serde(default, deserialize_with = "de_opt_string_or_int")]
     pub tag: Option<String>,
+    /// DateIntervalFilter: `YYYY-MM-DD;YYYY-MM-DD`, both included.
+    #[serde(default, alias = "dateInterval")]
+    pub date_interval: Option<String>,
+    /// TimeIntervalFilter: `HH:MM:SS;HH:MM:SS`, both included (spans midnight when the left
+    /// border is later than the right one).
+    #[serde(default, alias = "timeInterval")]
+    pub time_interval: Option<String>,
+    /// Date and time filters: the UTC offset their borders are in (`+02:00`); default UTC.
+    #[serde(default)]
+    pub utc_offset: Option<String>,
+    /// EvalPyFilter: the script handed to the plugin host.
+    #[serde(default, alias = "pyCode")]
+    pub py_code: Option<String>,
 }
 
-/// A route (jCli `mtrouter`/`morouter`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+impl FilterConfig {
+    /// A filter `fid` of type `kind` with no parameters set.
+    pub fn new(fid: &str, kind: &str) -> Self {
+        FilterConfig {
+            fid: fid.into(),
+            kind: kind.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Every type parameter with whether it is set.
+    pub fn set_parameters(&self) -> [(&'static str, bool); 11] {
+        [
+            ("uid", self.uid.is_some()),
+            ("gid", self.gid.is_some()),
+            ("cid", self.cid.is_some()),
+            ("source_addr", self.source_addr.is_some()),
+            ("destination_addr", self.destination_addr.is_some()),
+            ("short_message", self.short_message.is_some()),
+            ("tag", self.tag.is_some()),
+            ("date_interval", self.date_interval.is_some()),
+            ("time_interval", self.time_interval.is_some()),
+            ("utc_offset", self.utc_offset.is_some()),
+            ("py_code", self.py_code.is_some()),
+        ]
+    }
+}
+
+/// A route (jCli `mtrouter`/`morouter`). `type` (case-insensitive): `DefaultRoute` (order 0),
+/// `StaticMTRoute`, `RandomRoundrobinMTRoute`, `FailoverMTRoute`, `LeastCostMTRoute`;
+/// `StaticMORoute`, `RandomRoundrobinMORoute`, `FailoverMORoute`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     #[serde(rename = "type")]
     pub kind: String,
+    /// Unique within its table; 0 only for the DefaultRoute.
     #[serde(default)]
     pub order: u32,
     /// One connector, as `smppc(cid)` / `http(cid)` / `smpps(user)` or a bare cid.
     #[serde(default)]
     pub connector: Option<String>,
-    /// Several connectors (round-robin, failover, least-cost routes).
-    #[serde(default)]
+    /// Several connectors (round-robin, failover, least-cost routes): a list, or jCli's
+    /// `smppc(a);smppc(b)`.
+    #[serde(default, deserialize_with = "de_list")]
     pub connectors: Vec<String>,
-    #[serde(default)]
+    /// Filter ids, all of which must match: a list, or jCli's `f1;f2`.
+    #[serde(default, deserialize_with = "de_list")]
     pub filters: Vec<String>,
+    /// What a message part costs the user (MT only; 0 = not rated).
     #[serde(default)]
     pub rate: f64,
+    /// LeastCostMTRoute: what each connector costs, keyed by connector (`smpp_1` or
+    /// `smppc(smpp_1)`); the cheapest available one is used.
+    #[serde(default)]
+    pub costs: std::collections::BTreeMap<String, f64>,
+}
+
+impl RouteConfig {
+    /// A route of type `kind` at `order` with nothing else set.
+    pub fn new(kind: &str, order: u32) -> Self {
+        RouteConfig {
+            kind: kind.into(),
+            order,
+            ..Default::default()
+        }
+    }
+}
+
+/// A list of strings, or one string of `;`-separated items (as jCli writes them).
+fn de_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        L(Vec<String>),
+        S(String),
+    }
+    Ok(match V::deserialize(d)? {
+        V::L(l) => l,
+        V::S(s) => s
+            .split(';')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+/// A string or an integer, as a string.
+fn de_opt_string_or_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        I(i64),
+        S(String),
+    }
+    Ok(Option::<V>::deserialize(d)?.map(|v| match v {
+        V::I(i) => i.to_string(),
+        V::S(s) => s,
+    }))
+}
+
+/// Filters and routes as the gateway will build them (regexes, dates, filter directions,
+/// unknown filter ids and connectors, `EvalPyFilter` without `[plugins]`).
+fn validate_routing(cfg: &Config) -> Result<(), ConfigError> {
+    crate::routing::table::validate_config(cfg).map_err(ConfigError)
 }
 
 /// Error loading the configuration: names the key path and why.
@@ -891,6 +1000,7 @@ impl Config {
                 ))
             }
         }
+        validate_routing(self)?;
         Ok(())
     }
 }

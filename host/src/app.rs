@@ -22,7 +22,7 @@ use crate::inbound::Inbound;
 use crate::model::CallbackKind;
 use crate::pipeline::Pipeline;
 use crate::routing::table::{RoutingTable, TableKind};
-use crate::routing::ConnectorRef;
+use crate::routing::{BuildOptions, KnownConnectors, LiveAvailability};
 use crate::smpp::client::{self, ConnectorDeps, ConnectorHandle};
 use crate::smpp::server::{ServerDeps, SmppServer};
 use crate::sms::content::SplitMethod;
@@ -57,6 +57,8 @@ pub struct Gateway {
     pub inbound: Arc<Inbound>,
     throwers: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     pub connectors: RwLock<HashMap<String, Arc<ConnectorHandle>>>,
+    /// Live connector state the failover and least-cost routes read.
+    pub availability: Arc<LiveAvailability>,
     shutdown: CancellationToken,
     http_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -69,42 +71,26 @@ impl Gateway {
                 "broker.url / store.url (cluster mode on RabbitMQ and Redis) are not available in this build; unset them to use the embedded store".into(),
             ));
         }
-        let mt_table = RoutingTable::build(TableKind::Mt, &cfg.mtroutes, &cfg.filters)
+        let availability = Arc::new(LiveAvailability::new());
+        let opts = BuildOptions {
+            availability: availability.clone(),
+            scripts: None,
+            known: Some(KnownConnectors::from_config(&cfg)),
+        };
+        let mt_table = RoutingTable::build_with(TableKind::Mt, &cfg.mtroutes, &cfg.filters, &opts)
             .map_err(StartError::Config)?;
-        let mo_table = RoutingTable::build(TableKind::Mo, &cfg.moroutes, &cfg.filters)
+        let mo_table = RoutingTable::build_with(TableKind::Mo, &cfg.moroutes, &cfg.filters, &opts)
             .map_err(StartError::Config)?;
         let httpccs: HashMap<String, crate::config::HttpClientConfig> = cfg
             .httpccs
             .iter()
             .map(|c| (c.cid.clone(), c.clone()))
             .collect();
-        for (order, route) in mo_table.routes() {
-            for c in route.connectors() {
-                if let ConnectorRef::Http(cid) = &c {
-                    if !httpccs.contains_key(cid) {
-                        return Err(StartError::Config(format!(
-                            "moroutes: route at order {order} uses unknown connector {c}"
-                        )));
-                    }
-                }
-            }
-        }
         let connectors: HashMap<String, Arc<crate::config::SmppClientConfig>> = cfg
             .smppccs
             .iter()
             .map(|c| (c.cid.clone(), Arc::new(c.clone())))
             .collect();
-        for (order, route) in mt_table.routes() {
-            for c in route.connectors() {
-                if let ConnectorRef::Smppc(cid) = &c {
-                    if !connectors.contains_key(cid) {
-                        return Err(StartError::Config(format!(
-                            "mtroutes: route at order {order} uses unknown connector {c}"
-                        )));
-                    }
-                }
-            }
-        }
         let auth = Arc::new(
             Auth::from_config(&cfg.auth, &cfg.groups, &cfg.users).map_err(StartError::Config)?,
         );
@@ -248,6 +234,7 @@ impl Gateway {
             cancellations: cancellations.clone(),
             inbound: inbound.clone(),
             throwers: parking_lot::Mutex::new(throwers),
+            availability,
             connectors: RwLock::new(HashMap::new()),
             shutdown,
             http_task: parking_lot::Mutex::new(http_task),
@@ -263,6 +250,7 @@ impl Gateway {
         };
         for c in connectors.values() {
             let h = client::spawn(c.clone(), deps.clone());
+            gw.availability.watch_handle(&h);
             gw.connectors.write().insert(c.cid.clone(), h);
         }
         Ok(gw)

@@ -112,6 +112,8 @@ pub struct ReceiptKnobs {
     pub stat: String,
     /// Send the receipt before the `submit_sm_resp` (race).
     pub before_resp: bool,
+    /// Hold receipts until [`Simulator::release_receipts`] (benchmarks).
+    pub hold: bool,
 }
 
 impl Default for ReceiptKnobs {
@@ -123,6 +125,7 @@ impl Default for ReceiptKnobs {
             tlvs: false,
             stat: "DELIVRD".into(),
             before_resp: false,
+            hold: false,
         }
     }
 }
@@ -130,6 +133,7 @@ impl Default for ReceiptKnobs {
 struct Shared {
     cfg: SimConfig,
     knobs: Mutex<ReceiptKnobs>,
+    held: Mutex<Vec<(Session, DeliverSm)>>,
     stats: SimStats,
     next_id: AtomicU64,
     received: Mutex<Vec<Received>>,
@@ -165,6 +169,7 @@ impl Simulator {
         };
         let shared = Arc::new(Shared {
             knobs: Mutex::new(knobs),
+            held: Mutex::new(vec![]),
             cfg,
             stats: SimStats::default(),
             next_id: AtomicU64::new(1),
@@ -215,6 +220,39 @@ impl Simulator {
     /// Change how receipts are sent.
     pub fn set_receipts(&self, k: ReceiptKnobs) {
         *self.shared.knobs.lock() = k;
+    }
+
+    /// Receipts held so far (`ReceiptKnobs::hold`).
+    pub fn held_receipts(&self) -> usize {
+        self.shared.held.lock().len()
+    }
+
+    /// Send every held receipt now, `window` at a time per session; returns how many were
+    /// acknowledged.
+    pub async fn release_receipts(&self, window: usize) -> usize {
+        let held: Vec<(Session, DeliverSm)> = std::mem::take(&mut *self.shared.held.lock());
+        let sem = Arc::new(tokio::sync::Semaphore::new(window.max(1)));
+        let mut tasks = Vec::with_capacity(held.len());
+        for (s, pdu) in held {
+            let Ok(permit) = sem.clone().acquire_owned().await else {
+                break;
+            };
+            let sh = self.shared.clone();
+            tasks.push(tokio::spawn(async move {
+                let ok =
+                    matches!(s.request(pdu).await, Ok(r) if r.status() == CommandStatus::EsmeRok);
+                sh.stats.deliver_sm_sent.fetch_add(1, Ordering::Relaxed);
+                drop(permit);
+                ok
+            }));
+        }
+        let mut n = 0;
+        for t in tasks {
+            if matches!(t.await, Ok(true)) {
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Send a `deliver_sm` to every bound receiver; returns how many acknowledged it with
@@ -400,6 +438,10 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
                         });
                         tokio::time::sleep(Duration::from_millis(300)).await;
                         let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
+                    }
+                    Some((_, pdu)) if knobs.hold => {
+                        let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
+                        sh.held.lock().push((s.clone(), pdu));
                     }
                     Some((delay, pdu)) => {
                         let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;

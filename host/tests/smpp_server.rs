@@ -543,3 +543,78 @@ async fn shutdown_unbinds_esmes() {
         .expect("closed");
     stop.await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn tls_listener_binds_and_submits() {
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let st = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+        ])
+        .arg("/CN=localhost")
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl must be installed to make a test certificate");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let tls_port = free_port();
+    let text = config_toml(dir.path(), 0, sim.addr.port()).replace(
+        "[smpp-server]\nbind = \"127.0.0.1\"\nport = 0\n",
+        &format!(
+            "[smpp-server]\nbind = \"127.0.0.1\"\nport = 0\ntls_port = {tls_port}\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            cert.display(),
+            key.display()
+        ),
+    );
+    let gw = gateway(load(&text, dir.path())).await;
+    let tls_addr = gw
+        .smpp_server
+        .as_ref()
+        .and_then(|s| s.tls_addr)
+        .expect("tls listener");
+    let tcp = tokio::net::TcpStream::connect(tls_addr)
+        .await
+        .expect("connect");
+    let stream = smsgate::smpp::tls::connect(tcp, "localhost", false)
+        .await
+        .expect("TLS handshake");
+    let (s, _rx) = smsgate::smpp::session::start(
+        stream,
+        smsgate::smpp::session::SessionConfig {
+            enquire_link_interval: None,
+            ..Default::default()
+        },
+    );
+    let r = s
+        .request(
+            rusmpp::pdus::BindTransceiver::builder()
+                .system_id(c_octet("foo"))
+                .password(c_octet("bar"))
+                .build(),
+        )
+        .await
+        .expect("bind");
+    assert_eq!(r.status(), CommandStatus::EsmeRok);
+    let r = s
+        .request(submit_sm("33600000077", b"over tls", 0))
+        .await
+        .expect("submit");
+    assert_eq!(r.status(), CommandStatus::EsmeRok);
+    wait_for(10, "delivered", || sim.submit_count() == 1).await;
+    // A plain-text client on the TLS port gets nowhere, and the server keeps serving.
+    let _ = raw(
+        tls_addr,
+        &[0, 0, 0, 16, 0, 0, 0, 0x15, 0, 0, 0, 0, 0, 0, 0, 1],
+    )
+    .await;
+    let r = s.request(Pdu::EnquireLink).await.expect("elink");
+    assert_eq!(r.status(), CommandStatus::EsmeRok);
+}

@@ -65,6 +65,7 @@ fn message(dst: &str) -> Message {
         batch_id: None,
         tries: 0,
         sent_parts: vec![],
+        bill_rest: 0.0,
         callback: None,
     }
 }

@@ -104,6 +104,7 @@ impl Auth {
                     content_encoding: u.content_encoding,
                     mt_cred: u.mt_messaging_cred.clone(),
                     smpps_cred: u.smpps_cred.clone(),
+                    http_bucket: Default::default(),
                 }),
             );
         }

@@ -453,12 +453,156 @@ pub struct SmppsQuota {
     pub max_bindings: Option<i64>,
 }
 
-/// `mt_messaging_cred` (spec tables 24-29). This issue enforces the quotas; the
-/// authorizations and value filters are completed with the credentials issue.
+/// `mt_messaging_cred` (spec tables 24-27): authorizations, value filters, default values
+/// and quotas. Keys are jCli's (`authorization`, `valuefilter`, `defaultvalue`, `quota`);
+/// `value_filter`/`default_value` and Jasmin's internal names (`set_source_address`, ...)
+/// are accepted too.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct MtMessagingCred {
+    pub authorization: MtAuthorization,
+    #[serde(alias = "valuefilter")]
+    pub value_filter: ValueFilters,
+    #[serde(alias = "defaultvalue")]
+    pub default_value: DefaultValues,
     pub quota: Quota,
+}
+
+/// `mt_messaging_cred authorization` (spec table 24). All true by default except `http_bulk`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MtAuthorization {
+    #[serde(deserialize_with = "de_yes_no")]
+    pub http_send: bool,
+    #[serde(deserialize_with = "de_yes_no")]
+    pub http_balance: bool,
+    #[serde(deserialize_with = "de_yes_no")]
+    pub http_rate: bool,
+    /// Deprecated in Jasmin (bulks go through REST).
+    #[serde(deserialize_with = "de_yes_no")]
+    pub http_bulk: bool,
+    #[serde(deserialize_with = "de_yes_no")]
+    pub smpps_send: bool,
+    /// Content needing more than one `submit_sm`.
+    #[serde(deserialize_with = "de_yes_no")]
+    pub http_long_content: bool,
+    #[serde(deserialize_with = "de_yes_no", alias = "set_dlr_level")]
+    pub dlr_level: bool,
+    #[serde(deserialize_with = "de_yes_no", alias = "http_set_dlr_method")]
+    pub http_dlr_method: bool,
+    #[serde(deserialize_with = "de_yes_no", alias = "set_source_address")]
+    pub src_addr: bool,
+    #[serde(deserialize_with = "de_yes_no", alias = "set_priority")]
+    pub priority: bool,
+    #[serde(deserialize_with = "de_yes_no", alias = "set_validity_period")]
+    pub validity_period: bool,
+    #[serde(deserialize_with = "de_yes_no", alias = "set_hex_content")]
+    pub hex_content: bool,
+    #[serde(deserialize_with = "de_yes_no", alias = "set_schedule_delivery_time")]
+    pub schedule_delivery_time: bool,
+}
+
+impl Default for MtAuthorization {
+    fn default() -> Self {
+        MtAuthorization {
+            http_send: true,
+            http_balance: true,
+            http_rate: true,
+            http_bulk: false,
+            smpps_send: true,
+            http_long_content: true,
+            dlr_level: true,
+            http_dlr_method: true,
+            src_addr: true,
+            priority: true,
+            validity_period: true,
+            hex_content: true,
+            schedule_delivery_time: true,
+        }
+    }
+}
+
+/// A value filter: a regular expression matched from the start of the value, as Python's
+/// `re.match` does (so `^33` and `33` are the same filter). Compiled when the configuration
+/// is read: a bad pattern is refused at load.
+#[derive(Clone)]
+pub struct Pattern {
+    src: String,
+    re: regex::Regex,
+}
+
+impl Pattern {
+    pub fn new(src: &str) -> Result<Pattern, regex::Error> {
+        let re = regex::Regex::new(&format!("^(?:{src})"))?;
+        Ok(Pattern {
+            src: src.to_string(),
+            re,
+        })
+    }
+    /// True when the value matches (from its start).
+    pub fn matches(&self, v: &str) -> bool {
+        self.re.is_match(v)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.src
+    }
+}
+
+impl std::fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.src)
+    }
+}
+
+impl Serialize for Pattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.src)
+    }
+}
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Pattern, D::Error> {
+        let s = String::deserialize(d)?;
+        Pattern::new(&s).map_err(|e| serde::de::Error::custom(format!("invalid regex {s:?}: {e}")))
+    }
+}
+
+fn pattern(s: &str) -> Pattern {
+    Pattern::new(s).expect("built-in pattern")
+}
+
+/// `mt_messaging_cred valuefilter` (spec table 25).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValueFilters {
+    #[serde(alias = "source_address")]
+    pub src_addr: Pattern,
+    #[serde(alias = "destination_address")]
+    pub dst_addr: Pattern,
+    pub content: Pattern,
+    pub priority: Pattern,
+    pub validity_period: Pattern,
+}
+
+impl Default for ValueFilters {
+    fn default() -> Self {
+        ValueFilters {
+            src_addr: pattern(".*"),
+            dst_addr: pattern(".*"),
+            content: pattern(".*"),
+            priority: pattern(r"^[0-3]$"),
+            validity_period: pattern(r"^\d+$"),
+        }
+    }
+}
+
+/// `mt_messaging_cred defaultvalue` (spec table 26).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DefaultValues {
+    /// Source address set when the request has none.
+    #[serde(deserialize_with = "de_opt_string", alias = "source_address")]
+    pub src_addr: Option<String>,
 }
 
 /// Initial quotas. They seed the ledger once, when the user is first seen: editing the
@@ -477,6 +621,13 @@ pub struct Quota {
     /// Messages per second accepted through the SMPP server; `None` = unlimited.
     #[serde(deserialize_with = "de_opt_f64")]
     pub smpps_throughput: Option<f64>,
+    /// Asynchronous billing: percentage of the rate charged at submission, the rest when the
+    /// SMSC acknowledges each part (`submit_sm_resp` ESME_ROK); `None` = all at submission.
+    #[serde(
+        deserialize_with = "de_opt_f64",
+        alias = "early_decrement_balance_percent"
+    )]
+    pub early_percent: Option<f64>,
 }
 
 fn de_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
@@ -982,6 +1133,13 @@ impl Config {
             }
             if u.username.is_empty() || u.username.len() > 16 {
                 return err(format!("key `users[{i}].username`: 1 to 16 characters"));
+            }
+            if let Some(p) = u.mt_messaging_cred.quota.early_percent {
+                if !(0.0..=100.0).contains(&p) {
+                    return err(format!(
+                        "key `users[{i}].mt_messaging_cred.quota.early_percent`: must be 0..=100"
+                    ));
+                }
             }
         }
         match self.http_api.long_content_split.as_str() {

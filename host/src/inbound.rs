@@ -162,6 +162,7 @@ impl Inbound {
             batch_id: None,
             tries: 0,
             sent_parts: vec![],
+            bill_rest: 0.0,
             callback: None,
         };
         let result = match part.concat {

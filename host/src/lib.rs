@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod billing;
 pub mod broker;
 pub mod cancel;
 pub mod config;

@@ -11,6 +11,7 @@ use parking_lot::RwLock;
 use uuid::Uuid;
 
 use crate::auth::{Auth, AuthError};
+use crate::billing;
 use crate::broker::{submit_queue, Broker};
 use crate::config::SmppClientConfig;
 use crate::model::message::{now_ms, SCHEMA_VERSION};
@@ -100,6 +101,56 @@ pub enum MtError {
     Charging,
     #[error("Cannot send submit_sm, check SMPPClientManagerPB log file for details")]
     Server(String),
+    /// A `mt_messaging_cred authorization` refused (Jasmin's `HttpAPICredentialValidator`
+    /// wording: user, then why).
+    #[error("Authorization failed for user [{0}] ({1}).")]
+    Unauthorized(String, &'static str),
+    /// A `mt_messaging_cred valuefilter` did not match: user, then the filter
+    /// (`destination_address`, `source_address`, `priority`, `validity_period`, `content`).
+    #[error("Value filter failed for user [{0}] ({1} filter mismatch).")]
+    ValueFilter(String, &'static str),
+    /// `quota.http_throughput` exceeded.
+    #[error("User throughput exceeded")]
+    Throughput,
+}
+
+/// Which optional parameters a submission sets explicitly (each needs its authorization).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked {
+    pub from: bool,
+    pub priority: bool,
+    pub validity: bool,
+    pub hex: bool,
+    pub sdt: bool,
+    pub dlr_level: bool,
+    pub dlr_method: bool,
+}
+
+impl Asked {
+    /// What a request sets, as far as the request tells (HTTP front doors add `dlr_level` and
+    /// `dlr_method`, which only their arguments show).
+    pub fn of(req: &MtRequest) -> Asked {
+        match &req.content {
+            Content::Smpp(c) => Asked {
+                from: req.from.is_some(),
+                priority: req.priority.unwrap_or(0) != 0,
+                validity: !c.validity_period.is_empty(),
+                hex: false,
+                sdt: req.sdt.is_some(),
+                dlr_level: c.registered_delivery != 0,
+                dlr_method: false,
+            },
+            content => Asked {
+                from: req.from.is_some(),
+                priority: req.priority.is_some(),
+                validity: req.validity_minutes.is_some(),
+                hex: matches!(content, Content::Binary(_)),
+                sdt: req.sdt.is_some(),
+                dlr_level: false,
+                dlr_method: false,
+            },
+        }
+    }
 }
 
 /// A routed, encoded message not yet billed or queued (what `/rate` looks at).
@@ -153,6 +204,89 @@ impl Pipeline {
         Ok(())
     }
 
+    /// The send authorizations and value filters of `mt_messaging_cred` (spec tables 24-25),
+    /// in Jasmin's order. The long content authorization needs the parts: see `prepare_with`.
+    pub fn check_send(&self, user: &User, req: &MtRequest, asked: &Asked) -> Result<(), MtError> {
+        let a = &user.mt_cred.authorization;
+        let deny = |why: &'static str| Err(MtError::Unauthorized(user.username.clone(), why));
+        let send_ok = match req.channel {
+            Channel::Smpps => a.smpps_send,
+            _ => a.http_send,
+        };
+        if !send_ok {
+            return deny("Cannot send MT messages");
+        }
+        if asked.dlr_level && !a.dlr_level {
+            return deny("Setting dlr level not authorized");
+        }
+        if asked.dlr_method && !a.http_dlr_method {
+            return deny("Setting dlr method not authorized");
+        }
+        if asked.from && !a.src_addr {
+            return deny("Setting source address not authorized");
+        }
+        if asked.priority && !a.priority {
+            return deny("Setting priority not authorized");
+        }
+        if asked.validity && !a.validity_period {
+            return deny("Setting validity period not authorized");
+        }
+        if asked.hex && !a.hex_content {
+            return deny("Setting hex content not authorized");
+        }
+        if asked.sdt && !a.schedule_delivery_time {
+            return deny("Setting schedule delivery time not authorized");
+        }
+        let f = &user.mt_cred.value_filter;
+        let mismatch =
+            |which: &'static str| Err(MtError::ValueFilter(user.username.clone(), which));
+        if !f.dst_addr.matches(&req.to) {
+            return mismatch("destination_address");
+        }
+        if let Some(from) = &req.from {
+            if !f.src_addr.matches(from) {
+                return mismatch("source_address");
+            }
+        }
+        if let Some(p) = req.priority {
+            if (asked.priority || req.channel == Channel::Smpps)
+                && !f.priority.matches(&p.to_string())
+            {
+                return mismatch("priority");
+            }
+        }
+        if let Some(v) = req.validity_minutes {
+            if !f.validity_period.matches(&v.to_string()) {
+                return mismatch("validity_period");
+            }
+        }
+        Ok(())
+    }
+
+    /// `http_rate` (checking a rate) after the enabled checks.
+    pub fn check_rate(&self, user: &User) -> Result<(), MtError> {
+        self.check_credentials(user)?;
+        if !user.mt_cred.authorization.http_rate {
+            return Err(MtError::Unauthorized(
+                user.username.clone(),
+                "Cannot check rate",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `http_balance` (checking the balance) after the enabled checks.
+    pub fn check_balance(&self, user: &User) -> Result<(), MtError> {
+        self.check_credentials(user)?;
+        if !user.mt_cred.authorization.http_balance {
+            return Err(MtError::Unauthorized(
+                user.username.clone(),
+                "Cannot check balance",
+            ));
+        }
+        Ok(())
+    }
+
     /// Phases 1-5: authenticate, check, intercept, route, encode. Nothing is charged or queued.
     pub async fn prepare(&self, req: &MtRequest) -> Result<Prepared, MtError> {
         let user = self
@@ -161,9 +295,24 @@ impl Pipeline {
         self.prepare_as(user, req)
     }
 
-    /// Phases 2-5 for an already authenticated user (an SMPP session authenticated at bind).
+    /// Phases 2-5 for an already authenticated user (an SMPP session authenticated at bind),
+    /// with the send authorizations and value filters.
     pub fn prepare_as(&self, user: Arc<User>, req: &MtRequest) -> Result<Prepared, MtError> {
+        self.prepare_with(user, req, Some(&Asked::of(req)))
+    }
+
+    /// Phases 2-5; `send` = `Some` checks the send authorizations and value filters for what
+    /// the request sets (`None` for `/rate`, which only needs `http_rate`).
+    pub fn prepare_with(
+        &self,
+        user: Arc<User>,
+        req: &MtRequest,
+        send: Option<&Asked>,
+    ) -> Result<Prepared, MtError> {
         self.check_credentials(&user)?;
+        if let Some(asked) = send {
+            self.check_send(&user, req, asked)?;
+        }
         let now = now_ms();
         let to = req.to.strip_prefix('+').unwrap_or(&req.to).to_string();
         // Read the content (text for filters; coding 0's alphabet is known after routing).
@@ -185,6 +334,18 @@ impl Pipeline {
             }
         };
         let coding = read.coding;
+        if send.is_some() {
+            // Jasmin filters the `content` argument only (not `hex-content`).
+            let text = match &req.content {
+                Content::Binary(_) => None,
+                _ => read.text(),
+            };
+            if let Some(t) = text {
+                if !user.mt_cred.value_filter.content.matches(t) {
+                    return Err(MtError::ValueFilter(user.username.clone(), "content"));
+                }
+            }
+        }
         let mut message = Message {
             v: SCHEMA_VERSION,
             id: Uuid::new_v4(),
@@ -221,9 +382,16 @@ impl Pipeline {
             callback: None,
             tries: 0,
             sent_parts: vec![],
+            bill_rest: 0.0,
         };
-        if let Some(f) = &req.from {
-            message.source.addr = f.clone();
+        match &req.from {
+            Some(f) => message.source.addr = f.clone(),
+            // `defaultvalue src_addr` when the request has none (before routing, as Jasmin).
+            None => {
+                if let Some(d) = &user.mt_cred.default_value.src_addr {
+                    message.source.addr = d.clone();
+                }
+            }
         }
         self.intercept(&mut message)?;
         let text_ref = read.text().unwrap_or("");
@@ -251,6 +419,7 @@ impl Pipeline {
         if let Content::Smpp(c) = &req.content {
             apply_smpp_fields(&mut message, c);
             message.parts = smpp_parts(c, coding, self.split, self.max_parts)?;
+            self.check_long(&user, req, &message, send)?;
             message.connector = cid;
             message.rate = decision.rate;
             return Ok(Prepared {
@@ -263,6 +432,7 @@ impl Pipeline {
         let reference = content::next_reference(&message.destination.addr);
         message.parts =
             content::split_with_reference(&payload, self.split, self.max_parts, reference)?;
+        self.check_long(&user, req, &message, send)?;
         message.connector = cid;
         message.rate = decision.rate;
         Ok(Prepared {
@@ -270,6 +440,27 @@ impl Pipeline {
             decision,
             user,
         })
+    }
+
+    /// `http_long_content`: content needing more than one `submit_sm` (HTTP channels).
+    fn check_long(
+        &self,
+        user: &User,
+        req: &MtRequest,
+        m: &Message,
+        send: Option<&Asked>,
+    ) -> Result<(), MtError> {
+        if send.is_some()
+            && req.channel != Channel::Smpps
+            && m.parts.len() > 1
+            && !user.mt_cred.authorization.http_long_content
+        {
+            return Err(MtError::Unauthorized(
+                user.username.clone(),
+                "Long content not authorized",
+            ));
+        }
+        Ok(())
     }
 
     /// Interception seam: the MT interception table (plugins) goes here.
@@ -341,11 +532,16 @@ impl Pipeline {
         }
     }
 
-    async fn commit_inner(&self, p: Prepared) -> Result<Uuid, MtError> {
-        let parts = p.message.parts.len() as i64;
-        let amount = p.decision.rate * parts as f64;
+    async fn commit_inner(&self, mut p: Prepared) -> Result<Uuid, MtError> {
+        let bill = billing::bill(
+            p.decision.rate,
+            p.message.parts.len(),
+            p.user.mt_cred.quota.early_percent,
+        );
+        let (amount, parts) = (bill.now, bill.parts);
+        p.message.bill_rest = bill.rest_per_part;
         let user = p.user.username.clone();
-        match self.store.balance_charge(&user, amount, parts).await {
+        match billing::charge_submit(self.store.as_ref(), &user, &bill).await {
             Ok(Charge::Done(_)) => {}
             Ok(Charge::Insufficient(b)) => {
                 tracing::info!(user = %user, amount, parts, balance = ?b, "charging refused: insufficient balance");

@@ -259,6 +259,7 @@ fn mo(to_user_dest: &str, text: &[u8]) -> Message {
         callback: None,
         tries: 0,
         sent_parts: vec![],
+        bill_rest: 0.0,
     }
 }
 

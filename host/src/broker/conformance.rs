@@ -50,6 +50,7 @@ pub fn sample(user: &str, priority: u8, text: &str) -> Message {
         callback: None,
         tries: 0,
         sent_parts: vec![],
+        bill_rest: 0.0,
     }
 }
 

@@ -101,6 +101,7 @@ pub fn callback_message(
         batch_id: None,
         tries: 0,
         sent_parts: vec![],
+        bill_rest: 0.0,
         callback: Some(Callback {
             kind,
             url: url.to_string(),

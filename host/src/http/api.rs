@@ -14,7 +14,7 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
 use crate::model::{Channel, DlrRequest};
-use crate::pipeline::{Content, MtError, MtRequest, Pipeline};
+use crate::pipeline::{Asked, Content, MtError, MtRequest, Pipeline};
 use crate::stats::Stats;
 use crate::store::Balance;
 
@@ -359,6 +359,14 @@ fn mt_error(state: &ApiState, e: &MtError) -> (StatusCode, String) {
             (StatusCode::FORBIDDEN, e.to_string())
         }
         MtError::InvalidArgument(..) => (StatusCode::BAD_REQUEST, e.to_string()),
+        // Jasmin's CredentialValidationError: 400.
+        MtError::Unauthorized(..) | MtError::ValueFilter(..) => {
+            (StatusCode::BAD_REQUEST, e.to_string())
+        }
+        MtError::Throughput => {
+            s.throughput_error_count.inc();
+            (StatusCode::FORBIDDEN, e.to_string())
+        }
         MtError::Content(c) => (
             StatusCode::BAD_REQUEST,
             format!("Content cannot be sent: {c}"),
@@ -384,7 +392,23 @@ async fn send(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
         return error(StatusCode::BAD_REQUEST, &m);
     }
     let req = mt_request(&args, ip, true);
-    match state.pipeline.submit(&req).await {
+    let mut asked = Asked::of(&req);
+    asked.dlr_level = args.has("dlr-level");
+    asked.dlr_method = args.has("dlr-method");
+    let p = &state.pipeline;
+    let result = async {
+        let user = p
+            .authenticate(&req.username, &req.password, req.source_ip)
+            .await?;
+        let prepared = p.prepare_with(user, &req, Some(&asked))?;
+        // Jasmin checks the user's throughput after routing, before charging.
+        if !prepared.user.http_throughput_ok() {
+            return Err(MtError::Throughput);
+        }
+        p.commit(prepared).await
+    }
+    .await;
+    match result {
         Ok(id) => {
             state.stats.httpapi.success_count.inc();
             text(StatusCode::OK, format!("Success \"{id}\""))
@@ -417,7 +441,16 @@ async fn rate(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
         return json(StatusCode::BAD_REQUEST, format!("\"{m}\""));
     }
     let req = mt_request(&args, ip, false);
-    match state.pipeline.prepare(&req).await {
+    let p = &state.pipeline;
+    let result = async {
+        let user = p
+            .authenticate(&req.username, &req.password, req.source_ip)
+            .await?;
+        p.check_rate(&user)?;
+        p.prepare_with(user, &req, None)
+    }
+    .await;
+    match result {
         Ok(p) => json(
             StatusCode::OK,
             format!(
@@ -447,7 +480,7 @@ async fn balance(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
             return json(status, serde_json::Value::String(msg).to_string());
         }
     };
-    if let Err(e) = p.check_credentials(&u) {
+    if let Err(e) = p.check_balance(&u) {
         let (status, msg) = mt_error(state, &e);
         return json(status, serde_json::Value::String(msg).to_string());
     }

@@ -120,6 +120,10 @@ pub struct Message {
     /// SMSC ids of the parts already accepted (a retry resumes after them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sent_parts: Vec<String>,
+    /// Asynchronous billing: amount still owed per part, charged when the SMSC accepts the
+    /// part (`submit_sm_resp` ESME_ROK). 0 when everything was charged at submission.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bill_rest: f64,
     /// Set on HTTP callback jobs (DLR and MO throws): what to call. The rest of the message
     /// is the context the callback was built from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,4 +179,8 @@ mod hex_bytes {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         hex::decode(s.as_bytes()).map_err(serde::de::Error::custom)
     }
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }

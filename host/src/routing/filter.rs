@@ -603,6 +603,7 @@ pub(crate) mod tests {
             batch_id: None,
             tries: 0,
             sent_parts: vec![],
+            bill_rest: 0.0,
             callback: None,
         }
     }

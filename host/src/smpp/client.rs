@@ -538,6 +538,7 @@ async fn send_one(
     let mut outcome = Outcome::Sent(String::new());
     // Parts accepted on an earlier attempt are not sent again.
     let mut smsc_ids = std::mem::take(&mut m.sent_parts);
+    let already_sent = smsc_ids.len();
     for part in m.parts.iter().skip(smsc_ids.len()) {
         stats.submit_sm_request_count.inc();
         let pdu = build_submit(&m, part);
@@ -583,6 +584,9 @@ async fn send_one(
         }
     }
     drop(permit);
+    // Asynchronous billing: the rest of each part the SMSC just accepted (ESME_ROK).
+    crate::billing::charge_acknowledged(deps.store.as_ref(), &m, smsc_ids.len() - already_sent)
+        .await;
     // A retry resumes after the parts already accepted.
     m.sent_parts = smsc_ids.clone();
     match outcome {

@@ -521,6 +521,11 @@ fn status_of(e: &MtError) -> CommandStatus {
         MtError::InvalidArgument("priority", _) => CommandStatus::EsmeRinvprtflg,
         MtError::InvalidArgument("validity-period", _) => CommandStatus::EsmeRinvexpiry,
         MtError::InvalidArgument("sdt", _) => CommandStatus::EsmeRinvsched,
+        // Credential failures are ESME_RSYSERR in Jasmin, except these value filters.
+        MtError::ValueFilter(_, "destination_address") => CommandStatus::EsmeRinvdstadr,
+        MtError::ValueFilter(_, "source_address") => CommandStatus::EsmeRinvsrcadr,
+        MtError::ValueFilter(_, "priority") => CommandStatus::EsmeRinvprtflg,
+        MtError::Throughput => CommandStatus::EsmeRthrottled,
         _ => CommandStatus::EsmeRsyserr,
     }
 }

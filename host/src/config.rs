@@ -533,6 +533,8 @@ pub struct Pattern {
 
 impl Pattern {
     pub fn new(src: &str) -> Result<Pattern, regex::Error> {
+        // Checked alone first so that an error shows the pattern as written.
+        regex::Regex::new(src)?;
         let re = regex::Regex::new(&format!("^(?:{src})"))?;
         Ok(Pattern {
             src: src.to_string(),

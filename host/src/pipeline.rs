@@ -131,12 +131,13 @@ impl Asked {
     /// `dlr_method`, which only their arguments show).
     pub fn of(req: &MtRequest) -> Asked {
         match &req.content {
+            // Jasmin's SmppsCredentialValidator: no validity or schedule authorizations.
             Content::Smpp(c) => Asked {
                 from: req.from.is_some(),
                 priority: req.priority.unwrap_or(0) != 0,
-                validity: !c.validity_period.is_empty(),
+                validity: false,
                 hex: false,
-                sdt: req.sdt.is_some(),
+                sdt: false,
                 dlr_level: c.registered_delivery != 0,
                 dlr_method: false,
             },
@@ -243,11 +244,16 @@ impl Pipeline {
         if !f.dst_addr.matches(&req.to) {
             return mismatch("destination_address");
         }
-        if let Some(from) = &req.from {
-            if !f.src_addr.matches(from) {
-                return mismatch("source_address");
-            }
+        // SMPP: the source is always filtered (an empty one too), before the default value.
+        let from = match (&req.from, req.channel) {
+            (Some(f), _) => Some(f.as_str()),
+            (None, Channel::Smpps) => Some(""),
+            (None, _) => None,
+        };
+        if from.is_some_and(|v| !f.src_addr.matches(v)) {
+            return mismatch("source_address");
         }
+
         if let Some(p) = req.priority {
             if (asked.priority || req.channel == Channel::Smpps)
                 && !f.priority.matches(&p.to_string())

@@ -428,6 +428,25 @@ async fn smpps_send_and_filters_over_smpp() {
         .expect("resp");
     assert_eq!(r.status(), CommandStatus::EsmeRinvsrcadr);
 
+    // An empty source is filtered too (before the default value), as in Jasmin.
+    let no_src = rusmpp::pdus::SubmitSm::builder()
+        .destination_addr(smsgate::smpp::c_octet("33600000001"))
+        .short_message(smsgate::smpp::octets(b"hello"))
+        .build();
+    let r = s.request(no_src).await.expect("resp");
+    assert_eq!(r.status(), CommandStatus::EsmeRinvsrcadr);
+
+    // set_priority over SMPP: a priority_flag other than 0.
+    let (s, _rx, st) = esme_bind(addr, "trx", "noprio", "pw").await;
+    assert_eq!(st, CommandStatus::EsmeRok);
+    let prio = rusmpp::pdus::SubmitSm::builder()
+        .destination_addr(smsgate::smpp::c_octet("33600000001"))
+        .priority_flag(rusmpp::values::PriorityFlag::from(1))
+        .short_message(smsgate::smpp::octets(b"hi"))
+        .build();
+    let r = s.request(prio).await.expect("resp");
+    assert_eq!(r.status(), CommandStatus::EsmeRsyserr);
+
     // http_send = false does not stop SMPP.
     let (s, _rx, st) = esme_bind(addr, "trx", "nosend", "pw").await;
     assert_eq!(st, CommandStatus::EsmeRok);

@@ -197,7 +197,8 @@ impl Gateway {
                 tcfg.clone(),
                 cfg.callbacks.clone(),
                 stats.clone(),
-            );
+            )
+            .with_availability(availability.clone());
             throwers.push(tokio::spawn(t.run(shutdown.clone())));
         }
         throwers.push(tokio::spawn(

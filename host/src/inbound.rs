@@ -382,7 +382,7 @@ impl Inbound {
                 }
                 params.push(("content".to_string(), text));
                 params.push(("binary".to_string(), hex::encode(&binary)));
-                let job = callback_message(
+                let mut job = callback_message(
                     CallbackKind::Mo,
                     &cc.url,
                     &cc.method,
@@ -390,6 +390,8 @@ impl Inbound {
                     None,
                     &m.connector,
                 );
+                // The thrower reports the HTTP connector's health to failover routes.
+                job.tags = vec![format!("http:{cid}")];
                 (MO_HTTP_QUEUE.to_string(), job)
             }
             ConnectorRef::Smpps(user) => {

@@ -686,3 +686,52 @@ async fn long_mo_parts_survive_a_restart() {
     assert_eq!(c.get("content"), Some("before and after"));
     gw2.shutdown().await;
 }
+
+#[tokio::test]
+async fn mo_failover_skips_a_failing_http_connector() {
+    let sim = simulator().await;
+    let (bad, good) = (receiver().await, receiver().await);
+    bad.fail_first.store(1_000, Ordering::SeqCst);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut text = config_toml(dir.path(), 0, sim.addr.port());
+    text.push_str(THROWERS);
+    text.push_str(&format!(
+        "
+[[httpccs]]
+cid = \"bad\"
+url = \"{}\"
+[[httpccs]]
+cid = \"good\"
+url = \"{}\"
+[[filters]]
+fid = \"all\"
+type = \"TransparentFilter\"
+[[moroutes]]
+type = \"FailoverMORoute\"
+order = 10
+connectors = [\"http(bad)\", \"http(good)\"]
+filters = [\"all\"]
+",
+        bad.url("/mo"),
+        good.url("/mo")
+    ));
+    let gw = gateway(load(&text, dir.path())).await;
+    wait_for(10, "bound", || {
+        sim.stats().binds.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    let mo = |t: &str| {
+        DeliverSm::builder()
+            .source_addr(c_octet("336"))
+            .destination_addr(c_octet("1234"))
+            .short_message(octets(t.as_bytes()))
+            .build()
+    };
+    assert_eq!(sim.inject(mo("first")).await, 1);
+    wait_for(10, "first tried on bad", || bad.count() >= 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sim.inject(mo("second")).await, 1);
+    wait_for(10, "second goes to good", || good.count() >= 1).await;
+    assert_eq!(good.calls()[0].get("content"), Some("second"));
+    gw.shutdown().await;
+}

@@ -74,6 +74,8 @@ pub struct Thrower {
     /// Metric prefix (`dlr_thrower`, `deliversm_thrower`).
     pub prefix: &'static str,
     pub client: HttpClient,
+    /// Where HTTP client connectors are marked failing / healthy (failover MO routes).
+    pub availability: Option<Arc<crate::routing::LiveAvailability>>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
@@ -108,8 +110,20 @@ impl Thrower {
             stats,
             prefix,
             client: http_client(),
+            availability: None,
             hosts: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Report HTTP client connectors' health to `a` (the routing tables' availability).
+    pub fn with_availability(
+        mut self: Arc<Self>,
+        a: Arc<crate::routing::LiveAvailability>,
+    ) -> Arc<Self> {
+        if let Some(me) = Arc::get_mut(&mut self) {
+            me.availability = Some(a);
+        }
+        self
     }
 
     /// Consume the queue until `stop`.
@@ -164,6 +178,15 @@ impl Thrower {
         let stats = self.stats.thrower(self.prefix, &m.connector);
         m.tries += 1;
         let max = self.cfg.max_retries.max(1);
+        if let (Some(a), Some(cid)) = (
+            &self.availability,
+            m.tags.iter().find_map(|t| t.strip_prefix("http:")),
+        ) {
+            a.set_failing(
+                &crate::routing::ConnectorRef::Http(cid.to_string()),
+                outcome != Outcome::Ok,
+            );
+        }
         let outcome = match outcome {
             Outcome::Retry(why) if m.tries >= max => {
                 Outcome::GiveUp(format!("{why} (after {} attempts)", m.tries))

@@ -230,9 +230,8 @@ impl Dlr {
                 return false;
             }
         };
-        if r.is_final() {
-            let _ = self.store.delete(&key).await;
-        }
+        // The tracking entry is left to its TTL (`dlr_expiry`) rather than deleted: one store
+        // write less per receipt, and a duplicate receipt still resolves.
         // Long messages: one terminal DLR per message.
         if t.parts > 1 {
             if !r.is_final() {
@@ -240,6 +239,15 @@ impl Dlr {
             }
             let agg = format!("dlrm:{}", t.id);
             let ttl = Duration::from_secs(7 * 86_400);
+            // A repeated final receipt for a part counts once.
+            match self
+                .store
+                .incr_ttl(&format!("{agg}:final:{}", t.part), 1, ttl)
+                .await
+            {
+                Ok(1) => {}
+                _ => return true,
+            }
             if r.stat != "DELIVRD" {
                 match self.store.incr_ttl(&format!("{agg}:fail"), 1, ttl).await {
                     Ok(1) => {}

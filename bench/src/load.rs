@@ -22,14 +22,14 @@ use tokio::time::Instant;
 const SUCCESS_PREFIX: &[u8] = b"Success \"";
 /// Base of the destination numbers: request `n` goes to `33600000000 + n`, so
 /// every request has a distinct 11-digit MSISDN.
-const MSISDN_BASE: u64 = 33_600_000_000;
+pub const MSISDN_BASE: u64 = 33_600_000_000;
 /// How many distinct error descriptions are kept for the report.
 const MAX_ERROR_SAMPLES: usize = 3;
 /// A paced request sent later than this after its slot counts as a late start.
 const LATE_THRESHOLD: Duration = Duration::from_millis(1);
 /// Pause after a transport error, so a dead gateway doesn't turn the workers
 /// into a busy loop.
-const ERROR_BACKOFF: Duration = Duration::from_millis(10);
+pub const ERROR_BACKOFF: Duration = Duration::from_millis(10);
 
 /// Parameters of a load run.
 #[derive(Clone, Debug)]
@@ -86,7 +86,13 @@ impl Counters {
             .clone()
     }
 
-    fn record_error(&self, counter: &AtomicU64, description: impl FnOnce() -> String) {
+    /// The next request number (distinct destination numbers and texts).
+    pub fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Counts an error on `counter` and keeps its description if it is among the first few.
+    pub fn record_error(&self, counter: &AtomicU64, description: impl FnOnce() -> String) {
         counter.fetch_add(1, Ordering::Relaxed);
         let mut samples = self.error_samples.lock().unwrap_or_else(|e| e.into_inner());
         if samples.len() < MAX_ERROR_SAMPLES {
@@ -134,70 +140,96 @@ pub async fn run_load(cfg: LoadConfig, counters: Arc<Counters>, t0: Instant) -> 
 /// The request sender of one HTTP/1.1 client connection.
 type Sender = SendRequest<Empty<Bytes>>;
 
+/// The schedule of one worker: when each of its requests starts.
+///
+/// Closed loop (`rate` 0): as soon as the previous exchange finished, until the deadline.
+/// Paced: worker `id` of `workers` owns the slots `t0 + id/R + k*workers/R` (k = 0, 1, ...),
+/// so the workers together produce R evenly spread requests per second. A request sent
+/// after its slot is measured from the slot (no coordinated omission); more than 1 ms late
+/// counts as a late start, and the slots left when the window ends unsent are "missed".
+pub struct Pacer {
+    t0: Instant,
+    end: Instant,
+    duration: Duration,
+    /// (offset of the first slot, interval between slots)
+    pacing: Option<(Duration, Duration)>,
+    slot_index: u64,
+}
+
+impl Pacer {
+    pub fn new(id: usize, workers: usize, duration: Duration, rate: f64, t0: Instant) -> Pacer {
+        let pacing = (rate > 0.0).then(|| {
+            (
+                Duration::from_secs_f64(id as f64 / rate),
+                Duration::from_secs_f64(workers as f64 / rate),
+            )
+        });
+        Pacer {
+            t0,
+            end: t0 + duration,
+            duration,
+            pacing,
+            slot_index: 0,
+        }
+    }
+
+    /// A capacity hint for the latency vector.
+    pub fn expected(&self) -> usize {
+        match self.pacing {
+            Some((_, interval)) => {
+                (self.duration.as_secs_f64() / interval.as_secs_f64()) as usize + 1
+            }
+            None => 4096,
+        }
+    }
+
+    /// Waits for the next slot; returns the instant latency is measured from, or None when
+    /// the load window is over.
+    pub async fn next(&mut self, counters: &Counters) -> Option<Instant> {
+        let Some((offset, interval)) = self.pacing else {
+            let now = Instant::now();
+            return (now < self.end).then_some(now);
+        };
+        let slot = self.t0 + offset + interval.mul_f64(self.slot_index as f64);
+        if slot >= self.end {
+            return None;
+        }
+        let now = Instant::now();
+        if now >= self.end {
+            // So far behind that the load window is over: the slots left are reported as
+            // missed rather than sent late.
+            let total = if offset >= self.duration {
+                0
+            } else {
+                ((self.duration - offset).as_secs_f64() / interval.as_secs_f64()).ceil() as u64
+            };
+            counters
+                .missed_slots
+                .fetch_add(total.saturating_sub(self.slot_index), Ordering::Relaxed);
+            return None;
+        }
+        self.slot_index += 1;
+        if slot > now {
+            tokio::time::sleep_until(slot).await;
+        } else if now - slot > LATE_THRESHOLD {
+            // Behind schedule: send right away, but still measure from the slot so the
+            // delay shows up in the latency.
+            counters.late_starts.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(slot)
+    }
+}
+
 /// One worker: sends requests until the deadline, returns its latencies (µs)
 /// of accepted requests.
 async fn worker(id: usize, cfg: Arc<LoadConfig>, counters: Arc<Counters>, t0: Instant) -> Vec<u64> {
-    let end = t0 + cfg.duration;
     let host = cfg.addr.to_string();
-    // Paced mode: worker `id` owns the slots t0 + id/R + k*N/R (k = 0, 1, ...),
-    // so the N workers together produce R evenly spread requests per second.
-    let pacing = (cfg.rate > 0.0).then(|| {
-        (
-            Duration::from_secs_f64(id as f64 / cfg.rate),
-            Duration::from_secs_f64(cfg.concurrency as f64 / cfg.rate),
-        )
-    });
-    let expected = match pacing {
-        Some((_, interval)) => (cfg.duration.as_secs_f64() / interval.as_secs_f64()) as usize + 1,
-        None => 4096,
-    };
-    let mut latencies = Vec::with_capacity(expected);
+    let mut pacer = Pacer::new(id, cfg.concurrency, cfg.duration, cfg.rate, t0);
+    let mut latencies = Vec::with_capacity(pacer.expected());
     let mut conn: Option<Sender> = None;
-    let mut slot_index: u64 = 0;
 
-    loop {
-        // When does this request "start" (the reference point for latency)?
-        let start = match pacing {
-            Some((offset, interval)) => {
-                let slot = t0 + offset + interval.mul_f64(slot_index as f64);
-                if slot >= end {
-                    break;
-                }
-                let now = Instant::now();
-                if now >= end {
-                    // So far behind that the load window is over: the slots
-                    // left are reported as missed rather than sent late.
-                    let total = if offset >= cfg.duration {
-                        0
-                    } else {
-                        ((cfg.duration - offset).as_secs_f64() / interval.as_secs_f64()).ceil()
-                            as u64
-                    };
-                    counters
-                        .missed_slots
-                        .fetch_add(total.saturating_sub(slot_index), Ordering::Relaxed);
-                    break;
-                }
-                slot_index += 1;
-                if slot > now {
-                    tokio::time::sleep_until(slot).await;
-                } else if now - slot > LATE_THRESHOLD {
-                    // Behind schedule: send right away, but still measure from
-                    // the slot so the delay shows up in the latency.
-                    counters.late_starts.fetch_add(1, Ordering::Relaxed);
-                }
-                slot
-            }
-            None => {
-                let now = Instant::now();
-                if now >= end {
-                    break;
-                }
-                now
-            }
-        };
-
-        let n = counters.seq.fetch_add(1, Ordering::Relaxed);
+    while let Some(start) = pacer.next(&counters).await {
+        let n = counters.next_seq();
         let exchange = send_one(&cfg, &host, &mut conn, n);
         match tokio::time::timeout(cfg.request_timeout, exchange).await {
             Ok(Ok((status, body))) => {

@@ -8,6 +8,16 @@
 //!      └──────────────── GET /stats (submit_sm counter) ──────────────┘
 //! ```
 //!
+//! or, with the `smpp` subcommand, through the gateway's SMPP server:
+//!
+//! ```text
+//! smsgate-bench ──SMPP submit_sm (window)──▶ smsgate ──SMPP submit_sm──▶ smsgate smsc-sim
+//! ```
+//!
+//! There the bench binds `--sessions` transceivers (as the `bench` user) and keeps up to
+//! `--window` `submit_sm` outstanding on each; the latency is `submit_sm` → `submit_sm_resp`
+//! (the gateway answers once the message is durably queued).
+//!
 //! It
 //!
 //! 1. starts the SMSC simulator (`<smsgate> smsc-sim ...`) and waits for its
@@ -31,6 +41,7 @@
 //! smsgate-bench [--smsgate PATH] [--duration SECS] [--concurrency N] [--rate R]
 //!               [--keep-alive | --no-keep-alive] [--http-port P] [--smpp-port P]
 //!               [--sim-control-port P] [--work-dir DIR] [--drain-secs SECS]
+//! smsgate-bench smpp [--window N] [--sessions N] [--server-port P] [same options]
 //! smsgate-bench content [--duration SECS] [--sar] [--packed]
 //! ```
 //!
@@ -70,6 +81,7 @@ mod load;
 mod probe;
 mod procs;
 mod report;
+mod smpp;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -79,7 +91,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
+use clap::{Args as ClapArgs, Parser, Subcommand};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -108,51 +120,87 @@ const DRAIN_POLL: Duration = Duration::from_millis(100);
 )]
 struct Args {
     /// Path to the smsgate binary [default: `smsgate` next to this executable].
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     smsgate: Option<PathBuf>,
 
     /// Load duration in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 20.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 20.0, global = true)]
     duration: f64,
 
     /// Number of concurrent HTTP connections (workers).
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    #[arg(long, value_name = "N", default_value_t = 64, global = true)]
     concurrency: usize,
 
     /// Target request rate (requests/s across all connections); 0 = as fast as
     /// possible (closed loop). When > 0 an open-loop paced schedule is used.
-    #[arg(long, value_name = "R", default_value_t = 0.0)]
+    #[arg(long, value_name = "R", default_value_t = 0.0, global = true)]
     rate: f64,
 
     /// Reuse one HTTP/1.1 connection per worker (the default).
-    #[arg(long = "keep-alive", overrides_with = "no_keep_alive")]
+    #[arg(long = "keep-alive", overrides_with = "no_keep_alive", global = true)]
     keep_alive: bool,
 
     /// Open a new TCP connection for every request.
-    #[arg(long = "no-keep-alive", overrides_with = "keep_alive")]
+    #[arg(long = "no-keep-alive", overrides_with = "keep_alive", global = true)]
     no_keep_alive: bool,
 
     /// Port of the gateway's HTTP API (127.0.0.1).
-    #[arg(long, value_name = "PORT", default_value_t = 14010)]
+    #[arg(long, value_name = "PORT", default_value_t = 14010, global = true)]
     http_port: u16,
 
     /// Port the SMSC simulator listens on for SMPP (127.0.0.1).
-    #[arg(long, value_name = "PORT", default_value_t = 27760)]
+    #[arg(long, value_name = "PORT", default_value_t = 27760, global = true)]
     smpp_port: u16,
 
     /// Port of the SMSC simulator's HTTP control endpoint (127.0.0.1).
-    #[arg(long, value_name = "PORT", default_value_t = 27761)]
+    #[arg(long, value_name = "PORT", default_value_t = 27761, global = true)]
     sim_control_port: u16,
 
     /// Directory for the generated config, gateway data and logs
     /// [default: a fresh directory under the system temp dir].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     work_dir: Option<PathBuf>,
 
     /// Maximum time to wait after the load stops for the SMSC to receive every
     /// accepted message.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, global = true)]
     drain_secs: f64,
+
+    /// `window` of the gateway's SMPP client connector to the simulator (submit_sm
+    /// outstanding towards the SMSC; the gateway's default is 32).
+    #[arg(long, value_name = "N", default_value_t = 32, global = true)]
+    connector_window: usize,
+
+    /// The gateway's `store.sync`: `full` (fsync per group commit, the default) or `normal`.
+    #[arg(long, value_name = "MODE", default_value = "full", global = true)]
+    store_sync: String,
+
+    #[command(subcommand)]
+    mode: Option<Mode>,
+}
+
+/// What drives the load (default: the HTTP API).
+#[derive(Subcommand, Debug)]
+enum Mode {
+    /// Submit through the gateway's SMPP server: ESMEs bound as transceivers, windowed
+    /// submit_sm (--concurrency and --keep-alive do not apply).
+    Smpp(SmppArgs),
+}
+
+/// Options of the `smpp` mode.
+#[derive(ClapArgs, Debug)]
+struct SmppArgs {
+    /// submit_sm outstanding per session.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    window: usize,
+
+    /// Bound transceiver sessions.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    sessions: usize,
+
+    /// Port of the gateway's SMPP server (127.0.0.1).
+    #[arg(long, value_name = "PORT", default_value_t = 27750)]
+    server_port: u16,
 }
 
 impl Args {
@@ -175,12 +223,30 @@ impl Args {
         if !(self.drain_secs.is_finite() && self.drain_secs >= 0.0) {
             bail!("--drain-secs must be >= 0");
         }
-        let ports = [self.http_port, self.smpp_port, self.sim_control_port];
+        if self.connector_window == 0 {
+            bail!("--connector-window must be at least 1");
+        }
+        if !matches!(self.store_sync.as_str(), "full" | "normal") {
+            bail!("--store-sync must be full or normal");
+        }
+        let mut ports = vec![self.http_port, self.smpp_port, self.sim_control_port];
+        if let Some(Mode::Smpp(m)) = &self.mode {
+            if m.window == 0 || m.sessions == 0 {
+                bail!("--window and --sessions must be at least 1");
+            }
+            ports.push(m.server_port);
+        }
         if ports.contains(&0) {
             bail!("ports must be non-zero");
         }
-        if ports[0] == ports[1] || ports[0] == ports[2] || ports[1] == ports[2] {
-            bail!("--http-port, --smpp-port and --sim-control-port must all differ");
+        let mut distinct = ports.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != ports.len() {
+            bail!(
+                "--http-port, --smpp-port, --sim-control-port (and smpp --server-port) must all \
+                 differ"
+            );
         }
         Ok(())
     }
@@ -281,6 +347,9 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
     ensure_port_free(args.http_port, "--http-port")?;
     ensure_port_free(args.smpp_port, "--smpp-port")?;
     ensure_port_free(args.sim_control_port, "--sim-control-port")?;
+    if let Some(Mode::Smpp(m)) = &args.mode {
+        ensure_port_free(m.server_port, "--server-port")?;
+    }
 
     let work_dir = match &args.work_dir {
         Some(d) => d.clone(),
@@ -349,6 +418,28 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
     );
 
     // 3. Load, with the once-per-second sampler running alongside.
+    let smpp_cfg = match &args.mode {
+        Some(Mode::Smpp(m)) => {
+            let cfg = smpp::SmppLoadConfig {
+                addr: SocketAddr::from((Ipv4Addr::LOCALHOST, m.server_port)),
+                system_id: "bench".into(),
+                password: "benchpwd".into(),
+                sessions: m.sessions,
+                window: m.window,
+                duration: Duration::from_secs_f64(args.duration),
+                rate: args.rate,
+                request_timeout: REQUEST_TIMEOUT,
+            };
+            let sessions = smpp::bind_all(&cfg).await?;
+            eprintln!(
+                "bound {} transceiver session(s) to the SMPP server 127.0.0.1:{}",
+                sessions.len(),
+                m.server_port
+            );
+            Some((cfg, sessions))
+        }
+        None => None,
+    };
     let baseline = probe::sim_submit_sm(&probe, args.sim_control_port)
         .await
         .context("reading the simulator's submit_sm counter before the load")?;
@@ -360,13 +451,22 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
         keep_alive: args.keep_alive(),
         request_timeout: REQUEST_TIMEOUT,
     };
-    eprintln!(
-        "load: {:.1}s, {} connections, keep-alive {}, target rate {}",
-        args.duration,
-        args.concurrency,
-        yes_no(cfg.keep_alive),
-        report::rate_label(args.rate)
-    );
+    match &smpp_cfg {
+        Some((c, _)) => eprintln!(
+            "load: {:.1}s, SMPP, {} session(s) x window {}, target rate {}",
+            args.duration,
+            c.sessions,
+            c.window,
+            report::rate_label(args.rate)
+        ),
+        None => eprintln!(
+            "load: {:.1}s, {} connections, keep-alive {}, target rate {}",
+            args.duration,
+            args.concurrency,
+            yes_no(cfg.keep_alive),
+            report::rate_label(args.rate)
+        ),
+    }
     let counters = Arc::new(Counters::default());
     let t0 = Instant::now();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -379,7 +479,12 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
         t0,
         stop_rx,
     ));
-    let load = load::run_load(cfg, Arc::clone(&counters), t0).await?;
+    let load = match &smpp_cfg {
+        Some((c, sessions)) => {
+            smpp::run_load(c.clone(), sessions, Arc::clone(&counters), t0).await?
+        }
+        None => load::run_load(cfg, Arc::clone(&counters), t0).await?,
+    };
     // submit_sm as of the end of the load: "delivered during".
     let delivered_during = probe::sim_submit_sm(&probe, args.sim_control_port)
         .await
@@ -403,13 +508,29 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
 
     // 5. Final memory reading (VmHWM is the kernel's own high-water mark, so
     // this is exact even between samples), then the report.
+    if let Some((_, sessions)) = &smpp_cfg {
+        smpp::unbind_all(sessions).await;
+    }
     let final_mem = probe::read_mem(gw_pid);
     let gateway_alive = children.gateway_running();
     let summary = Summary::build(
-        Settings {
-            concurrency: args.concurrency,
-            keep_alive: args.keep_alive(),
-            rate: args.rate,
+        match &smpp_cfg {
+            Some((c, _)) => Settings {
+                mode: "smpp",
+                concurrency: c.sessions * c.window,
+                keep_alive: true,
+                rate: args.rate,
+                smpp_sessions: Some(c.sessions),
+                smpp_window: Some(c.window),
+            },
+            None => Settings {
+                mode: "http",
+                concurrency: args.concurrency,
+                keep_alive: args.keep_alive(),
+                rate: args.rate,
+                smpp_sessions: None,
+                smpp_window: None,
+            },
         },
         Measurements {
             load: &load,
@@ -520,12 +641,15 @@ fn write_config(path: &Path, data_dir: &Path, args: &Args) -> Result<()> {
         r#"# Generated by smsgate-bench; overwritten on every run.
 data_dir = {data_dir}
 
+[store]
+sync = "{store_sync}"
+
 [http-api]
 bind = "127.0.0.1"
 port = {http_port}
 
 [smpp-server]
-enabled = false
+{smpp_server}
 
 [jcli]
 enabled = false
@@ -546,6 +670,7 @@ username = "smppclient"
 password = "password"
 bind = "transceiver"
 submit_throughput = 0
+window = {connector_window}
 
 [[mtroutes]]
 type = "DefaultRoute"
@@ -555,6 +680,16 @@ connector = "smppc(sim)"
         data_dir = toml_string(data_dir),
         http_port = args.http_port,
         smpp_port = args.smpp_port,
+        store_sync = args.store_sync,
+        connector_window = args.connector_window,
+        smpp_server = match &args.mode {
+            Some(Mode::Smpp(m)) => format!(
+                "enabled = true\nbind = \"127.0.0.1\"\nport = {}\nwindow = {}",
+                m.server_port,
+                m.window.max(256)
+            ),
+            None => "enabled = false".to_string(),
+        },
     );
     std::fs::write(path, config).with_context(|| format!("writing {}", path.display()))
 }

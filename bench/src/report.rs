@@ -10,10 +10,15 @@ use crate::DrainResult;
 
 /// Benchmark settings echoed in the report.
 pub struct Settings {
+    /// "http" or "smpp".
+    pub mode: &'static str,
+    /// HTTP: connections; SMPP: sessions x window.
     pub concurrency: usize,
     pub keep_alive: bool,
     /// Target requests/s; 0 = unlimited.
     pub rate: f64,
+    pub smpp_sessions: Option<usize>,
+    pub smpp_window: Option<usize>,
 }
 
 /// Everything measured during a run.
@@ -33,15 +38,23 @@ pub struct Measurements<'a> {
 /// The benchmark result; serialized as the one-line JSON summary.
 #[derive(Serialize, Debug)]
 pub struct Summary {
+    /// "http" (`/send`) or "smpp" (`submit_sm` to the SMPP server).
+    pub mode: &'static str,
     /// Actual load duration (until the last in-flight response), seconds.
     pub duration_s: f64,
+    /// HTTP: connections; SMPP: sessions x window (requests in flight at most).
     pub concurrency: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smpp_sessions: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smpp_window: Option<usize>,
     pub keep_alive: bool,
     /// Target requests/s; 0 = unlimited.
     pub target_rate: f64,
     pub accepted: u64,
     pub accepted_per_s: f64,
     pub errors: u64,
+    /// HTTP: non-Success responses; SMPP: submit_sm_resp with an error status.
     pub http_errors: u64,
     pub transport_errors: u64,
     pub timeouts: u64,
@@ -108,8 +121,11 @@ impl Summary {
             .max();
 
         Summary {
+            mode: settings.mode,
             duration_s: round1(secs),
             concurrency: settings.concurrency,
+            smpp_sessions: settings.smpp_sessions,
+            smpp_window: settings.smpp_window,
             keep_alive: settings.keep_alive,
             target_rate: settings.rate,
             accepted,
@@ -141,13 +157,24 @@ impl Summary {
 
     /// Prints the human-readable report to stdout.
     pub fn print_text(&self, error_samples: &[String]) {
-        println!(
-            "smsgate-bench: duration {:.1}s concurrency {} keep-alive {} target-rate {}",
-            self.duration_s,
-            self.concurrency,
-            if self.keep_alive { "yes" } else { "no" },
-            rate_label(self.target_rate)
-        );
+        let smpp = self.mode == "smpp";
+        if smpp {
+            println!(
+                "smsgate-bench smpp: duration {:.1}s sessions {} window {} target-rate {}",
+                self.duration_s,
+                self.smpp_sessions.unwrap_or(0),
+                self.smpp_window.unwrap_or(0),
+                rate_label(self.target_rate)
+            );
+        } else {
+            println!(
+                "smsgate-bench: duration {:.1}s concurrency {} keep-alive {} target-rate {}",
+                self.duration_s,
+                self.concurrency,
+                if self.keep_alive { "yes" } else { "no" },
+                rate_label(self.target_rate)
+            );
+        }
         println!(
             "accepted           {} ({:.1} msg/s)",
             self.accepted, self.accepted_per_s
@@ -156,8 +183,12 @@ impl Summary {
             println!("errors             0");
         } else {
             println!(
-                "errors             {} (http {}, transport {}, timeout {})",
-                self.errors, self.http_errors, self.transport_errors, self.timeouts
+                "errors             {} ({} {}, transport {}, timeout {})",
+                self.errors,
+                if smpp { "refused" } else { "http" },
+                self.http_errors,
+                self.transport_errors,
+                self.timeouts
             );
             for e in error_samples {
                 println!("  first errors:    {e}");
@@ -194,7 +225,12 @@ impl Summary {
             self.max_us,
         ) {
             (Some(p50), Some(p90), Some(p99), Some(p999), Some(max)) => println!(
-                "latency-us         p50 {p50}  p90 {p90}  p99 {p99}  p999 {p999}  max {max}"
+                "latency-us         p50 {p50}  p90 {p90}  p99 {p99}  p999 {p999}  max {max}{}",
+                if smpp {
+                    "   <- submit_sm -> submit_sm_resp"
+                } else {
+                    ""
+                }
             ),
             _ => println!("latency-us         n/a (no accepted requests)"),
         }

@@ -55,13 +55,32 @@ impl Db {
         )?;
         conn.pragma_update(None, "foreign_keys", "OFF")?;
         conn.pragma_update(None, "cache_size", -16000)?;
-        conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
+        // Checkpoints run on their own connection and thread (below), not inline in the
+        // writer's commits, where they stalled every write behind them.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.execute_batch(SCHEMA)?;
+        let ckpt = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (tx, rx) = std_mpsc::channel::<Job>();
         let max = group_commit_max.max(1);
+        let stop_w = stop.clone();
         thread::Builder::new()
             .name("smsgate-db".into())
-            .spawn(move || writer_loop(conn, rx, max))?;
+            .spawn(move || {
+                writer_loop(conn, rx, max);
+                stop_w.store(true, std::sync::atomic::Ordering::Relaxed);
+            })?;
+        thread::Builder::new()
+            .name("smsgate-ckpt".into())
+            .spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    thread::sleep(std::time::Duration::from_millis(200));
+                    if let Err(e) = ckpt.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+            })?;
         Ok(Db { tx })
     }
 

@@ -392,8 +392,9 @@ async fn send_loop(
             _ = session.closed() => break,
             _ = stop.cancelled() => break,
         }
-        // Take no more than the window has room for.
-        let room = window.available_permits().max(1);
+        // Take a window's worth: handing out is a durable commit, so fetching only what the
+        // window has room for at this instant would put one commit between every few sends.
+        let room = cfg.window.max(1);
         let batch = match deps.broker.receive(queue, room).await {
             Ok(b) => b,
             Err(e) => {

@@ -15,7 +15,7 @@ use crate::broker::{smpps_queue, Broker};
 use crate::config::{HttpClientConfig, MoConfig, SmppClientConfig};
 use crate::dlr::receipt::{self, TAG_RECEIPTED_MESSAGE_ID};
 use crate::dlr::{callback_message, Dlr, MO_HTTP_QUEUE};
-use crate::model::message::{now_ms, SCHEMA_VERSION};
+use crate::model::message::now_ms;
 use crate::model::{Address, CallbackKind, Channel, Direction, Message, Part, Tlv};
 use crate::routing::{ConnectorRef, Routable, RoutingTable};
 use crate::sms::reassembly;
@@ -118,24 +118,13 @@ impl Inbound {
             }
         };
         let m = Message {
-            v: SCHEMA_VERSION,
-            id: Uuid::new_v4(),
-            direction: Direction::Mo,
-            channel: Channel::Smppc,
-            user: None,
-            group: None,
             connector: cfg.cid.clone(),
             source: inc.source.clone(),
             destination: inc.destination.clone(),
             data_coding: inc.data_coding,
             protocol_id: inc.protocol_id,
             priority: inc.priority.min(3),
-            registered_delivery: 0,
-            replace_if_present: 0,
-            sm_default_msg_id: 0,
-            service_type: String::new(),
             validity_period: inc.validity_period.clone(),
-            schedule_delivery_time: String::new(),
             parts: vec![Part {
                 short_message,
                 esm_class: inc.esm_class,
@@ -152,18 +141,7 @@ impl Inbound {
                 .filter(|t| !matches!(t.tag, 0x020C | 0x020E | 0x020F | 0x0424))
                 .cloned()
                 .collect(),
-            tags: vec![],
-            locked_params: vec![],
-            dlr: None,
-            rate: 0.0,
-            created_at: now,
-            expires_at: now + 7 * 86_400_000,
-            not_before: None,
-            batch_id: None,
-            tries: 0,
-            sent_parts: vec![],
-            bill_rest: 0.0,
-            callback: None,
+            ..Message::new(Direction::Mo, Channel::Smppc, now)
         };
         let result = match part.concat {
             Some(c) if c.total > 1 => {
@@ -230,8 +208,8 @@ impl Inbound {
             .map_err(fail)?;
         if n == 1 {
             // The timeout job: delivers what arrived if the set never completes.
-            let mut job = callback_message(CallbackKind::Mo, "", "", vec![], None, &cfg.cid);
-            job.callback = None;
+            let mut job = Message::new(Direction::Mo, Channel::Smppc, now_ms());
+            job.connector = cfg.cid.clone();
             job.batch_id = Some(set.clone());
             job.tags = vec![c.total.to_string(), alphabet_tag(cfg)];
             job.not_before = Some(now_ms() + self.mo.reassembly_timeout as i64 * 1000);

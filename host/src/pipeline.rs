@@ -14,12 +14,11 @@ use crate::auth::{Auth, AuthError};
 use crate::billing;
 use crate::broker::{submit_queue, Broker};
 use crate::config::SmppClientConfig;
-use crate::model::message::{now_ms, SCHEMA_VERSION};
+use crate::model::message::now_ms;
 use crate::model::{Address, Channel, Direction, DlrRequest, Message, Part, Tlv, User};
 use crate::routing::table::Decision;
 use crate::routing::{ConnectorRef, Routable, RoutingTable};
 use crate::sms::content::{self, ContentError, Payload, SplitMethod};
-use crate::sms::gsm;
 use crate::stats::Stats;
 use crate::store::{Charge, Store};
 
@@ -353,42 +352,20 @@ impl Pipeline {
             }
         }
         let mut message = Message {
-            v: SCHEMA_VERSION,
-            id: Uuid::new_v4(),
-            direction: Direction::Mt,
-            channel: req.channel,
             user: Some(user.username.clone()),
             group: Some(user.gid.clone()),
-            connector: String::new(),
-            source: Address::default(),
             destination: Address {
                 addr: to,
                 ton: 1,
                 npi: 1,
             },
             data_coding: coding,
-            protocol_id: 0,
             priority: req.priority.unwrap_or(0),
-            registered_delivery: 0,
-            replace_if_present: 0,
-            sm_default_msg_id: 0,
-            service_type: String::new(),
-            validity_period: String::new(),
             schedule_delivery_time: req.sdt.clone().unwrap_or_default(),
-            parts: vec![],
-            tlvs: vec![],
             tags: req.tags.clone(),
-            locked_params: vec![],
             dlr: req.dlr.clone(),
-            rate: 0.0,
-            created_at: now,
             expires_at: now + self.max_age_ms,
-            not_before: None,
-            batch_id: None,
-            callback: None,
-            tries: 0,
-            sent_parts: vec![],
-            bill_rest: 0.0,
+            ..Message::new(Direction::Mt, req.channel, now)
         };
         match &req.from {
             Some(f) => message.source.addr = f.clone(),
@@ -568,24 +545,14 @@ impl Pipeline {
 /// Text of an ESME's octets for filters (best effort: filters match text, the octets are
 /// passed through unchanged).
 fn smpp_text(octets: &[u8], esm_class: u8, coding: u8) -> Option<String> {
-    let body = if esm_class & 0x40 != 0 {
-        let udhl = *octets.first()? as usize;
-        octets.get(udhl + 1..)?
-    } else {
-        octets
-    };
-    match coding {
-        0 => Some(gsm::decode_unpacked(body)),
-        1 | 3 => Some(content::decode_latin1(body)),
-        8 => {
-            let units: Vec<u16> = body
-                .chunks_exact(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                .collect();
-            Some(String::from_utf16_lossy(&units))
-        }
-        _ => None,
-    }
+    crate::sms::reassembly::decode_short_message(
+        coding,
+        esm_class,
+        octets,
+        crate::config::DefaultAlphabet::Gsm0338,
+    )
+    .ok()
+    .flatten()
 }
 
 /// The ESME's own PDU fields win over the connector's defaults (Jasmin passes them through).

@@ -216,12 +216,6 @@ async fn smpps_throughput_throttles() {
 fn mo(to_user_dest: &str, text: &[u8]) -> Message {
     let now = now_ms();
     Message {
-        v: 1,
-        id: uuid::Uuid::new_v4(),
-        direction: Direction::Mo,
-        channel: Channel::Smppc,
-        user: None,
-        group: None,
         connector: "sim".into(),
         source: Address {
             addr: "33612345678".into(),
@@ -233,33 +227,13 @@ fn mo(to_user_dest: &str, text: &[u8]) -> Message {
             ton: 0,
             npi: 0,
         },
-        data_coding: 0,
-        protocol_id: 0,
-        priority: 0,
-        registered_delivery: 0,
-        replace_if_present: 0,
-        sm_default_msg_id: 0,
-        service_type: String::new(),
-        validity_period: String::new(),
-        schedule_delivery_time: String::new(),
         parts: vec![Part {
             short_message: text.to_vec(),
             esm_class: 0,
             tlvs: vec![],
         }],
-        tlvs: vec![],
-        tags: vec![],
-        locked_params: vec![],
-        dlr: None,
-        rate: 0.0,
-        created_at: now,
         expires_at: now + 60_000,
-        not_before: None,
-        batch_id: None,
-        callback: None,
-        tries: 0,
-        sent_parts: vec![],
-        bill_rest: 0.0,
+        ..Message::new(Direction::Mo, Channel::Smppc, now)
     }
 }
 

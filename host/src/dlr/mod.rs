@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::broker::{smpps_queue, Broker};
-use crate::model::message::{now_ms, SCHEMA_VERSION};
+use crate::model::message::now_ms;
 use crate::model::{Address, Callback, CallbackKind, Channel, Direction, Message, Part, Tlv};
 use crate::stats::Stats;
 use crate::store::{MessageRecord, Store};
@@ -71,43 +71,15 @@ pub fn callback_message(
 ) -> Message {
     let now = now_ms();
     Message {
-        v: SCHEMA_VERSION,
-        id: Uuid::new_v4(),
-        direction: Direction::Mo,
-        channel: Channel::Http,
         user: owner,
-        group: None,
         connector: connector.to_string(),
-        source: Address::default(),
-        destination: Address::default(),
-        data_coding: 0,
-        protocol_id: 0,
-        priority: 0,
-        registered_delivery: 0,
-        replace_if_present: 0,
-        sm_default_msg_id: 0,
-        service_type: String::new(),
-        validity_period: String::new(),
-        schedule_delivery_time: String::new(),
-        parts: vec![],
-        tlvs: vec![],
-        tags: vec![],
-        locked_params: vec![],
-        dlr: None,
-        rate: 0.0,
-        created_at: now,
-        expires_at: now + 7 * 86_400_000,
-        not_before: None,
-        batch_id: None,
-        tries: 0,
-        sent_parts: vec![],
-        bill_rest: 0.0,
         callback: Some(Callback {
             kind,
             url: url.to_string(),
             method: method.to_string(),
             params,
         }),
+        ..Message::new(Direction::Mo, Channel::Http, now)
     }
 }
 
@@ -321,9 +293,8 @@ impl Dlr {
         let text = receipt::format_text(&ids, r);
         let mut rid = ids.clone().into_bytes();
         rid.push(0);
-        let mut m = callback_message(CallbackKind::Dlr, "", "", vec![], Some(user.into()), "");
-        m.callback = None;
-        m.channel = Channel::Smpps;
+        let mut m = Message::new(Direction::Mo, Channel::Smpps, now_ms());
+        m.user = Some(user.into());
         m.source = destination.clone();
         m.destination = source.clone();
         m.parts = vec![Part {

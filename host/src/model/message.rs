@@ -152,6 +152,46 @@ pub struct Callback {
 }
 
 impl Message {
+    /// A message with a fresh id, created at `now_ms`, expiring a week later, and every
+    /// other field empty: front doors and inbound paths fill in what they know with
+    /// struct-update syntax (`Message { source, ..Message::new(..) }`).
+    pub fn new(direction: Direction, channel: Channel, now_ms: i64) -> Message {
+        Message {
+            v: SCHEMA_VERSION,
+            id: Uuid::new_v4(),
+            direction,
+            channel,
+            user: None,
+            group: None,
+            connector: String::new(),
+            source: Address::default(),
+            destination: Address::default(),
+            data_coding: 0,
+            protocol_id: 0,
+            priority: 0,
+            registered_delivery: 0,
+            replace_if_present: 0,
+            sm_default_msg_id: 0,
+            service_type: String::new(),
+            validity_period: String::new(),
+            schedule_delivery_time: String::new(),
+            parts: vec![],
+            tlvs: vec![],
+            tags: vec![],
+            locked_params: vec![],
+            dlr: None,
+            rate: 0.0,
+            created_at: now_ms,
+            expires_at: now_ms + 7 * 86_400_000,
+            not_before: None,
+            batch_id: None,
+            tries: 0,
+            sent_parts: vec![],
+            bill_rest: 0.0,
+            callback: None,
+        }
+    }
+
     /// Serialise to the queue body.
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()

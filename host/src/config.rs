@@ -69,6 +69,12 @@ pub struct Config {
     /// Provisioned MO routes (jCli `morouter`).
     #[serde(default)]
     pub moroutes: Vec<RouteConfig>,
+    /// Provisioned MT interceptors (jCli `mtinterceptor`).
+    #[serde(default)]
+    pub mtinterceptors: Vec<InterceptorConfig>,
+    /// Provisioned MO interceptors (jCli `mointerceptor`).
+    #[serde(default)]
+    pub mointerceptors: Vec<InterceptorConfig>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -108,6 +114,8 @@ impl Default for Config {
             filters: vec![],
             mtroutes: vec![],
             moroutes: vec![],
+            mtinterceptors: vec![],
+            mointerceptors: vec![],
         }
     }
 }
@@ -997,6 +1005,37 @@ impl RouteConfig {
             kind: kind.into(),
             order,
             ..Default::default()
+        }
+    }
+}
+
+/// An interceptor (jCli `mtinterceptor`/`mointerceptor`). `type` (case-insensitive):
+/// `DefaultInterceptor` (order 0), `StaticMTInterceptor`, `StaticMOInterceptor`. Interceptors
+/// run before routing, highest order first; the first whose filters all match runs its script.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct InterceptorConfig {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Unique within its table; 0 only for the DefaultInterceptor.
+    #[serde(default)]
+    pub order: u32,
+    /// Filter ids, all of which must match: a list, or jCli's `f1;f2`.
+    #[serde(default, deserialize_with = "de_list")]
+    pub filters: Vec<String>,
+    /// What runs: `python3(/path/to/script.py)` (a Jasmin interceptor script, run by the
+    /// Python-on-Wasm plugin) or `plugin(name)` (a Wasm plugin of the `interceptor` world).
+    pub script: String,
+}
+
+impl InterceptorConfig {
+    /// An interceptor of type `kind` at `order` running `script`, with no filters.
+    pub fn new(kind: &str, order: u32, script: &str) -> Self {
+        InterceptorConfig {
+            kind: kind.into(),
+            order,
+            filters: vec![],
+            script: script.into(),
         }
     }
 }

@@ -22,8 +22,9 @@ use crate::inbound::Inbound;
 use crate::model::CallbackKind;
 use crate::pipeline::Pipeline;
 use crate::routing::table::{RoutingTable, TableKind};
-use crate::routing::{BuildOptions, KnownConnectors, LiveAvailability};
-use crate::smpp::client::{self, ConnectorDeps, ConnectorHandle};
+use crate::manage::{Manager, Profile};
+use crate::routing::{BuildOptions, KnownConnectors, LiveAvailability, ScriptHost};
+use crate::smpp::client::{ConnectorDeps, ConnectorHandle};
 use crate::smpp::server::{ServerDeps, SmppServer};
 use crate::sms::content::SplitMethod;
 use crate::stats::Stats;
@@ -59,6 +60,13 @@ pub struct Gateway {
     pub connectors: RwLock<HashMap<String, Arc<ConnectorHandle>>>,
     /// Live connector state the failover and least-cost routes read.
     pub availability: Arc<LiveAvailability>,
+    /// The live configuration (jCli, profiles, other nodes' changes).
+    pub manager: Arc<Manager>,
+    /// What starting a connector needs.
+    pub(crate) connector_deps: ConnectorDeps,
+    /// The plugin host for `EvalPyFilter` filters (none: they are refused).
+    pub(crate) scripts: Option<Arc<dyn ScriptHost>>,
+    jcli_addr: parking_lot::Mutex<Option<SocketAddr>>,
     shutdown: CancellationToken,
     http_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -71,10 +79,45 @@ impl Gateway {
                 "broker.url / store.url (cluster mode on RabbitMQ and Redis) are not available in this build; unset them to use the embedded store".into(),
             ));
         }
+        let db_path = cfg.data_dir.join("smsgate.db");
+        let db = Db::open(
+            &db_path,
+            cfg.store.sync == "full",
+            cfg.store.group_commit_max,
+        )
+        .map_err(|e| StartError::Storage(format!("{}: {e}", db_path.display())))?;
+        let broker: Arc<dyn Broker> = EmbeddedBroker::open(db.clone())
+            .await
+            .map_err(|e| StartError::Storage(e.to_string()))?;
+        let store: Arc<dyn Store> =
+            EmbeddedStore::open(db, Duration::from_secs(cfg.store.message_record_ttl))
+                .await
+                .map_err(|e| StartError::Storage(e.to_string()))?;
+        // The persisted jcli-prod profile, if any, replaces the file's managed sections.
+        let mut profile = match crate::manage::read_profile(&*store, crate::manage::DEFAULT_PROFILE)
+            .await
+            .map_err(StartError::Storage)?
+        {
+            Some(p) => {
+                tracing::info!(
+                    profile = crate::manage::DEFAULT_PROFILE,
+                    "configuration profile loaded (it replaces the config file's groups, users, connectors, filters, routes and interceptors)"
+                );
+                p
+            }
+            None => Profile::from_config(&cfg),
+        };
+        profile.hash_passwords().map_err(StartError::Config)?;
+        let base = cfg.clone();
+        let cfg = profile.overlay(&base);
+        crate::manage::check(&cfg).map_err(|e| {
+            StartError::Config(format!("profile {}: {e}", crate::manage::DEFAULT_PROFILE))
+        })?;
         let availability = Arc::new(LiveAvailability::new());
+        let scripts: Option<Arc<dyn ScriptHost>> = None;
         let opts = BuildOptions {
             availability: availability.clone(),
-            scripts: None,
+            scripts: scripts.clone(),
             known: Some(KnownConnectors::from_config(&cfg)),
         };
         let mt_table = RoutingTable::build_with(TableKind::Mt, &cfg.mtroutes, &cfg.filters, &opts)
@@ -95,20 +138,6 @@ impl Gateway {
             Auth::from_config(&cfg.auth, &cfg.groups, &cfg.users).map_err(StartError::Config)?,
         );
 
-        let db_path = cfg.data_dir.join("smsgate.db");
-        let db = Db::open(
-            &db_path,
-            cfg.store.sync == "full",
-            cfg.store.group_commit_max,
-        )
-        .map_err(|e| StartError::Storage(format!("{}: {e}", db_path.display())))?;
-        let broker: Arc<dyn Broker> = EmbeddedBroker::open(db.clone())
-            .await
-            .map_err(|e| StartError::Storage(e.to_string()))?;
-        let store: Arc<dyn Store> =
-            EmbeddedStore::open(db, Duration::from_secs(cfg.store.message_record_ttl))
-                .await
-                .map_err(|e| StartError::Storage(e.to_string()))?;
         // Seed the ledger once per user: a config edit never rolls money back.
         for u in &cfg.users {
             let q = &u.mt_messaging_cred.quota;
@@ -225,7 +254,22 @@ impl Gateway {
         } else {
             None
         };
-        let gw = Arc::new(Gateway {
+        let connector_deps = ConnectorDeps {
+            broker: broker.clone(),
+            store: store.clone(),
+            stats: stats.clone(),
+            max_retries: cfg.queue.max_retries.max(1),
+            cancellations: cancellations.clone(),
+            dlr,
+            inbound: inbound.clone(),
+        };
+        let gw = Arc::new_cyclic(|me| Gateway {
+            manager: Arc::new(Manager::new(
+                me.clone(),
+                base.clone(),
+                store.clone(),
+                profile.clone(),
+            )),
             pipeline,
             stats,
             broker: broker.clone(),
@@ -237,24 +281,32 @@ impl Gateway {
             throwers: parking_lot::Mutex::new(throwers),
             availability,
             connectors: RwLock::new(HashMap::new()),
+            connector_deps,
+            scripts,
+            jcli_addr: None.into(),
             shutdown,
             http_task: parking_lot::Mutex::new(http_task),
         });
-        let deps = ConnectorDeps {
-            broker,
-            store,
-            stats: gw.stats.clone(),
-            max_retries: cfg.queue.max_retries.max(1),
-            cancellations,
-            dlr,
-            inbound: inbound.clone(),
-        };
-        for c in connectors.values() {
-            let h = client::spawn(c.clone(), deps.clone());
-            gw.availability.watch_handle(&h);
-            gw.connectors.write().insert(c.cid.clone(), h);
+        for c in &profile.smppccs {
+            if profile.started.contains(&c.cid) {
+                gw.manager.spawn_connector(&gw, c, true);
+            }
+        }
+        gw.throwers.lock().push(tokio::spawn(
+            gw.manager.clone().follow(gw.shutdown.clone()),
+        ));
+        if cfg.jcli.enabled {
+            let addr = crate::jcli::start(&cfg.jcli, gw.manager.clone(), gw.shutdown.clone())
+                .await
+                .map_err(|(addr, err)| StartError::Listen { addr, err })?;
+            *gw.jcli_addr.lock() = Some(addr);
         }
         Ok(gw)
+    }
+
+    /// Address of the jCli console, if enabled.
+    pub fn jcli_addr(&self) -> Option<SocketAddr> {
+        *self.jcli_addr.lock()
     }
 
     /// Address of the SMPP server API, if enabled.

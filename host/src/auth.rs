@@ -41,6 +41,18 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The stored hash of a configured user's password: an argon2 PHC string is kept (after a
+/// syntax check), anything else is a plain password and is hashed.
+pub fn password_hash_of(u: &UserConfig) -> Result<String, String> {
+    if u.password.starts_with("$argon2") {
+        PasswordHash::new(&u.password)
+            .map_err(|e| format!("user {}: invalid argon2 hash: {e}", u.username))?;
+        Ok(u.password.clone())
+    } else {
+        hash_password(&u.password)
+    }
+}
+
 /// Registry of users and groups with password verification.
 pub struct Auth {
     users: RwLock<HashMap<String, Arc<User>>>,
@@ -76,24 +88,30 @@ impl Auth {
             max_failures: cfg.max_failures_per_minute,
             dummy_hash: hash_password("smsgate-dummy-password")?,
         };
-        for g in groups {
-            auth.groups.write().insert(
-                g.gid.clone(),
-                Group {
-                    gid: g.gid.clone(),
-                    enabled: g.enabled,
-                },
-            );
-        }
+        auth.reload(groups, users)?;
+        Ok(auth)
+    }
+
+    /// Replace every group and user (jCli changes, a loaded profile, another node's change).
+    /// Plain passwords are hashed here; argon2 PHC strings are kept as they are. Nothing
+    /// changes if any user is invalid.
+    pub fn reload(&self, groups: &[GroupConfig], users: &[UserConfig]) -> Result<(), String> {
+        let groups: HashMap<String, Group> = groups
+            .iter()
+            .map(|g| {
+                (
+                    g.gid.clone(),
+                    Group {
+                        gid: g.gid.clone(),
+                        enabled: g.enabled,
+                    },
+                )
+            })
+            .collect();
+        let mut by_name = HashMap::with_capacity(users.len());
         for u in users {
-            let password_hash = if u.password.starts_with("$argon2") {
-                PasswordHash::new(&u.password)
-                    .map_err(|e| format!("user {}: invalid argon2 hash: {e}", u.username))?;
-                u.password.clone()
-            } else {
-                hash_password(&u.password)?
-            };
-            auth.users.write().insert(
+            let password_hash = password_hash_of(u)?;
+            by_name.insert(
                 u.username.clone(),
                 Arc::new(User {
                     uid: u.uid.clone().unwrap_or_else(|| u.username.clone()),
@@ -108,7 +126,18 @@ impl Auth {
                 }),
             );
         }
-        Ok(auth)
+        // Keep throughput buckets of users that stay, so an edit does not reset a quota window.
+        {
+            let old = self.users.read();
+            for (name, u) in by_name.iter_mut() {
+                if let (Some(prev), Some(new)) = (old.get(name), Arc::get_mut(u)) {
+                    new.http_bucket = prev.http_bucket.clone();
+                }
+            }
+        }
+        *self.groups.write() = groups;
+        *self.users.write() = by_name;
+        Ok(())
     }
 
     /// A user by name.

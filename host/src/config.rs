@@ -229,6 +229,8 @@ pub struct JcliConfig {
     pub admin_username: String,
     /// Plain text, an argon2 PHC string, or Jasmin's MD5 hex digest.
     pub admin_password: String,
+    /// Concurrent console sessions; more are told to come back later.
+    pub max_sessions: usize,
 }
 
 impl Default for JcliConfig {
@@ -240,6 +242,7 @@ impl Default for JcliConfig {
             authentication: true,
             admin_username: "jcliadmin".into(),
             admin_password: "jclipwd".into(),
+            max_sessions: 128,
         }
     }
 }

@@ -16,6 +16,8 @@ pub mod db;
 pub mod dlr;
 pub mod http;
 pub mod inbound;
+pub mod jcli;
+pub mod manage;
 pub mod model;
 pub mod pipeline;
 pub mod routing;

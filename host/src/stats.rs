@@ -122,8 +122,46 @@ counters!(
         throttling_error_count: "Throttling errors count.",
         other_submit_error_count: "Other errors count.",
         last_activity_at: "Last activity (seconds since the epoch).",
+        qos_last_submit_sm_at: "Last submit_sm accepted under a throughput quota (seconds since the epoch).",
     }
 );
+
+counters!(
+    /// Per user HTTP API counters (`stats --user`): http side.
+    UserHttpStats {
+        connects_count: "Authenticated requests.",
+        submit_sm_request_count: "Send requests.",
+        balance_request_count: "Balance requests.",
+        rate_request_count: "Rate requests.",
+        last_activity_at: "Last activity (seconds since the epoch).",
+        qos_last_submit_sm_at: "Last send under a throughput quota (seconds since the epoch).",
+    }
+);
+
+/// Which HTTP API request a user made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpRequest {
+    Send,
+    Balance,
+    Rate,
+}
+
+/// A point in time (ms since the epoch; 0 = never).
+#[derive(Debug, Default)]
+pub struct Stamp(std::sync::atomic::AtomicI64);
+
+impl Stamp {
+    /// Set to now.
+    pub fn touch(&self) {
+        self.0
+            .store(crate::model::message::now_ms(), Ordering::Relaxed);
+    }
+    /// The time, if ever set.
+    pub fn get(&self) -> Option<i64> {
+        let v = self.0.load(Ordering::Relaxed);
+        (v > 0).then_some(v)
+    }
+}
 
 counters!(
     /// HTTP callback throwers (`dlr_thrower_*` and `deliversm_thrower_*` metrics).
@@ -169,6 +207,10 @@ pub struct Stats {
     inbound: RwLock<BTreeMap<String, Arc<InboundStats>>>,
     smppc: RwLock<BTreeMap<String, Arc<SmppcStats>>>,
     users: RwLock<BTreeMap<String, Arc<UserSmppsStats>>>,
+    users_http: RwLock<BTreeMap<String, Arc<UserHttpStats>>>,
+    /// Last HTTP API request and last successful send.
+    pub httpapi_last_request_at: Stamp,
+    pub httpapi_last_success_at: Stamp,
 }
 
 impl Stats {
@@ -194,6 +236,31 @@ impl Stats {
             .entry(username.to_string())
             .or_default()
             .clone()
+    }
+
+    /// HTTP API counters of user `username` (created on first use).
+    pub fn user_http(&self, username: &str) -> Arc<UserHttpStats> {
+        if let Some(s) = self.users_http.read().get(username) {
+            return s.clone();
+        }
+        self.users_http
+            .write()
+            .entry(username.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Count an authenticated HTTP API request of `username`.
+    pub fn http_request(&self, username: &str, what: HttpRequest) {
+        let s = self.user_http(username);
+        s.connects_count.inc();
+        s.last_activity_at
+            .set((crate::model::message::now_ms() / 1000) as u64);
+        match what {
+            HttpRequest::Send => s.submit_sm_request_count.inc(),
+            HttpRequest::Balance => s.balance_request_count.inc(),
+            HttpRequest::Rate => s.rate_request_count.inc(),
+        }
     }
 
     /// Receipt and MO counters of connector `cid` (created on first use).

@@ -15,7 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use crate::model::{Channel, DlrRequest};
 use crate::pipeline::{Asked, Content, MtError, MtRequest, Pipeline};
-use crate::stats::Stats;
+use crate::stats::{HttpRequest, Stats};
 use crate::store::Balance;
 
 /// What the API handlers share.
@@ -243,6 +243,7 @@ fn validate(args: &Args, fields: &[Field]) -> Result<(), String> {
 /// Route a request.
 pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, ip: IpAddr) -> Resp {
     state.stats.httpapi.request_count.inc();
+    state.stats.httpapi_last_request_at.touch();
     let path = req.uri().path().to_string();
     let known = matches!(
         path.as_str(),
@@ -400,6 +401,7 @@ async fn send(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
         let user = p
             .authenticate(&req.username, &req.password, req.source_ip)
             .await?;
+        state.stats.http_request(&user.username, HttpRequest::Send);
         let prepared = p.prepare_with(user, &req, Some(&asked))?;
         // Jasmin checks the user's throughput after routing, before charging.
         if !prepared.user.http_throughput_ok() {
@@ -411,6 +413,7 @@ async fn send(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
     match result {
         Ok(id) => {
             state.stats.httpapi.success_count.inc();
+            state.stats.httpapi_last_success_at.touch();
             text(StatusCode::OK, format!("Success \"{id}\""))
         }
         Err(e) => {
@@ -446,6 +449,7 @@ async fn rate(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
         let user = p
             .authenticate(&req.username, &req.password, req.source_ip)
             .await?;
+        state.stats.http_request(&user.username, HttpRequest::Rate);
         p.check_rate(&user)?;
         p.prepare_with(user, &req, None)
     }
@@ -474,7 +478,10 @@ async fn balance(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
     let pw = args.get("password").unwrap_or_default().to_vec();
     let p = &state.pipeline;
     let u = match p.authenticate(&user, &pw, ip).await {
-        Ok(u) => u,
+        Ok(u) => {
+            state.stats.http_request(&u.username, HttpRequest::Balance);
+            u
+        }
         Err(e) => {
             let (status, msg) = mt_error(state, &e);
             return json(status, serde_json::Value::String(msg).to_string());

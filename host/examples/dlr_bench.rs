@@ -71,6 +71,8 @@ async fn main() -> anyhow::Result<()> {
         r#"
 data_dir = "{}"
 log = "error"
+[jcli]
+port = 0
 [http-api]
 bind = "127.0.0.1"
 port = 0

@@ -19,10 +19,10 @@ use crate::db::Db;
 use crate::dlr::{Dlr, DLR_HTTP_QUEUE, MO_HTTP_QUEUE};
 use crate::http::{self, api::ApiState, ServerLimits};
 use crate::inbound::Inbound;
+use crate::manage::{Manager, Profile};
 use crate::model::CallbackKind;
 use crate::pipeline::Pipeline;
 use crate::routing::table::{RoutingTable, TableKind};
-use crate::manage::{Manager, Profile};
 use crate::routing::{BuildOptions, KnownConnectors, LiveAvailability, ScriptHost};
 use crate::smpp::client::{ConnectorDeps, ConnectorHandle};
 use crate::smpp::server::{ServerDeps, SmppServer};
@@ -292,9 +292,9 @@ impl Gateway {
                 gw.manager.spawn_connector(&gw, c, true);
             }
         }
-        gw.throwers.lock().push(tokio::spawn(
-            gw.manager.clone().follow(gw.shutdown.clone()),
-        ));
+        gw.throwers
+            .lock()
+            .push(tokio::spawn(gw.manager.clone().follow(gw.shutdown.clone())));
         if cfg.jcli.enabled {
             let addr = crate::jcli::start(&cfg.jcli, gw.manager.clone(), gw.shutdown.clone())
                 .await

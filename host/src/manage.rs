@@ -153,8 +153,18 @@ pub const MO_INTERCEPTOR_TYPES: &[&str] = &["DefaultInterceptor", "StaticMOInter
 /// Check the interception tables: types, orders, filters and scripts.
 fn check_interceptors(cfg: &Config) -> Result<(), String> {
     for (section, list, types, dir) in [
-        ("mtinterceptors", &cfg.mtinterceptors, MT_INTERCEPTOR_TYPES, "MT"),
-        ("mointerceptors", &cfg.mointerceptors, MO_INTERCEPTOR_TYPES, "MO"),
+        (
+            "mtinterceptors",
+            &cfg.mtinterceptors,
+            MT_INTERCEPTOR_TYPES,
+            "MT",
+        ),
+        (
+            "mointerceptors",
+            &cfg.mointerceptors,
+            MO_INTERCEPTOR_TYPES,
+            "MO",
+        ),
     ] {
         let mut orders = std::collections::HashSet::new();
         for (i, ic) in list.iter().enumerate() {
@@ -365,9 +375,7 @@ impl Manager {
     async fn publish(&self, p: &Profile) {
         let change = LiveChange {
             node: self.node.clone(),
-            seq: self
-                .seq
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            seq: self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             profile: p.clone(),
         };
         if let Ok(json) = serde_json::to_vec(&change) {
@@ -408,7 +416,9 @@ impl Manager {
                     *self.snapshot.lock() = Arc::new(live.clone());
                     tracing::info!(from = %change.node, "configuration changed on another node installed");
                 }
-                Err(e) => tracing::error!(error = %e, "configuration change from another node refused"),
+                Err(e) => {
+                    tracing::error!(error = %e, "configuration change from another node refused")
+                }
             }
         }
     }
@@ -462,9 +472,7 @@ impl Manager {
                 .find(|c| c.cid == cid)
                 .filter(|_| next.started.contains(&cid));
             let changed = match (wanted, prev.smppccs.iter().find(|c| c.cid == cid)) {
-                (Some(n), Some(p)) => {
-                    serde_json::to_value(n).ok() != serde_json::to_value(p).ok()
-                }
+                (Some(n), Some(p)) => serde_json::to_value(n).ok() != serde_json::to_value(p).ok(),
                 _ => true,
             };
             if wanted.is_none() || changed {

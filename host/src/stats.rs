@@ -146,6 +146,17 @@ pub enum HttpRequest {
     Rate,
 }
 
+/// When a session last received and sent a PDU, and the last sequence number it sent
+/// (`stats --smppc`, `stats --smppsapi`). Shared by every session of a connector or API.
+#[derive(Debug, Default)]
+pub struct PduClock {
+    pub last_received: Stamp,
+    pub last_sent: Stamp,
+    pub last_received_elink: Stamp,
+    pub last_sent_elink: Stamp,
+    pub last_seq: AtomicU64,
+}
+
 /// A point in time (ms since the epoch; 0 = never).
 #[derive(Debug, Default)]
 pub struct Stamp(std::sync::atomic::AtomicI64);
@@ -208,6 +219,9 @@ pub struct Stats {
     smppc: RwLock<BTreeMap<String, Arc<SmppcStats>>>,
     users: RwLock<BTreeMap<String, Arc<UserSmppsStats>>>,
     users_http: RwLock<BTreeMap<String, Arc<UserHttpStats>>>,
+    clocks: RwLock<BTreeMap<String, Arc<PduClock>>>,
+    /// PDU times of the SMPP server API.
+    pub smppsapi_clock: Arc<PduClock>,
     /// Last HTTP API request and last successful send.
     pub httpapi_last_request_at: Stamp,
     pub httpapi_last_success_at: Stamp,
@@ -234,6 +248,18 @@ impl Stats {
         self.users
             .write()
             .entry(username.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// PDU times of connector `cid` (created on first use).
+    pub fn smppc_clock(&self, cid: &str) -> Arc<PduClock> {
+        if let Some(s) = self.clocks.read().get(cid) {
+            return s.clone();
+        }
+        self.clocks
+            .write()
+            .entry(cid.to_string())
             .or_default()
             .clone()
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::forms::{
-    Form, FilterForm, GroupForm, HttpccForm, InterceptorForm, RouteForm, SmppccForm, UserForm,
+    FilterForm, Form, GroupForm, HttpccForm, InterceptorForm, RouteForm, SmppccForm, UserForm,
 };
 use super::options::{self, Parsed};
 use super::views;
@@ -154,7 +154,15 @@ async fn user(p: &Parsed, m: &Arc<Manager>) -> Reply {
         );
     }
     let prof = m.profile();
-    for key in ["update", "show", "remove", "enable", "disable", "smpp-unbind", "smpp-ban"] {
+    for key in [
+        "update",
+        "show",
+        "remove",
+        "enable",
+        "disable",
+        "smpp-unbind",
+        "smpp-ban",
+    ] {
         let Some(uid) = p.get(key) else { continue };
         let Some(u) = prof.user(uid).cloned() else {
             return text(format!("Unknown User: {uid}"));
@@ -215,7 +223,9 @@ async fn user(p: &Parsed, m: &Arc<Manager>) -> Reply {
 /// Close every SMPP server session of `username`.
 async fn unbind(m: &Manager, username: &str) {
     let Some(gw) = m.gateway() else { return };
-    let Some(server) = &gw.smpp_server else { return };
+    let Some(server) = &gw.smpp_server else {
+        return;
+    };
     for b in server.bindings().sessions(username) {
         b.session.unbind().await;
     }
@@ -389,7 +399,10 @@ async fn router(kind: TableKind, p: &Parsed, m: &Arc<Manager>) -> Reply {
                 Ok(())
             })
             .await;
-        return done(r, format!("Successfully removed {label} route with order:{order}"));
+        return done(
+            r,
+            format!("Successfully removed {label} route with order:{order}"),
+        );
     }
     text("Missing required option")
 }
@@ -415,7 +428,10 @@ async fn interceptor(kind: TableKind, p: &Parsed, m: &Arc<Manager>) -> Reply {
                 Ok(())
             })
             .await;
-        return done(r, format!("Successfully flushed {label} interception table"));
+        return done(
+            r,
+            format!("Successfully flushed {label} interception table"),
+        );
     }
     for key in ["show", "remove"] {
         let Some(raw) = p.get(key) else { continue };

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use crate::config::{
-    FilterConfig, GroupConfig, HttpClientConfig, InterceptorConfig, RouteConfig,
-    SmppClientConfig, UserConfig,
+    FilterConfig, GroupConfig, HttpClientConfig, InterceptorConfig, RouteConfig, SmppClientConfig,
+    UserConfig,
 };
 use crate::manage::{uid_of, Manager, MO_INTERCEPTOR_TYPES, MT_INTERCEPTOR_TYPES};
 use crate::routing::table::TableKind;
@@ -178,8 +178,18 @@ impl UserForm {
         }
     }
 
-    fn set_cred(&mut self, cred: &str, section: &str, key: &str, value: &str) -> Result<(), String> {
-        let keys = if cred == "mt_messaging_cred" { MT_KEYS } else { SMPPS_KEYS };
+    fn set_cred(
+        &mut self,
+        cred: &str,
+        section: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), String> {
+        let keys = if cred == "mt_messaging_cred" {
+            MT_KEYS
+        } else {
+            SMPPS_KEYS
+        };
         let Some(&(sec, k)) = keys.iter().find(|(s, k)| *s == section && *k == key) else {
             return Err(format!("Unknown User key: {cred} {section} {key}"));
         };
@@ -241,15 +251,14 @@ impl UserForm {
         };
         self.relative.retain(|r| r.key != k);
         let obj = self.obj();
-        let c = obj
-            .entry(cred.to_string())
-            .or_insert_with(|| json!({}));
+        let c = obj.entry(cred.to_string()).or_insert_with(|| json!({}));
         if !c.is_object() {
             *c = json!({});
         }
-        let s = c
-            .as_object_mut()
-            .map(|c| c.entry(section_field(sec).to_string()).or_insert_with(|| json!({})));
+        let s = c.as_object_mut().map(|c| {
+            c.entry(section_field(sec).to_string())
+                .or_insert_with(|| json!({}))
+        });
         if let Some(s) = s {
             if !s.is_object() {
                 *s = json!({});
@@ -300,7 +309,8 @@ impl Form for UserForm {
                         "Unknown Group gid:{value}, you must first create the Group"
                     ))
                 } else {
-                    self.obj().insert(key.to_string(), Value::String(value.into()));
+                    self.obj()
+                        .insert(key.to_string(), Value::String(value.into()));
                     Ok(())
                 }
             }
@@ -397,8 +407,7 @@ impl Form for UserForm {
                         .iter()
                         .position(|x| uid_of(x) == uid)
                         .ok_or_else(|| format!("Unknown User: {uid}"))?;
-                    if p
-                        .users
+                    if p.users
                         .iter()
                         .enumerate()
                         .any(|(j, x)| j != i && x.username == user.username)
@@ -419,7 +428,9 @@ impl Form for UserForm {
             // Move the ledger: absolute values replace it, relative ones add to it.
             let q = &u.mt_messaging_cred.quota;
             let touched = |k: &str| {
-                relative.iter().any(|r| r.key == k && r.cred == "mt_messaging_cred")
+                relative
+                    .iter()
+                    .any(|r| r.key == k && r.cred == "mt_messaging_cred")
             };
             let abs_set = |k: &str| {
                 self.v
@@ -437,9 +448,15 @@ impl Form for UserForm {
             }
             if touched("balance") || touched("sms_count") {
                 let r = if bal >= 0.0 && sms >= 0 {
-                    store.balance_credit(&u.username, bal, sms).await.map(|_| ())
+                    store
+                        .balance_credit(&u.username, bal, sms)
+                        .await
+                        .map(|_| ())
                 } else {
-                    let cur = store.balance_get(&u.username).await.map_err(|e| format!("Error: {e}"))?;
+                    let cur = store
+                        .balance_get(&u.username)
+                        .await
+                        .map_err(|e| format!("Error: {e}"))?;
                     store
                         .balance_set(
                             &u.username,
@@ -482,7 +499,11 @@ impl Form for UserForm {
                 .iter()
                 .map(|(s, k)| format!("mt_messaging_cred {s} {k}")),
         );
-        v.extend(SMPPS_KEYS.iter().map(|(s, k)| format!("smpps_cred {s} {k}")));
+        v.extend(
+            SMPPS_KEYS
+                .iter()
+                .map(|(s, k)| format!("smpps_cred {s} {k}")),
+        );
         v
     }
 }
@@ -606,7 +627,11 @@ fn smppcc_value(key: &str, v: &str) -> Result<Value, String> {
         },
         Kind::Bind => match v.to_ascii_lowercase().as_str() {
             b @ ("transceiver" | "transmitter" | "receiver") => json!(b),
-            _ => return Err(format!("Error: {key} must be transceiver, transmitter or receiver")),
+            _ => {
+                return Err(format!(
+                    "Error: {key} must be transceiver, transmitter or receiver"
+                ))
+            }
         },
         Kind::Alphabet => match v.to_ascii_lowercase().as_str() {
             a @ ("gsm0338" | "gsm0338-packed" | "latin1" | "ascii") => json!(a),
@@ -722,9 +747,7 @@ impl Form for HttpccForm {
         match k {
             "cid" if !v.is_empty() => self.cid = Some(v.into()),
             "url" => match v.parse::<hyper::Uri>() {
-                Ok(u)
-                    if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() =>
-                {
+                Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() => {
                     self.url = Some(v.into())
                 }
                 _ => return format!("Error: url must be an http:// or https:// URL, got {v:?}"),
@@ -767,11 +790,16 @@ impl Form for HttpccForm {
         })
         .await
         .map_err(|e| prefixed(&e))?;
-        Ok(format!("Successfully added Httpcc [HttpConnector] with cid:{id}"))
+        Ok(format!(
+            "Successfully added Httpcc [HttpConnector] with cid:{id}"
+        ))
     }
 
     fn keys(&self) -> Vec<String> {
-        ["cid", "url", "method"].iter().map(|s| s.to_string()).collect()
+        ["cid", "url", "method"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 }
 
@@ -826,9 +854,8 @@ impl Form for FilterForm {
         let (k, v) = key_value(line);
         match k {
             "type" => {
-                let Some((t, params)) = FILTER_TYPES
-                    .iter()
-                    .find(|(t, _)| t.eq_ignore_ascii_case(v))
+                let Some((t, params)) =
+                    FILTER_TYPES.iter().find(|(t, _)| t.eq_ignore_ascii_case(v))
                 else {
                     return format!(
                         "Unknown Filter type: \"{v}\", available types: {}",
@@ -869,7 +896,9 @@ impl Form for FilterForm {
                     let allowed = FILTER_TYPES
                         .iter()
                         .find(|(n, _)| *n == t)
-                        .map(|(_, ps)| ps.contains(&p) || (p == "utc_offset" && t.contains("Interval")))
+                        .map(|(_, ps)| {
+                            ps.contains(&p) || (p == "utc_offset" && t.contains("Interval"))
+                        })
                         .unwrap_or(false);
                     if !allowed {
                         return format!("Error: {t} does not take {p}");
@@ -924,7 +953,10 @@ impl Form for FilterForm {
 
     fn keys(&self) -> Vec<String> {
         let mut v = vec!["type".to_string(), "fid".to_string()];
-        match self.kind.and_then(|t| FILTER_TYPES.iter().find(|(n, _)| *n == t)) {
+        match self
+            .kind
+            .and_then(|t| FILTER_TYPES.iter().find(|(n, _)| *n == t))
+        {
             Some((_, ps)) => v.extend(ps.iter().map(|s| s.to_string())),
             None => v.extend(
                 FILTER_TYPES
@@ -1070,9 +1102,9 @@ impl Form for RouteForm {
             "costs" if self.kind == TableKind::Mt => {
                 let mut costs = std::collections::BTreeMap::new();
                 for item in v.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                    let (c, x) = item
-                        .rsplit_once(':')
-                        .ok_or_else(|| "Error: costs are connector:cost;connector:cost".to_string())?;
+                    let (c, x) = item.rsplit_once(':').ok_or_else(|| {
+                        "Error: costs are connector:cost;connector:cost".to_string()
+                    })?;
                     let x: f64 = x
                         .trim()
                         .parse()
@@ -1150,7 +1182,14 @@ impl Form for RouteForm {
     }
 }
 
-const SET_KEYS: &[&str] = &["order", "rate", "connector", "connectors", "filters", "costs"];
+const SET_KEYS: &[&str] = &[
+    "order",
+    "rate",
+    "connector",
+    "connectors",
+    "filters",
+    "costs",
+];
 
 // ---------------------------------------------------------------------------------------
 // Interceptors
@@ -1224,7 +1263,10 @@ impl Form for InterceptorForm {
                     .map(String::from)
                     .collect();
                 let p = m.profile();
-                if let Some(f) = list.iter().find(|f| !p.filters.iter().any(|x| &&x.fid == f)) {
+                if let Some(f) = list
+                    .iter()
+                    .find(|f| !p.filters.iter().any(|x| &&x.fid == f))
+                {
                     return format!("Unknown filter: {f}");
                 }
                 self.ic.filters = list;

@@ -117,13 +117,21 @@ fn admin_password_is(cfg: &JcliConfig, plain: &str) -> bool {
 pub fn check_admin_password(configured: &str, typed: &str) -> bool {
     if configured.starts_with("$argon2") {
         return PasswordHash::new(configured)
-            .map(|h| Argon2::default().verify_password(typed.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(typed.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false);
     }
     if configured.len() == 32 && configured.bytes().all(|b| b.is_ascii_hexdigit()) {
         use md5::Digest;
         let digest = hex::encode(md5::Md5::digest(typed.as_bytes()));
-        return bool::from(digest.as_bytes().ct_eq(configured.to_ascii_lowercase().as_bytes()));
+        return bool::from(
+            digest
+                .as_bytes()
+                .ct_eq(configured.to_ascii_lowercase().as_bytes()),
+        );
     }
     bool::from(typed.as_bytes().ct_eq(configured.as_bytes()))
 }
@@ -200,7 +208,10 @@ impl Conn {
                 Event::Line(l) => return Ok(Some(l)),
                 Event::Eof => return Ok(None),
                 Event::TooLong => {
-                    self.say(&format!("Error: line too long (max {} bytes)\n", telnet::MAX_LINE));
+                    self.say(&format!(
+                        "Error: line too long (max {} bytes)\n",
+                        telnet::MAX_LINE
+                    ));
                     return Ok(Some(String::new()));
                 }
                 Event::Complete(_) => {}
@@ -328,9 +339,10 @@ impl Server {
                     .ct_eq(self.cfg.admin_username.as_bytes()),
             );
             let configured = self.cfg.admin_password.clone();
-            let pass_ok = tokio::task::spawn_blocking(move || check_admin_password(&configured, &pass))
-                .await
-                .unwrap_or(false);
+            let pass_ok =
+                tokio::task::spawn_blocking(move || check_admin_password(&configured, &pass))
+                    .await
+                    .unwrap_or(false);
             if user_ok && pass_ok {
                 return Ok(true);
             }

@@ -77,14 +77,22 @@ pub const COMMANDS: &[Command] = &[
         name: "user",
         description: "User management",
         options: &[
-            flag('l', "list", "List all users or a group users when provided with GID"),
+            flag(
+                'l',
+                "list",
+                "List all users or a group users when provided with GID",
+            ),
             flag('a', "add", "Add user"),
             arg('e', "enable", "UID", "Enable user"),
             arg('d', "disable", "UID", "Disable user"),
             arg('u', "update", "UID", "Update user using it's UID"),
             arg('r', "remove", "UID", "Remove user using it's UID"),
             arg('s', "show", "UID", "Show user using it's UID"),
-            long_arg("smpp-unbind", "UID", "Unbind user from smpp server using it's UID"),
+            long_arg(
+                "smpp-unbind",
+                "UID",
+                "Unbind user from smpp server using it's UID",
+            ),
             long_arg(
                 "smpp-ban",
                 "UID",
@@ -119,7 +127,12 @@ pub const COMMANDS: &[Command] = &[
         options: &[
             flag('l', "list", "List MO interceptors"),
             flag('a', "add", "Add a new MO interceptor"),
-            arg('r', "remove", "ORDER", "Remove MO interceptor using it's ORDER"),
+            arg(
+                'r',
+                "remove",
+                "ORDER",
+                "Remove MO interceptor using it's ORDER",
+            ),
             arg('s', "show", "ORDER", "Show MO interceptor using it's ORDER"),
             flag('f', "flush", "Flush MO interception table"),
         ],
@@ -130,7 +143,12 @@ pub const COMMANDS: &[Command] = &[
         options: &[
             flag('l', "list", "List MT interceptors"),
             flag('a', "add", "Add a new MT interceptor"),
-            arg('r', "remove", "ORDER", "Remove MT interceptor using it's ORDER"),
+            arg(
+                'r',
+                "remove",
+                "ORDER",
+                "Remove MT interceptor using it's ORDER",
+            ),
             arg('s', "show", "ORDER", "Show MT interceptor using it's ORDER"),
             flag('f', "flush", "Flush MT interception table"),
         ],
@@ -163,7 +181,12 @@ pub const COMMANDS: &[Command] = &[
         options: &[
             flag('l', "list", "List SMPP connectors"),
             flag('a', "add", "Add SMPP connector"),
-            arg('u', "update", "CID", "Update SMPP connector configuration using it's CID"),
+            arg(
+                'u',
+                "update",
+                "CID",
+                "Update SMPP connector configuration using it's CID",
+            ),
             arg('r', "remove", "CID", "Remove SMPP connector using it's CID"),
             arg('s', "show", "CID", "Show SMPP connector using it's CID"),
             arg('1', "start", "CID", "Start SMPP connector using it's CID"),
@@ -176,8 +199,18 @@ pub const COMMANDS: &[Command] = &[
         options: &[
             flag('l', "list", "List HTTP client connectors"),
             flag('a', "add", "Add a new HTTP client connector"),
-            arg('r', "remove", "CID", "Remove HTTP client connector using it's CID"),
-            arg('s', "show", "CID", "Show HTTP client connector using it's CID"),
+            arg(
+                'r',
+                "remove",
+                "CID",
+                "Remove HTTP client connector using it's CID",
+            ),
+            arg(
+                's',
+                "show",
+                "CID",
+                "Show HTTP client connector using it's CID",
+            ),
         ],
     },
     Command {

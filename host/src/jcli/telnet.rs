@@ -326,7 +326,10 @@ impl Editor {
         let tail: String = self.line[self.cursor..].iter().collect();
         out.extend_from_slice(tail.as_bytes());
         out.extend(std::iter::repeat_n(b' ', extra));
-        out.extend(std::iter::repeat_n(0x08, self.line.len() - self.cursor + extra));
+        out.extend(std::iter::repeat_n(
+            0x08,
+            self.line.len() - self.cursor + extra,
+        ));
     }
 
     fn move_to(&mut self, pos: usize, out: &mut Vec<u8>) {
@@ -401,7 +404,10 @@ mod tests {
         // IAC WILL NAWS + subnegotiation are swallowed; unknown DO refused once.
         let (out, ev) = run(
             &mut ed,
-            &[IAC, WILL, OPT_NAWS, IAC, SB, OPT_NAWS, 0, 80, 0, 24, IAC, SE, IAC, DO, 99, IAC, DO, 99, b'x', b'\r', 0],
+            &[
+                IAC, WILL, OPT_NAWS, IAC, SB, OPT_NAWS, 0, 80, 0, 24, IAC, SE, IAC, DO, 99, IAC,
+                DO, 99, b'x', b'\r', 0,
+            ],
         );
         assert_eq!(out, vec![IAC, WONT, 99, b'x', b'\r', b'\n']);
         assert_eq!(ev, vec![Event::Line("x".into())]);

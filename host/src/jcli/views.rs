@@ -130,7 +130,12 @@ pub async fn users(m: &Manager, gid: Option<&str>) -> String {
 pub async fn user(m: &Manager, u: &UserConfig) -> String {
     let b = m.store().balance_get(&u.username).await.unwrap_or_default();
     let v = serde_json::to_value(u).unwrap_or_default();
-    let mut out = format!("uid {}\ngid {}\nusername {}\n", uid_of(u), u.gid, u.username);
+    let mut out = format!(
+        "uid {}\ngid {}\nusername {}\n",
+        uid_of(u),
+        u.gid,
+        u.username
+    );
     let q = &u.mt_messaging_cred.quota;
     for (section, key) in MT_KEYS {
         let value = match (*section, *key) {
@@ -335,7 +340,11 @@ pub fn script(kind: TableKind, s: &str) -> String {
         TableKind::Mt => "MTIS",
         TableKind::Mo => "MOIS",
     };
-    match s.trim().strip_prefix("plugin(").and_then(|r| r.strip_suffix(')')) {
+    match s
+        .trim()
+        .strip_prefix("plugin(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
         Some(name) => format!("<{tag} (plugin={name})>"),
         None => format!("<{tag} (pyCode= ..)>"),
     }
@@ -353,7 +362,12 @@ pub fn interceptors(m: &Manager, kind: TableKind) -> String {
         return format!("Total {label} Interceptors: 0");
     }
     list.sort_by_key(|ic| std::cmp::Reverse(ic.order));
-    let mut out = row(&[("Order", 5), ("Type", 23), ("Script", 32), ("Filter(s)", 64)]);
+    let mut out = row(&[
+        ("Order", 5),
+        ("Type", 23),
+        ("Script", 32),
+        ("Filter(s)", 64),
+    ]);
     for ic in &list {
         let filters: Vec<String> = ic
             .filters
@@ -431,10 +445,9 @@ pub fn smppcc(c: &SmppClientConfig) -> String {
         let shown = match v.get(*k) {
             Some(serde_json::Value::Bool(b)) => if *b { "yes" } else { "no" }.to_string(),
             Some(serde_json::Value::String(s)) => s.clone(),
-            Some(serde_json::Value::Number(n)) => n
-                .as_f64()
-                .map(plain_num)
-                .unwrap_or_else(|| n.to_string()),
+            Some(serde_json::Value::Number(n)) => {
+                n.as_f64().map(plain_num).unwrap_or_else(|| n.to_string())
+            }
             _ if *k == "systype" => String::new(),
             _ => "None".into(),
         };
@@ -490,19 +503,47 @@ pub async fn stats(p: &Parsed, m: &Arc<Manager>) -> String {
         let secs = |v: u64| date((v > 0).then_some(v as i64 * 1000));
         let items: Vec<(&str, &str, String)> = vec![
             ("bind_count", "SMPP Server", s.bind_count.get().to_string()),
-            ("unbind_count", "SMPP Server", s.unbind_count.get().to_string()),
+            (
+                "unbind_count",
+                "SMPP Server",
+                s.unbind_count.get().to_string(),
+            ),
             ("bound_connections_count", "SMPP Server", bound),
             (
                 "submit_sm_request_count",
                 "SMPP Server",
                 s.submit_sm_request_count.get().to_string(),
             ),
-            ("last_activity_at", "SMPP Server", secs(s.last_activity_at.get())),
-            ("qos_last_submit_sm_at", "SMPP Server", secs(s.qos_last_submit_sm_at.get())),
-            ("submit_sm_count", "SMPP Server", s.submit_sm_count.get().to_string()),
-            ("deliver_sm_count", "SMPP Server", s.deliver_sm_count.get().to_string()),
-            ("data_sm_count", "SMPP Server", s.data_sm_count.get().to_string()),
-            ("elink_count", "SMPP Server", s.elink_count.get().to_string()),
+            (
+                "last_activity_at",
+                "SMPP Server",
+                secs(s.last_activity_at.get()),
+            ),
+            (
+                "qos_last_submit_sm_at",
+                "SMPP Server",
+                secs(s.qos_last_submit_sm_at.get()),
+            ),
+            (
+                "submit_sm_count",
+                "SMPP Server",
+                s.submit_sm_count.get().to_string(),
+            ),
+            (
+                "deliver_sm_count",
+                "SMPP Server",
+                s.deliver_sm_count.get().to_string(),
+            ),
+            (
+                "data_sm_count",
+                "SMPP Server",
+                s.data_sm_count.get().to_string(),
+            ),
+            (
+                "elink_count",
+                "SMPP Server",
+                s.elink_count.get().to_string(),
+            ),
             (
                 "throttling_error_count",
                 "SMPP Server",
@@ -513,8 +554,16 @@ pub async fn stats(p: &Parsed, m: &Arc<Manager>) -> String {
                 "SMPP Server",
                 s.other_submit_error_count.get().to_string(),
             ),
-            ("connects_count", "HTTP Api", h.connects_count.get().to_string()),
-            ("last_activity_at", "HTTP Api", secs(h.last_activity_at.get())),
+            (
+                "connects_count",
+                "HTTP Api",
+                h.connects_count.get().to_string(),
+            ),
+            (
+                "last_activity_at",
+                "HTTP Api",
+                secs(h.last_activity_at.get()),
+            ),
             (
                 "submit_sm_request_count",
                 "HTTP Api",
@@ -525,8 +574,16 @@ pub async fn stats(p: &Parsed, m: &Arc<Manager>) -> String {
                 "HTTP Api",
                 h.balance_request_count.get().to_string(),
             ),
-            ("rate_request_count", "HTTP Api", h.rate_request_count.get().to_string()),
-            ("qos_last_submit_sm_at", "HTTP Api", secs(h.qos_last_submit_sm_at.get())),
+            (
+                "rate_request_count",
+                "HTTP Api",
+                h.rate_request_count.get().to_string(),
+            ),
+            (
+                "qos_last_submit_sm_at",
+                "HTTP Api",
+                secs(h.qos_last_submit_sm_at.get()),
+            ),
         ];
         let mut out = row(&[("Item", 25), ("Type", 12), ("Value", 0)]);
         for (k, t, v) in &items {
@@ -612,14 +669,29 @@ pub async fn stats(p: &Parsed, m: &Arc<Manager>) -> String {
         }
         let s = gw.stats.smppc(cid);
         let i = m.service(cid).unwrap_or_default();
+        let clock = gw.stats.smppc_clock(cid);
+        let seq = clock.last_seq.load(std::sync::atomic::Ordering::Relaxed);
         let mut items: Vec<(&str, String)> = vec![
             ("created_at", date(Some(i.created_at))),
-            ("last_received_pdu_at", "ND".into()),
-            ("last_sent_pdu_at", "ND".into()),
-            ("last_received_elink_at", "ND".into()),
-            ("last_sent_elink_at", "ND".into()),
-            ("last_seqNum_at", "ND".into()),
-            ("last_seqNum", "ND".into()),
+            ("last_received_pdu_at", date(clock.last_received.get())),
+            ("last_sent_pdu_at", date(clock.last_sent.get())),
+            (
+                "last_received_elink_at",
+                date(clock.last_received_elink.get()),
+            ),
+            ("last_sent_elink_at", date(clock.last_sent_elink.get())),
+            (
+                "last_seqNum_at",
+                date(clock.last_sent.get().filter(|_| seq > 0)),
+            ),
+            (
+                "last_seqNum",
+                if seq > 0 {
+                    seq.to_string()
+                } else {
+                    "ND".into()
+                },
+            ),
             ("connected_at", date(i.connected_at)),
             ("bound_at", date(i.bound_at)),
             ("disconnected_at", date(i.disconnected_at)),
@@ -654,11 +726,15 @@ pub async fn stats(p: &Parsed, m: &Arc<Manager>) -> String {
         return item_table(&order, &items, 25);
     }
     if p.has("smppsapi") {
+        let clock = &gw.stats.smppsapi_clock;
         let mut items: Vec<(&str, String)> = vec![
             ("created_at", date(Some(m.started_at()))),
-            ("last_received_pdu_at", "ND".into()),
-            ("last_sent_pdu_at", "ND".into()),
-            ("last_received_elink_at", "ND".into()),
+            ("last_received_pdu_at", date(clock.last_received.get())),
+            ("last_sent_pdu_at", date(clock.last_sent.get())),
+            (
+                "last_received_elink_at",
+                date(clock.last_received_elink.get()),
+            ),
         ];
         for (k, _, v) in gw.stats.smppsapi.items() {
             items.push((k, v.to_string()));
@@ -694,8 +770,14 @@ pub async fn stats(p: &Parsed, m: &Arc<Manager>) -> String {
         let h = &gw.stats.httpapi;
         let mut items: Vec<(&str, String)> = vec![
             ("created_at", date(Some(m.started_at()))),
-            ("last_request_at", date(gw.stats.httpapi_last_request_at.get())),
-            ("last_success_at", date(gw.stats.httpapi_last_success_at.get())),
+            (
+                "last_request_at",
+                date(gw.stats.httpapi_last_request_at.get()),
+            ),
+            (
+                "last_success_at",
+                date(gw.stats.httpapi_last_success_at.get()),
+            ),
         ];
         for (k, _, v) in h.items() {
             items.push((k, v.to_string()));

@@ -192,6 +192,7 @@ async fn run(
             inactivity_timeout: Some(Duration::from_secs(cfg.trx_to.max(1))),
             pdu_read_timeout: Duration::from_secs(cfg.pdu_red_to.max(1)),
             max_pdu_len: 64 * 1024,
+            clock: Some(deps.stats.smppc_clock(&cfg.cid)),
         };
         let attempt = tokio::select! {
             r = connect(&cfg) => r.map_err(|e| e.to_string()),

@@ -237,6 +237,7 @@ where
         inactivity_timeout: secs(sh.cfg.inactivity_timer_secs),
         pdu_read_timeout: Duration::from_secs(sh.cfg.pdu_read_timer_secs.max(1)),
         max_pdu_len: 64 * 1024,
+        clock: Some(sh.deps.stats.smppsapi_clock.clone()),
     };
     let (s, mut rx) = session::start(stream, scfg);
     let mut bound: Option<BoundUser> = None;

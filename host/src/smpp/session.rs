@@ -36,6 +36,8 @@ pub struct SessionConfig {
     pub pdu_read_timeout: Duration,
     /// Largest PDU accepted.
     pub max_pdu_len: usize,
+    /// Where to note PDU times for the console's stats (none: not noted).
+    pub clock: Option<std::sync::Arc<crate::stats::PduClock>>,
 }
 
 impl Default for SessionConfig {
@@ -46,6 +48,7 @@ impl Default for SessionConfig {
             inactivity_timeout: Some(Duration::from_secs(300)),
             pdu_read_timeout: Duration::from_secs(10),
             max_pdu_len: 64 * 1024,
+            clock: None,
         }
     }
 }
@@ -254,7 +257,11 @@ async fn writer<W: AsyncWrite + Unpin>(wr: W, mut rx: mpsc::Receiver<Command>, s
                         continue;
                     }
                     if codec.encode(&c, &mut buf).is_ok() {
-                        let _ = wr.write_all(&buf).await;
+                        if wr.write_all(&buf).await.is_ok() {
+                            if let Some(clock) = &s.inner.cfg.clock {
+                                clock.last_sent.touch();
+                            }
+                        }
                         buf.clear();
                     }
                 }
@@ -285,6 +292,19 @@ async fn writer<W: AsyncWrite + Unpin>(wr: W, mut rx: mpsc::Receiver<Command>, s
         if let Err(e) = r {
             s.close(CloseReason::Io(e.to_string()));
             return;
+        }
+        if let Some(clock) = &s.inner.cfg.clock {
+            clock.last_sent.touch();
+            for c in &batch {
+                if c.id() == CommandId::EnquireLink {
+                    clock.last_sent_elink.touch();
+                }
+                if !is_response(u32::from(c.id())) {
+                    clock
+                        .last_seq
+                        .store(u64::from(c.sequence_number), Ordering::Relaxed);
+                }
+            }
         }
     }
 }
@@ -346,6 +366,12 @@ async fn reader<R: AsyncRead + Unpin + Send + 'static>(
         };
         s.inner.last_rx.store(now_ms(), Ordering::Relaxed);
         let raw_id = u32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+        if let Some(c) = &cfg.clock {
+            c.last_received.touch();
+            if raw_id == 0x0000_0015 {
+                c.last_received_elink.touch();
+            }
+        }
         let raw_seq = u32::from_be_bytes([frame[12], frame[13], frame[14], frame[15]]);
         let mut codec = CommandCodec::new().with_max_length(cfg.max_pdu_len);
         let cmd = match codec.decode(&mut frame) {

@@ -44,6 +44,8 @@ pub fn config_toml(data_dir: &std::path::Path, http_port: u16, smsc_port: u16) -
         r#"
 data_dir = "{}"
 log = "warn"
+[jcli]
+port = 0
 [http-api]
 bind = "127.0.0.1"
 port = {http_port}

@@ -302,3 +302,358 @@ async fn recorded_transcript_replays_line_by_line() {
     }
     assert!(compared > 130, "compared {compared} steps");
 }
+
+/// Spec 3.3.8 keystroke for keystroke: connector, start, default route, group, user, then
+/// `/send` reaches the simulator.
+#[tokio::test]
+async fn quick_start_ends_in_a_real_send() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = simulator().await;
+    let gw = gateway_in(dir.path()).await;
+    let mut c = Console::login(gw.jcli_addr().expect("jcli")).await;
+    assert_eq!(
+        c.cmd("smppccm -a").await,
+        "Adding a new connector: (ok: save, ko: exit)\r\n> "
+    );
+    for l in [
+        "cid DEMO_CONNECTOR".to_string(),
+        "host 127.0.0.1".into(),
+        format!("port {}", sim.addr.port()),
+        "username smppclient1".into(),
+        "password password".into(),
+        "submit_throughput 110".into(),
+    ] {
+        assert_eq!(c.cmd(&l).await, "> ", "{l}");
+    }
+    assert_eq!(
+        c.cmd("ok").await,
+        "Successfully added connector [DEMO_CONNECTOR]\r\njcli : "
+    );
+    assert_eq!(
+        c.cmd("smppccm -1 DEMO_CONNECTOR").await,
+        "Successfully started connector id:DEMO_CONNECTOR\r\njcli : "
+    );
+    let m = gw.manager.clone();
+    wait_for(10, "bound", || {
+        m.connector_state("DEMO_CONNECTOR") == Some(smsgate::smpp::client::ConnectorState::Bound)
+    })
+    .await;
+    let list = c.cmd("smppccm --list").await;
+    assert!(
+        list.contains("#DEMO_CONNECTOR                      started BOUND_TRX        1      0    "),
+        "{list}"
+    );
+    c.cmd("mtrouter -a").await;
+    assert_eq!(
+        c.cmd("type defaultroute").await,
+        "<class 'jasmin.routing.Routes.DefaultRoute'> arguments:\r\nconnector, rate\r\n> "
+    );
+    c.cmd("connector smppc(DEMO_CONNECTOR)").await;
+    c.cmd("rate 0.00").await;
+    assert_eq!(
+        c.cmd("ok").await,
+        "Successfully added MTRoute [DefaultRoute] with order:0\r\njcli : "
+    );
+    c.cmd("group -a").await;
+    c.cmd("gid foogroup").await;
+    assert_eq!(
+        c.cmd("ok").await,
+        "Successfully added Group [foogroup]\r\njcli : "
+    );
+    c.cmd("user -a").await;
+    for l in ["username foo", "password bar", "gid foogroup", "uid foo"] {
+        assert_eq!(c.cmd(l).await, "> ", "{l}");
+    }
+    assert_eq!(
+        c.cmd("ok").await,
+        "Successfully added User [foo] to Group [foogroup]\r\njcli : "
+    );
+    let (st, body) = get(
+        gw.http_addr.expect("http"),
+        "/send?username=foo&password=bar&to=06222172&content=hello",
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    assert!(body.starts_with("Success \""), "{body}");
+    wait_for(10, "submit at the SMSC", || sim.submit_count() == 1).await;
+    assert_eq!(sim.received()[0].destination_addr, "06222172");
+    // Stats follow.
+    let s = c.cmd("stats --user foo").await;
+    assert!(
+        s.contains("#submit_sm_request_count   HTTP Api     1"),
+        "{s}"
+    );
+    let s = c.cmd("stats --smppcs").await;
+    assert!(s.contains("1/1"), "{s}");
+}
+
+/// Every module's remaining commands, the errors of section 3.11, and `persist` surviving a
+/// restart (connectors come back started, users with their balance).
+#[tokio::test]
+async fn modules_errors_and_persistence_across_restart() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = simulator().await;
+    let gw = gateway_in(dir.path()).await;
+    let mut c = Console::login(gw.jcli_addr().expect("jcli")).await;
+    c.cmd("group -a").await;
+    c.cmd("gid g1").await;
+    c.cmd("ok").await;
+    c.cmd("user -a").await;
+    for l in [
+        "username ann",
+        "password secret",
+        "gid g1",
+        "uid ann",
+        "mt_messaging_cred quota balance 10",
+        "mt_messaging_cred quota sms_count none",
+        "mt_messaging_cred valuefilter src_addr ^JASMIN$",
+        "smpps_cred quota max_bindings 2",
+    ] {
+        assert_eq!(c.cmd(l).await, "> ", "{l}");
+    }
+    assert_eq!(
+        c.cmd("mt_messaging_cred quota balance abc").await,
+        "Error: mt_messaging_cred quota balance must be a number or none\r\n> "
+    );
+    assert_eq!(
+        c.cmd("ok").await,
+        "Error: mt_messaging_cred quota balance must be a number or none\r\n> "
+    );
+    c.cmd("mt_messaging_cred quota balance 10").await;
+    assert_eq!(
+        c.cmd("ok").await,
+        "Successfully added User [ann] to Group [g1]\r\njcli : "
+    );
+    // Relative quota update moves the live balance.
+    assert_eq!(
+        c.cmd("user -u ann").await,
+        "Updating User id [ann]: (ok: save, ko: exit)\r\n> "
+    );
+    c.cmd("mt_messaging_cred quota balance +5.5").await;
+    assert_eq!(
+        c.cmd("ok").await,
+        "Successfully updated User [ann]\r\njcli : "
+    );
+    let show = c.cmd("user -s ann").await;
+    assert!(
+        show.contains("mt_messaging_cred quota balance 15.5\r\n"),
+        "{show}"
+    );
+    assert!(
+        show.contains("mt_messaging_cred valuefilter src_addr ^JASMIN$\r\n"),
+        "{show}"
+    );
+    assert!(
+        show.contains("smpps_cred quota max_bindings 2\r\n"),
+        "{show}"
+    );
+    assert_eq!(
+        c.cmd("user -d ann").await,
+        "Successfully disabled User id:ann\r\njcli : "
+    );
+    assert!(c.cmd("user -l").await.contains("#!ann "));
+    let (st, _) = get(
+        gw.http_addr.expect("http"),
+        "/balance?username=ann&password=secret",
+    )
+    .await;
+    assert_eq!(st, 403, "a disabled user is refused");
+    assert_eq!(
+        c.cmd("user -e ann").await,
+        "Successfully enabled User id:ann\r\njcli : "
+    );
+    let (st, body) = get(
+        gw.http_addr.expect("http"),
+        "/balance?username=ann&password=secret",
+    )
+    .await;
+    assert_eq!(
+        (st, body.as_str()),
+        (200, "{\"balance\": 15.5, \"sms_count\": \"ND\"}")
+    );
+    // Connectors, filters, routes, interceptors.
+    c.cmd("smppccm -a").await;
+    c.cmd("cid sim").await;
+    c.cmd(&format!("port {}", sim.addr.port())).await;
+    c.cmd("ok").await;
+    assert_eq!(
+        c.cmd("smppccm -1 sim").await,
+        "Successfully started connector id:sim\r\njcli : "
+    );
+    c.cmd("filter -a").await;
+    assert_eq!(
+        c.cmd("type destinationaddrfilter").await,
+        "<class 'jasmin.routing.Filters.DestinationAddrFilter'> arguments:\r\ndestination_addr\r\n> "
+    );
+    assert_eq!(
+        c.cmd("ok").await,
+        "You must set these options before saving: type, fid, destination_addr\r\n> "
+    );
+    c.cmd("fid to33").await;
+    c.cmd("destination_addr ^33").await;
+    c.cmd("ok").await;
+    c.cmd("mtrouter -a").await;
+    c.cmd("type StaticMTRoute").await;
+    c.cmd("order 10").await;
+    assert_eq!(
+        c.cmd("filters nosuch").await,
+        "Unknown filter: nosuch\r\n> "
+    );
+    c.cmd("filters to33").await;
+    assert_eq!(
+        c.cmd("connector smppc(nosuch)").await,
+        "Unknown cid: nosuch\r\n> "
+    );
+    c.cmd("connector smppc(sim)").await;
+    c.cmd("rate 0.5").await;
+    assert_eq!(
+        c.cmd("ok").await,
+        "Successfully added MTRoute [StaticMTRoute] with order:10\r\njcli : "
+    );
+    assert_eq!(
+        c.cmd("mtrouter -s 10").await,
+        "StaticMTRoute to smppc(sim) rated 0.50\r\njcli : "
+    );
+    assert_eq!(
+        c.cmd("filter -r to33").await,
+        "Error: Filter to33 is used by MT route 10: remove them first\r\njcli : "
+    );
+    c.cmd("mtinterceptor -a").await;
+    c.cmd("type DefaultInterceptor").await;
+    let py = c.cmd("script python3(/opt/x.py)").await;
+    assert!(py.contains("Python-on-Wasm plugin"), "{py}");
+    assert_eq!(
+        c.cmd("ok").await,
+        "You must set these options before saving: type, order, script\r\n> "
+    );
+    c.cmd("ko").await;
+    // Only `persist` survives a restart.
+    let p = c.cmd("persist").await;
+    assert!(
+        p.contains("user configuration persisted (profile:jcli-prod)"),
+        "{p}"
+    );
+    c.cmd("group -a").await;
+    c.cmd("gid notpersisted").await;
+    c.cmd("ok").await;
+    drop(c);
+    gw.shutdown().await;
+    drop(gw);
+    let gw = gateway_in(dir.path()).await;
+    let mut c = Console::login(gw.jcli_addr().expect("jcli")).await;
+    let groups = c.cmd("group -l").await;
+    assert!(
+        groups.contains("#g1 ") && !groups.contains("notpersisted"),
+        "{groups}"
+    );
+    assert!(c
+        .cmd("user -s ann")
+        .await
+        .contains("mt_messaging_cred quota balance 15.5"));
+    let m = gw.manager.clone();
+    wait_for(10, "persisted connector started and bound", || {
+        m.connector_state("sim") == Some(smsgate::smpp::client::ConnectorState::Bound)
+    })
+    .await;
+    assert!(c.cmd("mtrouter -l").await.contains("Total MT Routes: 1"));
+    // Removing things.
+    assert_eq!(
+        c.cmd("mtrouter -r 10").await,
+        "Successfully removed MT route with order:10\r\njcli : "
+    );
+    assert_eq!(
+        c.cmd("filter -r to33").await,
+        "Successfully removed Filter id:to33\r\njcli : "
+    );
+    assert_eq!(
+        c.cmd("smppccm -0 sim").await,
+        "Successfully stopped connector id:sim\r\njcli : "
+    );
+    assert!(c.cmd("smppccm -l").await.contains("stopped NONE"));
+    assert_eq!(
+        c.cmd("smppccm -r sim").await,
+        "Successfully removed connector id:sim\r\njcli : "
+    );
+    assert_eq!(
+        c.cmd("group -r g1").await,
+        "Successfully removed Group id:g1\r\njcli : "
+    );
+    assert_eq!(c.cmd("user -l").await, "Total Users: 0\r\njcli : ");
+    assert_eq!(
+        c.cmd("mtrouter -f").await,
+        "Successfully flushed MT routing table\r\njcli : "
+    );
+    // load brings the persisted profile back.
+    let l = c.cmd("load").await;
+    assert!(
+        l.contains("user configuration loaded (profile:jcli-prod)"),
+        "{l}"
+    );
+    assert!(c.cmd("user -l").await.contains("Total Users: 1"));
+    assert_eq!(
+        c.cmd("user --show").await,
+        "--show option requires 1 argument\r\nUsage: user [options] \r\n\r\nOptions:\r\n  -l, --list            List all users or a group users when provided with GID\r\n  -a, --add             Add user\r\n  -e UID, --enable=UID  Enable user\r\n  -d UID, --disable=UID\r\n                        Disable user\r\n  -u UID, --update=UID  Update user using it's UID\r\n  -r UID, --remove=UID  Remove user using it's UID\r\n  -s UID, --show=UID    Show user using it's UID\r\n  --smpp-unbind=UID     Unbind user from smpp server using it's UID\r\n  --smpp-ban=UID        Unbind and ban user from smpp server using it's UID\r\n\r\njcli : "
+    );
+}
+
+/// Hostile clients: binary garbage, a 1 MB line, an option flood, 100 sessions at once, three
+/// wrong passwords. The console answers or closes cleanly and keeps serving.
+#[tokio::test]
+async fn hostile_clients_do_not_hurt_the_console() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let gw = gateway_in(dir.path()).await;
+    let addr = gw.jcli_addr().expect("jcli");
+    // Three wrong passwords, then the connection closes.
+    let mut c = Console::connect(addr).await;
+    for _ in 0..3 {
+        c.until("Username: ").await;
+        c.send("jcliadmin").await;
+        c.until("Password: ").await;
+        c.send("wrong").await;
+    }
+    let mut rest = vec![];
+    tokio::time::timeout(Duration::from_secs(10), c.sock.read_to_end(&mut rest))
+        .await
+        .expect("closed in time")
+        .expect("read");
+    let rest = strip_telnet(&rest);
+    assert!(rest.contains("Incorrect Username/Password."), "{rest}");
+    assert!(rest.contains("Too many failed attempts"), "{rest}");
+    // Garbage, an option flood and a 1 MB line in one authenticated session.
+    let mut c = Console::login(addr).await;
+    let mut junk: Vec<u8> = (0..50_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    junk.retain(|b| *b != b'\r' && *b != b'\n' && *b != 255);
+    c.sock.write_all(&junk).await.expect("junk");
+    let flood: Vec<u8> = (0..20_000)
+        .flat_map(|i| [255u8, 253, (i % 250) as u8])
+        .collect();
+    c.sock.write_all(&flood).await.expect("flood");
+    c.sock.write_all(b"\r\n").await.expect("eol");
+    c.until_prompt().await;
+    let line = vec![b'a'; 1 << 20];
+    c.sock.write_all(&line).await.expect("1 MB");
+    c.sock.write_all(b"\r\n").await.expect("eol");
+    let t = c.until_prompt().await;
+    assert!(
+        t.contains("Error: line too long"),
+        "{}",
+        &t[t.len().saturating_sub(200)..]
+    );
+    assert_eq!(c.cmd("group -l").await, "Total Groups: 0\r\njcli : ");
+    // 100 sessions at once all get a working console.
+    let mut tasks = vec![];
+    for i in 0..100 {
+        tasks.push(tokio::spawn(async move {
+            let mut c = Console::login(addr).await;
+            let out = c.cmd("user -l").await;
+            (i, out)
+        }));
+    }
+    for t in tasks {
+        let (i, out) = t.await.expect("session");
+        assert_eq!(out, "Total Users: 0\r\njcli : ", "session {i}");
+    }
+    // The gateway still serves HTTP.
+    let (st, _) = get(gw.http_addr.expect("http"), "/ping").await;
+    assert_eq!(st, 200);
+}

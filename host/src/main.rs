@@ -50,6 +50,9 @@ enum Cmd {
         #[arg(long, default_value = "-")]
         pdu_log: String,
     },
+    /// Print the argon2 hash of a password read from stdin (for `[jcli] admin_password` or a
+    /// user's `password`).
+    HashPassword,
 }
 
 fn init_tracing(default: &str) {
@@ -66,6 +69,17 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd.unwrap_or(Cmd::Run) {
         Cmd::Run => run(cli.config).await,
+        Cmd::HashPassword => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from stdin")?;
+            let pw = line.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(!pw.is_empty(), "empty password");
+            let hash = smsgate::auth::hash_password(pw).map_err(anyhow::Error::msg)?;
+            println!("{hash}");
+            Ok(())
+        }
         Cmd::SmscSim {
             bind,
             port,

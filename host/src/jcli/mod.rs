@@ -369,3 +369,20 @@ fn complete(text: &str, words: &[String]) -> Vec<String> {
     v.dedup();
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_password_forms() {
+        // Jasmin's default: MD5 of "jclipwd".
+        assert!(check_admin_password("79e9b0aa3f3e7c53e916f7ac47439bcb", "jclipwd"));
+        assert!(!check_admin_password("79e9b0aa3f3e7c53e916f7ac47439bcb", "jclipwe"));
+        let h = crate::auth::hash_password("s3cret").expect("hash");
+        assert!(check_admin_password(&h, "s3cret"));
+        assert!(!check_admin_password(&h, "s3cre"));
+        assert!(check_admin_password("plain", "plain"));
+        assert!(!check_admin_password("plain", "plai"));
+    }
+}

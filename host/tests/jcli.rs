@@ -657,3 +657,67 @@ async fn hostile_clients_do_not_hurt_the_console() {
     let (st, _) = get(gw.http_addr.expect("http"), "/ping").await;
     assert_eq!(st, 200);
 }
+
+/// `--smpp-unbind` and `--smpp-ban` act on real ESME sessions; Tab completes; EvalPyFilter
+/// without the Python plugin answers what is missing.
+#[tokio::test]
+async fn smpp_unbind_ban_completion_and_missing_python() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = simulator().await;
+    let gw = gateway(load(
+        &config_toml(dir.path(), 0, sim.addr.port()),
+        dir.path(),
+    ))
+    .await;
+    let smpp = gw.smpp_addr().expect("smpp");
+    let mut c = Console::login(gw.jcli_addr().expect("jcli")).await;
+    let (s, _rx, st) = esme_bind(smpp, "trx", "foo", "bar").await;
+    assert_eq!(st, rusmpp::CommandStatus::EsmeRok);
+    assert!(c.cmd("stats --users").await.contains("#foo        1 "));
+    assert_eq!(
+        c.cmd("user --smpp-unbind foo").await,
+        "Successfully unbound User id:foo\r\njcli : "
+    );
+    tokio::time::timeout(Duration::from_secs(5), s.closed())
+        .await
+        .expect("unbound");
+    let (s, _rx, st) = esme_bind(smpp, "trx", "foo", "bar").await;
+    assert_eq!(st, rusmpp::CommandStatus::EsmeRok, "unbind is not a ban");
+    assert_eq!(
+        c.cmd("user --smpp-ban foo").await,
+        "Successfully unbound and banned User id:foo\r\njcli : "
+    );
+    tokio::time::timeout(Duration::from_secs(5), s.closed())
+        .await
+        .expect("unbound");
+    let (_s, _rx, st) = esme_bind(smpp, "trx", "foo", "bar").await;
+    assert_ne!(st, rusmpp::CommandStatus::EsmeRok, "banned");
+    assert!(c
+        .cmd("user -s foo")
+        .await
+        .contains("smpps_cred authorization bind False\r\n"));
+    // Tab completion of a command, then of a key inside a session.
+    c.sock.write_all(b"smppc\t").await.expect("tab");
+    c.until("smppccm ").await;
+    c.sock.write_all(b"-a\r\n").await.expect("eol");
+    c.until_prompt().await;
+    c.sock.write_all(b"submit_t\t").await.expect("tab");
+    c.until("submit_throughput ").await;
+    c.sock.write_all(b"\x15ko\r\n").await.expect("ko");
+    c.until("jcli : ").await;
+    // EvalPyFilter needs the Python-on-Wasm plugin.
+    c.cmd("filter -a").await;
+    c.cmd("type EvalPyFilter").await;
+    c.cmd("fid py").await;
+    c.cmd("pyCode /opt/x.py").await;
+    let e = c.cmd("ok").await;
+    assert!(
+        e.starts_with("Error: ") && e.contains("EvalPyFilter"),
+        "{e}"
+    );
+    c.cmd("ko").await;
+    assert!(
+        c.cmd("filter -l").await.contains("#nofr "),
+        "the filters are intact"
+    );
+}

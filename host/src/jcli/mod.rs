@@ -377,8 +377,14 @@ mod tests {
     #[test]
     fn admin_password_forms() {
         // Jasmin's default: MD5 of "jclipwd".
-        assert!(check_admin_password("79e9b0aa3f3e7c53e916f7ac47439bcb", "jclipwd"));
-        assert!(!check_admin_password("79e9b0aa3f3e7c53e916f7ac47439bcb", "jclipwe"));
+        assert!(check_admin_password(
+            "79e9b0aa3f3e7c53e916f7ac47439bcb",
+            "jclipwd"
+        ));
+        assert!(!check_admin_password(
+            "79e9b0aa3f3e7c53e916f7ac47439bcb",
+            "jclipwe"
+        ));
         let h = crate::auth::hash_password("s3cret").expect("hash");
         assert!(check_admin_password(&h, "s3cret"));
         assert!(!check_admin_password(&h, "s3cre"));

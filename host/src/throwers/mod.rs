@@ -31,7 +31,53 @@ type HttpClient = Client<
     Full<Bytes>,
 >;
 
-/// Build the pooled HTTP(S) client used for callbacks.
+pub type PinnedClient = Client<
+    hyper_rustls::HttpsConnector<
+        hyper_util::client::legacy::connect::HttpConnector<policy::PolicyResolver>,
+    >,
+    Full<Bytes>,
+>;
+
+/// The TLS settings of callback clients: the system's roots, or none if they cannot load.
+fn tls_config() -> tokio_rustls::rustls::ClientConfig {
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.with_root_certificates(roots.clone())
+                .with_no_client_auth()
+        })
+        .unwrap_or_else(|_| {
+            tokio_rustls::rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth()
+        })
+}
+
+/// The pooled HTTP(S) client of the throwers: it connects only to addresses the callback
+/// policy allows, checked on the addresses it resolves at connect time.
+pub fn pinned_client(policy: &CallbacksConfig) -> PinnedClient {
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new_with_resolver(
+        policy::PolicyResolver::new(policy.clone()),
+    );
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
+        .build(https)
+}
+
+/// Build a pooled HTTP(S) client (no address policy: for callers that check targets
+/// themselves).
 pub fn http_client() -> HttpClient {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_native_roots()
@@ -73,7 +119,7 @@ pub struct Thrower {
     pub stats: Arc<Stats>,
     /// Metric prefix (`dlr_thrower`, `deliversm_thrower`).
     pub prefix: &'static str,
-    pub client: HttpClient,
+    pub client: PinnedClient,
     /// Where HTTP client connectors are marked failing / healthy (failover MO routes).
     pub availability: Option<Arc<crate::routing::LiveAvailability>>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -101,6 +147,7 @@ impl Thrower {
             CallbackKind::Dlr => "dlr_thrower",
             CallbackKind::Mo => "deliversm_thrower",
         };
+        let client = pinned_client(&policy);
         Arc::new(Thrower {
             queue,
             kind,
@@ -109,7 +156,7 @@ impl Thrower {
             policy,
             stats,
             prefix,
-            client: http_client(),
+            client,
             availability: None,
             hosts: Mutex::new(HashMap::new()),
         })

@@ -50,6 +50,75 @@ fn is_private(ip: &IpAddr) -> bool {
     }
 }
 
+/// May the gateway connect to `ip` for `host` under `cfg`?
+fn allowed(cfg: &CallbacksConfig, ip: &IpAddr) -> bool {
+    let loopback = ip.is_loopback();
+    let private = is_private(ip) || ip.is_unspecified();
+    !((loopback && !cfg.allow_loopback) || (private && !loopback && !cfg.allow_private))
+}
+
+fn host_listed(cfg: &CallbacksConfig, host: &str) -> bool {
+    cfg.allowed_hosts.iter().any(|h| {
+        h.eq_ignore_ascii_case(host)
+            || h.split_once(':')
+                .is_some_and(|(hh, _)| hh.eq_ignore_ascii_case(host))
+    })
+}
+
+/// The DNS resolver of the callback client: it applies the policy to the addresses it
+/// actually connects to, so a name that resolved to a public address when it was checked
+/// cannot be re-pointed at an internal one before the connection (DNS rebinding).
+#[derive(Debug, Clone)]
+pub struct PolicyResolver {
+    cfg: std::sync::Arc<CallbacksConfig>,
+}
+
+impl PolicyResolver {
+    pub fn new(cfg: CallbacksConfig) -> Self {
+        PolicyResolver {
+            cfg: std::sync::Arc::new(cfg),
+        }
+    }
+}
+
+impl tower_service::Service<hyper_util::client::legacy::connect::dns::Name> for PolicyResolver {
+    type Response = std::vec::IntoIter<std::net::SocketAddr>;
+    type Error = std::io::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: hyper_util::client::legacy::connect::dns::Name) -> Self::Future {
+        let cfg = self.cfg.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let addrs: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if host_listed(&cfg, &host) {
+                return Ok(addrs.into_iter());
+            }
+            let ok: Vec<std::net::SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| allowed(&cfg, &a.ip()))
+                .collect();
+            if ok.is_empty() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!("callback host {host} resolves only to forbidden addresses"),
+                ));
+            }
+            Ok(ok.into_iter())
+        })
+    }
+}
+
 /// Check `url` against the policy (resolving its host).
 pub async fn check(cfg: &CallbacksConfig, url: &str) -> Result<Target, PolicyError> {
     let uri: hyper::Uri = url
@@ -89,9 +158,7 @@ pub async fn check(cfg: &CallbacksConfig, url: &str) -> Result<Target, PolicyErr
         return Err(PolicyError::Unresolvable(host, "no address".into()));
     }
     for ip in addrs {
-        let loopback = ip.is_loopback();
-        let private = is_private(&ip) || ip.is_unspecified();
-        if (loopback && !cfg.allow_loopback) || (private && !loopback && !cfg.allow_private) {
+        if !allowed(cfg, &ip) {
             return Err(PolicyError::Forbidden(host, ip));
         }
     }
@@ -129,5 +196,27 @@ mod tests {
             ..Default::default()
         };
         assert!(check(&listed, "http://10.0.0.1/").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_resolver_refuses_what_the_policy_refuses() {
+        use tower_service::Service;
+        let name = |s: &str| s.parse::<hyper_util::client::legacy::connect::dns::Name>();
+        let mut strict = PolicyResolver::new(CallbacksConfig::default());
+        let err = strict
+            .call(name("localhost").expect("name"))
+            .await
+            .expect_err("loopback refused");
+        assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+        let mut open = PolicyResolver::new(CallbacksConfig {
+            allow_loopback: true,
+            ..Default::default()
+        });
+        let addrs: Vec<_> = open
+            .call(name("localhost").expect("name"))
+            .await
+            .expect("loopback allowed")
+            .collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()));
     }
 }

@@ -59,6 +59,12 @@ pub struct Gateway {
     pub connectors: RwLock<HashMap<String, Arc<ConnectorHandle>>>,
     /// Live connector state the failover and least-cost routes read.
     pub availability: Arc<LiveAvailability>,
+    /// Address of the REST API (`[rest-api]`), if enabled.
+    pub rest_addr: Option<SocketAddr>,
+    /// Durable batch jobs (`/secure/sendbatch`, retarus jobs).
+    pub batches: Arc<crate::batch::Batches>,
+    /// Message history behind the REST APIs' reports.
+    pub history: Arc<dyn crate::history::History>,
     shutdown: CancellationToken,
     http_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -105,10 +111,12 @@ impl Gateway {
         let broker: Arc<dyn Broker> = EmbeddedBroker::open(db.clone())
             .await
             .map_err(|e| StartError::Storage(e.to_string()))?;
-        let store: Arc<dyn Store> =
-            EmbeddedStore::open(db, Duration::from_secs(cfg.store.message_record_ttl))
-                .await
-                .map_err(|e| StartError::Storage(e.to_string()))?;
+        let store: Arc<dyn Store> = EmbeddedStore::open(
+            db.clone(),
+            Duration::from_secs(cfg.store.message_record_ttl),
+        )
+        .await
+        .map_err(|e| StartError::Storage(e.to_string()))?;
         // Seed the ledger once per user: a config edit never rolls money back.
         for u in &cfg.users {
             let q = &u.mt_messaging_cred.quota;
@@ -170,6 +178,20 @@ impl Gateway {
                 shutdown.clone(),
             )));
         }
+        let rest = http::rest::start(
+            &cfg,
+            pipeline.clone(),
+            stats.clone(),
+            broker.clone(),
+            store.clone(),
+            db.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .map_err(|e| match e {
+            http::rest::RestStartError::Listen { addr, err } => StartError::Listen { addr, err },
+            other => StartError::Config(other.to_string()),
+        })?;
         let cancellations = Arc::new(Cancellations::default());
         let dlr = Arc::new(Dlr {
             store: store.clone(),
@@ -185,7 +207,7 @@ impl Gateway {
             httpccs: RwLock::new(httpccs),
             mo: cfg.mo.clone(),
         });
-        let mut throwers = vec![];
+        let mut throwers = rest.tasks;
         for (queue, kind, tcfg) in [
             (DLR_HTTP_QUEUE, CallbackKind::Dlr, &cfg.dlr_thrower),
             (MO_HTTP_QUEUE, CallbackKind::Mo, &cfg.deliversm_thrower),
@@ -237,6 +259,9 @@ impl Gateway {
             throwers: parking_lot::Mutex::new(throwers),
             availability,
             connectors: RwLock::new(HashMap::new()),
+            rest_addr: rest.addr,
+            batches: rest.batches,
+            history: rest.history,
             shutdown,
             http_task: parking_lot::Mutex::new(http_task),
         });

@@ -260,39 +260,75 @@ impl Batches {
         let mut since_save = 0usize;
         let mut cid: Option<String> = None;
         let mut n = 0u64;
-        let mut iter = job.recipients_from(progress.cursor);
+        let mut iter = job.recipients_from(progress.cursor).peekable();
         let mut interrupted = false;
         loop {
-            // Fill the window.
-            while inflight.len() < window {
-                if stop.is_cancelled() {
-                    interrupted = true;
-                    break;
-                }
-                let Some((idx, g, r)) = iter.next() else {
-                    break;
-                };
-                if let Some(step) = step {
-                    tokio::time::sleep_until(next_slot).await;
-                    next_slot = next_slot.max(tokio::time::Instant::now() - step * 4) + step;
-                }
-                n += 1;
-                if n.is_multiple_of(32) {
+            if stop.is_cancelled() {
+                interrupted = true;
+            }
+            let more = !interrupted && iter.peek().is_some();
+            // Start the next recipient when the window, the pace and the connector allow it;
+            // meanwhile keep the recipients in flight moving.
+            let mut may_start = more && inflight.len() < window;
+            let mut waiting = false;
+            if may_start {
+                let now = tokio::time::Instant::now();
+                let mut wait = None;
+                if step.is_some() && next_slot > now {
+                    wait = Some(next_slot);
+                } else if n > 0 && n.is_multiple_of(32) {
                     if let Some(c) = &cid {
-                        let q = submit_queue(c);
-                        while !stop.is_cancelled() {
-                            match d.broker.stats(&q).await {
-                                Ok(s) if s.ready > d.cfg.batch_max_backlog => {
-                                    tokio::time::sleep(Duration::from_millis(20)).await
-                                }
-                                _ => break,
+                        if let Ok(s) = d.broker.stats(&submit_queue(c)).await {
+                            if s.ready > d.cfg.batch_max_backlog {
+                                wait = Some(now + Duration::from_millis(20));
                             }
                         }
                     }
                 }
-                inflight.push_back(self.send_one(job, user.clone(), idx, g, r));
+                if let Some(until) = wait {
+                    may_start = false;
+                    waiting = true;
+                    if inflight.is_empty() {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(until) => {}
+                            _ = stop.cancelled() => {}
+                        }
+                        if step.is_none() {
+                            // Backlog: look again before starting.
+                            continue;
+                        }
+                        may_start = true;
+                    }
+                }
             }
-            let Some((idx, outcome, conn, row)) = inflight.next().await else {
+            if may_start {
+                if let Some((idx, g, r)) = iter.next() {
+                    if let Some(step) = step {
+                        next_slot = next_slot.max(tokio::time::Instant::now() - step * 4) + step;
+                    }
+                    n += 1;
+                    inflight.push_back(self.send_one(job, user.clone(), idx, g, r));
+                    continue;
+                }
+            }
+            let next = if waiting && !inflight.is_empty() {
+                // Waiting for the pace or the backlog: take a completion or time out.
+                let until = if step.is_some() {
+                    next_slot
+                } else {
+                    tokio::time::Instant::now() + Duration::from_millis(20)
+                };
+                tokio::select! {
+                    r = inflight.next() => r,
+                    _ = tokio::time::sleep_until(until) => continue,
+                }
+            } else {
+                inflight.next().await
+            };
+            let Some((idx, outcome, conn, row)) = next else {
+                if more {
+                    continue;
+                }
                 break;
             };
             if conn.is_some() {
@@ -408,7 +444,8 @@ impl Batches {
             source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             to: r.to.clone(),
             from: o.src.clone(),
-            coding: o.coding,
+            // `standard` is GSM 03.38 (transliterated if asked), never UCS2 by itself.
+            coding: o.coding.or(Some(0)),
             priority: Some(o.priority),
             sdt: None,
             validity_minutes: o.validity_min,

@@ -454,7 +454,10 @@ fn py_float(v: f64) -> String {
 /// `/rate` with parsed arguments.
 pub async fn rate(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
     if let Err(m) = validate(&args, RATE_FIELDS) {
-        return json(StatusCode::BAD_REQUEST, format!("\"{m}\""));
+        return json(
+            StatusCode::BAD_REQUEST,
+            serde_json::Value::String(m).to_string(),
+        );
     }
     let req = mt_request(&args, ip, false);
     let p = &state.pipeline;
@@ -485,7 +488,10 @@ pub async fn rate(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
 /// `/balance` with parsed arguments.
 pub async fn balance(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
     if let Err(m) = validate(&args, BALANCE_FIELDS) {
-        return json(StatusCode::BAD_REQUEST, format!("\"{m}\""));
+        return json(
+            StatusCode::BAD_REQUEST,
+            serde_json::Value::String(m).to_string(),
+        );
     }
     let user = args.get_str("username").unwrap_or_default();
     let pw = args.get("password").unwrap_or_default().to_vec();

@@ -22,3 +22,6 @@ if ! python3 -c 'import smpplib' >/dev/null 2>&1; then
 fi
 echo "== cargo test"
 cargo test --workspace 2>&1 | tee /tmp/smsgate-test.log
+# Schema-based fuzzing of every HTTP API against a running gateway (installs schemathesis).
+echo "== schemathesis"
+bash scripts/schemathesis.sh 20

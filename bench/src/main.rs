@@ -43,7 +43,12 @@
 //!               [--sim-control-port P] [--work-dir DIR] [--drain-secs SECS]
 //! smsgate-bench smpp [--window N] [--sessions N] [--server-port P] [same options]
 //! smsgate-bench content [--duration SECS] [--sar] [--packed]
+//! smsgate-bench rest [--duration SECS] [--concurrency N] [--recipients N]
+//!                    [--connector-throughput R] [--connector-window N] [--store-sync MODE]
 //! ```
+//!
+//! `rest` runs in process (see `rest.rs`): `/secure/send` against `/send`, and the acceptance
+//! time and delivery rate of one `/secure/sendbatch` of 100,000 recipients.
 //!
 //! `content` is a separate, in-process mode: encoding + splitting throughput of a mixed
 //! corpus on one thread (see `content.rs`), no gateway or simulator.
@@ -81,6 +86,7 @@ mod load;
 mod probe;
 mod procs;
 mod report;
+mod rest;
 mod smpp;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -259,6 +265,16 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("smsgate-bench content: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    // `smsgate-bench rest [...]`: /secure/send vs /send and a 100,000-recipient sendbatch.
+    if std::env::args().nth(1).as_deref() == Some("rest") {
+        return match rest::run(std::env::args().skip(2)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("smsgate-bench rest: {e:#}");
                 ExitCode::FAILURE
             }
         };
@@ -652,6 +668,9 @@ port = {http_port}
 {smpp_server}
 
 [jcli]
+enabled = false
+
+[rest-api]
 enabled = false
 
 [[users]]

@@ -73,6 +73,8 @@ data_dir = "{}"
 log = "error"
 [jcli]
 port = 0
+[rest-api]
+port = 0
 [http-api]
 bind = "127.0.0.1"
 port = 0

@@ -67,6 +67,12 @@ pub struct Gateway {
     /// The plugin host for `EvalPyFilter` filters (none: they are refused).
     pub(crate) scripts: Option<Arc<dyn ScriptHost>>,
     jcli_addr: parking_lot::Mutex<Option<SocketAddr>>,
+    /// Address of the REST API (`[rest-api]`), if enabled.
+    pub rest_addr: Option<SocketAddr>,
+    /// Durable batch jobs (`/secure/sendbatch`, retarus jobs).
+    pub batches: Arc<crate::batch::Batches>,
+    /// Message history behind the REST APIs' reports.
+    pub history: Arc<dyn crate::history::History>,
     shutdown: CancellationToken,
     http_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -89,10 +95,12 @@ impl Gateway {
         let broker: Arc<dyn Broker> = EmbeddedBroker::open(db.clone())
             .await
             .map_err(|e| StartError::Storage(e.to_string()))?;
-        let store: Arc<dyn Store> =
-            EmbeddedStore::open(db, Duration::from_secs(cfg.store.message_record_ttl))
-                .await
-                .map_err(|e| StartError::Storage(e.to_string()))?;
+        let store: Arc<dyn Store> = EmbeddedStore::open(
+            db.clone(),
+            Duration::from_secs(cfg.store.message_record_ttl),
+        )
+        .await
+        .map_err(|e| StartError::Storage(e.to_string()))?;
         // The persisted jcli-prod profile, if any, replaces the file's managed sections.
         let mut profile = match crate::manage::read_profile(&*store, crate::manage::DEFAULT_PROFILE)
             .await
@@ -199,6 +207,20 @@ impl Gateway {
                 shutdown.clone(),
             )));
         }
+        let rest = http::rest::start(
+            &cfg,
+            pipeline.clone(),
+            stats.clone(),
+            broker.clone(),
+            store.clone(),
+            db.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .map_err(|e| match e {
+            http::rest::RestStartError::Listen { addr, err } => StartError::Listen { addr, err },
+            other => StartError::Config(other.to_string()),
+        })?;
         let cancellations = Arc::new(Cancellations::default());
         let dlr = Arc::new(Dlr {
             store: store.clone(),
@@ -214,7 +236,7 @@ impl Gateway {
             httpccs: RwLock::new(httpccs),
             mo: cfg.mo.clone(),
         });
-        let mut throwers = vec![];
+        let mut throwers = rest.tasks;
         for (queue, kind, tcfg) in [
             (DLR_HTTP_QUEUE, CallbackKind::Dlr, &cfg.dlr_thrower),
             (MO_HTTP_QUEUE, CallbackKind::Mo, &cfg.deliversm_thrower),
@@ -284,6 +306,9 @@ impl Gateway {
             connector_deps,
             scripts,
             jcli_addr: None.into(),
+            rest_addr: rest.addr,
+            batches: rest.batches,
+            history: rest.history,
             shutdown,
             http_task: parking_lot::Mutex::new(http_task),
         });

@@ -75,6 +75,9 @@ pub struct Config {
     /// Provisioned MO interceptors (jCli `mointerceptor`).
     #[serde(default)]
     pub mointerceptors: Vec<InterceptorConfig>,
+    /// `[rest-api]`: Jasmin's REST API, smstools-http-api and retarus' SMS jobs API.
+    #[serde(rename = "rest-api", alias = "rest_api", default)]
+    pub rest_api: RestApiConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -116,6 +119,7 @@ impl Default for Config {
             moroutes: vec![],
             mtinterceptors: vec![],
             mointerceptors: vec![],
+            rest_api: Default::default(),
         }
     }
 }
@@ -1103,7 +1107,7 @@ impl Config {
             let mut parts = s.split("__");
             let first = parts.next().unwrap_or_default();
             let first = match first {
-                "http_api" | "smpp_server" | "dlr_thrower" | "deliversm_thrower" => {
+                "http_api" | "smpp_server" | "dlr_thrower" | "deliversm_thrower" | "rest_api" => {
                     first.replace('_', "-")
                 }
                 other => other.to_string(),
@@ -1204,5 +1208,75 @@ impl Config {
         }
         validate_routing(self)?;
         Ok(())
+    }
+}
+
+/// `[rest-api]`: the REST listener (Jasmin's and Direct7's `/secure/*`, smstools-http-api's
+/// `/api/v1.0/sms/*`, retarus' `/rest/v1/*`, `/openapi.json`) and its durable batch jobs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestApiConfig {
+    pub enabled: bool,
+    pub bind: String,
+    pub port: u16,
+    /// Largest request body, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// Most recipients in one batch or job (more: 400).
+    pub max_batch_recipients: usize,
+    /// Largest request head, in bytes (larger: 431).
+    pub max_head_bytes: usize,
+    pub header_read_timeout_ms: u64,
+    pub body_read_timeout_ms: u64,
+    pub max_connections: usize,
+    /// Messages per second one batch sends at most (0: no limit of its own; the batch then
+    /// follows its connector through `batch_max_backlog`).
+    pub batch_throughput: f64,
+    /// A batch pauses while its connector's queue holds more ready messages than this, so a
+    /// large batch is expanded as the connector sends instead of all at once.
+    pub batch_max_backlog: u64,
+    /// Batches sent at the same time (more wait in the queue).
+    pub batch_workers: usize,
+    /// Recipients of one batch in flight through the MT pipeline at once.
+    pub batch_window: usize,
+    /// UTC offset (`+02:00`) of `schedule_at` local times; unset: the host's offset at start.
+    pub schedule_utc_offset: Option<String>,
+    /// Days batch reports and message history are kept (retarus: 3 months).
+    pub report_retention_days: u64,
+    /// Retarus: requests per user within 10 s before 429.
+    pub retarus_max_requests_per_10s: u32,
+    /// Retarus: how long (s) an identical job counts as a duplicate (`duplicateDetection`).
+    pub retarus_duplicate_window: u64,
+    /// smstools-http-api `MOBILE_PERMS`: username → numbers it may send to (an entry ending
+    /// in `*` is a prefix). Users not listed may send to any number.
+    pub mobile_perms: std::collections::BTreeMap<String, Vec<String>>,
+    /// `/secure/sendbatch` needs the user's `mt_messaging_cred authorization http_bulk`
+    /// (false by default in Jasmin, which never enforced it: set this to false to let every
+    /// user with `http_send` send batches, as Jasmin's REST API does).
+    pub enforce_http_bulk: bool,
+}
+
+impl Default for RestApiConfig {
+    fn default() -> Self {
+        RestApiConfig {
+            enabled: true,
+            bind: "127.0.0.1".into(),
+            port: 8080,
+            max_body_bytes: 8 * 1024 * 1024,
+            max_batch_recipients: 200_000,
+            max_head_bytes: 16 * 1024,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+            max_connections: 10_000,
+            batch_throughput: 0.0,
+            batch_max_backlog: 2_000,
+            batch_workers: 16,
+            batch_window: 64,
+            schedule_utc_offset: None,
+            report_retention_days: 92,
+            retarus_max_requests_per_10s: 100,
+            retarus_duplicate_window: 86_400,
+            mobile_perms: Default::default(),
+            enforce_http_bulk: true,
+        }
     }
 }

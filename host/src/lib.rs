@@ -8,12 +8,14 @@
 
 pub mod app;
 pub mod auth;
+pub mod batch;
 pub mod billing;
 pub mod broker;
 pub mod cancel;
 pub mod config;
 pub mod db;
 pub mod dlr;
+pub mod history;
 pub mod http;
 pub mod inbound;
 pub mod jcli;

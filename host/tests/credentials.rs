@@ -148,6 +148,8 @@ data_dir = "{}"
 log = "warn"
 [jcli]
 port = 0
+[rest-api]
+port = 0
 [http-api]
 bind = "127.0.0.1"
 port = 0
@@ -638,7 +640,7 @@ async fn concurrent_sends_never_overdraw_and_the_balance_survives_a_restart() {
 fn bad_regex_is_refused_at_load_with_its_key() {
     let dir = tempfile::tempdir().expect("tmp");
     let toml = format!(
-        "data_dir = \"{}\"\n[jcli]\nport = 0\n[[groups]]\ngid = \"g1\"\n[[users]]\nusername = \"u\"\npassword = \"p\"\n\
+        "data_dir = \"{}\"\n[jcli]\nport = 0\n[rest-api]\nport = 0\n[[groups]]\ngid = \"g1\"\n[[users]]\nusername = \"u\"\npassword = \"p\"\n\
          gid = \"g1\"\nmt_messaging_cred.value_filter.dst_addr = \"^(33\"\n",
         dir.path().display()
     );

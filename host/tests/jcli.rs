@@ -34,6 +34,8 @@ bind = "127.0.0.1"
 port = 0
 [jcli]
 port = 0
+[rest-api]
+port = 0
 [callbacks]
 allow_loopback = true
 "#;

@@ -128,7 +128,11 @@ impl Dlr {
         if level == 1 || level == 3 {
             self.throw_level1(m, "ESME_ROK").await;
         }
-        let wants_receipt = level >= 2 || smpps.is_some();
+        // Batch messages asking for a receipt (retarus `statusRequested`) are tracked so the
+        // receipt updates their record (their reports read it), without any callback.
+        let wants_receipt = level >= 2
+            || smpps.is_some()
+            || (m.batch_id.is_some() && m.registered_delivery & 0x03 != 0);
         if !wants_receipt {
             return;
         }

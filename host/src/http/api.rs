@@ -26,7 +26,8 @@ pub struct ApiState {
     pub body_timeout: std::time::Duration,
 }
 
-type Resp = Response<Full<Bytes>>;
+/// A response with a full body.
+pub type Resp = Response<Full<Bytes>>;
 
 fn text(status: StatusCode, body: String) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(body)));
@@ -78,6 +79,13 @@ fn decode(s: &[u8]) -> Vec<u8> {
 pub struct Args(Vec<(String, Vec<u8>)>);
 
 impl Args {
+    /// Append an argument (REST front doors build arguments from JSON).
+    pub fn push(&mut self, key: &str, value: Vec<u8>) {
+        self.0.push((key.to_string(), value));
+    }
+}
+
+impl Args {
     /// Parse a query string or form body, appending to these arguments.
     pub fn parse_into(&mut self, raw: &[u8]) {
         for pair in raw.split(|&b| b == b'&') {
@@ -92,7 +100,8 @@ impl Args {
             self.0.push((key, decode(v)));
         }
     }
-    fn get(&self, k: &str) -> Option<&[u8]> {
+    /// The first value of `k`.
+    pub fn get(&self, k: &str) -> Option<&[u8]> {
         self.0
             .iter()
             .find(|(n, _)| n == k)
@@ -101,7 +110,8 @@ impl Args {
     fn get_str(&self, k: &str) -> Option<String> {
         self.get(k).map(|v| String::from_utf8_lossy(v).into_owned())
     }
-    fn has(&self, k: &str) -> bool {
+    /// True when `k` is present.
+    pub fn has(&self, k: &str) -> bool {
         self.get(k).is_some()
     }
 }
@@ -113,7 +123,8 @@ struct Field(&'static str, bool, Option<Check>);
 fn digits(v: &[u8]) -> bool {
     !v.is_empty() && v.iter().all(u8::is_ascii_digit)
 }
-fn is_to(v: &[u8]) -> bool {
+/// Jasmin's `to` pattern: digits, optionally after `+`.
+pub fn is_to(v: &[u8]) -> bool {
     digits(v.strip_prefix(b"+").unwrap_or(v))
 }
 fn is_coding(v: &[u8]) -> bool {
@@ -302,7 +313,8 @@ pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, i
     }
 }
 
-fn mt_request(args: &Args, ip: IpAddr, with_dlr: bool) -> MtRequest {
+/// The MT request of validated `/send` (or `/rate`) arguments.
+pub fn mt_request(args: &Args, ip: IpAddr, with_dlr: bool) -> MtRequest {
     let num = |k: &str| args.get_str(k).and_then(|v| v.parse::<u64>().ok());
     let dlr = if with_dlr && args.get("dlr") == Some(b"yes") {
         // dlr-url is mandatory with dlr=yes; without it dlr is reconsidered as 'no' (Jasmin).
@@ -348,7 +360,8 @@ fn mt_request(args: &Args, ip: IpAddr, with_dlr: bool) -> MtRequest {
     }
 }
 
-fn mt_error(state: &ApiState, e: &MtError) -> (StatusCode, String) {
+/// Status and text of a refusal (counted in the HTTP API's counters).
+pub fn mt_error(state: &ApiState, e: &MtError) -> (StatusCode, String) {
     let s = &state.stats.httpapi;
     match e {
         MtError::Authentication(_) => {
@@ -388,7 +401,8 @@ fn mt_error(state: &ApiState, e: &MtError) -> (StatusCode, String) {
     }
 }
 
-async fn send(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
+/// `/send` with parsed arguments (also behind the REST API's `/secure/send`).
+pub async fn send(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
     if let Err(m) = validate_send(&args) {
         return error(StatusCode::BAD_REQUEST, &m);
     }
@@ -423,7 +437,8 @@ async fn send(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
     }
 }
 
-fn validate_send(args: &Args) -> Result<(), String> {
+/// `/send` argument validation (Jasmin's order and texts).
+pub fn validate_send(args: &Args) -> Result<(), String> {
     validate(args, SEND_FIELDS)?;
     if !args.has("content") && !args.has("hex-content") {
         return Err("content or hex-content not present.".into());
@@ -439,9 +454,13 @@ fn py_float(v: f64) -> String {
     s
 }
 
-async fn rate(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
+/// `/rate` with parsed arguments.
+pub async fn rate(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
     if let Err(m) = validate(&args, RATE_FIELDS) {
-        return json(StatusCode::BAD_REQUEST, format!("\"{m}\""));
+        return json(
+            StatusCode::BAD_REQUEST,
+            serde_json::Value::String(m).to_string(),
+        );
     }
     let req = mt_request(&args, ip, false);
     let p = &state.pipeline;
@@ -470,9 +489,13 @@ async fn rate(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
     }
 }
 
-async fn balance(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
+/// `/balance` with parsed arguments.
+pub async fn balance(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
     if let Err(m) = validate(&args, BALANCE_FIELDS) {
-        return json(StatusCode::BAD_REQUEST, format!("\"{m}\""));
+        return json(
+            StatusCode::BAD_REQUEST,
+            serde_json::Value::String(m).to_string(),
+        );
     }
     let user = args.get_str("username").unwrap_or_default();
     let pw = args.get("password").unwrap_or_default().to_vec();

@@ -1,5 +1,8 @@
 //! HTTP front doors. `api`: Jasmin's HTTP API. (REST and the compatibility APIs join here.)
 pub mod api;
+pub mod rest;
+pub mod retarus;
+pub mod smstools;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

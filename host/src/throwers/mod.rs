@@ -26,7 +26,8 @@ use crate::config::{CallbacksConfig, ThrowerConfig};
 use crate::model::{Callback, CallbackKind};
 use crate::stats::Stats;
 
-type HttpClient = Client<
+/// The pooled HTTP(S) client of callbacks.
+pub type HttpClient = Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     Full<Bytes>,
 >;

@@ -66,11 +66,6 @@ pub struct Gateway {
 impl Gateway {
     /// Build every component from `cfg` and start serving.
     pub async fn start(cfg: Config) -> Result<Arc<Gateway>, StartError> {
-        if cfg.broker.url.is_some() || cfg.store.url.is_some() {
-            return Err(StartError::Config(
-                "broker.url / store.url (cluster mode on RabbitMQ and Redis) are not available in this build; unset them to use the embedded store".into(),
-            ));
-        }
         let availability = Arc::new(LiveAvailability::new());
         let opts = BuildOptions {
             availability: availability.clone(),
@@ -95,20 +90,38 @@ impl Gateway {
             Auth::from_config(&cfg.auth, &cfg.groups, &cfg.users).map_err(StartError::Config)?,
         );
 
-        let db_path = cfg.data_dir.join("smsgate.db");
-        let db = Db::open(
-            &db_path,
-            cfg.store.sync == "full",
-            cfg.store.group_commit_max,
-        )
-        .map_err(|e| StartError::Storage(format!("{}: {e}", db_path.display())))?;
-        let broker: Arc<dyn Broker> = EmbeddedBroker::open(db.clone())
-            .await
-            .map_err(|e| StartError::Storage(e.to_string()))?;
-        let store: Arc<dyn Store> =
-            EmbeddedStore::open(db, Duration::from_secs(cfg.store.message_record_ttl))
-                .await
-                .map_err(|e| StartError::Storage(e.to_string()))?;
+        // Cluster mode (RabbitMQ / Redis) where configured, else the embedded database.
+        let cluster_broker = crate::cluster::open_broker(&cfg).await?;
+        let cluster_store = crate::cluster::open_store(&cfg).await?;
+        let (broker, store): (Arc<dyn Broker>, Arc<dyn Store>) =
+            match (cluster_broker, cluster_store) {
+                (Some(b), Some(s)) => (b, s),
+                (b, s) => {
+                    let db_path = cfg.data_dir.join("smsgate.db");
+                    let db = Db::open(
+                        &db_path,
+                        cfg.store.sync == "full",
+                        cfg.store.group_commit_max,
+                    )
+                    .map_err(|e| StartError::Storage(format!("{}: {e}", db_path.display())))?;
+                    let broker: Arc<dyn Broker> = match b {
+                        Some(b) => b,
+                        None => EmbeddedBroker::open(db.clone())
+                            .await
+                            .map_err(|e| StartError::Storage(e.to_string()))?,
+                    };
+                    let store: Arc<dyn Store> = match s {
+                        Some(s) => s,
+                        None => EmbeddedStore::open(
+                            db,
+                            Duration::from_secs(cfg.store.message_record_ttl),
+                        )
+                        .await
+                        .map_err(|e| StartError::Storage(e.to_string()))?,
+                    };
+                    (broker, store)
+                }
+            };
         // Seed the ledger once per user: a config edit never rolls money back.
         for u in &cfg.users {
             let q = &u.mt_messaging_cred.quota;
@@ -248,6 +261,7 @@ impl Gateway {
             cancellations,
             dlr,
             inbound: inbound.clone(),
+            lease: crate::cluster::Leases::from_config(&cfg, gw.store.clone()),
         };
         for c in connectors.values() {
             let h = client::spawn(c.clone(), deps.clone());

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod billing;
 pub mod broker;
 pub mod cancel;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod dlr;

@@ -8,6 +8,7 @@
 //! priority, owners (users) are served round-robin so one bulk sender cannot starve the others.
 
 pub mod conformance;
+pub mod amqp;
 pub mod embedded;
 
 use std::time::Duration;

@@ -826,6 +826,11 @@ async fn deliverer(sh: Arc<Shared>, user: String) {
             });
         }
     }
+    // Give back what this node's consumer holds once the deliveries in flight are done, so
+    // that (cluster mode) a node where the user is bound gets them.
+    let all = sh.cfg.deliver_window.max(1) as u32;
+    let _ = tokio::time::timeout(Duration::from_secs(30), window.acquire_many(all)).await;
+    let _ = sh.deps.broker.release_all(&q).await;
     tracing::debug!(%user, "SMPP deliverer stopped");
 }
 

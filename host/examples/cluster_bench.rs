@@ -63,13 +63,7 @@ fn service_cpu(names: &[&str]) -> f64 {
 
 const SERVICES: &[&str] = &["beam.smp", "redis-server", "postgres"];
 
-fn config(
-    dir: &Path,
-    node: &str,
-    http: u16,
-    sims: &[u16; 2],
-    cluster: Option<&str>,
-) -> PathBuf {
+fn config(dir: &Path, node: &str, http: u16, sims: &[u16; 2], cluster: Option<&str>) -> PathBuf {
     let cluster_part = match cluster {
         Some(prefix) => format!(
             r#"
@@ -118,10 +112,14 @@ window = 128
 type = "DefaultRoute"
 order = 0
 connector = "smppc(s1)"
+[[filters]]
+fid = "all"
+type = "TransparentFilter"
 [[mtroutes]]
 type = "RandomRoundrobinMTRoute"
 order = 10
 connectors = ["smppc(s1)", "smppc(s2)"]
+filters = ["all"]
 "#,
         data = dir.join(format!("data-{node}")).display(),
         p1 = sims[0],
@@ -151,7 +149,12 @@ async fn start(bin: &Path, cfg: &Path, http: u16) -> Option<Child> {
 }
 
 /// One keep-alive connection sending `/send` until `stop`; returns latencies (µs).
-async fn client(addr: SocketAddr, id: usize, stop: Arc<AtomicBool>, ok: Arc<AtomicU64>) -> Vec<u64> {
+async fn client(
+    addr: SocketAddr,
+    id: usize,
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+) -> Vec<u64> {
     let mut lat = vec![];
     let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
         return lat;
@@ -252,7 +255,10 @@ async fn run_mode(
     }
     // Both connectors bound.
     let t = Instant::now();
-    while sims.iter().any(|s| s.stats().binds.load(Ordering::Relaxed) == 0) {
+    while sims
+        .iter()
+        .any(|s| s.stats().binds.load(Ordering::Relaxed) == 0)
+    {
         if t.elapsed() > Duration::from_secs(20) {
             eprintln!("{name}: connectors did not bind");
             return None;
@@ -279,7 +285,8 @@ async fn run_mode(
     }
     let accepted = ok.load(Ordering::Relaxed);
     let deadline = Instant::now() + Duration::from_secs(120);
-    while sims.iter().map(|s| s.submit_count()).sum::<u64>() < accepted && Instant::now() < deadline {
+    while sims.iter().map(|s| s.submit_count()).sum::<u64>() < accepted && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let e2e = t0.elapsed().as_secs_f64();
@@ -290,7 +297,11 @@ async fn run_mode(
         let _ = c.wait();
     }
     lat.sort_unstable();
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     let delivered: u64 = sims.iter().map(|s| s.submit_count()).sum();
     let per_sim: Vec<u64> = sims.iter().map(|s| s.submit_count()).collect();
     eprintln!("{name}: accepted {accepted}, delivered {delivered} {per_sim:?}");
@@ -312,7 +323,11 @@ async fn main() {
     let conc: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
     let bin = std::env::current_exe()
         .ok()
-        .and_then(|p| p.parent().and_then(|d| d.parent()).map(|d| d.join("smsgate")))
+        .and_then(|p| {
+            p.parent()
+                .and_then(|d| d.parent())
+                .map(|d| d.join("smsgate"))
+        })
         .unwrap_or_else(|| PathBuf::from("smsgate"));
     let Ok(dir) = tempfile_dir() else {
         eprintln!("cannot create a work dir");
@@ -320,7 +335,11 @@ async fn main() {
     };
     println!("mode              accepted  accept/s  e2e/s   p50 ms  p99 ms  gw CPU µs/msg  services CPU µs/msg");
     let mut embedded_rate = None;
-    for (name, nodes, cluster) in [("embedded", 1, false), ("cluster-1node", 1, true), ("cluster-2nodes", 2, true)] {
+    for (name, nodes, cluster) in [
+        ("embedded", 1, false),
+        ("cluster-1node", 1, true),
+        ("cluster-2nodes", 2, true),
+    ] {
         match run_mode(&bin, &dir, name, nodes, cluster, secs, conc).await {
             Some(o) => {
                 let ratio = match embedded_rate {

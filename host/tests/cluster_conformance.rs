@@ -135,7 +135,12 @@ async fn redis_two_nodes_share_state() {
         }
     }
     assert_eq!(done, 42, "30 / 0.7 = 42 charges fit, across both nodes");
-    let left = b.balance_get(u).await.expect("get").balance.expect("limited");
+    let left = b
+        .balance_get(u)
+        .await
+        .expect("get")
+        .balance
+        .expect("limited");
     assert!((left - (30.0 - 42.0 * 0.7)).abs() < 1e-6, "left {left}");
 
     assert!(a

@@ -30,9 +30,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions,
-    BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions, QueuePurgeOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
+    BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions, QueuePurgeOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
@@ -283,7 +283,10 @@ impl AmqpBroker {
     fn queue_args(&self) -> FieldTable {
         let mut a = FieldTable::default();
         if self.cfg.quorum {
-            a.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+            a.insert(
+                "x-queue-type".into(),
+                AMQPValue::LongString("quorum".into()),
+            );
         } else {
             a.insert("x-max-priority".into(), AMQPValue::LongInt(3));
         }
@@ -302,7 +305,10 @@ impl AmqpBroker {
             AMQPValue::LongString(queue.into()),
         );
         if self.cfg.quorum {
-            a.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+            a.insert(
+                "x-queue-type".into(),
+                AMQPValue::LongString("quorum".into()),
+            );
             a.insert(
                 "x-dead-letter-strategy".into(),
                 AMQPValue::LongString("at-least-once".into()),
@@ -721,7 +727,13 @@ impl Broker for AmqpBroker {
         let q = self.q(queue);
         let c = self.conn().await?;
         self.ensure_declared(&c, queue).await?;
-        let buffered: Vec<u64> = q.state.lock().buffer.drain(..).map(|b| b.amqp_tag).collect();
+        let buffered: Vec<u64> = q
+            .state
+            .lock()
+            .buffer
+            .drain(..)
+            .map(|b| b.amqp_tag)
+            .collect();
         let mut n = 0;
         if let Some(ch) = Self::consumer_channel(&q) {
             for t in buffered {

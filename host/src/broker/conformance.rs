@@ -222,8 +222,12 @@ pub async fn purge_and_move(b: &dyn Broker, q: &str, other: &str) {
 
 /// A consumer dies holding deliveries (process killed, connection lost): another consumer
 /// (`next`, opened after `kill`) gets them again, flagged `redelivered`; acked ones are gone.
-pub async fn redelivery_after_death<K, KF, O, OF>(first: std::sync::Arc<dyn Broker>, kill: K, open: O, q: &str)
-where
+pub async fn redelivery_after_death<K, KF, O, OF>(
+    first: std::sync::Arc<dyn Broker>,
+    kill: K,
+    open: O,
+    q: &str,
+) where
     K: FnOnce(std::sync::Arc<dyn Broker>) -> KF,
     KF: std::future::Future<Output = ()>,
     O: FnOnce() -> OF,
@@ -249,7 +253,10 @@ where
         .iter()
         .find(|d| d.message.id == in_flight)
         .expect("the delivery in flight comes back");
-    assert!(d.redelivered, "the one in flight is flagged as a possible duplicate");
+    assert!(
+        d.redelivered,
+        "the one in flight is flagged as a possible duplicate"
+    );
     for d in again {
         next.ack(q, d.tag).await.expect("ack");
     }

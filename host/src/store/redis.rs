@@ -4,7 +4,8 @@
 //! balances `bal:<user>` (a hash: `b` balance, `s` sms count; an absent field is unlimited),
 //! leases `lease:<name>` (holder, `PX` ttl) with a fencing counter `fence:<name>` bumped at
 //! every new holder. Balance operations and leases are Lua scripts, so checks and debits are
-//! atomic across nodes (no overspend).
+//! atomic across nodes (no overspend). Charges and credits carry an operation id (`op:<uuid>`,
+//! kept a minute) so they are retried safely when the connection drops mid-call.
 //!
 //! Change notifications go through pub/sub on `<prefix>changes`: every `set`, `delete` and
 //! balance change publishes the key's name in the same round trip, and every node (this one
@@ -19,10 +20,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use futures::StreamExt;
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{AsyncCommands, Script};
+use async_trait::async_trait;
+use futures::StreamExt;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -145,7 +146,9 @@ impl RedisStore {
                      return 1"
                 )),
                 charge: Script::new(&format!(
-                    "{FMT}local b = redis.call('HGET', KEYS[1], 'b')
+                    "{FMT}local done = redis.call('GET', KEYS[3])
+                     if done then return cjson.decode(done) end
+                     local b = redis.call('HGET', KEYS[1], 'b')
                      local s = redis.call('HGET', KEYS[1], 's')
                      local amt = tonumber(ARGV[1])
                      local n = tonumber(ARGV[2])
@@ -157,15 +160,21 @@ impl RedisStore {
                        if s then s = tostring(tonumber(s) - n); redis.call('HSET', KEYS[1], 's', s) end
                        if b or s then redis.call('PUBLISH', KEYS[2], ARGV[3]) end
                      end
-                     return {{ok, b or '', s or ''}}"
+                     local res = {{ok, b or '', s or ''}}
+                     redis.call('SET', KEYS[3], cjson.encode(res), 'PX', 60000)
+                     return res"
                 )),
                 credit: Script::new(&format!(
-                    "{FMT}local b = redis.call('HGET', KEYS[1], 'b')
+                    "{FMT}local done = redis.call('GET', KEYS[3])
+                     if done then return cjson.decode(done) end
+                     local b = redis.call('HGET', KEYS[1], 'b')
                      local s = redis.call('HGET', KEYS[1], 's')
                      if b then b = fmt(math.floor((tonumber(b) + tonumber(ARGV[1])) * 1e6 + 0.5) / 1e6); redis.call('HSET', KEYS[1], 'b', b) end
                      if s then s = tostring(tonumber(s) + tonumber(ARGV[2])); redis.call('HSET', KEYS[1], 's', s) end
                      redis.call('PUBLISH', KEYS[2], ARGV[3])
-                     return {{b or '', s or ''}}"
+                     local res = {{b or '', s or ''}}
+                     redis.call('SET', KEYS[3], cjson.encode(res), 'PX', 60000)
+                     return res"
                 )),
                 set_balance: Script::new(
                     "redis.call('DEL', KEYS[1])
@@ -188,6 +197,10 @@ impl RedisStore {
     fn chan(&self) -> String {
         format!("{}changes", self.prefix)
     }
+    /// A fresh operation id key: makes a money operation safe to retry.
+    fn op_key(&self) -> String {
+        format!("{}op:{}", self.prefix, uuid::Uuid::new_v4())
+    }
 
     /// The fencing token of lease `name`: bumped every time the lease changes holder.
     pub async fn fencing_token(&self, name: &str) -> Result<i64, StoreError> {
@@ -197,6 +210,33 @@ impl RedisStore {
             .await
             .map_err(unavailable)?;
         Ok(v.unwrap_or(0))
+    }
+}
+
+fn retryable(e: &::redis::RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()
+}
+
+/// Run an idempotent operation, again on a lost connection (Redis restarting) for up to 3 s,
+/// so that a brief outage costs latency instead of lost DLR maps or configuration writes.
+/// Operations that are not idempotent (counters, charges, credits) are never retried.
+async fn idempotent<T, F, Fut>(con: &ConnectionManager, f: F) -> Result<T, StoreError>
+where
+    F: Fn(ConnectionManager) -> Fut,
+    Fut: std::future::Future<Output = ::redis::RedisResult<T>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match f(con.clone()).await {
+            Ok(v) => return Ok(v),
+            Err(e) if retryable(&e) && std::time::Instant::now() + delay < deadline => {
+                tracing::debug!(error = %e, "redis: retrying an idempotent operation");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(500));
+            }
+            Err(e) => return Err(unavailable(e)),
+        }
     }
 }
 
@@ -275,41 +315,49 @@ fn fmt_i(v: Option<i64>) -> String {
 #[async_trait]
 impl Store for RedisStore {
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError> {
-        let mut c = self.con.clone();
-        let mut p = ::redis::pipe();
-        p.atomic();
-        match ttl {
-            Some(t) => p
-                .cmd("SET")
-                .arg(self.kv(key))
-                .arg(value)
-                .arg("PX")
-                .arg(t.as_millis().max(1) as u64)
-                .ignore(),
-            None => p.cmd("SET").arg(self.kv(key)).arg(value).ignore(),
-        };
-        p.cmd("PUBLISH").arg(self.chan()).arg(key).ignore();
-        p.query_async::<()>(&mut c).await.map_err(unavailable)
+        let (k, chan) = (self.kv(key), self.chan());
+        let (k, chan) = (&k, &chan);
+        idempotent(&self.con, |mut c| async move {
+            let mut p = ::redis::pipe();
+            p.atomic();
+            match ttl {
+                Some(t) => p
+                    .cmd("SET")
+                    .arg(k)
+                    .arg(value)
+                    .arg("PX")
+                    .arg(t.as_millis().max(1) as u64)
+                    .ignore(),
+                None => p.cmd("SET").arg(k).arg(value).ignore(),
+            };
+            p.cmd("PUBLISH").arg(chan).arg(key).ignore();
+            p.query_async::<()>(&mut c).await
+        })
+        .await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut c = self.con.clone();
-        c.get(self.kv(key)).await.map_err(unavailable)
+        let k = self.kv(key);
+        let k = &k;
+        idempotent(&self.con, |mut c| async move { c.get(k).await }).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        let mut c = self.con.clone();
-        let (n,): (i64,) = ::redis::pipe()
-            .atomic()
-            .cmd("DEL")
-            .arg(self.kv(key))
-            .cmd("PUBLISH")
-            .arg(self.chan())
-            .arg(key)
-            .ignore()
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let (k, chan) = (self.kv(key), self.chan());
+        let (k, chan) = (&k, &chan);
+        let (n,): (i64,) = idempotent(&self.con, |mut c| async move {
+            ::redis::pipe()
+                .atomic()
+                .cmd("DEL")
+                .arg(k)
+                .cmd("PUBLISH")
+                .arg(chan)
+                .arg(key)
+                .ignore()
+                .query_async(&mut c)
+                .await
+        })
+        .await?;
         Ok(n > 0)
     }
 
@@ -331,30 +379,31 @@ impl Store for RedisStore {
     }
 
     async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let mut c = self.con.clone();
-        let r: i64 = self
-            .scripts
-            .lease
-            .key(format!("{}lease:{name}", self.prefix))
-            .key(format!("{}fence:{name}", self.prefix))
-            .arg(holder)
-            .arg(ttl.as_millis().max(1) as u64)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let (l, f) = (
+            format!("{}lease:{name}", self.prefix),
+            format!("{}fence:{name}", self.prefix),
+        );
+        let (l, f, script) = (&l, &f, &self.scripts.lease);
+        let r: i64 = idempotent(&self.con, |mut c| async move {
+            script
+                .key(l)
+                .key(f)
+                .arg(holder)
+                .arg(ttl.as_millis().max(1) as u64)
+                .invoke_async(&mut c)
+                .await
+        })
+        .await?;
         Ok(r == 1)
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        let mut c = self.con.clone();
-        let _: i64 = self
-            .scripts
-            .release
-            .key(format!("{}lease:{name}", self.prefix))
-            .arg(holder)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let l = format!("{}lease:{name}", self.prefix);
+        let (l, script) = (&l, &self.scripts.release);
+        let _: i64 = idempotent(&self.con, |mut c| async move {
+            script.key(l).arg(holder).invoke_async(&mut c).await
+        })
+        .await?;
         Ok(())
     }
 
@@ -379,13 +428,16 @@ impl Store for RedisStore {
     }
 
     async fn balance_get(&self, user: &str) -> Result<Balance, StoreError> {
-        let mut c = self.con.clone();
-        let (b, s): (Option<String>, Option<String>) = ::redis::pipe()
-            .hget(self.bal(user), "b")
-            .hget(self.bal(user), "s")
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let k = self.bal(user);
+        let k = &k;
+        let (b, s): (Option<String>, Option<String>) = idempotent(&self.con, |mut c| async move {
+            ::redis::pipe()
+                .hget(k, "b")
+                .hget(k, "s")
+                .query_async(&mut c)
+                .await
+        })
+        .await?;
         Ok(Balance {
             balance: b.as_deref().and_then(opt_f),
             sms_count: s.as_deref().and_then(opt_i),
@@ -398,18 +450,22 @@ impl Store for RedisStore {
         amount: f64,
         sms: i64,
     ) -> Result<Charge, StoreError> {
-        let mut c = self.con.clone();
-        let (ok, b, s): (i64, String, String) = self
-            .scripts
-            .charge
-            .key(self.bal(user))
-            .key(self.chan())
-            .arg(format!("{amount:?}"))
-            .arg(sms)
-            .arg(format!("balance:{user}"))
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        // Retried on a lost connection with the same operation id: the script answers a
+        // repeated id with the first result, so a retry never charges twice.
+        let (k, chan, op) = (self.bal(user), self.chan(), self.op_key());
+        let (k, chan, op, script) = (&k, &chan, &op, &self.scripts.charge);
+        let (ok, b, s): (i64, String, String) = idempotent(&self.con, |mut c| async move {
+            script
+                .key(k)
+                .key(chan)
+                .key(op)
+                .arg(format!("{amount:?}"))
+                .arg(sms)
+                .arg(format!("balance:{user}"))
+                .invoke_async(&mut c)
+                .await
+        })
+        .await?;
         let bal = Balance {
             balance: opt_f(&b),
             sms_count: opt_i(&s),
@@ -427,18 +483,20 @@ impl Store for RedisStore {
         amount: f64,
         sms: i64,
     ) -> Result<Balance, StoreError> {
-        let mut c = self.con.clone();
-        let (b, s): (String, String) = self
-            .scripts
-            .credit
-            .key(self.bal(user))
-            .key(self.chan())
-            .arg(format!("{amount:?}"))
-            .arg(sms)
-            .arg(format!("balance:{user}"))
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let (k, chan, op) = (self.bal(user), self.chan(), self.op_key());
+        let (k, chan, op, script) = (&k, &chan, &op, &self.scripts.credit);
+        let (b, s): (String, String) = idempotent(&self.con, |mut c| async move {
+            script
+                .key(k)
+                .key(chan)
+                .key(op)
+                .arg(format!("{amount:?}"))
+                .arg(sms)
+                .arg(format!("balance:{user}"))
+                .invoke_async(&mut c)
+                .await
+        })
+        .await?;
         Ok(Balance {
             balance: opt_f(&b),
             sms_count: opt_i(&s),
@@ -480,11 +538,10 @@ impl Store for RedisStore {
         if let Some(h) = &self.history {
             return h.get(id).await;
         }
-        let mut c = self.con.clone();
-        let v: Option<Vec<u8>> = c
-            .get(format!("{}rec:{id}", self.prefix))
-            .await
-            .map_err(unavailable)?;
+        let k = format!("{}rec:{id}", self.prefix);
+        let k = &k;
+        let v: Option<Vec<u8>> =
+            idempotent(&self.con, |mut c| async move { c.get(k).await }).await?;
         match v {
             Some(b) => serde_json::from_slice(&b)
                 .map(Some)

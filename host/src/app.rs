@@ -224,6 +224,7 @@ impl Gateway {
                 store: store.clone(),
                 stats: stats.clone(),
                 cancellations: cancellations.clone(),
+                bind_slots: crate::cluster::BindSlots::from_config(&cfg, store.clone()),
             };
             Some(
                 SmppServer::start(cfg.smpp_server.clone(), deps)

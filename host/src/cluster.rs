@@ -197,3 +197,68 @@ impl Leases {
             .await;
     }
 }
+
+/// `max_bindings` counted over the whole cluster: a bound session holds one of the user's
+/// `max_bindings` slot leases (`smpps:<user>:<i>`), renewed while it is bound and released at
+/// unbind. A dead node's slots expire with their lease TTL, so its bindings stop counting.
+pub struct BindSlots {
+    pub store: Arc<dyn Store>,
+    /// This node.
+    pub node: String,
+    pub ttl: Duration,
+}
+
+impl BindSlots {
+    /// Slots for a clustered gateway; `None` in embedded mode (the server counts locally).
+    pub fn from_config(cfg: &Config, store: Arc<dyn Store>) -> Option<Arc<BindSlots>> {
+        cfg.store.url.as_ref()?;
+        Some(Arc::new(BindSlots {
+            store,
+            node: node_id(cfg),
+            ttl: Duration::from_millis(cfg.cluster.lease_ttl_ms.max(300)),
+        }))
+    }
+
+    /// Take a free slot of `user` (out of `max`) for session `session_id`; `None` when every
+    /// slot is held (or the store is unavailable: refusing is the safe answer).
+    pub async fn take(&self, user: &str, max: i64, session_id: u64) -> Option<(String, String)> {
+        let holder = format!("{}:{session_id}", self.node);
+        for i in 0..max.max(0) {
+            let name = format!("smpps:{user}:{i}");
+            match self.store.try_lease(&name, &holder, self.ttl).await {
+                Ok(true) => return Some((name, holder)),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(user, error = %e, "max_bindings: store unavailable");
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// Keep the slot while `session` lives, then release it.
+    pub fn keep(
+        self: &Arc<Self>,
+        slot: String,
+        holder: String,
+        session: crate::smpp::session::Session,
+    ) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = session.closed() => break,
+                    _ = tokio::time::sleep(me.ttl / 3) => {
+                        match me.store.try_lease(&slot, &holder, me.ttl).await {
+                            Ok(true) => {}
+                            Ok(false) => tracing::warn!(%slot, "max_bindings slot taken by another session"),
+                            Err(e) => tracing::warn!(%slot, error = %e, "max_bindings slot renewal failed"),
+                        }
+                    }
+                }
+            }
+            let _ = me.store.release_lease(&slot, &holder).await;
+        });
+    }
+}

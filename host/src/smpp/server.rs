@@ -51,6 +51,8 @@ pub struct ServerDeps {
     pub store: Arc<dyn Store>,
     pub stats: Arc<Stats>,
     pub cancellations: Arc<crate::cancel::Cancellations>,
+    /// Cluster mode: `max_bindings` counted over every node.
+    pub bind_slots: Option<Arc<crate::cluster::BindSlots>>,
 }
 
 struct Shared {
@@ -462,6 +464,19 @@ async fn bind(
         } => {
             if start_deliverer {
                 tokio::spawn(deliverer(sh.clone(), username.clone()));
+            }
+            if let (Some(slots), Some(max)) =
+                (&sh.deps.bind_slots, user.smpps_cred.quota.max_bindings)
+            {
+                match slots.take(&username, max, id).await {
+                    Some((slot, holder)) => slots.keep(slot, holder, s.clone()),
+                    None => {
+                        // (a deliverer started above stops by itself: no receiver)
+                        sh.bindings.remove(&username, id);
+                        tracing::info!(%username, "SMPP bind: max_bindings reached in the cluster");
+                        return Err(CommandStatus::EsmeRbindfail);
+                    }
+                }
             }
             id
         }

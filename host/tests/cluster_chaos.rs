@@ -123,9 +123,10 @@ async fn start_node(cfg: &std::path::Path, http_port: u16) -> Node {
         .spawn()
         .expect("spawn smsgate");
     let http: SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
+    let node = Node { child, http };
     for _ in 0..300 {
         if tokio::net::TcpStream::connect(http).await.is_ok() {
-            return Node { child, http };
+            return node;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -384,12 +385,14 @@ async fn rabbitmq_connections_closed_under_load() {
     drop((a, b));
 }
 
-struct Redis(Child);
+struct Redis {
+    child: Child,
+}
 
 impl Drop for Redis {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -411,12 +414,13 @@ async fn start_redis(port: u16, dir: &std::path::Path) -> Redis {
         .stderr(Stdio::null())
         .spawn()
         .expect("redis-server (scripts/test.sh installs it)");
+    let redis = Redis { child };
     for _ in 0..200 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
         {
-            return Redis(child);
+            return redis;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -491,8 +495,8 @@ async fn redis_restart_with_aof_under_load() {
         .flat_map(|s| s.received().into_iter().map(|r| r.destination_addr))
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    redis.0.kill().expect("kill -9 redis");
-    let _ = redis.0.wait();
+    redis.child.kill().expect("kill -9 redis");
+    let _ = redis.child.wait();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _redis2 = start_redis(rport, &rdir).await;
     tokio::time::sleep(Duration::from_millis(2000)).await;

@@ -177,6 +177,31 @@ fn load(
         .collect()
 }
 
+/// Delete the queues a test's nodes used (they are empty once everything was delivered).
+async fn cleanup(prefix: &str) {
+    let b = smsgate::broker::amqp::AmqpBroker::connect(smsgate::broker::amqp::AmqpConfig {
+        url: AMQP.into(),
+        prefix: prefix.into(),
+        prefetch: 1,
+        quorum: false,
+        publish_channels: 1,
+    })
+    .await
+    .expect("RabbitMQ");
+    let _ = b
+        .delete_queues(
+            &[
+                "submit.sm.s1",
+                "submit.sm.s2",
+                "dlr_thrower.http",
+                "deliver_sm_thrower.http",
+                "deliver.sm.reassembly",
+            ],
+            &[1000],
+        )
+        .await;
+}
+
 /// Wait for every accepted message at the simulators and its DLR; returns duplicates.
 async fn verify(
     what: &str,
@@ -300,6 +325,7 @@ async fn kill_9_one_of_two_nodes_under_load() {
         "node B took over node A's connector"
     );
     drop(b);
+    cleanup(&prefix).await;
 }
 
 /// RabbitMQ drops every connection under load (`rabbitmqctl close_all_connections`): nodes
@@ -383,6 +409,7 @@ async fn rabbitmq_connections_closed_under_load() {
     .await;
     assert_eq!((st, body.starts_with("Success")), (200, true), "{body}");
     drop((a, b));
+    cleanup(&prefix).await;
 }
 
 struct Redis {
@@ -562,6 +589,7 @@ async fn redis_restart_with_aof_under_load() {
     )
     .await;
     drop(a);
+    cleanup(&prefix).await;
 }
 
 /// Like [`load`] with level-2 DLRs and an already encoded callback URL.

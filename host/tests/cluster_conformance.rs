@@ -45,11 +45,28 @@ async fn redis(prefix: &str, history: bool) -> Arc<RedisStore> {
     .expect("Redis at 127.0.0.1:6379 and PostgreSQL (scripts/test.sh starts them)")
 }
 
+async fn cleanup(b: &AmqpBroker) {
+    let qs = [
+        "q.fifo",
+        "q.prio",
+        "q.delay",
+        "q.release",
+        "q.purge",
+        "q.moved",
+    ];
+    assert_eq!(
+        b.delete_queues(&qs, &[300]).await.expect("delete"),
+        0,
+        "the suite leaves its queues empty"
+    );
+}
+
 #[tokio::test]
 async fn amqp_broker_conformance_classic() {
     let p = unique("classic");
     let b = amqp(&p, false).await;
     bc::run_all(&*b, "q").await;
+    cleanup(&b).await;
 }
 
 #[tokio::test]
@@ -57,6 +74,7 @@ async fn amqp_broker_conformance_quorum() {
     let p = unique("quorum");
     let b = amqp(&p, true).await;
     bc::run_all(&*b, "q").await;
+    cleanup(&b).await;
 }
 
 #[tokio::test]
@@ -75,6 +93,8 @@ async fn amqp_redelivery_after_consumer_dies() {
         "q.death",
     )
     .await;
+    let b = amqp(&p, false).await;
+    b.delete_queues(&["q.death"], &[]).await.expect("cleanup");
 }
 
 #[tokio::test]

@@ -18,6 +18,9 @@ use parking_lot::Mutex;
 
 const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
+/// One chaos at a time: closing every RabbitMQ connection would hit the other tests' nodes.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn unique(tag: &str) -> String {
     let n = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -258,6 +261,7 @@ async fn verify(
 /// load: the other takes its connector over and nothing accepted is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_one_of_two_nodes_under_load() {
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().expect("tmp");
     let (s1, s2) = (simulator().await, simulator().await);
     let dlrs = receiver().await;
@@ -332,6 +336,7 @@ async fn kill_9_one_of_two_nodes_under_load() {
 /// reconnect, requests in between get a clear error, nothing accepted is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rabbitmq_connections_closed_under_load() {
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().expect("tmp");
     let (s1, s2) = (simulator().await, simulator().await);
     let dlrs = receiver().await;
@@ -458,6 +463,7 @@ async fn start_redis(port: u16, dir: &std::path::Path) -> Redis {
 /// or pending DLR map is lost, and every accepted message reaches an SMSC.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restart_with_aof_under_load() {
+    let _serial = SERIAL.lock().await;
     use smsgate::simulator::ReceiptKnobs;
     use smsgate::store::Store;
     let dir = tempfile::tempdir().expect("tmp");

@@ -20,6 +20,35 @@ if ! python3 -c 'import smpplib' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check smpplib \
     || echo "warning: could not install smpplib: the smpp_thirdparty test will fail" >&2
 fi
+# Cluster mode services (host/tests/cluster_*.rs): RabbitMQ, Redis, PostgreSQL, started when
+# not running (idempotent). Tests that need Redis with AOF start their own redis-server.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") >/dev/null 2>&1; }
+need_pkg() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1 || true; }; }
+if ! port_open 6379; then
+  need_pkg redis-server redis-server
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 >/dev/null || echo "warning: redis did not start" >&2
+fi
+need_pkg redis-server redis-server
+if ! port_open 5672; then
+  need_pkg rabbitmq-server rabbitmq-server
+  rabbitmq-server -detached >/dev/null 2>&1 || true
+  for _ in $(seq 1 60); do port_open 5672 && break; sleep 1; done
+fi
+rabbitmqctl await_startup >/dev/null 2>&1 || true
+if ! port_open 5432; then
+  need_pkg pg_ctlcluster postgresql
+  (service postgresql start || pg_ctlcluster --skip-systemctl-redirect 15 main start) >/dev/null 2>&1 || true
+  for _ in $(seq 1 30); do port_open 5432 && break; sleep 1; done
+fi
+if ! psql -h 127.0.0.1 -U postgres -d test -c 'select 1' >/dev/null 2>&1; then
+  # trust for local TCP connections and a `test` database, as the tests expect
+  hba=$(ls /etc/postgresql/*/main/pg_hba.conf 2>/dev/null | head -1)
+  if [ -n "$hba" ] && ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+    sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+    (service postgresql reload || pg_ctlcluster --skip-systemctl-redirect 15 main reload) >/dev/null 2>&1 || true
+  fi
+  su postgres -c "createdb test" >/dev/null 2>&1 || true
+fi
 echo "== cargo test"
 cargo test --workspace 2>&1 | tee /tmp/smsgate-test.log
 # Schema-based fuzzing of every HTTP API against a running gateway (installs schemathesis).

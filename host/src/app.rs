@@ -80,11 +80,6 @@ pub struct Gateway {
 impl Gateway {
     /// Build every component from `cfg` and start serving.
     pub async fn start(cfg: Config) -> Result<Arc<Gateway>, StartError> {
-        if cfg.broker.url.is_some() || cfg.store.url.is_some() {
-            return Err(StartError::Config(
-                "broker.url / store.url (cluster mode on RabbitMQ and Redis) are not available in this build; unset them to use the embedded store".into(),
-            ));
-        }
         let db_path = cfg.data_dir.join("smsgate.db");
         let db = Db::open(
             &db_path,
@@ -92,15 +87,23 @@ impl Gateway {
             cfg.store.group_commit_max,
         )
         .map_err(|e| StartError::Storage(format!("{}: {e}", db_path.display())))?;
-        let broker: Arc<dyn Broker> = EmbeddedBroker::open(db.clone())
+        // Cluster mode (RabbitMQ / Redis) where configured, else the embedded database (which
+        // the REST API's batches and history use in both modes).
+        let broker: Arc<dyn Broker> = match crate::cluster::open_broker(&cfg).await? {
+            Some(b) => b,
+            None => EmbeddedBroker::open(db.clone())
+                .await
+                .map_err(|e| StartError::Storage(e.to_string()))?,
+        };
+        let store: Arc<dyn Store> = match crate::cluster::open_store(&cfg).await? {
+            Some(s) => s,
+            None => EmbeddedStore::open(
+                db.clone(),
+                Duration::from_secs(cfg.store.message_record_ttl),
+            )
             .await
-            .map_err(|e| StartError::Storage(e.to_string()))?;
-        let store: Arc<dyn Store> = EmbeddedStore::open(
-            db.clone(),
-            Duration::from_secs(cfg.store.message_record_ttl),
-        )
-        .await
-        .map_err(|e| StartError::Storage(e.to_string()))?;
+            .map_err(|e| StartError::Storage(e.to_string()))?,
+        };
         // The persisted jcli-prod profile, if any, replaces the file's managed sections.
         let mut profile = match crate::manage::read_profile(&*store, crate::manage::DEFAULT_PROFILE)
             .await
@@ -262,6 +265,7 @@ impl Gateway {
                 store: store.clone(),
                 stats: stats.clone(),
                 cancellations: cancellations.clone(),
+                bind_slots: crate::cluster::BindSlots::from_config(&cfg, store.clone()),
             };
             Some(
                 SmppServer::start(cfg.smpp_server.clone(), deps)
@@ -284,6 +288,7 @@ impl Gateway {
             cancellations: cancellations.clone(),
             dlr,
             inbound: inbound.clone(),
+            lease: crate::cluster::Leases::from_config(&cfg, store.clone()),
         };
         let gw = Arc::new_cyclic(|me| Gateway {
             manager: Arc::new(Manager::new(

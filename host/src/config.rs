@@ -38,6 +38,9 @@ pub struct Config {
     pub store: StoreConfig,
     #[serde(default)]
     pub broker: BrokerConfig,
+    /// Cluster mode (several nodes on RabbitMQ and Redis).
+    #[serde(default)]
+    pub cluster: ClusterConfig,
     #[serde(default)]
     pub queue: QueueConfig,
     #[serde(default)]
@@ -105,6 +108,7 @@ impl Default for Config {
             deliversm_thrower: Default::default(),
             store: Default::default(),
             broker: Default::default(),
+            cluster: Default::default(),
             queue: Default::default(),
             auth: Default::default(),
             callbacks: Default::default(),
@@ -327,6 +331,12 @@ pub struct StoreConfig {
     pub group_commit_max: usize,
     /// How long message status records are kept, in seconds.
     pub message_record_ttl: u64,
+    /// Cluster mode: prefix of every Redis key and of the change channel (per deployment or
+    /// per test).
+    pub prefix: String,
+    /// Cluster mode: `postgres://...` for the message history (`query_sm`, reports); unset
+    /// keeps the records in Redis with `message_record_ttl`.
+    pub history_url: Option<String>,
 }
 
 impl Default for StoreConfig {
@@ -336,16 +346,61 @@ impl Default for StoreConfig {
             sync: "full".into(),
             group_commit_max: 4096,
             message_record_ttl: 7 * 86400,
+            prefix: "smsgate:".into(),
+            history_url: None,
         }
     }
 }
 
 /// `[broker]`: message queues. No URL = embedded queues in the store's database file.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BrokerConfig {
     /// `amqp://...` for cluster mode; unset for the embedded queue.
     pub url: Option<String>,
+    /// Prefix of the exchange and queue names (empty: Jasmin's names exactly).
+    pub prefix: String,
+    /// Deliveries a consumer holds at most (AMQP prefetch) per queue.
+    pub prefetch: u16,
+    /// `classic` or `quorum` queues.
+    pub queue_type: String,
+    /// Channels publishing in parallel (each with publisher confirms).
+    pub publish_channels: usize,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            url: None,
+            prefix: String::new(),
+            prefetch: 256,
+            queue_type: "classic".into(),
+            publish_channels: 4,
+        }
+    }
+}
+
+/// `[cluster]`: how nodes share SMPP client connectors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// This node's name in leases (default: host name and process id).
+    pub node_id: Option<String>,
+    /// A connector's lease lasts this long (ms) unless renewed; a dead node's connectors
+    /// move to another node after it.
+    pub lease_ttl_ms: u64,
+    /// Connectors that bind from every node (SMSCs that accept several binds); `"*"` = all.
+    pub bind_everywhere: Vec<String>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            node_id: None,
+            lease_ttl_ms: 5000,
+            bind_everywhere: vec![],
+        }
+    }
 }
 
 /// `[queue]`: message lifecycle.
@@ -1203,6 +1258,14 @@ impl Config {
             other => {
                 return err(format!(
                     "key `store.sync`: expected full or normal, got {other:?}"
+                ))
+            }
+        }
+        match self.broker.queue_type.as_str() {
+            "classic" | "quorum" => {}
+            other => {
+                return err(format!(
+                    "key `broker.queue_type`: expected classic or quorum, got {other:?}"
                 ))
             }
         }

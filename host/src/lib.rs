@@ -12,6 +12,7 @@ pub mod batch;
 pub mod billing;
 pub mod broker;
 pub mod cancel;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod dlr;

@@ -55,3 +55,25 @@ async fn unacked_deliveries_come_back_redelivered_after_reopen() {
     );
     assert!(got[1..].iter().all(|d| !d.redelivered));
 }
+
+#[tokio::test]
+async fn embedded_redelivery_after_consumer_dies() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("q.db");
+    let db = Db::open(&path, true, 1024).expect("db");
+    let first: Arc<dyn Broker> = EmbeddedBroker::open(db).await.expect("broker");
+    let p2 = path.clone();
+    bc::redelivery_after_death(
+        first,
+        |b| async move {
+            drop(b);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        },
+        || async move {
+            let db = Db::open(&p2, true, 1024).expect("db");
+            EmbeddedBroker::open(db).await.expect("broker") as Arc<dyn Broker>
+        },
+        "q",
+    )
+    .await;
+}

@@ -58,6 +58,25 @@ fn text(m: &Message) -> String {
     String::from_utf8_lossy(&m.parts[0].short_message).into_owned()
 }
 
+/// Wait (up to 10 s) until `n` messages of `q` are ready to be received: a broker may hand
+/// out only what already reached this consumer (`receive` returns "up to `max`", possibly
+/// none), so checks that expect a whole batch wait for it first.
+pub async fn settle(b: &dyn Broker, q: &str, n: u64) {
+    let t0 = std::time::Instant::now();
+    loop {
+        let _ = tokio::time::timeout(Duration::from_millis(50), b.wait_ready(q)).await;
+        let s = b.stats(q).await.expect("stats");
+        if s.ready >= n {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{q}: {n} messages never became ready ({s:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Run every check.
 pub async fn run_all(b: &dyn Broker, prefix: &str) {
     fifo_and_ack(b, &format!("{prefix}.fifo")).await;
@@ -74,6 +93,7 @@ pub async fn fifo_and_ack(b: &dyn Broker, q: &str) {
             .await
             .expect("publish");
     }
+    settle(b, q, 20).await;
     let got = b.receive(q, 100).await.expect("receive");
     let texts: Vec<String> = got.iter().map(|d| text(&d.message)).collect();
     let want: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
@@ -115,6 +135,7 @@ pub async fn priority_and_fairness(b: &dyn Broker, q: &str) {
     b.publish(q, &sample("vip", 3, "vip0"))
         .await
         .expect("publish");
+    settle(b, q, 9).await;
     let got = b.receive(q, 100).await.expect("receive");
     let texts: Vec<String> = got.iter().map(|d| text(&d.message)).collect();
     assert_eq!(texts[0], "vip0", "highest priority first: {texts:?}");
@@ -131,6 +152,7 @@ pub async fn priority_and_fairness(b: &dyn Broker, q: &str) {
 /// A requeued message with a delay comes back only after the delay, with its new body.
 pub async fn requeue_delay(b: &dyn Broker, q: &str) {
     b.publish(q, &sample("u", 1, "x")).await.expect("publish");
+    settle(b, q, 1).await;
     let d = b
         .receive(q, 1)
         .await
@@ -170,11 +192,14 @@ pub async fn release_redelivers(b: &dyn Broker, q: &str) {
             .await
             .expect("publish");
     }
+    settle(b, q, 3).await;
     let got = b.receive(q, 10).await.expect("receive");
     assert_eq!(got.len(), 3);
     assert_eq!(b.release_all(q).await.expect("release"), 3);
+    settle(b, q, 3).await;
     let again = b.receive(q, 10).await.expect("receive");
     assert_eq!(again.len(), 3, "released deliveries come back");
+
     for d in again {
         b.ack(q, d.tag).await.expect("ack");
     }
@@ -193,4 +218,46 @@ pub async fn purge_and_move(b: &dyn Broker, q: &str, other: &str) {
     assert_eq!(b.stats(other).await.expect("stats").ready, 5);
     assert_eq!(b.purge(other).await.expect("purge"), 5);
     assert!(b.receive(other, 10).await.expect("receive").is_empty());
+}
+
+/// A consumer dies holding deliveries (process killed, connection lost): another consumer
+/// (`next`, opened after `kill`) gets them again, flagged `redelivered`; acked ones are gone.
+pub async fn redelivery_after_death<K, KF, O, OF>(
+    first: std::sync::Arc<dyn Broker>,
+    kill: K,
+    open: O,
+    q: &str,
+) where
+    K: FnOnce(std::sync::Arc<dyn Broker>) -> KF,
+    KF: std::future::Future<Output = ()>,
+    O: FnOnce() -> OF,
+    OF: std::future::Future<Output = std::sync::Arc<dyn Broker>>,
+{
+    for i in 0..5 {
+        first
+            .publish(q, &sample("u", 0, &format!("d{i}")))
+            .await
+            .expect("publish");
+    }
+    settle(&*first, q, 5).await;
+    let got = first.receive(q, 2).await.expect("receive");
+    assert_eq!(got.len(), 2);
+    first.ack(q, got[0].tag).await.expect("ack");
+    let in_flight = got[1].message.id;
+    kill(first).await;
+    let next = open().await;
+    settle(&*next, q, 4).await;
+    let again = next.receive(q, 10).await.expect("receive");
+    assert_eq!(again.len(), 4, "the acked one is gone, the rest survive");
+    let d = again
+        .iter()
+        .find(|d| d.message.id == in_flight)
+        .expect("the delivery in flight comes back");
+    assert!(
+        d.redelivered,
+        "the one in flight is flagged as a possible duplicate"
+    );
+    for d in again {
+        next.ack(q, d.tag).await.expect("ack");
+    }
 }

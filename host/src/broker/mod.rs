@@ -7,6 +7,7 @@
 //! (`submit.sm.<cid>`, ...). Within a queue, higher priority (3) goes first and, inside a
 //! priority, owners (users) are served round-robin so one bulk sender cannot starve the others.
 
+pub mod amqp;
 pub mod conformance;
 pub mod embedded;
 
@@ -91,4 +92,27 @@ pub trait Broker: Send + Sync + 'static {
     async fn move_all(&self, from: &str, to: &str) -> Result<u64, BrokerError>;
     /// Peek at up to `max` messages not handed out, in delivery order.
     async fn peek(&self, queue: &str, max: usize) -> Result<Vec<Message>, BrokerError>;
+}
+
+/// Publish, trying again while the broker is unavailable (a reconnecting RabbitMQ) for up to
+/// `within`: for what has no client to answer an error to (DLR and receipt jobs built from
+/// an SMSC's answer), a short outage must cost latency, not the job.
+pub async fn publish_patiently(
+    broker: &dyn Broker,
+    queue: &str,
+    msg: &Message,
+    within: Duration,
+) -> Result<(), BrokerError> {
+    let deadline = std::time::Instant::now() + within;
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match broker.publish(queue, msg).await {
+            Err(BrokerError::Unavailable(e)) if std::time::Instant::now() + delay < deadline => {
+                tracing::debug!(queue, error = %e, "broker unavailable: publishing again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+            r => return r,
+        }
+    }
 }

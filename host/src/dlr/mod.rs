@@ -117,7 +117,14 @@ impl Dlr {
             m.user.clone(),
             &m.connector,
         );
-        if let Err(e) = self.broker.publish(DLR_HTTP_QUEUE, &job).await {
+        if let Err(e) = crate::broker::publish_patiently(
+            self.broker.as_ref(),
+            DLR_HTTP_QUEUE,
+            &job,
+            std::time::Duration::from_secs(15),
+        )
+        .await
+        {
             tracing::error!(id = %m.id, error = %e, "cannot queue level 1 DLR");
         }
     }
@@ -268,7 +275,14 @@ impl Dlr {
                 p("text", r.text.clone()),
             ];
             let job = callback_message(CallbackKind::Dlr, &t.url, &t.method, params, None, cid);
-            if let Err(e) = self.broker.publish(DLR_HTTP_QUEUE, &job).await {
+            if let Err(e) = crate::broker::publish_patiently(
+                self.broker.as_ref(),
+                DLR_HTTP_QUEUE,
+                &job,
+                std::time::Duration::from_secs(15),
+            )
+            .await
+            {
                 tracing::error!(id = %t.id, error = %e, "cannot queue DLR");
             }
         }
@@ -316,7 +330,14 @@ impl Dlr {
                 value: vec![receipt::state_of_stat(&r.stat)],
             },
         ];
-        if let Err(e) = self.broker.publish(&smpps_queue(user), &m).await {
+        if let Err(e) = crate::broker::publish_patiently(
+            self.broker.as_ref(),
+            &smpps_queue(user),
+            &m,
+            std::time::Duration::from_secs(15),
+        )
+        .await
+        {
             tracing::error!(%id, error = %e, "cannot queue receipt for SMPP user");
         }
     }

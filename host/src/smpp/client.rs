@@ -71,6 +71,8 @@ pub struct ConnectorDeps {
     pub dlr: Arc<crate::dlr::Dlr>,
     /// Receipts and MO from the SMSC.
     pub inbound: Arc<crate::inbound::Inbound>,
+    /// Cluster mode: the connector binds only while this node holds its lease.
+    pub lease: Option<Arc<crate::cluster::Leases>>,
 }
 
 /// Start connector `cfg`.
@@ -184,7 +186,14 @@ async fn run(
 ) {
     let stats = deps.stats.smppc(&cfg.cid);
     let queue = submit_queue(&cfg.cid);
+    let lease = deps.lease.clone().filter(|l| l.required(&cfg.cid));
     loop {
+        if let Some(l) = &lease {
+            tokio::select! {
+                _ = l.acquire(&cfg.cid) => {}
+                _ = stop.cancelled() => break,
+            }
+        }
         let _ = state.send(ConnectorState::Connecting);
         let scfg = SessionConfig {
             response_timeout: Duration::from_secs(cfg.res_to.max(1)),
@@ -211,6 +220,14 @@ async fn run(
                         tracing::info!(cid = %cfg.cid, host = %cfg.host, port = cfg.port, bind = ?cfg.bind, "connector bound");
                         stats.bound_count.set(1);
                         let _ = state.send(ConnectorState::Bound);
+                        // Cluster: unbind as soon as the lease is lost (fencing).
+                        let keeper = lease.clone().map(|l| {
+                            let (s, cid) = (session.clone(), cfg.cid.clone());
+                            tokio::spawn(async move {
+                                l.hold(&cid).await;
+                                s.close(session::CloseReason::Local);
+                            })
+                        });
                         let inbound = tokio::spawn(handle_incoming(
                             session.clone(),
                             incoming,
@@ -230,6 +247,9 @@ async fn run(
                             session.unbind().await;
                         }
                         inbound.abort();
+                        if let Some(k) = keeper {
+                            k.abort();
+                        }
                         stats.bound_count.set(0);
                         stats.disconnected_count.inc();
                         let _ = state.send(ConnectorState::Disconnected);
@@ -264,6 +284,9 @@ async fn run(
             _ = tokio::time::sleep(Duration::from_secs(delay)) => {}
             _ = stop.cancelled() => break,
         }
+    }
+    if let Some(l) = &lease {
+        l.release(&cfg.cid).await;
     }
     let _ = state.send(ConnectorState::Stopped);
 }

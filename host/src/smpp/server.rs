@@ -51,6 +51,8 @@ pub struct ServerDeps {
     pub store: Arc<dyn Store>,
     pub stats: Arc<Stats>,
     pub cancellations: Arc<crate::cancel::Cancellations>,
+    /// Cluster mode: `max_bindings` counted over every node.
+    pub bind_slots: Option<Arc<crate::cluster::BindSlots>>,
 }
 
 struct Shared {
@@ -464,6 +466,19 @@ async fn bind(
             if start_deliverer {
                 tokio::spawn(deliverer(sh.clone(), username.clone()));
             }
+            if let (Some(slots), Some(max)) =
+                (&sh.deps.bind_slots, user.smpps_cred.quota.max_bindings)
+            {
+                match slots.take(&username, max, id).await {
+                    Some((slot, holder)) => slots.keep(slot, holder, s.clone()),
+                    None => {
+                        // (a deliverer started above stops by itself: no receiver)
+                        sh.bindings.remove(&username, id);
+                        tracing::info!(%username, "SMPP bind: max_bindings reached in the cluster");
+                        return Err(CommandStatus::EsmeRbindfail);
+                    }
+                }
+            }
             id
         }
         Added::TooMany => {
@@ -827,6 +842,11 @@ async fn deliverer(sh: Arc<Shared>, user: String) {
             });
         }
     }
+    // Give back what this node's consumer holds once the deliveries in flight are done, so
+    // that (cluster mode) a node where the user is bound gets them.
+    let all = sh.cfg.deliver_window.max(1) as u32;
+    let _ = tokio::time::timeout(Duration::from_secs(30), window.acquire_many(all)).await;
+    let _ = sh.deps.broker.release_all(&q).await;
     tracing::debug!(%user, "SMPP deliverer stopped");
 }
 

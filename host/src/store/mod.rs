@@ -7,6 +7,8 @@
 
 pub mod conformance;
 pub mod embedded;
+pub mod history;
+pub mod redis;
 
 use std::time::Duration;
 

@@ -1,0 +1,644 @@
+//! Cluster mode under failures, over real sockets: gateway nodes are separate `smsgate`
+//! processes on the local RabbitMQ / Redis / PostgreSQL, two SMSC simulators, load over HTTP.
+//! Every `/send` answered `Success` must reach an SMSC at least once (counted at the
+//! simulators by destination number), duplicates are counted and reported, and the level-1
+//! DLR of every accepted message reaches its callback.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use parking_lot::Mutex;
+
+const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// One chaos at a time: closing every RabbitMQ connection would hit the other tests' nodes.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn unique(tag: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("c{}{}-{tag}.", std::process::id(), n % 1_000_000_000)
+}
+
+struct Node {
+    child: Child,
+    http: SocketAddr,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Config of one node: two connectors (one per simulator) behind a round-robin route.
+fn node_config(
+    dir: &std::path::Path,
+    node: &str,
+    http_port: u16,
+    prefix: &str,
+    redis_url: &str,
+    sims: &[u16; 2],
+) -> std::path::PathBuf {
+    let text = format!(
+        r#"
+data_dir = "{dir}"
+log = "warn"
+[jcli]
+port = 0
+[rest-api]
+port = 0
+[http-api]
+bind = "127.0.0.1"
+port = {http_port}
+[smpp-server]
+enabled = false
+[callbacks]
+allow_loopback = true
+[dlr-thrower]
+retry_delay = 1
+[broker]
+url = "{AMQP}"
+prefix = "{prefix}"
+[store]
+url = "{redis_url}"
+prefix = "{prefix}"
+history_url = "postgres://postgres@127.0.0.1:5432/test"
+[cluster]
+node_id = "{node}"
+lease_ttl_ms = 2000
+[[groups]]
+gid = "g1"
+[[users]]
+username = "foo"
+password = "bar"
+gid = "g1"
+mt_messaging_cred.quota = {{ balance = 100000.0 }}
+[[smppccs]]
+cid = "s1"
+host = "127.0.0.1"
+port = {p1}
+con_fail_delay = 1
+con_loss_delay = 1
+requeue_delay = 1
+[[smppccs]]
+cid = "s2"
+host = "127.0.0.1"
+port = {p2}
+con_fail_delay = 1
+con_loss_delay = 1
+requeue_delay = 1
+[[mtroutes]]
+type = "DefaultRoute"
+order = 0
+connector = "smppc(s1)"
+[[filters]]
+fid = "all"
+type = "TransparentFilter"
+[[mtroutes]]
+type = "RandomRoundrobinMTRoute"
+order = 10
+connectors = ["smppc(s1)", "smppc(s2)"]
+filters = ["all"]
+rate = 1.0
+"#,
+        dir = dir.display(),
+        p1 = sims[0],
+        p2 = sims[1],
+    );
+    let path = dir.join(format!("{node}.toml"));
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+async fn start_node(cfg: &std::path::Path, http_port: u16) -> Node {
+    let child = Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .arg("--config")
+        .arg(cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn smsgate");
+    let http: SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
+    let node = Node { child, http };
+    for _ in 0..300 {
+        if tokio::net::TcpStream::connect(http).await.is_ok() {
+            return node;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("node did not start");
+}
+
+/// Accepted messages: destination number → gateway message id.
+type Acked = Arc<Mutex<HashMap<String, String>>>;
+
+/// Clients sending to `addr` until `stop`, recording what was accepted.
+fn load(
+    addr: SocketAddr,
+    clients: u32,
+    tag: u32,
+    dlr_url: String,
+    acked: Acked,
+    refused: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..clients)
+        .map(|c| {
+            let (acked, refused, stop) = (acked.clone(), refused.clone(), stop.clone());
+            let dlr_url: String = form_urlencoded::byte_serialize(dlr_url.as_bytes()).collect();
+            tokio::spawn(async move {
+                let mut n = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    let to = format!("{tag}{c}{n:06}");
+                    n += 1;
+                    let (st, body) = get(
+                        addr,
+                        &format!(
+                            "/send?username=foo&password=bar&to={to}&content=chaos&dlr=yes&dlr-level=1&dlr-url={dlr_url}"
+                        ),
+                    )
+                    .await;
+                    if st == 200 && body.starts_with("Success") {
+                        let id = body.trim_start_matches("Success \"").trim_end_matches('"');
+                        acked.lock().insert(to, id.to_string());
+                    } else if st == 0 {
+                        break; // node gone
+                    } else {
+                        refused.lock().push(format!("{st} {body}"));
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Delete the queues a test's nodes used (they are empty once everything was delivered).
+async fn cleanup(prefix: &str) {
+    let b = smsgate::broker::amqp::AmqpBroker::connect(smsgate::broker::amqp::AmqpConfig {
+        url: AMQP.into(),
+        prefix: prefix.into(),
+        prefetch: 1,
+        quorum: false,
+        publish_channels: 1,
+    })
+    .await
+    .expect("RabbitMQ");
+    let _ = b
+        .delete_queues(
+            &[
+                "submit.sm.s1",
+                "submit.sm.s2",
+                "dlr_thrower.http",
+                "deliver_sm_thrower.http",
+                "deliver.sm.reassembly",
+            ],
+            &[1000],
+        )
+        .await;
+}
+
+/// Wait for every accepted message at the simulators and its DLR; returns duplicates.
+async fn verify(
+    what: &str,
+    acked: &HashMap<String, String>,
+    sims: &[&smsgate::simulator::Simulator],
+    dlrs: &Receiver,
+) -> u32 {
+    wait_for(
+        90,
+        &format!("{what}: every accepted message at an SMSC"),
+        || {
+            let seen: HashSet<String> = sims
+                .iter()
+                .flat_map(|s| s.received().into_iter().map(|r| r.destination_addr))
+                .collect();
+            acked.keys().all(|a| seen.contains(a))
+        },
+    )
+    .await;
+    let ids: HashSet<&String> = acked.values().collect();
+    wait_for(
+        60,
+        &format!("{what}: a DLR for every accepted message"),
+        || {
+            let got: HashSet<String> = dlrs
+                .calls()
+                .iter()
+                .filter_map(|c| c.get("id").map(str::to_string))
+                .collect();
+            ids.iter().all(|i| got.contains(*i))
+        },
+    )
+    .await;
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for s in sims {
+        for r in s.received() {
+            *counts.entry(r.destination_addr).or_default() += 1;
+        }
+    }
+    let duplicates: u32 = acked
+        .keys()
+        .map(|a| counts.get(a).copied().unwrap_or(0).saturating_sub(1))
+        .sum();
+    let per_sim: Vec<u64> = sims.iter().map(|s| s.submit_count()).collect();
+    eprintln!(
+        "{what}: accepted {}, at the SMSCs {per_sim:?}, duplicates {duplicates}, DLR callbacks {}",
+        acked.len(),
+        dlrs.count()
+    );
+    duplicates
+}
+
+/// Two nodes, each holding one connector's lease, share the load; `kill -9` one of them under
+/// load: the other takes its connector over and nothing accepted is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_one_of_two_nodes_under_load() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (s1, s2) = (simulator().await, simulator().await);
+    let dlrs = receiver().await;
+    let prefix = unique("kill");
+    let ports = [s1.addr.port(), s2.addr.port()];
+    let (ha, hb) = (free_port(), free_port());
+    let redis = "redis://127.0.0.1:6379/";
+    let ca = node_config(dir.path(), "A", ha, &prefix, redis, &ports);
+    let cb = node_config(dir.path(), "B", hb, &prefix, redis, &ports);
+    let mut a = start_node(&ca, ha).await;
+    let b = start_node(&cb, hb).await;
+    wait_for(20, "each simulator bound once", || {
+        s1.stats().binds.load(Ordering::Relaxed) == 1
+            && s2.stats().binds.load(Ordering::Relaxed) == 1
+    })
+    .await;
+
+    let acked: Acked = Default::default();
+    let refused: Arc<Mutex<Vec<String>>> = Default::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = load(
+        a.http,
+        4,
+        1,
+        dlrs.url("/dlr"),
+        acked.clone(),
+        refused.clone(),
+        stop.clone(),
+    );
+    tasks.extend(load(
+        b.http,
+        4,
+        2,
+        dlrs.url("/dlr"),
+        acked.clone(),
+        refused.clone(),
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let before = (s1.submit_count(), s2.submit_count());
+    assert!(
+        before.0 > 0 && before.1 > 0,
+        "both connectors carry load: {before:?}"
+    );
+    a.child.kill().expect("kill -9");
+    let _ = a.child.wait();
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let acked = acked.lock().clone();
+    assert!(
+        acked.len() > 100,
+        "load was applied ({} accepted)",
+        acked.len()
+    );
+    let dups = verify("kill -9 node A", &acked, &[&s1, &s2], &dlrs).await;
+    // Only what node A had sent but not yet acked can come twice: at most its windows.
+    assert!(dups <= 64, "{dups} duplicates: more than node A's windows");
+    // Node B now binds both connectors.
+    assert!(
+        s1.stats().binds.load(Ordering::Relaxed) >= 2
+            || s2.stats().binds.load(Ordering::Relaxed) >= 2,
+        "node B took over node A's connector"
+    );
+    drop(b);
+    cleanup(&prefix).await;
+}
+
+/// RabbitMQ drops every connection under load (`rabbitmqctl close_all_connections`): nodes
+/// reconnect, requests in between get a clear error, nothing accepted is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbitmq_connections_closed_under_load() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (s1, s2) = (simulator().await, simulator().await);
+    let dlrs = receiver().await;
+    let prefix = unique("amqp");
+    let ports = [s1.addr.port(), s2.addr.port()];
+    let (ha, hb) = (free_port(), free_port());
+    let redis = "redis://127.0.0.1:6379/";
+    let a = start_node(
+        &node_config(dir.path(), "A", ha, &prefix, redis, &ports),
+        ha,
+    )
+    .await;
+    let b = start_node(
+        &node_config(dir.path(), "B", hb, &prefix, redis, &ports),
+        hb,
+    )
+    .await;
+    wait_for(20, "both simulators bound", || {
+        s1.stats().binds.load(Ordering::Relaxed) >= 1
+            && s2.stats().binds.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    let acked: Acked = Default::default();
+    let refused: Arc<Mutex<Vec<String>>> = Default::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = load(
+        a.http,
+        4,
+        3,
+        dlrs.url("/dlr"),
+        acked.clone(),
+        refused.clone(),
+        stop.clone(),
+    );
+    tasks.extend(load(
+        b.http,
+        4,
+        4,
+        dlrs.url("/dlr"),
+        acked.clone(),
+        refused.clone(),
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let out = Command::new("rabbitmqctl")
+        .args(["close_all_connections", "chaos test"])
+        .output()
+        .expect("rabbitmqctl");
+    assert!(out.status.success(), "rabbitmqctl: {out:?}");
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let acked = acked.lock().clone();
+    assert!(
+        acked.len() > 100,
+        "load was applied ({} accepted)",
+        acked.len()
+    );
+    let refused = refused.lock().clone();
+    assert!(
+        refused
+            .iter()
+            .all(|r| r.starts_with("500 Error \"Cannot send submit_sm")),
+        "refusals while RabbitMQ is away are the clear error: {:?}",
+        refused.iter().take(3).collect::<Vec<_>>()
+    );
+    verify("RabbitMQ connections closed", &acked, &[&s1, &s2], &dlrs).await;
+    // Accepted again after the reconnect.
+    let (st, body) = get(
+        a.http,
+        "/send?username=foo&password=bar&to=999&content=after",
+    )
+    .await;
+    assert_eq!((st, body.starts_with("Success")), (200, true), "{body}");
+    drop((a, b));
+    cleanup(&prefix).await;
+}
+
+struct Redis {
+    child: Child,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A redis-server of the test's own, with AOF (`appendfsync always`) in `dir`.
+async fn start_redis(port: u16, dir: &std::path::Path) -> Redis {
+    let child = Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args([
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server (scripts/test.sh installs it)");
+    let redis = Redis { child };
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return redis;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("redis-server did not start");
+}
+
+/// Redis (AOF) killed with `kill -9` and restarted under load: no balance, configuration key
+/// or pending DLR map is lost, and every accepted message reaches an SMSC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_with_aof_under_load() {
+    let _serial = SERIAL.lock().await;
+    use smsgate::simulator::ReceiptKnobs;
+    use smsgate::store::Store;
+    let dir = tempfile::tempdir().expect("tmp");
+    let rdir = dir.path().join("redis");
+    std::fs::create_dir_all(&rdir).expect("redis dir");
+    let rport = free_port();
+    let mut redis = start_redis(rport, &rdir).await;
+    let redis_url = format!("redis://127.0.0.1:{rport}/");
+    let (s1, s2) = (simulator().await, simulator().await);
+    for s in [&s1, &s2] {
+        s.set_receipts(ReceiptKnobs {
+            delay: Some(Duration::ZERO),
+            hold: true,
+            ..Default::default()
+        });
+    }
+    let dlrs = receiver().await;
+    let prefix = unique("redis");
+    let ports = [s1.addr.port(), s2.addr.port()];
+    let ha = free_port();
+    let a = start_node(
+        &node_config(dir.path(), "A", ha, &prefix, &redis_url, &ports),
+        ha,
+    )
+    .await;
+    wait_for(20, "both simulators bound", || {
+        s1.stats().binds.load(Ordering::Relaxed) >= 1
+            && s2.stats().binds.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    // A configuration key, as the management model writes them.
+    let store = smsgate::store::redis::RedisStore::connect(smsgate::store::redis::RedisConfig {
+        url: redis_url.clone(),
+        prefix: prefix.clone(),
+        history_url: None,
+        record_ttl: Duration::from_secs(60),
+    })
+    .await
+    .expect("store");
+    store
+        .set("config:mtroute:20", b"route", None)
+        .await
+        .expect("set");
+
+    let acked: Acked = Default::default();
+    let refused: Arc<Mutex<Vec<String>>> = Default::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let dlr_url: String = form_urlencoded::byte_serialize(dlrs.url("/dlr").as_bytes()).collect();
+    let tasks = load2(
+        a.http,
+        4,
+        5,
+        &dlr_url,
+        acked.clone(),
+        refused.clone(),
+        stop.clone(),
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Every message at an SMSC by now had its DLR map written long before the kill.
+    let tracked: HashSet<String> = [&s1, &s2]
+        .iter()
+        .flat_map(|s| s.received().into_iter().map(|r| r.destination_addr))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.child.kill().expect("kill -9 redis");
+    let _ = redis.child.wait();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _redis2 = start_redis(rport, &rdir).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let acked = acked.lock().clone();
+    assert!(
+        acked.len() > 50,
+        "load was applied ({} accepted)",
+        acked.len()
+    );
+    wait_for(60, "every accepted message at an SMSC", || {
+        let seen: HashSet<String> = [&s1, &s2]
+            .iter()
+            .flat_map(|s| s.received().into_iter().map(|r| r.destination_addr))
+            .collect();
+        acked.keys().all(|a| seen.contains(a))
+    })
+    .await;
+    // Balance: every accepted message is charged (1.0 each) exactly once: none is free, and a
+    // charge interrupted by the restart is retried with its operation id, never doubled.
+    let (_, body) = get(a.http, "/balance?username=foo&password=bar").await;
+    let v: serde_json::Value = serde_json::from_str(&body).expect("balance json");
+    let balance = v["balance"].as_f64().expect("limited balance");
+    let expected = 100000.0 - acked.len() as f64;
+    eprintln!(
+        "redis restart: accepted {}, refused {}, balance {balance} (expected {expected})",
+        acked.len(),
+        refused.lock().len()
+    );
+    assert!(
+        (balance - expected).abs() < 1e-6,
+        "balance {balance}, expected {expected}: charges lost or doubled by the restart"
+    );
+    assert_eq!(
+        store.get("config:mtroute:20").await.expect("get"),
+        Some(b"route".to_vec()),
+        "configuration survives"
+    );
+    // Pending DLR maps: release the receipts, every tracked message gets its level-2 DLR.
+    let held: usize = s1.held_receipts() + s2.held_receipts();
+    let released = s1.release_receipts(64).await + s2.release_receipts(64).await;
+    eprintln!("receipts held {held}, released {released}");
+    let ids: HashSet<String> = tracked
+        .iter()
+        .filter_map(|to| acked.get(to).cloned())
+        .collect();
+    assert!(!ids.is_empty(), "messages were tracked before the restart");
+    wait_for(
+        60,
+        "a level-2 DLR for every message tracked before the restart",
+        || {
+            let got: HashSet<String> = dlrs
+                .calls()
+                .iter()
+                .filter(|c| c.get("level") == Some("2"))
+                .filter_map(|c| c.get("id").map(str::to_string))
+                .collect();
+            ids.iter().all(|i| got.contains(i))
+        },
+    )
+    .await;
+    drop(a);
+    cleanup(&prefix).await;
+}
+
+/// Like [`load`] with level-2 DLRs and an already encoded callback URL.
+fn load2(
+    addr: SocketAddr,
+    clients: u32,
+    tag: u32,
+    dlr_url: &str,
+    acked: Acked,
+    refused: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..clients)
+        .map(|c| {
+            let (acked, refused, stop) = (acked.clone(), refused.clone(), stop.clone());
+            let dlr_url = dlr_url.to_string();
+            tokio::spawn(async move {
+                let mut n = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    let to = format!("{tag}{c}{n:06}");
+                    n += 1;
+                    let (st, body) = get(
+                        addr,
+                        &format!(
+                            "/send?username=foo&password=bar&to={to}&content=chaos&dlr=yes&dlr-level=2&dlr-url={dlr_url}"
+                        ),
+                    )
+                    .await;
+                    if st == 200 && body.starts_with("Success") {
+                        let id = body.trim_start_matches("Success \"").trim_end_matches('"');
+                        acked.lock().insert(to, id.to_string());
+                    } else if st == 0 {
+                        break;
+                    } else {
+                        refused.lock().push(format!("{st} {body}"));
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,166 @@
+//! Configuration shared by cluster nodes: a change made in jCli on node A is installed by
+//! node B within a second (through the Redis store's change notifications), and a profile
+//! persisted on A is in the shared store for every node.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn unique() -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("t{}{}cfg", std::process::id(), n % 1_000_000_000)
+}
+
+fn node_config(dir: &std::path::Path, node: &str, prefix: &str, smsc: u16) -> String {
+    format!(
+        r#"
+data_dir = "{}"
+log = "warn"
+[jcli]
+port = 0
+[rest-api]
+port = 0
+[http-api]
+bind = "127.0.0.1"
+port = 0
+[smpp-server]
+enabled = false
+[broker]
+url = "amqp://guest:guest@127.0.0.1:5672/%2f"
+prefix = "{prefix}."
+[store]
+url = "redis://127.0.0.1:6379/"
+prefix = "{prefix}:"
+[cluster]
+node_id = "{node}"
+[[groups]]
+gid = "g1"
+[[users]]
+username = "foo"
+password = "bar"
+gid = "g1"
+[[smppccs]]
+cid = "sim"
+host = "127.0.0.1"
+port = {smsc}
+"#,
+        dir.display()
+    )
+}
+
+async fn jcli(addr: std::net::SocketAddr, lines: &[&str]) -> String {
+    let mut s = TcpStream::connect(addr).await.expect("jcli");
+    let mut all = String::new();
+    let mut script = vec!["jcliadmin", "jclipwd"];
+    script.extend_from_slice(lines);
+    let prompts = |t: &str| t.matches("jcli : ").count() + t.matches("> ").count();
+    // Wait for `want` (login) or for one prompt per command typed so far, then type.
+    for (i, l) in script.iter().enumerate() {
+        let ready = |all: &str| match i {
+            0 => all.ends_with("Username: "),
+            1 => all.ends_with("Password: "),
+            _ => prompts(all) >= i - 1,
+        };
+        read_until(&mut s, &mut all, ready).await;
+        s.write_all(format!("{l}\r\n").as_bytes())
+            .await
+            .expect("write");
+    }
+    let n = script.len();
+    read_until(&mut s, &mut all, |all: &str| {
+        all.ends_with("jcli : ") && prompts(all) >= n - 1
+    })
+    .await;
+    all
+}
+
+async fn read_until(s: &mut TcpStream, all: &mut String, done: impl Fn(&str) -> bool) {
+    let mut buf = [0u8; 4096];
+    while !done(all) {
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("no prompt; got {all:?}"))
+            .expect("read");
+        assert!(n > 0, "closed: {all:?}");
+        all.push_str(&String::from_utf8_lossy(
+            &buf[..n]
+                .iter()
+                .copied()
+                .filter(|b| *b < 128)
+                .collect::<Vec<_>>(),
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_route_added_on_node_a_is_used_by_node_b_within_a_second() {
+    let prefix = unique();
+    let sim = simulator().await;
+    let (da, db) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let a = gateway(load(
+        &node_config(da.path(), "a", &prefix, sim.addr.port()),
+        da.path(),
+    ))
+    .await;
+    let b = gateway(load(
+        &node_config(db.path(), "b", &prefix, sim.addr.port()),
+        db.path(),
+    ))
+    .await;
+    let send = "/send?username=foo&password=bar&to=33600000001&content=hi";
+    let (st, body) = get(b.http_addr.expect("http"), send).await;
+    assert_eq!(st, 412, "no route yet on node B: {body}");
+    let out = jcli(
+        a.jcli_addr().expect("jcli"),
+        &[
+            "mtrouter -a",
+            "type DefaultRoute",
+            "connector smppc(sim)",
+            "rate 0",
+            "ok",
+        ],
+    )
+    .await;
+    assert!(
+        out.contains("Successfully added MTRoute [DefaultRoute] with order:0"),
+        "{out}"
+    );
+    let added = Instant::now();
+    let mut used = None;
+    while added.elapsed() < Duration::from_secs(3) {
+        if b.pipeline.mt_table.read().len() == 1 {
+            used = Some(added.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let used = used.expect("node B installed the route");
+    eprintln!("node B installed node A's route after {used:?}");
+    assert!(used < Duration::from_secs(1), "took {used:?}");
+    let (st, body) = get(b.http_addr.expect("http"), send).await;
+    assert_eq!(st, 200, "node B routes with A's route: {body}");
+    wait_for(15, "the message at the SMSC", || sim.submit_count() >= 1).await;
+    // A persisted profile is in the shared store: B reads it.
+    let out = jcli(a.jcli_addr().expect("jcli"), &["persist -p shared"]).await;
+    assert!(
+        out.contains("mtrouter configuration persisted (profile:shared)"),
+        "{out}"
+    );
+    let p = smsgate::manage::read_profile(&*b.store, "shared")
+        .await
+        .expect("read")
+        .expect("profile");
+    assert_eq!(p.mtroutes.len(), 1);
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -74,6 +74,9 @@ log = "error"
 [http-api]
 bind = "127.0.0.1"
 port = 0
+[rest-api]
+bind = "127.0.0.1"
+port = 0
 [smpp-server]
 enabled = false
 [callbacks]

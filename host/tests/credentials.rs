@@ -149,6 +149,9 @@ log = "warn"
 [http-api]
 bind = "127.0.0.1"
 port = 0
+[rest-api]
+bind = "127.0.0.1"
+port = 0
 [smpp-server]
 bind = "127.0.0.1"
 port = 0

@@ -50,6 +50,9 @@ port = {http_port}
 [smpp-server]
 bind = "127.0.0.1"
 port = 0
+[rest-api]
+bind = "127.0.0.1"
+port = 0
 [callbacks]
 allow_loopback = true
 [[groups]]

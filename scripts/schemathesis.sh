@@ -64,6 +64,8 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# schemathesis keeps its state in the working directory: use the throwaway one.
+cd "$WORK"
 COMMON=(--checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
   --max-examples "$EXAMPLES" --phases examples,coverage,fuzzing --seed 1 --workers 2
   --request-timeout 10 --suppress-health-check all)

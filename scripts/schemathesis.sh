@@ -60,7 +60,8 @@ TOML
 "$BIN" --config "$WORK/smsgate.toml" &
 PIDS+=($!)
 for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$REST/ping" >/dev/null 2>&1 && break
+  python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$REST/ping', timeout=1)" \
+    >/dev/null 2>&1 && break
   sleep 0.1
 done
 

@@ -60,10 +60,13 @@ TOML
 "$BIN" --config "$WORK/smsgate.toml" &
 PIDS+=($!)
 for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$REST/ping" >/dev/null 2>&1 && break
+  python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$REST/ping', timeout=1)" \
+    >/dev/null 2>&1 && break
   sleep 0.1
 done
 
+# schemathesis keeps its state in the working directory: use the throwaway one.
+cd "$WORK"
 COMMON=(--checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
   --max-examples "$EXAMPLES" --phases examples,coverage,fuzzing --seed 1 --workers 2
   --request-timeout 10 --suppress-health-check all)

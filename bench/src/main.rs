@@ -663,6 +663,8 @@ sync = "{store_sync}"
 [http-api]
 bind = "127.0.0.1"
 port = {http_port}
+[rest-api]
+enabled = false
 
 [smpp-server]
 {smpp_server}

@@ -43,6 +43,10 @@ pub struct RestArgs {
     /// Seconds to wait for the batch to reach the SMSC.
     #[arg(long, default_value_t = 120.0)]
     pub drain_secs: f64,
+    /// Rounds of the /send and /secure/send loads, alternating which goes first (the best
+    /// round of each is reported).
+    #[arg(long, default_value_t = 2)]
+    pub rounds: usize,
     /// The gateway's store.sync (full or normal).
     #[arg(long, default_value = "full")]
     pub store_sync: String,
@@ -258,20 +262,33 @@ connector = "smppc(sim)"
         a.store_sync
     );
 
-    let send = load(http, false, &a, 33_600_000_000).await?;
+    let mut best: [Option<Load>; 2] = [None, None];
+    let mut base_msisdn = 33_600_000_000u64;
+    for round in 0..a.rounds.max(1) {
+        for k in 0..2 {
+            let secure = (round + k) % 2 == 1;
+            let before = sim.submit_count();
+            let l = load(if secure { rest } else { http }, secure, &a, base_msisdn).await?;
+            base_msisdn += 10_000_000;
+            l.print(if secure { "/secure/send" } else { "GET /send" });
+            // Drain so that each load starts on an idle connector.
+            wait_delivered(&sim, before + l.accepted, a.drain_secs).await;
+            let slot = &mut best[usize::from(secure)];
+            if slot.as_ref().is_none_or(|b| l.rate() > b.rate()) {
+                *slot = Some(l);
+            }
+        }
+    }
+    let (Some(send), Some(secure)) = (best[0].take(), best[1].take()) else {
+        bail!("no load ran");
+    };
+    println!("best of {} rounds:", a.rounds.max(1));
     send.print("GET /send");
-    let before = sim.submit_count() + (send.accepted);
-    eprintln!("draining the /send backlog...");
-    wait_delivered(&sim, before, a.drain_secs).await;
-    let secure = load(rest, true, &a, 33_700_000_000).await?;
     secure.print("/secure/send");
     println!(
         "/secure/send ÷ /send: {:.2}",
         secure.rate() / send.rate().max(1.0)
     );
-    eprintln!("draining the /secure/send backlog...");
-    let base = sim.submit_count() + secure.accepted;
-    wait_delivered(&sim, base, a.drain_secs).await;
     let base = sim.submit_count();
 
     // The batch.

@@ -153,6 +153,9 @@ port = 0
 [http-api]
 bind = "127.0.0.1"
 port = 0
+[rest-api]
+bind = "127.0.0.1"
+port = 0
 [smpp-server]
 bind = "127.0.0.1"
 port = 0

@@ -115,9 +115,9 @@ async fn env_with(extra: &str) -> Env {
     let sim = simulator().await;
     let rx = receiver().await;
     let toml = format!(
-        "{}\n{}\n{extra}",
-        // The common config's `[rest-api] port = 0` makes way for this test's section.
-        config_toml(dir.path(), 0, sim.addr.port()).replace("[rest-api]\nport = 0\n", ""),
+        "{}\n{}\n",
+        config_toml(dir.path(), 0, sim.addr.port())
+            .replace("[rest-api]\nbind = \"127.0.0.1\"\nport = 0\n", extra),
         r#"
 [[users]]
 username = "bulk"
@@ -277,6 +277,34 @@ async fn jasmin_rest_transcript() {
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["data"]["messageCount"], 0);
+    // The spec's binary batch, and Example 3's "Holà !" (a raw user: Latin-1 text, sent in
+    // GSM 03.38 where à is 0x7F).
+    let r = e
+        .post(
+            "/secure/sendbatch",
+            BULK,
+            &json!({"messages": [
+                {"to": ["33333331", "33333332", "33333333"], "hex_content": "0623063106460628"},
+                {"to": "7777771", "content": "Holà !"}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["data"]["messageCount"], 4);
+    wait_received(&e, 8, "the binary batch").await;
+    let got = e.sim.received();
+    for to in ["33333331", "33333332", "33333333"] {
+        let m = got.iter().find(|m| m.destination_addr == to).expect(to);
+        assert_eq!(
+            m.short_message,
+            hex::decode("0623063106460628").expect("hex")
+        );
+    }
+    let m = got
+        .iter()
+        .find(|m| m.destination_addr == "7777771")
+        .expect("Holà");
+    assert_eq!(m.short_message, b"Hol\x7f !");
     e.gw.shutdown().await;
 }
 

@@ -46,12 +46,13 @@ data_dir = "{}"
 log = "warn"
 [jcli]
 port = 0
-[rest-api]
-port = 0
 [http-api]
 bind = "127.0.0.1"
 port = {http_port}
 [smpp-server]
+bind = "127.0.0.1"
+port = 0
+[rest-api]
 bind = "127.0.0.1"
 port = 0
 [callbacks]

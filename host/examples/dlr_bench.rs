@@ -73,8 +73,6 @@ data_dir = "{}"
 log = "error"
 [jcli]
 port = 0
-[rest-api]
-port = 0
 [http-api]
 bind = "127.0.0.1"
 port = 0

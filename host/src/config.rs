@@ -1312,9 +1312,9 @@ pub struct RestApiConfig {
     /// smstools-http-api `MOBILE_PERMS`: username → numbers it may send to (an entry ending
     /// in `*` is a prefix). Users not listed may send to any number.
     pub mobile_perms: std::collections::BTreeMap<String, Vec<String>>,
-    /// `/secure/sendbatch` needs the user's `mt_messaging_cred authorization http_bulk`
-    /// (false by default in Jasmin, which never enforced it: set this to false to let every
-    /// user with `http_send` send batches, as Jasmin's REST API does).
+    /// When true, `/secure/sendbatch` needs the user's `mt_messaging_cred authorization
+    /// http_bulk`. Off by default: Jasmin defines the privilege (false for every user) but its
+    /// REST API never enforced it, and its batch clients must keep working.
     pub enforce_http_bulk: bool,
 }
 
@@ -1339,7 +1339,7 @@ impl Default for RestApiConfig {
             retarus_max_requests_per_10s: 100,
             retarus_duplicate_window: 86_400,
             mobile_perms: Default::default(),
-            enforce_http_bulk: true,
+            enforce_http_bulk: false,
         }
     }
 }

@@ -148,8 +148,6 @@ data_dir = "{}"
 log = "warn"
 [jcli]
 port = 0
-[rest-api]
-port = 0
 [http-api]
 bind = "127.0.0.1"
 port = 0

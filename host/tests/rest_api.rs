@@ -406,7 +406,7 @@ async fn secure_send_parameters() {
 
 #[tokio::test]
 async fn batch_globals_callbacks_and_errbacks() {
-    let e = env().await;
+    let e = env_with(&format!("{REST}enforce_http_bulk = true\n")).await;
     // Example 2: globals inherited, overridden locally.
     let r = e
         .post(
@@ -493,7 +493,7 @@ async fn batch_globals_callbacks_and_errbacks() {
     );
     let r = e.get(&format!("/secure/batch/{batch}"), BULK).await;
     assert_eq!(r.status, 404, "another user's batch");
-    // http_bulk is enforced.
+    // http_bulk is enforced when the operator asks for it.
     let r = e
         .post(
             "/secure/sendbatch",

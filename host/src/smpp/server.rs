@@ -299,7 +299,16 @@ where
                     stats.submit_sm_request_count.inc();
                     b.stats.submit_sm_request_count.inc();
                 }
-                if !sh.throughput_ok(&b.user) {
+                let within = sh.throughput_ok(&b.user)
+                    && (!sh.deps.pipeline.shared_throughput
+                        || crate::cluster::throughput_ok(
+                            sh.deps.store.as_ref(),
+                            "smpps",
+                            &b.user.username,
+                            b.user.mt_cred.quota.smpps_throughput,
+                        )
+                        .await);
+                if !within {
                     stats.throttling_error_count.inc();
                     b.stats.throttling_error_count.inc();
                     respond_status(&s, seq, is_data, CommandStatus::EsmeRthrottled).await;

@@ -79,7 +79,8 @@ node_id = "{node}"
 lease_ttl_ms = 3000
 "#
         ),
-        None => "[store]\nsync = \"normal\"\n".into(),
+        // The embedded default: fsync per group commit (RabbitMQ fsyncs before confirming too).
+        None => String::new(),
     };
     let text = format!(
         r#"

@@ -178,6 +178,7 @@ impl Gateway {
             },
             max_parts: cfg.http_api.long_content_max_parts.max(1) as usize,
             max_age_ms: (cfg.queue.max_age as i64) * 1000,
+            shared_throughput: cfg.store.url.is_some(),
         });
         let shutdown = CancellationToken::new();
         let mut http_addr = None;

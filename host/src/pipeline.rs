@@ -172,6 +172,8 @@ pub struct Pipeline {
     pub split: SplitMethod,
     pub max_parts: usize,
     pub max_age_ms: i64,
+    /// Cluster mode: `http_throughput` / `smpps_throughput` are also counted over every node.
+    pub shared_throughput: bool,
 }
 
 impl Pipeline {

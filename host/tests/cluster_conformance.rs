@@ -163,6 +163,39 @@ async fn redis_two_nodes_share_state() {
         .expect("limited");
     assert!((left - (30.0 - 42.0 * 0.7)).abs() < 1e-6, "left {left}");
 
+    // An unlimited user's charges are answered locally; a limit set on another node applies
+    // within a second.
+    b.balance_seed("vic", Balance::default())
+        .await
+        .expect("seed");
+    assert!(matches!(
+        b.balance_charge("vic", 5.0, 1).await.expect("charge"),
+        Charge::Done(_)
+    ));
+    a.balance_set(
+        "vic",
+        Balance {
+            balance: Some(1.0),
+            sms_count: None,
+        },
+    )
+    .await
+    .expect("set");
+    let t0 = std::time::Instant::now();
+    loop {
+        match b.balance_charge("vic", 5.0, 1).await.expect("charge") {
+            Charge::Insufficient(bal) => {
+                assert_eq!(bal.balance, Some(1.0));
+                break;
+            }
+            Charge::Done(_) => assert!(
+                t0.elapsed() < Duration::from_secs(1),
+                "the new limit never reached node B"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
     assert!(a
         .try_lease("smppc:x", "node-a", Duration::from_secs(5))
         .await

@@ -119,6 +119,7 @@ struct Backoff {
 
 /// RabbitMQ-backed broker.
 pub struct AmqpBroker {
+    me: std::sync::Weak<AmqpBroker>,
     cfg: AmqpConfig,
     exchange: String,
     current: parking_lot::RwLock<Option<Arc<Conn>>>,
@@ -135,7 +136,8 @@ fn unavailable(e: impl std::fmt::Display) -> BrokerError {
 impl AmqpBroker {
     /// Connect (the first connection must succeed, so a wrong URL fails at start).
     pub async fn connect(cfg: AmqpConfig) -> Result<Arc<AmqpBroker>, BrokerError> {
-        let b = Arc::new(AmqpBroker {
+        let b = Arc::new_cyclic(|me| AmqpBroker {
+            me: me.clone(),
             exchange: format!("{}{EXCHANGE}", cfg.prefix),
             cfg,
             current: parking_lot::RwLock::new(None),
@@ -459,8 +461,28 @@ impl AmqpBroker {
         }
     }
 
-    /// Start the queue's consumer unless it runs.
+    /// Start the queue's consumer unless it runs. Cancel-safe: the start runs in its own task,
+    /// so a caller that gives up (a `select!`) never leaves a half-registered consumer holding
+    /// deliveries.
     async fn ensure_consumer(&self, queue: &str, q: &Arc<Q>) -> Result<(), BrokerError> {
+        {
+            let st = q.state.lock();
+            if let Some((ch, _, _)) = &st.consumer {
+                if ch.status().connected() {
+                    return Ok(());
+                }
+            }
+        }
+        let Some(me) = self.me.upgrade() else {
+            return Err(unavailable("broker dropped"));
+        };
+        let (queue, q) = (queue.to_string(), q.clone());
+        tokio::spawn(async move { me.start_consumer(&queue, &q).await })
+            .await
+            .map_err(unavailable)?
+    }
+
+    async fn start_consumer(&self, queue: &str, q: &Arc<Q>) -> Result<(), BrokerError> {
         {
             let st = q.state.lock();
             if let Some((ch, _, _)) = &st.consumer {
@@ -736,7 +758,24 @@ impl Broker for AmqpBroker {
     async fn stats(&self, queue: &str) -> Result<QueueStats, BrokerError> {
         let q = self.q(queue);
         let c = self.conn().await?;
-        let ready = self.declare(&c, queue).await?;
+        let mut ready = self.declare(&c, queue).await?;
+        // While our consumer has room, what RabbitMQ counts as ready is on its way to us:
+        // give it a moment to land, so that `ready` tells what `receive` can take.
+        let deadline = Instant::now() + Duration::from_millis(300);
+        loop {
+            let (room, active) = {
+                let st = q.state.lock();
+                (
+                    st.buffer.len() + st.held.len() < self.cfg.prefetch as usize,
+                    st.consumer.is_some(),
+                )
+            };
+            if ready == 0 || !room || !active || Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            ready = self.declare(&c, queue).await?;
+        }
         let delays: Vec<u64> = q.state.lock().delays.iter().copied().collect();
         let mut delayed = 0;
         for ms in delays {

@@ -63,8 +63,12 @@ fn text(m: &Message) -> String {
 /// none), so checks that expect a whole batch wait for it first.
 pub async fn settle(b: &dyn Broker, q: &str, n: u64) {
     let t0 = std::time::Instant::now();
+    if n > 0 {
+        tokio::time::timeout(Duration::from_secs(10), b.wait_ready(q))
+            .await
+            .expect("something becomes ready");
+    }
     loop {
-        let _ = tokio::time::timeout(Duration::from_millis(50), b.wait_ready(q)).await;
         let s = b.stats(q).await.expect("stats");
         if s.ready >= n {
             return;

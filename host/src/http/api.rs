@@ -421,6 +421,13 @@ pub async fn send(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
         if !prepared.user.http_throughput_ok() {
             return Err(MtError::Throughput);
         }
+        if p.shared_throughput {
+            let rate = prepared.user.mt_cred.quota.http_throughput;
+            let user = &prepared.user.username;
+            if !crate::cluster::throughput_ok(p.store.as_ref(), "http", user, rate).await {
+                return Err(MtError::Throughput);
+            }
+        }
         p.commit(prepared).await
     }
     .await;

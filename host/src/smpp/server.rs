@@ -300,7 +300,16 @@ where
                     stats.submit_sm_request_count.inc();
                     b.stats.submit_sm_request_count.inc();
                 }
-                if !sh.throughput_ok(&b.user) {
+                let within = sh.throughput_ok(&b.user)
+                    && (!sh.deps.pipeline.shared_throughput
+                        || crate::cluster::throughput_ok(
+                            sh.deps.store.as_ref(),
+                            "smpps",
+                            &b.user.username,
+                            b.user.mt_cred.quota.smpps_throughput,
+                        )
+                        .await);
+                if !within {
                     stats.throttling_error_count.inc();
                     b.stats.throttling_error_count.inc();
                     respond_status(&s, seq, is_data, CommandStatus::EsmeRthrottled).await;
@@ -528,6 +537,9 @@ fn status_of(e: &MtError) -> CommandStatus {
     match e {
         MtError::NoRoute => CommandStatus::EsmeRinvdstadr,
         MtError::Charging => CommandStatus::EsmeRsyserr,
+        // Cluster mode: RabbitMQ unreachable (queue full, try later) or Redis unreachable.
+        MtError::Server(d) if d.starts_with("broker unavailable") => CommandStatus::EsmeRmsgqful,
+        MtError::Server(d) if d.starts_with("store unavailable") => CommandStatus::EsmeRsyserr,
         MtError::Server(_) => CommandStatus::EsmeRsubmitfail,
         MtError::Authentication(_) => CommandStatus::EsmeRinvsysid,
         MtError::Content(_) => CommandStatus::EsmeRinvmsglen,
@@ -915,5 +927,29 @@ async fn deliver_one(sh: &Shared, q: &str, user: &str, s: &Session, d: Delivery)
                 tracing::warn!(error = %e, "SMPP deliverer: requeue failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod unavailable_tests {
+    use super::*;
+
+    /// Cluster mode: RabbitMQ away is `ESME_RMSGQFUL` (try later), Redis away `ESME_RSYSERR`.
+    #[test]
+    fn unavailable_services_map_to_retryable_statuses() {
+        let broker = crate::broker::BrokerError::Unavailable("connection refused".into());
+        let store = crate::store::StoreError::Unavailable("redis: broken pipe".into());
+        assert_eq!(
+            status_of(&MtError::Server(broker.to_string())),
+            CommandStatus::EsmeRmsgqful
+        );
+        assert_eq!(
+            status_of(&MtError::Server(store.to_string())),
+            CommandStatus::EsmeRsyserr
+        );
+        assert_eq!(
+            status_of(&MtError::Server("commit task failed".into())),
+            CommandStatus::EsmeRsubmitfail
+        );
     }
 }

@@ -81,7 +81,7 @@ impl PgHistory {
             }
         });
         client
-            .batch_execute("SET synchronous_commit = off")
+            .batch_execute("SET synchronous_commit = off; SET client_min_messages = warning")
             .await
             .map_err(unavailable)?;
         let ddl = format!(

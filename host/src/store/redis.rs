@@ -51,7 +51,30 @@ pub struct RedisStore {
     history: Option<Arc<PgHistory>>,
     record_ttl: Duration,
     stop: CancellationToken,
+    unlimited: Arc<Unlimited>,
     scripts: Scripts,
+}
+
+/// Users known to have an unlimited balance: their charges need no round trip. Any
+/// `balance:<user>` notification (from any node) forgets the user; `gen` detects a change
+/// that raced with the charge that would have cached the user.
+#[derive(Default)]
+struct Unlimited {
+    users: parking_lot::Mutex<std::collections::HashSet<String>>,
+    gen: std::sync::atomic::AtomicU64,
+}
+
+impl Unlimited {
+    fn forget(&self, key: &str) {
+        self.gen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match key.strip_prefix("balance:") {
+            Some(u) => {
+                self.users.lock().remove(u);
+            }
+            None if key == "*" => self.users.lock().clear(),
+            None => {}
+        }
+    }
 }
 
 impl Drop for RedisStore {
@@ -97,12 +120,14 @@ impl RedisStore {
         let channel = format!("{}changes", cfg.prefix);
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let stop = CancellationToken::new();
+        let unlimited = Arc::new(Unlimited::default());
         tokio::spawn(listen(
             client,
             channel,
             changes.clone(),
             Some(ready_tx),
             stop.clone(),
+            unlimited.clone(),
         ));
         tokio::time::timeout(Duration::from_secs(10), ready_rx)
             .await
@@ -119,6 +144,7 @@ impl RedisStore {
             history,
             record_ttl: cfg.record_ttl,
             stop,
+            unlimited,
             scripts: Scripts {
                 incr_ttl: Script::new(
                     "local v = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -247,6 +273,7 @@ async fn listen(
     tx: broadcast::Sender<String>,
     mut ready: Option<tokio::sync::oneshot::Sender<()>>,
     stop: CancellationToken,
+    unlimited: Arc<Unlimited>,
 ) {
     let mut delay = Duration::from_millis(100);
     loop {
@@ -264,6 +291,7 @@ async fn listen(
                     }
                     None => {
                         tracing::info!("redis change channel subscribed again");
+                        unlimited.forget("*");
                         let _ = tx.send("*".into());
                     }
                 }
@@ -275,6 +303,9 @@ async fn listen(
                     };
                     let Some(m) = m else { break };
                     if let Ok(k) = m.get_payload::<String>() {
+                        if k.starts_with("balance:") {
+                            unlimited.forget(&k);
+                        }
                         let _ = tx.send(k);
                     }
                 }
@@ -450,6 +481,11 @@ impl Store for RedisStore {
         amount: f64,
         sms: i64,
     ) -> Result<Charge, StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.unlimited.users.lock().contains(user) {
+            return Ok(Charge::Done(Balance::default()));
+        }
+        let gen = self.unlimited.gen.load(Ordering::SeqCst);
         // Retried on a lost connection with the same operation id: the script answers a
         // repeated id with the first result, so a retry never charges twice.
         let (k, chan, op) = (self.bal(user), self.chan(), self.op_key());
@@ -470,6 +506,9 @@ impl Store for RedisStore {
             balance: opt_f(&b),
             sms_count: opt_i(&s),
         };
+        if bal.unlimited() && self.unlimited.gen.load(Ordering::SeqCst) == gen {
+            self.unlimited.users.lock().insert(user.to_string());
+        }
         Ok(if ok == 1 {
             Charge::Done(bal)
         } else {

@@ -394,7 +394,8 @@ impl Manager {
                 k = rx.recv() => k,
             };
             match key {
-                Ok(k) if k == LIVE_KEY => {}
+                // `*`: the store lost its notifications for a while (a Redis reconnect).
+                Ok(k) if k == LIVE_KEY || k == "*" => {}
                 Ok(_) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(_) => return,

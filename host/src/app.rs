@@ -19,8 +19,10 @@ use crate::db::Db;
 use crate::dlr::{Dlr, DLR_HTTP_QUEUE, MO_HTTP_QUEUE};
 use crate::http::{self, api::ApiState, ServerLimits};
 use crate::inbound::Inbound;
+use crate::interception::Interception;
 use crate::model::CallbackKind;
 use crate::pipeline::Pipeline;
+use crate::plugins::PluginHost;
 use crate::routing::table::{RoutingTable, TableKind};
 use crate::routing::{BuildOptions, KnownConnectors, LiveAvailability};
 use crate::smpp::client::{self, ConnectorDeps, ConnectorHandle};
@@ -59,6 +61,10 @@ pub struct Gateway {
     pub connectors: RwLock<HashMap<String, Arc<ConnectorHandle>>>,
     /// Live connector state the failover and least-cost routes read.
     pub availability: Arc<LiveAvailability>,
+    /// The Wasm plugin host (`[plugins] enabled`).
+    pub plugins: Option<Arc<PluginHost>>,
+    /// Interception tables and the HLR/charging hooks (the console swaps the tables).
+    pub interception: Arc<Interception>,
     shutdown: CancellationToken,
     http_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -72,11 +78,21 @@ impl Gateway {
             ));
         }
         let availability = Arc::new(LiveAvailability::new());
+        let plugins = if cfg.plugins.enabled {
+            Some(PluginHost::new(&cfg.plugins, &cfg.data_dir).map_err(StartError::Config)?)
+        } else {
+            None
+        };
         let opts = BuildOptions {
             availability: availability.clone(),
-            scripts: None,
+            scripts: plugins
+                .clone()
+                .map(|p| p as Arc<dyn crate::routing::ScriptHost>),
             known: Some(KnownConnectors::from_config(&cfg)),
         };
+        let interception = Arc::new(
+            Interception::build(&cfg, plugins.clone(), &opts).map_err(StartError::Config)?,
+        );
         let mt_table = RoutingTable::build_with(TableKind::Mt, &cfg.mtroutes, &cfg.filters, &opts)
             .map_err(StartError::Config)?;
         let mo_table = RoutingTable::build_with(TableKind::Mo, &cfg.moroutes, &cfg.filters, &opts)
@@ -138,8 +154,12 @@ impl Gateway {
             },
             max_parts: cfg.http_api.long_content_max_parts.max(1) as usize,
             max_age_ms: (cfg.queue.max_age as i64) * 1000,
+            interception: interception.clone(),
         });
         let shutdown = CancellationToken::new();
+        if let Some(p) = &plugins {
+            p.watch(shutdown.clone());
+        }
         let mut http_addr = None;
         let mut http_task = None;
         if cfg.http_api.enabled {
@@ -184,6 +204,7 @@ impl Gateway {
             mo_table: RwLock::new(Arc::new(mo_table)),
             httpccs: RwLock::new(httpccs),
             mo: cfg.mo.clone(),
+            interception: interception.clone(),
         });
         let mut throwers = vec![];
         for (queue, kind, tcfg) in [
@@ -237,6 +258,8 @@ impl Gateway {
             throwers: parking_lot::Mutex::new(throwers),
             availability,
             connectors: RwLock::new(HashMap::new()),
+            plugins,
+            interception,
             shutdown,
             http_task: parking_lot::Mutex::new(http_task),
         });

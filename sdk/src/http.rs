@@ -47,7 +47,10 @@ fn wasi_post(url: &str, content_type: &str, body: &[u8]) -> Result<Response, Str
 
     let (https, authority, path) = split_url(url)?;
     let headers =
-        Fields::from_list(&[("content-type".to_string(), content_type.as_bytes().to_vec())])
+        Fields::from_list(&[
+            ("content-type".to_string(), content_type.as_bytes().to_vec()),
+            ("content-length".to_string(), body.len().to_string().into_bytes()),
+        ])
             .map_err(|e| format!("headers: {e:?}"))?;
     let req = OutgoingRequest::new(headers);
     let bad = |what: &str| format!("invalid {what} in {url:?}");

@@ -175,12 +175,14 @@ fn micro(wasm: &Path, tmp: &Path) {
         p50 - b50
     );
 
-    let mut cfg = Config::default();
-    cfg.mtinterceptors = vec![InterceptorConfig::new(
-        "DefaultInterceptor",
-        0,
-        "plugin(sender)",
-    )];
+    let cfg = Config {
+        mtinterceptors: vec![InterceptorConfig::new(
+            "DefaultInterceptor",
+            0,
+            "plugin(sender)",
+        )],
+        ..Default::default()
+    };
     let inter = Interception::build(&cfg, Some(host.clone()), &opts).expect("interception");
     let none = Interception::empty();
     let (b50, _) = measure(n, || {

@@ -700,7 +700,11 @@ async fn hostile_plugins_are_denied_or_stopped_within_budget_and_the_gateway_kee
     assert_eq!(n("h_alloc", |c| c.memory.load(Ordering::Relaxed)), 4);
     assert_eq!(n("h_panic", |c| c.traps.load(Ordering::Relaxed)), 4);
     assert!(n("h_socket", |c| c.denied.load(Ordering::Relaxed)) >= 4);
-    assert_eq!(n("h_socket", |c| c.failures()), 0, "the connect was refused, not a crash");
+    assert_eq!(
+        n("h_socket", |c| c.failures()),
+        0,
+        "the connect was refused, not a crash"
+    );
     assert_eq!(n("h_file", |c| c.calls.load(Ordering::Relaxed)), 4);
     assert_eq!(
         n("h_file", |c| c.failures()),

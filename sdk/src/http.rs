@@ -46,12 +46,14 @@ fn wasi_post(url: &str, content_type: &str, body: &[u8]) -> Result<Response, Str
     use wasi::io::streams::StreamError;
 
     let (https, authority, path) = split_url(url)?;
-    let headers =
-        Fields::from_list(&[
-            ("content-type".to_string(), content_type.as_bytes().to_vec()),
-            ("content-length".to_string(), body.len().to_string().into_bytes()),
-        ])
-            .map_err(|e| format!("headers: {e:?}"))?;
+    let headers = Fields::from_list(&[
+        ("content-type".to_string(), content_type.as_bytes().to_vec()),
+        (
+            "content-length".to_string(),
+            body.len().to_string().into_bytes(),
+        ),
+    ])
+    .map_err(|e| format!("headers: {e:?}"))?;
     let req = OutgoingRequest::new(headers);
     let bad = |what: &str| format!("invalid {what} in {url:?}");
     req.set_method(&Method::Post).map_err(|_| bad("method"))?;

@@ -14,12 +14,15 @@ use crate::plugins::{bindings::hlr::Network, Slot, World};
 /// Largest number of cached answers (older ones are dropped when full).
 const MAX_CACHED: usize = 100_000;
 
+/// A cached answer: when it was fetched and its tags (none: the lookup had no answer).
+type Cached = (Instant, Option<Vec<String>>);
+
 /// The HLR lookup with its cache.
 #[derive(Debug)]
 pub struct Hlr {
     slot: Arc<Slot>,
     ttl: Duration,
-    cache: Mutex<HashMap<String, (Instant, Option<Vec<String>>)>>,
+    cache: Mutex<HashMap<String, Cached>>,
 }
 
 /// Tags for a network answer.

@@ -128,8 +128,6 @@ impl InterceptionTable {
                 return Err(format!("{at}: order {} is already used", c.order));
             }
             let name = plugin_name(&c.script).map_err(|e| format!("{at}: {e}"))?;
-            let host = plugins
-                .ok_or_else(|| format!("{at}: interceptors run Wasm plugins: enable [plugins]"))?;
             let mut fs = vec![];
             for fid in &c.filters {
                 let fc = by_id.get(fid.trim()).ok_or_else(|| {
@@ -150,6 +148,8 @@ impl InterceptionTable {
                 }
                 fs.push(f);
             }
+            let host = plugins
+                .ok_or_else(|| format!("{at}: interceptors run Wasm plugins: enable [plugins]"))?;
             entries.push(Interceptor {
                 order: c.order,
                 kind: ty,
@@ -158,7 +158,7 @@ impl InterceptionTable {
                 script: c.script.trim().to_string(),
             });
         }
-        entries.sort_by(|a, b| b.order.cmp(&a.order));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.order));
         Ok(InterceptionTable { kind, entries })
     }
 }

@@ -49,6 +49,18 @@ if ! psql -h 127.0.0.1 -U postgres -d test -c 'select 1' >/dev/null 2>&1; then
   fi
   su postgres -c "createdb test" >/dev/null 2>&1 || true
 fi
+# Wasm plugins: the wasm32-wasip2 target, then the first-party plugins (host/tests/plugins.rs
+# loads them; cargo's freshness check makes rebuilding free when nothing changed).
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+  rustup target add wasm32-wasip2
+fi
+echo "== plugins (wasm32-wasip2)"
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-plugins" \
+  cargo build --release --target wasm32-wasip2 --manifest-path plugins/Cargo.toml
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-plugins" \
+  cargo clippy --manifest-path plugins/Cargo.toml --all-targets -- -D warnings
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-plugins" \
+  cargo test --manifest-path plugins/Cargo.toml
 echo "== cargo test"
 cargo test --workspace 2>&1 | tee /tmp/smsgate-test.log
 # Schema-based fuzzing of every HTTP API against a running gateway (installs schemathesis).

@@ -19,9 +19,11 @@ use crate::db::Db;
 use crate::dlr::{Dlr, DLR_HTTP_QUEUE, MO_HTTP_QUEUE};
 use crate::http::{self, api::ApiState, ServerLimits};
 use crate::inbound::Inbound;
+use crate::interception::Interception;
 use crate::manage::{Manager, Profile};
 use crate::model::CallbackKind;
 use crate::pipeline::Pipeline;
+use crate::plugins::PluginHost;
 use crate::routing::table::{RoutingTable, TableKind};
 use crate::routing::{BuildOptions, KnownConnectors, LiveAvailability, ScriptHost};
 use crate::smpp::client::{ConnectorDeps, ConnectorHandle};
@@ -73,6 +75,10 @@ pub struct Gateway {
     pub batches: Arc<crate::batch::Batches>,
     /// Message history behind the REST APIs' reports.
     pub history: Arc<dyn crate::history::History>,
+    /// The Wasm plugin host (`[plugins] enabled`).
+    pub plugins: Option<Arc<PluginHost>>,
+    /// Interception tables and the HLR/charging hooks (the console swaps the tables).
+    pub interception: Arc<Interception>,
     shutdown: CancellationToken,
     http_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -125,12 +131,21 @@ impl Gateway {
             StartError::Config(format!("profile {}: {e}", crate::manage::DEFAULT_PROFILE))
         })?;
         let availability = Arc::new(LiveAvailability::new());
-        let scripts: Option<Arc<dyn ScriptHost>> = None;
+        let plugins = if cfg.plugins.enabled {
+            Some(PluginHost::new(&cfg.plugins, &cfg.data_dir).map_err(StartError::Config)?)
+        } else {
+            None
+        };
+        let scripts: Option<Arc<dyn ScriptHost>> =
+            plugins.clone().map(|p| p as Arc<dyn ScriptHost>);
         let opts = BuildOptions {
             availability: availability.clone(),
             scripts: scripts.clone(),
             known: Some(KnownConnectors::from_config(&cfg)),
         };
+        let interception = Arc::new(
+            Interception::build(&cfg, plugins.clone(), &opts).map_err(StartError::Config)?,
+        );
         let mt_table = RoutingTable::build_with(TableKind::Mt, &cfg.mtroutes, &cfg.filters, &opts)
             .map_err(StartError::Config)?;
         let mo_table = RoutingTable::build_with(TableKind::Mo, &cfg.moroutes, &cfg.filters, &opts)
@@ -179,8 +194,12 @@ impl Gateway {
             max_parts: cfg.http_api.long_content_max_parts.max(1) as usize,
             max_age_ms: (cfg.queue.max_age as i64) * 1000,
             shared_throughput: cfg.store.url.is_some(),
+            interception: interception.clone(),
         });
         let shutdown = CancellationToken::new();
+        if let Some(p) = &plugins {
+            p.watch(shutdown.clone());
+        }
         let mut http_addr = None;
         let mut http_task = None;
         if cfg.http_api.enabled {
@@ -239,6 +258,7 @@ impl Gateway {
             mo_table: RwLock::new(Arc::new(mo_table)),
             httpccs: RwLock::new(httpccs),
             mo: cfg.mo.clone(),
+            interception: interception.clone(),
         });
         let mut throwers = rest.tasks;
         for (queue, kind, tcfg) in [
@@ -315,6 +335,8 @@ impl Gateway {
             rest_addr: rest.addr,
             batches: rest.batches,
             history: rest.history,
+            plugins,
+            interception,
             shutdown,
             http_task: parking_lot::Mutex::new(http_task),
         });

@@ -53,6 +53,8 @@ pub struct Inbound {
     pub mo_table: RwLock<Arc<RoutingTable>>,
     pub httpccs: RwLock<HashMap<String, HttpClientConfig>>,
     pub mo: MoConfig,
+    /// MO interception table (shared with the pipeline).
+    pub interception: Arc<crate::interception::Interception>,
 }
 
 impl Inbound {
@@ -327,6 +329,21 @@ impl Inbound {
         text: String,
         binary: Vec<u8>,
     ) -> Result<(), CommandStatus> {
+        let (mut m, mut text) = (m, text);
+        use crate::interception::Outcome;
+        match self.interception.intercept(
+            crate::routing::TableKind::Mo,
+            &mut m,
+            Some(&text),
+            "",
+            "",
+        ) {
+            Outcome::Continue { text: Some(t) } => text = t,
+            Outcome::Continue { text: None } => {}
+            // ESME_ROK from the interceptor: accepted, not routed.
+            Outcome::Answer { smpp: 0, .. } => return Ok(()),
+            Outcome::Answer { smpp, .. } => return Err(CommandStatus::from(smpp)),
+        }
         let decision = {
             let table = self.mo_table.read().clone();
             table.route(&Routable {

@@ -24,6 +24,7 @@ use crate::config::{
     Config, FilterConfig, GroupConfig, HttpClientConfig, InterceptorConfig, RouteConfig,
     SmppClientConfig, UserConfig,
 };
+use crate::interception::table::InterceptionTable;
 use crate::model::message::now_ms;
 use crate::routing::table::{RoutingTable, TableKind};
 use crate::routing::{BuildOptions, KnownConnectors};
@@ -212,7 +213,8 @@ pub fn check_script(script: &str, cfg: &Config) -> Result<(), String> {
             return Err("python3() needs the path of a script".into());
         }
         return Err(format!(
-            "cannot run python3({path}): Python interceptor scripts run in the Python-on-Wasm plugin, which this gateway does not have"
+            "cannot run python3({path}): {}",
+            crate::plugins::PYTHON_MISSING
         ));
     }
     if let Some(name) = s.strip_prefix("plugin(").and_then(|r| r.strip_suffix(')')) {
@@ -432,6 +434,7 @@ impl Manager {
         let cfg = next.overlay(&self.base);
         check(&cfg)?;
         let (mt, mo) = build_tables(&cfg, &gw)?;
+        let (mt_int, mo_int) = build_interception(&cfg, &gw)?;
         gw.pipeline.auth.reload(&cfg.groups, &cfg.users)?;
         for u in &next.users {
             if prev.users.iter().any(|p| p.username == u.username) {
@@ -449,6 +452,8 @@ impl Manager {
         }
         *gw.pipeline.mt_table.write() = Arc::new(mt);
         *gw.inbound.mo_table.write() = Arc::new(mo);
+        *gw.interception.mt.write() = Arc::new(mt_int);
+        *gw.interception.mo.write() = Arc::new(mo_int);
         *gw.inbound.httpccs.write() = cfg
             .httpccs
             .iter()
@@ -557,6 +562,34 @@ pub async fn read_profile(store: &dyn Store, name: &str) -> Result<Option<Profil
         Ok(None) => Ok(None),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// The MT and MO interception tables `cfg` describes, with `gw`'s plugin host.
+fn build_interception(
+    cfg: &Config,
+    gw: &Gateway,
+) -> Result<(InterceptionTable, InterceptionTable), String> {
+    let opts = BuildOptions {
+        availability: gw.availability.clone(),
+        scripts: gw.scripts.clone(),
+        known: Some(KnownConnectors::from_config(cfg)),
+    };
+    let plugins = gw.plugins.as_deref();
+    let mt = InterceptionTable::build(
+        TableKind::Mt,
+        &cfg.mtinterceptors,
+        &cfg.filters,
+        &opts,
+        plugins,
+    )?;
+    let mo = InterceptionTable::build(
+        TableKind::Mo,
+        &cfg.mointerceptors,
+        &cfg.filters,
+        &opts,
+        plugins,
+    )?;
+    Ok((mt, mo))
 }
 
 /// The MT and MO routing tables `cfg` describes, with `gw`'s live connector state.

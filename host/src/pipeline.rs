@@ -14,9 +14,10 @@ use crate::auth::{Auth, AuthError};
 use crate::billing;
 use crate::broker::{submit_queue, Broker};
 use crate::config::SmppClientConfig;
+use crate::interception::Outcome;
 use crate::model::message::now_ms;
 use crate::model::{Address, Channel, Direction, DlrRequest, Message, Part, Tlv, User};
-use crate::routing::table::Decision;
+use crate::routing::table::{Decision, TableKind};
 use crate::routing::{ConnectorRef, Routable, RoutingTable};
 use crate::sms::content::{self, ContentError, Payload, SplitMethod};
 use crate::stats::Stats;
@@ -111,6 +112,10 @@ pub enum MtError {
     /// `quota.http_throughput` exceeded.
     #[error("User throughput exceeded")]
     Throughput,
+    /// An interceptor or the charging plugin answered: SMPP status `smpp` for SMPP clients,
+    /// HTTP status `http` for HTTP ones (see [`crate::interception`]).
+    #[error("Interception specific error code {http}")]
+    Intercepted { smpp: u32, http: u16 },
 }
 
 /// Which optional parameters a submission sets explicitly (each needs its authorization).
@@ -159,6 +164,8 @@ pub struct Prepared {
     pub message: Message,
     pub decision: Decision,
     pub user: Arc<User>,
+    /// An interceptor answered ESME_ROK: accepted without routing, billing or sending.
+    pub intercepted: bool,
 }
 
 /// Shared state of the pipeline.
@@ -174,6 +181,8 @@ pub struct Pipeline {
     pub max_age_ms: i64,
     /// Cluster mode: `http_throughput` / `smpps_throughput` are also counted over every node.
     pub shared_throughput: bool,
+    /// MT interception table, HLR lookup and charging plugins.
+    pub interception: Arc<crate::interception::Interception>,
 }
 
 impl Pipeline {
@@ -299,18 +308,18 @@ impl Pipeline {
         let user = self
             .authenticate(&req.username, &req.password, req.source_ip)
             .await?;
-        self.prepare_as(user, req)
+        self.prepare_as(user, req).await
     }
 
     /// Phases 2-5 for an already authenticated user (an SMPP session authenticated at bind),
     /// with the send authorizations and value filters.
-    pub fn prepare_as(&self, user: Arc<User>, req: &MtRequest) -> Result<Prepared, MtError> {
-        self.prepare_with(user, req, Some(&Asked::of(req)))
+    pub async fn prepare_as(&self, user: Arc<User>, req: &MtRequest) -> Result<Prepared, MtError> {
+        self.prepare_with(user, req, Some(&Asked::of(req))).await
     }
 
     /// Phases 2-5; `send` = `Some` checks the send authorizations and value filters for what
     /// the request sets (`None` for `/rate`, which only needs `http_rate`).
-    pub fn prepare_with(
+    pub async fn prepare_with(
         &self,
         user: Arc<User>,
         req: &MtRequest,
@@ -378,7 +387,32 @@ impl Pipeline {
                 }
             }
         }
-        self.intercept(&mut message)?;
+        let mut read = read;
+        match self.intercept(&mut message, &user, read.text()).await {
+            Outcome::Continue { text: Some(text) } => {
+                read = content::read_text(
+                    text.as_bytes(),
+                    crate::config::ContentEncoding::Utf8,
+                    req.coding,
+                    req.transliterate,
+                )?;
+                message.data_coding = read.coding;
+            }
+            Outcome::Continue { text: None } => {}
+            Outcome::Answer { smpp: 0, .. } => {
+                return Ok(Prepared {
+                    message,
+                    decision: Decision {
+                        order: 0,
+                        connector: ConnectorRef::Smppc(String::new()),
+                        rate: 0.0,
+                    },
+                    user,
+                    intercepted: true,
+                })
+            }
+            Outcome::Answer { smpp, http } => return Err(MtError::Intercepted { smpp, http }),
+        }
         let text_ref = read.text().unwrap_or("");
         let decision = {
             let table = self.mt_table.read().clone();
@@ -400,9 +434,11 @@ impl Pipeline {
             .get(&cid)
             .cloned()
             .ok_or_else(|| MtError::Server(format!("unknown connector {cid}")))?;
-        self.apply_connector_defaults(&mut message, &conn, req);
+        crate::interception::keep_locked(&mut message, |m| {
+            self.apply_connector_defaults(m, &conn, req)
+        });
         if let Content::Smpp(c) = &req.content {
-            apply_smpp_fields(&mut message, c);
+            crate::interception::keep_locked(&mut message, |m| apply_smpp_fields(m, c));
             message.parts = smpp_parts(c, coding, self.split, self.max_parts)?;
             self.check_long(&user, req, &message, send)?;
             message.connector = cid;
@@ -411,6 +447,7 @@ impl Pipeline {
                 message,
                 decision,
                 user,
+                intercepted: false,
             });
         }
         let payload = content::encode(read, conn.default_alphabet, req.transliterate)?;
@@ -424,6 +461,7 @@ impl Pipeline {
             message,
             decision,
             user,
+            intercepted: false,
         })
     }
 
@@ -448,9 +486,11 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Interception seam: the MT interception table (plugins) goes here.
-    fn intercept(&self, _message: &mut Message) -> Result<(), MtError> {
-        Ok(())
+    /// Phase 3: HLR lookup (tags), then the MT interception table.
+    async fn intercept(&self, m: &mut Message, user: &User, text: Option<&str>) -> Outcome {
+        self.interception.hlr_tag(m).await;
+        self.interception
+            .intercept(TableKind::Mt, m, text, &user.uid, &user.gid)
     }
 
     fn apply_connector_defaults(&self, m: &mut Message, c: &SmppClientConfig, req: &MtRequest) {
@@ -510,6 +550,9 @@ impl Pipeline {
     /// mid-request cannot cancel it between the charge and the publish (or between the durable
     /// insert and the queue index update).
     pub async fn commit(self: &Arc<Self>, p: Prepared) -> Result<Uuid, MtError> {
+        if p.intercepted {
+            return Ok(p.message.id);
+        }
         let this = self.clone();
         match tokio::spawn(async move { this.commit_inner(p).await }).await {
             Ok(r) => r,
@@ -524,6 +567,14 @@ impl Pipeline {
             p.user.mt_cred.quota.early_percent,
         );
         let (amount, parts) = (bill.now, bill.parts);
+        // The charging plugin, if any, authorizes before the gateway bills.
+        if let Err(smpp) = self
+            .interception
+            .authorize(&p.message, p.message.parts.len() as u32)
+            .await
+        {
+            return Err(MtError::Intercepted { smpp, http: 520 });
+        }
         p.message.bill_rest = bill.rest_per_part;
         let user = p.user.username.clone();
         match billing::charge_submit(self.store.as_ref(), &user, &bill).await {

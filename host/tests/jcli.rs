@@ -523,7 +523,7 @@ async fn modules_errors_and_persistence_across_restart() {
     c.cmd("mtinterceptor -a").await;
     c.cmd("type DefaultInterceptor").await;
     let py = c.cmd("script python3(/opt/x.py)").await;
-    assert!(py.contains("Python-on-Wasm plugin"), "{py}");
+    assert!(py.contains("Python-on-Wasm"), "{py}");
     assert_eq!(
         c.cmd("ok").await,
         "You must set these options before saving: type, order, script\r\n> "

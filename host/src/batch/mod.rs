@@ -375,8 +375,8 @@ impl Batches {
         let result = match user {
             None => Err(MtError::Authentication(job.user.clone())),
             Some(user) => match job.kind {
-                JobKind::Jasmin => self.prepare_jasmin(&user, g, r),
-                JobKind::Retarus => self.prepare_retarus(job, &user, g, r),
+                JobKind::Jasmin => self.prepare_jasmin(&user, g, r).await,
+                JobKind::Retarus => self.prepare_retarus(job, &user, g, r).await,
             },
         };
         let result = match result {
@@ -408,7 +408,7 @@ impl Batches {
         (idx, outcome, cid, row)
     }
 
-    fn prepare_jasmin(
+    async fn prepare_jasmin(
         &self,
         user: &Arc<User>,
         g: &JobGroup,
@@ -424,9 +424,10 @@ impl Batches {
         self.deps
             .pipeline
             .prepare_with(user.clone(), &req, Some(&asked))
+            .await
     }
 
-    fn prepare_retarus(
+    async fn prepare_retarus(
         &self,
         job: &BatchJob,
         user: &Arc<User>,
@@ -462,7 +463,8 @@ impl Batches {
         let mut p = self
             .deps
             .pipeline
-            .prepare_with(Arc::new(u), &req, Some(&asked))?;
+            .prepare_with(Arc::new(u), &req, Some(&asked))
+            .await?;
         if let Some(max) = o.max_parts {
             if p.message.parts.len() > max {
                 return Err(MtError::InvalidArgument(

@@ -393,6 +393,13 @@ pub fn mt_error(state: &ApiState, e: &MtError) -> (StatusCode, String) {
             s.charging_error_count.inc();
             (StatusCode::FORBIDDEN, e.to_string())
         }
+        MtError::Intercepted { http, .. } => {
+            s.interceptor_error_count.inc();
+            (
+                StatusCode::from_u16(*http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                e.to_string(),
+            )
+        }
         MtError::Server(detail) => {
             s.server_error_count.inc();
             tracing::error!(detail = %detail, "send failed");
@@ -416,7 +423,7 @@ pub async fn send(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
             .authenticate(&req.username, &req.password, req.source_ip)
             .await?;
         state.stats.http_request(&user.username, HttpRequest::Send);
-        let prepared = p.prepare_with(user, &req, Some(&asked))?;
+        let prepared = p.prepare_with(user, &req, Some(&asked)).await?;
         // Jasmin checks the user's throughput after routing, before charging.
         if !prepared.user.http_throughput_ok() {
             return Err(MtError::Throughput);
@@ -477,7 +484,7 @@ pub async fn rate(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
             .await?;
         state.stats.http_request(&user.username, HttpRequest::Rate);
         p.check_rate(&user)?;
-        p.prepare_with(user, &req, None)
+        p.prepare_with(user, &req, None).await
     }
     .await;
     match result {

@@ -169,7 +169,7 @@ async fn post_outgoing(
             content: Content::Text(text.as_bytes().to_vec()),
             transliterate: false,
         };
-        match state.pipeline.prepare_as(u.clone(), &req) {
+        match state.pipeline.prepare_as(u.clone(), &req).await {
             Ok(p) => prepared.push((m.clone(), p)),
             Err(e) => return refusal(state, &e),
         }

@@ -814,13 +814,85 @@ fn item_table(order: &[&str], items: &[(&str, String)], w: usize) -> String {
     out
 }
 
-/// `plugin -l` / `-s` / `-r`.
-pub fn plugins(p: &Parsed, _m: &Manager) -> String {
+/// `plugin -l` / `-s NAME` / `-r NAME`.
+pub fn plugins(p: &Parsed, m: &Manager) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let Some(gw) = m.gateway() else {
+        return String::new();
+    };
+    let Some(host) = gw.plugins.clone() else {
+        return "Plugins are disabled ([plugins] enabled = false)".into();
+    };
+    let loaded = host.loaded();
     if p.has("list") {
-        return "Total plugins: 0".into();
+        if loaded.is_empty() {
+            return "Total plugins: 0".into();
+        }
+        let mut out = row(&[
+            ("Plugin id", 16),
+            ("World", 12),
+            ("Contract", 8),
+            ("Calls", 10),
+            ("Errors", 0),
+        ]);
+        for (name, world) in &loaded {
+            let c = host.slot(name).counters().clone();
+            let errors = c.traps.load(Relaxed) + c.timeouts.load(Relaxed) + c.memory.load(Relaxed);
+            out.push_str(&row(&[
+                (name, 16),
+                (world.name(), 12),
+                (PLUGIN_CONTRACT, 8),
+                (&c.calls.load(Relaxed).to_string(), 10),
+                (&errors.to_string(), 0),
+            ]));
+        }
+        let _ = write!(out, "Total plugins: {}", loaded.len());
+        return out;
     }
-    if let Some(name) = p.get("show").or(p.get("reload")) {
-        return format!("Unknown plugin: {name}");
+    if let Some(name) = p.get("show") {
+        let Some((_, world)) = loaded.iter().find(|(n, _)| n == name) else {
+            return format!("Unknown plugin: {name}");
+        };
+        let slot = host.slot(name);
+        let c = slot.counters().clone();
+        let mut out = format!(
+            "name {name}\nworld {}\ncontract smsgate:plugin@{PLUGIN_CONTRACT}\n",
+            world.name()
+        );
+        if let Some(plugin) = slot.get() {
+            let i = &plugin.info;
+            let _ = writeln!(out, "memory_mb {}", i.memory_bytes / (1024 * 1024));
+            let _ = writeln!(out, "budget_ms {}", i.budget_ticks);
+            let _ = writeln!(out, "io_timeout_ms {}", i.io_timeout_ms);
+            let _ = writeln!(out, "allow_hosts {}", i.manifest.allow_hosts.join(";"));
+        }
+        for (k, v) in [
+            ("calls", &c.calls),
+            ("traps", &c.traps),
+            ("timeouts", &c.timeouts),
+            ("memory_errors", &c.memory),
+            ("denied", &c.denied),
+            ("instantiations", &c.instantiations),
+        ] {
+            let _ = writeln!(out, "{k} {}", v.load(Relaxed));
+        }
+        return out;
+    }
+    if let Some(name) = p.get("reload") {
+        let Some(dir) = host.dir() else {
+            return "Error: [plugins] dir is not set".into();
+        };
+        let wasm = dir.join(format!("{name}.wasm"));
+        if !wasm.is_file() {
+            return format!("Unknown plugin: {name}");
+        }
+        return match host.load_file(&wasm) {
+            Ok(world) => format!("Successfully reloaded plugin {name} ({})", world.name()),
+            Err(e) => format!("Error: {e}"),
+        };
     }
     "Missing required option".into()
 }
+
+/// The WIT package version plugins are checked against.
+const PLUGIN_CONTRACT: &str = "0.1.0";

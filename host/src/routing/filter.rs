@@ -14,6 +14,7 @@
 //! | TimeIntervalFilter | x | x | `time_interval` = `HH:MM:SS;HH:MM:SS` |
 //! | TagFilter | x | x | `tag` |
 //! | EvalPyFilter | x | x | `py_code` (handed to the plugin host) |
+//! | PluginFilter | x | x | `plugin` (a Wasm plugin of the `filter` world; an addition) |
 //!
 //! Regular expressions match from the start of the field, like Jasmin's Python `re.match`
 //! (`^` is implied, `$` is not). Dates and times are those of the message's reception
@@ -62,6 +63,14 @@ pub trait ScriptHost: Send + Sync + std::fmt::Debug {
     /// Load the filter script `code` (a path or inline code, as configured); errors are
     /// reported at configuration time.
     fn load_filter(&self, code: &str) -> Result<Arc<dyn ScriptFilter>, String>;
+    /// The `filter` plugin `name` (`PluginFilter`); it may be loaded later (hot reload).
+    fn plugin_filter(&self, name: &str) -> Result<Arc<dyn ScriptFilter>, String> {
+        Err(format!("PluginFilter {name:?}: no plugin host"))
+    }
+    /// The `route` plugin `name` (`PluginMTRoute`, `PluginMORoute`).
+    fn plugin_route(&self, name: &str) -> Result<Arc<dyn super::ScriptRoute>, String> {
+        Err(format!("plugin route {name:?}: no plugin host"))
+    }
 }
 
 /// Stands in for the plugin host when only checking a configuration (`[plugins]` enabled):
@@ -76,8 +85,19 @@ impl ScriptFilter for NeverMatches {
         false
     }
 }
+impl super::ScriptRoute for NeverMatches {
+    fn pick(&self, _: &Routable<'_>, _: &[(String, bool)]) -> Option<usize> {
+        None
+    }
+}
 impl ScriptHost for DeferredScripts {
     fn load_filter(&self, _: &str) -> Result<Arc<dyn ScriptFilter>, String> {
+        Ok(Arc::new(NeverMatches))
+    }
+    fn plugin_filter(&self, _: &str) -> Result<Arc<dyn ScriptFilter>, String> {
+        Ok(Arc::new(NeverMatches))
+    }
+    fn plugin_route(&self, _: &str) -> Result<Arc<dyn super::ScriptRoute>, String> {
         Ok(Arc::new(NeverMatches))
     }
 }
@@ -364,8 +384,27 @@ impl Filter for EvalPyFilter {
     }
 }
 
+/// A Wasm plugin of the `filter` world (`plugin = "name"`); a plugin that fails, times out or
+/// is not loaded does not match.
+#[derive(Debug)]
+pub struct PluginFilter {
+    pub plugin: String,
+    pub script: Arc<dyn ScriptFilter>,
+}
+impl Filter for PluginFilter {
+    fn kind(&self) -> &'static str {
+        "PluginFilter"
+    }
+    fn matches(&self, r: &Routable<'_>) -> bool {
+        self.script.matches(r)
+    }
+    fn describe(&self) -> String {
+        format!("<Pl (plugin={})>", self.plugin)
+    }
+}
+
 /// Every filter type, as spelled in the configuration (matched case-insensitively, as jCli).
-pub const FILTER_TYPES: [&str; 11] = [
+pub const FILTER_TYPES: [&str; 12] = [
     "TransparentFilter",
     "ConnectorFilter",
     "UserFilter",
@@ -377,6 +416,7 @@ pub const FILTER_TYPES: [&str; 11] = [
     "TimeIntervalFilter",
     "TagFilter",
     "EvalPyFilter",
+    "PluginFilter",
 ];
 
 /// `YYYY-MM-DD` to days since the epoch.
@@ -489,6 +529,7 @@ pub fn build_with(
         "DateIntervalFilter" => &["date_interval", "utc_offset"],
         "TimeIntervalFilter" => &["time_interval", "utc_offset"],
         "TagFilter" => &["tag"],
+        "PluginFilter" => &["plugin"],
         _ => &["py_code"],
     };
     for (name, set) in c.set_parameters() {
@@ -548,6 +589,17 @@ pub fn build_with(
             )
         }
         "TagFilter" => Arc::new(TagFilter(need("tag", &c.tag)?)),
+        "PluginFilter" => {
+            let plugin = need("plugin", &c.plugin)?;
+            let host = scripts.ok_or_else(|| {
+                "PluginFilter needs the plugin host, and none is configured (enable [plugins])"
+                    .to_string()
+            })?;
+            let script = host
+                .plugin_filter(&plugin)
+                .map_err(|e| format!("plugin {plugin:?}: {e}"))?;
+            Arc::new(PluginFilter { plugin, script })
+        }
         _ => {
             let code = need("py_code", &c.py_code)?;
             let host = scripts.ok_or_else(|| {

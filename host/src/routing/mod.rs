@@ -20,7 +20,7 @@ pub mod table;
 
 pub use availability::{AlwaysAvailable, Availability, LiveAvailability};
 pub use filter::{Filter, ScriptFilter, ScriptHost};
-pub use route::Route;
+pub use route::{Route, ScriptRoute};
 pub use table::{BuildOptions, Decision, KnownConnectors, RoutingTable, TableKind};
 
 use crate::model::Message;

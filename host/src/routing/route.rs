@@ -381,3 +381,46 @@ mod tests {
         assert_eq!(lc.connectors()[0], c("dear"));
     }
 }
+
+/// The connector choice behind a plugin route, provided by the plugin host.
+pub trait ScriptRoute: Send + Sync + std::fmt::Debug {
+    /// Index into `candidates` (connector as `smppc(id)`, available now) or `None` (the table
+    /// goes on with the next route; also the outcome of a failed plugin call).
+    fn pick(&self, r: &Routable<'_>, candidates: &[(String, bool)]) -> Option<usize>;
+}
+
+/// A route whose connector a Wasm plugin of the `route` world chooses among the configured
+/// ones (`PluginMTRoute`, `PluginMORoute`; an addition).
+#[derive(Debug)]
+pub struct PluginRoute {
+    pub kind: &'static str,
+    pub plugin: String,
+    pub connectors: Vec<ConnectorRef>,
+    pub filters: Vec<Arc<dyn Filter>>,
+    pub rate: f64,
+    pub script: Arc<dyn ScriptRoute>,
+}
+
+impl Route for PluginRoute {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+    fn filters(&self) -> &[Arc<dyn Filter>] {
+        &self.filters
+    }
+    fn pick(&self, r: &Routable<'_>, availability: &dyn Availability) -> Option<ConnectorRef> {
+        let candidates: Vec<(String, bool)> = self
+            .connectors
+            .iter()
+            .map(|c| (c.to_string(), availability.is_available(c)))
+            .collect();
+        let i = self.script.pick(r, &candidates)?;
+        self.connectors.get(i).cloned()
+    }
+    fn rate(&self) -> f64 {
+        self.rate
+    }
+    fn connectors(&self) -> Vec<ConnectorRef> {
+        self.connectors.clone()
+    }
+}

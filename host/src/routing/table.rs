@@ -16,7 +16,9 @@ use std::sync::Arc;
 use super::availability::AlwaysAvailable;
 use super::filter::{self, canonical_type as canonical_filter_type};
 use super::index::PrefixIndex;
-use super::route::{DefaultRoute, FailoverRoute, LeastCostRoute, RoundrobinRoute, StaticRoute};
+use super::route::{
+    DefaultRoute, FailoverRoute, LeastCostRoute, PluginRoute, RoundrobinRoute, StaticRoute,
+};
 use super::{Availability, ConnectorRef, Filter, Routable, Route, ScriptHost};
 use crate::config::{Config, FilterConfig, RouteConfig};
 
@@ -45,12 +47,14 @@ impl TableKind {
                 "RandomRoundrobinMTRoute",
                 "FailoverMTRoute",
                 "LeastCostMTRoute",
+                "PluginMTRoute",
             ],
             TableKind::Mo => &[
                 "DefaultRoute",
                 "StaticMORoute",
                 "RandomRoundrobinMORoute",
                 "FailoverMORoute",
+                "PluginMORoute",
             ],
         }
     }
@@ -507,6 +511,14 @@ fn build_route(
         }
         connectors.push(c);
     }
+    let is_plugin = matches!(rtype, "PluginMTRoute" | "PluginMORoute");
+    if rc.plugin.is_some() != is_plugin {
+        return Err(if is_plugin {
+            format!("{rtype} needs plugin (the name of a route plugin)")
+        } else {
+            format!("{rtype} does not take plugin (PluginMTRoute and PluginMORoute do)")
+        });
+    }
     // Costs (least-cost routes only).
     if rtype != "LeastCostMTRoute" && !rc.costs.is_empty() {
         return Err(format!(
@@ -558,6 +570,23 @@ fn build_route(
             filters: fs,
             rate,
         }),
+        "PluginMTRoute" | "PluginMORoute" => {
+            let plugin = rc.plugin.clone().unwrap_or_default();
+            let host = opts.scripts.as_ref().ok_or_else(|| {
+                format!("{rtype} needs the plugin host, and none is configured (enable [plugins])")
+            })?;
+            let script = host
+                .plugin_route(&plugin)
+                .map_err(|e| format!("plugin {plugin:?}: {e}"))?;
+            Arc::new(PluginRoute {
+                kind: rtype,
+                plugin,
+                connectors: connectors.collect(),
+                filters: fs,
+                rate,
+                script,
+            })
+        }
         "FailoverMTRoute" | "FailoverMORoute" => Arc::new(FailoverRoute {
             kind: rtype,
             connectors: connectors.collect(),

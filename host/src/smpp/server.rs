@@ -554,6 +554,7 @@ fn status_of(e: &MtError) -> CommandStatus {
         MtError::ValueFilter(_, "source_address") => CommandStatus::EsmeRinvsrcadr,
         MtError::ValueFilter(_, "priority") => CommandStatus::EsmeRinvprtflg,
         MtError::Throughput => CommandStatus::EsmeRthrottled,
+        MtError::Intercepted { smpp, .. } => CommandStatus::from(*smpp),
         _ => CommandStatus::EsmeRsyserr,
     }
 }
@@ -656,7 +657,7 @@ async fn submit(
     let is_data = cmd.id() == CommandId::DataSm;
     let stats = &sh.deps.stats.smppsapi;
     let result = match request_of(&cmd, &user, ip) {
-        Ok(req) => match sh.deps.pipeline.prepare_as(user.clone(), &req) {
+        Ok(req) => match sh.deps.pipeline.prepare_as(user.clone(), &req).await {
             Ok(p) => sh.deps.pipeline.commit(p).await,
             Err(e) => Err(e),
         },

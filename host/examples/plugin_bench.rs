@@ -1,0 +1,415 @@
+//! Plugin benchmark (run in release):
+//!
+//! ```text
+//! cargo run --release -p smsgate --example plugin_bench -- [seconds-per-run]
+//! ```
+//!
+//! 1. Added latency per message of one Wasm filter in a routing table and of one modifying
+//!    interceptor (p50/p99 of the routing or interception step, with and without the plugin).
+//! 2. Cold load of a plugin from the on-disk cache (a fresh host, cached machine code), and
+//!    the first compilation for comparison.
+//! 3. End-to-end throughput (HTTP /send → SMPP → simulator) without plugins and with a Wasm
+//!    filter, a modifying interceptor and a plugin route active, alternating runs in one process.
+//!
+//! The plugins come from `plugins/` built for wasm32-wasip2 (built here if needed).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use smsgate::app::Gateway;
+use smsgate::config::{Config, FilterConfig, InterceptorConfig, PluginsConfig, RouteConfig};
+use smsgate::interception::Interception;
+use smsgate::model::{Channel, Direction, Message};
+use smsgate::plugins::PluginHost;
+use smsgate::routing::{BuildOptions, Routable, RoutingTable, ScriptHost, TableKind};
+use smsgate::simulator::{SimConfig, Simulator};
+
+fn wasm_dir() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("root")
+        .to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("wasm-plugins");
+    let ok = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(root.join("plugins/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "building the plugins failed");
+    target.join("wasm32-wasip2/release")
+}
+
+fn pct(v: &mut [u64], p: f64) -> f64 {
+    v.sort_unstable();
+    v[((v.len() - 1) as f64 * p) as usize] as f64 / 1000.0
+}
+
+fn message() -> Message {
+    let mut m = Message::new(
+        Direction::Mt,
+        Channel::Http,
+        smsgate::model::message::now_ms(),
+    );
+    m.destination.addr = "33600000000".into();
+    m.user = Some("foo".into());
+    m.group = Some("g1".into());
+    m
+}
+
+/// p50/p99 in µs of `f` over `n` calls.
+fn measure(n: usize, mut f: impl FnMut()) -> (f64, f64) {
+    for _ in 0..n / 10 {
+        f();
+    }
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        f();
+        v.push(t.elapsed().as_nanos() as u64);
+    }
+    (pct(&mut v, 0.5), pct(&mut v, 0.99))
+}
+
+fn plugins_cfg(dir: &Path, cache: &Path) -> PluginsConfig {
+    PluginsConfig {
+        enabled: true,
+        dir: Some(dir.to_path_buf()),
+        cache_dir: Some(cache.to_path_buf()),
+        ..Default::default()
+    }
+}
+
+fn install(wasm: &Path, dir: &Path, krate: &str, name: &str, toml: &str) {
+    std::fs::write(dir.join(format!("{name}.toml")), toml).expect("toml");
+    std::fs::copy(
+        wasm.join(format!("{krate}.wasm")),
+        dir.join(format!("{name}.wasm")),
+    )
+    .expect("copy");
+}
+
+fn micro(wasm: &Path, tmp: &Path) {
+    let dir = tmp.join("plugins");
+    let cache = tmp.join("cache");
+    std::fs::create_dir_all(&dir).expect("dir");
+    install(
+        wasm,
+        &dir,
+        "blacklist",
+        "bl",
+        "[config]\nnumbers = \"33699999999,33688888888\"\n",
+    );
+    install(
+        wasm,
+        &dir,
+        "sender_override",
+        "sender",
+        "[config]\nsender = \"BRAND\"\n",
+    );
+    let pcfg = plugins_cfg(&dir, &cache);
+    let t = Instant::now();
+    let host = PluginHost::new(&pcfg, tmp).expect("host");
+    host.scan();
+    let first = t.elapsed();
+    // Cold load from the cache: a new host (new engines), machine code from disk.
+    let mut cold = vec![];
+    for _ in 0..10 {
+        let h2 = PluginHost::new(&pcfg, tmp).expect("host");
+        let t = Instant::now();
+        h2.load_file(&dir.join("bl.wasm")).expect("load");
+        cold.push(t.elapsed().as_micros() as u64 * 1000);
+    }
+    println!(
+        "load: first start (compile 2 plugins + cache) {:.1} ms; cold load of one plugin from cache p50 {:.2} ms",
+        first.as_secs_f64() * 1000.0,
+        pct(&mut cold, 0.5) / 1000.0
+    );
+
+    let scripts: Arc<dyn ScriptHost> = host.clone();
+    let opts = BuildOptions {
+        scripts: Some(scripts),
+        ..Default::default()
+    };
+    let mut f_plugin = FilterConfig::new("bl", "PluginFilter");
+    f_plugin.plugin = Some("bl".into());
+    let mut f_native = FilterConfig::new("bl", "DestinationAddrFilter");
+    f_native.destination_addr = Some("^3369999".into());
+    let mut route = RouteConfig::new("StaticMTRoute", 10);
+    route.connector = Some("smppc(black)".into());
+    route.filters = vec!["bl".into()];
+    let mut default = RouteConfig::new("DefaultRoute", 0);
+    default.connector = Some("smppc(sim)".into());
+    let routes = [route, default];
+    let with = RoutingTable::build_with(TableKind::Mt, &routes, &[f_plugin], &opts).expect("table");
+    let without =
+        RoutingTable::build_with(TableKind::Mt, &routes, &[f_native], &opts).expect("table");
+    let m = message();
+    let r = Routable {
+        message: &m,
+        text: "hello world",
+        uid: "foo",
+        gid: "g1",
+    };
+    let n = 200_000;
+    let (b50, b99) = measure(n, || {
+        std::hint::black_box(without.route(&r));
+    });
+    let (p50, p99) = measure(n, || {
+        std::hint::black_box(with.route(&r));
+    });
+    println!(
+        "filter: route() without plugin p50 {b50:.2} µs p99 {b99:.2} µs; with the Wasm filter p50 {p50:.2} µs p99 {p99:.2} µs; added p50 {:.2} µs",
+        p50 - b50
+    );
+
+    let cfg = Config {
+        mtinterceptors: vec![InterceptorConfig::new(
+            "DefaultInterceptor",
+            0,
+            "plugin(sender)",
+        )],
+        ..Default::default()
+    };
+    let inter = Interception::build(&cfg, Some(host.clone()), &opts).expect("interception");
+    let none = Interception::empty();
+    let (b50, _) = measure(n, || {
+        let mut m = m.clone();
+        std::hint::black_box(none.intercept(
+            TableKind::Mt,
+            &mut m,
+            Some("hello world"),
+            "foo",
+            "g1",
+        ));
+    });
+    let (p50, p99) = measure(n, || {
+        let mut m = m.clone();
+        std::hint::black_box(inter.intercept(
+            TableKind::Mt,
+            &mut m,
+            Some("hello world"),
+            "foo",
+            "g1",
+        ));
+    });
+    let mut check = m.clone();
+    inter.intercept(TableKind::Mt, &mut check, Some("hello world"), "foo", "g1");
+    assert_eq!(check.source.addr, "BRAND");
+    println!(
+        "interceptor (modifies, tags, locks): p50 {p50:.2} µs p99 {p99:.2} µs; without p50 {b50:.2} µs; added p50 {:.2} µs",
+        p50 - b50
+    );
+}
+
+fn gateway_toml(data: &Path, http_port: u16, smsc: u16, plugins: Option<&Path>) -> String {
+    let mut t = format!(
+        r#"
+data_dir = "{}"
+log = "error"
+[http-api]
+bind = "127.0.0.1"
+port = {http_port}
+[smpp-server]
+enabled = false
+[store]
+sync = "normal"
+[[groups]]
+gid = "g1"
+[[users]]
+username = "foo"
+password = "bar"
+gid = "g1"
+[[smppccs]]
+cid = "sim"
+host = "127.0.0.1"
+port = {smsc}
+window = 64
+[[smppccs]]
+cid = "sim2"
+host = "127.0.0.1"
+port = {smsc}
+window = 64
+[[mtroutes]]
+type = "DefaultRoute"
+order = 0
+connector = "smppc(sim)"
+"#,
+        data.display()
+    );
+    if let Some(p) = plugins {
+        t += &format!(
+            r#"
+[plugins]
+enabled = true
+dir = "{}"
+cache_dir = "{}"
+[[filters]]
+fid = "bl"
+type = "PluginFilter"
+plugin = "bl"
+[[filters]]
+fid = "all"
+type = "TransparentFilter"
+[[mtroutes]]
+type = "StaticMTRoute"
+order = 20
+connector = "smppc(sim2)"
+filters = ["bl"]
+[[mtroutes]]
+type = "PluginMTRoute"
+order = 10
+plugin = "pref"
+connectors = ["smppc(sim)", "smppc(sim2)"]
+filters = ["all"]
+[[mtinterceptors]]
+type = "DefaultInterceptor"
+order = 0
+script = "plugin(sender)"
+"#,
+            p.display(),
+            data.join("cache").display()
+        );
+    }
+    t
+}
+
+async fn run_load(gw: &Gateway, secs: f64, workers: usize) -> (f64, f64) {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let addr = gw.http_addr.expect("http");
+    let client: Client<_, Empty<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let done = Arc::new(AtomicU64::new(0));
+    let lat = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    let mut tasks = vec![];
+    for w in 0..workers {
+        let (client, done, lat) = (client.clone(), done.clone(), lat.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            let mut mine = vec![];
+            while Instant::now() < end {
+                i += 1;
+                let uri: hyper::Uri = format!(
+                    "http://{addr}/send?username=foo&password=bar&to=336{w:02}{i:06}&content=hello"
+                )
+                .parse()
+                .expect("uri");
+                let t = Instant::now();
+                let Ok(resp) = client.get(uri).await else {
+                    continue;
+                };
+                let ok = resp.status() == 200;
+                let _ = resp.into_body().collect().await;
+                if ok {
+                    mine.push(t.elapsed().as_nanos() as u64);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            lat.lock().extend(mine);
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let n = done.load(Ordering::Relaxed) as f64;
+    let mut v = std::mem::take(&mut *lat.lock());
+    (n / secs, if v.is_empty() { 0.0 } else { pct(&mut v, 0.5) })
+}
+
+async fn throughput(wasm: &Path, tmp: &Path, secs: f64) {
+    let sim = Simulator::start(SimConfig {
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        hex_ids: true,
+        dlr_delay: None,
+        throttle_percent: 0,
+        pdu_log: None,
+        keep_messages: false,
+    })
+    .await
+    .expect("simulator");
+    let pdir = tmp.join("tp-plugins");
+    std::fs::create_dir_all(&pdir).expect("dir");
+    install(
+        wasm,
+        &pdir,
+        "blacklist",
+        "bl",
+        "[config]\nnumbers = \"33699999999\"\n",
+    );
+    install(
+        wasm,
+        &pdir,
+        "sender_override",
+        "sender",
+        "[config]\nsender = \"BRAND\"\n",
+    );
+    install(
+        wasm,
+        &pdir,
+        "preferred_route",
+        "pref",
+        "[config]\nprefer = \"smppc(sim)\"\n",
+    );
+    let mut results: Vec<(bool, f64, f64)> = vec![];
+    for round in 0..4 {
+        let with = round % 2 == 1;
+        let data = tmp.join(format!("gw{round}"));
+        std::fs::create_dir_all(&data).expect("data");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port");
+        let toml = gateway_toml(&data, port, sim.addr.port(), with.then_some(pdir.as_path()));
+        let path = data.join("smsgate.toml");
+        std::fs::write(&path, toml).expect("config");
+        let cfg = Config::load(Some(&path)).expect("config");
+        let gw = Gateway::start(cfg).await.expect("gateway");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let (rate, p50) = run_load(&gw, secs, 32).await;
+        println!(
+            "throughput run {round} ({}): {rate:.0} msg/s accepted over HTTP, request p50 {p50:.0} µs",
+            if with { "filter + interceptor + plugin route" } else { "no plugins" }
+        );
+        results.push((with, rate, p50));
+        gw.shutdown().await;
+    }
+    let avg = |w: bool| {
+        let v: Vec<f64> = results.iter().filter(|r| r.0 == w).map(|r| r.1).collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    println!(
+        "throughput: with plugins {:.0} msg/s vs without {:.0} msg/s = {:.1}%",
+        avg(true),
+        avg(false),
+        100.0 * avg(true) / avg(false)
+    );
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let secs: f64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
+    let wasm = wasm_dir();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (w, t) = (wasm.clone(), tmp.path().to_path_buf());
+    tokio::task::spawn_blocking(move || micro(&w, &t))
+        .await
+        .expect("micro");
+    throughput(&wasm, tmp.path(), secs).await;
+}

@@ -1,0 +1,714 @@
+//! WebAssembly plugins end to end: the first-party plugins of `plugins/` built to
+//! `wasm32-wasip2` and run inside the gateway, over the real APIs (HTTP /send and SMPP
+//! submit_sm in, simulator SMSC out): filter, route, interceptor (MT and MO), HLR lookup and
+//! charging worlds, Jasmin's interception status semantics, hot reload, and the sandbox
+//! against hostile plugins.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use common::*;
+use smsgate::app::Gateway;
+use smsgate::simulator::Simulator;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Build the plugins once per test binary (cargo's own freshness check makes it cheap when
+/// nothing changed) and return the directory holding the `.wasm` files.
+fn built() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("repo root")
+            .to_path_buf();
+        let target = std::env::var_os("SMSGATE_PLUGINS_TARGET")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                std::env::var_os("CARGO_TARGET_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| root.join("target"))
+                    .join("wasm-plugins")
+            });
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--manifest-path",
+            ])
+            .arg(root.join("plugins/Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .expect("run cargo to build the plugins");
+        assert!(
+            status.success(),
+            "building the plugins failed (needs `rustup target add wasm32-wasip2`)"
+        );
+        target.join("wasm32-wasip2/release")
+    })
+}
+
+/// Install plugin `crate_name` as `dir/name.wasm` with manifest `toml`.
+fn install(dir: &Path, crate_name: &str, name: &str, toml: &str) {
+    std::fs::create_dir_all(dir).expect("plugins dir");
+    std::fs::write(dir.join(format!("{name}.toml")), toml).expect("manifest");
+    std::fs::copy(
+        built().join(format!("{crate_name}.wasm")),
+        dir.join(format!("{name}.wasm")),
+    )
+    .expect("copy plugin");
+}
+
+struct Env {
+    gw: Arc<Gateway>,
+    sim: Simulator,
+    black: Simulator,
+    http: SocketAddr,
+    plugins_dir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// A gateway with two SMSCs: `sim` (the default route) and `black` (what plugin filters and
+/// routes send to), plugins loaded from a directory prepared by `prepare`, and `extra`
+/// configuration appended.
+async fn env(prepare: impl FnOnce(&Path), extra: &str) -> Env {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn,plugin=info")
+        .with_test_writer()
+        .try_init();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins_dir = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins_dir).expect("plugins dir");
+    prepare(&plugins_dir);
+    let sim = simulator().await;
+    let black = simulator().await;
+    let http_port = free_port();
+    let toml = format!(
+        "{}\n[[smppccs]]\ncid = \"black\"\nhost = \"127.0.0.1\"\nport = {}\ncon_fail_delay = 1\n\n[plugins]\nenabled = true\ndir = \"{}\"\ncache_dir = \"{}\"\nwatch_ms = 50\n{extra}",
+        config_toml(dir.path(), http_port, sim.addr.port()),
+        black.addr.port(),
+        plugins_dir.display(),
+        dir.path().join("cache").display(),
+    );
+    let gw = gateway(load(&toml, dir.path())).await;
+    wait_for(10, "both SMSCs bound", || {
+        sim.stats().binds.load(Ordering::Relaxed) >= 1
+            && black.stats().binds.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    let http = gw.http_addr.expect("http");
+    Env {
+        gw,
+        sim,
+        black,
+        http,
+        plugins_dir,
+        _dir: dir,
+    }
+}
+
+impl Env {
+    async fn send(&self, user: &str, pw: &str, to: &str, extra: &str) -> (u16, String) {
+        get(
+            self.http,
+            &format!("/send?username={user}&password={pw}&to={to}&content=hello{extra}"),
+        )
+        .await
+    }
+    fn counters(&self, name: &str) -> Arc<smsgate::plugins::PluginCounters> {
+        self.gw
+            .plugins
+            .as_ref()
+            .expect("plugin host")
+            .slot(name)
+            .counters()
+            .clone()
+    }
+    fn loaded(&self) -> Vec<String> {
+        self.gw
+            .plugins
+            .as_ref()
+            .expect("plugin host")
+            .loaded()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    }
+    async fn submit(&self, to: &str) -> rusmpp::CommandStatus {
+        let (s, _rx, st) = esme_bind(self.gw.smpp_addr().expect("smpp"), "trx", "foo", "bar").await;
+        assert_eq!(st, rusmpp::CommandStatus::EsmeRok);
+        let resp = s
+            .request(submit_sm(to, b"hello", 0))
+            .await
+            .expect("submit_sm_resp");
+        resp.status()
+    }
+}
+
+const BLACKLIST_ROUTE: &str = r#"
+[[filters]]
+fid = "bl"
+type = "PluginFilter"
+plugin = "blacklist"
+[[mtroutes]]
+type = "StaticMTRoute"
+order = 50
+connector = "smppc(black)"
+filters = ["bl"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filter_plugin_routes_http_and_smpp_submissions() {
+    let e = env(
+        |d| {
+            install(
+                d,
+                "blacklist",
+                "blacklist",
+                "[config]\nnumbers = \"33699999999\"\n",
+            )
+        },
+        BLACKLIST_ROUTE,
+    )
+    .await;
+    let (st, body) = e.send("foo", "bar", "33699999999", "").await;
+    assert_eq!((st, body.starts_with("Success")), (200, true), "{body}");
+    let (st, _) = e.send("foo", "bar", "33611111111", "").await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        e.submit("33699999999").await,
+        rusmpp::CommandStatus::EsmeRok
+    );
+    wait_for(10, "3 submits", || {
+        e.black.submit_count() + e.sim.submit_count() == 3
+    })
+    .await;
+    let black: Vec<String> = e
+        .black
+        .received()
+        .into_iter()
+        .map(|r| r.destination_addr)
+        .collect();
+    assert_eq!(black, vec!["33699999999", "33699999999"]);
+    assert_eq!(e.sim.received()[0].destination_addr, "33611111111");
+    let c = e.counters("blacklist");
+    assert!(c.calls.load(Ordering::Relaxed) >= 3);
+    assert_eq!(c.failures(), 0);
+    assert!(
+        c.instantiations.load(Ordering::Relaxed) < c.calls.load(Ordering::Relaxed),
+        "warm instances are reused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_plugin_picks_among_candidates() {
+    let e = env(
+        |d| {
+            install(
+                d,
+                "preferred_route",
+                "pref",
+                "[config]\nprefer = \"smppc(black)\"\n",
+            )
+        },
+        r#"
+[[filters]]
+fid = "to336"
+type = "DestinationAddrFilter"
+destination_addr = "336"
+[[mtroutes]]
+type = "PluginMTRoute"
+order = 40
+plugin = "pref"
+connectors = ["smppc(sim)", "smppc(black)"]
+filters = ["to336"]
+"#,
+    )
+    .await;
+    assert_eq!(e.send("foo", "bar", "33600000001", "").await.0, 200);
+    assert_eq!(
+        e.submit("33600000002").await,
+        rusmpp::CommandStatus::EsmeRok
+    );
+    wait_for(10, "2 submits at black", || e.black.submit_count() == 2).await;
+    assert_eq!(e.sim.submit_count(), 0);
+    // The preferred connector goes away: the plugin sees it unavailable and picks the other.
+    e.gw.availability
+        .set_failing(&smsgate::routing::ConnectorRef::Smppc("black".into()), true);
+    assert_eq!(e.send("foo", "bar", "33600000003", "").await.0, 200);
+    wait_for(10, "1 submit at sim", || e.sim.submit_count() == 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interceptor_overrides_the_sender_and_locked_params_survive_connector_defaults() {
+    let e = env(
+        |d| {
+            install(
+                d,
+                "sender_override",
+                "brand",
+                "[config]\nsender = \"BRAND\"\n",
+            );
+            install(
+                d,
+                "sender_override",
+                "numeric",
+                "[config]\nsender = \"12345\"\n",
+            );
+        },
+        r#"
+[[filters]]
+fid = "to337"
+type = "DestinationAddrFilter"
+destination_addr = "337"
+[[mtinterceptors]]
+type = "StaticMTInterceptor"
+order = 10
+filters = ["to337"]
+script = "plugin(numeric)"
+[[mtinterceptors]]
+type = "DefaultInterceptor"
+order = 0
+script = "plugin(brand)"
+"#,
+    )
+    .await;
+    // The default connector sets source TON 1 (src_ton): the numeric sender's TON, locked by
+    // the plugin, survives it.
+    assert_eq!(
+        e.send("foo", "bar", "33600000001", "&from=777").await.0,
+        200
+    );
+    assert_eq!(e.send("foo", "bar", "33700000001", "").await.0, 200);
+    assert_eq!(
+        e.submit("33600000002").await,
+        rusmpp::CommandStatus::EsmeRok
+    );
+    wait_for(10, "3 submits", || e.sim.submit_count() == 3).await;
+    let mut got: Vec<(String, String, u8)> = e
+        .sim
+        .received()
+        .into_iter()
+        .map(|r| (r.destination_addr, r.source_addr, r.source_addr_ton))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("33600000001".into(), "BRAND".into(), 5),
+            ("33600000002".into(), "BRAND".into(), 5),
+            ("33700000001".into(), "12345".into(), 0),
+        ]
+    );
+}
+
+const VERDICTS: &str = r#"
+[[filters]]
+fid = "h"
+type = "DestinationAddrFilter"
+destination_addr = "111"
+[[filters]]
+fid = "s"
+type = "DestinationAddrFilter"
+destination_addr = "222"
+[[filters]]
+fid = "ok"
+type = "DestinationAddrFilter"
+destination_addr = "333"
+[[mtinterceptors]]
+type = "StaticMTInterceptor"
+order = 30
+filters = ["h"]
+script = "plugin(v_http)"
+[[mtinterceptors]]
+type = "StaticMTInterceptor"
+order = 20
+filters = ["s"]
+script = "plugin(v_smpp)"
+[[mtinterceptors]]
+type = "StaticMTInterceptor"
+order = 10
+filters = ["ok"]
+script = "plugin(v_ok)"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interceptor_statuses_follow_jasmin() {
+    let e = env(
+        |d| {
+            install(d, "verdict", "v_http", "[config]\nhttp_status = 403\n");
+            install(d, "verdict", "v_smpp", "[config]\nsmpp_status = 10\n");
+            install(d, "verdict", "v_ok", "[config]\nsmpp_status = 0\n");
+        },
+        VERDICTS,
+    )
+    .await;
+    // HTTP status set: that HTTP status; SMPP clients get 255.
+    let (st, body) = e.send("foo", "bar", "1110", "").await;
+    assert_eq!(st, 403, "{body}");
+    assert!(
+        body.contains("Interception specific error code 403"),
+        "{body}"
+    );
+    assert_eq!(e.submit("1110").await, rusmpp::CommandStatus::from(255u32));
+    // SMPP status set: that SMPP status; HTTP clients get 520.
+    assert_eq!(e.send("foo", "bar", "2220", "").await.0, 520);
+    assert_eq!(
+        e.submit("2220").await,
+        rusmpp::CommandStatus::EsmeRinvsrcadr
+    );
+    // SMPP status 0: accepted without routing.
+    let (st, body) = e.send("foo", "bar", "3330", "").await;
+    assert_eq!((st, body.starts_with("Success")), (200, true), "{body}");
+    assert_eq!(e.submit("3330").await, rusmpp::CommandStatus::EsmeRok);
+    // Not intercepted: routed and sent as usual.
+    assert_eq!(e.send("foo", "bar", "4440", "").await.0, 200);
+    wait_for(10, "the one routed message", || e.sim.submit_count() >= 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent: Vec<String> = e
+        .sim
+        .received()
+        .into_iter()
+        .map(|r| r.destination_addr)
+        .collect();
+    assert_eq!(sent, vec!["4440"]);
+    assert_eq!(e.black.submit_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mo_interceptor_changes_what_is_delivered() {
+    let rx = receiver().await;
+    let e = env(
+        |d| {
+            install(
+                d,
+                "verdict",
+                "mo_edit",
+                "[config]\ntext = \"rewritten\"\ntag = \"seen\"\n",
+            )
+        },
+        &format!(
+            r#"
+[[httpccs]]
+cid = "app"
+url = "{}"
+method = "POST"
+[[moroutes]]
+type = "DefaultRoute"
+order = 0
+connector = "http(app)"
+[[mointerceptors]]
+type = "DefaultInterceptor"
+order = 0
+script = "plugin(mo_edit)"
+"#,
+            rx.url("/mo")
+        ),
+    )
+    .await;
+    assert_eq!(e.sim.inject_mo("33600000000", "1234", b"original").await, 1);
+    wait_for(10, "the MO at the application", || rx.count() == 1).await;
+    let c = &rx.calls()[0];
+    assert_eq!(c.get("content"), Some("rewritten"));
+    assert_eq!(c.get("from"), Some("33600000000"));
+}
+
+/// A tiny HTTP service answering every POST with `answer(body)`, counting requests.
+async fn json_service(
+    answer: impl Fn(&str) -> String + Send + Sync + 'static,
+) -> (SocketAddr, Arc<AtomicUsize>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let hits = Arc::new(AtomicUsize::new(0));
+    let (h, answer) = (hits.clone(), Arc::new(answer));
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let (h, answer) = (h.clone(), answer.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![];
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let Some(head_end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let len = text[..head_end]
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0usize);
+                    if buf.len() < head_end + 4 + len {
+                        continue;
+                    }
+                    h.fetch_add(1, Ordering::SeqCst);
+                    let body = answer(&text[head_end + 4..]);
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = s.write_all(resp.as_bytes()).await;
+                    return;
+                }
+            });
+        }
+    });
+    (addr, hits)
+}
+
+const HLR_ROUTE: &str = r#"
+[[filters]]
+fid = "orange"
+type = "TagFilter"
+tag = "hlr:mccmnc=20801"
+[[mtroutes]]
+type = "StaticMTRoute"
+order = 60
+connector = "smppc(black)"
+filters = ["orange"]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hlr_lookup_tags_messages_for_routing_and_caches_answers() {
+    let (svc, hits) = json_service(|body| {
+        if body.contains("33611") {
+            r#"{"mcc":"208","mnc":"01","ported":false,"network":"Orange"}"#.into()
+        } else {
+            r#"{"mcc":"208","mnc":"10","ported":true}"#.into()
+        }
+    })
+    .await;
+    let toml = format!("allow_hosts = [\"{svc}\"]\n[config]\nurl = \"http://{svc}/hlr\"\n");
+    let e = env(
+        |d| install(d, "hlr_http", "hlr", &toml),
+        &format!("hlr = \"hlr\"\n{HLR_ROUTE}"),
+    )
+    .await;
+    assert_eq!(e.send("foo", "bar", "33611000000", "").await.0, 200);
+    assert_eq!(
+        e.submit("33611000000").await,
+        rusmpp::CommandStatus::EsmeRok
+    );
+    assert_eq!(e.send("foo", "bar", "33622000000", "").await.0, 200);
+    wait_for(10, "3 submits", || {
+        e.black.submit_count() + e.sim.submit_count() == 3
+    })
+    .await;
+    assert_eq!(
+        e.black.submit_count(),
+        2,
+        "Orange numbers take the tagged route"
+    );
+    assert_eq!(e.sim.received()[0].destination_addr, "33622000000");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        2,
+        "the second lookup of a number is cached"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_to_a_host_not_granted_is_refused_and_counted() {
+    let (svc, hits) = json_service(|_| r#"{"mcc":"208","mnc":"01"}"#.into()).await;
+    // No allow_hosts: the plugin may not call anything.
+    let toml = format!("[config]\nurl = \"http://{svc}/hlr\"\n");
+    let e = env(
+        |d| install(d, "hlr_http", "hlr", &toml),
+        &format!("hlr = \"hlr\"\n{HLR_ROUTE}"),
+    )
+    .await;
+    assert_eq!(e.send("foo", "bar", "33611000000", "").await.0, 200);
+    wait_for(10, "the untagged message at the default SMSC", || {
+        e.sim.submit_count() == 1
+    })
+    .await;
+    assert_eq!(e.black.submit_count(), 0);
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "nothing reached the service"
+    );
+    assert!(e.counters("hlr").denied.load(Ordering::Relaxed) >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charging_plugin_authorizes_or_refuses_with_delivery_failure() {
+    let (svc, hits) = json_service(|body| {
+        let ok = body.contains("\"Account\":\"foo\"");
+        format!(
+            r#"{{"id":1,"result":{},"error":null}}"#,
+            if ok { 10 } else { 0 }
+        )
+    })
+    .await;
+    let toml = format!("allow_hosts = [\"{svc}\"]\n[config]\nurl = \"http://{svc}/jsonrpc\"\n");
+    let e = env(
+        |d| install(d, "charging_http", "cgr", &toml),
+        "charging = \"cgr\"\n",
+    )
+    .await;
+    assert_eq!(e.send("foo", "bar", "33600000001", "").await.0, 200);
+    assert_eq!(
+        e.submit("33600000002").await,
+        rusmpp::CommandStatus::EsmeRok
+    );
+    let (st, body) = e.send("bob", "bobpwd", "33600000003", "").await;
+    assert_eq!(st, 520, "{body}");
+    let (s, _rx, _) = esme_bind(e.gw.smpp_addr().expect("smpp"), "trx", "bob", "bobpwd").await;
+    let resp = s
+        .request(submit_sm("33600000004", b"x", 0))
+        .await
+        .expect("resp");
+    assert_eq!(resp.status(), rusmpp::CommandStatus::EsmeRdeliveryfailure);
+    wait_for(10, "2 charged submits", || e.sim.submit_count() == 2).await;
+    assert_eq!(hits.load(Ordering::SeqCst), 4);
+    // bob was not billed for the refused messages.
+    let b = e.gw.store.balance_get("bob").await.expect("balance");
+    assert_eq!(b.sms_count, Some(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_are_added_replaced_and_removed_without_restart() {
+    let e = env(|_| {}, BLACKLIST_ROUTE).await;
+    std::fs::write(e.plugins_dir.join("junk.wasm"), b"\0asm not really").expect("junk");
+    assert_eq!(e.send("foo", "bar", "33699999999", "").await.0, 200);
+    wait_for(10, "sent by default", || e.sim.submit_count() == 1).await;
+
+    install(
+        &e.plugins_dir,
+        "blacklist",
+        "blacklist",
+        "[config]\nnumbers = \"33699999999\"\n",
+    );
+    wait_for(10, "blacklist loaded", || {
+        e.loaded() == vec!["blacklist".to_string()]
+    })
+    .await;
+    assert_eq!(e.send("foo", "bar", "33699999999", "").await.0, 200);
+    wait_for(10, "blacklisted", || e.black.submit_count() == 1).await;
+
+    // Replace the configuration: another number is blacklisted now.
+    std::fs::write(
+        e.plugins_dir.join("blacklist.toml"),
+        "[config]\nnumbers = \"33688888888,33600000000\"\n",
+    )
+    .expect("toml");
+    let c = e.counters("blacklist");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let before = e.black.submit_count();
+        assert_eq!(e.send("foo", "bar", "33688888888", "").await.0, 200);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if e.black.submit_count() > before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "new config not picked up");
+    }
+    assert!(c.calls.load(Ordering::Relaxed) >= 2);
+
+    // Remove it: the filter no longer matches (the plugin is missing).
+    std::fs::remove_file(e.plugins_dir.join("blacklist.wasm")).expect("rm");
+    wait_for(10, "blacklist unloaded", || e.loaded().is_empty()).await;
+    let before = e.sim.submit_count();
+    assert_eq!(e.send("foo", "bar", "33688888888", "").await.0, 200);
+    wait_for(10, "sent by default again", || {
+        e.sim.submit_count() == before + 1
+    })
+    .await;
+    assert!(!e.loaded().contains(&"junk".to_string()), "junk is refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_plugins_are_denied_or_stopped_within_budget_and_the_gateway_keeps_serving() {
+    let (svc, hits) = json_service(|_| "{}".into()).await;
+    let hostile = [
+        (
+            "h_file",
+            "[config]\nmode = \"read-file\"\npath = \"/etc/passwd\"\n".to_string(),
+        ),
+        (
+            "h_socket",
+            format!("[config]\nmode = \"socket\"\naddr = \"{svc}\"\n"),
+        ),
+        (
+            "h_loop",
+            "budget_ms = 20\n[config]\nmode = \"loop\"\n".to_string(),
+        ),
+        (
+            "h_alloc",
+            "memory_mb = 16\n[config]\nmode = \"alloc\"\n".to_string(),
+        ),
+        ("h_panic", "[config]\nmode = \"panic\"\n".to_string()),
+    ];
+    let mut routes = String::new();
+    for (i, (name, _)) in hostile.iter().enumerate() {
+        routes += &format!(
+            "[[filters]]\nfid = \"{name}\"\ntype = \"PluginFilter\"\nplugin = \"{name}\"\n[[mtroutes]]\ntype = \"StaticMTRoute\"\norder = {}\nconnector = \"smppc(black)\"\nfilters = [\"{name}\"]\n",
+            100 + i
+        );
+    }
+    let e = env(
+        |d| {
+            for (name, toml) in &hostile {
+                install(d, "hostile", name, toml);
+            }
+        },
+        &routes,
+    )
+    .await;
+    for round in 0..2 {
+        let t = Instant::now();
+        let (st, body) = e.send("foo", "bar", "33600000000", "").await;
+        assert_eq!(st, 200, "round {round}: {body}");
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "round {round} took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(
+            e.submit("33600000001").await,
+            rusmpp::CommandStatus::EsmeRok
+        );
+    }
+    wait_for(10, "4 submits", || e.sim.submit_count() == 4).await;
+    assert_eq!(e.black.submit_count(), 0, "no hostile action succeeded");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "no connection reached the service"
+    );
+    let n = |name: &str, f: fn(&smsgate::plugins::PluginCounters) -> u64| f(&e.counters(name));
+    assert_eq!(n("h_loop", |c| c.timeouts.load(Ordering::Relaxed)), 4);
+    assert_eq!(n("h_alloc", |c| c.memory.load(Ordering::Relaxed)), 4);
+    assert_eq!(n("h_panic", |c| c.traps.load(Ordering::Relaxed)), 4);
+    assert!(n("h_socket", |c| c.denied.load(Ordering::Relaxed)) >= 4);
+    assert_eq!(
+        n("h_socket", |c| c.failures()),
+        0,
+        "the connect was refused, not a crash"
+    );
+    assert_eq!(n("h_file", |c| c.calls.load(Ordering::Relaxed)), 4);
+    assert_eq!(
+        n("h_file", |c| c.failures()),
+        0,
+        "the read was denied, not a crash"
+    );
+}

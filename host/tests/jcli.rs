@@ -9,8 +9,8 @@
 //! 4. The banner's product name and version; `Session ref` numbers; dates.
 //! 5. Connector defaults smsgate changed on purpose (`res_to`, `bind_npi`, `logfile`) and
 //!    its added keys (`tls_verify`, `window`, `default_alphabet`); the simulator's port.
-//! 6. smsgate's additions: the `plugin` command in `help`, `LeastCostMTRoute` in the MT
-//!    route types.
+//! 6. smsgate's additions: the `plugin` command in `help`, `LeastCostMTRoute` and
+//!    `PluginMTRoute` in the MT route types.
 //! 7. A bad value is refused when typed (Jasmin waits for `ok`): smsgate's extra
 //!    `Error: ...` answer on that line is dropped before comparing.
 
@@ -206,7 +206,9 @@ fn adjust(send: &str, expected: String, actual: String, sim_port: u16) -> (Strin
             .join("\n")
             + if actual.ends_with('\n') { "\n" } else { "" };
     }
-    actual = actual.replace(", LeastCostMTRoute", "");
+    actual = actual
+        .replace(", LeastCostMTRoute", "")
+        .replace(", PluginMTRoute", "");
     // Rule 7: the error is printed on the line that set the bad value.
     if let Some((key, _)) = send.split_once(' ') {
         let err = format!("Error: {key} ");
@@ -642,6 +644,10 @@ async fn hostile_clients_do_not_hurt_the_console() {
         &t[t.len().saturating_sub(200)..]
     );
     assert_eq!(c.cmd("group -l").await, "Total Groups: 0\r\njcli : ");
+    assert_eq!(
+        c.cmd("plugin -l").await,
+        "Plugins are disabled ([plugins] enabled = false)\r\njcli : "
+    );
     // 100 sessions at once all get a working console.
     let mut tasks = vec![];
     for i in 0..100 {

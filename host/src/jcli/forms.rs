@@ -979,6 +979,8 @@ fn route_arguments(kind: TableKind, t: &str) -> &'static str {
         (TableKind::Mt, "StaticMTRoute") => "filters, connector, rate",
         (TableKind::Mo, "StaticMORoute") => "filters, connector",
         (TableKind::Mt, "LeastCostMTRoute") => "filters, connectors, costs, rate",
+        (TableKind::Mt, "PluginMTRoute") => "filters, connectors, plugin, rate",
+        (TableKind::Mo, "PluginMORoute") => "filters, connectors, plugin",
         (TableKind::Mt, _) => "filters, connectors, rate",
         (TableKind::Mo, _) => "filters, connectors",
     }
@@ -1097,6 +1099,14 @@ impl Form for RouteForm {
                 }
                 self.r.filters = list;
                 self.set.push("filters");
+                Ok(None)
+            }
+            "plugin" => {
+                if v.is_empty() {
+                    return Err("Error: plugin needs the name of a route plugin".into());
+                }
+                self.r.plugin = Some(v.to_string());
+                self.set.push("plugin");
                 Ok(None)
             }
             "costs" if self.kind == TableKind::Mt => {

@@ -343,7 +343,7 @@ impl Manager {
         let mut next = live.clone();
         let out = f(&mut next)?;
         next.hash_passwords()?;
-        self.install(&live, &next).await?;
+        self.install(&live, &next, true).await?;
         *live = next;
         *self.snapshot.lock() = Arc::new(live.clone());
         self.publish(&live).await;
@@ -413,7 +413,7 @@ impl Manager {
                 continue;
             }
             let mut live = self.live.lock().await;
-            match self.install(&live, &change.profile).await {
+            match self.install(&live, &change.profile, false).await {
                 Ok(()) => {
                     *live = change.profile;
                     *self.snapshot.lock() = Arc::new(live.clone());
@@ -426,8 +426,10 @@ impl Manager {
         }
     }
 
-    /// Make the running gateway match `next` (coming from `prev`).
-    async fn install(&self, prev: &Profile, next: &Profile) -> Result<(), String> {
+    /// Make the running gateway match `next` (coming from `prev`). `local`: the change was
+    /// made here, so this node also writes the shared ledger for new users (a change another
+    /// node made has already done it; doing it again could undo a charge made since).
+    async fn install(&self, prev: &Profile, next: &Profile, local: bool) -> Result<(), String> {
         let Some(gw) = self.gw.upgrade() else {
             return Err("the gateway is shutting down".into());
         };
@@ -436,7 +438,7 @@ impl Manager {
         let (mt, mo) = build_tables(&cfg, &gw)?;
         let (mt_int, mo_int) = build_interception(&cfg, &gw)?;
         gw.pipeline.auth.reload(&cfg.groups, &cfg.users)?;
-        for u in &next.users {
+        for u in next.users.iter().filter(|_| local) {
             if prev.users.iter().any(|p| p.username == u.username) {
                 continue;
             }

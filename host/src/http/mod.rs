@@ -21,14 +21,34 @@ pub struct ServerLimits {
     pub header_read_timeout: Duration,
 }
 
-/// Serve Jasmin's HTTP API on `listener` until `shutdown`; then stop accepting and let
-/// requests in progress finish (bounded).
+/// Serve Jasmin's HTTP API on `listener` until `shutdown`.
 pub async fn serve_api(
     listener: TcpListener,
     state: Arc<api::ApiState>,
     limits: ServerLimits,
     shutdown: CancellationToken,
 ) {
+    serve(listener, state, api::handle, limits, shutdown, "HTTP API").await
+}
+
+/// Serve `handler` on `listener` until `shutdown` (HTTP/1.1, a connection cap, a header read
+/// timeout); then stop accepting and let requests in progress finish (bounded).
+pub async fn serve<S, H, F>(
+    listener: TcpListener,
+    state: Arc<S>,
+    handler: H,
+    limits: ServerLimits,
+    shutdown: CancellationToken,
+    name: &'static str,
+) where
+    S: Send + Sync + 'static,
+    H: Fn(Arc<S>, hyper::Request<hyper::body::Incoming>, std::net::IpAddr) -> F
+        + Copy
+        + Send
+        + Sync
+        + 'static,
+    F: std::future::Future<Output = api::Resp> + Send + 'static,
+{
     let conns = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let tracker = tokio_util::task::TaskTracker::new();
     loop {
@@ -41,7 +61,7 @@ pub async fn serve_api(
                 Ok(x) => x,
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
+                    tracing::warn!(error = %e, listener = name, "accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -56,7 +76,7 @@ pub async fn serve_api(
             let ip = peer.ip();
             let svc = hyper::service::service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(api::handle(state, req, ip).await) }
+                async move { Ok::<_, std::convert::Infallible>(handler(state, req, ip).await) }
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder

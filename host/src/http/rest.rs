@@ -17,11 +17,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{json, Map, Value};
 use time::UtcOffset;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::api::{self, ApiState, Args, Resp};
@@ -68,53 +66,7 @@ pub async fn serve(
     limits: ServerLimits,
     shutdown: CancellationToken,
 ) {
-    let conns = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let tracker = tokio_util::task::TaskTracker::new();
-    loop {
-        let permit = tokio::select! {
-            p = conns.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.cancelled() => break,
-        };
-        let (sock, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "REST accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.cancelled() => break,
-        };
-        let _ = sock.set_nodelay(true);
-        let state = state.clone();
-        let limits = limits.clone();
-        let shutdown = shutdown.clone();
-        tracker.spawn(async move {
-            let ip = peer.ip();
-            let svc = hyper::service::service_fn(move |req| {
-                let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(state, req, ip).await) }
-            });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
-                .max_buf_size(limits.max_head_bytes.max(8192));
-            let conn = builder.serve_connection(TokioIo::new(sock), svc);
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
-                }
-            }
-            drop(permit);
-        });
-    }
-    tracker.close();
-    let _ = tokio::time::timeout(Duration::from_secs(10), tracker.wait()).await;
+    super::serve(listener, state, handle, limits, shutdown, "REST").await
 }
 
 /// A JSON response (body as given).

@@ -7,7 +7,8 @@ use super::forms::{
 };
 use super::options::{self, Parsed};
 use super::views;
-use crate::manage::{uid_of, Manager, DEFAULT_PROFILE};
+use crate::config::{InterceptorConfig, RouteConfig};
+use crate::manage::{uid_of, Manager, Profile, DEFAULT_PROFILE};
 use crate::routing::table::TableKind;
 
 /// What the session does next.
@@ -350,119 +351,127 @@ async fn filter(p: &Parsed, m: &Arc<Manager>) -> Reply {
     text("Missing required option")
 }
 
+/// A table of entries with unique orders (routes, interceptors).
+trait Ordered: Clone + Send + Sync + 'static {
+    fn order(&self) -> u32;
+}
+impl Ordered for RouteConfig {
+    fn order(&self) -> u32 {
+        self.order
+    }
+}
+impl Ordered for InterceptorConfig {
+    fn order(&self) -> u32 {
+        self.order
+    }
+}
+
+/// What differs between `mtrouter`/`morouter` and `mtinterceptor`/`mointerceptor`.
+struct OrderedTable<T> {
+    /// `Route` or `Interceptor`.
+    noun: &'static str,
+    /// `routing` or `interception`.
+    table: &'static str,
+    entries: fn(&mut Profile, TableKind) -> &mut Vec<T>,
+    list: fn(&Manager, TableKind) -> String,
+    show: fn(&Manager, TableKind, &T) -> String,
+    form: fn(TableKind) -> Box<dyn Form>,
+}
+
+fn routes_of(p: &mut Profile, kind: TableKind) -> &mut Vec<RouteConfig> {
+    match kind {
+        TableKind::Mt => &mut p.mtroutes,
+        TableKind::Mo => &mut p.moroutes,
+    }
+}
+
+fn interceptors_of(p: &mut Profile, kind: TableKind) -> &mut Vec<InterceptorConfig> {
+    match kind {
+        TableKind::Mt => &mut p.mtinterceptors,
+        TableKind::Mo => &mut p.mointerceptors,
+    }
+}
+
+const ROUTES: OrderedTable<RouteConfig> = OrderedTable {
+    noun: "Route",
+    table: "routing",
+    entries: routes_of,
+    list: |m, kind| views::routes(m, kind),
+    show: |m, kind, r| views::route(m, kind, r.order),
+    form: |kind| Box::new(RouteForm::new(kind)),
+};
+
+const INTERCEPTORS: OrderedTable<InterceptorConfig> = OrderedTable {
+    noun: "Interceptor",
+    table: "interception",
+    entries: interceptors_of,
+    list: |m, kind| views::interceptors(m, kind),
+    show: |_, kind, ic| format!("{}/{}", ic.kind, views::script(kind, &ic.script)),
+    form: |kind| Box::new(InterceptorForm::new(kind)),
+};
+
 async fn router(kind: TableKind, p: &Parsed, m: &Arc<Manager>) -> Reply {
-    let label = kind.label();
-    if p.has("list") {
-        return text(views::routes(m, kind));
-    }
-    if p.has("add") {
-        return Reply::Form(
-            format!("Adding a new {label} Route: (ok: save, ko: exit)"),
-            Box::new(RouteForm::new(kind)),
-        );
-    }
-    if p.has("flush") {
-        let r = m
-            .apply(|p| {
-                match kind {
-                    TableKind::Mt => p.mtroutes.clear(),
-                    TableKind::Mo => p.moroutes.clear(),
-                }
-                Ok(())
-            })
-            .await;
-        return done(r, format!("Successfully flushed {label} routing table"));
-    }
-    for key in ["show", "remove"] {
-        let Some(raw) = p.get(key) else { continue };
-        let prof = m.profile();
-        let table = match kind {
-            TableKind::Mt => &prof.mtroutes,
-            TableKind::Mo => &prof.moroutes,
-        };
-        let Some(order) = raw
-            .parse::<u32>()
-            .ok()
-            .filter(|o| table.iter().any(|r| r.order == *o))
-        else {
-            return text(format!("Unknown {label} Route: {raw}"));
-        };
-        if key == "show" {
-            return text(views::route(m, kind, order));
-        }
-        let r = m
-            .apply(|p| {
-                match kind {
-                    TableKind::Mt => p.mtroutes.retain(|r| r.order != order),
-                    TableKind::Mo => p.moroutes.retain(|r| r.order != order),
-                }
-                Ok(())
-            })
-            .await;
-        return done(
-            r,
-            format!("Successfully removed {label} route with order:{order}"),
-        );
-    }
-    text("Missing required option")
+    ordered(&ROUTES, kind, p, m).await
 }
 
 async fn interceptor(kind: TableKind, p: &Parsed, m: &Arc<Manager>) -> Reply {
-    let label = kind.label();
+    ordered(&INTERCEPTORS, kind, p, m).await
+}
+
+/// `-l`, `-a`, `-f`, `-s ORDER`, `-r ORDER` of an ordered table.
+async fn ordered<T: Ordered>(
+    t: &OrderedTable<T>,
+    kind: TableKind,
+    p: &Parsed,
+    m: &Arc<Manager>,
+) -> Reply {
+    let (label, noun) = (kind.label(), t.noun);
     if p.has("list") {
-        return text(views::interceptors(m, kind));
+        return text((t.list)(m, kind));
     }
     if p.has("add") {
         return Reply::Form(
-            format!("Adding a new {label} Interceptor: (ok: save, ko: exit)"),
-            Box::new(InterceptorForm::new(kind)),
+            format!("Adding a new {label} {noun}: (ok: save, ko: exit)"),
+            (t.form)(kind),
         );
     }
+    let entries = t.entries;
     if p.has("flush") {
         let r = m
             .apply(|p| {
-                match kind {
-                    TableKind::Mt => p.mtinterceptors.clear(),
-                    TableKind::Mo => p.mointerceptors.clear(),
-                }
+                entries(p, kind).clear();
                 Ok(())
             })
             .await;
-        return done(
-            r,
-            format!("Successfully flushed {label} interception table"),
-        );
+        return done(r, format!("Successfully flushed {label} {} table", t.table));
     }
     for key in ["show", "remove"] {
         let Some(raw) = p.get(key) else { continue };
-        let prof = m.profile();
-        let table = match kind {
-            TableKind::Mt => &prof.mtinterceptors,
-            TableKind::Mo => &prof.mointerceptors,
-        };
-        let Some(ic) = raw
+        let mut prof = (*m.profile()).clone();
+        let Some(entry) = raw
             .parse::<u32>()
             .ok()
-            .and_then(|o| table.iter().find(|r| r.order == o))
+            .and_then(|o| entries(&mut prof, kind).iter().find(|e| e.order() == o))
+            .cloned()
         else {
-            return text(format!("Unknown {label} Interceptor: {raw}"));
+            return text(format!("Unknown {label} {noun}: {raw}"));
         };
         if key == "show" {
-            return text(format!("{}/{}", ic.kind, views::script(kind, &ic.script)));
+            return text((t.show)(m, kind, &entry));
         }
-        let order = ic.order;
+        let order = entry.order();
         let r = m
             .apply(|p| {
-                match kind {
-                    TableKind::Mt => p.mtinterceptors.retain(|r| r.order != order),
-                    TableKind::Mo => p.mointerceptors.retain(|r| r.order != order),
-                }
+                entries(p, kind).retain(|e| e.order() != order);
                 Ok(())
             })
             .await;
         return done(
             r,
-            format!("Successfully removed {label} interceptor with order:{order}"),
+            format!(
+                "Successfully removed {label} {} with order:{order}",
+                noun.to_lowercase()
+            ),
         );
     }
     text("Missing required option")

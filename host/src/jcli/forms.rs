@@ -31,6 +31,27 @@ fn key_value(line: &str) -> (&str, &str) {
     }
 }
 
+/// jCli's `a;b;c` lists.
+fn split_list(v: &str) -> Vec<String> {
+    v.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Every filter id of `list` exists.
+fn check_filters(list: &[String], m: &Manager) -> Result<(), String> {
+    let p = m.profile();
+    match list
+        .iter()
+        .find(|f| !p.filters.iter().any(|x| &x.fid == *f))
+    {
+        Some(f) => Err(format!("Unknown filter: {f}")),
+        None => Ok(()),
+    }
+}
+
 fn is_none(v: &str) -> bool {
     v.is_empty() || v.eq_ignore_ascii_case("none")
 }
@@ -1071,12 +1092,7 @@ impl Form for RouteForm {
                 Ok(None)
             }
             "connectors" => {
-                let list: Vec<String> = v
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect();
+                let list = split_list(v);
                 for c in &list {
                     self.check_connector(c, m)?;
                 }
@@ -1085,18 +1101,8 @@ impl Form for RouteForm {
                 Ok(None)
             }
             "filters" => {
-                let list: Vec<String> = v
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect();
-                let p = m.profile();
-                for f in &list {
-                    if !p.filters.iter().any(|x| &x.fid == f) {
-                        return Err(format!("Unknown filter: {f}"));
-                    }
-                }
+                let list = split_list(v);
+                check_filters(&list, m)?;
                 self.r.filters = list;
                 self.set.push("filters");
                 Ok(None)
@@ -1111,7 +1117,7 @@ impl Form for RouteForm {
             }
             "costs" if self.kind == TableKind::Mt => {
                 let mut costs = std::collections::BTreeMap::new();
-                for item in v.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                for item in split_list(v) {
                     let (c, x) = item.rsplit_once(':').ok_or_else(|| {
                         "Error: costs are connector:cost;connector:cost".to_string()
                     })?;
@@ -1266,18 +1272,9 @@ impl Form for InterceptorForm {
                 Err(_) => "Error: order must be an integer".into(),
             },
             "filters" => {
-                let list: Vec<String> = v
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect();
-                let p = m.profile();
-                if let Some(f) = list
-                    .iter()
-                    .find(|f| !p.filters.iter().any(|x| &&x.fid == f))
-                {
-                    return format!("Unknown filter: {f}");
+                let list = split_list(v);
+                if let Err(e) = check_filters(&list, m) {
+                    return e;
                 }
                 self.ic.filters = list;
                 self.set.push("filters");

@@ -216,6 +216,7 @@ impl Gateway {
                 stats: stats.clone(),
                 max_body: cfg.http_api.max_body_bytes,
                 body_timeout: Duration::from_millis(cfg.http_api.body_read_timeout_ms),
+                plugins: plugins.clone(),
             });
             let limits = ServerLimits {
                 max_connections: cfg.http_api.max_connections,
@@ -348,6 +349,16 @@ impl Gateway {
         gw.throwers
             .lock()
             .push(tokio::spawn(gw.manager.clone().follow(gw.shutdown.clone())));
+        if let Some(l) = &gw.connector_deps.lease {
+            gw.throwers
+                .lock()
+                .push(tokio::spawn(crate::cluster::follow_bound(
+                    l.store.clone(),
+                    gw.availability.clone(),
+                    l.ttl,
+                    gw.shutdown.clone(),
+                )));
+        }
         if cfg.jcli.enabled {
             let addr = crate::jcli::start(&cfg.jcli, gw.manager.clone(), gw.shutdown.clone())
                 .await

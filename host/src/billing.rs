@@ -52,7 +52,12 @@ pub async fn charge_submit(store: &dyn Store, user: &str, b: &Bill) -> Result<Ch
 /// The SMSC acknowledged `acked` more parts of `m`: charge what is still owed for them.
 /// The submission was already allowed, so this debit is unconditional (the balance may go
 /// below zero, as in Jasmin).
-pub async fn charge_acknowledged(store: &dyn Store, m: &Message, acked: usize) {
+pub async fn charge_acknowledged(
+    store: &dyn Store,
+    broker: &dyn crate::broker::Broker,
+    m: &Message,
+    acked: usize,
+) {
     if m.bill_rest <= 0.0 || acked == 0 {
         return;
     }
@@ -60,8 +65,11 @@ pub async fn charge_acknowledged(store: &dyn Store, m: &Message, acked: usize) {
         return;
     };
     let amount = round(m.bill_rest * acked as f64);
-    if let Err(e) = store.balance_credit(user, -amount, 0).await {
-        tracing::error!(id = %m.id, user, amount, error = %e, "asynchronous billing failed");
+    match store.balance_credit(user, -amount, 0).await {
+        Ok(_) => crate::broker::events::bill_request(broker, m, user, amount, acked),
+        Err(e) => {
+            tracing::error!(id = %m.id, user, amount, error = %e, "asynchronous billing failed")
+        }
     }
 }
 

@@ -288,3 +288,87 @@ pub async fn throughput_ok(store: &dyn Store, kind: &str, user: &str, rate: Opti
         }
     }
 }
+
+/// The store key saying that SMPP client connector `cid` is bound on some node (its value is
+/// the node). It expires with the lease TTL, so a dead node's connectors stop counting.
+pub fn bound_key(cid: &str) -> String {
+    format!("smppc_bound:{cid}")
+}
+
+/// While connector `cid` is bound on this node, keep [`bound_key`] set (renewed every third
+/// of `ttl`) so that failover and least-cost routes on the other nodes see it available;
+/// delete it when the connector leaves `Bound`. Ends when the connector is dropped.
+pub fn advertise_bound(
+    store: Arc<dyn Store>,
+    node: String,
+    cid: String,
+    mut state: tokio::sync::watch::Receiver<crate::smpp::client::ConnectorState>,
+    ttl: Duration,
+) {
+    use crate::smpp::client::ConnectorState;
+    tokio::spawn(async move {
+        let key = bound_key(&cid);
+        let mut advertised = false;
+        loop {
+            let bound = *state.borrow_and_update() == ConnectorState::Bound;
+            if bound {
+                match store.set(&key, node.as_bytes(), Some(ttl)).await {
+                    Ok(()) => advertised = true,
+                    Err(e) => {
+                        tracing::debug!(cid, error = %e, "cannot advertise a bound connector")
+                    }
+                }
+            } else if advertised {
+                advertised = store.delete(&key).await.is_err();
+            }
+            tokio::select! {
+                r = state.changed() => if r.is_err() { break },
+                _ = tokio::time::sleep(ttl / 3), if bound || advertised => {}
+            }
+        }
+        if advertised {
+            let _ = store.delete(&key).await;
+        }
+    });
+}
+
+/// Keep `availability`'s view of connectors bound on other nodes current: at every change of
+/// a [`bound_key`] and every half TTL (keys that expired with a dead node publish nothing),
+/// until `stop`.
+pub async fn follow_bound(
+    store: Arc<dyn Store>,
+    availability: Arc<crate::routing::LiveAvailability>,
+    ttl: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut rx = store.subscribe();
+    let refresh = async |cid: &str| {
+        if let Ok(v) = store.get(&bound_key(cid)).await {
+            availability.set_bound_elsewhere(cid, v.is_some());
+        }
+    };
+    loop {
+        let changed: Option<String> = tokio::select! {
+            _ = stop.cancelled() => return,
+            k = rx.recv() => match k {
+                Ok(k) if k == "*" => None,
+                Ok(k) => match k.strip_prefix("smppc_bound:") {
+                    Some(cid) => Some(cid.to_string()),
+                    None => continue,
+                },
+                Err(RecvError::Lagged(_)) => None,
+                Err(RecvError::Closed) => return,
+            },
+            _ = tokio::time::sleep(ttl / 2) => None,
+        };
+        match changed {
+            Some(cid) => refresh(&cid).await,
+            None => {
+                for cid in availability.smppc_cids() {
+                    refresh(&cid).await;
+                }
+            }
+        }
+    }
+}

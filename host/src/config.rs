@@ -366,6 +366,9 @@ pub struct BrokerConfig {
     pub queue_type: String,
     /// Channels publishing in parallel (each with publisher confirms).
     pub publish_channels: usize,
+    /// Publish Jasmin's informational routing keys for third-party consumers
+    /// (`submit.sm.resp.<cid>`, `deliver.sm.<cid>`, `dlr.*`, `billing`).
+    pub events: bool,
 }
 
 impl Default for BrokerConfig {
@@ -376,6 +379,7 @@ impl Default for BrokerConfig {
             prefetch: 256,
             queue_type: "classic".into(),
             publish_channels: 4,
+            events: true,
         }
     }
 }

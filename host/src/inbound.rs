@@ -60,7 +60,18 @@ pub struct Inbound {
 impl Inbound {
     /// Handle one PDU from connector `cfg`; the status to answer it with.
     pub async fn handle(&self, cfg: &SmppClientConfig, inc: Incoming) -> CommandStatus {
-        if inc.is_receipt() {
+        let receipt = inc.is_receipt();
+        crate::broker::events::deliver_sm(
+            self.broker.as_ref(),
+            &cfg.cid,
+            &inc.source.addr,
+            &inc.destination.addr,
+            inc.esm_class,
+            inc.data_coding,
+            &inc.short_message,
+            receipt,
+        );
+        if receipt {
             self.receipt(cfg, &inc).await
         } else {
             self.mo(cfg, inc).await
@@ -86,6 +97,7 @@ impl Inbound {
             }
         }
         stats.receipt_unknown_count.inc();
+        crate::broker::events::dlr_deliver_sm(self.broker.as_ref(), &cfg.cid, &r.id, &r.stat, None);
         tracing::warn!(cid = %cfg.cid, smsc_id = %r.id, stat = %r.stat, "receipt for an unknown or expired message id");
         CommandStatus::EsmeRok
     }
@@ -408,7 +420,7 @@ impl Inbound {
 }
 
 /// Queue of long-MO reassembly timeout jobs.
-pub const MO_REASSEMBLY_QUEUE: &str = "deliver.sm.reassembly";
+pub const MO_REASSEMBLY_QUEUE: &str = "smsgate.mo.reassembly";
 
 /// One part of a long MO kept in the store until its set is delivered.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

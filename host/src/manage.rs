@@ -518,6 +518,20 @@ impl Manager {
     pub(crate) fn spawn_connector(&self, gw: &Arc<Gateway>, c: &SmppClientConfig, count: bool) {
         let h = client::spawn(Arc::new(c.clone()), gw.connector_deps.clone());
         gw.availability.watch_handle(&h);
+        if let Some(l) = gw
+            .connector_deps
+            .lease
+            .as_ref()
+            .filter(|l| l.required(&c.cid))
+        {
+            crate::cluster::advertise_bound(
+                l.store.clone(),
+                l.holder.clone(),
+                c.cid.clone(),
+                h.state.clone(),
+                l.ttl,
+            );
+        }
         if count {
             if let Some(s) = self.services.lock().get_mut(&c.cid) {
                 s.starts += 1;

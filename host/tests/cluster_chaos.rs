@@ -192,6 +192,7 @@ async fn cleanup(prefix: &str) {
         prefetch: 1,
         quorum: false,
         publish_channels: 1,
+        events: false,
     })
     .await
     .expect("RabbitMQ");
@@ -202,7 +203,7 @@ async fn cleanup(prefix: &str) {
                 "submit.sm.s2",
                 "dlr_thrower.http",
                 "deliver_sm_thrower.http",
-                "deliver.sm.reassembly",
+                "smsgate.mo.reassembly",
             ],
             &[1000],
         )

@@ -164,3 +164,113 @@ async fn a_route_added_on_node_a_is_used_by_node_b_within_a_second() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// A failover route on a node that does not hold a connector's lease still sees that
+/// connector bound (on the node holding it) and picks it first; once it is stopped
+/// cluster-wide, both nodes fail over to the next connector.
+#[tokio::test]
+async fn failover_routes_see_connectors_bound_on_other_nodes() {
+    let prefix = unique();
+    let (s1, s2) = (simulator().await, simulator().await);
+    let (da, db) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let config = |dir: &std::path::Path, node: &str| {
+        let base = node_config(dir, node, &prefix, s1.addr.port())
+            .replace("[cluster]\n", "[cluster]\nlease_ttl_ms = 1000\n");
+        format!(
+            r#"{base}
+[[smppccs]]
+cid = "sim2"
+host = "127.0.0.1"
+port = {}
+[[filters]]
+fid = "all"
+type = "TransparentFilter"
+[[mtroutes]]
+type = "FailoverMTRoute"
+order = 10
+connectors = ["smppc(sim)", "smppc(sim2)"]
+filters = ["all"]
+"#,
+            s2.addr.port()
+        )
+    };
+    let a = gateway(load(&config(da.path(), "a"), da.path())).await;
+    let b = gateway(load(&config(db.path(), "b"), db.path())).await;
+    wait_for(20, "both connectors bound somewhere", || {
+        s1.stats().binds.load(std::sync::atomic::Ordering::Relaxed) >= 1
+            && s2.stats().binds.load(std::sync::atomic::Ordering::Relaxed) >= 1
+    })
+    .await;
+    let holds = |gw: &smsgate::app::Gateway, cid: &str| {
+        gw.connectors
+            .read()
+            .get(cid)
+            .is_some_and(|h| *h.state.borrow() == smsgate::smpp::client::ConnectorState::Bound)
+    };
+    assert!(
+        !(holds(&a, "sim") && holds(&b, "sim")),
+        "one node binds `sim`"
+    );
+    let available = |gw: &smsgate::app::Gateway, cid: &str| {
+        use smsgate::routing::Availability;
+        gw.availability
+            .is_available(&smsgate::routing::ConnectorRef::Smppc(cid.into()))
+    };
+    // The node without `sim` sees it bound on the other node (notification or poll).
+    wait_for(5, "`sim` available on both nodes", || {
+        available(&a, "sim") && available(&b, "sim")
+    })
+    .await;
+    let send = "/send?username=foo&password=bar&to=33600000001&content=hi";
+    for gw in [&a, &b] {
+        let addr = gw.http_addr.expect("http");
+        let t = Instant::now();
+        loop {
+            let (st, body) = get(addr, send).await;
+            if st == 200 {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(3),
+                "no route on a node without `sim` bound locally: {st} {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let t = Instant::now();
+    while s1.submit_count() + s2.submit_count() < 2 && t.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        (s1.submit_count(), s2.submit_count()),
+        (2, 0),
+        "the failover route picked `sim` on both nodes (a holds sim: {}, b holds sim: {})",
+        holds(&a, "sim"),
+        holds(&b, "sim")
+    );
+
+    // Stop `sim` on every node: both fail over to `sim2`.
+    let out = jcli(a.jcli_addr().expect("jcli"), &["smppccm -0 sim"]).await;
+    assert!(
+        out.contains("Successfully stopped connector id:sim"),
+        "{out}"
+    );
+    wait_for(5, "`sim` unavailable on both nodes", || {
+        !available(&a, "sim") && !available(&b, "sim")
+    })
+    .await;
+    for gw in [&a, &b] {
+        let (st, body) = get(gw.http_addr.expect("http"), send).await;
+        assert_eq!(st, 200, "{body}");
+    }
+    wait_for(15, "both messages at the second connector's SMSC", || {
+        s2.submit_count() >= 2
+    })
+    .await;
+    assert_eq!(s1.submit_count(), 2);
+    a.shutdown().await;
+    b.shutdown().await;
+}

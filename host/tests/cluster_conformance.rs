@@ -29,6 +29,7 @@ async fn amqp(prefix: &str, quorum: bool) -> Arc<AmqpBroker> {
         prefetch: 64,
         quorum,
         publish_channels: 2,
+        events: false,
     })
     .await
     .expect("RabbitMQ at 127.0.0.1:5672 (scripts/test.sh starts it)")

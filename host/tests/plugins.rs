@@ -551,7 +551,12 @@ async fn http_to_a_host_not_granted_is_refused_and_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn charging_plugin_authorizes_or_refuses_with_delivery_failure() {
-    let (svc, hits) = json_service(|body| {
+    let settled = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
+    let seen = settled.clone();
+    let (svc, hits) = json_service(move |body| {
+        if body.contains("SmsGate.Settle") {
+            seen.lock().push(body.to_string());
+        }
         let ok = body.contains("\"Account\":\"foo\"");
         format!(
             r#"{{"id":1,"result":{},"error":null}}"#,
@@ -579,7 +584,12 @@ async fn charging_plugin_authorizes_or_refuses_with_delivery_failure() {
         .expect("resp");
     assert_eq!(resp.status(), rusmpp::CommandStatus::EsmeRdeliveryfailure);
     wait_for(10, "2 charged submits", || e.sim.submit_count() == 2).await;
-    assert_eq!(hits.load(Ordering::SeqCst), 4);
+    // 4 authorizations, then a settlement for each message the SMSC accepted.
+    wait_for(10, "2 settlements", || settled.lock().len() == 2).await;
+    assert_eq!(hits.load(Ordering::SeqCst), 6);
+    for b in settled.lock().iter() {
+        assert!(b.contains("\"Accepted\":true"), "{b}");
+    }
     // bob was not billed for the refused messages.
     let b = e.gw.store.balance_get("bob").await.expect("balance");
     assert_eq!(b.sms_count, Some(5));
@@ -711,4 +721,15 @@ async fn hostile_plugins_are_denied_or_stopped_within_budget_and_the_gateway_kee
         0,
         "the read was denied, not a crash"
     );
+    // The same counters on /metrics.
+    let (st, metrics) = get(e.gw.http_addr.expect("http"), "/metrics").await;
+    assert_eq!(st, 200);
+    for line in [
+        "plugin_timeouts{plugin=\"h_loop\"} 4",
+        "plugin_memory{plugin=\"h_alloc\"} 4",
+        "plugin_traps{plugin=\"h_panic\"} 4",
+        "plugin_calls{plugin=\"h_file\"} 4",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
 }

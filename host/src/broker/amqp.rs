@@ -54,6 +54,8 @@ pub struct AmqpConfig {
     pub quorum: bool,
     /// Publishing channels.
     pub publish_channels: usize,
+    /// Publish Jasmin's informational routing keys ([`super::events`]).
+    pub events: bool,
 }
 
 impl AmqpConfig {
@@ -65,16 +67,24 @@ impl AmqpConfig {
             prefetch: c.prefetch.max(1),
             quorum: c.queue_type == "quorum",
             publish_channels: c.publish_channels.clamp(1, 64),
+            events: c.events,
         })
     }
 }
 
 /// The exchange the gateway's queues are bound to (Jasmin's).
 pub const EXCHANGE: &str = "messaging";
+/// The exchange of billing events (Jasmin's).
+pub const BILLING_EXCHANGE: &str = "billing";
+
+/// Events waiting to be published at most; more are dropped (and counted).
+const EVENT_BACKLOG: usize = 65_536;
 
 struct Conn {
     connection: Connection,
     publish: Vec<Channel>,
+    /// Events: no publisher confirms.
+    events: Channel,
     rr: AtomicUsize,
     ops: tokio::sync::Mutex<Channel>,
     declared: parking_lot::Mutex<HashSet<String>>,
@@ -127,6 +137,9 @@ pub struct AmqpBroker {
     backoff: parking_lot::Mutex<Backoff>,
     queues: parking_lot::Mutex<HashMap<String, Arc<Q>>>,
     next_tag: AtomicU64,
+    events: Option<tokio::sync::mpsc::Sender<super::events::Event>>,
+    /// Events dropped (backlog full or RabbitMQ unreachable).
+    pub events_dropped: AtomicU64,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> BrokerError {
@@ -136,6 +149,12 @@ fn unavailable(e: impl std::fmt::Display) -> BrokerError {
 impl AmqpBroker {
     /// Connect (the first connection must succeed, so a wrong URL fails at start).
     pub async fn connect(cfg: AmqpConfig) -> Result<Arc<AmqpBroker>, BrokerError> {
+        let (events, events_rx) = if cfg.events {
+            let (tx, rx) = tokio::sync::mpsc::channel(EVENT_BACKLOG);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         let b = Arc::new_cyclic(|me| AmqpBroker {
             me: me.clone(),
             exchange: format!("{}{EXCHANGE}", cfg.prefix),
@@ -148,9 +167,52 @@ impl AmqpBroker {
             }),
             queues: parking_lot::Mutex::new(HashMap::new()),
             next_tag: AtomicU64::new(1),
+            events,
+            events_dropped: AtomicU64::new(0),
         });
         b.conn().await?;
+        if let Some(rx) = events_rx {
+            tokio::spawn(Self::publish_events(Arc::downgrade(&b), rx));
+        }
         Ok(b)
+    }
+
+    /// Publish events until the broker is dropped: unconfirmed, non-persistent, not
+    /// `mandatory` (an event nobody binds is discarded by RabbitMQ).
+    async fn publish_events(
+        me: std::sync::Weak<AmqpBroker>,
+        mut rx: tokio::sync::mpsc::Receiver<super::events::Event>,
+    ) {
+        use super::events::Exchange;
+        while let Some(ev) = rx.recv().await {
+            let Some(b) = me.upgrade() else { return };
+            let Ok(body) = serde_json::to_vec(&ev.body) else {
+                continue;
+            };
+            let exchange = match ev.exchange {
+                Exchange::Messaging => b.exchange.clone(),
+                Exchange::Billing => format!("{}{BILLING_EXCHANGE}", b.cfg.prefix),
+            };
+            let sent = match b.conn().await {
+                Ok(c) => c
+                    .events
+                    .basic_publish(
+                        exchange.as_str().into(),
+                        ev.routing_key.as_str().into(),
+                        BasicPublishOptions::default(),
+                        &body,
+                        BasicProperties::default()
+                            .with_content_type("application/json".into())
+                            .with_delivery_mode(1),
+                    )
+                    .await
+                    .is_ok(),
+                Err(_) => false,
+            };
+            if !sent {
+                b.events_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Close the connection now, without acking anything (tests: a consumer that dies).
@@ -292,6 +354,20 @@ impl AmqpBroker {
         )
         .await
         .map_err(unavailable)?;
+        ops.exchange_declare(
+            format!("{}{BILLING_EXCHANGE}", self.cfg.prefix)
+                .as_str()
+                .into(),
+            lapin::ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .map_err(unavailable)?;
+        let events = connection.create_channel().await.map_err(unavailable)?;
         let mut publish = vec![];
         for _ in 0..self.cfg.publish_channels {
             let ch = connection.create_channel().await.map_err(unavailable)?;
@@ -303,6 +379,7 @@ impl AmqpBroker {
         Ok(Conn {
             connection,
             publish,
+            events,
             rr: AtomicUsize::new(0),
             ops: tokio::sync::Mutex::new(ops),
             declared: parking_lot::Mutex::new(HashSet::new()),
@@ -902,5 +979,17 @@ impl Broker for AmqpBroker {
             .map_err(unavailable)?;
         }
         Ok(out)
+    }
+
+    fn emits_events(&self) -> bool {
+        self.events.is_some()
+    }
+
+    fn emit(&self, event: super::events::Event) {
+        if let Some(tx) = &self.events {
+            if tx.try_send(event).is_err() {
+                self.events_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@
 pub mod amqp;
 pub mod conformance;
 pub mod embedded;
+pub mod events;
 
 use std::time::Duration;
 
@@ -92,6 +93,15 @@ pub trait Broker: Send + Sync + 'static {
     async fn move_all(&self, from: &str, to: &str) -> Result<u64, BrokerError>;
     /// Peek at up to `max` messages not handed out, in delivery order.
     async fn peek(&self, queue: &str, max: usize) -> Result<Vec<Message>, BrokerError>;
+    /// Does this broker publish [`events`] for third-party consumers? (The embedded queue has
+    /// no outside consumers: no.) Callers build events only when it does.
+    fn emits_events(&self) -> bool {
+        false
+    }
+    /// Publish an informational event, best effort and without waiting (see [`events`]).
+    fn emit(&self, event: events::Event) {
+        let _ = event;
+    }
 }
 
 /// Publish, trying again while the broker is unavailable (a reconnecting RabbitMQ) for up to

@@ -143,6 +143,7 @@ impl Dlr {
         if !wants_receipt {
             return;
         }
+        crate::broker::events::dlr_submit_sm_resp(self.broker.as_ref(), m, &m.connector, smsc_ids);
         let first = smsc_ids.first().cloned().unwrap_or_default();
         let parts = smsc_ids.len().min(255) as u8;
         let d = m.dlr.as_ref();
@@ -213,6 +214,13 @@ impl Dlr {
                 return false;
             }
         };
+        crate::broker::events::dlr_deliver_sm(
+            self.broker.as_ref(),
+            cid,
+            &r.id,
+            &r.stat,
+            Some(&t.id.to_string()),
+        );
         // The tracking entry is left to its TTL (`dlr_expiry`) rather than deleted: one store
         // write less per receipt, and a duplicate receipt still resolves.
         // Long messages: one terminal DLR per message.

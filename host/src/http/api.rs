@@ -24,6 +24,8 @@ pub struct ApiState {
     pub stats: Arc<Stats>,
     pub max_body: usize,
     pub body_timeout: std::time::Duration,
+    /// Plugin counters for `/metrics`.
+    pub plugins: Option<Arc<crate::plugins::PluginHost>>,
 }
 
 /// A response with a full body.
@@ -275,7 +277,11 @@ pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, i
     match path.as_str() {
         "/ping" => return text(StatusCode::OK, "Jasmin/PONG".into()),
         "/metrics" => {
-            let mut r = text(StatusCode::OK, state.stats.render_prometheus());
+            let mut body = state.stats.render_prometheus();
+            if let Some(p) = &state.plugins {
+                p.render_prometheus(&mut body);
+            }
+            let mut r = text(StatusCode::OK, body);
             r.headers_mut().insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4"),

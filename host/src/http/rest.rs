@@ -669,6 +669,7 @@ pub async fn start(
         stats,
         max_body: rc.max_body_bytes,
         body_timeout: Duration::from_millis(rc.body_read_timeout_ms),
+        plugins: None,
     });
     let batches = Batches::new(batch::BatchDeps {
         pipeline: pipeline.clone(),

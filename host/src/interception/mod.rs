@@ -192,6 +192,30 @@ impl Interception {
     }
 }
 
+impl Interception {
+    /// Tell the charging plugin (if any) how the SMSC answered message `id`: `accepted` when
+    /// every part got ESME_ROK, false when it ended refused or undelivered. Runs in its own
+    /// task: a slow charging service never holds a connector's window.
+    pub fn settle(self: &Arc<Self>, id: &str, accepted: bool) {
+        let Some(slot) = self.charging.clone() else {
+            return;
+        };
+        let id = id.to_string();
+        tokio::spawn(async move {
+            match slot.plugin(World::Charging) {
+                Ok(p) => {
+                    if let Err(e) = p.settle(&id, accepted).await {
+                        tracing::warn!(plugin = %slot.name, id, accepted, error = %e, "charging settle failed");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(plugin = %slot.name, id, error = %e, "charging plugin unavailable: not settled")
+                }
+            }
+        });
+    }
+}
+
 /// Run `f` (e.g. applying a connector's defaults) on `m`, then put back every PDU parameter
 /// an interceptor locked (`locked_params`, Jasmin's `lockPduParam`).
 pub fn keep_locked(m: &mut Message, f: impl FnOnce(&mut Message)) {

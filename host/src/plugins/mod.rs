@@ -504,6 +504,53 @@ impl PluginHost {
         v
     }
 
+    /// Prometheus text of every plugin's counters (`plugin_<counter>{plugin="<name>"}`),
+    /// appended to the HTTP API's `/metrics`.
+    pub fn render_prometheus(&self, out: &mut String) {
+        use std::fmt::Write;
+        let mut slots: Vec<Arc<Slot>> = self.slots.read().values().cloned().collect();
+        slots.sort_by(|a, b| a.name.cmp(&b.name));
+        type Item = (&'static str, &'static str, fn(&PluginCounters) -> u64);
+        let items: [Item; 6] = [
+            ("calls", "Plugin calls made.", |c| {
+                c.calls.load(Ordering::Relaxed)
+            }),
+            ("traps", "Plugin calls that trapped.", |c| {
+                c.traps.load(Ordering::Relaxed)
+            }),
+            (
+                "timeouts",
+                "Plugin calls stopped at their CPU budget or I/O deadline.",
+                |c| c.timeouts.load(Ordering::Relaxed),
+            ),
+            ("memory", "Plugin calls stopped at their memory cap.", |c| {
+                c.memory.load(Ordering::Relaxed)
+            }),
+            (
+                "denied",
+                "Plugin network requests refused (host not granted).",
+                |c| c.denied.load(Ordering::Relaxed),
+            ),
+            ("instantiations", "Plugin instances created.", |c| {
+                c.instantiations.load(Ordering::Relaxed)
+            }),
+        ];
+        for (name, help, get) in items {
+            let _ = writeln!(
+                out,
+                "# TYPE plugin_{name} counter\n# HELP plugin_{name} {help}"
+            );
+            for s in &slots {
+                let _ = writeln!(
+                    out,
+                    "plugin_{name}{{plugin=\"{}\"}} {}",
+                    s.name,
+                    get(&s.counters)
+                );
+            }
+        }
+    }
+
     /// Load (or replace) plugin `name` from `bytes` with `manifest`.
     pub fn load_bytes(
         &self,

@@ -34,11 +34,14 @@ impl Availability for AlwaysAvailable {
 ///   and currently reads [`ConnectorState::Bound`] (an unregistered SMPP client connector is
 ///   not running, hence unavailable).
 /// - `http(cid)`, `smpps(user)`: available unless [`LiveAvailability::set_failing`] marked them.
+/// - In cluster mode, an SMPP client connector bound on another node (it holds the lease and
+///   consumes the connector's queue) is available too: see [`crate::cluster::follow_bound`].
 /// - Any connector marked failing is unavailable, whatever its watch says.
 #[derive(Debug, Default)]
 pub struct LiveAvailability {
     smppc: RwLock<HashMap<String, watch::Receiver<ConnectorState>>>,
     failing: RwLock<HashSet<ConnectorRef>>,
+    elsewhere: RwLock<HashSet<String>>,
 }
 
 impl LiveAvailability {
@@ -70,6 +73,22 @@ impl LiveAvailability {
         }
     }
 
+    /// Record whether SMPP client connector `cid` is bound on another node.
+    pub fn set_bound_elsewhere(&self, cid: &str, bound: bool) {
+        if bound {
+            if !self.elsewhere.read().contains(cid) {
+                self.elsewhere.write().insert(cid.to_string());
+            }
+        } else if self.elsewhere.read().contains(cid) {
+            self.elsewhere.write().remove(cid);
+        }
+    }
+
+    /// The SMPP client connectors followed here.
+    pub fn smppc_cids(&self) -> Vec<String> {
+        self.smppc.read().keys().cloned().collect()
+    }
+
     /// Is `c` marked failing?
     pub fn is_failing(&self, c: &ConnectorRef) -> bool {
         self.failing.read().contains(c)
@@ -85,11 +104,12 @@ impl Availability for LiveAvailability {
             }
         }
         match c {
-            ConnectorRef::Smppc(cid) => self
-                .smppc
-                .read()
-                .get(cid)
-                .is_some_and(|rx| *rx.borrow() == ConnectorState::Bound),
+            ConnectorRef::Smppc(cid) => match self.smppc.read().get(cid) {
+                Some(rx) => {
+                    *rx.borrow() == ConnectorState::Bound || self.elsewhere.read().contains(cid)
+                }
+                None => false,
+            },
             ConnectorRef::Http(_) | ConnectorRef::Smpps(_) => true,
         }
     }
@@ -135,7 +155,16 @@ mod tests {
         live.set_failing(&h, false);
         assert!(live.is_available(&a) && live.is_available(&h));
 
-        live.forget_smppc("a");
+        tx.send(ConnectorState::Connecting).unwrap();
         assert!(!live.is_available(&a));
+        live.set_bound_elsewhere("a", true);
+        assert!(live.is_available(&a), "bound on another node");
+        live.set_bound_elsewhere("a", false);
+        assert!(!live.is_available(&a));
+        assert_eq!(live.smppc_cids(), vec!["a".to_string()]);
+
+        live.forget_smppc("a");
+        live.set_bound_elsewhere("a", true);
+        assert!(!live.is_available(&a), "not configured here: not running");
     }
 }

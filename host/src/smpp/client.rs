@@ -570,7 +570,7 @@ async fn send_one(
         outcome = match s.request(pdu).await {
             Ok(resp) => {
                 let status = resp.status();
-                match classify(status) {
+                let o = match classify(status) {
                     None => match resp.pdu() {
                         Some(Pdu::SubmitSmResp(r)) => {
                             stats.submit_sm_count.inc();
@@ -597,7 +597,19 @@ async fn send_one(
                         stats.other_submit_error_count.inc();
                         Outcome::Permanent(format!("{status:?}"))
                     }
-                }
+                };
+                crate::broker::events::submit_sm_resp(
+                    deps.broker.as_ref(),
+                    &m,
+                    &cfg.cid,
+                    smsc_ids.len() + 1,
+                    u32::from(status),
+                    match &o {
+                        Outcome::Sent(id) => Some(id.as_str()),
+                        _ => None,
+                    },
+                );
+                o
             }
             Err(SessionError::Timeout) => Outcome::Temporary("response timeout".into()),
             Err(SessionError::Closed) => Outcome::Temporary("link down".into()),
@@ -610,12 +622,18 @@ async fn send_one(
     }
     drop(permit);
     // Asynchronous billing: the rest of each part the SMSC just accepted (ESME_ROK).
-    crate::billing::charge_acknowledged(deps.store.as_ref(), &m, smsc_ids.len() - already_sent)
-        .await;
+    crate::billing::charge_acknowledged(
+        deps.store.as_ref(),
+        deps.broker.as_ref(),
+        &m,
+        smsc_ids.len() - already_sent,
+    )
+    .await;
     // A retry resumes after the parts already accepted.
     m.sent_parts = smsc_ids.clone();
     match outcome {
         Outcome::Sent(_) => {
+            deps.inbound.interception.settle(&m.id.to_string(), true);
             let rec = MessageRecord {
                 id: m.id.to_string(),
                 status: "ESME_ROK".into(),
@@ -674,6 +692,7 @@ async fn finish_failed(
     why: &str,
 ) {
     tracing::warn!(id = %m.id, status, reason = why, connector = %m.connector, "message failed");
+    deps.inbound.interception.settle(&m.id.to_string(), false);
     let rec = MessageRecord {
         id: m.id.to_string(),
         status: status.to_string(),

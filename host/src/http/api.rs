@@ -416,6 +416,13 @@ pub fn mt_error(state: &ApiState, e: &MtError) -> (StatusCode, String) {
 
 /// `/send` with parsed arguments (also behind the REST API's `/secure/send`).
 pub async fn send(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
+    let (status, body) = send_answer(state, args, ip).await;
+    text(status, body)
+}
+
+/// `/send`'s answer (status and text body) for parsed arguments: what the REST API wraps.
+pub async fn send_answer(state: &ApiState, args: Args, ip: IpAddr) -> (StatusCode, String) {
+    let error = |status: StatusCode, msg: &str| (status, format!("Error \"{msg}\""));
     if let Err(m) = validate_send(&args) {
         return error(StatusCode::BAD_REQUEST, &m);
     }
@@ -448,7 +455,7 @@ pub async fn send(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
         Ok(id) => {
             state.stats.httpapi.success_count.inc();
             state.stats.httpapi_last_success_at.touch();
-            text(StatusCode::OK, format!("Success \"{id}\""))
+            (StatusCode::OK, format!("Success \"{id}\""))
         }
         Err(e) => {
             let (status, msg) = mt_error(state, &e);

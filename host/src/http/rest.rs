@@ -94,19 +94,50 @@ pub fn empty(status: StatusCode) -> Resp {
 
 /// JSON as Python's `json.dumps` writes it (`", "` and `": "` separators), as Jasmin answers.
 pub fn py_json(v: &Value) -> String {
+    let mut out = String::with_capacity(64);
+    write_py_json(&mut out, v);
+    out
+}
+
+fn write_py_json(out: &mut String, v: &Value) {
     match v {
         Value::Array(a) => {
-            let items: Vec<String> = a.iter().map(py_json).collect();
-            format!("[{}]", items.join(", "))
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_py_json(out, x);
+            }
+            out.push(']');
         }
         Value::Object(o) => {
-            let items: Vec<String> = o
-                .iter()
-                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), py_json(v)))
-                .collect();
-            format!("{{{}}}", items.join(", "))
+            out.push('{');
+            for (i, (k, x)) in o.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                push_json_str(out, k);
+                out.push_str(": ");
+                write_py_json(out, x);
+            }
+            out.push('}');
         }
-        other => other.to_string(),
+        Value::String(s) => push_json_str(out, s),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// `s` as a JSON string literal.
+fn push_json_str(out: &mut String, s: &str) {
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&Value::String(s.to_string()).to_string());
     }
 }
 
@@ -164,12 +195,16 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > max as u64) {
         return Err(BodyError::TooLarge);
     }
-    let body = Limited::new(req.into_body(), max);
-    match tokio::time::timeout(timeout, body.collect()).await {
-        Ok(Ok(b)) => Ok(b.to_bytes()),
-        Ok(Err(_)) => Err(BodyError::TooLarge),
-        Err(_) => Err(BodyError::Timeout),
-    }
+    let mut collect = std::pin::pin!(Limited::new(req.into_body(), max).collect());
+    // A small body usually arrived with the head: take it without arming a timer.
+    let r = match futures::FutureExt::now_or_never(&mut collect) {
+        Some(r) => r,
+        None => match tokio::time::timeout(timeout, collect).await {
+            Ok(r) => r,
+            Err(_) => return Err(BodyError::Timeout),
+        },
+    };
+    r.map(|b| b.to_bytes()).map_err(|_| BodyError::TooLarge)
 }
 
 /// Python's `repr` of bytes (`b'not json'`), cut at 200 bytes.
@@ -378,16 +413,18 @@ async fn send(
     }
     args.push("username", username.into_bytes());
     args.push("password", password);
-    let (status, body) = body_of(api::send(&state.api, args, ip).await).await;
+    let (status, mut text) = api::send_answer(&state.api, args, ip).await;
     // Jasmin drops the last character (the closing quote) of the HTTP API's answer.
-    let mut text = body;
     text.pop();
-    let key = if status == StatusCode::OK {
-        "data"
+    let mut body = String::with_capacity(text.len() + 16);
+    body.push_str(if status == StatusCode::OK {
+        "{\"data\": "
     } else {
-        "message"
-    };
-    json_value(status, &json!({ key: text }))
+        "{\"message\": "
+    });
+    push_json_str(&mut body, &text);
+    body.push('}');
+    json_raw(status, body)
 }
 
 /// Parse `schedule_at`: `YYYY-MM-DD HH:MM:SS` local time or `<N>s` from now (ms since the

@@ -273,6 +273,7 @@ async fn run_mode(
     let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
     let gw0: f64 = pids.iter().map(|p| cpu_secs(*p)).sum();
     let svc0 = if cluster { service_cpu(SERVICES) } else { 0.0 };
+    let split0: Vec<f64> = SERVICES.iter().map(|s| service_cpu(&[s])).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let t0 = Instant::now();
@@ -297,6 +298,14 @@ async fn run_mode(
     let e2e = t0.elapsed().as_secs_f64();
     let gw1: f64 = pids.iter().map(|p| cpu_secs(*p)).sum();
     let svc1 = if cluster { service_cpu(SERVICES) } else { 0.0 };
+    let split: Vec<String> = SERVICES
+        .iter()
+        .zip(&split0)
+        .map(|(s, c0)| {
+            let us = (service_cpu(&[s]) - c0) / accepted.max(1) as f64 * 1e6;
+            format!("{s} {us:.0} µs/msg")
+        })
+        .collect();
     for mut c in children {
         let _ = c.kill();
         let _ = c.wait();
@@ -310,6 +319,9 @@ async fn run_mode(
     let delivered: u64 = sims.iter().map(|s| s.submit_count()).sum();
     let per_sim: Vec<u64> = sims.iter().map(|s| s.submit_count()).collect();
     eprintln!("{name}: accepted {accepted}, delivered {delivered} {per_sim:?}");
+    if cluster {
+        eprintln!("{name}: services {}", split.join(", "));
+    }
     Some(Outcome {
         accepted,
         accept_rate: accepted as f64 / load_secs,

@@ -367,7 +367,8 @@ pub struct BrokerConfig {
     /// Channels publishing in parallel (each with publisher confirms).
     pub publish_channels: usize,
     /// Publish Jasmin's informational routing keys for third-party consumers
-    /// (`submit.sm.resp.<cid>`, `deliver.sm.<cid>`, `dlr.*`, `billing`).
+    /// (`submit.sm.resp.<cid>`, `deliver.sm.<cid>`, `dlr.*`, `billing`). Off by default: each
+    /// event is one more publish RabbitMQ routes.
     pub events: bool,
 }
 
@@ -379,7 +380,7 @@ impl Default for BrokerConfig {
             prefetch: 256,
             queue_type: "classic".into(),
             publish_channels: 4,
-            events: true,
+            events: false,
         }
     }
 }

@@ -188,6 +188,7 @@ async fn third_party_consumers_see_jasmins_routing_keys() {
 [broker]
 url = "amqp://guest:guest@127.0.0.1:5672/%2f"
 prefix = "{p}"
+events = true
 [store]
 url = "redis://127.0.0.1:6379/"
 prefix = "{p}"

@@ -7,7 +7,7 @@
 //! in-process, and publishes the same routing keys as events so such consumers keep working:
 //! non-persistent, unconfirmed, best effort (an event that cannot be published is dropped and
 //! counted; no message ever waits for one). Bodies are JSON objects with `"v": 1`, documented
-//! in `docs/message-schema.md`. `[broker] events = false` turns them off.
+//! in `docs/message-schema.md`. They are published only with `[broker] events = true` (each one costs RabbitMQ a publish).
 
 use serde_json::{json, Value};
 

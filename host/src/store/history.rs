@@ -5,6 +5,10 @@
 //! Writes use `synchronous_commit = off`: a record is history, not an accepted message (the
 //! message itself is durable in RabbitMQ), so a PostgreSQL crash may lose its last instant of
 //! records but never a message. The client reconnects on the next call after a failure.
+//!
+//! Writes are group-committed: concurrent `record` calls are gathered by one writer task into
+//! a single multi-row upsert (`UNNEST` of arrays, up to [`MAX_BATCH`] rows), and each caller
+//! still waits for its own row to be written.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,17 +19,23 @@ use super::{MessageRecord, StoreError};
 
 const TABLE: &str = "smsgate_message_records";
 
+/// Records written at most by one statement.
+pub const MAX_BATCH: usize = 512;
+
 struct Live {
     client: Client,
     upsert: Statement,
     select: Statement,
 }
 
+type Pending = (MessageRecord, tokio::sync::oneshot::Sender<Result<(), String>>);
+
 /// The PostgreSQL message history.
 pub struct PgHistory {
     url: String,
     live: tokio::sync::RwLock<Option<Arc<Live>>>,
     connecting: tokio::sync::Mutex<()>,
+    writes: tokio::sync::mpsc::UnboundedSender<Pending>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -36,12 +46,15 @@ impl PgHistory {
     /// Connect, create the table if needed, and start the retention task (rows older than
     /// `retention` are deleted every minute, or sooner for short retentions).
     pub async fn open(url: &str, retention: Duration) -> Result<Arc<PgHistory>, StoreError> {
+        let (writes, rx) = tokio::sync::mpsc::unbounded_channel();
         let h = Arc::new(PgHistory {
             url: url.to_string(),
             live: tokio::sync::RwLock::new(None),
             connecting: tokio::sync::Mutex::new(()),
+            writes,
         });
         h.live().await?;
+        tokio::spawn(Self::writer(Arc::downgrade(&h), rx));
         let weak = Arc::downgrade(&h);
         let every = (retention / 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
         tokio::spawn(async move {
@@ -101,7 +114,8 @@ impl PgHistory {
         let upsert = client
             .prepare(&format!(
                 "INSERT INTO {TABLE} (id, status, connector, smsc_id, detail, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[],
+                                      $5::text[], $6::bigint[])
                  ON CONFLICT (id) DO UPDATE SET status = excluded.status,
                    connector = excluded.connector,
                    smsc_id = COALESCE(excluded.smsc_id, {TABLE}.smsc_id),
@@ -124,20 +138,78 @@ impl PgHistory {
         Ok(l)
     }
 
-    /// Insert or update a record.
+    /// Insert or update a record (written with the other records pending at that moment).
     pub async fn record(&self, r: &MessageRecord) -> Result<(), StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.writes
+            .send((r.clone(), tx))
+            .map_err(|_| unavailable("history writer stopped"))?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Unavailable(e)),
+            Err(_) => Err(unavailable("history writer stopped")),
+        }
+    }
+
+    /// Gather pending records and write them, one statement per batch, until the history is
+    /// dropped.
+    async fn writer(
+        me: std::sync::Weak<PgHistory>,
+        mut rx: tokio::sync::mpsc::UnboundedReceiver<Pending>,
+    ) {
+        let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            let Some(h) = me.upgrade() else { return };
+            let r = h
+                .write_batch(batch.iter().map(|(r, _)| r))
+                .await
+                .map_err(|e| match e {
+                    StoreError::Unavailable(m) => m,
+                    other => other.to_string(),
+                });
+            for (_, done) in batch.drain(..) {
+                let _ = done.send(r.clone());
+            }
+        }
+    }
+
+    /// One upsert of `records` (later records of an id win; an unknown SMSC id keeps the
+    /// one already known, as a single upsert does).
+    async fn write_batch<'a>(
+        &self,
+        records: impl Iterator<Item = &'a MessageRecord>,
+    ) -> Result<(), StoreError> {
+        let mut rows: Vec<MessageRecord> = Vec::new();
+        let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for r in records {
+            match at.get(r.id.as_str()) {
+                Some(&i) => {
+                    let smsc_id = r.smsc_id.clone().or(rows[i].smsc_id.take());
+                    rows[i] = MessageRecord {
+                        smsc_id,
+                        ..r.clone()
+                    };
+                }
+                None => {
+                    at.insert(&r.id, rows.len());
+                    rows.push(r.clone());
+                }
+            }
+        }
+        let col = |f: fn(&MessageRecord) -> Option<String>| -> Vec<Option<String>> {
+            rows.iter().map(f).collect()
+        };
+        let ids = col(|r| Some(r.id.clone()));
+        let status = col(|r| Some(r.status.clone()));
+        let connector = col(|r| Some(r.connector.clone()));
+        let smsc_id = col(|r| r.smsc_id.clone());
+        let detail = col(|r| r.detail.clone());
+        let updated: Vec<i64> = rows.iter().map(|r| r.updated_at).collect();
         let l = self.live().await?;
         l.client
             .execute(
                 &l.upsert,
-                &[
-                    &r.id,
-                    &r.status,
-                    &r.connector,
-                    &r.smsc_id,
-                    &r.detail,
-                    &r.updated_at,
-                ],
+                &[&ids, &status, &connector, &smsc_id, &detail, &updated],
             )
             .await
             .map_err(unavailable)?;

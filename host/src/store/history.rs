@@ -28,7 +28,10 @@ struct Live {
     select: Statement,
 }
 
-type Pending = (MessageRecord, tokio::sync::oneshot::Sender<Result<(), String>>);
+type Pending = (
+    MessageRecord,
+    tokio::sync::oneshot::Sender<Result<(), String>>,
+);
 
 /// The PostgreSQL message history.
 pub struct PgHistory {

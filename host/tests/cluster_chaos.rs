@@ -21,14 +21,6 @@ const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// One chaos at a time: closing every RabbitMQ connection would hit the other tests' nodes.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn unique(tag: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("c{}{}-{tag}.", std::process::id(), n % 1_000_000_000)
-}
-
 struct Node {
     child: Child,
     http: SocketAddr,

@@ -10,14 +10,6 @@ use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-fn unique() -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("t{}{}cfg", std::process::id(), n % 1_000_000_000)
-}
-
 fn node_config(dir: &std::path::Path, node: &str, prefix: &str, smsc: u16) -> String {
     format!(
         r#"
@@ -34,10 +26,10 @@ port = 0
 enabled = false
 [broker]
 url = "amqp://guest:guest@127.0.0.1:5672/%2f"
-prefix = "{prefix}."
+prefix = "{prefix}"
 [store]
 url = "redis://127.0.0.1:6379/"
-prefix = "{prefix}:"
+prefix = "{prefix}"
 [cluster]
 node_id = "{node}"
 [[groups]]
@@ -101,7 +93,7 @@ async fn read_until(s: &mut TcpStream, all: &mut String, done: impl Fn(&str) -> 
 
 #[tokio::test]
 async fn a_route_added_on_node_a_is_used_by_node_b_within_a_second() {
-    let prefix = unique();
+    let prefix = unique("cfg");
     let sim = simulator().await;
     let (da, db) = (
         tempfile::tempdir().expect("tmp"),
@@ -170,7 +162,7 @@ async fn a_route_added_on_node_a_is_used_by_node_b_within_a_second() {
 /// cluster-wide, both nodes fail over to the next connector.
 #[tokio::test]
 async fn failover_routes_see_connectors_bound_on_other_nodes() {
-    let prefix = unique();
+    let prefix = unique("cfg");
     let (s1, s2) = (simulator().await, simulator().await);
     let (da, db) = (
         tempfile::tempdir().expect("tmp"),

@@ -2,9 +2,12 @@
 //! (classic and quorum queues) and Redis (+ PostgreSQL history), on the local services that
 //! `scripts/test.sh` starts. Every test uses its own name prefix, so tests run concurrently.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::unique;
 use smsgate::broker::amqp::{AmqpBroker, AmqpConfig};
 use smsgate::broker::{conformance as bc, Broker};
 use smsgate::store::redis::{RedisConfig, RedisStore};
@@ -13,14 +16,6 @@ use smsgate::store::{conformance as sc, Balance, Charge, Store};
 const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 const REDIS: &str = "redis://127.0.0.1:6379/";
 const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-fn unique(tag: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("t{}{}-{tag}.", std::process::id(), n % 1_000_000_000)
-}
 
 async fn amqp(prefix: &str, quorum: bool) -> Arc<AmqpBroker> {
     AmqpBroker::connect(AmqpConfig {

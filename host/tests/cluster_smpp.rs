@@ -11,14 +11,6 @@ use rusmpp::{CommandStatus, Pdu};
 use smsgate::app::Gateway;
 use smsgate::simulator::ReceiptKnobs;
 
-fn unique(tag: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("s{}{}-{tag}.", std::process::id(), n % 1_000_000_000)
-}
-
 async fn node(dir: &std::path::Path, name: &str, prefix: &str, smsc_port: u16) -> Arc<Gateway> {
     let d = dir.join(name);
     std::fs::create_dir_all(&d).expect("dir");

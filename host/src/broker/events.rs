@@ -34,6 +34,29 @@ pub struct Event {
 /// Schema version of event bodies.
 pub const VERSION: u32 = 1;
 
+/// Publish one event (when the broker emits events at all: the body is built only then),
+/// stamped with the schema version `v` and the time `at`.
+fn publish(
+    broker: &dyn Broker,
+    exchange: Exchange,
+    routing_key: impl FnOnce() -> String,
+    body: impl FnOnce() -> Value,
+) {
+    if !broker.emits_events() {
+        return;
+    }
+    let mut body = body();
+    if let Value::Object(o) = &mut body {
+        o.insert("v".into(), VERSION.into());
+        o.insert("at".into(), crate::model::message::now_ms().into());
+    }
+    broker.emit(Event {
+        exchange,
+        routing_key: routing_key(),
+        body,
+    });
+}
+
 /// `submit.sm.resp.<cid>`: the SMSC answered part `part` (1-based) of `m`.
 pub fn submit_sm_resp(
     broker: &dyn Broker,
@@ -43,45 +66,41 @@ pub fn submit_sm_resp(
     status: u32,
     smsc_id: Option<&str>,
 ) {
-    if !broker.emits_events() {
-        return;
-    }
-    broker.emit(Event {
-        exchange: Exchange::Messaging,
-        routing_key: format!("submit.sm.resp.{cid}"),
-        body: json!({
-            "v": VERSION,
-            "id": m.id.to_string(),
-            "connector": cid,
-            "user": m.user,
-            "part": part,
-            "parts": m.parts.len(),
-            "command_status": status,
-            "smsc_message_id": smsc_id,
-            "destination_addr": m.destination.addr,
-            "at": crate::model::message::now_ms(),
-        }),
-    });
+    publish(
+        broker,
+        Exchange::Messaging,
+        || format!("submit.sm.resp.{cid}"),
+        || {
+            json!({
+                "id": m.id.to_string(),
+                "connector": cid,
+                "user": m.user,
+                "part": part,
+                "parts": m.parts.len(),
+                "command_status": status,
+                "smsc_message_id": smsc_id,
+                "destination_addr": m.destination.addr,
+            })
+        },
+    );
 }
 
 /// `dlr.submit_sm_resp`: message `m`, which asked for a receipt, is now tracked under the
 /// SMSC's ids.
 pub fn dlr_submit_sm_resp(broker: &dyn Broker, m: &Message, cid: &str, smsc_ids: &[String]) {
-    if !broker.emits_events() {
-        return;
-    }
-    broker.emit(Event {
-        exchange: Exchange::Messaging,
-        routing_key: "dlr.submit_sm_resp".into(),
-        body: json!({
-            "v": VERSION,
-            "id": m.id.to_string(),
-            "connector": cid,
-            "user": m.user,
-            "smsc_message_ids": smsc_ids,
-            "at": crate::model::message::now_ms(),
-        }),
-    });
+    publish(
+        broker,
+        Exchange::Messaging,
+        || "dlr.submit_sm_resp".into(),
+        || {
+            json!({
+                "id": m.id.to_string(),
+                "connector": cid,
+                "user": m.user,
+                "smsc_message_ids": smsc_ids,
+            })
+        },
+    );
 }
 
 /// `deliver.sm.<cid>`: connector `cid` received a `deliver_sm` (MO or receipt).
@@ -96,62 +115,62 @@ pub fn deliver_sm(
     short_message: &[u8],
     receipt: bool,
 ) {
-    if !broker.emits_events() {
-        return;
-    }
-    broker.emit(Event {
-        exchange: Exchange::Messaging,
-        routing_key: format!("deliver.sm.{cid}"),
-        body: json!({
-            "v": VERSION,
-            "connector": cid,
-            "source_addr": source_addr,
-            "destination_addr": destination_addr,
-            "esm_class": esm_class,
-            "data_coding": data_coding,
-            "short_message_hex": hex::encode(short_message),
-            "receipt": receipt,
-            "at": crate::model::message::now_ms(),
-        }),
-    });
+    publish(
+        broker,
+        Exchange::Messaging,
+        || format!("deliver.sm.{cid}"),
+        || {
+            json!({
+                "connector": cid,
+                "source_addr": source_addr,
+                "destination_addr": destination_addr,
+                "esm_class": esm_class,
+                "data_coding": data_coding,
+                "short_message_hex": hex::encode(short_message),
+                "receipt": receipt,
+            })
+        },
+    );
 }
 
 /// `dlr.deliver_sm`: a receipt from connector `cid` for SMSC id `smsc_id` (`id`: the gateway
 /// message it resolved to, if any).
-pub fn dlr_deliver_sm(broker: &dyn Broker, cid: &str, smsc_id: &str, stat: &str, id: Option<&str>) {
-    if !broker.emits_events() {
-        return;
-    }
-    broker.emit(Event {
-        exchange: Exchange::Messaging,
-        routing_key: "dlr.deliver_sm".into(),
-        body: json!({
-            "v": VERSION,
-            "connector": cid,
-            "smsc_message_id": smsc_id,
-            "stat": stat,
-            "id": id,
-            "at": crate::model::message::now_ms(),
-        }),
-    });
+pub fn dlr_deliver_sm(
+    broker: &dyn Broker,
+    cid: &str,
+    smsc_id: &str,
+    stat: &str,
+    id: Option<&dyn std::fmt::Display>,
+) {
+    publish(
+        broker,
+        Exchange::Messaging,
+        || "dlr.deliver_sm".into(),
+        || {
+            json!({
+                "connector": cid,
+                "smsc_message_id": smsc_id,
+                "stat": stat,
+                "id": id.map(|i| i.to_string()),
+            })
+        },
+    );
 }
 
 /// `bill_request.submit_sm_resp.<uid>` on `billing`: `amount` charged to `user` for `parts`
 /// parts of `m` the SMSC acknowledged (asynchronous billing, `early_percent`).
 pub fn bill_request(broker: &dyn Broker, m: &Message, user: &str, amount: f64, parts: usize) {
-    if !broker.emits_events() {
-        return;
-    }
-    broker.emit(Event {
-        exchange: Exchange::Billing,
-        routing_key: format!("bill_request.submit_sm_resp.{user}"),
-        body: json!({
-            "v": VERSION,
-            "id": m.id.to_string(),
-            "user": user,
-            "amount": amount,
-            "parts": parts,
-            "at": crate::model::message::now_ms(),
-        }),
-    });
+    publish(
+        broker,
+        Exchange::Billing,
+        || format!("bill_request.submit_sm_resp.{user}"),
+        || {
+            json!({
+                "id": m.id.to_string(),
+                "user": user,
+                "amount": amount,
+                "parts": parts,
+            })
+        },
+    );
 }

@@ -219,7 +219,7 @@ impl Dlr {
             cid,
             &r.id,
             &r.stat,
-            Some(&t.id.to_string()),
+            Some(&t.id),
         );
         // The tracking entry is left to its TTL (`dlr_expiry`) rather than deleted: one store
         // write less per receipt, and a duplicate receipt still resolves.

@@ -30,6 +30,16 @@ pub async fn simulator_throttling(bind: SocketAddr, throttle_percent: u8) -> Sim
     .expect("simulator")
 }
 
+/// A name prefix no other test run uses (RabbitMQ exchanges/queues, Redis keys):
+/// `t<pid><ns>-<tag>.`.
+pub fn unique(tag: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("t{}{}-{tag}.", std::process::id(), n % 1_000_000_000)
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

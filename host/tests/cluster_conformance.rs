@@ -212,3 +212,40 @@ async fn redis_two_nodes_share_state() {
         "a new holder gets a higher fencing token"
     );
 }
+
+/// Records written concurrently land in one batch: two records of one message in the same
+/// batch become one row (the later status wins, the SMSC id already known is kept), and
+/// every caller's own row is written when its call returns.
+#[tokio::test]
+async fn postgres_history_group_commits_records_of_one_message() {
+    use smsgate::store::history::PgHistory;
+    use smsgate::store::MessageRecord;
+    let h = PgHistory::open(PG, Duration::from_secs(3600))
+        .await
+        .expect("PostgreSQL at 127.0.0.1:5432 (scripts/test.sh starts it)");
+    let id = unique("pgbatch");
+    let rec = |status: &str, smsc_id: Option<&str>, at: i64| MessageRecord {
+        id: id.clone(),
+        status: status.into(),
+        connector: "sim".into(),
+        smsc_id: smsc_id.map(str::to_string),
+        detail: None,
+        updated_at: at,
+    };
+    let other = MessageRecord {
+        id: format!("{id}-other"),
+        ..rec("ESME_ROK", Some("x1"), 1)
+    };
+    let (first, second) = (rec("ESME_ROK", Some("abc"), 1), rec("DELIVRD", None, 2));
+    let (a, b, c) = tokio::join!(h.record(&first), h.record(&second), h.record(&other));
+    a.expect("first");
+    b.expect("second");
+    c.expect("other");
+    let r = h.get(&id).await.expect("get").expect("row");
+    assert_eq!(
+        (r.status.as_str(), r.smsc_id.as_deref(), r.updated_at),
+        ("DELIVRD", Some("abc"), 2)
+    );
+    let o = h.get(&other.id).await.expect("get").expect("row");
+    assert_eq!(o.smsc_id.as_deref(), Some("x1"));
+}

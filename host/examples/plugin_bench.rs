@@ -365,8 +365,12 @@ async fn throughput(wasm: &Path, tmp: &Path, secs: f64) {
         "[config]\nprefer = \"smppc(sim)\"\n",
     );
     let mut results: Vec<(bool, f64, f64)> = vec![];
+    let only = std::env::var("PLUGIN_BENCH_ONLY").ok();
     for round in 0..8 {
         let with = round % 2 == 1;
+        if only.as_deref().is_some_and(|o| (o == "with") != with) {
+            continue;
+        }
         let data = tmp.join(format!("gw{round}"));
         std::fs::create_dir_all(&data).expect("data");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -417,8 +421,14 @@ async fn main() {
     let wasm = wasm_dir();
     let tmp = tempfile::tempdir().expect("tmp");
     let (w, t) = (wasm.clone(), tmp.path().to_path_buf());
-    tokio::task::spawn_blocking(move || micro(&w, &t))
-        .await
-        .expect("micro");
-    throughput(&wasm, tmp.path(), secs).await;
+    // PLUGIN_BENCH_ONLY=micro|with|without runs one part only (for profiling).
+    let only = std::env::var("PLUGIN_BENCH_ONLY").ok();
+    if only.is_none() || only.as_deref() == Some("micro") {
+        tokio::task::spawn_blocking(move || micro(&w, &t))
+            .await
+            .expect("micro");
+    }
+    if only.as_deref() != Some("micro") {
+        throughput(&wasm, tmp.path(), secs).await;
+    }
 }

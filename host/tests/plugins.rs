@@ -667,6 +667,7 @@ async fn hostile_plugins_are_denied_or_stopped_within_budget_and_the_gateway_kee
             "memory_mb = 16\n[config]\nmode = \"alloc\"\n".to_string(),
         ),
         ("h_panic", "[config]\nmode = \"panic\"\n".to_string()),
+        ("h_sleep", "[config]\nmode = \"sleep\"\n".to_string()),
     ];
     let mut routes = String::new();
     for (i, (name, _)) in hostile.iter().enumerate() {
@@ -709,6 +710,10 @@ async fn hostile_plugins_are_denied_or_stopped_within_budget_and_the_gateway_kee
     assert_eq!(n("h_loop", |c| c.timeouts.load(Ordering::Relaxed)), 4);
     assert_eq!(n("h_alloc", |c| c.memory.load(Ordering::Relaxed)), 4);
     assert_eq!(n("h_panic", |c| c.traps.load(Ordering::Relaxed)), 4);
+    // A filter that sleeps traps at once (a filter may not wait): it neither blocks the
+    // thread routing the message nor waits out its budget.
+    assert_eq!(n("h_sleep", |c| c.traps.load(Ordering::Relaxed)), 4);
+    assert_eq!(n("h_sleep", |c| c.timeouts.load(Ordering::Relaxed)), 0);
     assert!(n("h_socket", |c| c.denied.load(Ordering::Relaxed)) >= 4);
     assert_eq!(
         n("h_socket", |c| c.failures()),

@@ -191,11 +191,28 @@ pub fn log(level: Level, message: &str) {
 }
 
 /// A value from the plugin's `[config]` table.
+///
+/// An instance only ever sees one configuration (editing `name.toml` loads a new version of
+/// the plugin with new instances), so the value is asked of the host once per key and
+/// instance, then served from the instance's memory.
 pub fn config(key: &str) -> Option<String> {
     #[cfg(target_arch = "wasm32")]
-    return base::smsgate::plugin::host::config(key);
+    return CONFIG.with(|c| {
+        if let Some(v) = c.borrow().get(key) {
+            return v.clone();
+        }
+        let v = base::smsgate::plugin::host::config(key);
+        c.borrow_mut().insert(key.to_string(), v.clone());
+        v
+    });
     #[cfg(not(target_arch = "wasm32"))]
     return testing::config_value(key);
+}
+
+#[cfg(target_arch = "wasm32")]
+thread_local! {
+    static CONFIG: std::cell::RefCell<std::collections::HashMap<String, Option<String>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 /// Wall clock, milliseconds since the Unix epoch.

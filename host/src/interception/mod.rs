@@ -222,9 +222,24 @@ pub fn keep_locked(m: &mut Message, f: impl FnOnce(&mut Message)) {
     if m.locked_params.is_empty() {
         return f(m);
     }
-    let before = m.clone();
+    // Only the lockable parameters are kept aside, not the whole message.
+    let before = Lockable {
+        source: m.source.clone(),
+        destination: m.destination.clone(),
+        priority: m.priority,
+        protocol_id: m.protocol_id,
+        validity_period: m.validity_period.clone(),
+        expires_at: m.expires_at,
+        schedule_delivery_time: m.schedule_delivery_time.clone(),
+        registered_delivery: m.registered_delivery,
+        service_type: m.service_type.clone(),
+        replace_if_present: m.replace_if_present,
+        sm_default_msg_id: m.sm_default_msg_id,
+        data_coding: m.data_coding,
+    };
     f(m);
-    for p in before.locked_params.iter() {
+    let locked = std::mem::take(&mut m.locked_params);
+    for p in &locked {
         match p.as_str() {
             "source_addr" => m.source.addr = before.source.addr.clone(),
             "source_addr_ton" => m.source.ton = before.source.ton,
@@ -249,6 +264,23 @@ pub fn keep_locked(m: &mut Message, f: impl FnOnce(&mut Message)) {
             other => tracing::debug!(param = other, "locked parameter not known: ignored"),
         }
     }
+    m.locked_params = locked;
+}
+
+/// The PDU parameters an interceptor can lock.
+struct Lockable {
+    source: crate::model::Address,
+    destination: crate::model::Address,
+    priority: u8,
+    protocol_id: u8,
+    validity_period: String,
+    expires_at: i64,
+    schedule_delivery_time: String,
+    registered_delivery: u8,
+    service_type: String,
+    replace_if_present: u8,
+    sm_default_msg_id: u8,
+    data_coding: u8,
 }
 
 #[cfg(test)]

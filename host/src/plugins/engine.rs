@@ -32,6 +32,9 @@ fn engine(asynk: bool, max_memory: usize) -> wasmtime::Result<Engine> {
     let mut c = Config::new();
     c.wasm_component_model(true);
     c.epoch_interruption(true);
+    if std::env::var_os("PLUGIN_PERFMAP").is_some() {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(500)
         .total_core_instances(4000)

@@ -23,6 +23,7 @@ pub mod convert;
 pub mod engine;
 pub mod manifest;
 pub mod state;
+pub mod wasi;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -182,20 +183,52 @@ impl Plugin {
         }
     }
 
-    /// A call of a computing world (filter, route, interceptor), driven to completion on the
-    /// calling thread: these plugins only compute, under their CPU budget (epoch deadline).
-    fn call_sync<T: Send, R>(
+    /// A call of a computing world (filter, route, interceptor): synchronous, on the calling
+    /// thread, under the CPU budget (the epoch deadline traps). These plugins only compute:
+    /// their WASI never blocks ([`wasi`]).
+    fn call_sync<T, R>(
         &self,
         idle: &Mutex<Vec<Warm<T>>>,
-        make: impl AsyncFnOnce(&mut Store<State>) -> wasmtime::Result<T>,
-        f: impl AsyncFnOnce(&T, &mut Store<State>) -> wasmtime::Result<R>,
+        make: impl FnOnce(&mut Store<State>) -> wasmtime::Result<T>,
+        f: impl FnOnce(&T, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
-        futures::executor::block_on(self.run(idle, make, f))
+        self.info.counters.calls.fetch_add(1, Ordering::Relaxed);
+        let warm = idle.lock().pop();
+        let mut w = match warm {
+            Some(w) => w,
+            None => {
+                let mut store = self.new_store();
+                let inst = make(&mut store).map_err(|e| self.fail(Some(&store), e))?;
+                Warm { store, inst }
+            }
+        };
+        w.store.set_epoch_deadline(self.info.budget_ticks.max(1));
+        let r = f(&w.inst, &mut w.store);
+        self.done(idle, w, r)
     }
 
-    /// A call on a warm instance (instantiated when none is idle); the instance goes back to
-    /// the idle list after a success and is dropped after a failure (or if this future is
-    /// dropped mid-call).
+    /// After a call: the instance goes back to the idle list after a success and is dropped
+    /// after a failure.
+    fn done<T, R>(
+        &self,
+        idle: &Mutex<Vec<Warm<T>>>,
+        w: Warm<T>,
+        r: wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        match r {
+            Ok(r) => {
+                let mut idle = idle.lock();
+                if idle.len() < MAX_IDLE {
+                    idle.push(w);
+                }
+                Ok(r)
+            }
+            Err(e) => Err(self.fail(Some(&w.store), e)),
+        }
+    }
+
+    /// A call of an I/O world on a warm instance (instantiated when none is idle), yielding
+    /// at every epoch tick; the instance is dropped if this future is dropped mid-call.
     async fn run<T: Send, R>(
         &self,
         idle: &Mutex<Vec<Warm<T>>>,
@@ -215,21 +248,9 @@ impl Plugin {
             }
         };
         w.store.data_mut().ticks = 0;
-        w.store.set_epoch_deadline(if self.world.is_async() {
-            1
-        } else {
-            self.info.budget_ticks.max(1)
-        });
-        match f(&w.inst, &mut w.store).await {
-            Ok(r) => {
-                let mut idle = idle.lock();
-                if idle.len() < MAX_IDLE {
-                    idle.push(w);
-                }
-                Ok(r)
-            }
-            Err(e) => Err(self.fail(Some(&w.store), e)),
-        }
+        w.store.set_epoch_deadline(1);
+        let r = f(&w.inst, &mut w.store).await;
+        self.done(idle, w, r)
     }
 
     /// `filter` world: does `r` match?
@@ -237,11 +258,7 @@ impl Plugin {
         let Instances::Filter(pre, idle) = &self.instances else {
             return Err(self.wrong(World::Filter));
         };
-        self.call_sync(
-            idle,
-            async |s| pre.instantiate_async(s).await,
-            async |i, s| i.call_matches(s, r).await,
-        )
+        self.call_sync(idle, |s| pre.instantiate(s), |i, s| i.call_matches(s, r))
     }
 
     /// `route` world: index of the chosen candidate.
@@ -255,8 +272,8 @@ impl Plugin {
         };
         self.call_sync(
             idle,
-            async |s| pre.instantiate_async(s).await,
-            async |i, s| i.call_pick(s, r, candidates).await,
+            |s| pre.instantiate(s),
+            |i, s| i.call_pick(s, r, candidates),
         )
     }
 
@@ -268,11 +285,7 @@ impl Plugin {
         let Instances::Interceptor(pre, idle) = &self.instances else {
             return Err(self.wrong(World::Interceptor));
         };
-        self.call_sync(
-            idle,
-            async |s| pre.instantiate_async(s).await,
-            async |i, s| i.call_intercept(s, r).await,
-        )
+        self.call_sync(idle, |s| pre.instantiate(s), |i, s| i.call_intercept(s, r))
     }
 
     fn wrong(&self, expected: World) -> CallError {
@@ -432,10 +445,13 @@ impl std::fmt::Debug for PluginHost {
 fn linker(engine: &Engine, asynk: bool) -> wasmtime::Result<Linker<State>> {
     let mut l = Linker::new(engine);
     // WASI with nothing granted (no preopens, no environment, sockets refused); wasi:http only
-    // for the worlds that may call out.
-    wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
+    // for the worlds that may call out, whose calls are asynchronous. The computing worlds'
+    // calls are synchronous, with a WASI that never blocks.
     if asynk {
+        wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut l)?;
+    } else {
+        wasi::add_to_linker(&mut l)?;
     }
     bindings::base::smsgate::plugin::host::add_to_linker::<State, HasSelf<State>>(&mut l, |s| s)?;
     bindings::base::smsgate::plugin::types::add_to_linker::<State, HasSelf<State>>(&mut l, |s| s)?;

@@ -95,6 +95,14 @@ impl State {
     }
 }
 
+impl State {
+    /// The store's resource table and the plugin's counters (the computing worlds' own
+    /// `wasi:io` and socket refusal).
+    pub(super) fn table_and_counters(&mut self) -> (&mut ResourceTable, &PluginCounters) {
+        (&mut self.table, &self.info.counters)
+    }
+}
+
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {

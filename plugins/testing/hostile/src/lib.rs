@@ -1,5 +1,6 @@
 //! Test plugin (filter world) that misbehaves as config `mode` says, to prove the sandbox:
-//! `read-file` (config `path`), `socket` (config `addr`), `loop`, `alloc` (1 GiB), `panic`.
+//! `read-file` (config `path`), `socket` (config `addr`), `loop`, `alloc` (1 GiB), `sleep`
+//! (10 s), `panic`.
 //! It matches only if the hostile action *succeeded*, so a route behind it is never taken
 //! while the sandbox holds.
 
@@ -40,6 +41,11 @@ impl Filter for Hostile {
                 let v = vec![1u8; 1 << 30];
                 std::hint::black_box(&v);
                 v.len() == 1
+            }
+            Some("sleep") => {
+                // A filter may not wait: the host traps the call instead of blocking a thread.
+                std::thread::sleep(std::time::Duration::from_secs(10));
+                true
             }
             Some("panic") => panic!("hostile plugin panics"),
             _ => false,

@@ -119,6 +119,13 @@ fn micro(wasm: &Path, tmp: &Path) {
         "sender",
         "[config]\nsender = \"BRAND\"\n",
     );
+    install(
+        wasm,
+        &dir,
+        "preferred_route",
+        "pref",
+        "[config]\nprefer = \"smppc(sim2)\"\n",
+    );
     let pcfg = plugins_cfg(&dir, &cache);
     let t = Instant::now();
     let host = PluginHost::new(&pcfg, tmp).expect("host");
@@ -133,7 +140,7 @@ fn micro(wasm: &Path, tmp: &Path) {
         cold.push(t.elapsed().as_micros() as u64 * 1000);
     }
     println!(
-        "load: first start (compile 2 plugins + cache) {:.1} ms; cold load of one plugin from cache p50 {:.2} ms",
+        "load: first start (compile 3 plugins + cache) {:.1} ms; cold load of one plugin from cache p50 {:.2} ms",
         first.as_secs_f64() * 1000.0,
         pct(&mut cold, 0.5) / 1000.0
     );
@@ -172,6 +179,35 @@ fn micro(wasm: &Path, tmp: &Path) {
     });
     println!(
         "filter: route() without plugin p50 {b50:.2} µs p99 {b99:.2} µs; with the Wasm filter p50 {p50:.2} µs p99 {p99:.2} µs; added p50 {:.2} µs",
+        p50 - b50
+    );
+
+    // A plugin route choosing between two connectors vs a static route.
+    let mut plugin_route = RouteConfig::new("PluginMTRoute", 10);
+    plugin_route.plugin = Some("pref".into());
+    plugin_route.connectors = vec!["smppc(sim)".into(), "smppc(sim2)".into()];
+    plugin_route.filters = vec!["all".into()];
+    let mut static_route = RouteConfig::new("StaticMTRoute", 10);
+    static_route.connector = Some("smppc(sim2)".into());
+    static_route.filters = vec!["all".into()];
+    let all = [FilterConfig::new("all", "TransparentFilter")];
+    let with =
+        RoutingTable::build_with(TableKind::Mt, &[plugin_route], &all, &opts).expect("table");
+    let without =
+        RoutingTable::build_with(TableKind::Mt, &[static_route], &all, &opts).expect("table");
+    assert_eq!(
+        with.route(&r).map(|d| d.connector),
+        Some(smsgate::routing::ConnectorRef::Smppc("sim2".into())),
+        "the plugin picks its preferred connector"
+    );
+    let (b50, _) = measure(n, || {
+        std::hint::black_box(without.route(&r));
+    });
+    let (p50, p99) = measure(n, || {
+        std::hint::black_box(with.route(&r));
+    });
+    println!(
+        "route: static route p50 {b50:.2} µs; plugin route (2 candidates) p50 {p50:.2} µs p99 {p99:.2} µs; added p50 {:.2} µs",
         p50 - b50
     );
 

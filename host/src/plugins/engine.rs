@@ -32,6 +32,8 @@ fn engine(asynk: bool, max_memory: usize) -> wasmtime::Result<Engine> {
     let mut c = Config::new();
     c.wasm_component_model(true);
     c.epoch_interruption(true);
+    // Diagnostics: PLUGIN_PERFMAP=1 writes /tmp/perf-<pid>.map so `perf report` names the
+    // plugins' machine code.
     if std::env::var_os("PLUGIN_PERFMAP").is_some() {
         c.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }

@@ -1,7 +1,7 @@
 //! Plugin benchmark (run in release):
 //!
 //! ```text
-//! cargo run --release -p smsgate --example plugin_bench -- [seconds-per-run]
+//! cargo run --release -p smsgate --example plugin_bench -- [seconds-of-load-per-side]
 //! ```
 //!
 //! 1. Added latency per message of one Wasm filter in a routing table and of one modifying
@@ -9,7 +9,10 @@
 //! 2. Cold load of a plugin from the on-disk cache (a fresh host, cached machine code), and
 //!    the first compilation for comparison.
 //! 3. End-to-end throughput (HTTP /send → SMPP → simulator) without plugins and with a Wasm
-//!    filter, a modifying interceptor and a plugin route active, alternating runs in one process.
+//!    filter, a modifying interceptor and a plugin route active: two gateways side by side,
+//!    the load alternating between them in 1-second slices.
+//!
+//! `PLUGIN_BENCH_ONLY=micro` or `=throughput` runs one part (for profiling).
 //!
 //! The plugins come from `plugins/` built for wasm32-wasip2 (built here if needed).
 
@@ -260,6 +263,11 @@ bind = "127.0.0.1"
 port = {http_port}
 [smpp-server]
 enabled = false
+[jcli]
+port = 0
+[rest-api]
+bind = "127.0.0.1"
+port = 0
 [store]
 sync = "normal"
 [[groups]]
@@ -322,7 +330,9 @@ script = "plugin(sender)"
     t
 }
 
-async fn run_load(gw: &Gateway, secs: f64, workers: usize) -> (f64, f64) {
+/// `workers` clients sending `/send` to `gw` for `secs`: (messages accepted, request p50 µs).
+/// Destinations are unique across calls (`seq`).
+async fn run_load(gw: &Gateway, secs: f64, workers: usize, seq: u64) -> (u64, f64) {
     use http_body_util::{BodyExt, Empty};
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
@@ -340,7 +350,7 @@ async fn run_load(gw: &Gateway, secs: f64, workers: usize) -> (f64, f64) {
             while Instant::now() < end {
                 i += 1;
                 let uri: hyper::Uri = format!(
-                    "http://{addr}/send?username=foo&password=bar&to=336{w:02}{i:06}&content=hello"
+                    "http://{addr}/send?username=foo&password=bar&to=33{seq:03}{w:02}{i:05}&content=hello"
                 )
                 .parse()
                 .expect("uri");
@@ -361,11 +371,29 @@ async fn run_load(gw: &Gateway, secs: f64, workers: usize) -> (f64, f64) {
     for t in tasks {
         let _ = t.await;
     }
-    let n = done.load(Ordering::Relaxed) as f64;
     let mut v = std::mem::take(&mut *lat.lock());
-    (n / secs, if v.is_empty() { 0.0 } else { pct(&mut v, 0.5) })
+    (
+        done.load(Ordering::Relaxed),
+        if v.is_empty() { 0.0 } else { pct(&mut v, 0.5) },
+    )
 }
 
+async fn start_gateway(data: &Path, smsc: u16, plugins: Option<&Path>) -> Arc<Gateway> {
+    std::fs::create_dir_all(data).expect("data");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let path = data.join("smsgate.toml");
+    std::fs::write(&path, gateway_toml(data, port, smsc, plugins)).expect("config");
+    let cfg = Config::load(Some(&path)).expect("config");
+    Gateway::start(cfg).await.expect("gateway")
+}
+
+/// End-to-end throughput without and with plugins. Both gateways run side by side and the
+/// load alternates between them in 1-second slices (the order flips every pair), so both
+/// sides see the same phases of this noisy machine. A slice's rate is the messages accepted
+/// over HTTP divided by the time until the simulator has received all of them.
 async fn throughput(wasm: &Path, tmp: &Path, secs: f64) {
     let sim = Simulator::start(SimConfig {
         bind: "127.0.0.1:0".parse().expect("addr"),
@@ -400,52 +428,64 @@ async fn throughput(wasm: &Path, tmp: &Path, secs: f64) {
         "pref",
         "[config]\nprefer = \"smppc(sim)\"\n",
     );
-    let mut results: Vec<(bool, f64, f64)> = vec![];
-    let only = std::env::var("PLUGIN_BENCH_ONLY").ok();
-    for round in 0..8 {
-        let with = round % 2 == 1;
-        if only.as_deref().is_some_and(|o| (o == "with") != with) {
-            continue;
-        }
-        let data = tmp.join(format!("gw{round}"));
-        std::fs::create_dir_all(&data).expect("data");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("port");
-        let toml = gateway_toml(&data, port, sim.addr.port(), with.then_some(pdir.as_path()));
-        let path = data.join("smsgate.toml");
-        std::fs::write(&path, toml).expect("config");
-        let cfg = Config::load(Some(&path)).expect("config");
-        let gw = Gateway::start(cfg).await.expect("gateway");
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let (rate, p50) = run_load(&gw, secs, 32).await;
-        println!(
-            "throughput run {round} ({}): {rate:.0} msg/s accepted over HTTP, request p50 {p50:.0} µs",
-            if with { "filter + interceptor + plugin route" } else { "no plugins" }
-        );
-        results.push((with, rate, p50));
-        gw.shutdown().await;
+    let port = sim.addr.port();
+    let without = start_gateway(&tmp.join("gw-without"), port, None).await;
+    let with = start_gateway(&tmp.join("gw-with"), port, Some(&pdir)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Warm up both (connections, plugin instances, caches).
+    let mut seq = 0;
+    for gw in [&without, &with] {
+        seq += 1;
+        run_load(gw, 1.0, 32, seq).await;
     }
-    let avg = |w: bool| {
-        let v: Vec<f64> = results.iter().filter(|r| r.0 == w).map(|r| r.1).collect();
-        v.iter().sum::<f64>() / v.len() as f64
+    let slice = 1.0;
+    let pairs = (secs / slice).ceil().max(2.0) as usize;
+    // (accepted, seconds, p50s) per side.
+    let mut sides = [(0u64, 0f64, Vec::new()), (0u64, 0f64, Vec::new())];
+    let mut ratios = vec![];
+    for pair in 0..pairs {
+        let mut rates = [0f64; 2];
+        let order = if pair % 2 == 0 { [0, 1] } else { [1, 0] };
+        for side in order {
+            let gw = if side == 0 { &without } else { &with };
+            seq += 1;
+            let before = sim.submit_count();
+            let t = Instant::now();
+            let (n, p50) = run_load(gw, slice, 32, seq).await;
+            let drained = Instant::now() + Duration::from_secs(30);
+            while sim.submit_count() < before + n && Instant::now() < drained {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let took = t.elapsed().as_secs_f64();
+            rates[side] = n as f64 / took;
+            sides[side].0 += n;
+            sides[side].1 += took;
+            sides[side].2.push(p50);
+        }
+        ratios.push(rates[1] / rates[0]);
+        println!(
+            "throughput pair {pair}: no plugins {:.0} msg/s, filter + interceptor + plugin route {:.0} msg/s ({:.1}%)",
+            rates[0],
+            rates[1],
+            100.0 * rates[1] / rates[0]
+        );
+    }
+    let rate = |s: &(u64, f64, Vec<f64>)| s.0 as f64 / s.1;
+    let p50 = |s: &mut (u64, f64, Vec<f64>)| {
+        s.2.sort_by(|a, b| a.total_cmp(b));
+        s.2[s.2.len() / 2]
     };
-    // The machine is noisy: also the median of the ratios of adjacent (without, with) runs.
-    let mut pairs: Vec<f64> = results
-        .chunks(2)
-        .filter(|c| c.len() == 2)
-        .map(|c| c[1].1 / c[0].1)
-        .collect();
-    pairs.sort_by(|a, b| a.total_cmp(b));
+    ratios.sort_by(|a, b| a.total_cmp(b));
+    let (r0, r1) = (rate(&sides[0]), rate(&sides[1]));
+    let (l0, l1) = (p50(&mut sides[0]), p50(&mut sides[1]));
     println!(
-        "throughput: with plugins {:.0} msg/s vs without {:.0} msg/s = {:.1}%; median of {} paired runs {:.1}%",
-        avg(true),
-        avg(false),
-        100.0 * avg(true) / avg(false),
-        pairs.len(),
-        100.0 * pairs.get(pairs.len() / 2).copied().unwrap_or(0.0)
+        "throughput: with plugins {r1:.0} msg/s vs without {r0:.0} msg/s = {:.1}% (median of {} pairs {:.1}%); request p50 {l1:.0} vs {l0:.0} µs",
+        100.0 * r1 / r0,
+        ratios.len(),
+        100.0 * ratios[ratios.len() / 2]
     );
+    with.shutdown().await;
+    without.shutdown().await;
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -453,18 +493,17 @@ async fn main() {
     let secs: f64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .unwrap_or(5.0);
+        .unwrap_or(10.0);
     let wasm = wasm_dir();
     let tmp = tempfile::tempdir().expect("tmp");
     let (w, t) = (wasm.clone(), tmp.path().to_path_buf());
-    // PLUGIN_BENCH_ONLY=micro|with|without runs one part only (for profiling).
     let only = std::env::var("PLUGIN_BENCH_ONLY").ok();
     if only.is_none() || only.as_deref() == Some("micro") {
         tokio::task::spawn_blocking(move || micro(&w, &t))
             .await
             .expect("micro");
     }
-    if only.as_deref() != Some("micro") {
+    if only.is_none() || only.as_deref() == Some("throughput") {
         throughput(&wasm, tmp.path(), secs).await;
     }
 }

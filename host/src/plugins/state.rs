@@ -72,7 +72,9 @@ impl State {
     /// A store's data for plugin `info`: no files, no environment, no sockets.
     pub fn new(info: Arc<PluginInfo>) -> State {
         let counters = info.counters.clone();
-        // Sockets go through the address check, which refuses (and counts) every address.
+        // Sockets (hlr-lookup and charging, whose WASI is wasmtime-wasi's own) go through the
+        // address check, which refuses (and counts) every address. The computing worlds
+        // cannot create a socket at all (`wasi.rs`).
         let wasi = WasiCtx::builder()
             .allow_ip_name_lookup(false)
             .allow_tcp(true)
@@ -93,9 +95,7 @@ impl State {
             ticks: 0,
         }
     }
-}
 
-impl State {
     /// The store's resource table and the plugin's counters (the computing worlds' own
     /// `wasi:io` and socket refusal).
     pub(super) fn table_and_counters(&mut self) -> (&mut ResourceTable, &PluginCounters) {

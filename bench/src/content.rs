@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use smsgate::config::{ContentEncoding, DefaultAlphabet};
+use smsgate::config::{ContentEncoding, DefaultAlphabet, Unrepresentable};
 use smsgate::sms::content::{self, SplitMethod};
 
 /// Arguments of the `content` mode.
@@ -103,9 +103,14 @@ pub fn run(args: impl Iterator<Item = String>) -> Result<()> {
     let items = corpus();
     let destinations: Vec<String> = (0..64).map(|i| format!("3360000{i:04}")).collect();
     let one = |item: &Item, dest: &str| -> Result<usize> {
-        let read = content::read_text(&item.bytes, item.encoding, item.coding, false)
-            .with_context(|| format!("reading {}", item.name))?;
-        let payload = content::encode(read, alphabet, false)
+        let read = content::read_text(
+            &item.bytes,
+            item.encoding,
+            item.coding,
+            Unrepresentable::Refuse,
+        )
+        .with_context(|| format!("reading {}", item.name))?;
+        let payload = content::encode(read, alphabet, Unrepresentable::Refuse)
             .with_context(|| format!("encoding {}", item.name))?;
         let parts =
             content::split_with_reference(&payload, method, 255, content::next_reference(dest))

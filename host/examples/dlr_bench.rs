@@ -136,7 +136,7 @@ connector = "smppc(sim)"
                 }),
                 tags: vec![],
                 content: smsgate::pipeline::Content::Text(b"receipt bench".to_vec()),
-                transliterate: false,
+                unrepresentable: None,
             };
             let r = pl.submit(&req).await;
             drop(p);

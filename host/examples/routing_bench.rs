@@ -67,6 +67,7 @@ fn message(dst: &str) -> Message {
         sent_parts: vec![],
         bill_rest: 0.0,
         callback: None,
+        republished: false,
     }
 }
 

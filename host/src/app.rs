@@ -280,6 +280,9 @@ impl Gateway {
         throwers.push(tokio::spawn(
             inbound.clone().run_reassembly_timeouts(shutdown.clone()),
         ));
+        throwers.push(tokio::spawn(
+            inbound.clone().run_receipt_retries(shutdown.clone()),
+        ));
         let smpp_server = if cfg.smpp_server.enabled {
             let deps = ServerDeps {
                 pipeline: pipeline.clone(),
@@ -341,6 +344,8 @@ impl Gateway {
             shutdown,
             http_task: parking_lot::Mutex::new(http_task),
         });
+        gw.stats
+            .retain_smppcs(profile.smppccs.iter().map(|c| c.cid.as_str()));
         for c in &profile.smppccs {
             if profile.started.contains(&c.cid) {
                 gw.manager.spawn_connector(&gw, c, true);

@@ -514,6 +514,32 @@ pub enum ContentEncoding {
     Utf8,
 }
 
+/// What the HTTP and REST APIs do with characters the message's coding cannot carry.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Unrepresentable {
+    /// Jasmin's behaviour (`gsm0338` with `errors='replace'`): `?` instead, except Jasmin's
+    /// look-alikes for GSM 03.38 (`ç` → `Ç`, Greek capitals that look Latin → the Latin letter).
+    #[default]
+    Replace,
+    /// Refuse the message (400, naming the first such character).
+    Refuse,
+    /// Replace with look-alikes (`é` → `e`, `“` → `"`, ...), `?` for the rest.
+    Transliterate,
+}
+
+impl Unrepresentable {
+    /// `Transliterate` when asked, else `Refuse` (retarus' `invalidCharacters`).
+    #[must_use]
+    pub fn transliterate_or_refuse(transliterate: bool) -> Self {
+        if transliterate {
+            Unrepresentable::Transliterate
+        } else {
+            Unrepresentable::Refuse
+        }
+    }
+}
+
 /// A provisioned user (jCli `user`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -528,6 +554,10 @@ pub struct UserConfig {
     pub enabled: bool,
     #[serde(default)]
     pub content_encoding: ContentEncoding,
+    /// Characters the coding cannot carry: `replace` (`?`, Jasmin's default), `refuse` or
+    /// `transliterate`.
+    #[serde(default)]
+    pub unrepresentable: Unrepresentable,
     #[serde(default)]
     pub mt_messaging_cred: MtMessagingCred,
     #[serde(default)]
@@ -925,6 +955,12 @@ pub struct SmppClientConfig {
     pub window: usize,
     #[serde(default = "d_alphabet")]
     pub default_alphabet: DefaultAlphabet,
+    /// Receipt tracking group: a receipt is matched to a submission by (group, SMSC message
+    /// id), so a `receiver` connector gets the receipts of a `transmitter` connector of the
+    /// same group. `None` is the global group (Jasmin tracks ids globally); give connectors
+    /// to SMSCs that may reuse each other's ids different groups.
+    #[serde(default, deserialize_with = "de_opt_string")]
+    pub dlr_group: Option<String>,
 }
 
 fn d_logrotate() -> String {

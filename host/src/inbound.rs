@@ -86,20 +86,90 @@ impl Inbound {
             tracing::warn!(cid = %cfg.cid, text = %String::from_utf8_lossy(&inc.short_message), "receipt without a message id");
             return CommandStatus::EsmeRok;
         };
-        // The receipt may overtake the processing of its submit_sm_resp: look again briefly
-        // before calling the id unknown (the SMSC waits for our answer meanwhile).
-        for wait_ms in [0u64, 100, 300, 600, 1000] {
-            if wait_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        let group = cfg.dlr_group.as_deref().unwrap_or("");
+        if self.dlr.receipt(&cfg.cid, group, cfg.dlr_msgid, &r).await {
+            return CommandStatus::EsmeRok;
+        }
+        // Not tracked (yet): the receipt may have overtaken the processing of its
+        // submit_sm_resp, possibly on another connector or node. Keep it durably and look
+        // again in the background rather than holding the SMSC's deliver_sm_resp.
+        let job = RetryReceipt {
+            cid: cfg.cid.clone(),
+            group: group.to_string(),
+            dlr_msgid: cfg.dlr_msgid,
+        }
+        .job(inc);
+        match self.broker.publish(RECEIPT_RETRY_QUEUE, &job).await {
+            Ok(()) => {
+                stats.receipt_retried_count.inc();
+                CommandStatus::EsmeRok
             }
-            if self.dlr.receipt(&cfg.cid, cfg.dlr_msgid, &r).await {
-                return CommandStatus::EsmeRok;
+            Err(e) => {
+                // Not kept: the SMSC must send it again.
+                tracing::error!(cid = %cfg.cid, error = %e, "cannot keep an untracked receipt for a retry");
+                CommandStatus::EsmeRxTAppn
             }
         }
-        stats.receipt_unknown_count.inc();
-        crate::broker::events::dlr_deliver_sm(self.broker.as_ref(), &cfg.cid, &r.id, &r.stat, None);
-        tracing::warn!(cid = %cfg.cid, smsc_id = %r.id, stat = %r.stat, "receipt for an unknown or expired message id");
-        CommandStatus::EsmeRok
+    }
+
+    /// Look up receipts kept by [`Inbound::receipt`] again until `stop`: each after the delays
+    /// of [`RECEIPT_RETRY_DELAYS_MS`], then counted unknown.
+    pub async fn run_receipt_retries(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = self.broker.wait_ready(RECEIPT_RETRY_QUEUE) => {}
+                _ = stop.cancelled() => break,
+            }
+            let jobs = match self.broker.receive(RECEIPT_RETRY_QUEUE, 64).await {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::warn!(error = %e, "receipt retry queue unavailable");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            for d in jobs {
+                self.retry_receipt(d).await;
+            }
+        }
+        let _ = self.broker.release_all(RECEIPT_RETRY_QUEUE).await;
+    }
+
+    async fn retry_receipt(&self, d: crate::broker::Delivery) {
+        let m = d.message;
+        let Some((ctx, r)) = RetryReceipt::of(&m) else {
+            tracing::warn!(id = %m.id, "unreadable receipt retry job dropped");
+            let _ = self.broker.ack(RECEIPT_RETRY_QUEUE, d.tag).await;
+            return;
+        };
+        if self
+            .dlr
+            .receipt(&ctx.cid, &ctx.group, ctx.dlr_msgid, &r)
+            .await
+        {
+            let _ = self.broker.ack(RECEIPT_RETRY_QUEUE, d.tag).await;
+            return;
+        }
+        if let Some(&delay) = RECEIPT_RETRY_DELAYS_MS.get(m.tries as usize) {
+            let mut again = m.clone();
+            again.tries += 1;
+            let requeued = self
+                .broker
+                .requeue(
+                    RECEIPT_RETRY_QUEUE,
+                    d.tag,
+                    &again,
+                    Duration::from_millis(delay),
+                )
+                .await;
+            if requeued.is_ok() {
+                return;
+            }
+        }
+        self.stats.inbound(&ctx.cid).receipt_unknown_count.inc();
+        crate::broker::events::dlr_deliver_sm(self.broker.as_ref(), &ctx.cid, &r.id, &r.stat, None);
+        tracing::warn!(cid = %ctx.cid, smsc_id = %r.id, stat = %r.stat, "receipt for an unknown or expired message id");
+        let _ = self.broker.ack(RECEIPT_RETRY_QUEUE, d.tag).await;
     }
 
     async fn mo(&self, cfg: &SmppClientConfig, inc: Incoming) -> CommandStatus {
@@ -342,14 +412,17 @@ impl Inbound {
         binary: Vec<u8>,
     ) -> Result<(), CommandStatus> {
         let (mut m, mut text) = (m, text);
-        use crate::interception::Outcome;
-        match self.interception.intercept(
-            crate::routing::TableKind::Mo,
-            &mut m,
-            Some(&text),
-            "",
-            "",
-        ) {
+        use crate::interception::{Outcome, Ran};
+        let (outcome, ran) =
+            self.interception
+                .intercept(crate::routing::TableKind::Mo, &mut m, Some(&text), "", "");
+        // The connector's interceptor counters (Jasmin's deliver_sm interception).
+        match ran {
+            Ran::No => {}
+            Ran::Ok => self.stats.smppc(&m.connector).interceptor_count.inc(),
+            Ran::Failed => self.stats.smppc(&m.connector).interceptor_error_count.inc(),
+        }
+        match outcome {
             Outcome::Continue { text: Some(t) } => text = t,
             Outcome::Continue { text: None } => {}
             // ESME_ROK from the interceptor: accepted, not routed.
@@ -421,6 +494,63 @@ impl Inbound {
 
 /// Queue of long-MO reassembly timeout jobs.
 pub const MO_REASSEMBLY_QUEUE: &str = "smsgate.mo.reassembly";
+
+/// Receipts whose SMSC id was not tracked when they came, kept to be looked up again.
+pub const RECEIPT_RETRY_QUEUE: &str = "smsgate.dlr.retry";
+
+/// When an untracked receipt is looked up again, after each previous try (ms): about 15 s in
+/// all, enough for a `submit_sm_resp` still being processed on any connector or node.
+pub const RECEIPT_RETRY_DELAYS_MS: [u64; 6] = [100, 300, 600, 1000, 3000, 10_000];
+
+/// How a kept receipt is matched: the connector it came on, its receipt group and id mode.
+/// The job is the receipt `deliver_sm` as received (`parts[0]` and `tlvs`), with these three
+/// in `connector` and the tags `dlr_group=<group>` and `dlr_msgid=<mode>`
+/// (see `docs/message-schema.md`).
+struct RetryReceipt {
+    cid: String,
+    group: String,
+    dlr_msgid: u8,
+}
+
+impl RetryReceipt {
+    fn job(self, inc: &Incoming) -> Message {
+        let now = now_ms();
+        Message {
+            connector: self.cid,
+            source: inc.source.clone(),
+            destination: inc.destination.clone(),
+            data_coding: inc.data_coding,
+            parts: vec![Part {
+                short_message: inc.short_message.clone(),
+                esm_class: inc.esm_class,
+                tlvs: vec![],
+            }],
+            tlvs: inc.tlvs.clone(),
+            tags: vec![
+                format!("dlr_group={}", self.group),
+                format!("dlr_msgid={}", self.dlr_msgid),
+            ],
+            not_before: Some(now + RECEIPT_RETRY_DELAYS_MS[0] as i64),
+            tries: 1,
+            ..Message::new(Direction::Mo, Channel::Smppc, now)
+        }
+    }
+
+    fn of(m: &Message) -> Option<(RetryReceipt, receipt::Receipt)> {
+        let tag = |name: &str| {
+            m.tags
+                .iter()
+                .find_map(|t| t.strip_prefix(name)?.strip_prefix('='))
+        };
+        let ctx = RetryReceipt {
+            cid: m.connector.clone(),
+            group: tag("dlr_group")?.to_string(),
+            dlr_msgid: tag("dlr_msgid")?.parse().ok()?,
+        };
+        let r = receipt::parse(&m.parts.first()?.short_message, &m.tlvs)?;
+        Some((ctx, r))
+    }
+}
 
 /// One part of a long MO kept in the store until its set is delivered.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

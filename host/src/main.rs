@@ -55,12 +55,17 @@ enum Cmd {
     HashPassword,
 }
 
+/// Logs on stderr; colour codes only when stderr is a terminal and `NO_COLOR` is not set (a
+/// log file, journald or a pipe gets plain text).
 fn init_tracing(default: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
 }
 

@@ -466,6 +466,8 @@ impl Manager {
             .iter()
             .map(|c| (c.cid.clone(), Arc::new(c.clone())))
             .collect();
+        gw.stats
+            .retain_smppcs(cfg.smppccs.iter().map(|c| c.cid.as_str()));
         self.reconcile_connectors(&gw, prev, next).await;
         Ok(())
     }

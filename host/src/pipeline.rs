@@ -78,10 +78,10 @@ pub struct MtRequest {
     pub dlr: Option<DlrRequest>,
     pub tags: Vec<String>,
     pub content: Content,
-    /// Replace characters the coding cannot carry with look-alikes (or `?`) instead of
-    /// refusing the message (HTTP `transliterate=yes`, a smsgate extension; Retarus'
-    /// `invalidCharacters: TRANSLITERATE`).
-    pub transliterate: bool,
+    /// What to do with characters the coding cannot carry, when the request says (HTTP
+    /// `transliterate=yes`, a smsgate extension; retarus' `invalidCharacters`); `None`: the
+    /// user's `unrepresentable` setting.
+    pub unrepresentable: Option<crate::config::Unrepresentable>,
 }
 
 /// Why a submission was refused. Front doors map these to their own answers.
@@ -331,6 +331,7 @@ impl Pipeline {
         }
         let now = now_ms();
         let to = req.to.strip_prefix('+').unwrap_or(&req.to).to_string();
+        let policy = req.unrepresentable.unwrap_or(user.unrepresentable);
         // Read the content (text for filters; coding 0's alphabet is known after routing).
         let read = match &req.content {
             Content::Binary(b) => content::read_binary(b.clone(), req.coding)?,
@@ -346,7 +347,7 @@ impl Pipeline {
                 }
             }
             Content::Text(bytes) => {
-                content::read_text(bytes, user.content_encoding, req.coding, req.transliterate)?
+                content::read_text(bytes, user.content_encoding, req.coding, policy)?
             }
         };
         let coding = read.coding;
@@ -394,7 +395,7 @@ impl Pipeline {
                     text.as_bytes(),
                     crate::config::ContentEncoding::Utf8,
                     req.coding,
-                    req.transliterate,
+                    policy,
                 )?;
                 message.data_coding = read.coding;
             }
@@ -450,7 +451,7 @@ impl Pipeline {
                 intercepted: false,
             });
         }
-        let payload = content::encode(read, conn.default_alphabet, req.transliterate)?;
+        let payload = content::encode(read, conn.default_alphabet, policy)?;
         let reference = content::next_reference(&message.destination.addr);
         message.parts =
             content::split_with_reference(&payload, self.split, self.max_parts, reference)?;
@@ -487,10 +488,29 @@ impl Pipeline {
     }
 
     /// Phase 3: HLR lookup (tags), then the MT interception table.
+    /// Phase 3: the HLR tag and the MT interception table, counted in the statistics of the
+    /// front door the message came through.
     async fn intercept(&self, m: &mut Message, user: &User, text: Option<&str>) -> Outcome {
         self.interception.hlr_tag(m).await;
-        self.interception
-            .intercept(TableKind::Mt, m, text, &user.uid, &user.gid)
+        let (outcome, ran) =
+            self.interception
+                .intercept(TableKind::Mt, m, text, &user.uid, &user.gid);
+        let (ok, failed) = match m.channel {
+            Channel::Smpps => (
+                &self.stats.smppsapi.interceptor_count,
+                &self.stats.smppsapi.interceptor_error_count,
+            ),
+            _ => (
+                &self.stats.httpapi.interceptor_count,
+                &self.stats.httpapi.interceptor_error_count,
+            ),
+        };
+        match ran {
+            crate::interception::Ran::No => {}
+            crate::interception::Ran::Ok => ok.inc(),
+            crate::interception::Ran::Failed => failed.inc(),
+        }
+        outcome
     }
 
     fn apply_connector_defaults(&self, m: &mut Message, c: &SmppClientConfig, req: &MtRequest) {
@@ -534,10 +554,9 @@ impl Pipeline {
             m.validity_period = relative_time(secs);
             m.expires_at = m.created_at + (secs as i64) * 1000;
         }
-        m.registered_delivery = match &m.dlr {
-            Some(d) if d.level >= 2 => 1,
-            _ => 0,
-        };
+        // Jasmin asks the SMSC for a receipt whenever a DLR is requested, whatever its level
+        // (send.py: "DLR setting is clearly described in #107").
+        m.registered_delivery = u8::from(m.dlr.is_some());
     }
 
     /// Phases 6-7: bill and enqueue. Returns the message id once the message is durable.

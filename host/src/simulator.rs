@@ -130,6 +130,22 @@ impl Default for ReceiptKnobs {
     }
 }
 
+impl Shared {
+    /// A bound receiver (or transceiver) session of `system_id` for a transmitter's receipt,
+    /// spread by `n`; `None` when none is bound (the receipt is not sent).
+    fn receiver_for(&self, system_id: &str, n: u64) -> Option<Session> {
+        let all = self.receivers.lock();
+        let open: Vec<&(String, Session)> = all
+            .iter()
+            .filter(|(id, s)| id == system_id && !s.is_closed())
+            .collect();
+        if open.is_empty() {
+            return None;
+        }
+        Some(open[(n as usize) % open.len()].1.clone())
+    }
+}
+
 struct Shared {
     cfg: SimConfig,
     knobs: Mutex<ReceiptKnobs>,
@@ -137,7 +153,8 @@ struct Shared {
     stats: SimStats,
     next_id: AtomicU64,
     received: Mutex<Vec<Received>>,
-    receivers: Mutex<Vec<Session>>,
+    /// Bound receiver and transceiver sessions, with their system_id.
+    receivers: Mutex<Vec<(String, Session)>>,
     log: Option<Mutex<Box<dyn std::io::Write + Send>>>,
 }
 
@@ -263,6 +280,7 @@ impl Simulator {
             .receivers
             .lock()
             .iter()
+            .map(|(_, s)| s)
             .filter(|s| !s.is_closed())
             .cloned()
             .collect();
@@ -287,6 +305,7 @@ impl Simulator {
             .receivers
             .lock()
             .iter()
+            .map(|(_, s)| s)
             .filter(|s| !s.is_closed())
             .cloned()
             .collect();
@@ -322,6 +341,8 @@ fn cs(b: &[u8]) -> String {
 
 async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<Command>) {
     let mut system_id = String::new();
+    // A transmitter session cannot take deliver_sm: its receipts go to a receiver session.
+    let mut can_receive = false;
     let mut rng_state: u64 = 0x9E37_79B9_7F4A_7C15 ^ (sh.stats.connections.load(Ordering::Relaxed));
     while let Some(cmd) = rx.recv().await {
         let seq = cmd.sequence_number;
@@ -339,8 +360,9 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
         match cmd.pdu() {
             Some(Pdu::BindTransceiver(b)) => {
                 system_id = cs(b.system_id.as_ref());
+                can_receive = true;
                 sh.stats.binds.fetch_add(1, Ordering::Relaxed);
-                sh.receivers.lock().push(s.clone());
+                sh.receivers.lock().push((system_id.clone(), s.clone()));
                 let r = BindTransceiverResp::builder()
                     .system_id(c_octet("smsc-sim"))
                     .build();
@@ -356,8 +378,9 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
             }
             Some(Pdu::BindReceiver(b)) => {
                 system_id = cs(b.system_id.as_ref());
+                can_receive = true;
                 sh.stats.binds.fetch_add(1, Ordering::Relaxed);
-                sh.receivers.lock().push(s.clone());
+                sh.receivers.lock().push((system_id.clone(), s.clone()));
                 let r = BindReceiverResp::builder()
                     .system_id(c_octet("smsc-sim"))
                     .build();
@@ -428,9 +451,16 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
                     _ => None,
                 };
                 let r = SubmitSmResp::builder().message_id(c_octet(&id)).build();
+                // Receipts of a transmitter go to a receiver session, as an SMSC does.
+                let rs = if can_receive {
+                    Some(s.clone())
+                } else {
+                    sh.receiver_for(&system_id, n)
+                };
+                let receipt = receipt.and_then(|r| Some((r, rs?)));
                 match receipt {
-                    Some((_, pdu)) if knobs.before_resp => {
-                        let (s2, sh2) = (s.clone(), sh.clone());
+                    Some(((_, pdu), rs)) if knobs.before_resp => {
+                        let (s2, sh2) = (rs, sh.clone());
                         tokio::spawn(async move {
                             if s2.request(pdu).await.is_ok() {
                                 sh2.stats.deliver_sm_sent.fetch_add(1, Ordering::Relaxed);
@@ -439,13 +469,13 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
                         tokio::time::sleep(Duration::from_millis(300)).await;
                         let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
                     }
-                    Some((_, pdu)) if knobs.hold => {
+                    Some(((_, pdu), rs)) if knobs.hold => {
                         let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
-                        sh.held.lock().push((s.clone(), pdu));
+                        sh.held.lock().push((rs, pdu));
                     }
-                    Some((delay, pdu)) => {
+                    Some(((delay, pdu), rs)) => {
                         let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
-                        let (s2, sh2) = (s.clone(), sh.clone());
+                        let (s2, sh2) = (rs, sh.clone());
                         tokio::spawn(async move {
                             tokio::time::sleep(delay).await;
                             if s2.request(pdu).await.is_ok() {

@@ -189,6 +189,8 @@ counters!(
         receipt_count: "Delivery receipts received from connectors.",
         receipt_unknown_count: "Receipts whose message id is not tracked (unknown or expired).",
         receipt_malformed_count: "Receipts without a readable message id.",
+        receipt_retried_count: "Receipts whose id was not tracked yet, looked up again in the background.",
+        receipt_collision_count: "SMSC message ids tracked again for another message before their receipt came (ids reused within one receipt group).",
         mo_count: "MO messages received from connectors.",
         mo_unrouted_count: "MO messages without a route.",
         mo_parts_count: "Parts of long MO messages received.",
@@ -205,6 +207,7 @@ counters!(
         retries_exhausted_count: "Messages given up after their retry budget.",
         rejected_count: "Messages refused by the SMSC with a permanent error.",
         redelivered_count: "Messages sent again after a restart (possible duplicates).",
+        duplicate_dropped_count: "Copies of finished messages (redelivered after a lost ack, or republished after a lost publish confirmation) dropped instead of sent again.",
     }
 );
 
@@ -311,6 +314,17 @@ impl Stats {
     }
 
     /// Every connector's counters.
+    /// Keep the counters of exactly these connectors: configured ones have their series from
+    /// the start (zero until used), removed ones disappear.
+    pub fn retain_smppcs<'a>(&self, cids: impl IntoIterator<Item = &'a str>) {
+        let cids: std::collections::BTreeSet<&str> = cids.into_iter().collect();
+        let mut map = self.smppc.write();
+        map.retain(|cid, _| cids.contains(cid.as_str()));
+        for cid in cids {
+            map.entry(cid.to_string()).or_default();
+        }
+    }
+
     pub fn smppcs(&self) -> Vec<(String, Arc<SmppcStats>)> {
         self.smppc
             .read()

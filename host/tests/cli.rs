@@ -53,3 +53,51 @@ fn bad_configs_name_the_key() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("store.sync"), "{err}");
 }
+
+/// Logs written to a pipe (a file, journald) carry no ANSI colour codes.
+#[test]
+fn logs_to_a_pipe_are_plain_text() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("smsgate.toml");
+    let config = format!(
+        "data_dir = \"{}\"\nlog = \"info\"\n[jcli]\nport = 0\n[http-api]\nport = 0\n\
+         [smpp-server]\nport = 0\n[rest-api]\nport = 0\n",
+        dir.path().display()
+    );
+    std::fs::write(&path, config).expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .arg("--config")
+        .arg(&path)
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = vec![];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while lines.len() < 3 && std::time::Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            lines.push(l);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!lines.is_empty(), "the gateway logged nothing at info");
+    for l in &lines {
+        assert!(
+            !l.contains('\u{1b}'),
+            "ANSI escape in a piped log line: {l:?}"
+        );
+        assert!(l.contains("INFO") || l.contains("WARN"), "{l:?}");
+    }
+}

@@ -325,16 +325,34 @@ async fn bad_receipts_are_counted_not_fatal() {
     })
     .await;
     assert_eq!(e.sim.inject(bad("garbage without id")).await, 1);
+    // An unknown id is answered at once (kept durably, looked up again in the background).
+    let t = std::time::Instant::now();
     assert_eq!(e.sim.inject(bad("id:doesnotexist stat:DELIVRD")).await, 1);
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "deliver_sm_resp held {:?}",
+        t.elapsed()
+    );
     let m = e.gw.stats.render_prometheus();
     assert!(
         m.contains("inbound_receipt_malformed_count{cid=\"sim\"} 1"),
         "{m}"
     );
     assert!(
-        m.contains("inbound_receipt_unknown_count{cid=\"sim\"} 1"),
+        m.contains("inbound_receipt_retried_count{cid=\"sim\"} 1"),
         "{m}"
     );
+    assert!(
+        m.contains("inbound_receipt_unknown_count{cid=\"sim\"} 0"),
+        "{m}"
+    );
+    // Counted unknown once every retry found nothing.
+    wait_for(30, "receipt counted unknown", || {
+        e.gw.stats
+            .render_prometheus()
+            .contains("inbound_receipt_unknown_count{cid=\"sim\"} 1")
+    })
+    .await;
     // Still working.
     send_dlr(&e, 2, "GET", "/dlr").await;
     wait_for(10, "DLR", || e.rx.count() >= 1).await;
@@ -734,4 +752,220 @@ filters = [\"all\"]
     wait_for(10, "second goes to good", || good.count() >= 1).await;
     assert_eq!(good.calls()[0].get("content"), Some("second"));
     gw.shutdown().await;
+}
+
+/// Jasmin's DLR defaults (send.py): `dlr-url` or `dlr-level` implies `dlr=yes` (even over
+/// `dlr=no`), the level defaults to 1 and the method to POST, the method is upper-cased, and
+/// the SMSC is asked for a receipt whenever a DLR is requested.
+#[tokio::test]
+async fn dlr_request_defaults_as_jasmin() {
+    let e = env().await;
+    let addr = e.gw.http_addr.expect("http");
+    let send = |query: String| async move {
+        let (st, body) = get(
+            addr,
+            &format!("/send?username=foo&password=bar&to=33600000001&content=hi{query}"),
+        )
+        .await;
+        assert_eq!(st, 200, "{query}: {body}");
+        body.trim()
+            .trim_start_matches("Success \"")
+            .trim_end_matches('"')
+            .to_string()
+    };
+    // dlr-url alone: level 1, POST.
+    let id = send(format!("&dlr-url={}", enc(&e.rx.url("/a")))).await;
+    wait_for(10, "level 1 DLR", || e.rx.count() >= 1).await;
+    let c = e.rx.calls()[0].clone();
+    assert_eq!((c.method.as_str(), c.path.as_str()), ("POST", "/a"));
+    assert_eq!(c.get("id"), Some(id.as_str()));
+    assert_eq!(c.get("level"), Some("1"));
+    assert_eq!(
+        e.sim.received().last().map(|r| r.registered_delivery),
+        Some(1),
+        "the SMSC is asked for a receipt at level 1 too"
+    );
+    // dlr=no is overridden by dlr-url; a lower-case method is upper-cased.
+    let id = send(format!(
+        "&dlr=no&dlr-url={}&dlr-level=2&dlr-method=get",
+        enc(&e.rx.url("/b"))
+    ))
+    .await;
+    wait_for(10, "level 2 DLR", || {
+        e.rx.calls().iter().any(|c| c.path == "/b")
+    })
+    .await;
+    let c =
+        e.rx.calls()
+            .into_iter()
+            .find(|c| c.path == "/b")
+            .expect("call");
+    assert_eq!(c.method, "GET");
+    assert_eq!(c.get("id"), Some(id.as_str()));
+    assert_eq!(c.get("level"), Some("2"));
+    // dlr=yes without dlr-url: accepted (nobody to call), the SMSC still asked.
+    send("&dlr=yes".into()).await;
+    wait_for(5, "submitted", || e.sim.received().len() >= 3).await;
+    assert_eq!(e.sim.received()[2].registered_delivery, 1);
+    // Without any DLR argument: no receipt asked.
+    send(String::new()).await;
+    wait_for(5, "submitted", || e.sim.received().len() >= 4).await;
+    assert_eq!(e.sim.received()[3].registered_delivery, 0);
+}
+
+/// A `transmitter` connector for MT and a `receiver` connector for receipts to the same SMSC
+/// (the receipts come on the receiver session): every receipt finds its message.
+#[tokio::test]
+async fn split_transmitter_and_receiver_get_every_receipt() {
+    const N: usize = 10_000;
+    let sim = simulator().await;
+    let rx = receiver().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut text = config_toml(dir.path(), 0, sim.addr.port());
+    text = text
+        .replace(
+            "cid = \"sim\"\n",
+            "cid = \"sim\"\nbind = \"transmitter\"\nwindow = 64\n",
+        )
+        .replace(
+            "[[filters]]\nfid = \"bobf\"",
+            &format!(
+                "[[smppccs]]\ncid = \"simrx\"\nbind = \"receiver\"\nhost = \"127.0.0.1\"\nport = {}\ncon_fail_delay = 1\n\n[[filters]]\nfid = \"bobf\"",
+                sim.addr.port()
+            ),
+        );
+    text.push_str(THROWERS);
+    let gw = gateway(load(&text, dir.path())).await;
+    sim.set_receipts(ReceiptKnobs {
+        delay: Some(Duration::from_millis(20)),
+        ..Default::default()
+    });
+    wait_for(10, "both connectors bound", || {
+        sim.stats().binds.load(Ordering::Relaxed) >= 2
+    })
+    .await;
+    let addr = gw.http_addr.expect("http");
+    let url = enc(&rx.url("/dlr"));
+    let started = std::time::Instant::now();
+    let mut tasks = vec![];
+    for w in 0..16 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in (w..N).step_by(16) {
+                let (st, body) = get(
+                    addr,
+                    &format!("/send?username=foo&password=bar&to=336{i:08}&content=m{i}&dlr-url={url}&dlr-level=2"),
+                )
+                .await;
+                assert_eq!(st, 200, "{body}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("sender");
+    }
+    wait_for(180, "every receipt thrown", || rx.count() >= N).await;
+    let took = started.elapsed();
+    let m = gw.stats.render_prometheus();
+    assert!(
+        m.contains(&format!("inbound_receipt_count{{cid=\"simrx\"}} {N}")),
+        "{m}"
+    );
+    assert!(
+        m.contains("inbound_receipt_unknown_count{cid=\"simrx\"} 0"),
+        "{m}"
+    );
+    let calls = rx.calls();
+    let mut ids: Vec<&str> = calls.iter().filter_map(|c| c.get("id")).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), N, "one level 2 DLR per message");
+    assert!(calls
+        .iter()
+        .all(|c| c.get("connector") == Some("sim") && c.get("message_status") == Some("DELIVRD")));
+    eprintln!("{N} messages, {N} receipts via the receiver connector in {took:?}");
+}
+
+/// Two SMSCs that number their ids the same way: grouped connectors keep the receipts apart;
+/// in one (global) group the reuse is counted as a collision.
+#[tokio::test]
+async fn grouped_connectors_keep_reused_smsc_ids_apart() {
+    for grouped in [true, false] {
+        let (sim_a, sim_b) = (simulator().await, simulator().await);
+        let rx = receiver().await;
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut text = config_toml(dir.path(), 0, sim_a.addr.port());
+        let group = |g: &str| {
+            if grouped {
+                format!("dlr_group = \"{g}\"\n")
+            } else {
+                String::new()
+            }
+        };
+        text = text.replace("cid = \"sim\"\n", &format!("cid = \"sim\"\n{}", group("A")));
+        text.push_str(THROWERS);
+        text.push_str(&format!(
+            "[[smppccs]]\ncid = \"simb\"\nhost = \"127.0.0.1\"\nport = {}\ncon_fail_delay = 1\n{}\
+             [[filters]]\nfid = \"to_b\"\ntype = \"DestinationAddrFilter\"\ndestination_addr = \"^44\"\n\
+             [[mtroutes]]\ntype = \"StaticMTRoute\"\norder = 20\nconnector = \"smppc(simb)\"\nfilters = [\"to_b\"]\n",
+            sim_b.addr.port(),
+            group("B")
+        ));
+        let gw = gateway(load(&text, dir.path())).await;
+        // Receipts held until both messages were submitted: both SMSCs answer id "1".
+        for s in [&sim_a, &sim_b] {
+            s.set_receipts(ReceiptKnobs {
+                delay: Some(Duration::from_millis(1)),
+                hold: true,
+                ..Default::default()
+            });
+        }
+        let addr = gw.http_addr.expect("http");
+        let url = enc(&rx.url("/dlr"));
+        let mut ids = vec![];
+        for to in ["33600000001", "44600000001"] {
+            let (st, body) = get(
+                addr,
+                &format!(
+                    "/send?username=foo&password=bar&to={to}&content=x&dlr-url={url}&dlr-level=2"
+                ),
+            )
+            .await;
+            assert_eq!(st, 200, "{body}");
+            ids.push(
+                body.trim()
+                    .trim_start_matches("Success \"")
+                    .trim_end_matches('"')
+                    .to_string(),
+            );
+        }
+        wait_for(10, "both submitted", || {
+            sim_a.received().len() == 1 && sim_b.received().len() == 1
+        })
+        .await;
+        assert_eq!(
+            sim_a.received()[0].message_id,
+            sim_b.received()[0].message_id
+        );
+        let m = gw.stats.render_prometheus();
+        let collisions: u64 = m
+            .lines()
+            .filter(|l| l.starts_with("inbound_receipt_collision_count{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        assert_eq!(collisions, u64::from(!grouped), "grouped {grouped}: {m}");
+        if grouped {
+            sim_a.release_receipts(16).await;
+            sim_b.release_receipts(16).await;
+            wait_for(10, "two DLRs", || rx.count() >= 2).await;
+            let calls = rx.calls();
+            for (id, cid) in ids.iter().zip(["sim", "simb"]) {
+                let c = calls
+                    .iter()
+                    .find(|c| c.get("id") == Some(id.as_str()))
+                    .expect("each message its own receipt");
+                assert_eq!(c.get("connector"), Some(cid));
+            }
+        }
+    }
 }

@@ -50,6 +50,7 @@ fn message(dst: &str, at: &str) -> Message {
         sent_parts: vec![],
         bill_rest: 0.0,
         callback: None,
+        republished: false,
     }
 }
 

@@ -24,7 +24,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::{submit_queue, Broker, Delivery};
-use crate::config::{CallbacksConfig, ContentEncoding, RestApiConfig, ThrowerConfig};
+use crate::config::{
+    CallbacksConfig, ContentEncoding, RestApiConfig, ThrowerConfig, Unrepresentable,
+};
 use crate::history::{History, SmsRecord};
 use crate::http::api::{self, ApiState, Args};
 use crate::model::message::now_ms;
@@ -414,11 +416,14 @@ impl Batches {
         g: &JobGroup,
         r: &Recipient,
     ) -> Result<crate::pipeline::Prepared, MtError> {
-        let args = jasmin_args(&r.to, &g.args, &user.username, user.content_encoding);
+        let mut args = jasmin_args(&r.to, &g.args, &user.username, user.content_encoding);
+        let (asked_level, asked_method) = (args.has("dlr-level"), args.has("dlr-method"));
+        // Jasmin's batches go through /send, which applies its DLR defaults.
+        api::apply_dlr_defaults(&mut args);
         let req = api::mt_request(&args, IpAddr::V4(Ipv4Addr::LOCALHOST), true);
         let mut asked = Asked::of(&req);
-        asked.dlr_level = args.has("dlr-level");
-        asked.dlr_method = args.has("dlr-method");
+        asked.dlr_level = asked_level;
+        asked.dlr_method = asked_method;
         let mut req = req;
         req.channel = Channel::Rest;
         self.deps
@@ -453,7 +458,7 @@ impl Batches {
             dlr: None,
             tags: vec![],
             content: Content::Text(g.text.clone().unwrap_or_default().into_bytes()),
-            transliterate: o.transliterate,
+            unrepresentable: Some(Unrepresentable::transliterate_or_refuse(o.transliterate)),
         };
         let asked = Asked {
             from: o.src.is_some(),
@@ -518,9 +523,7 @@ impl Batches {
 }
 
 /// `/send` arguments of one recipient of a Jasmin batch group. `content` (a JSON string) is
-/// given to the pipeline as the user's `content_encoding` expects: UTF-8 for `utf8` users;
-/// for `raw` users Latin-1 when every character fits (else its UTF-8 bytes, as Jasmin would
-/// pass them).
+/// given to the pipeline as `/send` reads it (see [`content_bytes`]).
 pub fn jasmin_args(
     to: &str,
     group: &[(String, String)],
@@ -529,9 +532,13 @@ pub fn jasmin_args(
 ) -> Args {
     let mut a = Args::default();
     a.push("to", to.as_bytes().to_vec());
+    let coding = group
+        .iter()
+        .find(|(k, _)| k == "coding")
+        .map(|(_, v)| v.as_str());
     for (k, v) in group {
         let bytes = if k == "content" {
-            content_bytes(v, enc)
+            content_bytes(v, enc, coding)
         } else {
             v.as_bytes().to_vec()
         };
@@ -541,10 +548,14 @@ pub fn jasmin_args(
     a
 }
 
-/// `content` text as bytes for a user's `content_encoding`.
-pub fn content_bytes(v: &str, enc: ContentEncoding) -> Vec<u8> {
+/// `content` text (a JSON string) as `/send` bytes for a user's `content_encoding` and the
+/// request's `coding`: UTF-8 for `utf8` users and for coding 0 (what Jasmin's REST API posts
+/// to `/send`, which reads coding 0 as UTF-8); for the other codings of `raw` users, Latin-1
+/// when every character fits (else its UTF-8 bytes, as Jasmin would pass them).
+pub fn content_bytes(v: &str, enc: ContentEncoding, coding: Option<&str>) -> Vec<u8> {
     match enc {
         ContentEncoding::Utf8 => v.as_bytes().to_vec(),
+        ContentEncoding::Raw if matches!(coding, None | Some("0")) => v.as_bytes().to_vec(),
         ContentEncoding::Raw => {
             if v.chars().all(|c| (c as u32) < 256) {
                 v.chars().map(|c| c as u32 as u8).collect()

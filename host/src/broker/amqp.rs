@@ -80,6 +80,9 @@ pub const BILLING_EXCHANGE: &str = "billing";
 /// Events waiting to be published at most; more are dropped (and counted).
 const EVENT_BACKLOG: usize = 65_536;
 
+/// How long a publish whose confirmation was lost is tried again on new connections.
+pub const REPUBLISH_WITHIN: Duration = Duration::from_secs(10);
+
 struct Conn {
     connection: Connection,
     publish: Vec<Channel>,
@@ -525,9 +528,11 @@ impl AmqpBroker {
             )
             .await
             .map_err(unavailable)?;
+        // Sent: from here a failure leaves the message possibly queued.
+        let unconfirmed = |e: String| BrokerError::Unconfirmed(e);
         match tokio::time::timeout(Duration::from_secs(10), confirm).await {
-            Err(_) => Err(unavailable("publisher confirm timeout")),
-            Ok(Err(e)) => Err(unavailable(e)),
+            Err(_) => Err(unconfirmed("publisher confirm timeout".into())),
+            Ok(Err(e)) => Err(unconfirmed(e.to_string())),
             Ok(Ok(Confirmation::Ack(None))) => Ok(()),
             Ok(Ok(Confirmation::Ack(Some(r)))) => Err(BrokerError::Storage(format!(
                 "unroutable: {}",
@@ -692,10 +697,40 @@ fn fair_order(items: &VecDeque<Buffered>) -> Vec<usize> {
 
 #[async_trait]
 impl Broker for AmqpBroker {
+    /// A publish whose confirmation is lost (the connection closed under it) is published
+    /// again, marked [`Message::republished`], on the next connection within
+    /// [`REPUBLISH_WITHIN`]: the caller's answer is then true (queued once it returns `Ok`),
+    /// and the consumer drops the second copy if the first one was queued too.
     async fn publish(&self, queue: &str, msg: &Message) -> Result<(), BrokerError> {
-        let c = self.conn().await?;
-        self.ensure_declared(&c, queue).await?;
-        self.publish_raw(&c, &self.exchange, queue, msg).await
+        let deadline = Instant::now() + REPUBLISH_WITHIN;
+        let mut copy: Option<Message> = None;
+        let mut delay = Duration::from_millis(20);
+        loop {
+            let m = copy.as_ref().unwrap_or(msg);
+            let attempt = async {
+                let c = self.conn().await?;
+                self.ensure_declared(&c, queue).await?;
+                self.publish_raw(&c, &self.exchange, queue, m).await
+            };
+            let err = match attempt.await {
+                Ok(()) => return Ok(()),
+                Err(e @ BrokerError::Unconfirmed(_)) => e,
+                // Once a copy may be queued, keep trying until one certainly is.
+                Err(e @ BrokerError::Unavailable(_)) if copy.is_some() => e,
+                Err(e) => return Err(e),
+            };
+            if Instant::now() + delay >= deadline {
+                return Err(err);
+            }
+            if copy.is_none() {
+                tracing::warn!(id = %msg.id, queue, error = %err, "publish confirmation lost: publishing again");
+                let mut again = msg.clone();
+                again.republished = true;
+                copy = Some(again);
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_millis(500));
+        }
     }
 
     async fn wait_ready(&self, queue: &str) {

@@ -48,6 +48,7 @@ pub fn sample(user: &str, priority: u8, text: &str) -> Message {
         not_before: None,
         batch_id: None,
         callback: None,
+        republished: false,
         tries: 0,
         sent_parts: vec![],
         bill_rest: 0.0,

@@ -38,6 +38,10 @@ pub enum BrokerError {
     UnknownTag(u64),
     #[error("broker unavailable: {0}")]
     Unavailable(String),
+    /// The message was sent but its confirmation was lost (the connection closed while
+    /// confirming): it may or may not be queued.
+    #[error("broker confirmation lost: {0}")]
+    Unconfirmed(String),
 }
 
 /// A message handed to a consumer.

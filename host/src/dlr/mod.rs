@@ -1,8 +1,11 @@
 //! Delivery receipts: tracking what was submitted, reading receipts, and deciding what to throw
 //! (an HTTP callback to `dlr-url`, or a `deliver_sm` to the SMPP server user who submitted).
 //!
-//! Tracking lives in the store (`dlr:<cid>:<smsc id>` keys with the connector's `dlr_expiry`),
-//! so any node can resolve a receipt. Long messages follow one rule (see `docs/content.md`):
+//! Tracking lives in the store (`dlrg:<group>:<smsc id>` keys with the connector's
+//! `dlr_expiry`), so any node can resolve a receipt, and any connector of the receipt group
+//! (by default one global group, as Jasmin's `queue-msgid:<id>`): a `receiver` connector gets
+//! the receipts of the `transmitter` that submitted. The SMSC id is normalised per connector
+//! `dlr_msgid` before it is used as a key. Long messages follow one rule (see `docs/content.md`):
 //! level 1 is thrown once when the last part's response arrives; level 2 once, when every part
 //! is delivered or at the first part that is not.
 
@@ -56,7 +59,14 @@ pub struct Dlr {
     pub stats: Arc<Stats>,
 }
 
-fn track_key(cid: &str, key: &str) -> String {
+/// The tracking key of an SMSC id (already normalised) in receipt group `group` (`""`: the
+/// global group).
+fn track_key(group: &str, key: &str) -> String {
+    format!("dlrg:{group}:{key}")
+}
+
+/// Where tracking entries written before receipt groups existed live (per connector).
+fn legacy_track_key(cid: &str, key: &str) -> String {
     format!("dlr:{cid}:{key}")
 }
 
@@ -129,17 +139,25 @@ impl Dlr {
         }
     }
 
-    /// Every part of `m` was accepted by connector `cid` with these SMSC ids.
-    pub async fn submitted(&self, m: &Message, mode: u8, expiry: Duration, smsc_ids: &[String]) {
+    /// Every part of `m` was accepted by its connector (receipt group `group`, ids in
+    /// `dlr_msgid` `mode`) with these SMSC ids.
+    pub async fn submitted(
+        &self,
+        m: &Message,
+        group: &str,
+        mode: u8,
+        expiry: Duration,
+        smsc_ids: &[String],
+    ) {
         let (level, smpps) = Self::wants(m);
         if level == 1 || level == 3 {
             self.throw_level1(m, "ESME_ROK").await;
         }
         // Batch messages asking for a receipt (retarus `statusRequested`) are tracked so the
         // receipt updates their record (their reports read it), without any callback.
-        let wants_receipt = level >= 2
-            || smpps.is_some()
-            || (m.batch_id.is_some() && m.registered_delivery & 0x03 != 0);
+        // Every submission that asked the SMSC for a receipt is tracked (level 1 too: its
+        // receipt then updates the record instead of being an unknown id).
+        let wants_receipt = level >= 2 || smpps.is_some() || m.registered_delivery & 0x03 != 0;
         if !wants_receipt {
             return;
         }
@@ -162,10 +180,23 @@ impl Dlr {
                 source: m.source.clone(),
                 destination: m.destination.clone(),
             };
-            let key = track_key(&m.connector, &receipt::resp_key(sid, mode));
+            let key = track_key(group, &receipt::resp_key(sid, mode));
             let body = serde_json::to_vec(&t).unwrap_or_default();
-            if let Err(e) = self.store.set(&key, &body, Some(expiry)).await {
-                tracing::error!(id = %m.id, error = %e, "cannot store DLR tracking");
+            match self.store.replace(&key, &body, Some(expiry)).await {
+                Ok(Some(old)) => {
+                    // The same id tracked for another message: the SMSC reuses ids, or two
+                    // SMSCs share one receipt group. The newer submission wins.
+                    let other = serde_json::from_slice::<Track>(&old).map(|o| o.id).ok();
+                    if other != Some(m.id) {
+                        self.stats
+                            .inbound(&m.connector)
+                            .receipt_collision_count
+                            .inc();
+                        tracing::warn!(id = %m.id, ?other, smsc_id = %sid, group, "SMSC message id already tracked for another message: receipts may go to the wrong message (give the connectors different dlr_group)");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(id = %m.id, error = %e, "cannot store DLR tracking"),
             }
         }
     }
@@ -196,11 +227,17 @@ impl Dlr {
         }
     }
 
-    /// A receipt from connector `cid`. Returns false when its id is not tracked (unknown or
-    /// expired, or its `submit_sm_resp` has not been processed yet).
-    pub async fn receipt(&self, cid: &str, mode: u8, r: &Receipt) -> bool {
-        let key = track_key(cid, &receipt::receipt_key(&r.id, mode));
-        let t: Track = match self.store.get(&key).await {
+    /// A receipt from connector `cid` (receipt group `group`, ids in `dlr_msgid` `mode`).
+    /// Returns false when its id is not tracked (unknown or expired, or its `submit_sm_resp`
+    /// has not been processed yet).
+    pub async fn receipt(&self, cid: &str, group: &str, mode: u8, r: &Receipt) -> bool {
+        let id = receipt::receipt_key(&r.id, mode);
+        let key = track_key(group, &id);
+        let found = match self.store.get(&key).await {
+            Ok(None) => self.store.get(&legacy_track_key(cid, &id)).await,
+            other => other,
+        };
+        let t: Track = match found {
             Ok(Some(b)) => match serde_json::from_slice(&b) {
                 Ok(t) => t,
                 Err(e) => {
@@ -262,7 +299,8 @@ impl Dlr {
             .record(MessageRecord {
                 id: t.id.to_string(),
                 status: r.stat.clone(),
-                connector: cid.to_string(),
+                // The connector that sent the message (the receipt may come on another).
+                connector: t.cid.clone(),
                 smsc_id: Some(t.first_smsc_id.clone()),
                 detail: (!r.err.is_empty()).then(|| format!("err:{}", r.err)),
                 updated_at: now_ms(),
@@ -273,7 +311,7 @@ impl Dlr {
                 p("id", t.id.to_string()),
                 p("level", "2"),
                 p("message_status", r.stat.clone()),
-                p("connector", cid),
+                p("connector", t.cid.clone()),
                 p("id_smsc", t.first_smsc_id.clone()),
                 p("sub", r.sub.clone()),
                 p("dlvrd", r.dlvrd.clone()),
@@ -282,7 +320,7 @@ impl Dlr {
                 p("err", r.err.clone()),
                 p("text", r.text.clone()),
             ];
-            let job = callback_message(CallbackKind::Dlr, &t.url, &t.method, params, None, cid);
+            let job = callback_message(CallbackKind::Dlr, &t.url, &t.method, params, None, &t.cid);
             if let Err(e) = crate::broker::publish_patiently(
                 self.broker.as_ref(),
                 DLR_HTTP_QUEUE,

@@ -85,6 +85,39 @@ impl Args {
     pub fn push(&mut self, key: &str, value: Vec<u8>) {
         self.0.push((key.to_string(), value));
     }
+
+    /// Replace the first value of `key`, or append it.
+    pub fn set(&mut self, key: &str, value: Vec<u8>) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value,
+            None => self.push(key, value),
+        }
+    }
+}
+
+/// The DLR defaults Jasmin's `/send` applies before validating (`send.py`, `render_POST`):
+/// `dlr-url` or `dlr-level` implies `dlr=yes` (even over an explicit `dlr=no`), no `dlr` is
+/// `dlr=no`, a DLR request without `dlr-level` is level 1 and without `dlr-method` is `POST`,
+/// and the method is upper-cased.
+pub fn apply_dlr_defaults(args: &mut Args) {
+    if args.has("dlr-url") || args.has("dlr-level") {
+        args.set("dlr", b"yes".to_vec());
+    }
+    if !args.has("dlr") {
+        args.set("dlr", b"no".to_vec());
+    }
+    if args.get("dlr") == Some(b"yes") {
+        if !args.has("dlr-level") {
+            args.set("dlr-level", b"1".to_vec());
+        }
+        if !args.has("dlr-method") {
+            args.set("dlr-method", b"POST".to_vec());
+        }
+    }
+    if let Some(m) = args.get("dlr-method") {
+        let upper = m.to_ascii_uppercase();
+        args.set("dlr-method", upper);
+    }
 }
 
 impl Args {
@@ -255,8 +288,6 @@ fn validate(args: &Args, fields: &[Field]) -> Result<(), String> {
 
 /// Route a request.
 pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, ip: IpAddr) -> Resp {
-    state.stats.httpapi.request_count.inc();
-    state.stats.httpapi_last_request_at.touch();
     let path = req.uri().path().to_string();
     let known = matches!(
         path.as_str(),
@@ -322,15 +353,16 @@ pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, i
 /// The MT request of validated `/send` (or `/rate`) arguments.
 pub fn mt_request(args: &Args, ip: IpAddr, with_dlr: bool) -> MtRequest {
     let num = |k: &str| args.get_str(k).and_then(|v| v.parse::<u64>().ok());
+    // Defaults as `apply_dlr_defaults` set them (Jasmin's send.py): a receipt is requested
+    // from the SMSC whenever dlr=yes; without a dlr-url there is simply nobody to call.
     let dlr = if with_dlr && args.get("dlr") == Some(b"yes") {
-        // dlr-url is mandatory with dlr=yes; without it dlr is reconsidered as 'no' (Jasmin).
-        args.get_str("dlr-url").map(|url| DlrRequest {
-            url,
+        Some(DlrRequest {
+            url: args.get_str("dlr-url").unwrap_or_default(),
             level: num("dlr-level").unwrap_or(1) as u8,
             method: args
                 .get_str("dlr-method")
                 .map(|m| m.to_ascii_uppercase())
-                .unwrap_or_else(|| "GET".into()),
+                .unwrap_or_else(|| "POST".into()),
         })
     } else {
         None
@@ -362,7 +394,8 @@ pub fn mt_request(args: &Args, ip: IpAddr, with_dlr: bool) -> MtRequest {
             })
             .unwrap_or_default(),
         content,
-        transliterate: args.get("transliterate") == Some(b"yes"),
+        unrepresentable: (args.get("transliterate") == Some(b"yes"))
+            .then_some(crate::config::Unrepresentable::Transliterate),
     }
 }
 
@@ -399,13 +432,11 @@ pub fn mt_error(state: &ApiState, e: &MtError) -> (StatusCode, String) {
             s.charging_error_count.inc();
             (StatusCode::FORBIDDEN, e.to_string())
         }
-        MtError::Intercepted { http, .. } => {
-            s.interceptor_error_count.inc();
-            (
-                StatusCode::from_u16(*http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                e.to_string(),
-            )
-        }
+        // Counted by the pipeline (interceptor_error_count) when the interceptor ran.
+        MtError::Intercepted { http, .. } => (
+            StatusCode::from_u16(*http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            e.to_string(),
+        ),
         MtError::Server(detail) => {
             s.server_error_count.inc();
             tracing::error!(detail = %detail, "send failed");
@@ -420,16 +451,30 @@ pub async fn send(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
     text(status, body)
 }
 
+/// A request to `/send`, `/rate` or `/balance` (Jasmin's `request_count` counts only these).
+fn count_request(state: &ApiState) {
+    state.stats.httpapi.request_count.inc();
+    state.stats.httpapi_last_request_at.touch();
+}
+
 /// `/send`'s answer (status and text body) for parsed arguments: what the REST API wraps.
 pub async fn send_answer(state: &ApiState, args: Args, ip: IpAddr) -> (StatusCode, String) {
+    count_request(state);
     let error = |status: StatusCode, msg: &str| (status, format!("Error \"{msg}\""));
+    // The authorizations apply to what the client set, not to the defaults (Jasmin also
+    // checks its own defaults and so refuses dlr=yes to users without set_dlr_level: see
+    // docs/jasmin-differences.md).
+    let asked_level = args.has("dlr-level");
+    let asked_method = args.has("dlr-method");
+    let mut args = args;
+    apply_dlr_defaults(&mut args);
     if let Err(m) = validate_send(&args) {
         return error(StatusCode::BAD_REQUEST, &m);
     }
     let req = mt_request(&args, ip, true);
     let mut asked = Asked::of(&req);
-    asked.dlr_level = args.has("dlr-level");
-    asked.dlr_method = args.has("dlr-method");
+    asked.dlr_level = asked_level;
+    asked.dlr_method = asked_method;
     let p = &state.pipeline;
     let result = async {
         let user = p
@@ -483,6 +528,7 @@ fn py_float(v: f64) -> String {
 
 /// `/rate` with parsed arguments.
 pub async fn rate(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
+    count_request(state);
     if let Err(m) = validate(&args, RATE_FIELDS) {
         return json(
             StatusCode::BAD_REQUEST,
@@ -518,6 +564,7 @@ pub async fn rate(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
 
 /// `/balance` with parsed arguments.
 pub async fn balance(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
+    count_request(state);
     if let Err(m) = validate(&args, BALANCE_FIELDS) {
         return json(
             StatusCode::BAD_REQUEST,

@@ -403,9 +403,10 @@ async fn send(
         .map(|u| u.content_encoding)
         .unwrap_or(ContentEncoding::Raw);
     let mut args = Args::default();
+    let coding = params.get("coding").map(String::as_str);
     for (k, v) in &params {
         let bytes = if k == "content" {
-            batch::content_bytes(v, enc)
+            batch::content_bytes(v, enc, coding)
         } else {
             v.as_bytes().to_vec()
         };
@@ -579,6 +580,7 @@ async fn sendbatch(
         // Validate as /send would, with the first recipient; every other `to` by its pattern.
         let mut check = batch::jasmin_args(&tos[0], &args, &username, user.content_encoding);
         check.push("password", password.clone());
+        api::apply_dlr_defaults(&mut check);
         if let Err(e) = api::validate_send(&check) {
             return bad(format!("Error \"{e}\" (messages[{i}])"));
         }

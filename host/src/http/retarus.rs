@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::api::Resp;
 use super::rest::{basic_auth, empty, json_raw, read_body, BodyError, RestState};
 use crate::batch::{self, BatchJob, JobGroup, JobKind, Outcome, Recipient, RetarusOptions};
-use crate::config::{ContentEncoding, DefaultAlphabet};
+use crate::config::{ContentEncoding, DefaultAlphabet, Unrepresentable};
 use crate::history::{History, JobQuery, JobRecord, SmsRecord};
 use crate::model::message::now_ms;
 use crate::sms::content;
@@ -493,14 +493,15 @@ fn parse_job(state: &RestState, doc: &Map<String, Value>) -> Result<Parsed, Inva
             _ => return Err(Invalid::Bad),
         };
         // The text must fit the encoding (unless transliterated) and maxParts.
+        let policy = Unrepresentable::transliterate_or_refuse(transliterate);
         let read = content::read_text(
             text.as_bytes(),
             ContentEncoding::Utf8,
             Some(coding.unwrap_or(0)),
-            transliterate,
+            policy,
         )
         .map_err(|_| Invalid::Unprocessable)?;
-        let payload = content::encode(read, DefaultAlphabet::Gsm0338, transliterate)
+        let payload = content::encode(read, DefaultAlphabet::Gsm0338, policy)
             .map_err(|_| Invalid::Unprocessable)?;
         content::split(&payload, state.pipeline.split, parts_limit)
             .map_err(|_| Invalid::Unprocessable)?;

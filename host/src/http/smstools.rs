@@ -167,7 +167,7 @@ async fn post_outgoing(
             dlr: None,
             tags: vec![],
             content: Content::Text(text.as_bytes().to_vec()),
-            transliterate: false,
+            unrepresentable: None,
         };
         match state.pipeline.prepare_as(u.clone(), &req).await {
             Ok(p) => prepared.push((m.clone(), p)),

@@ -36,6 +36,19 @@ pub enum Outcome {
     Answer { smpp: u32, http: u16 },
 }
 
+/// Whether an interceptor ran and how, for the `interceptor_count` and
+/// `interceptor_error_count` statistics (Jasmin counts a returned routable or an accepted
+/// answer as a call, an error status or a failure as an error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ran {
+    /// No interceptor matched.
+    No,
+    /// It ran and let the message go on (or accepted it).
+    Ok,
+    /// It answered an error, or failed.
+    Failed,
+}
+
 /// SMPP status of a failed interceptor or charging call with `on_error = "reject"`.
 pub const ESME_RSYSERR: u32 = 0x08;
 /// ESME_RDELIVERYFAILURE: a charging plugin's default refusal.
@@ -110,7 +123,7 @@ impl Interception {
         text: Option<&str>,
         uid: &str,
         gid: &str,
-    ) -> Outcome {
+    ) -> (Outcome, Ran) {
         let table = match kind {
             TableKind::Mt => self.mt.read().clone(),
             TableKind::Mo => self.mo.read().clone(),
@@ -121,7 +134,7 @@ impl Interception {
             uid,
             gid,
         }) else {
-            return Outcome::Continue { text: None };
+            return (Outcome::Continue { text: None }, Ran::No);
         };
         let slot = &entry.plugin;
         let result = slot
@@ -134,13 +147,16 @@ impl Interception {
                     None => None,
                 };
                 match (v.smpp_status, v.http_status) {
-                    (_, Some(h)) if h != 0 => Outcome::Answer {
-                        smpp: v.smpp_status.filter(|s| *s != 0).unwrap_or(0xFF),
-                        http: h,
-                    },
-                    (Some(0), _) => Outcome::Answer { smpp: 0, http: 200 },
-                    (Some(s), _) => Outcome::Answer { smpp: s, http: 520 },
-                    (None, _) => Outcome::Continue { text: new_text },
+                    (_, Some(h)) if h != 0 => (
+                        Outcome::Answer {
+                            smpp: v.smpp_status.filter(|s| *s != 0).unwrap_or(0xFF),
+                            http: h,
+                        },
+                        Ran::Failed,
+                    ),
+                    (Some(0), _) => (Outcome::Answer { smpp: 0, http: 200 }, Ran::Ok),
+                    (Some(s), _) => (Outcome::Answer { smpp: s, http: 520 }, Ran::Failed),
+                    (None, _) => (Outcome::Continue { text: new_text }, Ran::Ok),
                 }
             }
             Err(e) => {
@@ -149,14 +165,15 @@ impl Interception {
                     .and_then(|p| p.info.manifest.on_error)
                     .unwrap_or(OnError::Pass);
                 tracing::warn!(interceptor = entry.order, plugin = %slot.name, error = %e, ?on_error, "interceptor failed");
-                if e.kind == FailKind::Missing || on_error == OnError::Reject {
+                let outcome = if e.kind == FailKind::Missing || on_error == OnError::Reject {
                     Outcome::Answer {
                         smpp: ESME_RSYSERR,
                         http: 500,
                     }
                 } else {
                     Outcome::Continue { text: None }
-                }
+                };
+                (outcome, Ran::Failed)
             }
         }
     }

@@ -589,12 +589,13 @@ pub const SMPPCC_KEYS: &[&str] = &[
     "tls_verify",
     "window",
     "default_alphabet",
+    "dlr_group",
 ];
 
 fn smppcc_kind(key: &str) -> Option<Kind> {
     Some(match key {
         "cid" | "host" | "username" | "password" | "logrotate" => Kind::Str,
-        "systype" | "logfile" | "addr_range" | "src_addr" => Kind::OptStr,
+        "systype" | "logfile" | "addr_range" | "src_addr" | "dlr_group" => Kind::OptStr,
         "validity" | "proto_id" => Kind::OptInt,
         "logprivacy" | "con_loss_retry" | "con_fail_retry" | "ssl" | "tls_verify" => Kind::YesNo,
         "submit_throughput" => Kind::Float,

@@ -128,6 +128,10 @@ pub struct Message {
     /// is the context the callback was built from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback: Option<Callback>,
+    /// Published again after the broker lost the confirmation of a first publish (which may
+    /// have been queued too): the consumer drops this copy if the first one was handled.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub republished: bool,
 }
 
 /// What a callback job is for.
@@ -189,6 +193,7 @@ impl Message {
             sent_parts: vec![],
             bill_rest: 0.0,
             callback: None,
+            republished: false,
         }
     }
 
@@ -219,6 +224,10 @@ mod hex_bytes {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         hex::decode(s.as_bytes()).map_err(serde::de::Error::custom)
     }
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 fn is_zero(v: &f64) -> bool {

@@ -25,6 +25,8 @@ pub struct User {
     pub password_hash: String,
     pub enabled: bool,
     pub content_encoding: ContentEncoding,
+    /// What is done with characters the coding cannot carry.
+    pub unrepresentable: crate::config::Unrepresentable,
     /// `mt_messaging_cred` (the quota's money part is only the ledger's seed).
     pub mt_cred: MtMessagingCred,
     /// `smpps_cred`.

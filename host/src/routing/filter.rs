@@ -657,6 +657,7 @@ pub(crate) mod tests {
             sent_parts: vec![],
             bill_rest: 0.0,
             callback: None,
+            republished: false,
         }
     }
 

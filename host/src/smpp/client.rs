@@ -202,6 +202,10 @@ async fn run(
             pdu_read_timeout: Duration::from_secs(cfg.pdu_red_to.max(1)),
             max_pdu_len: 64 * 1024,
             clock: Some(deps.stats.smppc_clock(&cfg.cid)),
+            elink_count: Some(session::ElinkCount::Sent({
+                let stats = stats.clone();
+                Arc::new(move || stats.elink_count.inc())
+            })),
         };
         let attempt = tokio::select! {
             r = connect(&cfg) => r.map_err(|e| e.to_string()),
@@ -410,6 +414,9 @@ async fn send_loop(
     // acked or requeued (releasing deliveries still being acked would send them twice).
     let tasks = tokio_util::task::TaskTracker::new();
     let mut throttle = Throttle::new(cfg.submit_throughput);
+    // Ids being sent: a second copy of one (republished after a lost confirm, see
+    // `Message::republished`) waits until the first is done.
+    let in_flight: Arc<Mutex<std::collections::HashSet<uuid::Uuid>>> = Arc::default();
     'outer: loop {
         tokio::select! {
             _ = deps.broker.wait_ready(queue) => {}
@@ -438,18 +445,28 @@ async fn send_loop(
                 p = window.clone().acquire_owned() => p,
             };
             let Ok(permit) = permit else { break 'outer };
+            let id = d.message.id;
+            if !in_flight.lock().insert(id) {
+                let _ = deps
+                    .broker
+                    .requeue(queue, d.tag, &d.message, Duration::from_secs(1))
+                    .await;
+                continue;
+            }
             throttle.wait().await;
-            let (s, deps2, cfg2, stats2, q) = (
+            let (s, deps2, cfg2, stats2, q, ids) = (
                 session.clone(),
                 deps.clone(),
                 cfg.clone(),
                 stats.clone(),
                 queue.to_string(),
+                in_flight.clone(),
             );
             tasks.spawn(async move {
                 // The permit is the SMPP window: it is given back as soon as the SMSC
                 // answered, before the (durable) bookkeeping.
                 send_one(&s, &deps2, &cfg2, &stats2, &q, d, permit).await;
+                ids.lock().remove(&id);
             });
         }
     }
@@ -531,6 +548,17 @@ async fn send_one(
     permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     let mut m = d.message;
+    if d.redelivered || m.republished {
+        // A copy that may have been handled already: a message redelivered because its ack
+        // was lost, or republished because its publish confirmation was. Only a finished
+        // message has a record: then this copy is dropped, not sent twice.
+        if let Ok(Some(rec)) = deps.store.record_get(&m.id.to_string()).await {
+            deps.stats.queue.duplicate_dropped_count.inc();
+            tracing::info!(id = %m.id, status = %rec.status, "copy of a message already handled: dropped");
+            let _ = deps.broker.ack(queue, d.tag).await;
+            return;
+        }
+    }
     if d.redelivered {
         deps.stats.queue.redelivered_count.inc();
         tracing::warn!(id = %m.id, "sending a message again after a restart: possible duplicate");
@@ -645,7 +673,13 @@ async fn send_one(
             let expiry = Duration::from_secs(cfg.dlr_expiry.max(1));
             let (_, _, acked) = tokio::join!(
                 deps.store.record(rec),
-                deps.dlr.submitted(&m, cfg.dlr_msgid, expiry, &smsc_ids),
+                deps.dlr.submitted(
+                    &m,
+                    cfg.dlr_group.as_deref().unwrap_or(""),
+                    cfg.dlr_msgid,
+                    expiry,
+                    &smsc_ids
+                ),
                 deps.broker.ack(queue, d.tag)
             );
             if let Err(e) = acked {

@@ -240,6 +240,10 @@ where
         pdu_read_timeout: Duration::from_secs(sh.cfg.pdu_read_timer_secs.max(1)),
         max_pdu_len: 64 * 1024,
         clock: Some(sh.deps.stats.smppsapi_clock.clone()),
+        elink_count: Some(session::ElinkCount::Received({
+            let stats = sh.deps.stats.clone();
+            Arc::new(move || stats.smppsapi.elink_count.inc())
+        })),
     };
     let (s, mut rx) = session::start(stream, scfg);
     let mut bound: Option<BoundUser> = None;
@@ -372,9 +376,8 @@ where
         };
         total.dec();
         user_gauge.dec();
-        let elinks = s.enquire_links_received();
-        stats.elink_count.add(elinks);
-        b.stats.elink_count.add(elinks);
+        // The API's elink_count counts as they come (the session's hook); the user's here.
+        b.stats.elink_count.add(s.enquire_links_received());
         if s.close_reason() == Some(CloseReason::Unbound) {
             stats.unbind_count.inc();
             b.stats.unbind_count.inc();
@@ -641,7 +644,7 @@ fn request_of(cmd: &Command, user: &User, ip: IpAddr) -> Result<MtRequest, MtErr
         dlr: None,
         tags: vec![],
         content: Content::Smpp(Box::new(c)),
-        transliterate: false,
+        unrepresentable: None,
     })
 }
 

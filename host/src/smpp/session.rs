@@ -38,6 +38,27 @@ pub struct SessionConfig {
     pub max_pdu_len: usize,
     /// Where to note PDU times for the console's stats (none: not noted).
     pub clock: Option<std::sync::Arc<crate::stats::PduClock>>,
+    /// Counts `enquire_link` as they go: those this side sends, or those it receives
+    /// (Jasmin's `elink_count`: sent by a client connector, received by the server).
+    pub elink_count: Option<ElinkCount>,
+}
+
+/// Which `enquire_link` requests a session counts, and the counter to add them to.
+#[derive(Clone)]
+pub enum ElinkCount {
+    /// Each one this side sends.
+    Sent(std::sync::Arc<dyn Fn() + Send + Sync>),
+    /// Each one the peer sends.
+    Received(std::sync::Arc<dyn Fn() + Send + Sync>),
+}
+
+impl std::fmt::Debug for ElinkCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ElinkCount::Sent(_) => "ElinkCount::Sent",
+            ElinkCount::Received(_) => "ElinkCount::Received",
+        })
+    }
 }
 
 impl Default for SessionConfig {
@@ -49,6 +70,7 @@ impl Default for SessionConfig {
             pdu_read_timeout: Duration::from_secs(10),
             max_pdu_len: 64 * 1024,
             clock: None,
+            elink_count: None,
         }
     }
 }
@@ -410,6 +432,9 @@ async fn reader<R: AsyncRead + Unpin + Send + 'static>(
         match cmd.pdu() {
             Some(Pdu::EnquireLink) => {
                 s.inner.elinks.fetch_add(1, Ordering::Relaxed);
+                if let Some(ElinkCount::Received(count)) = &s.inner.cfg.elink_count {
+                    count();
+                }
                 let _ = s
                     .respond(
                         cmd.sequence_number,
@@ -460,6 +485,9 @@ async fn timers(s: Session) {
         if let Some(every) = cfg.enquire_link_interval {
             if now - last_elink >= every.as_millis() as i64 {
                 last_elink = now;
+                if let Some(ElinkCount::Sent(count)) = &cfg.elink_count {
+                    count();
+                }
                 let s2 = s.clone();
                 tokio::spawn(async move {
                     if let Err(e) = s2.request(Pdu::EnquireLink).await {

@@ -174,6 +174,29 @@ impl Charset {
         }
     }
 
+    /// Encode `text`, replacing what the set cannot represent: for GSM 03.38 as Jasmin's
+    /// `gsm0338` codec with `errors='replace'` does (its look-alikes, else `?`), for the other
+    /// sets with `?`.
+    #[must_use]
+    pub fn encode_replacing(self, text: &str) -> Vec<u8> {
+        if let Ok(b) = self.encode(text) {
+            return b;
+        }
+        let replaced: String = text
+            .chars()
+            .map(|c| {
+                if self.can_encode(c) {
+                    c
+                } else if self == Charset::Gsm {
+                    gsm::jasmin_replacement(c).unwrap_or('?')
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        self.encode(&replaced).unwrap_or_default()
+    }
+
     /// Decode octets of this set to text. Never fails: octets without a meaning become
     /// U+FFFD (ISO-8859-8 holes, a lone surrogate or odd trailing octet in UCS2); GSM decodes
     /// as [`gsm::decode_unpacked`] does.

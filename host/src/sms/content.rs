@@ -2,17 +2,17 @@
 //! the requested data coding, split it into parts. See `docs/content.md`.
 //!
 //! How `content` is read (HTTP API):
-//! - **raw** (default, Jasmin's behaviour): the percent-decoded bytes are the text in the
-//!   requested coding. Codings 0 and 1: Latin-1 text, re-encoded into what the coding means to
-//!   the routed connector (coding 0: its `default_alphabet`, GSM 03.38 unpacked by default;
-//!   coding 1: IA5/ASCII). Coding 8: UTF-16BE bytes, as in the spec's UCS2 example. Other
-//!   codings: the bytes as they are.
+//! - **raw** (default, Jasmin 0.11.1's `send.py`): coding 0 (the default) is UTF-8 text,
+//!   encoded into what coding 0 means to the routed connector (its `default_alphabet`, GSM
+//!   03.38 unpacked by default); bytes that are not UTF-8 are read as Latin-1 (Jasmin answers
+//!   500). Every other coding: the bytes as they are (coding 8: UTF-16BE, as in the spec's
+//!   UCS2 example).
 //! - **utf8** (per-user option `content_encoding = "utf8"`): UTF-8 text, encoded into the coding.
 //!   Without a `coding`, GSM 03.38 is chosen when every character fits, else UCS2.
 //! - `hex-content`: the octets exactly, for any coding.
 //!
-//! Text that the chosen alphabet cannot represent is refused (never silently turned into `?`),
-//! unless the client asked for transliteration.
+//! Text that the chosen alphabet cannot represent is handled per the user's
+//! [`Unrepresentable`] policy: `?` (Jasmin's default), refused, or transliterated.
 //!
 //! Splitting (per part, UDH or SAR): 160/153 GSM septets, 140/134 octets, 70/67 UCS2 units;
 //! an escape sequence or a surrogate pair is never split.
@@ -20,7 +20,7 @@
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::OnceLock;
 
-use crate::config::{ContentEncoding, DefaultAlphabet};
+use crate::config::{ContentEncoding, DefaultAlphabet, Unrepresentable};
 use crate::model::{Part, Tlv};
 use crate::sms::charset::{self, Charset, Utf16Error};
 use crate::sms::{gsm, translit};
@@ -122,13 +122,20 @@ pub fn read_text(
     bytes: &[u8],
     encoding: ContentEncoding,
     coding: Option<u8>,
-    transliterate: bool,
+    policy: Unrepresentable,
 ) -> Result<Read, ContentError> {
     match encoding {
         ContentEncoding::Raw => {
             let coding = coding.unwrap_or(0);
             let body = match coding {
-                0 | 1 => Body::Text(charset::decode_latin1(bytes)),
+                0 => Body::Text(match std::str::from_utf8(bytes) {
+                    Ok(t) => t.to_string(),
+                    Err(_) => charset::decode_latin1(bytes),
+                }),
+                1 => Body::Octets {
+                    bytes: bytes.to_vec(),
+                    text: Some(charset::decode_latin1(bytes)),
+                },
                 8 => {
                     let text = charset::decode_ucs2(bytes)?;
                     Body::Octets {
@@ -152,6 +159,7 @@ pub fn read_text(
         }
         ContentEncoding::Utf8 => {
             let text = std::str::from_utf8(bytes).map_err(|_| ContentError::InvalidUtf8)?;
+            let transliterate = policy == Unrepresentable::Transliterate;
             let coding = coding.unwrap_or(if transliterate || gsm::is_representable(text) {
                 0
             } else {
@@ -213,19 +221,19 @@ pub enum Payload {
 /// Encode what was read for a connector whose `data_coding 0` is `alphabet`.
 ///
 /// # Errors
-/// [`ContentError::Unrepresentable`] for the first character the coding cannot carry (unless
-/// `transliterate`), [`ContentError::NoTextEncoder`] for text in a coding without one.
+/// [`ContentError::Unrepresentable`] for the first character the coding cannot carry (when
+/// `policy` refuses), [`ContentError::NoTextEncoder`] for text in a coding without one.
 pub fn encode(
     read: Read,
     alphabet: DefaultAlphabet,
-    transliterate: bool,
+    policy: Unrepresentable,
 ) -> Result<Payload, ContentError> {
     let coding = read.coding;
     match read.body {
         Body::Text(text) => {
             let cs = Charset::for_coding(coding, alphabet)
                 .ok_or(ContentError::NoTextEncoder { coding })?;
-            let bytes = encode_with(cs, &text, transliterate)?;
+            let bytes = encode_with(cs, &text, policy)?;
             Ok(match (coding, cs) {
                 (_, Charset::Gsm) => Payload::Septets {
                     septets: bytes,
@@ -253,21 +261,28 @@ pub fn encode(
     }
 }
 
-/// Encode text into `cs`, transliterating when asked and needed.
+/// Encode text into `cs`; what it cannot represent is handled as `policy` says.
 ///
 /// # Errors
-/// The first character `cs` cannot represent, when not transliterating.
-pub fn encode_with(cs: Charset, text: &str, transliterate: bool) -> Result<Vec<u8>, ContentError> {
+/// The first character `cs` cannot represent, when `policy` refuses (or transliteration left
+/// one).
+pub fn encode_with(
+    cs: Charset,
+    text: &str,
+    policy: Unrepresentable,
+) -> Result<Vec<u8>, ContentError> {
     match cs.encode(text) {
         Ok(b) => Ok(b),
         Err(e) => {
-            let e = if transliterate {
-                match cs.encode(&translit::transliterate(text, cs)) {
-                    Ok(b) => return Ok(b),
-                    Err(e) => e,
+            let e = match policy {
+                Unrepresentable::Replace => return Ok(cs.encode_replacing(text)),
+                Unrepresentable::Transliterate => {
+                    match cs.encode(&translit::transliterate(text, cs)) {
+                        Ok(b) => return Ok(b),
+                        Err(e) => e,
+                    }
                 }
-            } else {
-                e
+                Unrepresentable::Refuse => e,
             };
             Err(ContentError::Unrepresentable {
                 ch: e.ch,
@@ -289,7 +304,7 @@ pub fn encode_default(text: &str, alphabet: DefaultAlphabet) -> Result<Payload, 
             body: Body::Text(text.to_string()),
         },
         alphabet,
-        false,
+        Unrepresentable::Refuse,
     )
 }
 
@@ -298,7 +313,7 @@ pub fn encode_default(text: &str, alphabet: DefaultAlphabet) -> Result<Payload, 
 /// # Errors
 /// The first character above U+00FF.
 pub fn encode_latin1(text: &str) -> Result<Vec<u8>, ContentError> {
-    encode_with(Charset::Latin1, text, false)
+    encode_with(Charset::Latin1, text, Unrepresentable::Refuse)
 }
 
 pub use charset::{decode_latin1, encode_ucs2};

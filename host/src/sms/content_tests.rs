@@ -7,10 +7,13 @@ use crate::sms::reassembly::{self, Arrival, Reassembler, Status};
 
 const GSM: DefaultAlphabet = DefaultAlphabet::Gsm0338;
 const PACKED: DefaultAlphabet = DefaultAlphabet::Gsm0338Packed;
+const REFUSE: Unrepresentable = Unrepresentable::Refuse;
+const TRANSLIT: Unrepresentable = Unrepresentable::Transliterate;
+const REPLACE: Unrepresentable = Unrepresentable::Replace;
 
 fn utf8(text: &str, coding: Option<u8>) -> Payload {
-    let r = read_text(text.as_bytes(), ContentEncoding::Utf8, coding, false).expect("read");
-    encode(r, GSM, false).expect("encode")
+    let r = read_text(text.as_bytes(), ContentEncoding::Utf8, coding, REFUSE).expect("read");
+    encode(r, GSM, REFUSE).expect("encode")
 }
 
 fn udh_of(p: &Part) -> &[u8] {
@@ -21,15 +24,15 @@ fn udh_of(p: &Part) -> &[u8] {
 fn spec_arabic_ucs2_example() {
     // `content=\x06\x23\x06\x31\x06\x46\x06\x28&coding=8` (raw) and the same as hex-content.
     let bytes = [0x06, 0x23, 0x06, 0x31, 0x06, 0x46, 0x06, 0x28];
-    let r = read_text(&bytes, ContentEncoding::Raw, Some(8), false).expect("read");
+    let r = read_text(&bytes, ContentEncoding::Raw, Some(8), REFUSE).expect("read");
     assert_eq!(r.text(), Some("\u{0623}\u{0631}\u{0646}\u{0628}"));
-    let p = encode(r, GSM, false).expect("encode");
+    let p = encode(r, GSM, REFUSE).expect("encode");
     assert_eq!(p, Payload::Ucs2(bytes.to_vec()));
     let parts = split(&p, SplitMethod::Udh, 5).expect("split");
     assert_eq!(parts.len(), 1);
     assert_eq!(hex::encode(&parts[0].short_message), "0623063106460628");
     let hex = read_binary(hex::decode("0623063106460628").expect("hex"), Some(8)).expect("bin");
-    assert_eq!(encode(hex, GSM, false).expect("encode"), p);
+    assert_eq!(encode(hex, GSM, REFUSE).expect("encode"), p);
     // The same text from a UTF-8 user, without a coding: UCS2 chosen.
     assert_eq!(utf8("\u{0623}\u{0631}\u{0646}\u{0628}", None), p);
 }
@@ -103,8 +106,8 @@ fn extension_table_counts_two_and_is_never_split() {
 #[test]
 fn ia5_and_latin1_default_alphabet_count_septets() {
     // Coding 1: one octet per character, 160 septets, extension characters two.
-    let r = read_text(&[b'{'; 80], ContentEncoding::Raw, Some(1), false).expect("read");
-    let p = encode(r, GSM, false).expect("ascii");
+    let r = read_text(&[b'{'; 80], ContentEncoding::Raw, Some(1), REFUSE).expect("read");
+    let p = encode(r, GSM, REFUSE).expect("ascii");
     assert_eq!(p, Payload::Text7(vec![b'{'; 80]));
     assert_eq!(count_parts(&p), 1);
     let p = Payload::Text7(vec![b'{'; 81]);
@@ -112,9 +115,9 @@ fn ia5_and_latin1_default_alphabet_count_septets() {
     assert_eq!(parts.len(), 2);
     assert_eq!(parts[0].short_message.len(), 6 + 76);
     // A connector whose default alphabet is Latin-1 gets Latin-1 octets.
-    let r = read_text("café".as_bytes(), ContentEncoding::Utf8, Some(0), false).expect("read");
+    let r = read_text("café".as_bytes(), ContentEncoding::Utf8, Some(0), REFUSE).expect("read");
     assert_eq!(
-        encode(r, DefaultAlphabet::Latin1, false).expect("latin1"),
+        encode(r, DefaultAlphabet::Latin1, REFUSE).expect("latin1"),
         Payload::Text7(b"caf\xE9".to_vec())
     );
 }
@@ -122,8 +125,8 @@ fn ia5_and_latin1_default_alphabet_count_septets() {
 #[test]
 fn packed_gsm_with_udh_fill_bit() {
     let text = "a".repeat(161);
-    let r = read_text(text.as_bytes(), ContentEncoding::Raw, None, false).expect("read");
-    let p = encode(r, PACKED, false).expect("encode");
+    let r = read_text(text.as_bytes(), ContentEncoding::Raw, None, REFUSE).expect("read");
+    let p = encode(r, PACKED, REFUSE).expect("encode");
     let parts = split(&p, SplitMethod::Udh, 5).expect("split");
     assert_eq!(parts.len(), 2);
     // 6 octets of UDH + 1 fill bit + 153 septets = exactly 140 octets.
@@ -189,34 +192,39 @@ fn too_many_parts_is_refused() {
 
 #[test]
 fn unrepresentable_and_transliteration() {
-    let r = read_text("hi ☃".as_bytes(), ContentEncoding::Utf8, Some(0), false).expect("read");
-    let e = encode(r.clone(), GSM, false).expect_err("snowman");
+    let r = read_text("hi ☃".as_bytes(), ContentEncoding::Utf8, Some(0), REFUSE).expect("read");
+    let e = encode(r.clone(), GSM, REFUSE).expect_err("snowman");
     assert_eq!(
         e.to_string(),
         "character '☃' (U+2603) at position 3 cannot be represented in the GSM 03.38 alphabet"
     );
     assert_eq!(
-        encode(r, GSM, true).expect("transliterated"),
+        encode(r, GSM, TRANSLIT).expect("transliterated"),
         Payload::Septets {
             septets: b"hi ?".to_vec(),
             packed: false
         }
     );
     // A UTF-8 user asking for transliteration without a coding gets GSM, not UCS2.
-    let r = read_text("Привет".as_bytes(), ContentEncoding::Utf8, None, true).expect("read");
+    let r = read_text("Привет".as_bytes(), ContentEncoding::Utf8, None, TRANSLIT).expect("read");
     assert_eq!(r.coding, 0);
     assert_eq!(
-        gsm::decode_unpacked(encode(r, GSM, true).expect("gsm").data()),
+        gsm::decode_unpacked(encode(r, GSM, TRANSLIT).expect("gsm").data()),
         "Privet"
     );
     // Raw Latin-1 'á' for coding 0 (GSM has no 'á'): refused, or 'a' when asked.
-    let r = read_text(b"\xE1", ContentEncoding::Raw, None, false).expect("read");
-    assert!(encode(r.clone(), GSM, false).is_err());
-    assert_eq!(encode(r, GSM, true).expect("a").data(), b"a");
-    // IA5 refuses Latin-1 letters.
-    let r = read_text(b"\xE9t\xE9", ContentEncoding::Raw, Some(1), false).expect("read");
+    let r = read_text(b"\xE1", ContentEncoding::Raw, None, REFUSE).expect("read");
+    assert!(encode(r.clone(), GSM, REFUSE).is_err());
+    assert_eq!(encode(r, GSM, TRANSLIT).expect("a").data(), b"a");
+    // Raw coding 1 goes byte for byte (Jasmin); UTF-8 text for IA5 refuses Latin-1 letters.
+    let r = read_text(b"\xE9t\xE9", ContentEncoding::Raw, Some(1), REFUSE).expect("read");
+    assert_eq!(
+        encode(r, GSM, REFUSE).expect("raw ia5"),
+        Payload::Text7(b"\xE9t\xE9".to_vec())
+    );
+    let r = read_text("été".as_bytes(), ContentEncoding::Utf8, Some(1), REFUSE).expect("read");
     assert!(matches!(
-        encode(r, GSM, false),
+        encode(r, GSM, REFUSE),
         Err(ContentError::Unrepresentable {
             ch: 'é',
             index: 0,
@@ -224,14 +232,14 @@ fn unrepresentable_and_transliteration() {
         })
     ));
     // Cyrillic and Hebrew codings from UTF-8 text.
-    let r = read_text("Привет".as_bytes(), ContentEncoding::Utf8, Some(6), false).expect("read");
+    let r = read_text("Привет".as_bytes(), ContentEncoding::Utf8, Some(6), REFUSE).expect("read");
     assert_eq!(
-        encode(r, GSM, false).expect("cyr"),
+        encode(r, GSM, REFUSE).expect("cyr"),
         Payload::Octets(vec![0xBF, 0xE0, 0xD8, 0xD2, 0xD5, 0xE2])
     );
-    let r = read_text("שלום ☃".as_bytes(), ContentEncoding::Utf8, Some(7), false).expect("read");
+    let r = read_text("שלום ☃".as_bytes(), ContentEncoding::Utf8, Some(7), REFUSE).expect("read");
     assert!(matches!(
-        encode(r, GSM, false),
+        encode(r, GSM, REFUSE),
         Err(ContentError::Unrepresentable {
             ch: '☃',
             index: 5,
@@ -240,10 +248,47 @@ fn unrepresentable_and_transliteration() {
     ));
 }
 
+/// Jasmin 0.11.1's `/send` with coding 0: UTF-8 content, `gsm0338` with `errors='replace'`
+/// (expected septets computed with python-messaging's codec).
+#[test]
+fn raw_coding_0_is_utf8_replaced_as_jasmin() {
+    let septets = |content: &[u8], policy| {
+        let r = read_text(content, ContentEncoding::Raw, None, policy).expect("read");
+        encode(r, GSM, policy).map(|p| p.data().to_vec())
+    };
+    // '€' is ESC 0x65, 'é' 0x05, 'ü' 0x7E, '[' ESC 0x3C.
+    assert_eq!(
+        septets("€é ü[".as_bytes(), REPLACE).expect("gsm"),
+        vec![0x1B, 0x65, 0x05, 0x20, 0x7E, 0x1B, 0x3C]
+    );
+    // Cyrillic and an emoji: one '?' per code point; 'ç' → 'Ç' (0x09), 'Α' (Greek) → 'A'.
+    assert_eq!(
+        septets("Пр😀çΑ".as_bytes(), REPLACE).expect("gsm"),
+        vec![b'?', b'?', b'?', 0x09, b'A']
+    );
+    assert!(matches!(
+        septets("Пр".as_bytes(), REFUSE),
+        Err(ContentError::Unrepresentable {
+            ch: 'П',
+            index: 0,
+            ..
+        })
+    ));
+    assert_eq!(
+        septets("Пр".as_bytes(), TRANSLIT).expect("t"),
+        b"Pr".to_vec()
+    );
+    // Bytes that are not UTF-8 are read as Latin-1 (Jasmin answers 500).
+    assert_eq!(
+        septets(b"\xE9t\xE9", REPLACE).expect("latin1"),
+        vec![0x05, b't', 0x05]
+    );
+}
+
 #[test]
 fn reading_errors() {
     assert_eq!(
-        read_text(b"abc", ContentEncoding::Raw, Some(8), false),
+        read_text(b"abc", ContentEncoding::Raw, Some(8), REFUSE),
         Err(ContentError::OddUcs2)
     );
     assert_eq!(
@@ -251,24 +296,24 @@ fn reading_errors() {
             &[0xD8, 0x3D, 0x00, 0x41],
             ContentEncoding::Raw,
             Some(8),
-            false
+            REFUSE
         ),
         Err(ContentError::InvalidUtf16 { unit: 0 })
     );
     assert_eq!(
-        read_text(b"\xFF", ContentEncoding::Utf8, None, false),
+        read_text(b"\xFF", ContentEncoding::Utf8, None, REFUSE),
         Err(ContentError::InvalidUtf8)
     );
-    let e = read_text(b"x", ContentEncoding::Utf8, Some(5), false).expect_err("JIS");
+    let e = read_text(b"x", ContentEncoding::Utf8, Some(5), REFUSE).expect_err("JIS");
     assert_eq!(
         e.to_string(),
         "coding 5 (JIS (X 0208-1990)) has no text encoder here: send hex-content"
     );
     assert_eq!(read_binary(vec![0; 3], Some(8)), Err(ContentError::OddUcs2));
     // Raw bytes of codings without an encoder go as they are.
-    let r = read_text(b"\x1b$B", ContentEncoding::Raw, Some(10), false).expect("raw");
+    let r = read_text(b"\x1b$B", ContentEncoding::Raw, Some(10), REFUSE).expect("raw");
     assert_eq!(
-        encode(r, GSM, false).expect("octets"),
+        encode(r, GSM, REFUSE).expect("octets"),
         Payload::Octets(b"\x1b$B".to_vec())
     );
     // Binary: 140 octets in one part, 141 in two.
@@ -276,7 +321,7 @@ fn reading_errors() {
         encode(
             read_binary(vec![0xAB; n], Some(4)).expect("bin"),
             GSM,
-            false,
+            REFUSE,
         )
     };
     assert_eq!(count_parts(&bin(140).expect("140")), 1);

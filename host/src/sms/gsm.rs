@@ -227,6 +227,31 @@ pub fn encode_unpacked(text: &str) -> Result<Vec<u8>, Unrepresentable> {
     Ok(out)
 }
 
+/// The replacement Jasmin's `gsm0338` codec (python-messaging's `GSM_REPLACE_CHARSET`) uses
+/// for a character outside GSM 03.38 in `errors='replace'` mode, when it has one (`ç` and the
+/// Greek capitals that look like Latin letters); `?` is used otherwise.
+#[must_use]
+pub fn jasmin_replacement(c: char) -> Option<char> {
+    Some(match c {
+        'ç' => 'Ç',
+        'Α' => 'A',
+        'Β' => 'B',
+        'Ε' => 'E',
+        'Η' => 'H',
+        'Ι' => 'I',
+        'Κ' => 'K',
+        'Μ' => 'M',
+        'Ν' => 'N',
+        'Ο' => 'O',
+        'Ρ' => 'P',
+        'Τ' => 'T',
+        'Χ' => 'X',
+        'Υ' => 'Y',
+        'Ζ' => 'Z',
+        _ => return None,
+    })
+}
+
 /// True if every char is representable.
 #[must_use]
 pub fn is_representable(text: &str) -> bool {

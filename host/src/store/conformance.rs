@@ -28,6 +28,22 @@ pub async fn ttl_keys(s: &dyn Store, p: &str) {
     s.set(&k, b"w", None).await.expect("set");
     assert!(s.delete(&k).await.expect("delete"));
     assert!(!s.delete(&k).await.expect("delete"));
+    // replace: the previous unexpired value, atomically.
+    let r = format!("{p}:replace");
+    let ttl = Some(Duration::from_millis(200));
+    assert_eq!(s.replace(&r, b"a", ttl).await.expect("replace"), None);
+    assert_eq!(
+        s.replace(&r, b"b", ttl).await.expect("replace").as_deref(),
+        Some(&b"a"[..])
+    );
+    assert_eq!(s.get(&r).await.expect("get").as_deref(), Some(&b"b"[..]));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        s.replace(&r, b"c", None).await.expect("replace"),
+        None,
+        "an expired value is no previous value"
+    );
+    assert!(s.delete(&r).await.expect("delete"));
 }
 
 /// Concurrent increments all count.

@@ -154,6 +154,35 @@ impl Store for EmbeddedStore {
         Ok(())
     }
 
+    async fn replace(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let k = key.to_string();
+        let v = value.to_vec();
+        let now = now_ms();
+        let exp = ttl.map(|t| now + t.as_millis() as i64);
+        Ok(self
+            .db
+            .write(move |c| {
+                let old: Option<Vec<u8>> = c
+                    .prepare_cached(
+                        "SELECT value FROM kv WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+                    )?
+                    .query_row(params![k, now], |r| r.get(0))
+                    .optional()?;
+                c.prepare_cached(
+                    "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                )?
+                .execute(params![k, v, exp])?;
+                Ok(old)
+            })
+            .await?)
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let k = key.to_string();
         let now = now_ms();

@@ -68,6 +68,15 @@ pub struct MessageRecord {
 pub trait Store: Send + Sync + 'static {
     /// Set `key` (with an optional time to live).
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError>;
+    /// Set `key` and return its previous value (unless absent or expired), atomically. Unlike
+    /// [`Store::set`] it sends no change notification: for hot data nobody follows (receipt
+    /// tracking).
+    async fn replace(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
     /// Get `key` unless absent or expired.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Delete `key`; true if it existed.

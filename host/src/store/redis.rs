@@ -367,6 +367,27 @@ impl Store for RedisStore {
         .await
     }
 
+    async fn replace(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let k = self.kv(key);
+        let k = &k;
+        // SET ... GET (Redis 6.2): one round trip, atomic.
+        idempotent(&self.con, |mut c| async move {
+            let mut cmd = ::redis::cmd("SET");
+            cmd.arg(k).arg(value);
+            if let Some(t) = ttl {
+                cmd.arg("PX").arg(t.as_millis().max(1) as u64);
+            }
+            cmd.arg("GET");
+            cmd.query_async::<Option<Vec<u8>>>(&mut c).await
+        })
+        .await
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let k = self.kv(key);
         let k = &k;

@@ -115,7 +115,7 @@ impl Engines {
         }
         let compiled = engine
             .precompile_component(bytes)
-            .map_err(|e| format!("not a valid component: {e}"))?;
+            .map_err(|e| format!("not a valid component: {e:#}"))?;
         if let Err(e) = std::fs::create_dir_all(&self.cache_dir).and_then(|_| {
             let tmp = path.with_extension(format!("tmp{}", std::process::id()));
             std::fs::write(&tmp, &compiled)?;

@@ -903,6 +903,7 @@ async fn a_broken_file_keeps_the_last_good_version_serving_also_across_a_restart
     assert!(show.contains(&format!("state {marker}")), "{show}");
     let refused = format!("plugin {NAME}: file refused, the last good version {hash8}");
     wait_for(5, "the refusal logged", || log_lines(&refused).len() == 1).await;
+    assert!(log_lines(&refused)[0].contains("error=not a valid component"));
     assert!(
         log_lines(&refused)[0].contains("ERROR"),
         "{:?}",
@@ -916,19 +917,47 @@ async fn a_broken_file_keeps_the_last_good_version_serving_also_across_a_restart
         "{reload}"
     );
 
+    // A component of another world is refused the same way.
+    std::fs::copy(
+        built().join("preferred_route.wasm"),
+        e.plugins_dir.join(format!("{NAME}.wasm")),
+    )
+    .expect("copy");
+    let reason = || e.host().slot(NAME).stale().unwrap_or_default();
+    wait_for(10, "another world refused", || {
+        reason().starts_with("implements world route, not filter")
+    })
+    .await;
+    through_plugin(&e, 3).await;
+    std::fs::write(
+        e.plugins_dir.join(format!("{NAME}.wasm")),
+        b"\0asm broken again",
+    )
+    .expect("junk");
+    wait_for(10, "junk refused", || {
+        reason().starts_with("not a valid component")
+    })
+    .await;
+
     // Restart with the broken file still there: the last good version, from the cache.
     e.restart().await;
     assert_eq!(e.metric(&stale).await.as_deref(), Some("1"));
-    through_plugin(&e, 3).await;
+    through_plugin(&e, 4).await;
     let list = e.jcli("plugin -l").await;
     assert!(list.contains(&marker), "{list}");
     let from_cache = format!("{refused} (from the cache) keeps serving");
     assert_eq!(log_lines(&from_cache).len(), 1, "{:?}", log_lines(NAME));
+    assert_eq!(
+        log_lines(&refused).len(),
+        4,
+        "one line per refusal: {:?}",
+        log_lines(NAME)
+    );
 
     // A good file again: it serves, the plugin is no longer stale.
     install(&e.plugins_dir, "blacklist", NAME, manifest);
     e.wait_metric(&stale, "0").await;
-    through_plugin(&e, 4).await;
+    through_plugin(&e, 5).await;
     let list = e.jcli("plugin -l").await;
     assert!(
         list.contains(" ok\r\n") && !list.contains("stale"),

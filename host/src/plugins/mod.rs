@@ -807,7 +807,17 @@ impl PluginHost {
         let built = version
             .as_ref()
             .map_err(Clone::clone)
-            .and_then(|v| self.build_version(&slot, v));
+            .and_then(|v| self.build_version(&slot, v))
+            .and_then(|p| match slot.get() {
+                // What references the plugin expects its world: a new world is a mistake
+                // more likely than a plan.
+                Some(c) if c.world != p.world => Err(format!(
+                    "implements world {}, not {} like the version serving (remove the file, then add it, to change a plugin's world)",
+                    p.world.name(),
+                    c.world.name()
+                )),
+                _ => Ok(p),
+            });
         let reason = match built {
             Ok(plugin) => {
                 let world = plugin.world;

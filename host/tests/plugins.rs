@@ -1,8 +1,9 @@
 //! WebAssembly plugins end to end: the first-party plugins of `plugins/` built to
 //! `wasm32-wasip2` and run inside the gateway, over the real APIs (HTTP /send and SMPP
 //! submit_sm in, simulator SMSC out): filter, route, interceptor (MT and MO), HLR lookup and
-//! charging worlds, Jasmin's interception status semantics, hot reload, and the sandbox
-//! against hostile plugins.
+//! charging worlds, Jasmin's interception status semantics, hot reload, the last good
+//! version of a plugin serving while its file is broken (also across a restart), the
+//! rate-limited failure log, and the sandbox against hostile plugins.
 
 mod common;
 
@@ -72,7 +73,37 @@ struct Env {
     black: Simulator,
     http: SocketAddr,
     plugins_dir: PathBuf,
+    toml: String,
     _dir: tempfile::TempDir,
+}
+
+/// Everything the gateways of this test binary log (the tests' plugin names are unique, so
+/// each test finds its own lines), also printed as the test writer would.
+fn logs() -> &'static parking_lot::Mutex<Vec<u8>> {
+    static LOGS: OnceLock<parking_lot::Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(Default::default)
+}
+
+struct Tee;
+
+impl std::io::Write for Tee {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        logs().lock().extend_from_slice(b);
+        print!("{}", String::from_utf8_lossy(b));
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The log lines mentioning `what`.
+fn log_lines(what: &str) -> Vec<String> {
+    String::from_utf8_lossy(&logs().lock())
+        .lines()
+        .filter(|l| l.contains(what))
+        .map(str::to_string)
+        .collect()
 }
 
 /// A gateway with two SMSCs: `sim` (the default route) and `black` (what plugin filters and
@@ -81,7 +112,8 @@ struct Env {
 async fn env(prepare: impl FnOnce(&Path), extra: &str) -> Env {
     let _ = tracing_subscriber::fmt()
         .with_env_filter("warn,plugin=info")
-        .with_test_writer()
+        .with_ansi(false)
+        .with_writer(|| Tee)
         .try_init();
     let dir = tempfile::tempdir().expect("tempdir");
     let plugins_dir = dir.path().join("plugins");
@@ -110,11 +142,71 @@ async fn env(prepare: impl FnOnce(&Path), extra: &str) -> Env {
         black,
         http,
         plugins_dir,
+        toml,
         _dir: dir,
     }
 }
 
 impl Env {
+    /// Stop the gateway and start it again on the same configuration, directories and ports.
+    async fn restart(&mut self) {
+        let binds = (
+            self.sim.stats().binds.load(Ordering::Relaxed),
+            self.black.stats().binds.load(Ordering::Relaxed),
+        );
+        self.gw.shutdown().await;
+        self.gw = gateway(load(&self.toml, self._dir.path())).await;
+        wait_for(10, "both SMSCs bound again", || {
+            self.sim.stats().binds.load(Ordering::Relaxed) > binds.0
+                && self.black.stats().binds.load(Ordering::Relaxed) > binds.1
+        })
+        .await;
+        assert_eq!(self.gw.http_addr, Some(self.http));
+    }
+    fn host(&self) -> &Arc<smsgate::plugins::PluginHost> {
+        self.gw.plugins.as_ref().expect("plugin host")
+    }
+    /// The value of metric `line` (`name{labels}`) on `/metrics`.
+    async fn metric(&self, line: &str) -> Option<String> {
+        let (st, body) = get(self.http, "/metrics").await;
+        assert_eq!(st, 200);
+        body.lines()
+            .find_map(|l| l.strip_prefix(line)?.strip_prefix(' ').map(str::to_string))
+    }
+    /// Poll `/metrics` until metric `line` has `value`.
+    async fn wait_metric(&self, line: &str, value: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = self.metric(line).await;
+            if v.as_deref() == Some(value) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{line} is {v:?}, not {value}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    /// Run `cmd` on the jCli console (logged in); its answer up to the next prompt.
+    async fn jcli(&self, cmd: &str) -> String {
+        let addr = self.gw.jcli_addr().expect("jcli");
+        let mut sock = tokio::net::TcpStream::connect(addr).await.expect("jcli");
+        let mut buf = vec![];
+        for (wait, send) in [
+            ("Username: ", "jcliadmin"),
+            ("Password: ", "jclipwd"),
+            ("jcli : ", cmd),
+        ] {
+            read_until(&mut sock, &mut buf, wait).await;
+            buf.clear();
+            sock.write_all(format!("{send}\r\n").as_bytes())
+                .await
+                .expect("write");
+        }
+        read_until(&mut sock, &mut buf, "jcli : ").await;
+        let text = strip_telnet(&buf);
+        text.strip_prefix(&format!("{cmd}\r\n"))
+            .unwrap_or(&text)
+            .to_string()
+    }
     async fn send(&self, user: &str, pw: &str, to: &str, extra: &str) -> (u16, String) {
         get(
             self.http,
@@ -150,6 +242,40 @@ impl Env {
             .expect("submit_sm_resp");
         resp.status()
     }
+}
+
+async fn read_until(sock: &mut tokio::net::TcpStream, buf: &mut Vec<u8>, end: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !strip_telnet(buf).ends_with(end) {
+        let mut chunk = [0u8; 8192];
+        let n = tokio::time::timeout_at(deadline, sock.read(&mut chunk))
+            .await
+            .unwrap_or_else(|_| panic!("jcli: timed out waiting for {end:?}"))
+            .expect("read");
+        assert!(n > 0, "jcli closed waiting for {end:?}");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The console's text without telnet commands (IAC sequences) and terminal resets.
+fn strip_telnet(b: &[u8]) -> String {
+    let mut out = vec![];
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == 255 {
+            i += if b.get(i + 1).is_some_and(|v| (251..=254).contains(v)) {
+                3
+            } else {
+                2
+            };
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out)
+        .replace("\x1bc\x1b[4h", "")
+        .replace("\x1bc", "")
 }
 
 const BLACKLIST_ROUTE: &str = r#"
@@ -737,4 +863,187 @@ async fn hostile_plugins_are_denied_or_stopped_within_budget_and_the_gateway_kee
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_file_keeps_the_last_good_version_serving_also_across_a_restart() {
+    const NAME: &str = "bl_lastgood";
+    let manifest = "[config]\nnumbers = \"33699999999\"\n";
+    let route = BLACKLIST_ROUTE.replace("plugin = \"blacklist\"", &format!("plugin = \"{NAME}\""));
+    let mut e = env(|d| install(d, "blacklist", NAME, manifest), &route).await;
+    let good = std::fs::read(built().join("blacklist.wasm")).expect("plugin");
+    let hash8 = smsgate::plugins::engine::content_hash(&good)[..8].to_string();
+    let stale = format!("plugin_stale{{plugin=\"{NAME}\"}}");
+    // The filter plugin sends the blacklisted number to `black`: how its work shows.
+    let through_plugin = async |e: &Env, n: u64| {
+        assert_eq!(e.send("foo", "bar", "33699999999", "").await.0, 200);
+        wait_for(10, "the blacklisted number at black", || {
+            e.black.submit_count() == n
+        })
+        .await;
+    };
+    through_plugin(&e, 1).await;
+    e.wait_metric(&stale, "0").await;
+    let list = e.jcli("plugin -l").await;
+    assert!(list.contains(&format!("#{NAME:<16} filter")), "{list}");
+    assert!(list.contains(" ok\r\n"), "{list}");
+
+    // A broken file replaces it: the version loaded keeps serving, and says so.
+    std::fs::write(
+        e.plugins_dir.join(format!("{NAME}.wasm")),
+        b"\0asm broken plugin",
+    )
+    .expect("junk");
+    e.wait_metric(&stale, "1").await;
+    through_plugin(&e, 2).await;
+    let list = e.jcli("plugin -l").await;
+    let marker = format!("stale: serving last good {hash8}, file refused: ");
+    assert!(list.contains(&marker), "{list}");
+    let show = e.jcli(&format!("plugin -s {NAME}")).await;
+    assert!(show.contains(&format!("state {marker}")), "{show}");
+    let refused = format!("plugin {NAME}: file refused, the last good version {hash8}");
+    wait_for(5, "the refusal logged", || log_lines(&refused).len() == 1).await;
+    assert!(log_lines(&refused)[0].contains("error=not a valid component"));
+    assert!(
+        log_lines(&refused)[0].contains("ERROR"),
+        "{:?}",
+        log_lines(&refused)
+    );
+    // `plugin -r` says the same.
+    let reload = e.jcli(&format!("plugin -r {NAME}")).await;
+    assert!(
+        reload.starts_with("Error: ")
+            && reload.contains(&format!("the last good version ({hash8}) keeps serving")),
+        "{reload}"
+    );
+
+    // A component of another world is refused the same way.
+    std::fs::copy(
+        built().join("preferred_route.wasm"),
+        e.plugins_dir.join(format!("{NAME}.wasm")),
+    )
+    .expect("copy");
+    let reason = || e.host().slot(NAME).stale().unwrap_or_default();
+    wait_for(10, "another world refused", || {
+        reason().starts_with("implements world route, not filter")
+    })
+    .await;
+    through_plugin(&e, 3).await;
+    std::fs::write(
+        e.plugins_dir.join(format!("{NAME}.wasm")),
+        b"\0asm broken again",
+    )
+    .expect("junk");
+    wait_for(10, "junk refused", || {
+        reason().starts_with("not a valid component")
+    })
+    .await;
+
+    // Restart with the broken file still there: the last good version, from the cache.
+    e.restart().await;
+    assert_eq!(e.metric(&stale).await.as_deref(), Some("1"));
+    through_plugin(&e, 4).await;
+    let list = e.jcli("plugin -l").await;
+    assert!(list.contains(&marker), "{list}");
+    let from_cache = format!("{refused} (from the cache) keeps serving");
+    assert_eq!(log_lines(&from_cache).len(), 1, "{:?}", log_lines(NAME));
+    assert_eq!(
+        log_lines(&refused).len(),
+        4,
+        "one line per refusal: {:?}",
+        log_lines(NAME)
+    );
+
+    // A good file again: it serves, the plugin is no longer stale.
+    install(&e.plugins_dir, "blacklist", NAME, manifest);
+    e.wait_metric(&stale, "0").await;
+    through_plugin(&e, 5).await;
+    let list = e.jcli("plugin -l").await;
+    assert!(
+        list.contains(" ok\r\n") && !list.contains("stale"),
+        "{list}"
+    );
+    assert_eq!(
+        e.sim.submit_count(),
+        0,
+        "every message went through the plugin"
+    );
+
+    // Removed, it is forgotten: a broken file by that name later is refused outright.
+    std::fs::remove_file(e.plugins_dir.join(format!("{NAME}.wasm"))).expect("rm");
+    wait_for(10, "unloaded", || !e.loaded().contains(&NAME.to_string())).await;
+    std::fs::write(e.plugins_dir.join(format!("{NAME}.wasm")), b"junk").expect("junk");
+    e.restart().await;
+    assert!(!e.loaded().contains(&NAME.to_string()));
+    assert_eq!(e.metric(&stale).await.as_deref(), Some("0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_failing_on_every_message_logs_a_bounded_number_of_lines() {
+    const NAME: &str = "h_panic_log";
+    let e = env(
+        |d| install(d, "hostile", NAME, "[config]\nmode = \"panic\"\n"),
+        &format!(
+            "[[filters]]\nfid = \"p\"\ntype = \"PluginFilter\"\nplugin = \"{NAME}\"\n[[mtroutes]]\ntype = \"StaticMTRoute\"\norder = 100\nconnector = \"smppc(black)\"\nfilters = [\"p\"]\n"
+        ),
+    )
+    .await;
+    e.host().set_fail_log_interval(Duration::from_secs(2));
+    const N: u64 = 30;
+    let t = Instant::now();
+    for _ in 0..N {
+        assert_eq!(e.send("foo", "bar", "33600000000", "").await.0, 200);
+    }
+    let c = e.counters(NAME);
+    assert_eq!(
+        c.traps.load(Ordering::Relaxed),
+        N,
+        "every failure is counted"
+    );
+    e.wait_metric(
+        &format!("plugin_traps{{plugin=\"{NAME}\"}}"),
+        &N.to_string(),
+    )
+    .await;
+    // The watcher writes the summary once the interval is over.
+    let summary = format!("plugin {NAME}: ");
+    wait_for(10, "the summary line", || {
+        log_lines(&summary)
+            .iter()
+            .any(|l| l.contains("more failures in the last 2s (last: "))
+    })
+    .await;
+    let elapsed = t.elapsed().as_secs();
+    let lines = log_lines(NAME);
+    let first: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("plugin call failed"))
+        .collect();
+    let summaries: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| {
+            let rest = l.split(&summary).nth(1)?;
+            rest.split(' ').next()?.parse().ok()
+        })
+        .collect();
+    // Each failure is in exactly one line: logged alone or counted in a summary.
+    assert_eq!(
+        first.len() as u64 + summaries.iter().sum::<u64>(),
+        N,
+        "{lines:#?}"
+    );
+    // At most two lines per 2 s interval.
+    assert!(
+        (first.len() + summaries.len()) as u64 <= 2 * (elapsed / 2 + 1),
+        "{elapsed}s: {lines:#?}"
+    );
+    assert!(
+        first[0].contains("wasm trap") && !first[0].contains("backtrace"),
+        "one line, the error's first line: {}",
+        first[0]
+    );
+    let all = String::from_utf8_lossy(&logs().lock()).to_string();
+    assert!(!all.contains("wasm backtrace"), "no backtrace in the log");
+    wait_for(10, "all sent by default", || e.sim.submit_count() == N).await;
+    assert_eq!(e.black.submit_count(), 0);
 }

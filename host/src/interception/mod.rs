@@ -164,7 +164,13 @@ impl Interception {
                     .get()
                     .and_then(|p| p.info.manifest.on_error)
                     .unwrap_or(OnError::Pass);
-                tracing::warn!(interceptor = entry.order, plugin = %slot.name, error = %e, ?on_error, "interceptor failed");
+                // A failed call is logged by the plugin host, rate-limited: here only a
+                // missing plugin is worth a warning.
+                if e.kind == FailKind::Missing {
+                    tracing::warn!(interceptor = entry.order, plugin = %slot.name, error = %e, ?on_error, "interceptor failed");
+                } else {
+                    tracing::debug!(interceptor = entry.order, plugin = %slot.name, error = %e, ?on_error, "interceptor failed");
+                }
                 let outcome = if e.kind == FailKind::Missing || on_error == OnError::Reject {
                     Outcome::Answer {
                         smpp: ESME_RSYSERR,
@@ -222,7 +228,8 @@ impl Interception {
             match slot.plugin(World::Charging) {
                 Ok(p) => {
                     if let Err(e) = p.settle(&id, accepted).await {
-                        tracing::warn!(plugin = %slot.name, id, accepted, error = %e, "charging settle failed");
+                        // Logged by the plugin host (rate-limited).
+                        tracing::debug!(plugin = %slot.name, id, accepted, error = %e, "charging settle failed");
                     }
                 }
                 Err(e) => {

@@ -833,17 +833,20 @@ pub fn plugins(p: &Parsed, m: &Manager) -> String {
             ("World", 12),
             ("Contract", 8),
             ("Calls", 10),
-            ("Errors", 0),
+            ("Errors", 10),
+            ("State", 0),
         ]);
         for (name, world) in &loaded {
-            let c = host.slot(name).counters().clone();
+            let slot = host.slot(name);
+            let c = slot.counters().clone();
             let errors = c.traps.load(Relaxed) + c.timeouts.load(Relaxed) + c.memory.load(Relaxed);
             out.push_str(&row(&[
                 (name, 16),
                 (world.name(), 12),
                 (PLUGIN_CONTRACT, 8),
                 (&c.calls.load(Relaxed).to_string(), 10),
-                (&errors.to_string(), 0),
+                (&errors.to_string(), 10),
+                (&plugin_state(&slot), 0),
             ]));
         }
         let _ = write!(out, "Total plugins: {}", loaded.len());
@@ -859,7 +862,9 @@ pub fn plugins(p: &Parsed, m: &Manager) -> String {
             "name {name}\nworld {}\ncontract smsgate:plugin@{PLUGIN_CONTRACT}\n",
             world.name()
         );
+        let _ = writeln!(out, "state {}", plugin_state(&slot));
         if let Some(plugin) = slot.get() {
+            let _ = writeln!(out, "sha256 {}", plugin.hash);
             let i = &plugin.info;
             let _ = writeln!(out, "memory_mb {}", i.memory_bytes / (1024 * 1024));
             let _ = writeln!(out, "budget_ms {}", i.budget_ticks);
@@ -892,6 +897,19 @@ pub fn plugins(p: &Parsed, m: &Manager) -> String {
         };
     }
     "Missing required option".into()
+}
+
+/// A plugin's state: `ok` when its file is what serves, else that the last good version
+/// serves and why the file was refused.
+fn plugin_state(slot: &crate::plugins::Slot) -> String {
+    match (slot.get(), slot.stale()) {
+        (Some(p), Some(why)) => format!(
+            "stale: serving last good {}, file refused: {why}",
+            crate::plugins::short(&p.hash)
+        ),
+        (Some(_), None) => "ok".into(),
+        (None, _) => "not loaded".into(),
+    }
 }
 
 /// The WIT package version plugins are checked against.

@@ -13,6 +13,12 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// One epoch tick: the unit of CPU budgets.
 pub const TICK: Duration = Duration::from_millis(1);
 
+/// The SHA-256 of a plugin's bytes, in hex: the key of its cached compilation, and the
+/// version `plugin -l` shows.
+pub fn content_hash(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// The engines and the component cache.
 pub struct Engines {
     pub sync: Engine,
@@ -88,13 +94,11 @@ impl Engines {
     /// (keyed by the content hash and the engine's compatibility hash), else compiled now and
     /// cached.
     pub fn load(&self, engine: &Engine, bytes: &[u8]) -> Result<Component, String> {
-        let mut h = Sha256::new();
-        h.update(bytes);
         let mut eh = std::collections::hash_map::DefaultHasher::new();
         std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut eh);
         let key = format!(
             "{}-{:016x}.cwasm",
-            hex::encode(h.finalize()),
+            content_hash(bytes),
             std::hash::Hasher::finish(&eh)
         );
         let path = self.cache_dir.join(key);
@@ -111,7 +115,7 @@ impl Engines {
         }
         let compiled = engine
             .precompile_component(bytes)
-            .map_err(|e| format!("not a valid component: {e}"))?;
+            .map_err(|e| format!("not a valid component: {e:#}"))?;
         if let Err(e) = std::fs::create_dir_all(&self.cache_dir).and_then(|_| {
             let tmp = path.with_extension(format!("tmp{}", std::process::id()));
             std::fs::write(&tmp, &compiled)?;

@@ -15,21 +15,30 @@
 //!   interceptors) uses the new version at its next call.
 //!
 //! A failed call (trap, timeout, memory) has a defined outcome chosen by the caller (filter: no
-//! match; route: next route; interceptor and charging: the plugin's `on_error`) and is counted
-//! in [`PluginCounters`].
+//! match; route: next route; interceptor and charging: the plugin's `on_error`), is counted
+//! in [`PluginCounters`] and logged rate-limited ([`faillog`]): one line per plugin per
+//! interval, not a backtrace per message.
+//!
+//! A broken file (not a component, no world, forbidden imports, bad manifest) replacing a
+//! plugin that works does not take it down: the version loaded before keeps serving, the
+//! plugin is *stale* (`plugin -l`, `plugin_stale` on `/metrics`) until a good file comes. The
+//! last good version of each plugin is kept in the cache directory ([`lastgood`]): at
+//! startup, a plugin whose file is broken is loaded from there, and stale likewise.
 
 pub mod bindings;
 pub mod convert;
 pub mod engine;
+pub mod faillog;
+pub mod lastgood;
 pub mod manifest;
 pub mod state;
 pub mod wasi;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::{Mutex, RwLock};
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -89,6 +98,51 @@ pub struct CallError {
     pub detail: String,
 }
 
+/// Why a plugin file was not loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// Refused, and no version of the plugin serves.
+    #[error("{0}")]
+    Refused(String),
+    /// Refused, and the last good version (SHA-256 `hash`) serves instead: the one loaded
+    /// before, or (`from_cache`, at startup) the one recorded in the cache.
+    #[error("{reason}; the last good version ({}{}) keeps serving", short(hash), if *from_cache { ", from the cache" } else { "" })]
+    Stale {
+        reason: String,
+        hash: String,
+        from_cache: bool,
+    },
+}
+
+/// A content hash as shown: its first 8 hex digits.
+pub fn short(hash: &str) -> &str {
+    hash.get(..8).unwrap_or(hash)
+}
+
+/// One line of error text (a refusal reason: wasmtime's may span lines).
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A failed call's error in one line: its chain without the wasm backtrace.
+fn reason(e: &wasmtime::Error) -> String {
+    let parts: Vec<String> = e
+        .chain()
+        .map(|c| c.to_string())
+        .filter(|t| !t.starts_with("error while executing at wasm backtrace"))
+        .collect();
+    let all = if parts.is_empty() {
+        e.to_string()
+    } else {
+        parts.join(": ")
+    };
+    faillog::first_line(&all).to_string()
+}
+
 /// A warm instance and its store.
 struct Warm<T> {
     store: Store<State>,
@@ -125,6 +179,8 @@ enum Instances {
 pub struct Plugin {
     pub info: Arc<PluginInfo>,
     pub world: World,
+    /// SHA-256 of the component's bytes.
+    pub hash: String,
     engine: Engine,
     io_timeout: Duration,
     instances: Instances,
@@ -174,12 +230,25 @@ impl Plugin {
             c.traps.fetch_add(1, Ordering::Relaxed);
             FailKind::Trap
         };
-        let detail = format!("{e:#}");
-        tracing::warn!(plugin = %self.info.name, ?kind, error = %detail, "plugin call failed");
+        let detail = reason(&e);
+        tracing::debug!(plugin = %self.info.name, ?kind, error = ?e, "plugin call failed (details)");
+        self.log_failure(kind, &detail);
         CallError {
             name: self.info.name.clone(),
             kind,
             detail,
+        }
+    }
+
+    /// Log a failed call, rate-limited ([`faillog`]).
+    fn log_failure(&self, kind: FailKind, detail: &str) {
+        let fails = &self.info.fails;
+        let lines = fails.record(Instant::now(), detail);
+        if let Some((n, last)) = lines.summary {
+            log_summary(&self.info.name, n, &last, fails.interval());
+        }
+        if lines.log_this {
+            tracing::warn!(plugin = %self.info.name, ?kind, error = %detail, "plugin call failed");
         }
     }
 
@@ -316,7 +385,7 @@ impl Plugin {
                     "deadline of {} ms (host I/O included) exceeded",
                     self.io_timeout.as_millis()
                 );
-                tracing::warn!(plugin = %self.info.name, error = %detail, "plugin call failed");
+                self.log_failure(FailKind::Timeout, &detail);
                 Err(CallError {
                     name: self.info.name.clone(),
                     kind: FailKind::Timeout,
@@ -373,15 +442,33 @@ impl Plugin {
     }
 }
 
+/// The summary line of failures not logged one by one.
+fn log_summary(name: &str, n: u64, last: &str, interval: Duration) {
+    tracing::warn!(
+        plugin = %name,
+        "plugin {name}: {n} more failures in the last {} (last: {last})",
+        faillog::human(interval)
+    );
+}
+
 /// A plugin by name: its current version, swapped on reload (none: not loaded).
 #[derive(Debug)]
 pub struct Slot {
     pub name: String,
     current: RwLock<Option<Arc<Plugin>>>,
     counters: Arc<PluginCounters>,
+    /// Why the plugin's file was refused while an older version serves (none: the file on
+    /// disk is what serves).
+    stale: RwLock<Option<String>>,
+    fails: Arc<faillog::FailLog>,
 }
 
 impl Slot {
+    /// When the current version is not the plugin's file (that file was refused): the reason.
+    pub fn stale(&self) -> Option<String> {
+        self.stale.read().clone()
+    }
+
     /// The current version, if loaded.
     pub fn get(&self) -> Option<Arc<Plugin>> {
         self.current.read().clone()
@@ -430,6 +517,12 @@ pub struct PluginHost {
     cfg: PluginsConfig,
     slots: RwLock<HashMap<String, Arc<Slot>>>,
     seen: Mutex<HashMap<String, Fingerprint>>,
+    lastgood: lastgood::LastGood,
+    /// Set once the directory was scanned (the first scan forgets removed plugins' last good
+    /// versions).
+    scanned: AtomicBool,
+    /// The failure log interval of every plugin (milliseconds).
+    fail_interval_ms: Arc<AtomicU64>,
     sync_linker: Linker<State>,
     async_linker: Linker<State>,
 }
@@ -467,6 +560,7 @@ impl PluginHost {
             .clone()
             .unwrap_or_else(|| data_dir.join("plugin-cache"));
         let max_memory = (cfg.max_memory_mb.max(cfg.memory_mb).max(1) as usize) << 20;
+        let lastgood = lastgood::LastGood::new(cache.join("lastgood"));
         let engines = Engines::new(cache, max_memory)?;
         let sync_linker = linker(&engines.sync, false).map_err(|e| format!("linker: {e}"))?;
         let async_linker = linker(&engines.asynk, true).map_err(|e| format!("linker: {e}"))?;
@@ -475,6 +569,11 @@ impl PluginHost {
             cfg: cfg.clone(),
             slots: RwLock::new(HashMap::new()),
             seen: Mutex::new(HashMap::new()),
+            lastgood,
+            scanned: AtomicBool::new(false),
+            fail_interval_ms: Arc::new(
+                AtomicU64::new(faillog::DEFAULT_INTERVAL.as_millis() as u64),
+            ),
             sync_linker,
             async_linker,
         }))
@@ -498,9 +597,28 @@ impl PluginHost {
                     name: name.to_string(),
                     current: RwLock::new(None),
                     counters: Arc::new(PluginCounters::default()),
+                    stale: RwLock::new(None),
+                    fails: Arc::new(faillog::FailLog::new(self.fail_interval_ms.clone())),
                 })
             })
             .clone()
+    }
+
+    /// The interval of the rate-limited failure log (default 10 s).
+    pub fn set_fail_log_interval(&self, d: Duration) {
+        self.fail_interval_ms
+            .store(d.as_millis().max(1) as u64, Ordering::Relaxed);
+    }
+
+    /// Log the summaries of failure intervals that are over (called by the watcher).
+    pub fn flush_fail_logs(&self) {
+        let now = Instant::now();
+        let slots: Vec<Arc<Slot>> = self.slots.read().values().cloned().collect();
+        for s in slots {
+            if let Some((n, last)) = s.fails.flush(now) {
+                log_summary(&s.name, n, &last, s.fails.interval());
+            }
+        }
     }
 
     /// The plugins directory, if configured.
@@ -565,6 +683,19 @@ impl PluginHost {
                 );
             }
         }
+        let _ = writeln!(
+            out,
+            "# TYPE plugin_stale gauge\n# HELP plugin_stale 1 when the plugin's file was refused and its last good version serves instead."
+        );
+        for s in &slots {
+            let stale = s.current.read().is_some() && s.stale.read().is_some();
+            let _ = writeln!(
+                out,
+                "plugin_stale{{plugin=\"{}\"}} {}",
+                s.name,
+                u8::from(stale)
+            );
+        }
     }
 
     /// Load (or replace) plugin `name` from `bytes` with `manifest`.
@@ -574,9 +705,20 @@ impl PluginHost {
         bytes: &[u8],
         manifest: Manifest,
     ) -> Result<World, String> {
+        let slot = self.slot(name);
+        let plugin = self.build(&slot, bytes, manifest)?;
+        let world = plugin.world;
+        *slot.current.write() = Some(plugin);
+        *slot.stale.write() = None;
+        Ok(world)
+    }
+
+    /// Compile (or take from the cache) and link a version of `slot`'s plugin.
+    fn build(&self, slot: &Slot, bytes: &[u8], manifest: Manifest) -> Result<Arc<Plugin>, String> {
+        let name = &slot.name;
+        let hash = engine::content_hash(bytes);
         let component = self.engines.load(&self.engines.sync, bytes)?;
         let world = detect_world(&component, &self.engines.sync)?;
-        let slot = self.slot(name);
         let budget = manifest.budget_ms.unwrap_or(self.cfg.budget_ms).max(1);
         let memory_mb = manifest.memory_mb.unwrap_or(self.cfg.memory_mb).max(1);
         let info = Arc::new(PluginInfo {
@@ -587,6 +729,7 @@ impl PluginHost {
             counters: slot.counters.clone(),
             memory_bytes: (memory_mb as usize) << 20,
             budget_ticks: budget,
+            fails: slot.fails.clone(),
         });
         let (engine, component, linker) = if world.is_async() {
             (
@@ -628,58 +771,137 @@ impl PluginHost {
             ),
         };
         let io_timeout = Duration::from_millis(info.io_timeout_ms.max(1));
-        let plugin = Arc::new(Plugin {
+        Ok(Arc::new(Plugin {
             info,
             world,
+            hash,
             engine,
             io_timeout,
             instances,
-        });
-        *slot.current.write() = Some(plugin);
-        Ok(world)
+        }))
     }
 
-    /// Load `dir/name.wasm` with its `name.toml`, if any.
-    pub fn load_file(&self, wasm: &Path) -> Result<World, String> {
+    /// A version of `slot`'s plugin from its component and its manifest's text.
+    fn build_version(&self, slot: &Slot, v: &lastgood::Version) -> Result<Arc<Plugin>, String> {
+        let manifest = match &v.manifest {
+            Some(t) => Manifest::parse(t).map_err(|e| format!("manifest: {e}"))?,
+            None => Manifest::default(),
+        };
+        self.build(slot, &v.wasm, manifest)
+    }
+
+    /// Load `dir/name.wasm` with its `name.toml`, if any, and record it as the plugin's last
+    /// good version. When the file is refused, the version serving keeps serving (or, when
+    /// none does, as at startup, the last good version recorded in the cache is loaded): the
+    /// plugin is stale until a good file comes, and the error says so.
+    pub fn load_file(&self, wasm: &Path) -> Result<World, LoadError> {
         let name = wasm
             .file_stem()
             .and_then(|s| s.to_str())
-            .ok_or_else(|| format!("{}: not a plugin file name", wasm.display()))?
+            .ok_or_else(|| {
+                LoadError::Refused(format!("{}: not a plugin file name", wasm.display()))
+            })?
             .to_string();
-        let bytes = std::fs::read(wasm).map_err(|e| format!("{}: {e}", wasm.display()))?;
-        let toml = wasm.with_extension("toml");
-        let manifest = match std::fs::read_to_string(&toml) {
-            Ok(t) => Manifest::parse(&t).map_err(|e| format!("{}: {e}", toml.display()))?,
-            Err(_) => Manifest::default(),
+        let slot = self.slot(&name);
+        let version = read_version(wasm);
+        let built = version
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|v| self.build_version(&slot, v))
+            .and_then(|p| match slot.get() {
+                // What references the plugin expects its world: a new world is a mistake
+                // more likely than a plan.
+                Some(c) if c.world != p.world => Err(format!(
+                    "implements world {}, not {} like the version serving (remove the file, then add it, to change a plugin's world)",
+                    p.world.name(),
+                    c.world.name()
+                )),
+                _ => Ok(p),
+            });
+        let reason = match built {
+            Ok(plugin) => {
+                let world = plugin.world;
+                *slot.current.write() = Some(plugin);
+                *slot.stale.write() = None;
+                if let Ok(v) = &version {
+                    if let Err(e) = self.lastgood.save(&name, v) {
+                        tracing::warn!(plugin = %name, error = %e, "cannot record the plugin's last good version");
+                    }
+                }
+                return Ok(world);
+            }
+            Err(e) => one_line(&e),
         };
-        self.load_bytes(&name, &bytes, manifest)
+        if let Some(current) = slot.get() {
+            *slot.stale.write() = Some(reason.clone());
+            return Err(LoadError::Stale {
+                reason,
+                hash: current.hash.clone(),
+                from_cache: false,
+            });
+        }
+        let last = match self.lastgood.load(&name) {
+            Ok(Some(v)) => v,
+            Ok(None) => return Err(LoadError::Refused(reason)),
+            Err(e) => {
+                tracing::warn!(plugin = %name, error = %e, "unusable last good version");
+                return Err(LoadError::Refused(reason));
+            }
+        };
+        match self.build_version(&slot, &last) {
+            Ok(plugin) => {
+                let hash = plugin.hash.clone();
+                *slot.current.write() = Some(plugin);
+                *slot.stale.write() = Some(reason.clone());
+                Err(LoadError::Stale {
+                    reason,
+                    hash,
+                    from_cache: true,
+                })
+            }
+            Err(e) => {
+                tracing::warn!(plugin = %name, error = %one_line(&e), "unusable last good version");
+                Err(LoadError::Refused(reason))
+            }
+        }
     }
 
     /// Unload plugin `name`: references to it fail as `Missing` until it comes back.
     pub fn unload(&self, name: &str) {
         if let Some(s) = self.slots.read().get(name) {
             *s.current.write() = None;
+            *s.stale.write() = None;
         }
     }
 
     /// Bring the loaded plugins in line with the directory: load new and changed files,
-    /// unload removed ones. Returns how many changes were applied.
+    /// unload removed ones (and forget their last good versions). Returns how many changes
+    /// were applied.
     pub fn scan(&self) -> usize {
         let Some(dir) = &self.cfg.dir else { return 0 };
         let mut present: HashMap<String, (PathBuf, Fingerprint)> = HashMap::new();
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            for e in rd.flatten() {
-                let p = e.path();
-                if p.extension().and_then(|x| x.to_str()) != Some("wasm") {
-                    continue;
-                }
-                if let (Some(name), Some(fp)) = (
-                    p.file_stem().and_then(|s| s.to_str()).map(str::to_string),
-                    fingerprint(&p),
-                ) {
-                    present.insert(name, (p, fp));
-                }
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) => {
+                // Not "every plugin was removed": keep what serves.
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot read the plugins directory");
+                return 0;
             }
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.extension().and_then(|x| x.to_str()) != Some("wasm") {
+                continue;
+            }
+            if let (Some(name), Some(fp)) = (
+                p.file_stem().and_then(|s| s.to_str()).map(str::to_string),
+                fingerprint(&p),
+            ) {
+                present.insert(name, (p, fp));
+            }
+        }
+        if !self.scanned.swap(true, Ordering::Relaxed) {
+            self.lastgood.prune(&present.keys().cloned().collect());
         }
         let mut changes = 0;
         let mut seen = self.seen.lock();
@@ -694,7 +916,22 @@ impl PluginHost {
                 Ok(world) => {
                     tracing::info!(plugin = %name, world = world.name(), ms = t.elapsed().as_millis() as u64, "plugin loaded")
                 }
-                Err(e) => {
+                Err(LoadError::Stale {
+                    reason,
+                    hash,
+                    from_cache,
+                }) => {
+                    let from = if from_cache { " (from the cache)" } else { "" };
+                    tracing::error!(
+                        plugin = %name,
+                        file = %path.display(),
+                        error = %reason,
+                        last_good = short(&hash),
+                        "plugin {name}: file refused, the last good version {}{from} keeps serving",
+                        short(&hash)
+                    )
+                }
+                Err(LoadError::Refused(e)) => {
                     self.unload(name);
                     tracing::error!(plugin = %name, file = %path.display(), error = %e, "plugin refused")
                 }
@@ -708,13 +945,15 @@ impl PluginHost {
         for name in gone {
             seen.remove(&name);
             self.unload(&name);
+            self.lastgood.remove(&name);
             changes += 1;
             tracing::info!(plugin = %name, "plugin removed");
         }
         changes
     }
 
-    /// Scan the directory now, then every `watch_ms` until `shutdown`.
+    /// Scan the directory now, then every `watch_ms` until `shutdown` (also logging the
+    /// summaries of failure intervals that are over).
     pub fn watch(self: &Arc<Self>, shutdown: tokio_util::sync::CancellationToken) {
         self.scan();
         let this = self.clone();
@@ -726,10 +965,31 @@ impl PluginHost {
                     _ = tokio::time::sleep(every) => {}
                 }
                 let h = this.clone();
-                let _ = tokio::task::spawn_blocking(move || h.scan()).await;
+                let _ = tokio::task::spawn_blocking(move || {
+                    h.scan();
+                    h.flush_fail_logs();
+                })
+                .await;
             }
         });
     }
+}
+
+/// A plugin file's component and manifest text.
+fn read_version(wasm: &Path) -> Result<lastgood::Version, String> {
+    let bytes = std::fs::read(wasm).map_err(|e| format!("{}: {e}", wasm.display()))?;
+    let toml = wasm.with_extension("toml");
+    let manifest = match std::fs::read_to_string(&toml) {
+        Ok(t) => {
+            Manifest::parse(&t).map_err(|e| format!("{}: {e}", toml.display()))?;
+            Some(t)
+        }
+        Err(_) => None,
+    };
+    Ok(lastgood::Version {
+        wasm: bytes,
+        manifest,
+    })
 }
 
 /// Which world a component implements, from its exports.

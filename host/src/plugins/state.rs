@@ -53,6 +53,8 @@ pub struct PluginInfo {
     pub budget_ticks: u64,
     /// Deadline of a whole async call, host I/O included (milliseconds).
     pub io_timeout_ms: u64,
+    /// The rate-limited log of the plugin's call failures (all its versions).
+    pub fails: Arc<super::faillog::FailLog>,
 }
 
 /// The data of a plugin's `Store`.

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use crate::config::{ContentEncoding, MtMessagingCred, SmppsCred};
+use crate::config::{CallbackPolicy, ContentEncoding, MtMessagingCred, SmppsCred};
 
 /// A group of users.
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub struct User {
     pub password_hash: String,
     pub enabled: bool,
     pub content_encoding: ContentEncoding,
+    /// Overrides `[callbacks] policy` for this user's callback URLs.
+    pub callback_policy: Option<CallbackPolicy>,
     /// `mt_messaging_cred` (the quota's money part is only the ledger's seed).
     pub mt_cred: MtMessagingCred,
     /// `smpps_cred`.

@@ -37,6 +37,8 @@ jasmin_msg = {"anyOf": [jasmin_only, falcon_err]}
 basic = [{"basic": []}]
 
 # The /send parameters (spec table 6) as REST JSON (Jasmin turns `_` into `-`).
+CALLBACK_URL = ("Client-supplied callback URL, checked against the [callbacks] policy at submission: a refused target (link-local, cloud metadata, the gateway's own listeners or services; loopback and private networks under public-only) is answered 400 `Argument [...] has an invalid value: [<url>]. Callback target refused: <why>.`")
+
 send_params = {
     "to": {"oneOf": [{"type": "string", "pattern": "^\\+?[0-9]+$"}, {"type": "integer", "minimum": 0}]},
     "from": S,
@@ -45,7 +47,7 @@ send_params = {
     "sdt": S,
     "validity-period": {"type": "integer", "minimum": 0},
     "dlr": {"type": "string", "enum": ["yes", "no"]},
-    "dlr-url": {"type": "string", "format": "uri"},
+    "dlr-url": {"type": "string", "format": "uri", "description": CALLBACK_URL},
     "dlr-level": {"type": "integer", "enum": [1, 2, 3]},
     "dlr-method": {"type": "string", "enum": ["GET", "POST"]},
     "tags": S,
@@ -127,8 +129,8 @@ doc = {
                 "messages": {"type": "array", "items": obj(batch_msg, ["to"])},
                 "globals": obj(send_params),
                 "batch_config": obj({
-                    "callback_url": {"type": "string", "format": "uri"},
-                    "errback_url": {"type": "string", "format": "uri"},
+                    "callback_url": {"type": "string", "format": "uri", "description": CALLBACK_URL},
+                    "errback_url": {"type": "string", "format": "uri", "description": CALLBACK_URL},
                     "schedule_at": {"type": "string", "description": "YYYY-MM-DD HH:MM:SS (local time) or <N>s"},
                 }),
             }, ["messages"]))},
@@ -284,7 +286,7 @@ doc["paths"]["/send"] = {"servers": http_server, "get": {
     ],
     "responses": {
         "200": text_err('Success "<id>"'),
-        "400": text_err('Error "..." (invalid argument)'),
+        "400": text_err('Error "..." (invalid argument, or a refused dlr-url: `Error "Argument [dlr-url] has an invalid value: [<url>]. Callback target refused: <why>."`)'),
         "403": text_err("Authentication, authorization, charging or throughput failure"),
         "412": text_err("No route found"),
         "500": text_err("Queue unavailable"),

@@ -179,6 +179,18 @@ impl Gateway {
                 .map_err(|e| StartError::Storage(e.to_string()))?;
         }
         let stats = Arc::new(Stats::default());
+        let callbacks =
+            crate::throwers::policy::CallbackGuard::new(cfg.callbacks.clone(), Some(stats.clone()));
+        callbacks.set_users(auth.clone());
+        for (what, url) in [
+            ("broker", &cfg.broker.url),
+            ("store", &cfg.store.url),
+            ("history", &cfg.store.history_url),
+        ] {
+            if let Some(url) = url {
+                callbacks.protect_service(what, url).await;
+            }
+        }
         let pipeline = Arc::new(Pipeline {
             auth,
             mt_table: RwLock::new(Arc::new(mt_table)),
@@ -195,6 +207,7 @@ impl Gateway {
             max_age_ms: (cfg.queue.max_age as i64) * 1000,
             shared_throughput: cfg.store.url.is_some(),
             interception: interception.clone(),
+            callbacks: callbacks.clone(),
         });
         let shutdown = CancellationToken::new();
         if let Some(p) = &plugins {
@@ -211,6 +224,9 @@ impl Gateway {
                     err,
                 })?;
             http_addr = listener.local_addr().ok();
+            if let Some(a) = http_addr {
+                callbacks.protect_listener("http-api", a);
+            }
             let state = Arc::new(ApiState {
                 pipeline: pipeline.clone(),
                 stats: stats.clone(),
@@ -245,6 +261,9 @@ impl Gateway {
             http::rest::RestStartError::Listen { addr, err } => StartError::Listen { addr, err },
             other => StartError::Config(other.to_string()),
         })?;
+        if let Some(a) = rest.addr {
+            callbacks.protect_listener("rest-api", a);
+        }
         let cancellations = Arc::new(Cancellations::default());
         let dlr = Arc::new(Dlr {
             store: store.clone(),
@@ -271,10 +290,11 @@ impl Gateway {
                 kind,
                 broker.clone(),
                 tcfg.clone(),
-                cfg.callbacks.clone(),
+                callbacks.clone(),
                 stats.clone(),
             )
-            .with_availability(availability.clone());
+            .with_availability(availability.clone())
+            .with_store(store.clone());
             throwers.push(tokio::spawn(t.run(shutdown.clone())));
         }
         throwers.push(tokio::spawn(
@@ -305,6 +325,12 @@ impl Gateway {
         } else {
             None
         };
+        if let Some(s) = &smpp_server {
+            callbacks.protect_listener("smpp-server", s.addr);
+            if let Some(t) = s.tls_addr {
+                callbacks.protect_listener("smpp-server-tls", t);
+            }
+        }
         let connector_deps = ConnectorDeps {
             broker: broker.clone(),
             store: store.clone(),
@@ -369,6 +395,7 @@ impl Gateway {
                 .await
                 .map_err(|(addr, err)| StartError::Listen { addr, err })?;
             *gw.jcli_addr.lock() = Some(addr);
+            gw.pipeline.callbacks.protect_listener("jcli", addr);
         }
         Ok(gw)
     }

@@ -121,6 +121,7 @@ impl Auth {
                     enabled: u.enabled,
                     content_encoding: u.content_encoding,
                     unrepresentable: u.unrepresentable,
+                    callback_policy: u.callback_policy,
                     mt_cred: u.mt_messaging_cred.clone(),
                     smpps_cred: u.smpps_cred.clone(),
                     http_bucket: Default::default(),

@@ -274,15 +274,62 @@ impl Default for ThrowerConfig {
     }
 }
 
-/// `[callbacks]`: where DLR and MO HTTP callbacks may go, and how hard they may be hit.
+/// Which client-supplied callback URLs (`dlr-url`, batch `callback_url`/`errback_url`) the
+/// gateway calls. Operator-configured targets (HTTP client connectors) are never checked.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallbackPolicy {
+    /// Public, private and loopback addresses (Jasmin's own examples call
+    /// `http://192.168.202.54/...` and `http://127.0.0.1:7877/...`). Link-local and cloud
+    /// metadata addresses, the gateway's own listeners and its RabbitMQ / Redis / PostgreSQL are
+    /// refused whatever the policy.
+    #[default]
+    Default,
+    /// Public addresses only: for multi-tenant gateways and untrusted clients.
+    PublicOnly,
+}
+
+impl CallbackPolicy {
+    /// The name used in configuration files and jCli.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackPolicy::Default => "default",
+            CallbackPolicy::PublicOnly => "public-only",
+        }
+    }
+}
+
+impl std::str::FromStr for CallbackPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "default" => Ok(CallbackPolicy::Default),
+            "public-only" | "public_only" => Ok(CallbackPolicy::PublicOnly),
+            _ => Err(format!(
+                "unknown callback policy {s:?} (expected default or public-only)"
+            )),
+        }
+    }
+}
+
+/// `[callbacks]`: where client-supplied callbacks (DLRs, batch callbacks) may go, and how hard
+/// callbacks may be hit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CallbacksConfig {
-    /// Allow loopback targets (127.0.0.0/8, ::1).
-    pub allow_loopback: bool,
-    /// Allow private, link-local and other non-public targets.
-    pub allow_private: bool,
-    /// Hosts (`name` or `name:port`) allowed whatever they resolve to.
+    /// `default` (loopback and private networks allowed) or `public-only`; a user's
+    /// `callback_policy` overrides it.
+    pub policy: CallbackPolicy,
+    /// Deprecated refinement of the global policy: loopback targets (127.0.0.0/8, ::1)
+    /// allowed or not (unset: as the policy says).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_loopback: Option<bool>,
+    /// Deprecated refinement of the global policy: private targets (RFC 1918, CGNAT, unique
+    /// local IPv6) allowed or not (unset: as the policy says).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_private: Option<bool>,
+    /// Hosts (`name`, `address` or `host:port`) exempt from the loopback and private checks
+    /// (what `public-only` lets through). Never exempt from the addresses always refused.
     pub allowed_hosts: Vec<String>,
     /// Concurrent callbacks per target host:port.
     pub per_host_concurrency: usize,
@@ -293,8 +340,9 @@ pub struct CallbacksConfig {
 impl Default for CallbacksConfig {
     fn default() -> Self {
         CallbacksConfig {
-            allow_loopback: false,
-            allow_private: false,
+            policy: CallbackPolicy::Default,
+            allow_loopback: None,
+            allow_private: None,
             allowed_hosts: vec![],
             per_host_concurrency: 16,
             max_in_flight: 512,
@@ -558,6 +606,9 @@ pub struct UserConfig {
     /// `transliterate`.
     #[serde(default)]
     pub unrepresentable: Unrepresentable,
+    /// Overrides `[callbacks] policy` for this user's callback URLs (smsgate extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_policy: Option<CallbackPolicy>,
     #[serde(default)]
     pub mt_messaging_cred: MtMessagingCred,
     #[serde(default)]

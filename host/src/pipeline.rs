@@ -93,6 +93,10 @@ pub enum MtError {
     Authorization(String),
     #[error("Argument [{0}] has an invalid value: [{1}].")]
     InvalidArgument(&'static str, String),
+    /// A callback URL (argument, URL) refused by the `[callbacks]` policy: Jasmin's invalid
+    /// value text, then why.
+    #[error("Argument [{0}] has an invalid value: [{1}]. Callback target refused: {2}.")]
+    CallbackRefused(&'static str, String, &'static str),
     #[error("{0}")]
     Content(#[from] ContentError),
     #[error("No route found")]
@@ -183,6 +187,8 @@ pub struct Pipeline {
     pub shared_throughput: bool,
     /// MT interception table, HLR lookup and charging plugins.
     pub interception: Arc<crate::interception::Interception>,
+    /// Which client-supplied callback URLs are accepted (`[callbacks]`).
+    pub callbacks: Arc<crate::throwers::policy::CallbackGuard>,
 }
 
 impl Pipeline {
@@ -248,6 +254,7 @@ impl Pipeline {
         if asked.sdt && !a.schedule_delivery_time {
             return deny("Setting schedule delivery time not authorized");
         }
+        self.check_callback("dlr-url", req.dlr.as_ref().map(|d| d.url.as_str()), user)?;
         let f = &user.mt_cred.value_filter;
         let mismatch =
             |which: &'static str| Err(MtError::ValueFilter(user.username.clone(), which));
@@ -277,6 +284,29 @@ impl Pipeline {
             }
         }
         Ok(())
+    }
+
+    /// A client-supplied callback URL (`arg`) against the `[callbacks]` policy (the user's own
+    /// if set): refused at submission with a 400, never accepted and then dropped.
+    pub fn check_callback(
+        &self,
+        arg: &'static str,
+        url: Option<&str>,
+        user: &User,
+    ) -> Result<(), MtError> {
+        let Some(url) = url.filter(|u| !u.is_empty()) else {
+            return Ok(());
+        };
+        self.callbacks
+            .check_submit(url, user.callback_policy)
+            .map(|_| ())
+            .map_err(|e| {
+                let why = e
+                    .reason()
+                    .map(|r| r.describe())
+                    .unwrap_or("host does not resolve");
+                MtError::CallbackRefused(arg, url.to_string(), why)
+            })
     }
 
     /// `http_rate` (checking a rate) after the enabled checks.

@@ -223,6 +223,8 @@ pub struct Stats {
     users: RwLock<BTreeMap<String, Arc<UserSmppsStats>>>,
     users_http: RwLock<BTreeMap<String, Arc<UserHttpStats>>>,
     clocks: RwLock<BTreeMap<String, Arc<PduClock>>>,
+    /// Refused callback URLs by (stage, reason).
+    callback_refused: RwLock<BTreeMap<(&'static str, &'static str), u64>>,
     /// PDU times of the SMPP server API.
     pub smppsapi_clock: Arc<PduClock>,
     /// Last HTTP API request and last successful send.
@@ -313,6 +315,26 @@ impl Stats {
         self.throwers.write().entry(key).or_default().clone()
     }
 
+    /// Count a callback URL refused by the `[callbacks]` policy at `stage` (`submit`: the
+    /// request was answered 400; `send`: the job was given up) for `reason`.
+    pub fn callback_refused(&self, stage: &'static str, reason: &'static str) {
+        *self
+            .callback_refused
+            .write()
+            .entry((stage, reason))
+            .or_default() += 1;
+    }
+
+    /// Refused callback URLs so far at `stage` for `reason`.
+    pub fn callback_refused_get(&self, stage: &str, reason: &str) -> u64 {
+        self.callback_refused
+            .read()
+            .iter()
+            .filter(|((s, r), _)| *s == stage && *r == reason)
+            .map(|(_, v)| *v)
+            .sum()
+    }
+
     /// Every connector's counters.
     /// Keep the counters of exactly these connectors: configured ones have their series from
     /// the start (zero until used), removed ones disappear.
@@ -371,6 +393,15 @@ impl Stats {
             let _ = write!(
                 out,
                 "# TYPE queue_{name} counter\n# HELP queue_{name} {help}\nqueue_{name} {v}\n"
+            );
+        }
+        out.push_str(
+            "# TYPE callback_refused_count counter\n# HELP callback_refused_count Client-supplied callback URLs refused by the [callbacks] policy, at submission (answered 400) or when sending (job given up).\n",
+        );
+        for ((stage, reason), v) in self.callback_refused.read().iter() {
+            let _ = writeln!(
+                out,
+                "callback_refused_count{{stage=\"{stage}\",reason=\"{reason}\"}} {v}"
             );
         }
         out

@@ -237,22 +237,6 @@ async fn hanging_and_refusing_receivers_are_retried() {
 }
 
 #[tokio::test]
-async fn callback_policy_refuses_loopback_by_default() {
-    let e = env_with("", |t| {
-        t.replace("allow_loopback = true", "allow_loopback = false")
-    })
-    .await;
-    send_dlr(&e, 1, "GET", "/dlr").await;
-    wait_for(10, "given up by policy", || {
-        e.gw.stats
-            .render_prometheus()
-            .contains("dlr_thrower_given_up_count{cid=\"sim\"} 1")
-    })
-    .await;
-    assert_eq!(e.rx.count(), 0, "no call to a loopback target");
-}
-
-#[tokio::test]
 async fn dlr_msgid_modes() {
     for (mode, knobs) in [
         (0u8, ReceiptKnobs::default()),

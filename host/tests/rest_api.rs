@@ -151,8 +151,8 @@ rate = 0.4
 "#
     );
     let toml = toml.replace(
-        "[callbacks]\nallow_loopback = true",
-        "[callbacks]\nallow_loopback = true\n[dlr-thrower]\nretry_delay = 1\nmax_retries = 3\nhttp_timeout = 2",
+        "[callbacks]\npolicy = \"default\"",
+        "[callbacks]\npolicy = \"default\"\n[dlr-thrower]\nretry_delay = 1\nmax_retries = 3\nhttp_timeout = 2",
     );
     let gw = gateway(load(&toml, dir.path())).await;
     Env {

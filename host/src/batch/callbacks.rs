@@ -2,7 +2,9 @@
 //! [`CALLBACK_QUEUE`](super::CALLBACK_QUEUE), one `GET` per message with `batchId`, `to`,
 //! `status` and `statusText`. Unlike DLRs, any 2xx answer counts (Jasmin's batch runner does
 //! not look at the answer); failures are tried again after `[dlr-thrower] retry_delay`,
-//! `max_retries` attempts in all. Targets are checked against the `[callbacks]` policy.
+//! `max_retries` attempts in all. Targets are checked against the `[callbacks]` policy (the
+//! batch owner's) before each call and on the addresses connected to; a refusal gives the
+//! callback up at once. Redirects are not followed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,32 +16,36 @@ use tokio_util::sync::CancellationToken;
 
 use super::CALLBACK_QUEUE;
 use crate::broker::{Broker, Delivery};
-use crate::config::{CallbacksConfig, ThrowerConfig};
+use crate::config::ThrowerConfig;
 use crate::model::Callback;
-use crate::throwers::{http_client, policy};
+use crate::throwers::{policy, PinnedClients};
 
 /// Consumer of the batch callback queue.
 pub struct CallbackSender {
     broker: Arc<dyn Broker>,
     cfg: ThrowerConfig,
-    policy: CallbacksConfig,
-    client: crate::throwers::HttpClient,
+    clients: PinnedClients,
 }
 
 impl CallbackSender {
     /// A sender.
-    pub fn new(broker: Arc<dyn Broker>, cfg: ThrowerConfig, policy: CallbacksConfig) -> Arc<Self> {
+    pub fn new(
+        broker: Arc<dyn Broker>,
+        cfg: ThrowerConfig,
+        guard: Arc<policy::CallbackGuard>,
+    ) -> Arc<Self> {
         Arc::new(CallbackSender {
             broker,
             cfg,
-            policy,
-            client: http_client(),
+            clients: PinnedClients::new(guard),
         })
     }
 
     /// Consume until `stop`.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
-        let inflight = Arc::new(Semaphore::new(self.policy.max_in_flight.max(1)));
+        let inflight = Arc::new(Semaphore::new(
+            self.clients.guard().config().max_in_flight.max(1),
+        ));
         loop {
             tokio::select! {
                 _ = self.broker.wait_ready(CALLBACK_QUEUE) => {}
@@ -76,7 +82,7 @@ impl CallbackSender {
             return;
         };
         m.tries += 1;
-        match self.call(&cb).await {
+        match self.call(&cb, m.user.as_deref()).await {
             Ok(()) => {
                 let _ = self.broker.ack(CALLBACK_QUEUE, d.tag).await;
             }
@@ -93,20 +99,27 @@ impl CallbackSender {
     }
 
     /// One call; `Err((why, worth retrying))`.
-    async fn call(&self, cb: &Callback) -> Result<(), (String, bool)> {
-        let target = match policy::check(&self.policy, &cb.url).await {
+    async fn call(&self, cb: &Callback, user: Option<&str>) -> Result<(), (String, bool)> {
+        let guard = self.clients.guard();
+        let rules = guard.rules_for(user);
+        let target = match guard.check_url(&cb.url, rules) {
             Ok(t) => t,
-            Err(e @ policy::PolicyError::Unresolvable(..)) => return Err((e.to_string(), true)),
-            Err(e) => return Err((e.to_string(), false)),
+            Err(e) => {
+                if let Some(r) = e.reason() {
+                    guard.count("send", r);
+                }
+                return Err((format!("refused by the [callbacks] policy: {e}"), false));
+            }
         };
-        let _ = target;
+        let client = self.clients.get(rules);
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(cb.params.iter())
             .finish();
-        let uri = if cb.url.contains('?') {
-            format!("{}&{query}", cb.url)
+        let url = &target.url;
+        let uri = if url.contains('?') {
+            format!("{url}&{query}")
         } else {
-            format!("{}?{query}", cb.url)
+            format!("{url}?{query}")
         };
         let req = hyper::Request::builder()
             .method("GET")
@@ -116,17 +129,24 @@ impl CallbackSender {
             .map_err(|e| (format!("cannot build request: {e}"), false))?;
         let timeout = Duration::from_secs(self.cfg.http_timeout.max(1));
         let r = tokio::time::timeout(timeout, async {
-            let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+            let resp =
+                client
+                    .request(req)
+                    .await
+                    .map_err(|e| match policy::connect_refusal(&e) {
+                        Some(r) => (format!("refused by the [callbacks] policy: {r}"), false),
+                        None => (e.to_string(), true),
+                    })?;
             let status = resp.status();
             let _ = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
                 .collect()
                 .await;
-            Ok::<_, String>(status)
+            Ok::<_, (String, bool)>(status)
         })
         .await;
         match r {
             Err(_) => Err((format!("no answer within {}s", timeout.as_secs()), true)),
-            Ok(Err(e)) => Err((e, true)),
+            Ok(Err(e)) => Err(e),
             Ok(Ok(s)) if s.is_success() => Ok(()),
             Ok(Ok(s)) => Err((format!("status {s}"), true)),
         }

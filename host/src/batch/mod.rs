@@ -24,9 +24,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::{submit_queue, Broker, Delivery};
-use crate::config::{
-    CallbacksConfig, ContentEncoding, RestApiConfig, ThrowerConfig, Unrepresentable,
-};
+use crate::config::{ContentEncoding, RestApiConfig, ThrowerConfig, Unrepresentable};
 use crate::history::{History, SmsRecord};
 use crate::http::api::{self, ApiState, Args};
 use crate::model::message::now_ms;
@@ -77,7 +75,6 @@ pub struct BatchDeps {
     pub history: Arc<dyn History>,
     pub cfg: RestApiConfig,
     pub thrower: ThrowerConfig,
-    pub callbacks: CallbacksConfig,
 }
 
 /// The batch service.
@@ -144,7 +141,7 @@ impl Batches {
         let cb = callbacks::CallbackSender::new(
             self.deps.broker.clone(),
             self.deps.thrower.clone(),
-            self.deps.callbacks.clone(),
+            self.deps.pipeline.callbacks.clone(),
         );
         vec![
             tokio::spawn(self.clone().run(stop.clone())),

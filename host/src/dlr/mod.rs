@@ -45,6 +45,9 @@ pub struct Track {
     pub method: String,
     /// SMPP server user to send the receipt to as `deliver_sm`.
     pub smpps_user: Option<String>,
+    /// The submitting user (whose `[callbacks]` policy applies to `url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// `registered_delivery` of the submission (bit 0: on success and failure, bit 1: on
     /// failure only).
     pub registered_delivery: u8,
@@ -176,6 +179,7 @@ impl Dlr {
                 url: d.map(|d| d.url.clone()).unwrap_or_default(),
                 method: d.map(|d| d.method.clone()).unwrap_or_default(),
                 smpps_user: smpps.clone(),
+                user: m.user.clone(),
                 registered_delivery: m.registered_delivery,
                 source: m.source.clone(),
                 destination: m.destination.clone(),
@@ -320,7 +324,14 @@ impl Dlr {
                 p("err", r.err.clone()),
                 p("text", r.text.clone()),
             ];
-            let job = callback_message(CallbackKind::Dlr, &t.url, &t.method, params, None, &t.cid);
+            let job = callback_message(
+                CallbackKind::Dlr,
+                &t.url,
+                &t.method,
+                params,
+                t.user.clone(),
+                &t.cid,
+            );
             if let Err(e) = crate::broker::publish_patiently(
                 self.broker.as_ref(),
                 DLR_HTTP_QUEUE,

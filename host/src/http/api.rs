@@ -411,7 +411,9 @@ pub fn mt_error(state: &ApiState, e: &MtError) -> (StatusCode, String) {
             s.auth_error_count.inc();
             (StatusCode::FORBIDDEN, e.to_string())
         }
-        MtError::InvalidArgument(..) => (StatusCode::BAD_REQUEST, e.to_string()),
+        MtError::InvalidArgument(..) | MtError::CallbackRefused(..) => {
+            (StatusCode::BAD_REQUEST, e.to_string())
+        }
         // Jasmin's CredentialValidationError: 400.
         MtError::Unauthorized(..) | MtError::ValueFilter(..) => {
             (StatusCode::BAD_REQUEST, e.to_string())

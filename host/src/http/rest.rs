@@ -504,8 +504,20 @@ async fn sendbatch(
             "callback_url" | "errback_url" if !is_url(&s) => {
                 return bad(format!("batch_config [{k}] has an invalid value: [{s}]."))
             }
-            "callback_url" => callback_url = Some(s),
-            "errback_url" => errback_url = Some(s),
+            "callback_url" | "errback_url" => {
+                if let Err(MtError::CallbackRefused(_, _, why)) =
+                    p.check_callback("dlr-url", Some(&s), &user)
+                {
+                    return bad(format!(
+                        "batch_config [{k}] has an invalid value: [{s}]. Callback target refused: {why}."
+                    ));
+                }
+                if k == "callback_url" {
+                    callback_url = Some(s)
+                } else {
+                    errback_url = Some(s)
+                }
+            }
             "schedule_at" => match parse_schedule(&s, state.offset, now) {
                 Some(t) => not_before = Some(t),
                 None => {
@@ -583,6 +595,12 @@ async fn sendbatch(
         api::apply_dlr_defaults(&mut check);
         if let Err(e) = api::validate_send(&check) {
             return bad(format!("Error \"{e}\" (messages[{i}])"));
+        }
+        if check.get("dlr") == Some(b"yes") {
+            let url = check.get("dlr-url").map(String::from_utf8_lossy);
+            if let Err(e) = p.check_callback("dlr-url", url.as_deref(), &user) {
+                return bad(format!("Error \"{e}\" (messages[{i}])"));
+            }
         }
         if let Some(t) = tos.iter().find(|t| !api::is_to(t.as_bytes())) {
             return bad(format!(
@@ -718,7 +736,6 @@ pub async fn start(
         history: history.clone(),
         cfg: rc.clone(),
         thrower: cfg.dlr_thrower.clone(),
-        callbacks: cfg.callbacks.clone(),
     });
     let mut tasks = batches.spawn(shutdown.clone());
     tasks.push(tokio::spawn(super::retarus::refresher(

@@ -335,6 +335,23 @@ impl Form for UserForm {
                     Ok(())
                 }
             }
+            // smsgate extension: the user's own `[callbacks]` policy (`none`: the global one).
+            "callback_policy" => {
+                let (_, value) = key_value(line);
+                if is_none(value) {
+                    self.obj().remove("callback_policy");
+                    Ok(())
+                } else {
+                    match value.parse::<crate::config::CallbackPolicy>() {
+                        Ok(p) => {
+                            self.obj()
+                                .insert("callback_policy".into(), Value::String(p.as_str().into()));
+                            Ok(())
+                        }
+                        Err(e) => Err(format!("Error: callback_policy: {e}")),
+                    }
+                }
+            }
             k => Err(format!("Unknown User key: {k}")),
         };
         r.err().unwrap_or_default()
@@ -511,7 +528,7 @@ impl Form for UserForm {
     }
 
     fn keys(&self) -> Vec<String> {
-        let mut v: Vec<String> = ["username", "password", "uid", "gid"]
+        let mut v: Vec<String> = ["username", "password", "uid", "gid", "callback_policy"]
             .iter()
             .map(|s| s.to_string())
             .collect();

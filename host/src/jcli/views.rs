@@ -166,6 +166,9 @@ pub async fn user(m: &Manager, u: &UserConfig) -> String {
         };
         let _ = writeln!(out, "smpps_cred {section} {key} {value}");
     }
+    if let Some(p) = u.callback_policy {
+        let _ = writeln!(out, "callback_policy {}", p.as_str());
+    }
     out
 }
 

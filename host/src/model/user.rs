@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use crate::config::{ContentEncoding, MtMessagingCred, SmppsCred};
+use crate::config::{CallbackPolicy, ContentEncoding, MtMessagingCred, SmppsCred};
 
 /// A group of users.
 #[derive(Debug, Clone)]
@@ -27,6 +27,8 @@ pub struct User {
     pub content_encoding: ContentEncoding,
     /// What is done with characters the coding cannot carry.
     pub unrepresentable: crate::config::Unrepresentable,
+    /// Overrides `[callbacks] policy` for this user's callback URLs.
+    pub callback_policy: Option<CallbackPolicy>,
     /// `mt_messaging_cred` (the quota's money part is only the ledger's seed).
     pub mt_cred: MtMessagingCred,
     /// `smpps_cred`.

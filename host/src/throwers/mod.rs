@@ -4,8 +4,10 @@
 //! [`Callback`](crate::model::Callback). A call succeeds only on status 200 with the body
 //! `ACK/Jasmin`; otherwise it is tried again after `retry_delay`, `max_retries` attempts in
 //! all. Connections are pooled (keep-alive) and each target host has its own concurrency
-//! limit, so one slow receiver cannot hold up the others. Targets are checked against the
-//! `[callbacks]` policy before each call.
+//! limit, so one slow receiver cannot hold up the others. DLR targets (client-supplied
+//! `dlr-url`) are checked against the `[callbacks]` policy before each call and again on the
+//! addresses the connection is made to; MO targets (operator-configured HTTP client
+//! connectors) are trusted and never checked.
 
 pub mod policy;
 
@@ -32,12 +34,9 @@ pub type HttpClient = Client<
     Full<Bytes>,
 >;
 
-pub type PinnedClient = Client<
-    hyper_rustls::HttpsConnector<
-        hyper_util::client::legacy::connect::HttpConnector<policy::PolicyResolver>,
-    >,
-    Full<Bytes>,
->;
+/// The client of client-supplied callbacks: every connection is checked by the
+/// [`CallbackGuard`](policy::CallbackGuard) and pinned to the checked address.
+pub type PinnedClient = Client<hyper_rustls::HttpsConnector<policy::PinnedConnector>, Full<Bytes>>;
 
 /// The TLS settings of callback clients: the system's roots, or none if they cannot load.
 fn tls_config() -> tokio_rustls::rustls::ClientConfig {
@@ -59,22 +58,49 @@ fn tls_config() -> tokio_rustls::rustls::ClientConfig {
         })
 }
 
-/// The pooled HTTP(S) client of the throwers: it connects only to addresses the callback
-/// policy allows, checked on the addresses it resolves at connect time.
-pub fn pinned_client(policy: &CallbacksConfig) -> PinnedClient {
-    let mut http = hyper_util::client::legacy::connect::HttpConnector::new_with_resolver(
-        policy::PolicyResolver::new(policy.clone()),
-    );
-    http.enforce_http(false);
+/// A pooled HTTP(S) client that connects only to addresses `guard` allows under `rules`,
+/// checked on the addresses it resolves at connect time. Redirects are never followed (a 3xx
+/// is a failed attempt like any other answer).
+pub fn pinned_client(guard: Arc<policy::CallbackGuard>, rules: policy::Rules) -> PinnedClient {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_config())
         .https_or_http()
         .enable_http1()
-        .wrap_connector(http);
+        .wrap_connector(policy::PinnedConnector::new(guard, rules));
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(64)
         .build(https)
+}
+
+/// One pinned client per set of rules (the global policy and the users' own policies).
+pub struct PinnedClients {
+    guard: Arc<policy::CallbackGuard>,
+    clients: Mutex<HashMap<policy::Rules, PinnedClient>>,
+}
+
+impl PinnedClients {
+    /// Clients checked by `guard`.
+    pub fn new(guard: Arc<policy::CallbackGuard>) -> Self {
+        PinnedClients {
+            guard,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The guard.
+    pub fn guard(&self) -> &Arc<policy::CallbackGuard> {
+        &self.guard
+    }
+
+    /// The client for `rules`.
+    pub fn get(&self, rules: policy::Rules) -> PinnedClient {
+        self.clients
+            .lock()
+            .entry(rules)
+            .or_insert_with(|| pinned_client(self.guard.clone(), rules))
+            .clone()
+    }
 }
 
 /// Build a pooled HTTP(S) client (no address policy: for callers that check targets
@@ -116,11 +142,15 @@ pub struct Thrower {
     pub kind: CallbackKind,
     pub broker: Arc<dyn Broker>,
     pub cfg: ThrowerConfig,
-    pub policy: CallbacksConfig,
     pub stats: Arc<Stats>,
     /// Metric prefix (`dlr_thrower`, `deliversm_thrower`).
     pub prefix: &'static str,
-    pub client: PinnedClient,
+    /// DLRs (client-supplied `dlr-url`): clients checked by the callback guard.
+    pub clients: PinnedClients,
+    /// MO to HTTP client connectors: operator-configured, trusted, never checked.
+    pub trusted: HttpClient,
+    /// Where a DLR given up by the policy is noted on the message's record.
+    pub store: Option<Arc<dyn crate::store::Store>>,
     /// Where HTTP client connectors are marked failing / healthy (failover MO routes).
     pub availability: Option<Arc<crate::routing::LiveAvailability>>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -132,6 +162,8 @@ enum Outcome {
     Ok,
     Retry(String),
     GiveUp(String),
+    /// Refused by the callback policy: given up at once.
+    Refused(String),
 }
 
 impl Thrower {
@@ -141,26 +173,38 @@ impl Thrower {
         kind: CallbackKind,
         broker: Arc<dyn Broker>,
         cfg: ThrowerConfig,
-        policy: CallbacksConfig,
+        guard: Arc<policy::CallbackGuard>,
         stats: Arc<Stats>,
     ) -> Arc<Thrower> {
         let prefix = match kind {
             CallbackKind::Dlr => "dlr_thrower",
             CallbackKind::Mo => "deliversm_thrower",
         };
-        let client = pinned_client(&policy);
         Arc::new(Thrower {
             queue,
             kind,
             broker,
             cfg,
-            policy,
             stats,
             prefix,
-            client,
+            clients: PinnedClients::new(guard),
+            trusted: http_client(),
+            store: None,
             availability: None,
             hosts: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Note DLRs refused by the callback policy on the message's record in `store`.
+    pub fn with_store(mut self: Arc<Self>, store: Arc<dyn crate::store::Store>) -> Arc<Self> {
+        if let Some(me) = Arc::get_mut(&mut self) {
+            me.store = Some(store);
+        }
+        self
+    }
+
+    fn policy(&self) -> &CallbacksConfig {
+        self.clients.guard().config()
     }
 
     /// Report HTTP client connectors' health to `a` (the routing tables' availability).
@@ -176,7 +220,7 @@ impl Thrower {
 
     /// Consume the queue until `stop`.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
-        let inflight = Arc::new(Semaphore::new(self.policy.max_in_flight.max(1)));
+        let inflight = Arc::new(Semaphore::new(self.policy().max_in_flight.max(1)));
         loop {
             let first = tokio::select! {
                 p = inflight.clone().acquire_owned() => p,
@@ -222,7 +266,7 @@ impl Thrower {
             let _ = self.broker.ack(self.queue, d.tag).await;
             return;
         };
-        let outcome = self.call(&cb).await;
+        let outcome = self.call(&cb, m.user.as_deref()).await;
         let stats = self.stats.thrower(self.prefix, &m.connector);
         m.tries += 1;
         let max = self.cfg.max_retries.max(1);
@@ -261,6 +305,12 @@ impl Thrower {
                 tracing::warn!(kind = ?self.kind, url = %cb.url, reason = %why, "callback given up");
                 let _ = self.broker.ack(self.queue, d.tag).await;
             }
+            Outcome::Refused(why) => {
+                stats.given_up_count.inc();
+                tracing::warn!(kind = ?self.kind, url = %cb.url, reason = %why, "callback refused by the [callbacks] policy: given up");
+                self.note_refusal(&cb, &why).await;
+                let _ = self.broker.ack(self.queue, d.tag).await;
+            }
         }
     }
 
@@ -270,15 +320,46 @@ impl Thrower {
             h.retain(|_, s| Arc::strong_count(s) > 1);
         }
         h.entry(authority.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.policy.per_host_concurrency.max(1))))
+            .or_insert_with(|| Arc::new(Semaphore::new(self.policy().per_host_concurrency.max(1))))
             .clone()
     }
 
-    async fn call(&self, cb: &Callback) -> Outcome {
-        let target = match policy::check(&self.policy, &cb.url).await {
-            Ok(t) => t,
-            Err(e @ policy::PolicyError::Unresolvable(..)) => return Outcome::Retry(e.to_string()),
-            Err(e) => return Outcome::GiveUp(e.to_string()),
+    /// Note a DLR refused by the policy on its message's record (`detail`).
+    async fn note_refusal(&self, cb: &Callback, why: &str) {
+        let (Some(store), CallbackKind::Dlr) = (&self.store, self.kind) else {
+            return;
+        };
+        let Some(id) = cb.params.iter().find(|(k, _)| k == "id").map(|(_, v)| v) else {
+            return;
+        };
+        if let Ok(Some(mut rec)) = store.record_get(id).await {
+            rec.detail = Some(format!("DLR callback refused: {why}"));
+            if let Err(e) = store.record(rec).await {
+                tracing::warn!(error = %e, "thrower: cannot note the refusal on the record");
+            }
+        }
+    }
+
+    async fn call(&self, cb: &Callback, user: Option<&str>) -> Outcome {
+        // MO goes to operator-configured HTTP client connectors: trusted, never checked.
+        let (target, client) = match self.kind {
+            CallbackKind::Mo => match policy::normalise(&cb.url) {
+                Ok(t) => (t, None),
+                Err(e) => return Outcome::GiveUp(e.to_string()),
+            },
+            CallbackKind::Dlr => {
+                let guard = self.clients.guard();
+                let rules = guard.rules_for(user);
+                match guard.check_url(&cb.url, rules) {
+                    Ok(t) => (t, Some(self.clients.get(rules))),
+                    Err(e) => {
+                        if let Some(r) = e.reason() {
+                            guard.count("send", r);
+                        }
+                        return Outcome::Refused(e.to_string());
+                    }
+                }
+            }
         };
         let limit = self.host_limit(&target.authority);
         let Ok(_permit) = limit.acquire().await else {
@@ -288,12 +369,13 @@ impl Thrower {
             .extend_pairs(cb.params.iter())
             .finish();
         let post = cb.method.eq_ignore_ascii_case("POST");
+        let url = &target.url;
         let uri = if post {
-            cb.url.clone()
-        } else if cb.url.contains('?') {
-            format!("{}&{form}", cb.url)
+            url.clone()
+        } else if url.contains('?') {
+            format!("{url}&{form}")
         } else {
-            format!("{}?{form}", cb.url)
+            format!("{url}?{form}")
         };
         let agent = match self.kind {
             CallbackKind::Dlr => "smsgate DLRThrower",
@@ -316,19 +398,27 @@ impl Thrower {
         };
         let timeout = Duration::from_secs(self.cfg.http_timeout.max(1));
         let resp = tokio::time::timeout(timeout, async {
-            let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+            let resp = match &client {
+                Some(c) => c.request(req).await,
+                None => self.trusted.request(req).await,
+            };
+            let resp = resp.map_err(|e| match policy::connect_refusal(&e) {
+                Some(r) => Err(r.to_string()),
+                None => Ok(e.to_string()),
+            })?;
             let status = resp.status();
             let body = http_body_util::Limited::new(resp.into_body(), 64 * 1024)
                 .collect()
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(|e| Ok(e.to_string()))?
                 .to_bytes();
-            Ok::<_, String>((status, body))
+            Ok::<_, Result<String, String>>((status, body))
         })
         .await;
         match resp {
             Err(_) => Outcome::Retry(format!("no answer within {}s", timeout.as_secs())),
-            Ok(Err(e)) => Outcome::Retry(e),
+            Ok(Err(Ok(e))) => Outcome::Retry(e),
+            Ok(Err(Err(refused))) => Outcome::Refused(refused),
             Ok(Ok((status, body))) => {
                 let text = String::from_utf8_lossy(&body);
                 if status == hyper::StatusCode::OK && text.trim().starts_with("ACK/Jasmin") {

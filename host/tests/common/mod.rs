@@ -66,7 +66,7 @@ port = 0
 bind = "127.0.0.1"
 port = 0
 [callbacks]
-allow_loopback = true
+policy = "default"
 [[groups]]
 gid = "g1"
 [[groups]]
@@ -328,6 +328,8 @@ pub struct Receiver {
     pub fail_first: Arc<std::sync::atomic::AtomicUsize>,
     pub wrong_body: Arc<std::sync::atomic::AtomicBool>,
     pub hang: Arc<std::sync::atomic::AtomicBool>,
+    /// When set, every call is answered `302 Found` with this `Location`.
+    pub redirect: Arc<parking_lot::Mutex<Option<String>>>,
 }
 
 impl Receiver {
@@ -356,6 +358,7 @@ pub async fn receiver_on(bind: SocketAddr) -> Receiver {
         fail_first: Default::default(),
         wrong_body: Default::default(),
         hang: Default::default(),
+        redirect: Default::default(),
     };
     let r2 = r.clone();
     tokio::spawn(async move {
@@ -400,6 +403,17 @@ pub async fn receiver_on(bind: SocketAddr) -> Receiver {
                                     n.checked_sub(1)
                                 })
                                 .is_ok();
+                            let location = r.redirect.lock().clone();
+                            if let Some(location) = location {
+                                let mut resp = hyper::Response::new(http_body_util::Full::new(
+                                    bytes::Bytes::from_static(b"moved"),
+                                ));
+                                *resp.status_mut() = hyper::StatusCode::FOUND;
+                                if let Ok(v) = hyper::header::HeaderValue::from_str(&location) {
+                                    resp.headers_mut().insert(hyper::header::LOCATION, v);
+                                }
+                                return Ok::<_, std::convert::Infallible>(resp);
+                            }
                             let (status, text) = if fail {
                                 (500, "oops")
                             } else if r.wrong_body.load(Ordering::SeqCst) {

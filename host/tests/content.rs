@@ -23,6 +23,16 @@ async fn setup(
             "mt_messaging_cred.quota = { balance = 10.0, sms_count = 10 }",
         )
         .replace("rate = 0.4", "rate = 0.5")
+        // These tests are about refusals: foo and utf refuse what the coding cannot carry
+        // (the default, `replace`, is tested in http_api.rs).
+        .replace(
+            "username = \"foo\"\npassword = \"bar\"\n",
+            "username = \"foo\"\npassword = \"bar\"\nunrepresentable = \"refuse\"\n",
+        )
+        .replace(
+            "content_encoding = \"utf8\"\n",
+            "content_encoding = \"utf8\"\nunrepresentable = \"refuse\"\n",
+        )
         .replace(
             "[http-api]\n",
             &format!("[http-api]\nlong_content_split = \"{split}\"\n"),
@@ -192,7 +202,7 @@ async fn unicode_cyrillic_binary_and_transliteration() {
     )
     .await;
     assert_eq!(st, 200, "{b}");
-    // Raw user, Latin-1 'á' for GSM: refused by default, 'a' with transliterate=yes.
+    // Raw user, Latin-1 'á' (not UTF-8) for GSM: refused, 'a' with transliterate=yes.
     let (st, b) = get(addr, "/send?username=foo&password=bar&to=14&content=%E1").await;
     assert_eq!(
         (st, b.as_str()),

@@ -8,7 +8,7 @@
 //! 3. Output Jasmin prints after the prompt is compared as if printed before it.
 //! 4. The banner's product name and version; `Session ref` numbers; dates.
 //! 5. Connector defaults smsgate changed on purpose (`res_to`, `bind_npi`, `logfile`) and
-//!    its added keys (`tls_verify`, `window`, `default_alphabet`); the simulator's port.
+//!    its added keys (`tls_verify`, `window`, `default_alphabet`, `dlr_group`); the simulator's port.
 //! 6. smsgate's additions: the `plugin` command in `help`, `LeastCostMTRoute` and
 //!    `PluginMTRoute` in the MT route types.
 //! 7. A bad value is refused when typed (Jasmin waits for `ok`): smsgate's extra
@@ -178,7 +178,7 @@ fn adjust(send: &str, expected: String, actual: String, sim_port: u16) -> (Strin
     let mut expected = expected.replace("port 2776", &format!("port {sim_port}"));
     let mut actual = actual;
     let changed_defaults = ["res_to", "bind_npi", "logfile"];
-    let added = ["tls_verify", "window", "default_alphabet"];
+    let added = ["tls_verify", "window", "default_alphabet", "dlr_group"];
     let fix = |s: &str| -> String {
         s.lines()
             .filter(|l| !added.iter().any(|k| l.starts_with(&format!("{k} "))))

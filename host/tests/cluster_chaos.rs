@@ -142,7 +142,7 @@ fn load(
     tag: u32,
     dlr_url: String,
     acked: Acked,
-    refused: Arc<Mutex<Vec<String>>>,
+    refused: Arc<Mutex<Vec<(String, String)>>>,
     stop: Arc<AtomicBool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     (0..clients)
@@ -167,7 +167,7 @@ fn load(
                     } else if st == 0 {
                         break; // node gone
                     } else {
-                        refused.lock().push(format!("{st} {body}"));
+                        refused.lock().push((to, format!("{st} {body}")));
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 }
@@ -196,6 +196,7 @@ async fn cleanup(prefix: &str) {
                 "dlr_thrower.http",
                 "deliver_sm_thrower.http",
                 "smsgate.mo.reassembly",
+                "smsgate.dlr.retry",
             ],
             &[1000],
         )
@@ -277,7 +278,7 @@ async fn kill_9_one_of_two_nodes_under_load() {
     .await;
 
     let acked: Acked = Default::default();
-    let refused: Arc<Mutex<Vec<String>>> = Default::default();
+    let refused: Arc<Mutex<Vec<(String, String)>>> = Default::default();
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = load(
         a.http,
@@ -357,7 +358,7 @@ async fn rabbitmq_connections_closed_under_load() {
     })
     .await;
     let acked: Acked = Default::default();
-    let refused: Arc<Mutex<Vec<String>>> = Default::default();
+    let refused: Arc<Mutex<Vec<(String, String)>>> = Default::default();
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = load(
         a.http,
@@ -398,11 +399,37 @@ async fn rabbitmq_connections_closed_under_load() {
     assert!(
         refused
             .iter()
-            .all(|r| r.starts_with("500 Error \"Cannot send submit_sm")),
+            .all(|(_, r)| r.starts_with("500 Error \"Cannot send submit_sm")),
         "refusals while RabbitMQ is away are the clear error: {:?}",
         refused.iter().take(3).collect::<Vec<_>>()
     );
-    verify("RabbitMQ connections closed", &acked, &[&s1, &s2], &dlrs).await;
+    let dups = verify("RabbitMQ connections closed", &acked, &[&s1, &s2], &dlrs).await;
+    // A publish whose confirmation was lost is published again and its second copy dropped;
+    // a delivery whose ack was lost is dropped once its record says it was sent: once each.
+    assert_eq!(dups, 0, "every accepted message reached an SMSC once");
+    // A refusal is true: what was answered 500 never reaches an SMSC (and was refunded).
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let seen: HashSet<String> = [&s1, &s2]
+        .iter()
+        .flat_map(|s| s.received().into_iter().map(|r| r.destination_addr))
+        .collect();
+    let sent_anyway: Vec<&String> = refused
+        .iter()
+        .map(|(to, _)| to)
+        .filter(|to| seen.contains(*to))
+        .collect();
+    assert!(
+        sent_anyway.is_empty(),
+        "answered 500 but sent: {sent_anyway:?}"
+    );
+    // Charged once per accepted message (rate 1.0, one part each).
+    let (_, balance) = get(a.http, "/balance?username=foo&password=bar").await;
+    let want = 100_000.0 - acked.len() as f64;
+    assert!(
+        balance.contains(&format!("\"balance\": {want:?}")),
+        "balance {balance}, want {want} after {} accepted",
+        acked.len()
+    );
     // Accepted again after the reconnect.
     let (st, body) = get(
         a.http,
@@ -506,7 +533,7 @@ async fn redis_restart_with_aof_under_load() {
         .expect("set");
 
     let acked: Acked = Default::default();
-    let refused: Arc<Mutex<Vec<String>>> = Default::default();
+    let refused: Arc<Mutex<Vec<(String, String)>>> = Default::default();
     let stop = Arc::new(AtomicBool::new(false));
     let dlr_url: String = form_urlencoded::byte_serialize(dlrs.url("/dlr").as_bytes()).collect();
     let tasks = load2(
@@ -602,7 +629,7 @@ fn load2(
     tag: u32,
     dlr_url: &str,
     acked: Acked,
-    refused: Arc<Mutex<Vec<String>>>,
+    refused: Arc<Mutex<Vec<(String, String)>>>,
     stop: Arc<AtomicBool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     (0..clients)
@@ -627,7 +654,7 @@ fn load2(
                     } else if st == 0 {
                         break;
                     } else {
-                        refused.lock().push(format!("{st} {body}"));
+                        refused.lock().push((to, format!("{st} {body}")));
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 }

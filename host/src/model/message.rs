@@ -128,8 +128,9 @@ pub struct Message {
     /// is the context the callback was built from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback: Option<Callback>,
-    /// Published again after the broker lost the confirmation of a first publish (which may
-    /// have been queued too): the consumer drops this copy if the first one was handled.
+    /// A copy that may duplicate one already handled: published again after the broker lost
+    /// the confirmation of a first publish (which may have been queued too), or put back
+    /// while another copy was being sent. The consumer drops it if the message has finished.
     #[serde(default, skip_serializing_if = "is_false")]
     pub republished: bool,
 }

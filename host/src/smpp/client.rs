@@ -447,9 +447,14 @@ async fn send_loop(
             let Ok(permit) = permit else { break 'outer };
             let id = d.message.id;
             if !in_flight.lock().insert(id) {
+                // Another copy of this message is being sent (a redelivery after a lost ack, or
+                // a republished copy): look at this one again once that is done, as a possible
+                // duplicate (see `send_one`).
+                let mut copy = d.message.clone();
+                copy.republished = true;
                 let _ = deps
                     .broker
-                    .requeue(queue, d.tag, &d.message, Duration::from_secs(1))
+                    .requeue(queue, d.tag, &copy, Duration::from_secs(1))
                     .await;
                 continue;
             }

@@ -380,12 +380,60 @@ async fn both(
     for l in lines {
         let a = unfill(&j.0.cmd(&fill(l, j.1)).await, j.1);
         let b = unfill(&s.0.cmd(&fill(l, s.1)).await, s.1);
+        let (a, b) = deliberate(l, a, b);
         if a != b {
             diffs.push(format!(
                 "--- {l:?}\n  jasmin : {a:?}\n  smsgate: {b:?}"
             ));
         }
     }
+}
+
+/// The deliberate differences of docs/jasmin-differences.md (jCli section), applied to both
+/// answers of one step; everything else must match byte for byte.
+fn deliberate(line: &str, jasmin: String, smsgate: String) -> (String, String) {
+    let (mut j, mut s) = (jasmin, smsgate);
+    // J1: a bad value is refused when typed; Jasmin accepts it and fails at `ok`.
+    let key_line = !line.contains(" -") && line.contains(' ');
+    if key_line && j == "> " && s.starts_with("Error: ") && s.ends_with("\n> ") {
+        s = j.clone();
+    }
+    // J2: connector defaults smsgate changed on purpose, and its added keys (after Jasmin's).
+    if line.starts_with("smppccm -s") {
+        let changed = ["res_to", "bind_npi", "logfile", "submit_throughput"];
+        let added = ["tls_verify", "window", "default_alphabet"];
+        let fix = |t: &str| -> String {
+            let mut out = String::new();
+            for l in t.split_inclusive('\n') {
+                let k = l.split(' ').next().unwrap_or("");
+                if added.contains(&k) {
+                    continue;
+                }
+                if changed.contains(&k) {
+                    out.push_str(&format!("{k} DEFAULT\n"));
+                } else {
+                    out.push_str(l);
+                }
+            }
+            out
+        };
+        let added_last = s
+            .lines()
+            .skip_while(|l| !added.iter().any(|k| l.starts_with(&format!("{k} "))))
+            .all(|l| added.iter().any(|k| l.starts_with(&format!("{k} "))) || l == "jcli : ");
+        assert!(added_last, "smsgate's added keys come after Jasmin's: {s}");
+        j = fix(&j);
+        s = fix(&s);
+    }
+    // J3: smsgate's added MT route types.
+    s = s
+        .replace(", LeastCostMTRoute", "")
+        .replace(", PluginMTRoute", "");
+    // J4: an HTTP connector's method is kept upper-case (Jasmin shows it as typed).
+    if line.starts_with("httpccm -s") {
+        j = j.replace("method = post", "method = POST").replace("method = get", "method = GET");
+    }
+    (j, s)
 }
 
 fn lines(s: &str) -> Vec<String> {
@@ -556,18 +604,10 @@ ko
 user -a
 nokey value
 ko
-group -a
-gid g1
-ok
-user -a
-username u1
-password p1
-uid u1
-gid g1
-ok
 smppccm -a
 cid smsc1
 ok
+ko
 smppccm -a
 cid c1
 host 127.0.0.1

@@ -123,7 +123,7 @@ impl Form for GroupForm {
 }
 
 fn prefixed(e: &str) -> String {
-    if e.starts_with("Error") || e.starts_with("Unknown") {
+    if e.starts_with("Error") || e.starts_with("Unknown") || e.starts_with("Failed") {
         e.to_string()
     } else {
         format!("Error: {e}")
@@ -770,7 +770,11 @@ impl Form for SmppccForm {
         m.apply(move |p| {
             match p.smppccs.iter().position(|x| x.cid == c.cid) {
                 Some(i) if updating => p.smppccs[i] = c,
-                Some(_) => return Err(format!("Error: connector cid:{} already exists", c.cid)),
+                Some(_) => {
+                    // smppccm.py `add_session`: the reason goes to the log only.
+                    tracing::warn!(cid = %c.cid, "jcli: connector cid already exists");
+                    return Err("Failed adding connector, check log for details".into());
+                }
                 None if updating => return Err(format!("Unknown connector: {}", c.cid)),
                 None => p.smppccs.push(c),
             }
@@ -1178,7 +1182,9 @@ impl Form for RouteForm {
                 msg.unwrap_or_default()
             }
             Err(e) => {
-                if SET_KEYS.contains(&k) {
+                // Jasmin checks order, rate, connector(s) and filters when typed and leaves a
+                // refused value unset (mtrouterm.py); only smsgate's `costs` waits for `ok`.
+                if REFUSED_AT_OK.contains(&k) {
                     self.bad.retain(|(b, _)| b != k);
                     self.bad.push((k.to_string(), e.clone()));
                 }
@@ -1238,14 +1244,7 @@ impl Form for RouteForm {
     }
 }
 
-const SET_KEYS: &[&str] = &[
-    "order",
-    "rate",
-    "connector",
-    "connectors",
-    "filters",
-    "costs",
-];
+const REFUSED_AT_OK: &[&str] = &["costs"];
 
 // ---------------------------------------------------------------------------------------
 // Interceptors

@@ -368,8 +368,9 @@ fn fill(l: &str, sub: &Subst) -> String {
 }
 
 fn unfill(l: &str, sub: &Subst) -> String {
-    sub.iter()
-        .fold(l.to_string(), |l, (k, v)| l.replace(v.as_str(), &format!("{{{k}}}")))
+    sub.iter().fold(l.to_string(), |l, (k, v)| {
+        l.replace(v.as_str(), &format!("{{{k}}}"))
+    })
 }
 
 /// Runs the same lines on both consoles; records the steps whose answers differ.
@@ -384,9 +385,7 @@ async fn both(
         let b = unfill(&s.0.cmd(&fill(l, s.1)).await, s.1);
         let (a, b) = deliberate(l, a, b);
         if a != b {
-            diffs.push(format!(
-                "--- {l:?}\n  jasmin : {a:?}\n  smsgate: {b:?}"
-            ));
+            diffs.push(format!("--- {l:?}\n  jasmin : {a:?}\n  smsgate: {b:?}"));
         }
     }
 }
@@ -433,7 +432,9 @@ fn deliberate(line: &str, jasmin: String, smsgate: String) -> (String, String) {
         .replace(", PluginMTRoute", "");
     // J4: an HTTP connector's method is kept upper-case (Jasmin shows it as typed).
     if line.starts_with("httpccm -s") {
-        j = j.replace("method = post", "method = POST").replace("method = get", "method = GET");
+        j = j
+            .replace("method = post", "method = POST")
+            .replace("method = get", "method = GET");
     }
     (j, s)
 }
@@ -740,15 +741,16 @@ impl Pair {
         let mut setup = lines(JCLI_SETUP);
         // Jasmin's default throughput is 1 submit/s (smpp/configs.py): lift it on both so each
         // request's PDUs arrive before the next request.
-        for l in ["smppccm -u smsc1", "submit_throughput 100", "ok", "smppccm -1 smsc1"] {
+        for l in [
+            "smppccm -u smsc1",
+            "submit_throughput 100",
+            "ok",
+            "smppccm -1 smsc1",
+        ] {
             setup.push(l.into());
         }
         both((&mut j, &jsub), (&mut s, &ssub), &setup, &mut diffs).await;
-        assert!(
-            diffs.is_empty(),
-            "the setup differs:\n{}",
-            diffs.join("\n")
-        );
+        assert!(diffs.is_empty(), "the setup differs:\n{}", diffs.join("\n"));
         // Both connectors bound before any traffic.
         let (a, b) = (p.jsim.stats(), p.ssim.stats());
         wait_for(30, "both connectors bound", || {
@@ -824,7 +826,9 @@ fn send_cases() -> Vec<String> {
             v.push(format!("{CREDS}&coding={coding}&content={}", q(t)));
         }
     }
-    v.push(format!("{CREDS}&coding=8&hex-content=041f04400438043204350442"));
+    v.push(format!(
+        "{CREDS}&coding=8&hex-content=041f04400438043204350442"
+    ));
     v.push(format!("{CREDS}&coding=0&hex-content=48656c6c6f1b65"));
     v.push(format!("{CREDS}&hex-content=e9e8"));
     v.push(format!("{CREDS}&coding=3&hex-content=e9e8"));
@@ -833,7 +837,10 @@ fn send_cases() -> Vec<String> {
     v.push(format!("{CREDS}&priority=2&content=prio"));
     v.push(format!("{CREDS}&content={}", "a".repeat(200)));
     v.push(format!("{CREDS}&content={}", q(&"€".repeat(100))));
-    v.push(format!("{CREDS}&coding=8&hex-content={}", "0041".repeat(80)));
+    v.push(format!(
+        "{CREDS}&coding=8&hex-content={}",
+        "0041".repeat(80)
+    ));
     // Errors.
     v.push("username=u1&password=p1&content=no+to".into());
     v.push("username=u1&password=p1&to=336".into());
@@ -847,7 +854,9 @@ fn send_cases() -> Vec<String> {
     v.push("to=336&content=x".into());
     v.push(format!("{CREDS}&dlr=maybe&content=x"));
     v.push(format!("{CREDS}&dlr-level=4&dlr-url=http://x/&content=x"));
-    v.push(format!("{CREDS}&dlr-method=PUT&dlr-url=http://x/&content=x"));
+    v.push(format!(
+        "{CREDS}&dlr-method=PUT&dlr-url=http://x/&content=x"
+    ));
     v
 }
 
@@ -862,7 +871,10 @@ async fn send_content_in_every_coding_matches_jasmin() {
     let to = |i: usize| format!("3361000{i:04}");
     let mut answers = vec![];
     for (i, case) in cases.iter().enumerate() {
-        let target = format!("/send?{}", case.replace("to=33612345678", &format!("to={}", to(i))));
+        let target = format!(
+            "/send?{}",
+            case.replace("to=33612345678", &format!("to={}", to(i)))
+        );
         let (js, jb) = get(jh, &target).await;
         let (ss, sb) = get(sh, &target).await;
         answers.push(((js, norm_body(&jb)), (ss, norm_body(&sb))));
@@ -996,7 +1008,11 @@ async fn dlr_and_mo_callbacks_match_jasmin() {
     }
     settle_calls(&p.jrecv, &p.srecv, 1, 30).await;
     let (jc, sc) = (callbacks(&p.jrecv), callbacks(&p.srecv));
-    assert!(!jc.is_empty(), "Jasmin threw no receipt at all:\n{}", p.jasmin.log());
+    assert!(
+        !jc.is_empty(),
+        "Jasmin threw no receipt at all:\n{}",
+        p.jasmin.log()
+    );
     if jc != sc {
         diffs.push(format!(
             "--- receipts\n  jasmin : {jc:#?}\n  smsgate: {sc:#?}"
@@ -1008,8 +1024,16 @@ async fn dlr_and_mo_callbacks_match_jasmin() {
         ("33600000001", &b"hello MO"[..]),
         ("33600000002", &b"GSM @\x01$\x11 chars"[..]),
     ] {
-        assert_eq!(p.jsim.inject_mo(from, "1234", content).await, 1, "MO to Jasmin");
-        assert_eq!(p.ssim.inject_mo(from, "1234", content).await, 1, "MO to smsgate");
+        assert_eq!(
+            p.jsim.inject_mo(from, "1234", content).await,
+            1,
+            "MO to Jasmin"
+        );
+        assert_eq!(
+            p.ssim.inject_mo(from, "1234", content).await,
+            1,
+            "MO to smsgate"
+        );
     }
     settle_calls(&p.jrecv, &p.srecv, jn.max(sn) + 2, 30).await;
     let mo = |r: &Receiver, n: usize| {

@@ -499,10 +499,7 @@ async fn modules_errors_and_persistence_across_restart() {
     c.cmd("mtrouter -a").await;
     c.cmd("type StaticMTRoute").await;
     c.cmd("order 10").await;
-    assert_eq!(
-        c.cmd("filters nosuch").await,
-        "Unknown fid: nosuch\r\n> "
-    );
+    assert_eq!(c.cmd("filters nosuch").await, "Unknown fid: nosuch\r\n> ");
     c.cmd("filters to33").await;
     assert_eq!(
         c.cmd("connector smppc(nosuch)").await,

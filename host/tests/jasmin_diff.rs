@@ -949,7 +949,8 @@ fn callbacks(r: &Receiver) -> Vec<String> {
     v
 }
 
-/// Wait until both receivers have `n` calls or more and nothing more arrives for a second.
+/// Wait until Jasmin's receiver (`a`, the reference) has `n` calls or more and nothing more
+/// arrives at either for 2 s.
 async fn settle_calls(a: &Receiver, b: &Receiver, n: usize, secs: u64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     let mut last = (usize::MAX, usize::MAX);
@@ -959,7 +960,7 @@ async fn settle_calls(a: &Receiver, b: &Receiver, n: usize, secs: u64) {
         let now = (a.count(), b.count());
         stable = if now == last { stable + 1 } else { 0 };
         last = now;
-        if now.0 >= n && now.1 >= n && stable >= 4 {
+        if now.0 >= n && stable >= 8 {
             return;
         }
     }
@@ -1006,11 +1007,14 @@ async fn dlr_and_mo_callbacks_match_jasmin() {
             ));
         }
     }
-    settle_calls(&p.jrecv, &p.srecv, 1, 30).await;
+    // Jasmin 0.11.0 throws 10 callbacks for these cases: one per level-1 or level-2 request,
+    // two for level 3 (d3, d4).
+    settle_calls(&p.jrecv, &p.srecv, 10, 30).await;
     let (jc, sc) = (callbacks(&p.jrecv), callbacks(&p.srecv));
     assert!(
-        !jc.is_empty(),
-        "Jasmin threw no receipt at all:\n{}",
+        jc.len() >= 10,
+        "Jasmin threw {} of its 10 callbacks:\n{}",
+        jc.len(),
         p.jasmin.log()
     );
     if jc != sc {
@@ -1035,7 +1039,7 @@ async fn dlr_and_mo_callbacks_match_jasmin() {
             "MO to smsgate"
         );
     }
-    settle_calls(&p.jrecv, &p.srecv, jn.max(sn) + 2, 30).await;
+    settle_calls(&p.jrecv, &p.srecv, jn + 2, 30).await;
     let mo = |r: &Receiver, n: usize| {
         let mut v: Vec<String> = r.calls()[n..]
             .iter()

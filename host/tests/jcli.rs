@@ -417,11 +417,11 @@ async fn modules_errors_and_persistence_across_restart() {
     }
     assert_eq!(
         c.cmd("mt_messaging_cred quota balance abc").await,
-        "Error: mt_messaging_cred quota balance must be a number or none\r\n> "
+        "Error: could not convert string to float: 'abc'\r\n> "
     );
     assert_eq!(
         c.cmd("ok").await,
-        "Error: mt_messaging_cred quota balance must be a number or none\r\n> "
+        "Error: could not convert string to float: 'abc'\r\n> "
     );
     c.cmd("mt_messaging_cred quota balance 10").await;
     assert_eq!(
@@ -499,14 +499,11 @@ async fn modules_errors_and_persistence_across_restart() {
     c.cmd("mtrouter -a").await;
     c.cmd("type StaticMTRoute").await;
     c.cmd("order 10").await;
-    assert_eq!(
-        c.cmd("filters nosuch").await,
-        "Unknown filter: nosuch\r\n> "
-    );
+    assert_eq!(c.cmd("filters nosuch").await, "Unknown fid: nosuch\r\n> ");
     c.cmd("filters to33").await;
     assert_eq!(
         c.cmd("connector smppc(nosuch)").await,
-        "Unknown cid: nosuch\r\n> "
+        "Unknown smppc cid: nosuch\r\n> "
     );
     c.cmd("connector smppc(sim)").await;
     c.cmd("rate 0.5").await;

@@ -31,6 +31,14 @@ fn key_value(line: &str) -> (&str, &str) {
     }
 }
 
+/// Jasmin's id syntax (jasminApi.py, smpp/configs.py): `^[A-Za-z0-9_-]{min,max}$`.
+fn id_syntax(id: &str, min: usize, max: usize) -> bool {
+    (min..=max).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// jCli's `a;b;c` lists.
 fn split_list(v: &str) -> Vec<String> {
     v.split(';')
@@ -47,7 +55,7 @@ fn check_filters(list: &[String], m: &Manager) -> Result<(), String> {
         .iter()
         .find(|f| !p.filters.iter().any(|x| &x.fid == *f))
     {
-        Some(f) => Err(format!("Unknown filter: {f}")),
+        Some(f) => Err(format!("Unknown fid: {f}")),
         None => Ok(()),
     }
 }
@@ -90,6 +98,10 @@ impl Form for GroupForm {
             .gid
             .clone()
             .ok_or("You must set Group id (gid) before saving !")?;
+        if !id_syntax(&gid, 1, 16) {
+            // jasminApi.py `Group.__init__`.
+            return Err("Error: Group gid syntax is invalid".into());
+        }
         let g = gid.clone();
         m.apply(move |p| {
             if p.groups.iter().any(|x| x.gid == g) {
@@ -111,7 +123,7 @@ impl Form for GroupForm {
 }
 
 fn prefixed(e: &str) -> String {
-    if e.starts_with("Error") || e.starts_with("Unknown") {
+    if e.starts_with("Error") || e.starts_with("Unknown") || e.starts_with("Failed") {
         e.to_string()
     } else {
         format!("Error: {e}")
@@ -236,15 +248,18 @@ impl UserForm {
                     Value::Null
                 } else {
                     let signed = value.starts_with('+') || value.starts_with('-');
-                    let n: f64 = value
-                        .parse()
-                        .map_err(|_| format!("Error: {cred} {sec} {k} must be a number or none"))?;
                     let integer = matches!(k, "sms_count" | "max_bindings");
+                    // usersm.py casts with Python's float()/int(): their ValueError texts.
+                    let py_error = || {
+                        if integer {
+                            format!("Error: invalid literal for int() with base 10: '{value}'")
+                        } else {
+                            format!("Error: could not convert string to float: '{value}'")
+                        }
+                    };
+                    let n: f64 = value.parse().map_err(|_| py_error())?;
                     if !n.is_finite() || (integer && n.fract() != 0.0) {
-                        return Err(format!(
-                            "Error: {cred} {sec} {k} must be {} or none",
-                            if integer { "an integer" } else { "a number" }
-                        ));
+                        return Err(py_error());
                     }
                     if signed {
                         self.relative.retain(|r| r.key != k);
@@ -371,6 +386,18 @@ impl Form for UserForm {
                 "You must set User id (uid), group (gid), username and password before saving !"
                     .into(),
             );
+        }
+        // jasminApi.py `User.__init__`.
+        let syntax = |k: &str, max: usize| {
+            o.get(k)
+                .and_then(Value::as_str)
+                .is_none_or(|v| id_syntax(v, 1, max))
+        };
+        if !syntax("uid", 16) {
+            return Err("Error: User uid syntax is invalid".into());
+        }
+        if !syntax("username", 15) {
+            return Err("Error: User username syntax is invalid".into());
         }
         let mut u: UserConfig =
             serde_json::from_value(Value::Object(o)).map_err(|e| format!("Error: {e}"))?;
@@ -738,8 +765,21 @@ impl Form for SmppccForm {
         if let Some((_, e)) = self.bad.first() {
             return Err(e.clone());
         }
+        if self.v.is_empty() {
+            // smppccm.py `SMPPClientConfigBuild`.
+            return Err("You must set at least connector id (cid) before saving !".into());
+        }
         if !self.v.contains_key("cid") {
             return Err("You must set these options before saving: cid".into());
+        }
+        if !self
+            .v
+            .get("cid")
+            .and_then(Value::as_str)
+            .is_some_and(|c| id_syntax(c, 3, 25))
+        {
+            // jasmin/protocols/smpp/configs.py `SMPPClientConfig.__init__`.
+            return Err("Error: SMPPConfig id syntax is invalid".into());
         }
         let c: SmppClientConfig = serde_json::from_value(Value::Object(self.v.clone()))
             .map_err(|e| format!("Error: {e}"))?;
@@ -748,7 +788,11 @@ impl Form for SmppccForm {
         m.apply(move |p| {
             match p.smppccs.iter().position(|x| x.cid == c.cid) {
                 Some(i) if updating => p.smppccs[i] = c,
-                Some(_) => return Err(format!("Error: connector cid:{} already exists", c.cid)),
+                Some(_) => {
+                    // smppccm.py `add_session`: the reason goes to the log only.
+                    tracing::warn!(cid = %c.cid, "jcli: connector cid already exists");
+                    return Err("Failed adding connector, check log for details".into());
+                }
                 None if updating => return Err(format!("Unknown connector: {}", c.cid)),
                 None => p.smppccs.push(c),
             }
@@ -805,20 +849,13 @@ impl Form for HttpccForm {
         let (Some(cid), Some(url), Some(method)) =
             (self.cid.clone(), self.url.clone(), self.method.clone())
         else {
-            let missing: Vec<&str> = [
-                ("cid", self.cid.is_none()),
-                ("url", self.url.is_none()),
-                ("method", self.method.is_none()),
-            ]
-            .iter()
-            .filter(|(_, m)| *m)
-            .map(|(k, _)| *k)
-            .collect();
-            return Err(format!(
-                "You must set these options before saving: {}",
-                missing.join(", ")
-            ));
+            // httpccm.py: every key is listed when any is missing.
+            return Err("You must set these options before saving: cid, url, method".into());
         };
+        if !id_syntax(&cid, 3, 25) {
+            // jasminApi.py `HttpConnector.__init__`.
+            return Err("Error: HttpConnector cid syntax is invalid".into());
+        }
         let id = cid.clone();
         m.apply(move |p| {
             if p.httpccs.iter().any(|c| c.cid == cid) {
@@ -1054,7 +1091,13 @@ impl RouteForm {
             crate::routing::ConnectorRef::Smpps(id) => p.users.iter().any(|x| &x.username == id),
         };
         if !known {
-            return Err(format!("Unknown cid: {}", r.id()));
+            // mtrouterm.py / morouterm.py: `Unknown smppc cid: X`, `Unknown http cid: X`.
+            let t = match &r {
+                crate::routing::ConnectorRef::Smppc(_) => "smppc ",
+                crate::routing::ConnectorRef::Http(_) => "http ",
+                crate::routing::ConnectorRef::Smpps(_) => "",
+            };
+            return Err(format!("Unknown {t}cid: {}", r.id()));
         }
         Ok(())
     }
@@ -1088,14 +1131,14 @@ impl Form for RouteForm {
             "order" => {
                 self.r.order = v
                     .parse()
-                    .map_err(|_| "Error: order must be an integer".to_string())?;
+                    .map_err(|_| "Route order must be a positive integer".to_string())?;
                 self.set.push("order");
                 Ok(None)
             }
             "rate" if self.kind == TableKind::Mt => {
                 let rate: f64 = v
                     .parse()
-                    .map_err(|_| "Error: rate must be a number".to_string())?;
+                    .map_err(|_| format!("Incorrect rate (must be float): {v}"))?;
                 if !rate.is_finite() || rate < 0.0 {
                     return Err("Error: rate must be a number >= 0".into());
                 }
@@ -1157,7 +1200,9 @@ impl Form for RouteForm {
                 msg.unwrap_or_default()
             }
             Err(e) => {
-                if SET_KEYS.contains(&k) {
+                // Jasmin checks order, rate, connector(s) and filters when typed and leaves a
+                // refused value unset (mtrouterm.py); only smsgate's `costs` waits for `ok`.
+                if REFUSED_AT_OK.contains(&k) {
                     self.bad.retain(|(b, _)| b != k);
                     self.bad.push((k.to_string(), e.clone()));
                 }
@@ -1174,7 +1219,8 @@ impl Form for RouteForm {
             return Err("You must set these options before saving: type".into());
         };
         let args: Vec<&str> = route_arguments(self.kind, t).split(", ").collect();
-        let mut required = vec!["type", "order"];
+        // mtrouterm.py: `list(MTRouteKeyMap) + RouteClassArgs`.
+        let mut required = vec!["order", "type"];
         required.extend(args.iter().copied());
         let missing: Vec<&str> = required
             .iter()
@@ -1216,14 +1262,7 @@ impl Form for RouteForm {
     }
 }
 
-const SET_KEYS: &[&str] = &[
-    "order",
-    "rate",
-    "connector",
-    "connectors",
-    "filters",
-    "costs",
-];
+const REFUSED_AT_OK: &[&str] = &["costs"];
 
 // ---------------------------------------------------------------------------------------
 // Interceptors

@@ -78,8 +78,13 @@ pub async fn users(m: &Manager, gid: Option<&str>) -> String {
         .iter()
         .filter(|u| gid.is_none_or(|g| u.gid == g))
         .collect();
+    // Jasmin's usersm.py `list`: the total names the group when one was asked for.
+    let total = |n: usize| match gid {
+        Some(g) => format!("Total Users in group [{g}]: {n}"),
+        None => format!("Total Users: {n}"),
+    };
     if list.is_empty() {
-        return "Total Users: 0".into();
+        return total(0);
     }
     let mut out = row(&[
         ("User id", 16),
@@ -103,15 +108,19 @@ pub async fn users(m: &Manager, gid: Option<&str>) -> String {
         } else {
             format!("!{}", u.gid)
         };
-        let balance = b.balance.map(py_float).unwrap_or_else(|| "ND (!)".into());
+        // `ND (!)` marks a user without any quota: both columns, only when both are unset.
+        let unlimited = b.balance.is_none() && b.sms_count.is_none();
+        let mark = if unlimited { "ND (!)" } else { "ND" };
+        let balance = b.balance.map(py_float).unwrap_or_else(|| mark.into());
         let sms = b
             .sms_count
             .map(|s| s.to_string())
-            .unwrap_or_else(|| "ND (!)".into());
+            .unwrap_or_else(|| mark.into());
+        // Jasmin keeps these quotas as floats (usersm.py `castOutputToBuiltInType`).
         let tp = format!(
             "{}/{}",
-            nd(q.http_throughput.map(plain_num)),
-            nd(q.smpps_throughput.map(plain_num))
+            nd(q.http_throughput.map(py_float)),
+            nd(q.smpps_throughput.map(py_float))
         );
         out.push_str(&row(&[
             (&uid, 16),
@@ -122,7 +131,7 @@ pub async fn users(m: &Manager, gid: Option<&str>) -> String {
             (&tp, 8),
         ]));
     }
-    let _ = write!(out, "Total Users: {}", list.len());
+    out.push_str(&total(list.len()));
     out
 }
 
@@ -141,9 +150,10 @@ pub async fn user(m: &Manager, u: &UserConfig) -> String {
         let value = match (*section, *key) {
             ("quota", "balance") => b.balance.map(py_float).unwrap_or_else(|| "ND".into()),
             ("quota", "sms_count") => nd(b.sms_count),
-            ("quota", "early_percent") => nd(q.early_percent.map(plain_num)),
-            ("quota", "http_throughput") => nd(q.http_throughput.map(plain_num)),
-            ("quota", "smpps_throughput") => nd(q.smpps_throughput.map(plain_num)),
+            // Floats in Jasmin (usersm.py `castOutputToBuiltInType`): `25.0`.
+            ("quota", "early_percent") => nd(q.early_percent.map(py_float)),
+            ("quota", "http_throughput") => nd(q.http_throughput.map(py_float)),
+            ("quota", "smpps_throughput") => nd(q.smpps_throughput.map(py_float)),
             (s, k) => {
                 let field = match s {
                     "valuefilter" => "value_filter",
@@ -302,8 +312,9 @@ pub fn routes(m: &Manager, kind: TableKind) -> String {
         let conns: Vec<String> = r.connectors().iter().map(|c| c.to_string()).collect();
         let filters: Vec<String> = r.filters().iter().map(|f| f.describe()).collect();
         let (conns, filters) = (conns.join(", "), filters.join(", "));
+        // mtrouterm.py `list`: `'%.5f' % rate`, `0 (!)` marks an unrated route.
         let rate = if r.rate() > 0.0 {
-            py_float(r.rate())
+            format!("{:.5}", r.rate())
         } else {
             "0 (!)".into()
         };

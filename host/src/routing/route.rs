@@ -39,13 +39,9 @@ pub trait Route: Send + Sync + std::fmt::Debug {
             "NOT RATED".into()
         };
         let mt = self.kind().contains("MT") || self.kind() == "DefaultRoute";
-        let rate = if mt {
-            format!(" {rated}")
-        } else {
-            String::new()
-        };
         if cs.len() == 1 && !self.kind().contains("Roundrobin") && !self.kind().contains("over") {
-            format!("{} to {}{rate}", self.kind(), cs[0])
+            // Routes.py `Route.__init__`: every single-connector route, MO ones too (rate 0.0).
+            format!("{} to {} {rated}", self.kind(), cs[0])
         } else {
             let list: Vec<String> = cs.iter().map(|c| format!("\t- {c}")).collect();
             format!(
@@ -53,8 +49,9 @@ pub trait Route: Send + Sync + std::fmt::Debug {
                 self.kind(),
                 cs.len(),
                 list.join("\n"),
+                // Routes.py `RandomRoundrobinMTRoute`: `"%s %s" % (str, "\nrated ..")`.
                 if mt {
-                    format!("\n{rated}")
+                    format!(" \n{rated}")
                 } else {
                     String::new()
                 }
@@ -244,7 +241,7 @@ impl Route for LeastCostRoute {
             "NOT RATED".into()
         };
         format!(
-            "LeastCostMTRoute to {} connectors:\n{}\n{rated}",
+            "LeastCostMTRoute to {} connectors:\n{} \n{rated}",
             self.connectors.len(),
             list.join("\n")
         )
@@ -295,7 +292,7 @@ mod tests {
             filters: vec![],
             rate: 0.0,
         };
-        assert_eq!(mo.describe(), "StaticMORoute to http(h)");
+        assert_eq!(mo.describe(), "StaticMORoute to http(h) NOT RATED");
     }
 
     #[test]

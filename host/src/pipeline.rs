@@ -485,6 +485,13 @@ impl Pipeline {
         let reference = content::next_reference(&message.destination.addr);
         message.parts =
             content::split_with_reference(&payload, self.split, self.max_parts, reference)?;
+        // Jasmin's submit_sm default (`SMPPClientConfig.esm_class`): store-and-forward mode
+        // (0x03), except UDH parts (UDHI 0x40, default mode).
+        for part in &mut message.parts {
+            if part.esm_class & 0x40 == 0 {
+                part.esm_class |= 0x03;
+            }
+        }
         self.check_long(&user, req, &message, send)?;
         message.connector = cid;
         message.rate = decision.rate;

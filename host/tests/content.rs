@@ -148,7 +148,10 @@ async fn long_message_sar_parts_and_billing() {
     let (reference, _, _) = got[0].sar.expect("SAR options");
     let mut septets = vec![];
     for (i, r) in got.iter().enumerate() {
-        assert_eq!(r.esm_class, 0, "no UDHI with SAR");
+        assert_eq!(
+            r.esm_class, 0x03,
+            "store-and-forward, no UDHI with SAR (Jasmin's)"
+        );
         assert_eq!(r.sar, Some((reference, 3, i as u8 + 1)));
         septets.extend_from_slice(&r.short_message);
     }
@@ -273,17 +276,17 @@ async fn bad_content_errors() {
         (
             "/send?username=foo&password=bar&to=1&hex-content=abc".into(),
             400,
-            "Error \"Argument [hex-content] has an invalid value: [abc].\"",
+            "Error \"Invalid hex-content data: 'b'abc''\"",
         ),
         (
             "/send?username=foo&password=bar&to=1&hex-content=zz".into(),
             400,
-            "Error \"Argument [hex-content] has an invalid value: [zz].\"",
+            "Error \"Invalid hex-content data: 'b'zz''\"",
         ),
         (
             "/send?username=foo&password=bar&to=1&hex-content=".into(),
             400,
-            "Error \"Argument [hex-content] has an invalid value: [].\"",
+            "Error \"Invalid hex-content data: 'b'''\"",
         ),
         (
             "/send?username=foo&password=bar&to=1&content=hi&coding=11".into(),

@@ -292,7 +292,7 @@ async fn every_error_row_of_table_7() {
         (
             "/send?username=foo&password=bar&to=1&content=a&hex-content=0",
             400,
-            "Error \"Argument [hex-content] has an invalid value: [0].\"",
+            "Error \"Invalid hex-content data: 'b'0''\"",
         ),
         (
             "/send?username=foo&password=bar&to=1&to=2&content=a",

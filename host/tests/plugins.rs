@@ -506,6 +506,14 @@ async fn interceptor_statuses_follow_jasmin() {
         .collect();
     assert_eq!(sent, vec!["4440"]);
     assert_eq!(e.black.submit_count(), 0);
+    // Jasmin's counters: an answered error counts as an interceptor error, an accepted or
+    // passed message as an interceptor call; per front door.
+    for api in ["httpapi", "smppsapi"] {
+        e.wait_metric(&format!("{api}_interceptor_error_count"), "2")
+            .await;
+        e.wait_metric(&format!("{api}_interceptor_count"), "1")
+            .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -544,6 +552,8 @@ script = "plugin(mo_edit)"
     let c = &rx.calls()[0];
     assert_eq!(c.get("content"), Some("rewritten"));
     assert_eq!(c.get("from"), Some("33600000000"));
+    e.wait_metric("smppc_interceptor_count{cid=\"sim\"}", "1")
+        .await;
 }
 
 /// A tiny HTTP service answering every POST with `answer(body)`, counting requests.

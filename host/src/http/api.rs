@@ -222,7 +222,8 @@ const SEND_FIELDS: &[Field] = &[
     Field("dlr-method", true, Some(is_method)),
     Field("tags", true, Some(is_tags)),
     Field("content", true, Some(is_content)),
-    Field("hex-content", true, Some(is_hex)),
+    // Checked after validation, with Jasmin's own message (see `validate_send`).
+    Field("hex-content", true, None),
     Field("custom_tlvs", true, None),
     // smsgate extension: transliterate what the coding cannot carry instead of refusing.
     Field("transliterate", true, Some(is_yes_no)),
@@ -520,7 +521,31 @@ pub fn validate_send(args: &Args) -> Result<(), String> {
     if args.has("content") && args.has("hex-content") {
         return Err("content and hex-content cannot be used both in same request.".into());
     }
+    // send.py's route_routable: hex2bin fails on what is not hex (Python prints the bytes).
+    if let Some(h) = args.get("hex-content") {
+        if !is_hex(h) {
+            return Err(format!("Invalid hex-content data: '{}'", py_bytes(h)));
+        }
+    }
     Ok(())
+}
+
+/// Python's `repr` of a bytes value: `b'...'` with `\\`, `\'` and non-printable bytes escaped.
+fn py_bytes(v: &[u8]) -> String {
+    let mut s = String::from("b'");
+    for &c in v {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'\'' => s.push_str("\\'"),
+            b'\t' => s.push_str("\\t"),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            0x20..=0x7e => s.push(char::from(c)),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('\'');
+    s
 }
 
 fn py_float(v: f64) -> String {

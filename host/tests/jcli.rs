@@ -571,10 +571,16 @@ async fn modules_errors_and_persistence_across_restart() {
         "Successfully stopped connector id:sim\r\njcli : "
     );
     assert!(c.cmd("smppccm -l").await.contains("stopped NONE"));
+    assert!(gw
+        .stats
+        .render_prometheus()
+        .contains("smppc_submit_sm_count{cid=\"sim\"}"));
     assert_eq!(
         c.cmd("smppccm -r sim").await,
         "Successfully removed connector id:sim\r\njcli : "
     );
+    // A removed connector's series disappear from /metrics.
+    assert!(!gw.stats.render_prometheus().contains("cid=\"sim\""));
     assert_eq!(
         c.cmd("group -r g1").await,
         "Successfully removed Group id:g1\r\njcli : "

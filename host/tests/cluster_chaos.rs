@@ -80,6 +80,8 @@ mt_messaging_cred.quota = {{ balance = 100000.0 }}
 cid = "s1"
 host = "127.0.0.1"
 port = {p1}
+# Two SMSCs numbering their ids alike: separate receipt groups.
+dlr_group = "s1"
 con_fail_delay = 1
 con_loss_delay = 1
 requeue_delay = 1
@@ -87,6 +89,7 @@ requeue_delay = 1
 cid = "s2"
 host = "127.0.0.1"
 port = {p2}
+dlr_group = "s2"
 con_fail_delay = 1
 con_loss_delay = 1
 requeue_delay = 1

@@ -66,6 +66,41 @@ fn rabbitmqctl(args: &[&str]) -> bool {
         .unwrap_or(false)
 }
 
+/// A private `redis-server` on a free port, run in `dir`.
+fn spawn_redis(dir: &Path) -> (Child, u16) {
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    (child, port)
+}
+
+/// A fresh RabbitMQ vhost `guest` may use (deleted first if a crashed run left it).
+fn own_vhost(vhost: &str) {
+    rabbitmqctl(&["delete_vhost", vhost]);
+    assert!(
+        rabbitmqctl(&["add_vhost", vhost]),
+        "rabbitmqctl add_vhost {vhost} failed"
+    );
+    assert!(
+        rabbitmqctl(&["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"]),
+        "rabbitmqctl set_permissions failed"
+    );
+}
+
 /// jasmind takes a machine-wide lock (`/tmp/jasmind`); this runner disables it so the test's
 /// Jasmin can run beside another one (ports, vhost and Redis are private anyway).
 const RUNNER: &str = r#"
@@ -86,33 +121,9 @@ impl Jasmin {
         let dir = tempfile::tempdir().expect("tmp");
         // Private Redis: jasmind selects `dbid` only when a password is set
         // (jasmind.py startRedisClient), so a db number would not isolate it.
-        let redis_port = free_port();
-        let redis = Command::new("redis-server")
-            .args([
-                "--port",
-                &redis_port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server");
+        let (redis, redis_port) = spawn_redis(dir.path());
         let vhost = format!("jasmin-diff-{tag}-{}", std::process::id());
-        rabbitmqctl(&["delete_vhost", &vhost]);
-        assert!(
-            rabbitmqctl(&["add_vhost", &vhost]),
-            "rabbitmqctl add_vhost {vhost} failed"
-        );
-        assert!(
-            rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]),
-            "rabbitmqctl set_permissions failed"
-        );
+        own_vhost(&vhost);
         let spec = std::fs::read_dir(venv.join("lib"))
             .expect("venv lib")
             .filter_map(|e| e.ok())
@@ -1140,6 +1151,383 @@ async fn dlr_and_mo_callbacks_match_jasmin() {
     assert!(
         diffs.is_empty(),
         "{} receipt/MO differences from Jasmin {}:\n{}",
+        diffs.len(),
+        p.jasmin.version,
+        diffs.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// REST API batches (Jasmin 0.11.1's Falcon app and its Celery worker)
+
+/// Serves Jasmin's Falcon app (`jasmin.protocols.rest.api`) on `argv[1]` with the standard
+/// library's WSGI server, a thread per request (Jasmin's docs use gunicorn, not in the venv).
+const REST_RUNNER: &str = r#"
+import io, sys
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import make_server, WSGIServer, WSGIRequestHandler
+class Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+class Quiet(WSGIRequestHandler):
+    def log_message(self, *a): pass
+from jasmin.protocols.rest import api
+# Jasmin reads `request.stream` to its end (api.py, decode_request_data): give it the body
+# alone, as gunicorn does, or it waits for the client to close.
+def app(environ, start_response):
+    n = int(environ.get('CONTENT_LENGTH') or 0)
+    environ['wsgi.input'] = io.BytesIO(environ['wsgi.input'].read(n))
+    return api(environ, start_response)
+make_server('127.0.0.1', int(sys.argv[1]), app, server_class=Server, handler_class=Quiet).serve_forever()
+"#;
+
+/// Jasmin's REST API in front of one [`Jasmin`]: the Falcon app, one Celery worker (solo pool),
+/// a private RabbitMQ vhost (Celery's broker) and a private Redis (its result backend); all
+/// stop on drop.
+struct JasminRest {
+    web: Child,
+    worker: Child,
+    redis: Child,
+    vhost: String,
+    dir: tempfile::TempDir,
+    addr: SocketAddr,
+}
+
+impl JasminRest {
+    async fn start(j: &Jasmin, tag: &str) -> JasminRest {
+        let venv = venv(j.version);
+        let dir = tempfile::tempdir().expect("tmp");
+        let (redis, redis_port) = spawn_redis(dir.path());
+        let vhost = format!("jasmin-rest-{tag}-{}", std::process::id());
+        own_vhost(&vhost);
+        // Read by jasmin/protocols/rest/config.py from $REST_API_CONFIG.
+        let cfg = format!(
+            "[amqp-broker]\nhost = 127.0.0.1\nvhost = {vhost}\n\
+             [redis-client]\nhost = 127.0.0.1\nport = {redis_port}\n\
+             [rest-api]\nhttp_api_host = 127.0.0.1\nhttp_api_port = {}\n\
+             log_file = stdout\nlog_level = DEBUG\n",
+            j.http.port()
+        );
+        std::fs::write(dir.path().join("rest-api.cfg"), cfg).expect("cfg");
+        std::fs::write(dir.path().join("rest.py"), REST_RUNNER).expect("runner");
+        let port = free_port();
+        let spawn = |cmd: &mut Command, log: &str| -> Child {
+            let out = std::fs::File::create(dir.path().join(log)).expect("out");
+            cmd.env("REST_API_CONFIG", dir.path().join("rest-api.cfg"))
+                .env("LOG_PATH", dir.path())
+                .env("ROOT_PATH", dir.path())
+                .current_dir(dir.path())
+                .stdout(out.try_clone().expect("out"))
+                .stderr(out)
+                .spawn()
+                .unwrap_or_else(|e| panic!("{log}: {e}"))
+        };
+        let web = spawn(
+            Command::new(venv.join("bin/python"))
+                .arg(dir.path().join("rest.py"))
+                .arg(port.to_string()),
+            "rest.out",
+        );
+        let worker = spawn(
+            Command::new(venv.join("bin/celery")).args([
+                "-A",
+                "jasmin.protocols.rest.tasks",
+                "worker",
+                "--pool=solo",
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+                "-l",
+                "INFO",
+                "-n",
+                &format!("{vhost}@localhost"),
+            ]),
+            "worker.out",
+        );
+        let mut r = JasminRest {
+            web,
+            worker,
+            redis,
+            vhost,
+            dir,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !(port_open(port) && r.read("worker.out").contains(" ready.")) {
+            let exited = [
+                (r.web.try_wait(), "REST API"),
+                (r.worker.try_wait(), "Celery worker"),
+            ];
+            for (st, what) in exited {
+                if let Ok(Some(st)) = st {
+                    panic!("Jasmin's {what} exited ({st}):\n{}", r.log());
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Jasmin's REST API or Celery worker did not start:\n{}",
+                r.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        r
+    }
+
+    fn read(&self, f: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default()
+    }
+
+    fn log(&self) -> String {
+        format!(
+            "== rest.out\n{}\n== worker.out\n{}",
+            self.read("rest.out"),
+            self.read("worker.out")
+        )
+    }
+}
+
+impl Drop for JasminRest {
+    fn drop(&mut self) {
+        for c in [&mut self.web, &mut self.worker, &mut self.redis] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        rabbitmqctl(&["delete_vhost", &self.vhost]);
+    }
+}
+
+/// A REST API request with a JSON body and Basic auth: (status, body).
+async fn rest_post(
+    addr: SocketAddr,
+    auth: Option<&str>,
+    target: &str,
+    body: &str,
+) -> (u16, String) {
+    use base64::Engine;
+    let mut s = TcpStream::connect(addr).await.expect("connect REST API");
+    let mut req = format!("POST {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    if let Some(a) = auth {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(a);
+        req.push_str(&format!("Authorization: Basic {b64}\r\n"));
+    }
+    req.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = vec![];
+    let _ = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let at = text.find("\r\n\r\n").map(|i| i + 4).unwrap_or(text.len());
+    (status, text[at..].to_string())
+}
+
+/// The `/secure/sendbatch` cases: (Basic auth, JSON body with `{R}` for the callback
+/// receiver's URL and `{N}` for the case number).
+fn batch_cases() -> Vec<(Option<&'static str>, String)> {
+    let both = r#""batch_config": {"callback_url": "{R}/cb{N}", "errback_url": "{R}/eb{N}"}"#;
+    let cb = r#""batch_config": {"callback_url": "{R}/cb{N}"}"#;
+    let u1 = Some("u1:p1");
+    vec![
+        (
+            u1,
+            format!(
+                r#"{{{both}, "globals": {{"from": "1234"}}, "messages": [
+                {{"to": ["33610000001", "33610000002"], "content": "batch one"}},
+                {{"to": "33610000003", "content": "h\u00e9llo \u20ac"}},
+                {{"to": "33610000004", "hex_content": "48656c6c6f"}},
+                {{"to": "33610000007", "content": "prio", "priority": 2}}]}}"#
+            ),
+        ),
+        (
+            u1,
+            format!(r#"{{{cb}, "messages": [{{"to": "33610000011", "content": "ok"}}]}}"#),
+        ),
+        (
+            u1,
+            format!(
+                r#"{{{both}, "globals": {{"content": "global text"}}, "messages": [
+                {{"to": "33610000031"}}, {{"to": "33610000032", "content": "own"}}]}}"#
+            ),
+        ),
+        (
+            u1,
+            r#"{"batch_config": {"callback_url": "{R}/cb{N}", "schedule_at": "1s"},
+            "messages": [{"to": "33610000041", "content": "later"}]}"#
+                .into(),
+        ),
+        (u1, format!(r#"{{{both}, "messages": []}}"#)),
+        (
+            Some("u1:bad"),
+            format!(r#"{{{both}, "messages": [{{"to": "33610000051", "content": "x"}}]}}"#),
+        ),
+        (None, r#"{"messages": []}"#.into()),
+        (u1, "not json".into()),
+        (
+            u1,
+            r#"{"batch_config": {"schedule_at": "tomorrow"}, "messages": []}"#.into(),
+        ),
+    ]
+}
+
+/// D9 (docs/jasmin-differences.md): batches with a message `/send` refuses or a message without
+/// `to` or content. Jasmin accepts them, skips the incomplete messages and errbacks the refused
+/// ones one by one; smsgate refuses the whole batch (400) and sends nothing.
+fn batch_cases_refused() -> Vec<String> {
+    let both = r#""batch_config": {"callback_url": "{R}/cb{N}", "errback_url": "{R}/eb{N}"}"#;
+    vec![
+        format!(
+            r#"{{{both}, "messages": [{{"to": "33620000001", "content": "ok"}},
+            {{"to": "33620000002", "content": "bad coding", "coding": 99}}]}}"#
+        ),
+        format!(
+            r#"{{{both}, "messages": [{{"to": "33620000011", "content": "ok"}},
+            {{"to": "33620000012", "content": "x", "priority": 9}}]}}"#
+        ),
+        format!(
+            r#"{{{both}, "messages": [{{"to": "33620000021", "content": "ok"}},
+            {{"to": ["33620000022", "33620000023"], "hex_content": "zz"}}]}}"#
+        ),
+        format!(
+            r#"{{{both}, "messages": [{{"to": "33620000031", "content": "ok"}},
+            {{"to": "33620000032"}}, {{"content": "no destination"}}]}}"#
+        ),
+    ]
+}
+
+/// A batch callback as compared: method, path and sorted parameters, the batch id replaced by
+/// the number of the request that answered it and the message id of `statusText` removed.
+fn batch_callback(c: &Call, ids: &[(String, usize)]) -> String {
+    let msg_id = regex::Regex::new(r#"^Success "[^"]+"$"#).expect("re");
+    let mut params: Vec<(String, String)> = c
+        .params
+        .iter()
+        .map(|(k, v)| {
+            let v = match k.as_str() {
+                "batchId" => ids
+                    .iter()
+                    .find(|(id, _)| id == v)
+                    .map(|(_, n)| format!("BATCH{n}"))
+                    .unwrap_or_else(|| format!("UNKNOWN BATCH {v}")),
+                "statusText" => msg_id.replace(v, "Success \"ID\"").into_owned(),
+                _ => v.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    params.sort();
+    format!("{} {} {params:?}", c.method, c.path)
+}
+
+/// REST API batches: `/secure/sendbatch` with `callback_url`/`errback_url` (good, failing and
+/// ignored messages, `to` lists, globals, a scheduled batch, and the request errors) sent to
+/// Jasmin 0.11.1's REST API (Falcon app + Celery worker over its HTTP API) and to smsgate: the
+/// answers, the PDUs the SMSC receives and the callbacks match.
+#[tokio::test]
+async fn batch_callbacks_match_jasmin() {
+    let p = Pair::start("0.11.1", "batch").await;
+    let rest = JasminRest::start(&p.jasmin, "batch").await;
+    let (jr, sr) = (rest.addr, p.gw.rest_addr.expect("smsgate REST API"));
+    let batch_id = regex::Regex::new(r#""batchId": "([0-9a-f-]{36})""#).expect("re");
+    let mut diffs = vec![];
+    let (mut jids, mut sids) = (vec![], vec![]);
+    for (n, (auth, body)) in batch_cases().into_iter().enumerate() {
+        let ask = |r: &Receiver| {
+            body.replace("{R}", &r.url(""))
+                .replace("{N}", &n.to_string())
+        };
+        let (js, jb) = rest_post(jr, auth, "/secure/sendbatch", &ask(&p.jrecv)).await;
+        let (ss, sb) = rest_post(sr, auth, "/secure/sendbatch", &ask(&p.srecv)).await;
+        let norm = |b: &str, ids: &mut Vec<(String, usize)>| -> String {
+            if let Some(c) = batch_id.captures(b) {
+                ids.push((c[1].to_string(), n));
+            }
+            batch_id
+                .replace(b, format!(r#""batchId": "BATCH{n}""#))
+                .into_owned()
+        };
+        let (jb, sb) = (norm(&jb, &mut jids), norm(&sb, &mut sids));
+        if (js, &jb) != (ss, &sb) {
+            diffs.push(format!(
+                "--- batch {n}: {body}\n  jasmin : {js} {jb:?}\n  smsgate: {ss} {sb:?}"
+            ));
+        }
+    }
+    let compared = batch_cases().len();
+    for (i, body) in batch_cases_refused().into_iter().enumerate() {
+        let n = compared + i;
+        let ask = |r: &Receiver| {
+            body.replace("{R}", &r.url(""))
+                .replace("{N}", &n.to_string())
+        };
+        let (js, jb) = rest_post(jr, Some("u1:p1"), "/secure/sendbatch", &ask(&p.jrecv)).await;
+        let (ss, sb) = rest_post(sr, Some("u1:p1"), "/secure/sendbatch", &ask(&p.srecv)).await;
+        assert_eq!(js, 200, "D9 {n}: Jasmin accepts the batch: {jb}");
+        assert_eq!(ss, 400, "D9 {n}: smsgate refuses the batch: {sb}");
+        assert!(sb.contains("(messages["), "D9 {n}: {sb}");
+    }
+    // Jasmin throws 9 callbacks for the compared batches and 8 for the refused ones.
+    settle_calls(&p.jrecv, &p.srecv, 17, 60).await;
+    let refused = |c: &Call| c.path[3..].parse::<usize>().is_ok_and(|n| n >= compared);
+    let jrefused = p.jrecv.calls().into_iter().filter(refused).count();
+    assert_eq!(
+        jrefused,
+        8,
+        "D9: Jasmin's callbacks and errbacks of the refused batches:\n{}",
+        rest.log()
+    );
+    assert_eq!(
+        p.srecv.calls().into_iter().filter(refused).count(),
+        0,
+        "D9: smsgate sends nothing of a refused batch"
+    );
+    let calls = |r: &Receiver, ids: &[(String, usize)]| -> Vec<String> {
+        let mut v: Vec<String> = r
+            .calls()
+            .iter()
+            .filter(|c| !refused(c))
+            .map(|c| batch_callback(c, ids))
+            .collect();
+        v.sort();
+        v
+    };
+    let (jc, sc) = (calls(&p.jrecv, &jids), calls(&p.srecv, &sids));
+    assert!(
+        jc.len() >= 9,
+        "Jasmin threw {} of its 9 batch callbacks: {jc:#?}\n{}\n== jasmind\n{}",
+        jc.len(),
+        rest.log(),
+        p.jasmin.log()
+    );
+    if jc != sc {
+        diffs.push(format!(
+            "--- callbacks\n  jasmin : {jc:#?}\n  smsgate: {sc:#?}"
+        ));
+    }
+    let pdus = |sim: &smsgate::simulator::Simulator| -> Vec<String> {
+        let mut v: Vec<String> = sim
+            .received()
+            .iter()
+            .filter(|r| !r.destination_addr.starts_with("3362"))
+            .map(submitted)
+            .collect();
+        v.sort();
+        v
+    };
+    let (jp, sp) = (pdus(&p.jsim), pdus(&p.ssim));
+    assert!(
+        p.ssim
+            .received()
+            .iter()
+            .all(|r| !r.destination_addr.starts_with("3362")),
+        "D9: smsgate sends nothing of a refused batch"
+    );
+    if jp != sp {
+        diffs.push(format!("--- PDUs\n  jasmin : {jp:#?}\n  smsgate: {sp:#?}"));
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} batch differences from Jasmin {}:\n{}",
         diffs.len(),
         p.jasmin.version,
         diffs.join("\n")

@@ -475,7 +475,7 @@ async fn batch_globals_callbacks_and_errbacks() {
     assert_eq!(err[0].get("status"), Some("0"));
     assert_eq!(
         err[0].get("statusText"),
-        Some("Error \"Cannot charge submit_sm, check RouterPB log file for details\"")
+        Some("HTTPAPI error: Error \"Cannot charge submit_sm, check RouterPB log file for details")
     );
     // The batch reports its progress (smsgate extension).
     let r = e
@@ -567,7 +567,7 @@ async fn batch_scheduling_relative_and_absolute() {
                 &json!({"batch_config": {"schedule_at": bad}, "messages": [{"to": "1", "content": "x"}]}),
             )
             .await;
-        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert_eq!(r.status, 412, "{bad}: {}", r.body);
     }
     e.gw.shutdown().await;
 }
@@ -784,7 +784,7 @@ async fn smstools_api() {
         json!({"text": "x", "mobiles": ["1"], "extra": 1}),
     ] {
         let r = e.post("/api/v1.0/sms/outgoing", lvv, &bad).await;
-        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert_eq!(r.status, 412, "{bad}: {}", r.body);
     }
     let r = request(rest, "POST", "/api/v1.0/sms/outgoing", lvv, Some(b"{oops")).await;
     assert_eq!(r.status, 400);

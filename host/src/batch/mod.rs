@@ -496,7 +496,9 @@ impl Batches {
     async fn callback(&self, job: &BatchJob, to: &str, outcome: &Outcome) {
         let (url, status, text) = match outcome {
             Outcome::Sent(id) => (&job.callback_url, "1", format!("Success \"{id}\"")),
-            Outcome::Failed(m) => (&job.errback_url, "0", format!("Error \"{m}\"")),
+            // Jasmin's errback text: `'HTTPAPI error: %s' % r.text.strip('"')` of the `/send`
+            // answer, whose closing quote goes with the strip (jasmin/protocols/rest/tasks.py).
+            Outcome::Failed(m) => (&job.errback_url, "0", format!("HTTPAPI error: Error \"{m}")),
         };
         let Some(url) = url else { return };
         let params = vec![

@@ -456,12 +456,21 @@ async fn sendbatch(
     password: Vec<u8>,
 ) -> Resp {
     let p = &state.pipeline;
+    // Jasmin authenticates a batch with a `/balance` call; any failure is this 412
+    // (jasmin/protocols/rest/api.py, SendBatchResource.on_post).
+    let auth_failed = || {
+        falcon(
+            StatusCode::PRECONDITION_FAILED,
+            "Authentication failed",
+            &format!("Authentication failed for user: {username}"),
+        )
+    };
     let user = match p.authenticate(&username, &password, ip).await {
         Ok(u) => u,
-        Err(e) => return message(StatusCode::FORBIDDEN, &e.to_string()),
+        Err(_) => return auth_failed(),
     };
-    if let Err(e) = p.check_credentials(&user) {
-        return message(StatusCode::FORBIDDEN, &e.to_string());
+    if p.check_credentials(&user).is_err() {
+        return auth_failed();
     }
     if state.cfg.enforce_http_bulk && !user.mt_cred.authorization.http_bulk {
         let e = MtError::Unauthorized(user.username.clone(), "Bulk send not authorized");
@@ -520,10 +529,15 @@ async fn sendbatch(
             }
             "schedule_at" => match parse_schedule(&s, state.offset, now) {
                 Some(t) => not_before = Some(t),
+                // Jasmin's answer (api.py, SendBatchResource.parse_schedule_at).
                 None => {
-                    return bad(format!(
-                        "batch_config [schedule_at] has an invalid value: [{s}] (expected YYYY-MM-DD HH:MM:SS or <N>s)."
-                    ))
+                    return falcon(
+                        StatusCode::PRECONDITION_FAILED,
+                        "Cannot parse scheduled_at value",
+                        &format!(
+                            "Got unknown format: {s}, correct formats are 'YYYY-MM-DD mm:hh:ss' or number of seconds, c.f. http://docs.jasminsms.com/en/latest/apis/rest"
+                        ),
+                    )
                 }
             },
             _ => return bad(format!("batch_config [{k}] is unknown.")),
@@ -637,10 +651,20 @@ async fn sendbatch(
         tracing::error!(error = %e, "cannot store batch");
         return message(StatusCode::INTERNAL_SERVER_ERROR, "Cannot queue the batch");
     }
-    json_value(
-        StatusCode::OK,
-        &json!({"data": {"batchId": job.id, "messageCount": total}}),
-    )
+    let mut data = json!({"batchId": job.id, "messageCount": total});
+    // Jasmin adds the countdown of a future batch (api.py, SendBatchResource.on_post): `<N>s`
+    // as given, or the seconds until the date.
+    if let Some(t) = not_before.filter(|t| *t > now) {
+        let given = cfg
+            .get("schedule_at")
+            .and_then(Value::as_str)
+            .filter(|s| s.ends_with('s'));
+        data["scheduled"] = Value::String(match given {
+            Some(s) => s.to_string(),
+            None => format!("{}s", (t - now) as f64 / 1000.0),
+        });
+    }
+    json_value(StatusCode::OK, &json!({ "data": data }))
 }
 
 /// `GET /secure/batch/<batchId>` (smsgate extension): a batch's progress.

@@ -62,7 +62,7 @@ jasmin_errors = {
     "400": resp("Invalid parameters (Jasmin's `Error \"...\"` text in `message`)", jasmin_msg),
     "401": resp("No Basic auth", falcon_err),
     "403": resp("Authentication or authorization failure", jasmin_msg),
-    "412": resp("Unparseable JSON, or no route", jasmin_msg),
+    "412": resp("Unparseable JSON, no route; for sendbatch also failed authentication and an unparseable schedule_at (Jasmin's Falcon errors)", jasmin_msg),
     "413": resp("Body larger than [rest-api] max_body_bytes", falcon_err),
 }
 

@@ -290,7 +290,7 @@ async fn every_error_row_of_table_7() {
             "Error \"Argument [to] has an invalid value: [abc].\"",
         ),
         (
-            "/send?username=foo&password=bar&to=1&content=a&hex-content=0",
+            "/send?username=foo&password=bar&to=1&hex-content=0",
             400,
             "Error \"Invalid hex-content data: 'b'0''\"",
         ),

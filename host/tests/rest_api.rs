@@ -784,7 +784,7 @@ async fn smstools_api() {
         json!({"text": "x", "mobiles": ["1"], "extra": 1}),
     ] {
         let r = e.post("/api/v1.0/sms/outgoing", lvv, &bad).await;
-        assert_eq!(r.status, 412, "{bad}: {}", r.body);
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
     }
     let r = request(rest, "POST", "/api/v1.0/sms/outgoing", lvv, Some(b"{oops")).await;
     assert_eq!(r.status, 400);

@@ -672,9 +672,6 @@ enabled = false
 [jcli]
 enabled = false
 
-[rest-api]
-enabled = false
-
 [[users]]
 username = "bench"
 password = "benchpwd"

@@ -252,25 +252,9 @@ struct Console {
     jasmin: bool,
 }
 
-/// Telnet negotiation (IAC sequences) and the terminal reset removed.
-fn strip_telnet(b: &[u8]) -> String {
-    let mut out = vec![];
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == 255 {
-            i += if b.get(i + 1).is_some_and(|v| (251..=254).contains(v)) {
-                3
-            } else {
-                2
-            };
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out)
-        .replace("\x1bc\x1b[4h", "")
-        .replace("\x1bc", "")
+/// Telnet negotiation (IAC sequences), the terminal reset and CRs removed.
+fn strip_telnet_lines(b: &[u8]) -> String {
+    strip_telnet(b)
         .replace("\r\r\r\n", "\n")
         .replace("\r\n", "\n")
 }
@@ -279,7 +263,7 @@ impl Console {
     async fn read_until(&mut self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
-            let text = strip_telnet(&self.buf);
+            let text = strip_telnet_lines(&self.buf);
             if done(&text) {
                 self.buf.clear();
                 return text;
@@ -305,7 +289,7 @@ impl Console {
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }
-        let text = strip_telnet(&self.buf);
+        let text = strip_telnet_lines(&self.buf);
         self.buf.clear();
         text
     }

@@ -123,27 +123,6 @@ impl Console {
     }
 }
 
-/// Remove telnet commands (IAC sequences) and terminal resets.
-fn strip_telnet(b: &[u8]) -> String {
-    let mut out = vec![];
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == 255 && i + 2 < b.len() + 1 {
-            i += if b.get(i + 1).is_some_and(|v| (251..=254).contains(v)) {
-                3
-            } else {
-                2
-            };
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out)
-        .replace("\x1bc\x1b[4h", "")
-        .replace("\x1bc", "")
-}
-
 fn normalise(s: &str) -> String {
     let s = s.replace("\r\r\r\n", "\n").replace("\r\n", "\n");
     // The recorded bytes are stored one char per byte: drop IAC sequences char-wise.

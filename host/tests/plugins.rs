@@ -257,27 +257,6 @@ async fn read_until(sock: &mut tokio::net::TcpStream, buf: &mut Vec<u8>, end: &s
     }
 }
 
-/// The console's text without telnet commands (IAC sequences) and terminal resets.
-fn strip_telnet(b: &[u8]) -> String {
-    let mut out = vec![];
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == 255 {
-            i += if b.get(i + 1).is_some_and(|v| (251..=254).contains(v)) {
-                3
-            } else {
-                2
-            };
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out)
-        .replace("\x1bc\x1b[4h", "")
-        .replace("\x1bc", "")
-}
-
 const BLACKLIST_ROUTE: &str = r#"
 [[filters]]
 fid = "bl"

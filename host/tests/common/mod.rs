@@ -438,3 +438,24 @@ pub async fn receiver_on(bind: SocketAddr) -> Receiver {
     });
     r
 }
+
+/// The console's text without telnet commands (IAC sequences) and terminal resets.
+pub fn strip_telnet(b: &[u8]) -> String {
+    let mut out = vec![];
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == 255 {
+            i += if b.get(i + 1).is_some_and(|v| (251..=254).contains(v)) {
+                3
+            } else {
+                2
+            };
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out)
+        .replace("\x1bc\x1b[4h", "")
+        .replace("\x1bc", "")
+}

@@ -101,6 +101,13 @@ fn p(k: &str, v: impl Into<String>) -> (String, String) {
 }
 
 impl Dlr {
+    /// Queue a callback job or a receipt for an SMPP user, waiting out a short broker outage
+    /// (these come from an SMSC's answer: there is no client to answer an error to).
+    async fn queue(&self, queue: &str, job: &Message) -> Result<(), crate::broker::BrokerError> {
+        crate::broker::publish_patiently(self.broker.as_ref(), queue, job, Duration::from_secs(15))
+            .await
+    }
+
     fn wants(m: &Message) -> (u8, Option<String>) {
         let level = m
             .dlr
@@ -130,14 +137,7 @@ impl Dlr {
             m.user.clone(),
             &m.connector,
         );
-        if let Err(e) = crate::broker::publish_patiently(
-            self.broker.as_ref(),
-            DLR_HTTP_QUEUE,
-            &job,
-            std::time::Duration::from_secs(15),
-        )
-        .await
-        {
+        if let Err(e) = self.queue(DLR_HTTP_QUEUE, &job).await {
             tracing::error!(id = %m.id, error = %e, "cannot queue level 1 DLR");
         }
     }
@@ -332,14 +332,7 @@ impl Dlr {
                 t.user.clone(),
                 &t.cid,
             );
-            if let Err(e) = crate::broker::publish_patiently(
-                self.broker.as_ref(),
-                DLR_HTTP_QUEUE,
-                &job,
-                std::time::Duration::from_secs(15),
-            )
-            .await
-            {
+            if let Err(e) = self.queue(DLR_HTTP_QUEUE, &job).await {
                 tracing::error!(id = %t.id, error = %e, "cannot queue DLR");
             }
         }
@@ -387,14 +380,7 @@ impl Dlr {
                 value: vec![receipt::state_of_stat(&r.stat)],
             },
         ];
-        if let Err(e) = crate::broker::publish_patiently(
-            self.broker.as_ref(),
-            &smpps_queue(user),
-            &m,
-            std::time::Duration::from_secs(15),
-        )
-        .await
-        {
+        if let Err(e) = self.queue(&smpps_queue(user), &m).await {
             tracing::error!(%id, error = %e, "cannot queue receipt for SMPP user");
         }
     }

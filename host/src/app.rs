@@ -10,29 +10,30 @@ use parking_lot::RwLock;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Auth;
-use crate::broker::embedded::EmbeddedBroker;
-use crate::broker::Broker;
-use crate::cancel::Cancellations;
-use crate::config::Config;
-use crate::db::Db;
-use crate::dlr::{Dlr, DLR_HTTP_QUEUE, MO_HTTP_QUEUE};
-use crate::http::{self, api::ApiState, ServerLimits};
-use crate::inbound::Inbound;
-use crate::interception::Interception;
-use crate::manage::{Manager, Profile};
-use crate::model::CallbackKind;
-use crate::pipeline::Pipeline;
-use crate::plugins::PluginHost;
-use crate::routing::table::{RoutingTable, TableKind};
-use crate::routing::{BuildOptions, KnownConnectors, LiveAvailability, ScriptHost};
-use crate::smpp::client::{ConnectorDeps, ConnectorHandle};
-use crate::smpp::server::{ServerDeps, SmppServer};
-use crate::sms::content::SplitMethod;
-use crate::stats::Stats;
-use crate::store::embedded::EmbeddedStore;
-use crate::store::{Balance, Store};
-use crate::throwers::Thrower;
+use smsgate_core::config::Config;
+use smsgate_core::model::CallbackKind;
+use smsgate_core::stats::Stats;
+use smsgate_gateway::cancel::Cancellations;
+use smsgate_gateway::dlr::{Dlr, DLR_HTTP_QUEUE, MO_HTTP_QUEUE};
+use smsgate_gateway::http::{self, api::ApiState, ServerLimits};
+use smsgate_gateway::inbound::Inbound;
+use smsgate_gateway::manage::{Manager, Profile};
+use smsgate_gateway::runtime::Runtime;
+use smsgate_gateway::smpp::client::ConnectorDeps;
+use smsgate_gateway::smpp::server::{ServerDeps, SmppServer};
+use smsgate_gateway::throwers::Thrower;
+use smsgate_plugins::PluginHost;
+use smsgate_policy::auth::Auth;
+use smsgate_policy::interception::Interception;
+use smsgate_policy::pipeline::Pipeline;
+use smsgate_queue::broker::embedded::EmbeddedBroker;
+use smsgate_queue::broker::Broker;
+use smsgate_queue::db::Db;
+use smsgate_queue::store::embedded::EmbeddedStore;
+use smsgate_queue::store::{Balance, Store};
+use smsgate_routing::table::{RoutingTable, TableKind};
+use smsgate_routing::{BuildOptions, KnownConnectors, LiveAvailability, ScriptHost};
+use smsgate_sms::content::SplitMethod;
 
 /// Errors starting a gateway.
 #[derive(Debug, thiserror::Error)]
@@ -45,42 +46,45 @@ pub enum StartError {
     Listen { addr: String, err: std::io::Error },
 }
 
-/// A running gateway.
+impl From<smsgate_queue::open::OpenError> for StartError {
+    fn from(e: smsgate_queue::open::OpenError) -> StartError {
+        match e {
+            smsgate_queue::open::OpenError::Config(m) => StartError::Config(m),
+            smsgate_queue::open::OpenError::Unreachable(m) => StartError::Storage(m),
+        }
+    }
+}
+
+/// A running gateway: its [`Runtime`] (the parts a configuration change reaches) and what
+/// only starting and stopping need.
 pub struct Gateway {
-    pub pipeline: Arc<Pipeline>,
-    pub stats: Arc<Stats>,
+    pub runtime: Arc<Runtime>,
     pub broker: Arc<dyn Broker>,
-    pub store: Arc<dyn Store>,
     /// Address of the HTTP API, if enabled.
     pub http_addr: Option<SocketAddr>,
-    /// The SMPP server API, if enabled.
-    pub smpp_server: Option<SmppServer>,
     pub cancellations: Arc<Cancellations>,
-    /// Receipts and MO (MO routing table, HTTP client connectors).
-    pub inbound: Arc<Inbound>,
-    throwers: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    pub connectors: RwLock<HashMap<String, Arc<ConnectorHandle>>>,
-    /// Live connector state the failover and least-cost routes read.
-    pub availability: Arc<LiveAvailability>,
+    /// Background tasks (callback throwers, REST batch runners, reassembly and receipt
+    /// timers, configuration followers), awaited on shutdown.
+    tasks: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// The live configuration (jCli, profiles, other nodes' changes).
     pub manager: Arc<Manager>,
-    /// What starting a connector needs.
-    pub(crate) connector_deps: ConnectorDeps,
-    /// The plugin host for `EvalPyFilter` filters (none: they are refused).
-    pub(crate) scripts: Option<Arc<dyn ScriptHost>>,
     jcli_addr: parking_lot::Mutex<Option<SocketAddr>>,
     /// Address of the REST API (`[rest-api]`), if enabled.
     pub rest_addr: Option<SocketAddr>,
     /// Durable batch jobs (`/secure/sendbatch`, retarus jobs).
-    pub batches: Arc<crate::batch::Batches>,
+    pub batches: Arc<smsgate_gateway::batch::Batches>,
     /// Message history behind the REST APIs' reports.
-    pub history: Arc<dyn crate::history::History>,
-    /// The Wasm plugin host (`[plugins] enabled`).
-    pub plugins: Option<Arc<PluginHost>>,
-    /// Interception tables and the HLR/charging hooks (the console swaps the tables).
-    pub interception: Arc<Interception>,
+    pub history: Arc<dyn smsgate_queue::history::History>,
     shutdown: CancellationToken,
     http_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// `gw.pipeline`, `gw.stats`, `gw.connectors`...: the runtime's parts, read through the gateway.
+impl std::ops::Deref for Gateway {
+    type Target = Runtime;
+    fn deref(&self) -> &Runtime {
+        &self.runtime
+    }
 }
 
 impl Gateway {
@@ -95,13 +99,13 @@ impl Gateway {
         .map_err(|e| StartError::Storage(format!("{}: {e}", db_path.display())))?;
         // Cluster mode (RabbitMQ / Redis) where configured, else the embedded database (which
         // the REST API's batches and history use in both modes).
-        let broker: Arc<dyn Broker> = match crate::cluster::open_broker(&cfg).await? {
+        let broker: Arc<dyn Broker> = match smsgate_queue::open::open_broker(&cfg).await? {
             Some(b) => b,
             None => EmbeddedBroker::open(db.clone())
                 .await
                 .map_err(|e| StartError::Storage(e.to_string()))?,
         };
-        let store: Arc<dyn Store> = match crate::cluster::open_store(&cfg).await? {
+        let store: Arc<dyn Store> = match smsgate_queue::open::open_store(&cfg).await? {
             Some(s) => s,
             None => EmbeddedStore::open(
                 db.clone(),
@@ -111,13 +115,16 @@ impl Gateway {
             .map_err(|e| StartError::Storage(e.to_string()))?,
         };
         // The persisted jcli-prod profile, if any, replaces the file's managed sections.
-        let mut profile = match crate::manage::read_profile(&*store, crate::manage::DEFAULT_PROFILE)
-            .await
-            .map_err(StartError::Storage)?
+        let mut profile = match smsgate_gateway::manage::read_profile(
+            &*store,
+            smsgate_gateway::manage::DEFAULT_PROFILE,
+        )
+        .await
+        .map_err(StartError::Storage)?
         {
             Some(p) => {
                 tracing::info!(
-                    profile = crate::manage::DEFAULT_PROFILE,
+                    profile = smsgate_gateway::manage::DEFAULT_PROFILE,
                     "configuration profile loaded (it replaces the config file's groups, users, connectors, filters, routes and interceptors)"
                 );
                 p
@@ -127,8 +134,11 @@ impl Gateway {
         profile.hash_passwords().map_err(StartError::Config)?;
         let base = cfg.clone();
         let cfg = profile.overlay(&base);
-        crate::manage::check(&cfg).map_err(|e| {
-            StartError::Config(format!("profile {}: {e}", crate::manage::DEFAULT_PROFILE))
+        smsgate_gateway::manage::check(&cfg).map_err(|e| {
+            StartError::Config(format!(
+                "profile {}: {e}",
+                smsgate_gateway::manage::DEFAULT_PROFILE
+            ))
         })?;
         let availability = Arc::new(LiveAvailability::new());
         let plugins = if cfg.plugins.enabled {
@@ -150,12 +160,12 @@ impl Gateway {
             .map_err(StartError::Config)?;
         let mo_table = RoutingTable::build_with(TableKind::Mo, &cfg.moroutes, &cfg.filters, &opts)
             .map_err(StartError::Config)?;
-        let httpccs: HashMap<String, crate::config::HttpClientConfig> = cfg
+        let httpccs: HashMap<String, smsgate_core::config::HttpClientConfig> = cfg
             .httpccs
             .iter()
             .map(|c| (c.cid.clone(), c.clone()))
             .collect();
-        let connectors: HashMap<String, Arc<crate::config::SmppClientConfig>> = cfg
+        let connectors: HashMap<String, Arc<smsgate_core::config::SmppClientConfig>> = cfg
             .smppccs
             .iter()
             .map(|c| (c.cid.clone(), Arc::new(c.clone())))
@@ -179,8 +189,10 @@ impl Gateway {
                 .map_err(|e| StartError::Storage(e.to_string()))?;
         }
         let stats = Arc::new(Stats::default());
-        let callbacks =
-            crate::throwers::policy::CallbackGuard::new(cfg.callbacks.clone(), Some(stats.clone()));
+        let callbacks = smsgate_policy::callbacks::CallbackGuard::new(
+            cfg.callbacks.clone(),
+            Some(stats.clone()),
+        );
         callbacks.set_users(auth.clone());
         for (what, url) in [
             ("broker", &cfg.broker.url),
@@ -310,13 +322,13 @@ impl Gateway {
                 store: store.clone(),
                 stats: stats.clone(),
                 cancellations: cancellations.clone(),
-                bind_slots: crate::cluster::BindSlots::from_config(&cfg, store.clone()),
+                bind_slots: smsgate_gateway::cluster::BindSlots::from_config(&cfg, store.clone()),
             };
             Some(
                 SmppServer::start(cfg.smpp_server.clone(), deps)
                     .await
                     .map_err(|e| match e {
-                        crate::smpp::server::ServerError::Listen { addr, err } => {
+                        smsgate_gateway::smpp::server::ServerError::Listen { addr, err } => {
                             StartError::Listen { addr, err }
                         }
                         other => StartError::Config(other.to_string()),
@@ -339,34 +351,37 @@ impl Gateway {
             cancellations: cancellations.clone(),
             dlr,
             inbound: inbound.clone(),
-            lease: crate::cluster::Leases::from_config(&cfg, store.clone()),
+            lease: smsgate_gateway::cluster::Leases::from_config(&cfg, store.clone()),
         };
-        let gw = Arc::new_cyclic(|me| Gateway {
+        let runtime = Arc::new(Runtime {
+            pipeline,
+            stats,
+            store: store.clone(),
+            inbound: inbound.clone(),
+            interception,
+            smpp_server,
+            connectors: RwLock::new(HashMap::new()),
+            connector_deps,
+            availability,
+            scripts,
+            plugins,
+        });
+        let gw = Arc::new(Gateway {
             manager: Arc::new(Manager::new(
-                me.clone(),
+                Arc::downgrade(&runtime),
                 base.clone(),
                 store.clone(),
                 profile.clone(),
             )),
-            pipeline,
-            stats,
+            runtime,
             broker: broker.clone(),
-            store: store.clone(),
             http_addr,
-            smpp_server,
             cancellations: cancellations.clone(),
-            inbound: inbound.clone(),
-            throwers: parking_lot::Mutex::new(throwers),
-            availability,
-            connectors: RwLock::new(HashMap::new()),
-            connector_deps,
-            scripts,
+            tasks: parking_lot::Mutex::new(throwers),
             jcli_addr: None.into(),
             rest_addr: rest.addr,
             batches: rest.batches,
             history: rest.history,
-            plugins,
-            interception,
             shutdown,
             http_task: parking_lot::Mutex::new(http_task),
         });
@@ -374,16 +389,16 @@ impl Gateway {
             .retain_smppcs(profile.smppccs.iter().map(|c| c.cid.as_str()));
         for c in &profile.smppccs {
             if profile.started.contains(&c.cid) {
-                gw.manager.spawn_connector(&gw, c, true);
+                gw.manager.spawn_connector(&gw.runtime, c, true);
             }
         }
-        gw.throwers
+        gw.tasks
             .lock()
             .push(tokio::spawn(gw.manager.clone().follow(gw.shutdown.clone())));
         if let Some(l) = &gw.connector_deps.lease {
-            gw.throwers
+            gw.tasks
                 .lock()
-                .push(tokio::spawn(crate::cluster::follow_bound(
+                .push(tokio::spawn(smsgate_gateway::cluster::follow_bound(
                     l.store.clone(),
                     gw.availability.clone(),
                     l.ttl,
@@ -391,7 +406,7 @@ impl Gateway {
                 )));
         }
         if cfg.jcli.enabled {
-            let addr = crate::jcli::start(&cfg.jcli, gw.manager.clone(), gw.shutdown.clone())
+            let addr = smsgate_jcli::start(&cfg.jcli, gw.manager.clone(), gw.shutdown.clone())
                 .await
                 .map_err(|(addr, err)| StartError::Listen { addr, err })?;
             *gw.jcli_addr.lock() = Some(addr);
@@ -422,7 +437,7 @@ impl Gateway {
         }
         let handles: Vec<_> = self.connectors.read().values().cloned().collect();
         futures::future::join_all(handles.iter().map(|h| h.stop())).await;
-        let throwers: Vec<_> = self.throwers.lock().drain(..).collect();
+        let throwers: Vec<_> = self.tasks.lock().drain(..).collect();
         for t in throwers {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
         }

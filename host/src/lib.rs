@@ -1,34 +1,34 @@
 //! smsgate: an SMS gateway with Jasmin's APIs, SMPP on both sides, durable queues and
 //! sandboxed WebAssembly plugins.
 //!
-//! A message's path, module by module: [`http`] (front door) → [`pipeline`] (authenticate,
-//! credentials, intercept, [`routing`], [`sms`] encoding, billing) → [`broker`] (durable queue)
-//! → [`smpp::client`] (connector, over the [`smpp::session`] layer) → the SMSC. Shared state
-//! (balances, message records) lives in [`store`]; counters in [`stats`].
+//! This crate wires the layers together ([`app`]) and re-exports them under one name for the
+//! binary, the tests and the benchmarks. The layers, bottom up (see `docs/architecture.md`):
+//! `smsgate-core` → `smsgate-sms` → `smsgate-queue` / `smsgate-smpp` → `smsgate-routing` →
+//! `smsgate-plugins` → `smsgate-policy` → `smsgate-gateway` → `smsgate-jcli` → here.
 
 pub mod app;
-pub mod auth;
-pub mod batch;
-pub mod billing;
-pub mod broker;
-pub mod cancel;
-pub mod cluster;
-pub mod config;
-pub mod db;
-pub mod dlr;
-pub mod history;
-pub mod http;
-pub mod inbound;
-pub mod interception;
-pub mod jcli;
-pub mod manage;
-pub mod model;
-pub mod pipeline;
-pub mod plugins;
-pub mod routing;
-pub mod simulator;
-pub mod smpp;
-pub mod sms;
-pub mod stats;
-pub mod store;
-pub mod throwers;
+
+pub use smsgate_core::{config, model, stats};
+pub use smsgate_gateway::{batch, cancel, cluster, dlr, http, inbound, manage, throwers};
+pub use smsgate_jcli as jcli;
+pub use smsgate_plugins as plugins;
+pub use smsgate_policy::{auth, billing, interception, pipeline};
+pub use smsgate_queue::{broker, db, history, store};
+pub use smsgate_routing as routing;
+pub use smsgate_smpp::simulator;
+pub use smsgate_sms as sms;
+
+/// SMPP: the session layer ([`smsgate_smpp`]) and the connectors and server above it.
+pub mod smpp {
+    pub use smsgate_gateway::smpp::{client, server};
+    pub use smsgate_smpp::*;
+}
+
+/// Load the configuration (defaults, then `file`, then `SMSGATE_*`), and check it as the
+/// gateway will build it: [`config::Config::validate`], then the routing tables' checks
+/// (regexes, dates, filter ids, unknown connectors, `EvalPyFilter` without `[plugins]`).
+pub fn load_config(file: Option<&std::path::Path>) -> Result<config::Config, config::ConfigError> {
+    let cfg = config::Config::load(file)?;
+    routing::table::validate_config(&cfg).map_err(config::ConfigError::new)?;
+    Ok(cfg)
+}

@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use smsgate::app::Gateway;
-use smsgate::config::Config;
 use smsgate::simulator::{self, SimConfig, Simulator};
 
 #[derive(Parser)]
@@ -122,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(config: Option<PathBuf>) -> anyhow::Result<()> {
-    let cfg = match Config::load(config.as_deref()) {
+    let cfg = match smsgate::load_config(config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("smsgate: {e}");

@@ -647,7 +647,7 @@ fn bad_regex_is_refused_at_load_with_its_key() {
     );
     let path = dir.path().join("smsgate.toml");
     std::fs::write(&path, toml).expect("write");
-    let e = smsgate::config::Config::load(Some(&path))
+    let e = smsgate::load_config(Some(&path))
         .expect_err("bad regex")
         .to_string();
     assert!(e.contains("dst_addr") && e.contains("invalid regex"), "{e}");

@@ -376,7 +376,7 @@ fn load(toml: &str) -> Result<Config, String> {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("smsgate.toml");
     std::fs::write(&path, toml).expect("write");
-    Config::load(Some(&path)).map_err(|e| e.to_string())
+    smsgate::load_config(Some(&path)).map_err(|e| e.to_string())
 }
 
 const BASE: &str = r#"

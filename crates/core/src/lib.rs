@@ -1,0 +1,7 @@
+//! The shared vocabulary of every smsgate crate: the message model ([`model`]), the
+//! configuration types ([`config`]) and the statistics counters ([`stats`]). Nothing here
+//! does I/O beyond reading the configuration file.
+
+pub mod config;
+pub mod model;
+pub mod stats;

@@ -1,0 +1,15 @@
+//! The running gateway: the doors messages come in by ([`http`], [`smpp::server`]), the
+//! connectors they leave by ([`smpp::client`]), what comes back ([`inbound`], [`dlr`]), the
+//! callbacks to clients ([`throwers`]), durable [`batch`] jobs, [`cluster`] coordination and
+//! the live configuration ([`manage`]).
+
+pub mod batch;
+pub mod cancel;
+pub mod cluster;
+pub mod dlr;
+pub mod http;
+pub mod inbound;
+pub mod manage;
+pub mod runtime;
+pub mod smpp;
+pub mod throwers;

@@ -1,0 +1,739 @@
+//! SMPP client connectors: connect, bind, keep the link up, and send the connector's queue.
+//!
+//! One task per connector: connect (TCP or TLS) → bind (with `bind_to`) → while bound, take
+//! messages from `submit.sm.<cid>` and send them with at most `window` outstanding and at most
+//! `submit_throughput` per second → on loss, reconnect after `con_loss_delay` (or after
+//! `con_fail_delay` when connecting failed). A message is acked in the queue only after the
+//! SMSC answered; temporary errors (throttling, timeouts, link loss) requeue it after
+//! `requeue_delay`, permanent ones end it with a failure record.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter, SubmitSm};
+use rusmpp::types::{COctetString, EmptyOrFullCOctetString};
+use rusmpp::values::{
+    DataCoding, EsmClass, InterfaceVersion, Npi, PriorityFlag, RegisteredDelivery,
+    ReplaceIfPresentFlag, ServiceType, Ton,
+};
+use rusmpp::{Command, CommandStatus, Pdu};
+use tokio::net::TcpStream;
+use tokio::sync::{watch, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use smsgate_core::config::{BindType, SmppClientConfig};
+use smsgate_core::model::message::now_ms;
+use smsgate_core::model::{Address, Message};
+use smsgate_core::stats::{SmppcStats, Stats};
+use smsgate_queue::broker::{submit_queue, Broker, Delivery};
+use smsgate_queue::store::{MessageRecord, Store};
+use smsgate_smpp::session::{self, Session, SessionConfig, SessionError};
+
+pub use smsgate_core::model::ConnectorState;
+
+/// Handle of a running connector.
+pub struct ConnectorHandle {
+    pub cid: String,
+    pub state: watch::Receiver<ConnectorState>,
+    stop: CancellationToken,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl ConnectorHandle {
+    /// Stop: finish the window in flight, unbind, and wait for the task to end.
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        let t = self.task.lock().take();
+        if let Some(t) = t {
+            let _ = t.await;
+        }
+    }
+}
+
+/// What a connector needs from the rest of the gateway.
+#[derive(Clone)]
+pub struct ConnectorDeps {
+    pub broker: Arc<dyn Broker>,
+    pub store: Arc<dyn Store>,
+    pub stats: Arc<Stats>,
+    pub max_retries: u32,
+    /// Messages cancelled by `cancel_sm` while queued: dropped instead of sent.
+    pub cancellations: Arc<crate::cancel::Cancellations>,
+    /// Receipt tracking and DLR throws.
+    pub dlr: Arc<crate::dlr::Dlr>,
+    /// Receipts and MO from the SMSC.
+    pub inbound: Arc<crate::inbound::Inbound>,
+    /// Cluster mode: the connector binds only while this node holds its lease.
+    pub lease: Option<Arc<crate::cluster::Leases>>,
+}
+
+/// Start connector `cfg`.
+pub fn spawn(cfg: Arc<SmppClientConfig>, deps: ConnectorDeps) -> Arc<ConnectorHandle> {
+    let (state_tx, state_rx) = watch::channel(ConnectorState::Connecting);
+    let stop = CancellationToken::new();
+    let handle = Arc::new(ConnectorHandle {
+        cid: cfg.cid.clone(),
+        state: state_rx,
+        stop: stop.clone(),
+        task: Mutex::new(None),
+    });
+    let task = tokio::spawn(run(cfg, deps, state_tx, stop));
+    *handle.task.lock() = Some(task);
+    handle
+}
+
+fn cstr<const MIN: usize, const MAX: usize>(s: &str) -> COctetString<MIN, MAX> {
+    smsgate_smpp::c_octet(s)
+}
+
+fn time17(s: &str) -> EmptyOrFullCOctetString<17> {
+    if s.len() == 16 {
+        EmptyOrFullCOctetString::from_vec(
+            s.as_bytes()
+                .iter()
+                .copied()
+                .chain([0u8])
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default()
+    } else {
+        EmptyOrFullCOctetString::empty()
+    }
+}
+
+async fn connect(cfg: &SmppClientConfig) -> std::io::Result<Box<dyn AsyncStream>> {
+    let addr = format!("{}:{}", cfg.host, cfg.port);
+    let tcp = tokio::time::timeout(
+        Duration::from_secs(cfg.bind_to.max(1)),
+        TcpStream::connect(&addr),
+    )
+    .await
+    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout"))??;
+    tcp.set_nodelay(true)?;
+    if !cfg.ssl {
+        return Ok(Box::new(tcp));
+    }
+    smsgate_smpp::tls::connect(tcp, &cfg.host, cfg.tls_verify).await
+}
+
+pub use smsgate_smpp::tls::AsyncStream;
+
+async fn bind(cfg: &SmppClientConfig, s: &Session) -> Result<(), String> {
+    let system_id = cstr::<1, 16>(&cfg.username);
+    let password = cstr::<1, 9>(&cfg.password);
+    let system_type = cstr::<1, 13>(cfg.systype.as_deref().unwrap_or(""));
+    let range = cstr::<1, 41>(cfg.addr_range.as_deref().unwrap_or(""));
+    let ton = Ton::from(cfg.bind_ton);
+    let npi = Npi::from(cfg.bind_npi);
+    let v = InterfaceVersion::Smpp3_4;
+    let pdu: Pdu = match cfg.bind {
+        BindType::Transceiver => BindTransceiver::builder()
+            .system_id(system_id)
+            .password(password)
+            .system_type(system_type)
+            .interface_version(v)
+            .addr_ton(ton)
+            .addr_npi(npi)
+            .address_range(range)
+            .build()
+            .into(),
+        BindType::Transmitter => BindTransmitter::builder()
+            .system_id(system_id)
+            .password(password)
+            .system_type(system_type)
+            .interface_version(v)
+            .addr_ton(ton)
+            .addr_npi(npi)
+            .address_range(range)
+            .build()
+            .into(),
+        BindType::Receiver => BindReceiver::builder()
+            .system_id(system_id)
+            .password(password)
+            .system_type(system_type)
+            .interface_version(v)
+            .addr_ton(ton)
+            .addr_npi(npi)
+            .address_range(range)
+            .build()
+            .into(),
+    };
+    let resp = s
+        .request_with_timeout(pdu, Duration::from_secs(cfg.bind_to.max(1)))
+        .await
+        .map_err(|e| format!("bind: {e}"))?;
+    if resp.status() != CommandStatus::EsmeRok {
+        return Err(format!("bind refused: {:?}", resp.status()));
+    }
+    Ok(())
+}
+
+async fn run(
+    cfg: Arc<SmppClientConfig>,
+    deps: ConnectorDeps,
+    state: watch::Sender<ConnectorState>,
+    stop: CancellationToken,
+) {
+    let stats = deps.stats.smppc(&cfg.cid);
+    let queue = submit_queue(&cfg.cid);
+    let lease = deps.lease.clone().filter(|l| l.required(&cfg.cid));
+    loop {
+        if let Some(l) = &lease {
+            tokio::select! {
+                _ = l.acquire(&cfg.cid) => {}
+                _ = stop.cancelled() => break,
+            }
+        }
+        let _ = state.send(ConnectorState::Connecting);
+        let scfg = SessionConfig {
+            response_timeout: Duration::from_secs(cfg.res_to.max(1)),
+            enquire_link_interval: Some(Duration::from_secs(cfg.elink_interval.max(1))),
+            inactivity_timeout: Some(Duration::from_secs(cfg.trx_to.max(1))),
+            pdu_read_timeout: Duration::from_secs(cfg.pdu_red_to.max(1)),
+            max_pdu_len: 64 * 1024,
+            clock: Some(deps.stats.smppc_clock(&cfg.cid)),
+            elink_count: Some(session::ElinkCount::Sent({
+                let stats = stats.clone();
+                Arc::new(move || stats.elink_count.inc())
+            })),
+        };
+        let attempt = tokio::select! {
+            r = connect(&cfg) => r.map_err(|e| e.to_string()),
+            _ = stop.cancelled() => break,
+        };
+        let delay = match attempt {
+            Ok(stream) => {
+                stats.connected_count.inc();
+                let (session, incoming) = session::start(stream, scfg);
+                let bound = tokio::select! {
+                    r = bind(&cfg, &session) => r,
+                    _ = stop.cancelled() => { session.close(session::CloseReason::Local); break; }
+                };
+                match bound {
+                    Ok(()) => {
+                        tracing::info!(cid = %cfg.cid, host = %cfg.host, port = cfg.port, bind = ?cfg.bind, "connector bound");
+                        stats.bound_count.set(1);
+                        let _ = state.send(ConnectorState::Bound);
+                        // Cluster: unbind as soon as the lease is lost (fencing).
+                        let keeper = lease.clone().map(|l| {
+                            let (s, cid) = (session.clone(), cfg.cid.clone());
+                            tokio::spawn(async move {
+                                l.hold(&cid).await;
+                                s.close(session::CloseReason::Local);
+                            })
+                        });
+                        let inbound = tokio::spawn(handle_incoming(
+                            session.clone(),
+                            incoming,
+                            stats.clone(),
+                            cfg.clone(),
+                            deps.inbound.clone(),
+                        ));
+                        if cfg.bind != BindType::Receiver {
+                            send_loop(&cfg, &deps, &session, &stats, &queue, &stop).await;
+                        } else {
+                            tokio::select! {
+                                _ = session.closed() => {}
+                                _ = stop.cancelled() => {}
+                            }
+                        }
+                        if stop.is_cancelled() && !session.is_closed() {
+                            session.unbind().await;
+                        }
+                        inbound.abort();
+                        if let Some(k) = keeper {
+                            k.abort();
+                        }
+                        stats.bound_count.set(0);
+                        stats.disconnected_count.inc();
+                        let _ = state.send(ConnectorState::Disconnected);
+                        let _ = deps.broker.release_all(&queue).await;
+                        tracing::warn!(cid = %cfg.cid, reason = ?session.close_reason(), "connector session ended");
+                        if stop.is_cancelled() || !cfg.con_loss_retry {
+                            break;
+                        }
+                        cfg.con_loss_delay
+                    }
+                    Err(e) => {
+                        session.close(session::CloseReason::Local);
+                        stats.disconnected_count.inc();
+                        tracing::warn!(cid = %cfg.cid, error = %e, "bind failed");
+                        if !cfg.con_fail_retry {
+                            break;
+                        }
+                        cfg.con_fail_delay
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(cid = %cfg.cid, error = %e, "connection failed");
+                let _ = state.send(ConnectorState::Disconnected);
+                if !cfg.con_fail_retry {
+                    break;
+                }
+                cfg.con_fail_delay
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(delay)) => {}
+            _ = stop.cancelled() => break,
+        }
+    }
+    if let Some(l) = &lease {
+        l.release(&cfg.cid).await;
+    }
+    let _ = state.send(ConnectorState::Stopped);
+}
+
+/// Requests from the SMSC: receipts and MO (`deliver_sm`, `data_sm`), handled concurrently
+/// (up to 256 at once) and answered once what they carry is durably queued.
+async fn handle_incoming(
+    s: Session,
+    mut rx: tokio::sync::mpsc::Receiver<Command>,
+    stats: Arc<SmppcStats>,
+    cfg: Arc<SmppClientConfig>,
+    inbound: Arc<crate::inbound::Inbound>,
+) {
+    let limit = Arc::new(tokio::sync::Semaphore::new(256));
+    while let Some(cmd) = rx.recv().await {
+        let seq = cmd.sequence_number;
+        let inc = match cmd.pdu() {
+            Some(Pdu::DeliverSm(d)) => {
+                stats.deliver_sm_count.inc();
+                crate::inbound::Incoming {
+                    source: Address {
+                        addr: smsgate_smpp::cstring(d.source_addr.as_ref()),
+                        ton: d.source_addr_ton.into(),
+                        npi: d.source_addr_npi.into(),
+                    },
+                    destination: Address {
+                        addr: smsgate_smpp::cstring(d.destination_addr.as_ref()),
+                        ton: d.dest_addr_ton.into(),
+                        npi: d.dest_addr_npi.into(),
+                    },
+                    esm_class: d.esm_class.into(),
+                    data_coding: d.data_coding.into(),
+                    protocol_id: d.protocol_id,
+                    priority: d.priority_flag.into(),
+                    validity_period: smsgate_smpp::cstring(d.validity_period.as_ref()),
+                    short_message: d.short_message().as_ref().to_vec(),
+                    tlvs: d.tlvs().iter().map(smsgate_smpp::tlv_to_model).collect(),
+                }
+            }
+            Some(Pdu::DataSm(d)) => {
+                stats.data_sm_count.inc();
+                crate::inbound::Incoming {
+                    source: Address {
+                        addr: smsgate_smpp::cstring(d.source_addr.as_ref()),
+                        ton: d.source_addr_ton.into(),
+                        npi: d.source_addr_npi.into(),
+                    },
+                    destination: Address {
+                        addr: smsgate_smpp::cstring(d.destination_addr.as_ref()),
+                        ton: d.dest_addr_ton.into(),
+                        npi: d.dest_addr_npi.into(),
+                    },
+                    esm_class: d.esm_class.into(),
+                    data_coding: d.data_coding.into(),
+                    protocol_id: 0,
+                    priority: 0,
+                    validity_period: String::new(),
+                    short_message: vec![],
+                    tlvs: d.tlvs().iter().map(smsgate_smpp::tlv_to_model).collect(),
+                }
+            }
+            _ => {
+                s.nack(seq, CommandStatus::EsmeRinvcmdid).await;
+                continue;
+            }
+        };
+        let is_data = cmd.id() == rusmpp::CommandId::DataSm;
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
+        let (s2, cfg2, inbound2) = (s.clone(), cfg.clone(), inbound.clone());
+        tokio::spawn(async move {
+            let status = inbound2.handle(&cfg2, inc).await;
+            let _ = if is_data {
+                s2.respond(seq, status, rusmpp::pdus::DataSmResp::builder().build())
+                    .await
+            } else {
+                s2.respond(seq, status, rusmpp::pdus::DeliverSmResp::builder().build())
+                    .await
+            };
+            drop(permit);
+        });
+    }
+}
+
+/// Token-bucket-free pacing: at most `rate` sends per second, evenly spaced.
+struct Throttle {
+    interval: Option<Duration>,
+    next: Instant,
+}
+
+impl Throttle {
+    fn new(rate: f64) -> Throttle {
+        Throttle {
+            interval: (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate)),
+            next: Instant::now(),
+        }
+    }
+    async fn wait(&mut self) {
+        let Some(iv) = self.interval else { return };
+        let now = Instant::now();
+        if self.next > now {
+            tokio::time::sleep_until(self.next.into()).await;
+        } else if now - self.next > iv * 10 {
+            self.next = now; // do not burst after an idle period
+        }
+        self.next += iv;
+    }
+}
+
+async fn send_loop(
+    cfg: &Arc<SmppClientConfig>,
+    deps: &ConnectorDeps,
+    session: &Session,
+    stats: &Arc<SmppcStats>,
+    queue: &str,
+    stop: &CancellationToken,
+) {
+    let window = Arc::new(Semaphore::new(cfg.window));
+    // Every send task, bookkeeping included, so the loop ends only once each delivery has been
+    // acked or requeued (releasing deliveries still being acked would send them twice).
+    let tasks = tokio_util::task::TaskTracker::new();
+    let mut throttle = Throttle::new(cfg.submit_throughput);
+    // Ids being sent: a second copy of one (republished after a lost confirm, see
+    // `Message::republished`) waits until the first is done.
+    let in_flight: Arc<Mutex<std::collections::HashSet<uuid::Uuid>>> = Arc::default();
+    'outer: loop {
+        tokio::select! {
+            _ = deps.broker.wait_ready(queue) => {}
+            _ = session.closed() => break,
+            _ = stop.cancelled() => break,
+        }
+        // Take a window's worth: handing out is a durable commit, so fetching only what the
+        // window has room for at this instant would put one commit between every few sends.
+        let room = cfg.window.max(1);
+        let batch = match deps.broker.receive(queue, room).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "queue receive failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let mut batch = batch.into_iter();
+        while let Some(d) = batch.next() {
+            let permit = tokio::select! {
+                biased;
+                _ = session.closed() => {
+                    put_back(deps, queue, d, batch.by_ref()).await;
+                    break 'outer;
+                }
+                p = window.clone().acquire_owned() => p,
+            };
+            let Ok(permit) = permit else { break 'outer };
+            let id = d.message.id;
+            if !in_flight.lock().insert(id) {
+                // Another copy of this message is being sent (a redelivery after a lost ack, or
+                // a republished copy): look at this one again once that is done, as a possible
+                // duplicate (see `send_one`).
+                let mut copy = d.message.clone();
+                copy.republished = true;
+                let _ = deps
+                    .broker
+                    .requeue(queue, d.tag, &copy, Duration::from_secs(1))
+                    .await;
+                continue;
+            }
+            throttle.wait().await;
+            let (s, deps2, cfg2, stats2, q, ids) = (
+                session.clone(),
+                deps.clone(),
+                cfg.clone(),
+                stats.clone(),
+                queue.to_string(),
+                in_flight.clone(),
+            );
+            tasks.spawn(async move {
+                // The permit is the SMPP window: it is given back as soon as the SMSC
+                // answered, before the (durable) bookkeeping.
+                send_one(&s, &deps2, &cfg2, &stats2, &q, d, permit).await;
+                ids.lock().remove(&id);
+            });
+        }
+    }
+    // Drain: wait for every outstanding submit to be answered and recorded (bounded by the
+    // response timeout).
+    // No timeout: every request is bounded by `res_to` (or fails at once when the session
+    // closes), and releasing a delivery whose task still runs would send it twice.
+    tasks.close();
+    tasks.wait().await;
+}
+
+async fn put_back(
+    deps: &ConnectorDeps,
+    queue: &str,
+    first: Delivery,
+    rest: impl Iterator<Item = Delivery>,
+) {
+    for d in std::iter::once(first).chain(rest) {
+        let _ = deps
+            .broker
+            .requeue(queue, d.tag, &d.message, Duration::ZERO)
+            .await;
+    }
+}
+
+enum Outcome {
+    Sent(String),
+    /// Never written to the SMSC: put back at once, no retry consumed.
+    NotSent,
+    Temporary(String),
+    Permanent(String),
+}
+
+fn build_submit(m: &Message, part: &smsgate_core::model::Part) -> SubmitSm {
+    let mut sm = SubmitSm::builder()
+        .service_type(ServiceType::new(cstr::<1, 6>(&m.service_type)))
+        .source_addr_ton(Ton::from(m.source.ton))
+        .source_addr_npi(Npi::from(m.source.npi))
+        .source_addr(cstr::<1, 21>(&m.source.addr))
+        .dest_addr_ton(Ton::from(m.destination.ton))
+        .dest_addr_npi(Npi::from(m.destination.npi))
+        .destination_addr(cstr::<1, 21>(&m.destination.addr))
+        .esm_class(EsmClass::from(part.esm_class))
+        .protocol_id(m.protocol_id)
+        .priority_flag(PriorityFlag::from(m.priority))
+        .schedule_delivery_time(time17(&m.schedule_delivery_time))
+        .validity_period(time17(&m.validity_period))
+        .registered_delivery(RegisteredDelivery::from(m.registered_delivery))
+        .replace_if_present_flag(ReplaceIfPresentFlag::from(m.replace_if_present))
+        .data_coding(DataCoding::from(m.data_coding))
+        .sm_default_msg_id(m.sm_default_msg_id)
+        .short_message(smsgate_smpp::octets(&part.short_message))
+        .build();
+    for t in part.tlvs.iter().chain(m.tlvs.iter()) {
+        sm.push_tlv(smsgate_smpp::submission_tlv(t));
+    }
+    sm
+}
+
+fn classify(status: CommandStatus) -> Option<bool> {
+    // Some(true) = temporary, Some(false) = permanent, None = ok.
+    match status {
+        CommandStatus::EsmeRok => None,
+        CommandStatus::EsmeRthrottled
+        | CommandStatus::EsmeRmsgqful
+        | CommandStatus::EsmeRsyserr
+        | CommandStatus::EsmeRsubmitfail => Some(true),
+        _ => Some(false),
+    }
+}
+
+async fn send_one(
+    s: &Session,
+    deps: &ConnectorDeps,
+    cfg: &SmppClientConfig,
+    stats: &SmppcStats,
+    queue: &str,
+    d: Delivery,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let mut m = d.message;
+    if d.redelivered || m.republished {
+        // A copy that may have been handled already: a message redelivered because its ack
+        // was lost, or republished because its publish confirmation was. Only a finished
+        // message has a record: then this copy is dropped, not sent twice.
+        if let Ok(Some(rec)) = deps.store.record_get(&m.id.to_string()).await {
+            deps.stats.queue.duplicate_dropped_count.inc();
+            tracing::info!(id = %m.id, status = %rec.status, "copy of a message already handled: dropped");
+            let _ = deps.broker.ack(queue, d.tag).await;
+            return;
+        }
+    }
+    if d.redelivered {
+        deps.stats.queue.redelivered_count.inc();
+        tracing::warn!(id = %m.id, "sending a message again after a restart: possible duplicate");
+    }
+    if now_ms() > m.expires_at {
+        finish_failed(
+            deps,
+            queue,
+            d.tag,
+            &m,
+            "EXPIRED",
+            "validity or queue max age reached",
+        )
+        .await;
+        deps.stats.queue.expired_count.inc();
+        return;
+    }
+    if deps.cancellations.contains(&m.id) {
+        finish_failed(
+            deps,
+            queue,
+            d.tag,
+            &m,
+            "CANCELLED",
+            "cancelled by cancel_sm",
+        )
+        .await;
+        return;
+    }
+    let mut outcome = Outcome::Sent(String::new());
+    // Parts accepted on an earlier attempt are not sent again.
+    let mut smsc_ids = std::mem::take(&mut m.sent_parts);
+    let already_sent = smsc_ids.len();
+    for part in m.parts.iter().skip(smsc_ids.len()) {
+        stats.submit_sm_request_count.inc();
+        let pdu = build_submit(&m, part);
+        outcome = match s.request(pdu).await {
+            Ok(resp) => {
+                let status = resp.status();
+                let o = match classify(status) {
+                    None => match resp.pdu() {
+                        Some(Pdu::SubmitSmResp(r)) => {
+                            stats.submit_sm_count.inc();
+                            let id = String::from_utf8_lossy(r.message_id().as_ref())
+                                .trim_end_matches('\0')
+                                .to_string();
+                            Outcome::Sent(id)
+                        }
+                        // generic_nack or a wrong response type: not an acceptance.
+                        _ => {
+                            stats.other_submit_error_count.inc();
+                            Outcome::Temporary(format!("unexpected response {:?}", resp.id()))
+                        }
+                    },
+                    Some(true) => {
+                        if status == CommandStatus::EsmeRthrottled {
+                            stats.throttling_error_count.inc();
+                        } else {
+                            stats.other_submit_error_count.inc();
+                        }
+                        Outcome::Temporary(format!("{status:?}"))
+                    }
+                    Some(false) => {
+                        stats.other_submit_error_count.inc();
+                        Outcome::Permanent(format!("{status:?}"))
+                    }
+                };
+                smsgate_queue::broker::events::submit_sm_resp(
+                    deps.broker.as_ref(),
+                    &m,
+                    &cfg.cid,
+                    smsc_ids.len() + 1,
+                    u32::from(status),
+                    match &o {
+                        Outcome::Sent(id) => Some(id.as_str()),
+                        _ => None,
+                    },
+                );
+                o
+            }
+            Err(SessionError::Timeout) => Outcome::Temporary("response timeout".into()),
+            Err(SessionError::Closed) => Outcome::Temporary("link down".into()),
+            Err(SessionError::NotSent) => Outcome::NotSent,
+        };
+        match &outcome {
+            Outcome::Sent(id) => smsc_ids.push(id.clone()),
+            _ => break,
+        }
+    }
+    drop(permit);
+    // Asynchronous billing: the rest of each part the SMSC just accepted (ESME_ROK).
+    smsgate_policy::billing::charge_acknowledged(
+        deps.store.as_ref(),
+        deps.broker.as_ref(),
+        &m,
+        smsc_ids.len() - already_sent,
+    )
+    .await;
+    // A retry resumes after the parts already accepted.
+    m.sent_parts = smsc_ids.clone();
+    match outcome {
+        Outcome::Sent(_) => {
+            deps.inbound.interception.settle(&m.id.to_string(), true);
+            let rec = MessageRecord {
+                id: m.id.to_string(),
+                status: "ESME_ROK".into(),
+                connector: cfg.cid.clone(),
+                smsc_id: smsc_ids.first().cloned(),
+                detail: None,
+                updated_at: now_ms(),
+            };
+            let expiry = Duration::from_secs(cfg.dlr_expiry.max(1));
+            let (_, _, acked) = tokio::join!(
+                deps.store.record(rec),
+                deps.dlr.submitted(
+                    &m,
+                    cfg.dlr_group.as_deref().unwrap_or(""),
+                    cfg.dlr_msgid,
+                    expiry,
+                    &smsc_ids
+                ),
+                deps.broker.ack(queue, d.tag)
+            );
+            if let Err(e) = acked {
+                tracing::error!(id = %m.id, error = %e, "ack failed");
+            }
+        }
+        Outcome::NotSent => {
+            if let Err(e) = deps.broker.requeue(queue, d.tag, &m, Duration::ZERO).await {
+                tracing::error!(id = %m.id, error = %e, "requeue failed");
+            }
+        }
+        Outcome::Temporary(why) => {
+            m.tries += 1;
+            if m.tries >= deps.max_retries {
+                deps.stats.queue.retries_exhausted_count.inc();
+                finish_failed(deps, queue, d.tag, &m, "RETRIES_EXHAUSTED", &why).await;
+            } else {
+                deps.stats.queue.requeued_count.inc();
+                tracing::info!(id = %m.id, tries = m.tries, reason = %why, delay = cfg.requeue_delay, "requeued");
+                if let Err(e) = deps
+                    .broker
+                    .requeue(queue, d.tag, &m, Duration::from_secs(cfg.requeue_delay))
+                    .await
+                {
+                    tracing::error!(id = %m.id, error = %e, "requeue failed");
+                }
+            }
+        }
+        Outcome::Permanent(status) => {
+            deps.stats.queue.rejected_count.inc();
+            finish_failed(deps, queue, d.tag, &m, &status, "refused by the SMSC").await;
+        }
+    }
+}
+
+/// End a message with a local failure status (a failure DLR, where requested, is thrown by
+/// the DLR module from this record).
+async fn finish_failed(
+    deps: &ConnectorDeps,
+    queue: &str,
+    tag: u64,
+    m: &Message,
+    status: &str,
+    why: &str,
+) {
+    tracing::warn!(id = %m.id, status, reason = why, connector = %m.connector, "message failed");
+    deps.inbound.interception.settle(&m.id.to_string(), false);
+    let rec = MessageRecord {
+        id: m.id.to_string(),
+        status: status.to_string(),
+        connector: m.connector.clone(),
+        smsc_id: None,
+        detail: Some(why.to_string()),
+        updated_at: now_ms(),
+    };
+    let _ = deps.store.record(rec).await;
+    deps.dlr.failed(m, status).await;
+    if let Err(e) = deps.broker.ack(queue, tag).await {
+        tracing::error!(id = %m.id, error = %e, "ack of failed message failed");
+    }
+}

@@ -1,0 +1,216 @@
+//! An interception table: interceptors by order, highest first; the first whose filters all
+//! match runs its plugin. Built from configuration with every check done at build time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use smsgate_core::config::{FilterConfig, InterceptorConfig};
+use smsgate_plugins::{PluginHost, Slot, PYTHON_MISSING};
+use smsgate_routing::{filter, BuildOptions, Filter, Routable, TableKind};
+
+/// One interceptor.
+#[derive(Debug)]
+pub struct Interceptor {
+    pub order: u32,
+    /// `DefaultInterceptor`, `StaticMTInterceptor` or `StaticMOInterceptor`.
+    pub kind: &'static str,
+    pub filters: Vec<Arc<dyn Filter>>,
+    /// The `interceptor` plugin it runs (`script = "plugin(name)"`).
+    pub plugin: Arc<Slot>,
+    /// The script as configured.
+    pub script: String,
+}
+
+/// The table.
+#[derive(Debug)]
+pub struct InterceptionTable {
+    kind: TableKind,
+    /// Highest order first.
+    entries: Vec<Interceptor>,
+}
+
+const TYPES_MT: [&str; 2] = ["DefaultInterceptor", "StaticMTInterceptor"];
+const TYPES_MO: [&str; 2] = ["DefaultInterceptor", "StaticMOInterceptor"];
+
+/// `plugin(name)` to `name`.
+fn plugin_name(script: &str) -> Result<&str, String> {
+    let s = script.trim();
+    if s.starts_with("python3(") {
+        return Err(format!("script {s:?}: {PYTHON_MISSING}"));
+    }
+    match s.strip_prefix("plugin(").and_then(|r| r.strip_suffix(')')) {
+        Some(n) if !n.trim().is_empty() && !n.contains(['(', ')', '/']) => Ok(n.trim()),
+        _ => Err(format!(
+            "script {s:?}: expected plugin(name) (a Wasm interceptor plugin) or python3(/path.py)"
+        )),
+    }
+}
+
+impl InterceptionTable {
+    /// An empty table.
+    pub fn new(kind: TableKind) -> Self {
+        InterceptionTable {
+            kind,
+            entries: vec![],
+        }
+    }
+
+    /// MT or MO.
+    pub fn kind(&self) -> TableKind {
+        self.kind
+    }
+
+    /// The interceptors, highest order first.
+    pub fn entries(&self) -> &[Interceptor] {
+        &self.entries
+    }
+
+    /// The interceptor to run for `r`, if any.
+    pub fn find(&self, r: &Routable<'_>) -> Option<&Interceptor> {
+        self.entries
+            .iter()
+            .find(|i| i.filters.iter().all(|f| f.matches(r)))
+    }
+
+    /// Build from configuration; errors name the key (`mtinterceptors[2]`) and what is wrong.
+    pub fn build(
+        kind: TableKind,
+        interceptors: &[InterceptorConfig],
+        filters: &[FilterConfig],
+        opts: &BuildOptions,
+        plugins: Option<&PluginHost>,
+    ) -> Result<InterceptionTable, String> {
+        let section = match kind {
+            TableKind::Mt => "mtinterceptors",
+            TableKind::Mo => "mointerceptors",
+        };
+        let types: &[&str] = match kind {
+            TableKind::Mt => &TYPES_MT,
+            TableKind::Mo => &TYPES_MO,
+        };
+        let by_id: HashMap<&str, &FilterConfig> =
+            filters.iter().map(|f| (f.fid.trim(), f)).collect();
+        let mut entries: Vec<Interceptor> = vec![];
+        for (i, c) in interceptors.iter().enumerate() {
+            let at = format!(
+                "key `{section}[{i}]` ({} at order {})",
+                c.kind.trim(),
+                c.order
+            );
+            let ty = types
+                .iter()
+                .copied()
+                .find(|t| t.eq_ignore_ascii_case(c.kind.trim()))
+                .ok_or_else(|| {
+                    format!(
+                        "{at}: unknown {} interceptor type {:?} (expected one of {})",
+                        kind.label(),
+                        c.kind,
+                        types.join(", ")
+                    )
+                })?;
+            match (
+                ty == "DefaultInterceptor",
+                c.order == 0,
+                c.filters.is_empty(),
+            ) {
+                (true, false, _) => return Err(format!("{at}: DefaultInterceptor is at order 0")),
+                (true, _, false) => {
+                    return Err(format!("{at}: DefaultInterceptor takes no filters"))
+                }
+                (false, true, _) => {
+                    return Err(format!("{at}: order 0 is for the DefaultInterceptor"))
+                }
+                (false, _, true) => return Err(format!("{at}: {ty} needs at least one filter")),
+                _ => {}
+            }
+            if entries.iter().any(|e| e.order == c.order) {
+                return Err(format!("{at}: order {} is already used", c.order));
+            }
+            let name = plugin_name(&c.script).map_err(|e| format!("{at}: {e}"))?;
+            let mut fs = vec![];
+            for fid in &c.filters {
+                let fc = by_id.get(fid.trim()).ok_or_else(|| {
+                    format!("{at}: unknown filter id {fid:?} (no [[filters]] with that fid)")
+                })?;
+                let f = filter::build_with(fc, opts.scripts.as_deref())
+                    .map_err(|e| format!("{at}: filter {fid:?}: {e}"))?;
+                let ok = match kind {
+                    TableKind::Mt => f.for_mt(),
+                    TableKind::Mo => f.for_mo(),
+                };
+                if !ok {
+                    return Err(format!(
+                        "{at}: filter {fid:?} ({}) cannot be used in an {} interceptor",
+                        f.kind(),
+                        kind.label()
+                    ));
+                }
+                fs.push(f);
+            }
+            let host = plugins
+                .ok_or_else(|| format!("{at}: interceptors run Wasm plugins: enable [plugins]"))?;
+            entries.push(Interceptor {
+                order: c.order,
+                kind: ty,
+                filters: fs,
+                plugin: host.slot(name),
+                script: c.script.trim().to_string(),
+            });
+        }
+        entries.sort_by_key(|e| std::cmp::Reverse(e.order));
+        Ok(InterceptionTable { kind, entries })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_parse() {
+        assert_eq!(plugin_name(" plugin(sender) "), Ok("sender"));
+        assert!(plugin_name("python3(/x.py)")
+            .unwrap_err()
+            .contains("Python-on-Wasm"));
+        assert!(plugin_name("plugin()").is_err());
+        assert!(plugin_name("bash(x)").is_err());
+    }
+
+    #[test]
+    fn tables_check_types_orders_and_filters() {
+        let opts = BuildOptions::default();
+        let f = vec![FilterConfig {
+            fid: "u".into(),
+            kind: "UserFilter".into(),
+            uid: Some("foo".into()),
+            ..Default::default()
+        }];
+        let bad = |c: InterceptorConfig, kind: TableKind| {
+            InterceptionTable::build(kind, &[c], &f, &opts, None).unwrap_err()
+        };
+        assert!(bad(
+            InterceptorConfig::new("StaticMOInterceptor", 1, "plugin(x)"),
+            TableKind::Mt
+        )
+        .contains("unknown MT interceptor type"));
+        assert!(bad(
+            InterceptorConfig::new("DefaultInterceptor", 3, "plugin(x)"),
+            TableKind::Mt
+        )
+        .contains("order 0"));
+        assert!(bad(
+            InterceptorConfig::new("StaticMTInterceptor", 3, "plugin(x)"),
+            TableKind::Mt
+        )
+        .contains("at least one filter"));
+        let mut c = InterceptorConfig::new("StaticMOInterceptor", 3, "plugin(x)");
+        c.filters = vec!["u".into()];
+        assert!(bad(c, TableKind::Mo).contains("cannot be used in an MO"));
+        assert!(bad(
+            InterceptorConfig::new("DefaultInterceptor", 0, "plugin(x)"),
+            TableKind::Mt
+        )
+        .contains("enable [plugins]"));
+    }
+}

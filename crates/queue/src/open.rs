@@ -1,0 +1,61 @@
+//! The cluster implementations chosen by the configuration: RabbitMQ when `broker.url` is
+//! set, Redis (and PostgreSQL history) when `store.url` is set. `None`: the caller uses the
+//! embedded ones.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use smsgate_core::config::Config;
+
+use crate::broker::amqp::{AmqpBroker, AmqpConfig};
+use crate::broker::Broker;
+use crate::store::redis::{RedisConfig, RedisStore};
+use crate::store::Store;
+
+/// Why a configured broker or store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL is not one this build understands (the message names the key).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The service did not answer or refused us.
+    #[error("storage: {0}")]
+    Unreachable(String),
+}
+
+/// The AMQP broker when `broker.url` is set.
+pub async fn open_broker(cfg: &Config) -> Result<Option<Arc<dyn Broker>>, OpenError> {
+    let Some(acfg) = AmqpConfig::from_config(&cfg.broker) else {
+        return Ok(None);
+    };
+    if !acfg.url.starts_with("amqp://") {
+        return Err(OpenError::Config(
+            "key `broker.url`: expected amqp://user:pass@host:port/vhost".into(),
+        ));
+    }
+    let b = AmqpBroker::connect(acfg)
+        .await
+        .map_err(|e| OpenError::Unreachable(format!("RabbitMQ: {e}")))?;
+    Ok(Some(b))
+}
+
+/// The Redis store when `store.url` is set.
+pub async fn open_store(cfg: &Config) -> Result<Option<Arc<dyn Store>>, OpenError> {
+    let Some(url) = cfg.store.url.clone() else {
+        return Ok(None);
+    };
+    if !url.starts_with("redis://") {
+        return Err(OpenError::Config(
+            "key `store.url`: expected redis://host:port[/db]".into(),
+        ));
+    }
+    let s = RedisStore::connect(RedisConfig {
+        url,
+        prefix: cfg.store.prefix.clone(),
+        history_url: cfg.store.history_url.clone(),
+        record_ttl: Duration::from_secs(cfg.store.message_record_ttl.max(1)),
+    })
+    .await
+    .map_err(|e| OpenError::Unreachable(e.to_string()))?;
+    Ok(Some(s))
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real Jasmin for host/tests/jasmin_diff.rs (idempotent, cached under
+# Installs the real Jasmin for tests/jasmin_diff.rs (idempotent, cached under
 # $HOME/.cache/smsgate-jasmin): 0.11.1 (the version smsgate replaces) in v0111/, and 0.11.0 in
 # v0110/ (0.11.1 never publishes the SMSC's answer, so receipts, MO and billing are compared with
 # 0.11.0). Also creates the RabbitMQ vhost `jasmin-diff` Jasmin runs in. A failure is reported

@@ -17,12 +17,12 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
-# python-smpplib: the third-party ESME of host/tests/smpp_thirdparty.rs
+# python-smpplib: the third-party ESME of tests/smpp_thirdparty.rs
 if ! python3 -c 'import smpplib' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check smpplib \
     || echo "warning: could not install smpplib: the smpp_thirdparty test will fail" >&2
 fi
-# Cluster mode services (host/tests/cluster_*.rs): RabbitMQ, Redis, PostgreSQL, started when
+# Cluster mode services (tests/cluster_*.rs): RabbitMQ, Redis, PostgreSQL, started when
 # not running (idempotent). Tests that need Redis with AOF start their own redis-server.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") >/dev/null 2>&1; }
 need_pkg() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1 || true; }; }
@@ -51,12 +51,12 @@ if ! psql -h 127.0.0.1 -U postgres -d test -c 'select 1' >/dev/null 2>&1; then
   fi
   su postgres -c "createdb test" >/dev/null 2>&1 || true
 fi
-# The real Jasmin for host/tests/jasmin_diff.rs: 0.11.1 and 0.11.0 in cached venvs under
+# The real Jasmin for tests/jasmin_diff.rs: 0.11.1 and 0.11.0 in cached venvs under
 # ~/.cache/smsgate-jasmin, and a RabbitMQ vhost (idempotent; after RabbitMQ is up). A failed
 # install is not fatal here: the jasmin_diff tests then fail and say why.
 echo "== jasmin (differential tests)"
-bash scripts/jasmin.sh || echo "warning: Jasmin install incomplete: host/tests/jasmin_diff.rs will fail" >&2
-# Wasm plugins: the wasm32-wasip2 target, then the first-party plugins (host/tests/plugins.rs
+bash scripts/jasmin.sh || echo "warning: Jasmin install incomplete: tests/jasmin_diff.rs will fail" >&2
+# Wasm plugins: the wasm32-wasip2 target, then the first-party plugins (tests/plugins.rs
 # loads them; cargo's freshness check makes rebuilding free when nothing changed).
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2

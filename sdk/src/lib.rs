@@ -30,7 +30,7 @@
 
 #[doc(hidden)]
 pub mod base {
-    wit_bindgen::generate!({ world: "base", path: "../wit" });
+    wit_bindgen::generate!({ world: "base", path: "../wit/since_v0.1.0" });
 }
 
 macro_rules! world_bindings {
@@ -39,7 +39,7 @@ macro_rules! world_bindings {
         pub mod $modname {
             wit_bindgen::generate!({
                 world: $world,
-                path: "../wit",
+                path: "../wit/since_v0.1.0",
                 with: {
                     "smsgate:plugin/types@0.1.0": crate::base::smsgate::plugin::types,
                     "smsgate:plugin/host@0.1.0": crate::base::smsgate::plugin::host,
@@ -74,7 +74,7 @@ world_bindings!(
 pub mod hlr_world {
     wit_bindgen::generate!({
         world: "hlr-lookup",
-        path: "../wit",
+        path: "../wit/since_v0.1.0",
         with: { "smsgate:plugin/host@0.1.0": crate::base::smsgate::plugin::host },
         pub_export_macro: true,
         export_macro_name: "__smsgate_export_hlr",

@@ -138,7 +138,7 @@ pub struct HttpApiConfig {
     pub port: u16,
     pub long_content_max_parts: u32,
     /// `udh` or `sar`.
-    pub long_content_split: String,
+    pub long_content_split: SplitMethod,
     /// Largest request body accepted, in bytes (larger: 413).
     pub max_body_bytes: usize,
     /// Largest request head (request line + headers), in bytes (larger: 431).
@@ -158,7 +158,7 @@ impl Default for HttpApiConfig {
             bind: "0.0.0.0".into(),
             port: 1401,
             long_content_max_parts: 5,
-            long_content_split: "udh".into(),
+            long_content_split: SplitMethod::Udh,
             max_body_bytes: 64 * 1024,
             max_head_bytes: 16 * 1024,
             header_read_timeout_ms: 10_000,
@@ -374,7 +374,7 @@ pub struct StoreConfig {
     pub url: Option<String>,
     /// SQLite durability: `full` (fsync every group commit: survives power loss) or `normal`
     /// (survives a crash of the gateway process, not of the machine).
-    pub sync: String,
+    pub sync: SyncMode,
     /// Maximum operations folded into one group commit.
     pub group_commit_max: usize,
     /// How long message status records are kept, in seconds.
@@ -391,7 +391,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             url: None,
-            sync: "full".into(),
+            sync: SyncMode::Full,
             group_commit_max: 4096,
             message_record_ttl: 7 * 86400,
             prefix: "smsgate:".into(),
@@ -411,7 +411,7 @@ pub struct BrokerConfig {
     /// Deliveries a consumer holds at most (AMQP prefetch) per queue.
     pub prefetch: u16,
     /// `classic` or `quorum` queues.
-    pub queue_type: String,
+    pub queue_type: QueueType,
     /// Channels publishing in parallel (each with publisher confirms).
     pub publish_channels: usize,
     /// Publish Jasmin's informational routing keys for third-party consumers
@@ -426,7 +426,7 @@ impl Default for BrokerConfig {
             url: None,
             prefix: String::new(),
             prefetch: 256,
-            queue_type: "classic".into(),
+            queue_type: QueueType::Classic,
             publish_channels: 4,
             events: false,
         }
@@ -1385,30 +1385,6 @@ impl Config {
                 }
             }
         }
-        match self.http_api.long_content_split.as_str() {
-            "udh" | "sar" => {}
-            other => {
-                return err(format!(
-                    "key `http-api.long_content_split`: expected udh or sar, got {other:?}"
-                ))
-            }
-        }
-        match self.store.sync.as_str() {
-            "full" | "normal" => {}
-            other => {
-                return err(format!(
-                    "key `store.sync`: expected full or normal, got {other:?}"
-                ))
-            }
-        }
-        match self.broker.queue_type.as_str() {
-            "classic" | "quorum" => {}
-            other => {
-                return err(format!(
-                    "key `broker.queue_type`: expected classic or quorum, got {other:?}"
-                ))
-            }
-        }
         Ok(())
     }
 }
@@ -1480,5 +1456,82 @@ impl Default for RestApiConfig {
             mobile_perms: Default::default(),
             enforce_http_bulk: false,
         }
+    }
+}
+
+/// A closed set of names in the configuration: read from its name, written as its name, and
+/// refused with the names it accepts.
+macro_rules! names {
+    ($(#[$doc:meta])* $ty:ident { $($(#[$vdoc:meta])* $var:ident = $name:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "&'static str")]
+        pub enum $ty {
+            $($(#[$vdoc])* $var,)+
+        }
+
+        impl $ty {
+            /// The name the configuration uses.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($ty::$var => $name,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl From<$ty> for &'static str {
+            fn from(v: $ty) -> &'static str {
+                v.name()
+            }
+        }
+
+        impl TryFrom<String> for $ty {
+            type Error = String;
+            fn try_from(s: String) -> Result<$ty, String> {
+                match s.as_str() {
+                    $($name => Ok($ty::$var),)+
+                    other => Err(format!(
+                        "expected {}, got {other:?}",
+                        [$($name),+].join(" or ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+names! {
+    /// `store.sync`: when the embedded database's writes reach the disk.
+    SyncMode {
+        /// Every accepted message is on disk before it is acknowledged (fsync).
+        Full = "full",
+        /// Written at once, synced by the OS (a power cut may lose the last instant).
+        Normal = "normal",
+    }
+}
+
+names! {
+    /// `http-api.long_content_split`: how long content is split into parts.
+    SplitMethod {
+        /// 6-byte User Data Header with an 8-bit reference (IEI 0x00), esm_class UDHI (0x40).
+        Udh = "udh",
+        /// sar_msg_ref_num (0x020C) / sar_total_segments (0x020E) / sar_segment_seqnum (0x020F).
+        Sar = "sar",
+    }
+}
+
+names! {
+    /// `broker.queue_type`: the RabbitMQ queue type.
+    QueueType {
+        /// Classic queues (durable, one node).
+        Classic = "classic",
+        /// Quorum queues (replicated over the RabbitMQ cluster).
+        Quorum = "quorum",
     }
 }

@@ -222,32 +222,6 @@ impl BindSlots {
     }
 }
 
-/// Per-user throughput over every node: a counter per user and second in the store
-/// (`tput:<kind>:<user>:<second>`, expiring after two seconds); at most `rate` (at least one)
-/// requests per calendar second pass, whichever node they reach. Each node's own token bucket
-/// still applies. A store failure lets the request through (the charge that follows fails
-/// anyway when the store is away).
-pub async fn throughput_ok(store: &dyn Store, kind: &str, user: &str, rate: Option<f64>) -> bool {
-    let Some(rate) = rate.filter(|r| *r > 0.0) else {
-        return true;
-    };
-    let sec = smsgate_core::model::message::now_ms() / 1000;
-    match store
-        .incr_ttl(
-            &format!("tput:{kind}:{user}:{sec}"),
-            1,
-            Duration::from_secs(2),
-        )
-        .await
-    {
-        Ok(n) => n as f64 <= rate.ceil().max(1.0),
-        Err(e) => {
-            tracing::warn!(user, error = %e, "shared throughput: store unavailable");
-            true
-        }
-    }
-}
-
 /// The store key saying that SMPP client connector `cid` is bound on some node (its value is
 /// the node). It expires with the lease TTL, so a dead node's connectors stop counting.
 pub fn bound_key(cid: &str) -> String {

@@ -58,6 +58,13 @@ pub struct Inbound {
 }
 
 impl Inbound {
+    /// Install a new MO routing table and HTTP client connectors (the live configuration
+    /// changed).
+    pub fn install(&self, mo: RoutingTable, httpccs: &[HttpClientConfig]) {
+        *self.mo_table.write() = Arc::new(mo);
+        *self.httpccs.write() = httpccs.iter().map(|c| (c.cid.clone(), c.clone())).collect();
+    }
+
     /// Handle one PDU from connector `cfg`; the status to answer it with.
     pub async fn handle(&self, cfg: &SmppClientConfig, inc: Incoming) -> CommandStatus {
         let receipt = inc.is_receipt();
@@ -483,7 +490,9 @@ impl Inbound {
                     &m.connector,
                 );
                 // The thrower reports the HTTP connector's health to failover routes.
-                job.tags = vec![format!("http:{cid}")];
+                if let Some(cb) = job.callback.as_mut() {
+                    cb.http_connector = Some(cid.clone());
+                }
                 (MO_HTTP_QUEUE.to_string(), job)
             }
             ConnectorRef::Smpps(user) => {

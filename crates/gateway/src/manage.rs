@@ -457,20 +457,9 @@ impl Manager {
                 return Err(format!("cannot set the balance of {}: {e}", u.username));
             }
         }
-        *gw.pipeline.mt_table.write() = Arc::new(mt);
-        *gw.inbound.mo_table.write() = Arc::new(mo);
-        *gw.interception.mt.write() = Arc::new(mt_int);
-        *gw.interception.mo.write() = Arc::new(mo_int);
-        *gw.inbound.httpccs.write() = cfg
-            .httpccs
-            .iter()
-            .map(|c| (c.cid.clone(), c.clone()))
-            .collect();
-        *gw.pipeline.connectors.write() = cfg
-            .smppccs
-            .iter()
-            .map(|c| (c.cid.clone(), Arc::new(c.clone())))
-            .collect();
+        gw.pipeline.install(mt, &cfg.smppccs);
+        gw.inbound.install(mo, &cfg.httpccs);
+        gw.interception.install(mt_int, mo_int);
         gw.stats
             .retain_smppcs(cfg.smppccs.iter().map(|c| c.cid.as_str()));
         self.reconcile_connectors(&gw, prev, next).await;

@@ -995,6 +995,11 @@ fn read_version(wasm: &Path) -> Result<lastgood::Version, String> {
 /// Which world a component implements, from its exports.
 fn detect_world(c: &Component, engine: &Engine) -> Result<World, String> {
     let ty = c.component_type();
+    let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
+    // One contract version today; a later one dispatches to its own bindings here.
+    match bindings::ContractVersion::of(&imports)? {
+        bindings::ContractVersion::V0_1 => {}
+    }
     let names: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
     let has = |n: &str| names.iter().any(|x| x == n);
     let world = if has("matches") {

@@ -124,18 +124,8 @@ impl Auth {
                     callback_policy: u.callback_policy,
                     mt_cred: u.mt_messaging_cred.clone(),
                     smpps_cred: u.smpps_cred.clone(),
-                    http_bucket: Default::default(),
                 }),
             );
-        }
-        // Keep throughput buckets of users that stay, so an edit does not reset a quota window.
-        {
-            let old = self.users.read();
-            for (name, u) in by_name.iter_mut() {
-                if let (Some(prev), Some(new)) = (old.get(name), Arc::get_mut(u)) {
-                    new.http_bucket = prev.http_bucket.clone();
-                }
-            }
         }
         *self.groups.write() = groups;
         *self.users.write() = by_name;

@@ -3,6 +3,7 @@
 //! callback URLs they may ask for ([`callbacks`]). The [`pipeline`] strings these phases for
 //! every front door.
 
+pub mod admission;
 pub mod auth;
 pub mod billing;
 pub mod callbacks;

@@ -183,8 +183,8 @@ pub struct Pipeline {
     pub split: SplitMethod,
     pub max_parts: usize,
     pub max_age_ms: i64,
-    /// Cluster mode: `http_throughput` / `smpps_throughput` are also counted over every node.
-    pub shared_throughput: bool,
+    /// The throughput quotas (`http_throughput`, `smpps_throughput`) every door applies.
+    pub admission: crate::admission::Admission,
     /// MT interception table, HLR lookup and charging plugins.
     pub interception: Arc<crate::interception::Interception>,
     /// Which client-supplied callback URLs are accepted (`[callbacks]`).
@@ -192,6 +192,16 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// Install a new MT routing table and SMPP client connector configurations (the live
+    /// configuration changed).
+    pub fn install(&self, mt: RoutingTable, smppccs: &[SmppClientConfig]) {
+        *self.mt_table.write() = Arc::new(mt);
+        *self.connectors.write() = smppccs
+            .iter()
+            .map(|c| (c.cid.clone(), Arc::new(c.clone())))
+            .collect();
+    }
+
     /// Phase 1: authenticate.
     pub async fn authenticate(
         &self,
@@ -588,7 +598,7 @@ impl Pipeline {
             .or(c.validity)
             .map(|s| s.min(315_360_000));
         if let Some(secs) = validity_secs {
-            m.validity_period = relative_time(secs);
+            m.validity_period = smsgate_sms::time::relative(secs);
             m.expires_at = m.created_at + (secs as i64) * 1000;
         }
         // Jasmin asks the SMSC for a receipt whenever a DLR is requested, whatever its level
@@ -736,24 +746,6 @@ fn smpp_parts(
         p.esm_class |= c.esm_class & !0x40;
     }
     Ok(parts)
-}
-
-/// SMPP relative time string for `secs` from now (`YYMMDDhhmmss000R`).
-pub fn relative_time(secs: u64) -> String {
-    let (d, r) = (secs / 86400, secs % 86400);
-    let (h, r) = (r / 3600, r % 3600);
-    let (mi, s) = (r / 60, r % 60);
-    let (y, d) = (d / 365, d % 365);
-    let (mo, d) = (d / 30, d % 30);
-    format!(
-        "{:02}{:02}{:02}{:02}{:02}{:02}000R",
-        y.min(99),
-        mo,
-        d,
-        h,
-        mi,
-        s
-    )
 }
 
 /// Keep `Part` in the public surface of this module for front doors building messages.

@@ -3,12 +3,15 @@
 //! embedded ones.
 
 use std::sync::Arc;
+#[cfg(feature = "cluster")]
 use std::time::Duration;
 
 use smsgate_core::config::Config;
 
+#[cfg(feature = "cluster")]
 use crate::broker::amqp::{AmqpBroker, AmqpConfig};
 use crate::broker::Broker;
+#[cfg(feature = "cluster")]
 use crate::store::redis::{RedisConfig, RedisStore};
 use crate::store::Store;
 
@@ -24,6 +27,7 @@ pub enum OpenError {
 }
 
 /// The AMQP broker when `broker.url` is set.
+#[cfg(feature = "cluster")]
 pub async fn open_broker(cfg: &Config) -> Result<Option<Arc<dyn Broker>>, OpenError> {
     let Some(acfg) = AmqpConfig::from_config(&cfg.broker) else {
         return Ok(None);
@@ -40,6 +44,7 @@ pub async fn open_broker(cfg: &Config) -> Result<Option<Arc<dyn Broker>>, OpenEr
 }
 
 /// The Redis store when `store.url` is set.
+#[cfg(feature = "cluster")]
 pub async fn open_store(cfg: &Config) -> Result<Option<Arc<dyn Store>>, OpenError> {
     let Some(url) = cfg.store.url.clone() else {
         return Ok(None);
@@ -59,3 +64,27 @@ pub async fn open_store(cfg: &Config) -> Result<Option<Arc<dyn Store>>, OpenErro
     .map_err(|e| OpenError::Unreachable(e.to_string()))?;
     Ok(Some(s))
 }
+
+/// A build without the `cluster` feature (embedded only): a configured `broker.url` is an
+/// error, not silently ignored.
+#[cfg(not(feature = "cluster"))]
+pub async fn open_broker(cfg: &Config) -> Result<Option<Arc<dyn Broker>>, OpenError> {
+    match cfg.broker.url {
+        Some(_) => Err(OpenError::Config(NO_CLUSTER.replace("{key}", "broker.url"))),
+        None => Ok(None),
+    }
+}
+
+/// A build without the `cluster` feature (embedded only): a configured `store.url` is an
+/// error, not silently ignored.
+#[cfg(not(feature = "cluster"))]
+pub async fn open_store(cfg: &Config) -> Result<Option<Arc<dyn Store>>, OpenError> {
+    match cfg.store.url {
+        Some(_) => Err(OpenError::Config(NO_CLUSTER.replace("{key}", "store.url"))),
+        None => Ok(None),
+    }
+}
+
+#[cfg(not(feature = "cluster"))]
+const NO_CLUSTER: &str =
+    "key `{key}`: this smsgate was built embedded-only (without the `cluster` feature)";

@@ -6,7 +6,6 @@ pub mod bindings;
 pub mod receipt;
 pub mod session;
 pub mod simulator;
-pub mod time;
 pub mod tls;
 
 use rusmpp::types::{COctetString, OctetString};
@@ -21,6 +20,17 @@ pub fn c_octet<const MIN: usize, const MAX: usize>(s: &str) -> COctetString<MIN,
         .collect();
     b.push(0);
     COctetString::from_vec(b).unwrap_or_default()
+}
+
+/// An SMPP time field (`validity_period`, `schedule_delivery_time`, `final_date`) from a
+/// time string of [`smsgate_sms::time`]: empty unless it has the 16 characters of one.
+pub fn time_field(s: &str) -> rusmpp::types::EmptyOrFullCOctetString<17> {
+    if s.len() != 16 || !s.is_ascii() {
+        return rusmpp::types::EmptyOrFullCOctetString::empty();
+    }
+    let mut b = s.as_bytes().to_vec();
+    b.push(0);
+    rusmpp::types::EmptyOrFullCOctetString::from_vec(b).unwrap_or_default()
 }
 
 /// An octet string field (short_message), truncated to 255 octets.

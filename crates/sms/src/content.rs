@@ -322,14 +322,7 @@ pub use charset::{decode_latin1, encode_ucs2};
 // Splitting
 // ---------------------------------------------------------------------------------------------
 
-/// How long content is split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SplitMethod {
-    /// 6-byte User Data Header with an 8-bit reference (IEI 0x00), esm_class UDHI (0x40).
-    Udh,
-    /// sar_msg_ref_num (0x020C) / sar_total_segments (0x020E) / sar_segment_seqnum (0x020F).
-    Sar,
-}
+pub use smsgate_core::config::SplitMethod;
 
 /// The most parts a concatenated message can have (8-bit counts).
 pub const MAX_PARTS: usize = 255;

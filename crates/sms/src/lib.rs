@@ -4,4 +4,5 @@ pub mod charset;
 pub mod content;
 pub mod gsm;
 pub mod reassembly;
+pub mod time;
 pub mod translit;

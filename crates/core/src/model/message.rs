@@ -154,9 +154,32 @@ pub struct Callback {
     pub method: String,
     /// Parameters in the order they are sent.
     pub params: Vec<(String, String)>,
+    /// The HTTP client connector this call delivers an MO for: the thrower reports whether
+    /// the call succeeded as that connector's health, which failover routes read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_connector: Option<String>,
 }
 
 impl Message {
+    /// A callback job: the envelope the DLR and MO throwers consume from their queues. It is
+    /// a `Message` (direction `Mo`, channel `Http`, the call in [`Message::callback`]) so that
+    /// jobs share the queues' one versioned record; `owner` is the user whose callback
+    /// policy applies (none: an operator-configured target), `connector` the connector the
+    /// receipt or MO came from.
+    pub fn callback_job(
+        callback: Callback,
+        owner: Option<String>,
+        connector: &str,
+        now_ms: i64,
+    ) -> Message {
+        Message {
+            user: owner,
+            connector: connector.to_string(),
+            callback: Some(callback),
+            ..Message::new(Direction::Mo, Channel::Http, now_ms)
+        }
+    }
+
     /// A message with a fresh id, created at `now_ms`, expiring a week later, and every
     /// other field empty: front doors and inbound paths fill in what they know with
     /// struct-update syntax (`Message { source, ..Message::new(..) }`).

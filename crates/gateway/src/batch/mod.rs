@@ -14,6 +14,7 @@
 pub mod callbacks;
 pub mod job;
 
+use smsgate_policy::admission::{Door, OverRate};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -381,9 +382,10 @@ impl Batches {
         let result = match result {
             Ok(mut p) => {
                 // The user's http_throughput paces the batch instead of failing it.
-                while !p.user.http_throughput_ok() {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
+                d.pipeline
+                    .admission
+                    .admit(&p.user, Door::Http, OverRate::Pace)
+                    .await;
                 p.message.batch_id = Some(job.id.clone());
                 let cid = p.message.connector.clone();
                 d.pipeline.commit(p).await.map(|id| (id, cid))

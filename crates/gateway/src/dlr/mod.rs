@@ -73,7 +73,7 @@ fn legacy_track_key(cid: &str, key: &str) -> String {
     format!("dlr:{cid}:{key}")
 }
 
-/// A queue envelope for an HTTP callback.
+/// A callback job to `url` (see [`Message::callback_job`]).
 pub fn callback_message(
     kind: CallbackKind,
     url: &str,
@@ -82,18 +82,14 @@ pub fn callback_message(
     owner: Option<String>,
     connector: &str,
 ) -> Message {
-    let now = now_ms();
-    Message {
-        user: owner,
-        connector: connector.to_string(),
-        callback: Some(Callback {
-            kind,
-            url: url.to_string(),
-            method: method.to_string(),
-            params,
-        }),
-        ..Message::new(Direction::Mo, Channel::Http, now)
-    }
+    let callback = Callback {
+        kind,
+        url: url.to_string(),
+        method: method.to_string(),
+        params,
+        http_connector: None,
+    };
+    Message::callback_job(callback, owner, connector, now_ms())
 }
 
 fn p(k: &str, v: impl Into<String>) -> (String, String) {

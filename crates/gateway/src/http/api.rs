@@ -5,6 +5,7 @@
 //! can carry raw UCS2 or Latin-1 octets); a repeated argument is refused rather than silently
 //! using one of the values.
 
+use smsgate_policy::admission::{Door, OverRate};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -486,15 +487,12 @@ pub async fn send_answer(state: &ApiState, args: Args, ip: IpAddr) -> (StatusCod
         state.stats.http_request(&user.username, HttpRequest::Send);
         let prepared = p.prepare_with(user, &req, Some(&asked)).await?;
         // Jasmin checks the user's throughput after routing, before charging.
-        if !prepared.user.http_throughput_ok() {
+        if !p
+            .admission
+            .admit(&prepared.user, Door::Http, OverRate::Refuse)
+            .await
+        {
             return Err(MtError::Throughput);
-        }
-        if p.shared_throughput {
-            let rate = prepared.user.mt_cred.quota.http_throughput;
-            let user = &prepared.user.username;
-            if !crate::cluster::throughput_ok(p.store.as_ref(), "http", user, rate).await {
-                return Err(MtError::Throughput);
-            }
         }
         p.commit(prepared).await
     }

@@ -5,6 +5,7 @@
 //! (smstools answers from its `sent` spool directory, which a message reaches once sent).
 //! Basic auth with the gateway's users; `[rest-api] mobile_perms` is `MOBILE_PERMS`.
 
+use smsgate_policy::admission::{Door, OverRate};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -183,7 +184,12 @@ async fn post_outgoing(
     let now = now_ms();
     let mut failure = None;
     for (m, p) in prepared {
-        if !p.user.http_throughput_ok() {
+        if !state
+            .pipeline
+            .admission
+            .admit(&p.user, Door::Http, OverRate::Refuse)
+            .await
+        {
             failure = Some(MtError::Throughput);
             break;
         }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rusmpp::pdus::{BindReceiver, BindTransceiver, BindTransmitter, SubmitSm};
-use rusmpp::types::{COctetString, EmptyOrFullCOctetString};
+use rusmpp::types::COctetString;
 use rusmpp::values::{
     DataCoding, EsmClass, InterfaceVersion, Npi, PriorityFlag, RegisteredDelivery,
     ReplaceIfPresentFlag, ServiceType, Ton,
@@ -23,11 +23,11 @@ use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use smsgate_core::config::{BindType, SmppClientConfig};
-use smsgate_core::model::message::now_ms;
 use smsgate_core::model::{Address, Message};
 use smsgate_core::stats::{SmppcStats, Stats};
 use smsgate_queue::broker::{submit_queue, Broker, Delivery};
-use smsgate_queue::store::{MessageRecord, Store};
+
+use crate::delivery::Attempt;
 use smsgate_smpp::session::{self, Session, SessionConfig, SessionError};
 
 pub use smsgate_core::model::ConnectorState;
@@ -55,13 +55,9 @@ impl ConnectorHandle {
 #[derive(Clone)]
 pub struct ConnectorDeps {
     pub broker: Arc<dyn Broker>,
-    pub store: Arc<dyn Store>,
     pub stats: Arc<Stats>,
-    pub max_retries: u32,
-    /// Messages cancelled by `cancel_sm` while queued: dropped instead of sent.
-    pub cancellations: Arc<crate::cancel::Cancellations>,
-    /// Receipt tracking and DLR throws.
-    pub dlr: Arc<crate::dlr::Dlr>,
+    /// What is done with a message before and after it is sent.
+    pub deliveries: Arc<crate::delivery::Deliveries>,
     /// Receipts and MO from the SMSC.
     pub inbound: Arc<crate::inbound::Inbound>,
     /// Cluster mode: the connector binds only while this node holds its lease.
@@ -85,21 +81,6 @@ pub fn spawn(cfg: Arc<SmppClientConfig>, deps: ConnectorDeps) -> Arc<ConnectorHa
 
 fn cstr<const MIN: usize, const MAX: usize>(s: &str) -> COctetString<MIN, MAX> {
     smsgate_smpp::c_octet(s)
-}
-
-fn time17(s: &str) -> EmptyOrFullCOctetString<17> {
-    if s.len() == 16 {
-        EmptyOrFullCOctetString::from_vec(
-            s.as_bytes()
-                .iter()
-                .copied()
-                .chain([0u8])
-                .collect::<Vec<_>>(),
-        )
-        .unwrap_or_default()
-    } else {
-        EmptyOrFullCOctetString::empty()
-    }
 }
 
 async fn connect(cfg: &SmppClientConfig) -> std::io::Result<Box<dyn AsyncStream>> {
@@ -508,8 +489,8 @@ fn build_submit(m: &Message, part: &smsgate_core::model::Part) -> SubmitSm {
         .esm_class(EsmClass::from(part.esm_class))
         .protocol_id(m.protocol_id)
         .priority_flag(PriorityFlag::from(m.priority))
-        .schedule_delivery_time(time17(&m.schedule_delivery_time))
-        .validity_period(time17(&m.validity_period))
+        .schedule_delivery_time(smsgate_smpp::time_field(&m.schedule_delivery_time))
+        .validity_period(smsgate_smpp::time_field(&m.validity_period))
         .registered_delivery(RegisteredDelivery::from(m.registered_delivery))
         .replace_if_present_flag(ReplaceIfPresentFlag::from(m.replace_if_present))
         .data_coding(DataCoding::from(m.data_coding))
@@ -522,15 +503,25 @@ fn build_submit(m: &Message, part: &smsgate_core::model::Part) -> SubmitSm {
     sm
 }
 
-fn classify(status: CommandStatus) -> Option<bool> {
-    // Some(true) = temporary, Some(false) = permanent, None = ok.
+/// What a `submit_sm_resp` status means for the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// ESME_ROK.
+    Accepted,
+    /// Worth retrying later (throttled, queue full, system error, submit failed).
+    Temporary,
+    /// Any other error: retrying would not help.
+    Permanent,
+}
+
+fn classify(status: CommandStatus) -> Answer {
     match status {
-        CommandStatus::EsmeRok => None,
+        CommandStatus::EsmeRok => Answer::Accepted,
         CommandStatus::EsmeRthrottled
         | CommandStatus::EsmeRmsgqful
         | CommandStatus::EsmeRsyserr
-        | CommandStatus::EsmeRsubmitfail => Some(true),
-        _ => Some(false),
+        | CommandStatus::EsmeRsubmitfail => Answer::Temporary,
+        _ => Answer::Permanent,
     }
 }
 
@@ -543,59 +534,40 @@ async fn send_one(
     d: Delivery,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) {
-    let mut m = d.message;
-    if d.redelivered || m.republished {
-        // A copy that may have been handled already: a message redelivered because its ack
-        // was lost, or republished because its publish confirmation was. Only a finished
-        // message has a record: then this copy is dropped, not sent twice.
-        if let Ok(Some(rec)) = deps.store.record_get(&m.id.to_string()).await {
-            deps.stats.queue.duplicate_dropped_count.inc();
-            tracing::info!(id = %m.id, status = %rec.status, "copy of a message already handled: dropped");
-            let _ = deps.broker.ack(queue, d.tag).await;
-            return;
-        }
-    }
-    if d.redelivered {
-        deps.stats.queue.redelivered_count.inc();
-        tracing::warn!(id = %m.id, "sending a message again after a restart: possible duplicate");
-    }
-    if now_ms() > m.expires_at {
-        finish_failed(
-            deps,
-            queue,
-            d.tag,
-            &m,
-            "EXPIRED",
-            "validity or queue max age reached",
-        )
-        .await;
-        deps.stats.queue.expired_count.inc();
+    let tag = d.tag;
+    let Some(mut m) = deps.deliveries.before_send(queue, d).await else {
         return;
-    }
-    if deps.cancellations.contains(&m.id) {
-        finish_failed(
-            deps,
-            queue,
-            d.tag,
-            &m,
-            "CANCELLED",
-            "cancelled by cancel_sm",
-        )
-        .await;
-        return;
-    }
-    let mut outcome = Outcome::Sent(String::new());
+    };
     // Parts accepted on an earlier attempt are not sent again.
     let mut smsc_ids = std::mem::take(&mut m.sent_parts);
     let already_sent = smsc_ids.len();
+    let attempt = submit_parts(s, deps, cfg, stats, &m, &mut smsc_ids).await;
+    // The permit is the SMPP window: given back as soon as the SMSC answered.
+    drop(permit);
+    deps.deliveries
+        .after_attempt(cfg, queue, tag, m, smsc_ids, already_sent, attempt)
+        .await;
+}
+
+/// Submit the parts of `m` not yet accepted, in order, until one is not: the SMSC ids of the
+/// accepted ones are appended to `smsc_ids`.
+async fn submit_parts(
+    s: &Session,
+    deps: &ConnectorDeps,
+    cfg: &SmppClientConfig,
+    stats: &SmppcStats,
+    m: &Message,
+    smsc_ids: &mut Vec<String>,
+) -> Attempt {
+    let mut outcome = Outcome::Sent(String::new());
     for part in m.parts.iter().skip(smsc_ids.len()) {
         stats.submit_sm_request_count.inc();
-        let pdu = build_submit(&m, part);
+        let pdu = build_submit(m, part);
         outcome = match s.request(pdu).await {
             Ok(resp) => {
                 let status = resp.status();
                 let o = match classify(status) {
-                    None => match resp.pdu() {
+                    Answer::Accepted => match resp.pdu() {
                         Some(Pdu::SubmitSmResp(r)) => {
                             stats.submit_sm_count.inc();
                             let id = String::from_utf8_lossy(r.message_id().as_ref())
@@ -609,7 +581,7 @@ async fn send_one(
                             Outcome::Temporary(format!("unexpected response {:?}", resp.id()))
                         }
                     },
-                    Some(true) => {
+                    Answer::Temporary => {
                         if status == CommandStatus::EsmeRthrottled {
                             stats.throttling_error_count.inc();
                         } else {
@@ -617,14 +589,14 @@ async fn send_one(
                         }
                         Outcome::Temporary(format!("{status:?}"))
                     }
-                    Some(false) => {
+                    Answer::Permanent => {
                         stats.other_submit_error_count.inc();
                         Outcome::Permanent(format!("{status:?}"))
                     }
                 };
                 smsgate_queue::broker::events::submit_sm_resp(
                     deps.broker.as_ref(),
-                    &m,
+                    m,
                     &cfg.cid,
                     smsc_ids.len() + 1,
                     u32::from(status),
@@ -644,96 +616,10 @@ async fn send_one(
             _ => break,
         }
     }
-    drop(permit);
-    // Asynchronous billing: the rest of each part the SMSC just accepted (ESME_ROK).
-    smsgate_policy::billing::charge_acknowledged(
-        deps.store.as_ref(),
-        deps.broker.as_ref(),
-        &m,
-        smsc_ids.len() - already_sent,
-    )
-    .await;
-    // A retry resumes after the parts already accepted.
-    m.sent_parts = smsc_ids.clone();
     match outcome {
-        Outcome::Sent(_) => {
-            deps.inbound.interception.settle(&m.id.to_string(), true);
-            let rec = MessageRecord {
-                id: m.id.to_string(),
-                status: "ESME_ROK".into(),
-                connector: cfg.cid.clone(),
-                smsc_id: smsc_ids.first().cloned(),
-                detail: None,
-                updated_at: now_ms(),
-            };
-            let expiry = Duration::from_secs(cfg.dlr_expiry.max(1));
-            let (_, _, acked) = tokio::join!(
-                deps.store.record(rec),
-                deps.dlr.submitted(
-                    &m,
-                    cfg.dlr_group.as_deref().unwrap_or(""),
-                    cfg.dlr_msgid,
-                    expiry,
-                    &smsc_ids
-                ),
-                deps.broker.ack(queue, d.tag)
-            );
-            if let Err(e) = acked {
-                tracing::error!(id = %m.id, error = %e, "ack failed");
-            }
-        }
-        Outcome::NotSent => {
-            if let Err(e) = deps.broker.requeue(queue, d.tag, &m, Duration::ZERO).await {
-                tracing::error!(id = %m.id, error = %e, "requeue failed");
-            }
-        }
-        Outcome::Temporary(why) => {
-            m.tries += 1;
-            if m.tries >= deps.max_retries {
-                deps.stats.queue.retries_exhausted_count.inc();
-                finish_failed(deps, queue, d.tag, &m, "RETRIES_EXHAUSTED", &why).await;
-            } else {
-                deps.stats.queue.requeued_count.inc();
-                tracing::info!(id = %m.id, tries = m.tries, reason = %why, delay = cfg.requeue_delay, "requeued");
-                if let Err(e) = deps
-                    .broker
-                    .requeue(queue, d.tag, &m, Duration::from_secs(cfg.requeue_delay))
-                    .await
-                {
-                    tracing::error!(id = %m.id, error = %e, "requeue failed");
-                }
-            }
-        }
-        Outcome::Permanent(status) => {
-            deps.stats.queue.rejected_count.inc();
-            finish_failed(deps, queue, d.tag, &m, &status, "refused by the SMSC").await;
-        }
-    }
-}
-
-/// End a message with a local failure status (a failure DLR, where requested, is thrown by
-/// the DLR module from this record).
-async fn finish_failed(
-    deps: &ConnectorDeps,
-    queue: &str,
-    tag: u64,
-    m: &Message,
-    status: &str,
-    why: &str,
-) {
-    tracing::warn!(id = %m.id, status, reason = why, connector = %m.connector, "message failed");
-    deps.inbound.interception.settle(&m.id.to_string(), false);
-    let rec = MessageRecord {
-        id: m.id.to_string(),
-        status: status.to_string(),
-        connector: m.connector.clone(),
-        smsc_id: None,
-        detail: Some(why.to_string()),
-        updated_at: now_ms(),
-    };
-    let _ = deps.store.record(rec).await;
-    deps.dlr.failed(m, status).await;
-    if let Err(e) = deps.broker.ack(queue, tag).await {
-        tracing::error!(id = %m.id, error = %e, "ack of failed message failed");
+        Outcome::Sent(_) => Attempt::Sent,
+        Outcome::NotSent => Attempt::NotSent,
+        Outcome::Temporary(why) => Attempt::Temporary(why),
+        Outcome::Permanent(status) => Attempt::Permanent(status),
     }
 }

@@ -7,17 +7,15 @@
 //! gateway's message records, and the per-user deliverer that drains the user's queue of
 //! receipts and MO to its receiving sessions as `deliver_sm`.
 
-use std::collections::HashMap;
+use smsgate_policy::admission::{Door, OverRate};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use parking_lot::Mutex;
 use rusmpp::pdus::{
     BindReceiverResp, BindTransceiverResp, BindTransmitterResp, DataSmResp, DeliverSm, QuerySmResp,
     SubmitSmResp,
 };
-use rusmpp::types::EmptyOrFullCOctetString;
 use rusmpp::values::{
     DataCoding, EsmClass, MessageState, Npi, PriorityFlag, RegisteredDelivery,
     ReplaceIfPresentFlag, ServiceType, Ton,
@@ -62,8 +60,6 @@ struct Shared {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     conns: Semaphore,
-    /// Per user token buckets for `smpps_throughput`: (tokens, last refill).
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
 /// A running SMPP server.
@@ -125,7 +121,6 @@ impl SmppServer {
             bindings: Arc::new(Bindings::default()),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
-            buckets: Mutex::new(HashMap::new()),
         });
         tracing::info!(%local, "SMPP server listening");
         shared
@@ -305,15 +300,12 @@ where
                     stats.submit_sm_request_count.inc();
                     b.stats.submit_sm_request_count.inc();
                 }
-                let within = sh.throughput_ok(&b.user)
-                    && (!sh.deps.pipeline.shared_throughput
-                        || crate::cluster::throughput_ok(
-                            sh.deps.store.as_ref(),
-                            "smpps",
-                            &b.user.username,
-                            b.user.mt_cred.quota.smpps_throughput,
-                        )
-                        .await);
+                let within = sh
+                    .deps
+                    .pipeline
+                    .admission
+                    .admit(&b.user, Door::Smpps, OverRate::Refuse)
+                    .await;
                 if !within {
                     stats.throttling_error_count.inc();
                     b.stats.throttling_error_count.inc();
@@ -516,26 +508,6 @@ async fn bind(
     })
 }
 
-impl Shared {
-    /// `smpps_throughput`: a token bucket per user (burst of one second's worth).
-    fn throughput_ok(&self, user: &User) -> bool {
-        let Some(rate) = user.mt_cred.quota.smpps_throughput.filter(|r| *r > 0.0) else {
-            return true;
-        };
-        let mut b = self.buckets.lock();
-        let now = Instant::now();
-        let e = b.entry(user.username.clone()).or_insert((rate, now));
-        e.0 = (e.0 + now.duration_since(e.1).as_secs_f64() * rate).min(rate.max(1.0));
-        e.1 = now;
-        if e.0 >= 1.0 {
-            e.0 -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// Map a pipeline refusal to the SMPP status Jasmin answers.
 fn status_of(e: &MtError) -> CommandStatus {
     match e {
@@ -568,7 +540,7 @@ fn request_of(cmd: &Command, user: &User, ip: IpAddr) -> Result<MtRequest, MtErr
     let now = now_ms();
     let time = |field: &'static str, v: &[u8]| -> Result<(String, Option<i64>), MtError> {
         let s = cstring(v);
-        smsgate_smpp::time::parse(&s, now)
+        smsgate_sms::time::parse(&s, now)
             .map(|t| (s.clone(), t))
             .map_err(|_| MtError::InvalidArgument(field, s))
     };
@@ -725,14 +697,14 @@ async fn query(sh: &Shared, id: &str) -> (CommandStatus, QuerySmResp) {
         MessageState::Enroute | MessageState::Accepted | MessageState::Scheduled => String::new(),
         _ => rec
             .as_ref()
-            .map(|r| absolute_time(r.updated_at))
+            .map(|r| smsgate_sms::time::absolute(r.updated_at))
             .unwrap_or_default(),
     };
     (
         CommandStatus::EsmeRok,
         QuerySmResp::builder()
             .message_id(c_octet(id))
-            .final_date(time17(&final_date))
+            .final_date(smsgate_smpp::time_field(&final_date))
             .message_state(state)
             .error_code(0)
             .build(),
@@ -750,28 +722,6 @@ fn state_of(status: &str) -> MessageState {
         "UNKNOWN" => MessageState::Unknown,
         "REJECTD" => MessageState::Rejected,
         _ => MessageState::Undeliverable,
-    }
-}
-
-fn time17(s: &str) -> EmptyOrFullCOctetString<17> {
-    let mut b = s.as_bytes().to_vec();
-    b.push(0);
-    EmptyOrFullCOctetString::from_vec(b).unwrap_or_default()
-}
-
-/// ms since the epoch → SMPP absolute time in UTC (`YYMMDDhhmmss000+`).
-fn absolute_time(ms: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(ms / 1000) {
-        Ok(t) => format!(
-            "{:02}{:02}{:02}{:02}{:02}{:02}000+",
-            t.year() % 100,
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        ),
-        Err(_) => String::new(),
     }
 }
 

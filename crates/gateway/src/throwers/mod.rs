@@ -276,10 +276,12 @@ impl Thrower {
         let stats = self.stats.thrower(self.prefix, &m.connector);
         m.tries += 1;
         let max = self.cfg.max_retries.max(1);
-        if let (Some(a), Some(cid)) = (
-            &self.availability,
-            m.tags.iter().find_map(|t| t.strip_prefix("http:")),
-        ) {
+        // Jobs queued by an older version name the connector in a tag `http:<cid>`.
+        let http_connector = cb
+            .http_connector
+            .as_deref()
+            .or_else(|| m.tags.iter().find_map(|t| t.strip_prefix("http:")));
+        if let (Some(a), Some(cid)) = (&self.availability, http_connector) {
             a.set_failing(
                 &smsgate_routing::ConnectorRef::Http(cid.to_string()),
                 outcome != Outcome::Ok,

@@ -65,6 +65,12 @@ pub struct Interception {
 }
 
 impl Interception {
+    /// Install new MT and MO interception tables (the live configuration changed).
+    pub fn install(&self, mt: InterceptionTable, mo: InterceptionTable) {
+        *self.mt.write() = Arc::new(mt);
+        *self.mo.write() = Arc::new(mo);
+    }
+
     /// No interceptors, no HLR lookup, no charging.
     pub fn empty() -> Interception {
         Interception {

@@ -65,7 +65,7 @@ impl AmqpConfig {
             url: c.url.clone()?,
             prefix: c.prefix.clone(),
             prefetch: c.prefetch.max(1),
-            quorum: c.queue_type == "quorum",
+            quorum: c.queue_type == smsgate_core::config::QueueType::Quorum,
             publish_channels: c.publish_channels.clamp(1, 64),
             events: c.events,
         })

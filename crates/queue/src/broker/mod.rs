@@ -7,6 +7,7 @@
 //! (`submit.sm.<cid>`, ...). Within a queue, higher priority (3) goes first and, inside a
 //! priority, owners (users) are served round-robin so one bulk sender cannot starve the others.
 
+#[cfg(feature = "cluster")]
 pub mod amqp;
 pub mod conformance;
 pub mod embedded;

@@ -7,7 +7,9 @@
 
 pub mod conformance;
 pub mod embedded;
-pub mod history;
+#[cfg(feature = "cluster")]
+pub mod pg_records;
+#[cfg(feature = "cluster")]
 pub mod redis;
 
 use std::time::Duration;

@@ -27,7 +27,7 @@ use futures::StreamExt;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::history::PgHistory;
+use super::pg_records::PgRecords;
 use super::{Balance, Charge, MessageRecord, Store, StoreError};
 
 /// Settings of a [`RedisStore`].
@@ -48,7 +48,7 @@ pub struct RedisStore {
     prefix: String,
     con: ConnectionManager,
     changes: broadcast::Sender<String>,
-    history: Option<Arc<PgHistory>>,
+    history: Option<Arc<PgRecords>>,
     record_ttl: Duration,
     stop: CancellationToken,
     unlimited: Arc<Unlimited>,
@@ -134,7 +134,7 @@ impl RedisStore {
             .map_err(|_| unavailable("subscribe timeout"))?
             .map_err(|_| unavailable("subscriber ended"))?;
         let history = match &cfg.history_url {
-            Some(u) => Some(PgHistory::open(u, cfg.record_ttl).await?),
+            Some(u) => Some(PgRecords::open(u, cfg.record_ttl).await?),
             None => None,
         };
         Ok(Arc::new(RedisStore {

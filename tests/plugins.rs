@@ -5,15 +5,13 @@
 //! version of a plugin serving while its file is broken (also across a restart), the
 //! rate-limited failure log, and the sandbox against hostile plugins.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use smsgate::app::Gateway;
 use smsgate::simulator::Simulator;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,10 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 fn built() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("repo root")
-            .to_path_buf();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
         let target = std::env::var_os("SMSGATE_PLUGINS_TARGET")
             .map(PathBuf::from)
             .unwrap_or_else(|| {

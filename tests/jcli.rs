@@ -14,12 +14,10 @@
 //! 7. A bad value is refused when typed (Jasmin waits for `ok`): smsgate's extra
 //!    `Error: ...` answer on that line is dropped before comparing.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

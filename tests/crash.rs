@@ -1,15 +1,13 @@
 //! `kill -9` of the gateway under load: every acknowledged message reaches the SMSC after a
 //! restart, and duplicates are counted. Runs the real `smsgate` binary.
 
-mod common;
-
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use parking_lot::Mutex;
 
 fn spawn_gateway(cfg: &std::path::Path) -> Child {

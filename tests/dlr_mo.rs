@@ -1,13 +1,11 @@
 //! Delivery receipts and MO end to end: simulator → gateway → local HTTP receiver (or an ESME
 //! bound to the SMPP server), over real sockets.
 
-mod common;
-
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use rusmpp::pdus::DeliverSm;
 use rusmpp::values::{DataCoding, EsmClass};
 use rusmpp::{CommandStatus, Pdu};

@@ -1,5 +1,7 @@
 //! SMPP v3.4 time strings (section 7.1.1): absolute `YYMMDDhhmmsstnnp` and relative
-//! `YYMMDDhhmmss000R`, as used by `validity_period` and `schedule_delivery_time`.
+//! `YYMMDDhhmmss000R`, as used by `validity_period`, `schedule_delivery_time` and
+//! `final_date`. The one place they are read and written (the PDU field is
+//! `smsgate_smpp::time_field`).
 
 /// A time string that does not follow section 7.1.1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,9 +50,57 @@ pub fn parse(s: &str, now_ms: i64) -> Result<Option<i64>, InvalidTime> {
     }
 }
 
+/// The relative time `secs` from now (`YYMMDDhhmmss000R`; years and months of 365 and 30
+/// days, as [`parse`] reads them).
+pub fn relative(secs: u64) -> String {
+    let (d, r) = (secs / 86400, secs % 86400);
+    let (h, r) = (r / 3600, r % 3600);
+    let (mi, s) = (r / 60, r % 60);
+    let (y, d) = (d / 365, d % 365);
+    let (mo, d) = (d / 30, d % 30);
+    format!(
+        "{:02}{:02}{:02}{:02}{:02}{:02}000R",
+        y.min(99),
+        mo,
+        d,
+        h,
+        mi,
+        s
+    )
+}
+
+/// `ms` since the epoch as an absolute time in UTC (`YYMMDDhhmmss000+`); empty when out of
+/// range.
+pub fn absolute(ms: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(ms / 1000) {
+        Ok(t) => format!(
+            "{:02}{:02}{:02}{:02}{:02}{:02}000+",
+            t.year() % 100,
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_times_read_back() {
+        let now = 1_767_319_445_000;
+        for secs in [0, 59, 3_600, 86_400 * 3 + 7, 86_400 * 400] {
+            let r = relative(secs);
+            assert_eq!(parse(&r, now), Ok(Some(now + secs as i64 * 1000)), "{r}");
+        }
+        let a = absolute(now);
+        assert_eq!(a, "260102020405000+");
+        assert_eq!(parse(&a, 0), Ok(Some(now)));
+    }
 
     #[test]
     fn relative_and_absolute() {

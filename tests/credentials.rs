@@ -1,13 +1,11 @@
 //! User credentials (`mt_messaging_cred`: authorizations, value filters, default values,
 //! quotas; spec 3.11.1 tables 24-27) and billing (spec 3.12), over real sockets.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use rusmpp::CommandStatus;
 use smsgate::app::Gateway;
 

@@ -4,8 +4,6 @@
 //! simulators by destination number), duplicates are counted and reported, and the level-1
 //! DLR of every accepted message reaches its callback.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -13,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use parking_lot::Mutex;
 
 const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";

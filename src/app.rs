@@ -10,10 +10,11 @@ use parking_lot::RwLock;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use smsgate_core::config::Config;
+use smsgate_core::config::{Config, SyncMode};
 use smsgate_core::model::CallbackKind;
 use smsgate_core::stats::Stats;
 use smsgate_gateway::cancel::Cancellations;
+use smsgate_gateway::delivery::Deliveries;
 use smsgate_gateway::dlr::{Dlr, DLR_HTTP_QUEUE, MO_HTTP_QUEUE};
 use smsgate_gateway::http::{self, api::ApiState, ServerLimits};
 use smsgate_gateway::inbound::Inbound;
@@ -23,6 +24,7 @@ use smsgate_gateway::smpp::client::ConnectorDeps;
 use smsgate_gateway::smpp::server::{ServerDeps, SmppServer};
 use smsgate_gateway::throwers::Thrower;
 use smsgate_plugins::PluginHost;
+use smsgate_policy::admission::Admission;
 use smsgate_policy::auth::Auth;
 use smsgate_policy::interception::Interception;
 use smsgate_policy::pipeline::Pipeline;
@@ -33,7 +35,6 @@ use smsgate_queue::store::embedded::EmbeddedStore;
 use smsgate_queue::store::{Balance, Store};
 use smsgate_routing::table::{RoutingTable, TableKind};
 use smsgate_routing::{BuildOptions, KnownConnectors, LiveAvailability, ScriptHost};
-use smsgate_sms::content::SplitMethod;
 
 /// Errors starting a gateway.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +94,7 @@ impl Gateway {
         let db_path = cfg.data_dir.join("smsgate.db");
         let db = Db::open(
             &db_path,
-            cfg.store.sync == "full",
+            cfg.store.sync == SyncMode::Full,
             cfg.store.group_commit_max,
         )
         .map_err(|e| StartError::Storage(format!("{}: {e}", db_path.display())))?;
@@ -210,14 +211,10 @@ impl Gateway {
             broker: broker.clone(),
             store: store.clone(),
             stats: stats.clone(),
-            split: if cfg.http_api.long_content_split == "sar" {
-                SplitMethod::Sar
-            } else {
-                SplitMethod::Udh
-            },
+            split: cfg.http_api.long_content_split,
             max_parts: cfg.http_api.long_content_max_parts.max(1) as usize,
             max_age_ms: (cfg.queue.max_age as i64) * 1000,
-            shared_throughput: cfg.store.url.is_some(),
+            admission: Admission::new(store.clone(), cfg.store.url.is_some()),
             interception: interception.clone(),
             callbacks: callbacks.clone(),
         });
@@ -343,13 +340,19 @@ impl Gateway {
                 callbacks.protect_listener("smpp-server-tls", t);
             }
         }
-        let connector_deps = ConnectorDeps {
+        let deliveries = Arc::new(Deliveries {
             broker: broker.clone(),
             store: store.clone(),
             stats: stats.clone(),
             max_retries: cfg.queue.max_retries.max(1),
             cancellations: cancellations.clone(),
             dlr,
+            interception: interception.clone(),
+        });
+        let connector_deps = ConnectorDeps {
+            broker: broker.clone(),
+            stats: stats.clone(),
+            deliveries,
             inbound: inbound.clone(),
             lease: smsgate_gateway::cluster::Leases::from_config(&cfg, store.clone()),
         };

@@ -1,6 +1,6 @@
-//! Message history in PostgreSQL (cluster mode): the records `query_sm`, reports and searches
-//! read, kept out of Redis' RAM. One table, `smsgate_message_records`, keyed by message id,
-//! with a retention policy (`store.message_record_ttl`): a background task deletes older rows.
+//! Message records in PostgreSQL (cluster mode, `store.history_url`): the records `query_sm`,
+//! reports and searches read, kept out of Redis' RAM. One table, `smsgate_message_records`,
+//! keyed by message id, with a retention policy (`store.message_record_ttl`): a background task deletes older rows.
 //!
 //! Writes use `synchronous_commit = off`: a record is history, not an accepted message (the
 //! message itself is durable in RabbitMQ), so a PostgreSQL crash may lose its last instant of
@@ -34,7 +34,7 @@ type Pending = (
 );
 
 /// The PostgreSQL message history.
-pub struct PgHistory {
+pub struct PgRecords {
     url: String,
     live: tokio::sync::RwLock<Option<Arc<Live>>>,
     connecting: tokio::sync::Mutex<()>,
@@ -45,12 +45,12 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("postgres: {e}"))
 }
 
-impl PgHistory {
+impl PgRecords {
     /// Connect, create the table if needed, and start the retention task (rows older than
     /// `retention` are deleted every minute, or sooner for short retentions).
-    pub async fn open(url: &str, retention: Duration) -> Result<Arc<PgHistory>, StoreError> {
+    pub async fn open(url: &str, retention: Duration) -> Result<Arc<PgRecords>, StoreError> {
         let (writes, rx) = tokio::sync::mpsc::unbounded_channel();
-        let h = Arc::new(PgHistory {
+        let h = Arc::new(PgRecords {
             url: url.to_string(),
             live: tokio::sync::RwLock::new(None),
             connecting: tokio::sync::Mutex::new(()),
@@ -157,7 +157,7 @@ impl PgHistory {
     /// Gather pending records and write them, one statement per batch, until the history is
     /// dropped.
     async fn writer(
-        me: std::sync::Weak<PgHistory>,
+        me: std::sync::Weak<PgRecords>,
         mut rx: tokio::sync::mpsc::UnboundedReceiver<Pending>,
     ) {
         let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);

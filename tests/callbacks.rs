@@ -4,14 +4,12 @@
 //! submission, whatever the spelling; `public-only` (global, per user, set over jCli) refuses
 //! loopback; operator-configured HTTP client connectors are trusted; redirects are not followed.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use rusmpp::pdus::DeliverSm;
 use rusmpp::values::DataCoding;
 use smsgate::app::Gateway;

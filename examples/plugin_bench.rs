@@ -30,10 +30,7 @@ use smsgate::routing::{BuildOptions, Routable, RoutingTable, ScriptHost, TableKi
 use smsgate::simulator::{SimConfig, Simulator};
 
 fn wasm_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("root")
-        .to_path_buf();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))

@@ -2,12 +2,10 @@
 //! (classic and quorum queues) and Redis (+ PostgreSQL history), on the local services that
 //! `scripts/test.sh` starts. Every test uses its own name prefix, so tests run concurrently.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::unique;
+use crate::common::unique;
 use smsgate::broker::amqp::{AmqpBroker, AmqpConfig};
 use smsgate::broker::{conformance as bc, Broker};
 use smsgate::store::redis::{RedisConfig, RedisStore};
@@ -218,9 +216,9 @@ async fn redis_two_nodes_share_state() {
 /// every caller's own row is written when its call returns.
 #[tokio::test]
 async fn postgres_history_group_commits_records_of_one_message() {
-    use smsgate::store::history::PgHistory;
+    use smsgate::store::pg_records::PgRecords;
     use smsgate::store::MessageRecord;
-    let h = PgHistory::open(PG, Duration::from_secs(3600))
+    let h = PgRecords::open(PG, Duration::from_secs(3600))
         .await
         .expect("PostgreSQL at 127.0.0.1:5432 (scripts/test.sh starts it)");
     let id = unique("pgbatch");

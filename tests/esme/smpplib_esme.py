@@ -4,7 +4,7 @@
 Usage: smpplib_esme.py HOST PORT [--user foo] [--password bar] [--burst 200]
 
 Every step prints one JSON line on stdout ({"step": ..., ...}); the Rust test
-`host/tests/smpp_thirdparty.rs` runs this script and checks those lines and the
+`tests/smpp_thirdparty.rs` runs this script and checks those lines and the
 SMSC simulator. The script itself asserts nothing beyond "got an answer": on an
 exception it prints {"step": <step>, "error": ...} and exits 1.
 

@@ -2,11 +2,9 @@
 //! node B within a second (through the Redis store's change notifications), and a profile
 //! persisted on A is in the shared store for every node.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -7,14 +7,12 @@
 //! Jasmin 0.11.1 (the version replaced) answers the console and `/send`; 0.11.0 answers receipts
 //! and MO, which 0.11.1 never delivers (reference README). A missing install fails the tests.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

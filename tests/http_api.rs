@@ -1,8 +1,6 @@
 //! End to end: HTTP /send → gateway → SMPP → simulator, over real sockets.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use smsgate::simulator::Received;
 
 async fn setup() -> (

@@ -1,18 +1,16 @@
 //! The SMPP server against a third-party SMPP implementation: python-smpplib
-//! (`host/tests/esme/smpplib_esme.py`) binds, submits (one, then a window of 200 written
+//! (`tests/esme/smpplib_esme.py`) binds, submits (one, then a window of 200 written
 //! without waiting), enquires and unbinds over a real socket; the test checks the script's JSON
 //! lines and what the SMSC simulator received.
 //!
 //! Needs `python3` with `smpplib` (`scripts/test.sh` installs it). Without them the test
 //! fails, naming the fix: a missing interpreter must not turn into a silent pass.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const BURST: usize = 200;

@@ -1,12 +1,10 @@
 //! The SMPP server in a cluster (two gateways in-process on RabbitMQ and Redis): `max_bindings`
 //! counts the binds of every node, and a receipt for an ESME bound on the other node reaches it.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use rusmpp::{CommandStatus, Pdu};
 use smsgate::app::Gateway;
 use smsgate::simulator::ReceiptKnobs;

@@ -1,13 +1,11 @@
 //! SMPP server API end to end: ESMEs bind over real sockets (the project's own session layer as
 //! the ESME), submit through the gateway to the simulator, get `deliver_sm` from their queue.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use rusmpp::pdus::{CancelSm, QuerySm};
 use rusmpp::{CommandStatus, Pdu};
 use smsgate::app::Gateway;

@@ -1,9 +1,7 @@
 //! End to end: long, Unicode and binary messages from HTTP `/send` to the SMSC simulator, with
 //! UDH or SAR splitting, billing per part, and the content errors of the HTTP API.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use smsgate::simulator::Received;
 
 /// A gateway whose user `bob` has 10.0 / 10 SMS and a route at 0.5 per part.

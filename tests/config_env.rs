@@ -1,0 +1,38 @@
+//! Environment variables override the file. The variable is set in a child process (this
+//! test binary run again for this one test): tests in this process run in parallel, and a
+//! `SMSGATE_*` variable set here would reach their gateways.
+
+use std::path::Path;
+use std::process::Command;
+
+/// The child's marker (not `SMSGATE_*`: the configuration would read it as a key).
+const CHILD: &str = "CONFIG_ENV_TEST_FILE";
+
+#[test]
+fn env_overrides_file() {
+    if let Some(path) = std::env::var_os(CHILD) {
+        let cfg = smsgate::config::Config::load(Some(Path::new(&path))).expect("config");
+        assert_eq!(cfg.http_api.port, 4242);
+        assert_eq!(cfg.http_api.long_content_max_parts, 5, "defaults kept");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "[http-api]\nport = 1\n").expect("write");
+    let out = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "config_env::env_overrides_file",
+            "--test-threads=1",
+        ])
+        .env("SMSGATE_HTTP_API__PORT", "4242")
+        .env(CHILD, &path)
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

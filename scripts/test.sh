@@ -70,6 +70,15 @@ CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-plugins" \
   cargo test --manifest-path plugins/Cargo.toml
 echo "== cargo test"
 cargo test --workspace 2>&1 | tee /tmp/smsgate-test.log
+# The embedded-only build: no cluster clients in its dependency graph, and its own tests (the
+# crates' unit tests and the end-to-end tests without the cluster modules).
+echo "== embedded-only build (--no-default-features --features embedded)"
+if cargo tree -p smsgate --no-default-features --features embedded -e normal --prefix none \
+    | grep -qE '^(lapin|redis|tokio-postgres) v'; then
+  echo "the embedded-only build depends on a cluster client" >&2
+  exit 1
+fi
+cargo test -p smsgate --no-default-features --features embedded 2>&1 | tee /tmp/smsgate-test-embedded.log
 # Schema-based fuzzing of every HTTP API against a running gateway (installs schemathesis).
 echo "== schemathesis"
 bash scripts/schemathesis.sh 20

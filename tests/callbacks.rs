@@ -194,6 +194,7 @@ async fn internal_targets_are_refused_at_submission_in_every_spelling() {
 }
 
 /// The gateway's RabbitMQ and Redis (cluster mode, when they run here).
+#[cfg(feature = "cluster")]
 #[tokio::test]
 async fn broker_and_store_ports_are_refused() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -36,3 +36,33 @@ fn env_overrides_file() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// An embedded-only build (`--no-default-features --features embedded`) has no cluster
+/// clients: a configuration asking for RabbitMQ or Redis is refused at start, naming the key,
+/// instead of silently running embedded.
+#[cfg(not(feature = "cluster"))]
+#[tokio::test]
+async fn an_embedded_only_build_refuses_cluster_urls() {
+    for (section, url, key) in [
+        (
+            "broker",
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+            "broker.url",
+        ),
+        ("store", "redis://127.0.0.1:6379/", "store.url"),
+    ] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("c.toml");
+        let text = format!(
+            "data_dir = \"{}\"\n[http-api]\nport = 0\n[jcli]\nenabled = false\n[rest-api]\nenabled = false\n[smpp-server]\nenabled = false\n[{section}]\nurl = \"{url}\"\n",
+            dir.path().display()
+        );
+        std::fs::write(&path, text).expect("write");
+        let cfg = smsgate::load_config(Some(&path)).expect("config");
+        let e = match smsgate::app::Gateway::start(cfg).await {
+            Ok(_) => panic!("an embedded-only build started with {key} set"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains(key) && e.contains("embedded-only"), "{e}");
+    }
+}

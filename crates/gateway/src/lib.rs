@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod cancel;
 pub mod cluster;
+pub mod consume;
 pub mod delivery;
 pub mod dlr;
 pub mod http;

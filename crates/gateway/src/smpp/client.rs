@@ -19,7 +19,7 @@ use rusmpp::values::{
 };
 use rusmpp::{Command, CommandStatus, Pdu};
 use tokio::net::TcpStream;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use smsgate_core::config::{BindType, SmppClientConfig};
@@ -27,6 +27,7 @@ use smsgate_core::model::{Address, Message};
 use smsgate_core::stats::{SmppcStats, Stats};
 use smsgate_queue::broker::{submit_queue, Broker, Delivery};
 
+use crate::consume::Consumer;
 use crate::delivery::Attempt;
 use smsgate_smpp::session::{self, Session, SessionConfig, SessionError};
 
@@ -381,47 +382,35 @@ async fn send_loop(
     queue: &str,
     stop: &CancellationToken,
 ) {
-    let window = Arc::new(Semaphore::new(cfg.window));
-    // Every send task, bookkeeping included, so the loop ends only once each delivery has been
-    // acked or requeued (releasing deliveries still being acked would send them twice).
-    let tasks = tokio_util::task::TaskTracker::new();
+    let consumer = Consumer::new(deps.broker.clone(), queue, cfg.window);
     let mut throttle = Throttle::new(cfg.submit_throughput);
     // Ids being sent: a second copy of one (republished after a lost confirm, see
     // `Message::republished`) waits until the first is done.
     let in_flight: Arc<Mutex<std::collections::HashSet<uuid::Uuid>>> = Arc::default();
     'outer: loop {
         tokio::select! {
-            _ = deps.broker.wait_ready(queue) => {}
+            _ = consumer.ready() => {}
             _ = session.closed() => break,
             _ = stop.cancelled() => break,
         }
         // Take a window's worth: handing out is a durable commit, so fetching only what the
         // window has room for at this instant would put one commit between every few sends.
-        let room = cfg.window.max(1);
-        let batch = match deps.broker.receive(queue, room).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(error = %e, "queue receive failed");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        };
-        let mut batch = batch.into_iter();
+        let mut batch = consumer.take(consumer.size()).await.into_iter();
         while let Some(d) = batch.next() {
             let permit = tokio::select! {
                 biased;
                 _ = session.closed() => {
-                    put_back(deps, queue, d, batch.by_ref()).await;
+                    consumer.put_back(std::iter::once(d).chain(batch.by_ref())).await;
                     break 'outer;
                 }
-                p = window.clone().acquire_owned() => p,
+                p = consumer.permit() => p,
             };
-            let Ok(permit) = permit else { break 'outer };
+            let Some(permit) = permit else { break 'outer };
             let id = d.message.id;
             if !in_flight.lock().insert(id) {
                 // Another copy of this message is being sent (a redelivery after a lost ack, or
                 // a republished copy): look at this one again once that is done, as a possible
-                // duplicate (see `send_one`).
+                // duplicate (see `Deliveries::before_send`).
                 let mut copy = d.message.clone();
                 copy.republished = true;
                 let _ = deps
@@ -439,7 +428,7 @@ async fn send_loop(
                 queue.to_string(),
                 in_flight.clone(),
             );
-            tasks.spawn(async move {
+            consumer.spawn(async move {
                 // The permit is the SMPP window: it is given back as soon as the SMSC
                 // answered, before the (durable) bookkeeping.
                 send_one(&s, &deps2, &cfg2, &stats2, &q, d, permit).await;
@@ -447,26 +436,9 @@ async fn send_loop(
             });
         }
     }
-    // Drain: wait for every outstanding submit to be answered and recorded (bounded by the
-    // response timeout).
-    // No timeout: every request is bounded by `res_to` (or fails at once when the session
-    // closes), and releasing a delivery whose task still runs would send it twice.
-    tasks.close();
-    tasks.wait().await;
-}
-
-async fn put_back(
-    deps: &ConnectorDeps,
-    queue: &str,
-    first: Delivery,
-    rest: impl Iterator<Item = Delivery>,
-) {
-    for d in std::iter::once(first).chain(rest) {
-        let _ = deps
-            .broker
-            .requeue(queue, d.tag, &d.message, Duration::ZERO)
-            .await;
-    }
+    // Drain: wait for every outstanding submit to be answered and recorded. No time limit:
+    // every request is bounded by `res_to` (or fails at once when the session closes).
+    consumer.finish(None).await;
 }
 
 enum Outcome {

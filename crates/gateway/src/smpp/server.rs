@@ -8,6 +8,8 @@
 //! receipts and MO to its receiving sessions as `deliver_sm`.
 
 use smsgate_policy::admission::{Door, OverRate};
+
+use crate::consume::Consumer;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -756,7 +758,7 @@ async fn cancel(sh: &Shared, id: &str) -> CommandStatus {
 /// Drain `user`'s queue to its receiving sessions while it has any.
 async fn deliverer(sh: Arc<Shared>, user: String) {
     let q = smpps_queue(&user);
-    let window = Arc::new(Semaphore::new(sh.cfg.deliver_window.max(1)));
+    let consumer = Consumer::new(sh.deps.broker.clone(), &q, sh.cfg.deliver_window);
     let changed = sh.bindings.changed(&user);
     let mut rr = 0usize;
     tracing::debug!(%user, "SMPP deliverer started");
@@ -770,32 +772,24 @@ async fn deliverer(sh: Arc<Shared>, user: String) {
         }
         // Wait for room in the window, something to deliver, or a change of sessions.
         let room = tokio::select! {
-            p = window.clone().acquire_owned() => p,
+            p = consumer.permit() => p,
             _ = changed.notified() => continue,
             _ = sh.shutdown.cancelled() => break,
         };
-        let Ok(first) = room else { break };
+        let Some(first) = room else { break };
         tokio::select! {
-            _ = sh.deps.broker.wait_ready(&q) => {}
+            _ = consumer.ready() => {}
             _ = changed.notified() => continue,
             _ = sh.shutdown.cancelled() => break,
         }
-        let max = window.available_permits() + 1;
-        let deliveries = match sh.deps.broker.receive(&q, max).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(%user, error = %e, "SMPP deliverer: queue unavailable");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
+        let deliveries = consumer.take(consumer.room() + 1).await;
         let mut first = Some(first);
         for d in deliveries {
             let permit = match first.take() {
                 Some(p) => p,
-                None => match window.clone().acquire_owned().await {
-                    Ok(p) => p,
-                    Err(_) => break,
+                None => match consumer.permit().await {
+                    Some(p) => p,
+                    None => break,
                 },
             };
             let s = sessions[rr % sessions.len()].clone();
@@ -803,7 +797,7 @@ async fn deliverer(sh: Arc<Shared>, user: String) {
             let sh2 = sh.clone();
             let q2 = q.clone();
             let user2 = user.clone();
-            tokio::spawn(async move {
+            consumer.spawn(async move {
                 deliver_one(&sh2, &q2, &user2, &s, d).await;
                 drop(permit);
             });
@@ -811,8 +805,7 @@ async fn deliverer(sh: Arc<Shared>, user: String) {
     }
     // Give back what this node's consumer holds once the deliveries in flight are done, so
     // that (cluster mode) a node where the user is bound gets them.
-    let all = sh.cfg.deliver_window.max(1) as u32;
-    let _ = tokio::time::timeout(Duration::from_secs(30), window.acquire_many(all)).await;
+    consumer.finish(Some(Duration::from_secs(30))).await;
     let _ = sh.deps.broker.release_all(&q).await;
     tracing::debug!(%user, "SMPP deliverer stopped");
 }

@@ -10,6 +10,8 @@
 //! connectors) are trusted and never checked.
 
 use smsgate_policy::callbacks;
+
+use crate::consume::Consumer;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -226,42 +228,41 @@ impl Thrower {
 
     /// Consume the queue until `stop`.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
-        let inflight = Arc::new(Semaphore::new(self.policy().max_in_flight.max(1)));
+        let consumer = Consumer::new(
+            self.broker.clone(),
+            self.queue,
+            self.policy().max_in_flight.max(1),
+        );
         loop {
             let first = tokio::select! {
-                p = inflight.clone().acquire_owned() => p,
+                p = consumer.permit() => p,
                 _ = stop.cancelled() => break,
             };
-            let Ok(first) = first else { break };
+            let Some(first) = first else { break };
             tokio::select! {
-                _ = self.broker.wait_ready(self.queue) => {}
+                _ = consumer.ready() => {}
                 _ = stop.cancelled() => break,
             }
-            let max = inflight.available_permits() + 1;
-            let ds = match self.broker.receive(self.queue, max.min(256)).await {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::warn!(queue = self.queue, error = %e, "thrower: queue unavailable");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
+            let ds = consumer.take((consumer.room() + 1).min(256)).await;
             let mut first = Some(first);
             for d in ds {
                 let permit = match first.take() {
                     Some(p) => p,
-                    None => match inflight.clone().acquire_owned().await {
-                        Ok(p) => p,
-                        Err(_) => break,
+                    None => match consumer.permit().await {
+                        Some(p) => p,
+                        None => break,
                     },
                 };
                 let me = self.clone();
-                tokio::spawn(async move {
+                consumer.spawn(async move {
                     me.handle(d).await;
                     drop(permit);
                 });
             }
         }
+        // Calls in flight finish (each is bounded by the call timeout) before the queue gets
+        // back what this consumer holds.
+        consumer.finish(Some(Duration::from_secs(30))).await;
         let _ = self.broker.release_all(self.queue).await;
     }
 

@@ -917,154 +917,136 @@ pub enum DefaultAlphabet {
 /// throttles every new connector to a crawl) and `window` (new) allows 32 `submit_sm` in flight
 /// (Jasmin waits for each response). `default_alphabet`, `window` and `tls_verify` are additions.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct SmppClientConfig {
     pub cid: String,
-    #[serde(default, deserialize_with = "de_opt_string")]
+    #[serde(deserialize_with = "de_opt_string")]
     pub logfile: Option<String>,
-    #[serde(default = "d_logrotate")]
     pub logrotate: String,
-    #[serde(default = "d_loglevel")]
     pub loglevel: u32,
-    #[serde(default, deserialize_with = "de_yes_no")]
+    #[serde(deserialize_with = "de_yes_no")]
     pub logprivacy: bool,
-    #[serde(default = "d_host")]
     pub host: String,
-    #[serde(default = "d_port")]
     pub port: u16,
-    #[serde(default, deserialize_with = "de_yes_no")]
+    #[serde(deserialize_with = "de_yes_no")]
     pub ssl: bool,
     /// Verify the SMSC's certificate when `ssl` is on.
-    #[serde(default = "yes", deserialize_with = "de_yes_no")]
+    #[serde(deserialize_with = "de_yes_no")]
     pub tls_verify: bool,
-    #[serde(default = "d_username")]
     pub username: String,
-    #[serde(default = "d_password")]
     pub password: String,
-    #[serde(default = "d_bind")]
     pub bind: BindType,
-    #[serde(default = "d_30")]
-    pub bind_to: u64,
-    #[serde(default = "d_300")]
-    pub trx_to: u64,
-    #[serde(default = "d_60")]
-    pub res_to: u64,
-    #[serde(default = "d_10")]
-    pub pdu_red_to: u64,
-    #[serde(default = "yes", deserialize_with = "de_yes_no")]
+    /// Seconds to wait for the bind response (`bind_to`).
+    #[serde(rename = "bind_to")]
+    pub bind_timeout_s: u64,
+    /// Seconds without any PDU before the session is dropped (`trx_to`).
+    #[serde(rename = "trx_to")]
+    pub inactivity_timeout_s: u64,
+    /// Seconds to wait for a response to a request (`res_to`).
+    #[serde(rename = "res_to")]
+    pub response_timeout_s: u64,
+    /// Seconds to read a whole PDU once it started (`pdu_red_to`).
+    #[serde(rename = "pdu_red_to")]
+    pub pdu_read_timeout_s: u64,
+    #[serde(deserialize_with = "de_yes_no")]
     pub con_loss_retry: bool,
-    #[serde(default = "d_10")]
     pub con_loss_delay: u64,
-    #[serde(default = "yes", deserialize_with = "de_yes_no")]
+    #[serde(deserialize_with = "de_yes_no")]
     pub con_fail_retry: bool,
-    #[serde(default = "d_10")]
     pub con_fail_delay: u64,
-    #[serde(default, deserialize_with = "de_opt_string")]
+    #[serde(deserialize_with = "de_opt_string")]
     pub src_addr: Option<String>,
-    #[serde(default = "d_2")]
     pub src_ton: u8,
-    #[serde(default = "d_1")]
     pub src_npi: u8,
-    #[serde(default = "d_1")]
     pub dst_ton: u8,
-    #[serde(default = "d_1")]
     pub dst_npi: u8,
-    #[serde(default)]
     pub bind_ton: u8,
-    #[serde(default = "d_1")]
     pub bind_npi: u8,
     /// Default validity period in seconds.
-    #[serde(default)]
     pub validity: Option<u64>,
-    #[serde(default)]
     pub priority: u8,
-    #[serde(default = "d_120")]
     pub requeue_delay: u64,
-    #[serde(default, deserialize_with = "de_opt_string")]
+    #[serde(deserialize_with = "de_opt_string")]
     pub addr_range: Option<String>,
-    #[serde(default, deserialize_with = "de_opt_string")]
+    #[serde(deserialize_with = "de_opt_string")]
     pub systype: Option<String>,
-    #[serde(default = "d_86400")]
     pub dlr_expiry: u64,
     /// Messages per second, 0 = unlimited.
-    #[serde(default)]
     pub submit_throughput: f64,
-    #[serde(default)]
     pub proto_id: Option<u8>,
-    #[serde(default)]
     pub coding: u8,
-    #[serde(default = "d_30")]
-    pub elink_interval: u64,
-    #[serde(default)]
-    pub def_msg_id: u8,
-    #[serde(default)]
-    pub ripf: u8,
-    #[serde(default)]
+    /// Seconds between enquire_link requests (`elink_interval`).
+    #[serde(rename = "elink_interval")]
+    pub enquire_link_interval_s: u64,
+    /// `sm_default_msg_id` of submissions (`def_msg_id`).
+    #[serde(rename = "def_msg_id")]
+    pub default_msg_id: u8,
+    /// `replace_if_present_flag` of submissions (`ripf`).
+    #[serde(rename = "ripf")]
+    pub replace_if_present: u8,
     pub dlr_msgid: u8,
     /// Outstanding `submit_sm` allowed before waiting for responses.
-    #[serde(default = "d_window")]
     pub window: usize,
-    #[serde(default = "d_alphabet")]
     pub default_alphabet: DefaultAlphabet,
     /// Receipt tracking group: a receipt is matched to a submission by (group, SMSC message
     /// id), so a `receiver` connector gets the receipts of a `transmitter` connector of the
     /// same group. `None` is the global group (Jasmin tracks ids globally); give connectors
     /// to SMSCs that may reuse each other's ids different groups.
-    #[serde(default, deserialize_with = "de_opt_string")]
+    #[serde(deserialize_with = "de_opt_string")]
     pub dlr_group: Option<String>,
 }
 
-fn d_logrotate() -> String {
-    "midnight".into()
+/// Jasmin's defaults (spec table 36), with the deviations noted on [`SmppClientConfig`].
+impl Default for SmppClientConfig {
+    fn default() -> Self {
+        SmppClientConfig {
+            cid: String::new(),
+            logfile: None,
+            logrotate: "midnight".into(),
+            loglevel: 20,
+            logprivacy: false,
+            host: "127.0.0.1".into(),
+            port: 2775,
+            ssl: false,
+            tls_verify: true,
+            username: "smppclient".into(),
+            password: "password".into(),
+            bind: BindType::Transceiver,
+            bind_timeout_s: 30,
+            inactivity_timeout_s: 300,
+            response_timeout_s: 60,
+            pdu_read_timeout_s: 10,
+            con_loss_retry: true,
+            con_loss_delay: 10,
+            con_fail_retry: true,
+            con_fail_delay: 10,
+            src_addr: None,
+            src_ton: 2,
+            src_npi: 1,
+            dst_ton: 1,
+            dst_npi: 1,
+            bind_ton: 0,
+            bind_npi: 1,
+            validity: None,
+            priority: 0,
+            requeue_delay: 120,
+            addr_range: None,
+            systype: None,
+            dlr_expiry: 86400,
+            submit_throughput: 0.0,
+            proto_id: None,
+            coding: 0,
+            enquire_link_interval_s: 30,
+            default_msg_id: 0,
+            replace_if_present: 0,
+            dlr_msgid: 0,
+            window: 32,
+            default_alphabet: DefaultAlphabet::Gsm0338,
+            dlr_group: None,
+        }
+    }
 }
-fn d_loglevel() -> u32 {
-    20
-}
-fn d_host() -> String {
-    "127.0.0.1".into()
-}
-fn d_port() -> u16 {
-    2775
-}
-fn d_username() -> String {
-    "smppclient".into()
-}
-fn d_password() -> String {
-    "password".into()
-}
-fn d_bind() -> BindType {
-    BindType::Transceiver
-}
-fn d_1() -> u8 {
-    1
-}
-fn d_2() -> u8 {
-    2
-}
-fn d_10() -> u64 {
-    10
-}
-fn d_30() -> u64 {
-    30
-}
-fn d_60() -> u64 {
-    60
-}
-fn d_120() -> u64 {
-    120
-}
-fn d_300() -> u64 {
-    300
-}
-fn d_86400() -> u64 {
-    86400
-}
-fn d_window() -> usize {
-    32
-}
-fn d_alphabet() -> DefaultAlphabet {
-    DefaultAlphabet::Gsm0338
-}
+
 
 impl SmppClientConfig {
     /// A connector with every parameter at its default.

@@ -588,8 +588,8 @@ impl Pipeline {
             m.priority = c.priority.min(3);
         }
         m.protocol_id = c.proto_id.unwrap_or(0);
-        m.replace_if_present = c.ripf;
-        m.sm_default_msg_id = c.def_msg_id;
+        m.replace_if_present = c.replace_if_present;
+        m.sm_default_msg_id = c.default_msg_id;
         m.service_type = c.systype.clone().unwrap_or_default();
         // Clamp absurd validities (at most ~10 years) so the arithmetic cannot overflow.
         let validity_secs = req

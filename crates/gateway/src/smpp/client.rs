@@ -87,7 +87,7 @@ fn cstr<const MIN: usize, const MAX: usize>(s: &str) -> COctetString<MIN, MAX> {
 async fn connect(cfg: &SmppClientConfig) -> std::io::Result<Box<dyn AsyncStream>> {
     let addr = format!("{}:{}", cfg.host, cfg.port);
     let tcp = tokio::time::timeout(
-        Duration::from_secs(cfg.bind_to.max(1)),
+        Duration::from_secs(cfg.bind_timeout_s.max(1)),
         TcpStream::connect(&addr),
     )
     .await
@@ -106,7 +106,7 @@ async fn bind(cfg: &SmppClientConfig, s: &Session) -> Result<(), String> {
     let password = cstr::<1, 9>(&cfg.password);
     let system_type = cstr::<1, 13>(cfg.systype.as_deref().unwrap_or(""));
     let range = cstr::<1, 41>(cfg.addr_range.as_deref().unwrap_or(""));
-    let ton = Ton::from(cfg.bind_ton);
+    let ton = Ton::from(cfg.bind_timeout_sn);
     let npi = Npi::from(cfg.bind_npi);
     let v = InterfaceVersion::Smpp3_4;
     let pdu: Pdu = match cfg.bind {
@@ -142,7 +142,7 @@ async fn bind(cfg: &SmppClientConfig, s: &Session) -> Result<(), String> {
             .into(),
     };
     let resp = s
-        .request_with_timeout(pdu, Duration::from_secs(cfg.bind_to.max(1)))
+        .request_with_timeout(pdu, Duration::from_secs(cfg.bind_timeout_s.max(1)))
         .await
         .map_err(|e| format!("bind: {e}"))?;
     if resp.status() != CommandStatus::EsmeRok {
@@ -169,10 +169,10 @@ async fn run(
         }
         let _ = state.send(ConnectorState::Connecting);
         let scfg = SessionConfig {
-            response_timeout: Duration::from_secs(cfg.res_to.max(1)),
-            enquire_link_interval: Some(Duration::from_secs(cfg.elink_interval.max(1))),
-            inactivity_timeout: Some(Duration::from_secs(cfg.trx_to.max(1))),
-            pdu_read_timeout: Duration::from_secs(cfg.pdu_red_to.max(1)),
+            response_timeout: Duration::from_secs(cfg.response_timeout_s.max(1)),
+            enquire_link_interval: Some(Duration::from_secs(cfg.enquire_link_interval_s.max(1))),
+            inactivity_timeout: Some(Duration::from_secs(cfg.inactivity_timeout_s.max(1))),
+            pdu_read_timeout: Duration::from_secs(cfg.pdu_read_timeout_s.max(1)),
             max_pdu_len: 64 * 1024,
             clock: Some(deps.stats.smppc_clock(&cfg.cid)),
             elink_count: Some(session::ElinkCount::Sent({

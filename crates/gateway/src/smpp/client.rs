@@ -106,7 +106,7 @@ async fn bind(cfg: &SmppClientConfig, s: &Session) -> Result<(), String> {
     let password = cstr::<1, 9>(&cfg.password);
     let system_type = cstr::<1, 13>(cfg.systype.as_deref().unwrap_or(""));
     let range = cstr::<1, 41>(cfg.addr_range.as_deref().unwrap_or(""));
-    let ton = Ton::from(cfg.bind_timeout_sn);
+    let ton = Ton::from(cfg.bind_ton);
     let npi = Npi::from(cfg.bind_npi);
     let v = InterfaceVersion::Smpp3_4;
     let pdu: Pdu = match cfg.bind {

@@ -2,7 +2,7 @@
 //! enquire_link, timers), TLS, the SMPP server's bind registry, delivery receipts' text
 //! and the SMSC simulator the tests and benchmarks run against. The connectors and the SMPP
 //! server that carry messages are in `smsgate-gateway`.
-pub mod bindings;
+pub mod registry;
 pub mod receipt;
 pub mod session;
 pub mod simulator;

@@ -36,7 +36,7 @@ use smsgate_core::stats::{Stats, UserSmppsStats};
 use smsgate_policy::pipeline::{Content, MtError, MtRequest, Pipeline, SmppContent};
 use smsgate_queue::broker::{smpps_queue, Broker, Delivery};
 use smsgate_queue::store::Store;
-use smsgate_smpp::bindings::{Added, BindMode, Bindings};
+use smsgate_smpp::registry::{Added, BindMode, Bindings};
 use smsgate_smpp::session::{self, CloseReason, Session, SessionConfig, SessionError};
 use smsgate_smpp::{c_octet, delivery_tlv, octets, tlv_to_model};
 

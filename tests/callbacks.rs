@@ -396,7 +396,10 @@ async fn a_listener_added_later_is_refused_when_sending() {
                 .and_then(|r| r.detail);
         // The receipt's own detail (`err:000`) comes first; the thrower notes the refusal
         // on the record just after it counts the give-up.
-        if detail.as_deref().is_some_and(|d| d.contains("DLR callback refused")) {
+        if detail
+            .as_deref()
+            .is_some_and(|d| d.contains("DLR callback refused"))
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -1047,7 +1047,6 @@ impl Default for SmppClientConfig {
     }
 }
 
-
 impl SmppClientConfig {
     /// A connector with every parameter at its default.
     pub fn new(cid: &str) -> Self {

@@ -2,8 +2,8 @@
 //! enquire_link, timers), TLS, the SMPP server's bind registry, delivery receipts' text
 //! and the SMSC simulator the tests and benchmarks run against. The connectors and the SMPP
 //! server that carry messages are in `smsgate-gateway`.
-pub mod registry;
 pub mod receipt;
+pub mod registry;
 pub mod session;
 pub mod simulator;
 pub mod tls;

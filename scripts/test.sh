@@ -78,6 +78,7 @@ if cargo tree -p smsgate --no-default-features --features embedded -e normal --p
   echo "the embedded-only build depends on a cluster client" >&2
   exit 1
 fi
+cargo clippy -p smsgate --no-default-features --features embedded --all-targets -- -D warnings
 cargo test -p smsgate --no-default-features --features embedded 2>&1 | tee /tmp/smsgate-test-embedded.log
 # Schema-based fuzzing of every HTTP API against a running gateway (installs schemathesis).
 echo "== schemathesis"

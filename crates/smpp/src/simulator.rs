@@ -131,6 +131,27 @@ impl Default for ReceiptKnobs {
 }
 
 impl Shared {
+    /// Deliver a receipt as an SMSC does: on `first`, and while no session acknowledged it
+    /// (the session died with the ESME), again on a receiver session of `system_id` bound
+    /// since, every 200 ms for up to a minute.
+    async fn deliver_receipt(&self, system_id: &str, first: Session, pdu: DeliverSm, n: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut session = Some(first);
+        loop {
+            if let Some(s) = session.take() {
+                if s.request(pdu.clone()).await.is_ok() {
+                    self.stats.deliver_sm_sent.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            session = self.receiver_for(system_id, n);
+        }
+    }
+
     /// A bound receiver (or transceiver) session of `system_id` for a transmitter's receipt,
     /// spread by `n`; `None` when none is bound (the receipt is not sent).
     fn receiver_for(&self, system_id: &str, n: u64) -> Option<Session> {
@@ -475,12 +496,10 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
                     }
                     Some(((delay, pdu), rs)) => {
                         let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
-                        let (s2, sh2) = (rs, sh.clone());
+                        let (s2, sh2, sid) = (rs, sh.clone(), system_id.clone());
                         tokio::spawn(async move {
                             tokio::time::sleep(delay).await;
-                            if s2.request(pdu).await.is_ok() {
-                                sh2.stats.deliver_sm_sent.fetch_add(1, Ordering::Relaxed);
-                            }
+                            sh2.deliver_receipt(&sid, s2, pdu, n).await;
                         });
                     }
                     None => {

@@ -1,4 +1,5 @@
-//! Serde helpers: the spellings the configuration accepts (jCli's `yes`/`no`, `;`-separated lists, numbers as strings) and closed sets of names.
+//! Serde helpers: the spellings the configuration accepts (jCli's `yes`/`no`, `;`-separated
+//! lists, numbers as strings) and closed sets of names ([`names!`]).
 
 use serde::{Deserialize, Deserializer};
 

@@ -1,4 +1,5 @@
-//! Calls to clients: `[dlr-thrower]`, `[deliversm-thrower]`, `[callbacks]` (which URLs may be called) and `[mo]`.
+//! Calls to clients: `[dlr-thrower]`, `[deliversm-thrower]`, `[callbacks]` (which URLs may be
+//! called) and `[mo]`.
 
 use super::*;
 

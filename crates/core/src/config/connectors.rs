@@ -1,4 +1,5 @@
-//! Connectors: `[[smppccs]]` (SMPP client connectors, spec table 36) and `[[httpccs]]` (HTTP client connectors for MO).
+//! Connectors: `[[smppccs]]` (SMPP client connectors, spec table 36) and `[[httpccs]]` (HTTP client
+//! connectors for MO).
 
 use super::de::*;
 use super::*;

@@ -1,4 +1,5 @@
-//! Routing and interception: `[[filters]]`, `[[mtroutes]]`, `[[moroutes]]`, `[[mtinterceptors]]` and `[[mointerceptors]]`.
+//! Routing and interception: `[[filters]]`, `[[mtroutes]]`, `[[moroutes]]`, `[[mtinterceptors]]`
+//! and `[[mointerceptors]]`.
 
 use super::de::*;
 use super::*;

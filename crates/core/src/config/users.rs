@@ -1,4 +1,5 @@
-//! Who may send and what: `[auth]`, `[[groups]]` and `[[users]]` with their credentials, value filters, defaults and quotas (spec tables 24-27).
+//! Who may send and what: `[auth]`, `[[groups]]` and `[[users]]` with their credentials, value
+//! filters, defaults and quotas (spec tables 24-27).
 
 use super::de::*;
 use super::*;

@@ -10,6 +10,7 @@
 # --examples`. Benchmarks: HTTP `/send` and SMPP `submit_sm` end to end (smsgate-bench), the
 # plugin throughput (plugin_bench, PLUGIN_BENCH_ONLY=throughput) and the embedded and
 # two-node cluster end to end (cluster_bench; needs the local RabbitMQ, Redis, PostgreSQL).
+# BENCH_ONLY="http smpp plugins cluster" (any subset) runs some of them.
 set -euo pipefail
 OLD=${1:?old release dir}
 NEW=${2:?new release dir}
@@ -19,19 +20,30 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
 # one NAME DIR: append "figure value" lines for build NAME to $OUT/NAME.
+ONLY=" ${BENCH_ONLY:-http smpp plugins cluster} "
+want() { [[ $ONLY == *" $1 "* ]]; }
+
 one() {
   local name=$1 dir=$2 r
+  if want http; then
   r=$("$dir/smsgate-bench" --smsgate "$dir/smsgate" --duration "$SECS" --concurrency 64 2>/dev/null)
   echo "http-accepted/s $(awk '/^accepted/ {gsub(/\(/,"",$3); print $3}' <<<"$r")" >>"$OUT/$name"
   echo "http-delivered-during/s $(awk '/^delivered-during/ {gsub(/\(/,"",$3); print $3}' <<<"$r")" >>"$OUT/$name"
+  fi
+  if want smpp; then
   r=$("$dir/smsgate-bench" smpp --smsgate "$dir/smsgate" --duration "$SECS" 2>/dev/null)
   echo "smpp-accepted/s $(awk '/^accepted/ {gsub(/\(/,"",$3); print $3}' <<<"$r")" >>"$OUT/$name"
   echo "smpp-delivered-during/s $(awk '/^delivered-during/ {gsub(/\(/,"",$3); print $3}' <<<"$r")" >>"$OUT/$name"
+  fi
+  if want plugins; then
   r=$(PLUGIN_BENCH_ONLY=throughput "$dir/examples/plugin_bench" "$SECS" 2>/dev/null)
   echo "plugins-with/s $(sed -n 's/^throughput: with plugins \([0-9]*\) msg\/s.*/\1/p' <<<"$r")" >>"$OUT/$name"
+  fi
+  if want cluster; then
   r=$("$dir/examples/cluster_bench" "$SECS" 64 2>/dev/null)
   echo "cluster-embedded-e2e/s $(awk '$1 == "embedded" {print $4}' <<<"$r")" >>"$OUT/$name"
   echo "cluster-2nodes-e2e/s $(awk '$1 == "cluster-2nodes" {print $4}' <<<"$r")" >>"$OUT/$name"
+  fi
 }
 
 for i in $(seq 1 "$ROUNDS"); do

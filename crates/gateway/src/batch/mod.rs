@@ -14,7 +14,6 @@
 pub mod callbacks;
 pub mod job;
 
-use smsgate_policy::admission::{Door, OverRate};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -29,6 +28,7 @@ pub use job::{BatchJob, JobGroup, JobKind, Progress, Recipient, RetarusOptions};
 use smsgate_core::config::{ContentEncoding, RestApiConfig, ThrowerConfig, Unrepresentable};
 use smsgate_core::model::message::now_ms;
 use smsgate_core::model::{Channel, Direction, Message, User};
+use smsgate_policy::admission::{Door, OverRate};
 use smsgate_policy::pipeline::{Asked, Content, MtError, MtRequest, Pipeline};
 use smsgate_queue::broker::{submit_queue, Broker, Delivery};
 use smsgate_queue::history::{History, SmsRecord};

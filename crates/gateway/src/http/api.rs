@@ -5,7 +5,6 @@
 //! can carry raw UCS2 or Latin-1 octets); a repeated argument is refused rather than silently
 //! using one of the values.
 
-use smsgate_policy::admission::{Door, OverRate};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -16,6 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use smsgate_core::model::{Channel, DlrRequest};
 use smsgate_core::stats::{HttpRequest, Stats};
+use smsgate_policy::admission::{Door, OverRate};
 use smsgate_policy::pipeline::{Asked, Content, MtError, MtRequest, Pipeline};
 use smsgate_queue::store::Balance;
 

@@ -5,7 +5,6 @@
 //! (smstools answers from its `sent` spool directory, which a message reaches once sent).
 //! Basic auth with the gateway's users; `[rest-api] mobile_perms` is `MOBILE_PERMS`.
 
-use smsgate_policy::admission::{Door, OverRate};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +18,7 @@ use super::rest::{basic_auth, json_raw, read_body, BodyError, RestState};
 use smsgate_core::config::ContentEncoding;
 use smsgate_core::model::message::now_ms;
 use smsgate_core::model::Channel;
+use smsgate_policy::admission::{Door, OverRate};
 use smsgate_policy::pipeline::{Content, MtError, MtRequest};
 use smsgate_queue::history::SmsRecord;
 

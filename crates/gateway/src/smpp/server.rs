@@ -7,9 +7,6 @@
 //! gateway's message records, and the per-user deliverer that drains the user's queue of
 //! receipts and MO to its receiving sessions as `deliver_sm`.
 
-use smsgate_policy::admission::{Door, OverRate};
-
-use crate::consume::Consumer;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,12 +30,15 @@ use smsgate_core::config::SmppServerConfig;
 use smsgate_core::model::message::now_ms;
 use smsgate_core::model::{Channel, Message, User};
 use smsgate_core::stats::{Stats, UserSmppsStats};
+use smsgate_policy::admission::{Door, OverRate};
 use smsgate_policy::pipeline::{Content, MtError, MtRequest, Pipeline, SmppContent};
 use smsgate_queue::broker::{smpps_queue, Broker, Delivery};
 use smsgate_queue::store::Store;
 use smsgate_smpp::registry::{Added, BindMode, Bindings};
 use smsgate_smpp::session::{self, CloseReason, Session, SessionConfig, SessionError};
 use smsgate_smpp::{c_octet, delivery_tlv, octets, tlv_to_model};
+
+use crate::consume::Consumer;
 
 /// Store key prefix marking a queued message as cancelled (`cancel_sm`).
 pub const CANCEL_PREFIX: &str = "cancel:";

@@ -9,9 +9,6 @@
 //! addresses the connection is made to; MO targets (operator-configured HTTP client
 //! connectors) are trusted and never checked.
 
-use smsgate_policy::callbacks;
-
-use crate::consume::Consumer;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +24,10 @@ use tokio_util::sync::CancellationToken;
 use smsgate_core::config::{CallbacksConfig, ThrowerConfig};
 use smsgate_core::model::{Callback, CallbackKind};
 use smsgate_core::stats::Stats;
+use smsgate_policy::callbacks;
 use smsgate_queue::broker::{Broker, Delivery};
+
+use crate::consume::Consumer;
 
 /// The pooled HTTP(S) client of callbacks.
 pub type HttpClient = Client<

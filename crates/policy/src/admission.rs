@@ -64,8 +64,8 @@ pub struct Admission {
     store: Arc<dyn Store>,
     /// Cluster mode: count every node's messages in the store too.
     shared: bool,
-    /// (door, user) → (tokens, last refill).
-    buckets: Mutex<HashMap<(Door, String), (f64, Instant)>>,
+    /// Per door (HTTP, SMPP), user → (tokens, last refill).
+    buckets: [Mutex<HashMap<String, (f64, Instant)>>; 2],
 }
 
 impl std::fmt::Debug for Admission {
@@ -82,7 +82,7 @@ impl Admission {
         Admission {
             store,
             shared,
-            buckets: Mutex::default(),
+            buckets: Default::default(),
         }
     }
 
@@ -109,10 +109,14 @@ impl Admission {
     fn take_local(&self, user: &str, door: Door, rate: f64) -> bool {
         let burst = rate.max(1.0);
         let now = Instant::now();
-        let mut buckets = self.buckets.lock();
-        let (tokens, last) = buckets
-            .entry((door, user.to_string()))
-            .or_insert((burst, now));
+        let mut buckets = self.buckets[door as usize].lock();
+        // Only a user's first message allocates its key.
+        if !buckets.contains_key(user) {
+            buckets.insert(user.to_string(), (burst, now));
+        }
+        let Some((tokens, last)) = buckets.get_mut(user) else {
+            return true;
+        };
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(burst);
         *last = now;
         if *tokens >= 1.0 {

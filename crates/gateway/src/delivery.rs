@@ -123,17 +123,19 @@ impl Deliveries {
                     updated_at: now_ms(),
                 };
                 let expiry = Duration::from_secs(cfg.dlr_expiry.max(1));
-                let (_, _, acked) = tokio::join!(
-                    self.store.record(rec),
-                    self.dlr.submitted(
+                // Receipt tracking first: once the message is acked (no redelivery) or
+                // recorded (a redelivered copy is dropped), its receipt must be resolvable,
+                // even if this process dies right after.
+                self.dlr
+                    .submitted(
                         &m,
                         cfg.dlr_group.as_deref().unwrap_or(""),
                         cfg.dlr_msgid,
                         expiry,
-                        &smsc_ids
-                    ),
-                    self.broker.ack(queue, tag)
-                );
+                        &smsc_ids,
+                    )
+                    .await;
+                let (_, acked) = tokio::join!(self.store.record(rec), self.broker.ack(queue, tag));
                 if let Err(e) = acked {
                     tracing::error!(id = %m.id, error = %e, "ack failed");
                 }

@@ -220,29 +220,30 @@ fn micro(wasm: &Path, tmp: &Path) {
         ..Default::default()
     };
     let inter = Interception::build(&cfg, Some(host.clone()), &opts).expect("interception");
+    let rt = tokio::runtime::Handle::current();
     let none = Interception::empty();
     let (b50, _) = measure(n, || {
         let mut m = m.clone();
-        std::hint::black_box(none.intercept(
+        std::hint::black_box(rt.block_on(none.intercept(
             TableKind::Mt,
             &mut m,
             Some("hello world"),
-            "foo",
-            "g1",
-        ));
+            None,
+            vec![],
+        )));
     });
     let (p50, p99) = measure(n, || {
         let mut m = m.clone();
-        std::hint::black_box(inter.intercept(
+        std::hint::black_box(rt.block_on(inter.intercept(
             TableKind::Mt,
             &mut m,
             Some("hello world"),
-            "foo",
-            "g1",
-        ));
+            None,
+            vec![],
+        )));
     });
     let mut check = m.clone();
-    inter.intercept(TableKind::Mt, &mut check, Some("hello world"), "foo", "g1");
+    rt.block_on(inter.intercept(TableKind::Mt, &mut check, Some("hello world"), None, vec![]));
     assert_eq!(check.source.addr, "BRAND");
     println!(
         "interceptor (modifies, tags, locks): p50 {p50:.2} µs p99 {p99:.2} µs; without p50 {b50:.2} µs; added p50 {:.2} µs",

@@ -142,11 +142,10 @@ impl Gateway {
             ))
         })?;
         let availability = Arc::new(LiveAvailability::new());
-        let plugins = if cfg.plugins.enabled {
-            Some(PluginHost::new(&cfg.plugins, &cfg.data_dir).map_err(StartError::Config)?)
-        } else {
-            None
-        };
+        // The host exists even with Wasm plugins disabled: it runs Jasmin's Python scripts
+        // (and costs nothing until a component is loaded).
+        let plugins =
+            Some(PluginHost::new(&cfg.plugins, &cfg.data_dir).map_err(StartError::Config)?);
         let scripts: Option<Arc<dyn ScriptHost>> =
             plugins.clone().map(|p| p as Arc<dyn ScriptHost>);
         let opts = BuildOptions {

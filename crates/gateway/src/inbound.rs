@@ -428,13 +428,16 @@ impl Inbound {
     ) -> Result<(), CommandStatus> {
         let (mut m, mut text) = (m, text);
         use smsgate_policy::interception::{Outcome, Ran};
-        let (outcome, ran) = self.interception.intercept(
-            smsgate_routing::TableKind::Mo,
-            &mut m,
-            Some(&text),
-            "",
-            "",
-        );
+        let (outcome, ran) = self
+            .interception
+            .intercept(
+                smsgate_routing::TableKind::Mo,
+                &mut m,
+                Some(&text),
+                None,
+                vec![],
+            )
+            .await;
         // The connector's interceptor counters (Jasmin's deliver_sm interception).
         match ran {
             Ran::No => {}
@@ -444,9 +447,10 @@ impl Inbound {
         match outcome {
             Outcome::Continue { text: Some(t) } => text = t,
             Outcome::Continue { text: None } => {}
-            // ESME_ROK from the interceptor: accepted, not routed.
-            Outcome::Answer { smpp: 0, .. } => return Ok(()),
+            // ESME_ROK from a Wasm interceptor: accepted, not routed.
+            Outcome::Accept { .. } => return Ok(()),
             Outcome::Answer { smpp, .. } => return Err(CommandStatus::from(smpp)),
+            Outcome::ScriptFailed => return Err(CommandStatus::EsmeRsyserr),
         }
         let decision = {
             let table = self.mo_table.read().clone();

@@ -199,23 +199,34 @@ fn check_interceptors(cfg: &Config) -> Result<(), String> {
                     return Err(format!("{at}: unknown filter id {fid:?}"));
                 }
             }
-            check_script(&ic.script, cfg).map_err(|e| format!("{at}: {e}"))?;
+            check_interceptor_script(&ic.script, ic.source.as_deref(), cfg)
+                .map_err(|e| format!("{at}: {e}"))?;
         }
     }
     Ok(())
 }
 
-/// An interceptor script: `python3(/path)` or `plugin(name)`.
+/// An interceptor script: `python3(/path)` (its file readable, unless its source was
+/// persisted with the rule) or `plugin(name)`.
 pub fn check_script(script: &str, cfg: &Config) -> Result<(), String> {
+    check_interceptor_script(script, None, cfg)
+}
+
+fn check_interceptor_script(
+    script: &str,
+    source: Option<&str>,
+    cfg: &Config,
+) -> Result<(), String> {
     let s = script.trim();
     if let Some(path) = s.strip_prefix("python3(").and_then(|r| r.strip_suffix(')')) {
-        if path.trim().is_empty() {
+        let path = path.trim();
+        if path.is_empty() {
             return Err("python3() needs the path of a script".into());
         }
-        return Err(format!(
-            "cannot run python3({path}): {}",
-            smsgate_plugins::PYTHON_MISSING
-        ));
+        if source.is_none() {
+            std::fs::metadata(path).map_err(|e| format!("python3({path}): {e}"))?;
+        }
+        return Ok(());
     }
     if let Some(name) = s.strip_prefix("plugin(").and_then(|r| r.strip_suffix(')')) {
         if name.trim().is_empty() {
@@ -231,6 +242,15 @@ pub fn check_script(script: &str, cfg: &Config) -> Result<(), String> {
     Err(format!(
         "invalid script {s:?}: expected python3(/path/to/script.py) or plugin(name)"
     ))
+}
+
+/// An I/O error's text without Rust's ` (os error N)` suffix, as Python words it.
+fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 /// Live service counters of an SMPP client connector (`smppccm -l`, `stats --smppc`).
@@ -266,7 +286,50 @@ pub struct Manager {
     started_at: i64,
 }
 
+/// Why a Python script could not be added, in jCli's terms (Jasmin's `[IO]: ...` and
+/// `[Syntax]: ...`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScriptError {
+    #[error("[IO]: {0}")]
+    Io(String),
+    #[error("[Syntax]: {0}")]
+    Syntax(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
 impl Manager {
+    /// Read the Python script at `path` and compile it for `kind` (as jCli does when a rule
+    /// names it): its source, to persist with the rule.
+    pub fn load_python(
+        &self,
+        path: &str,
+        kind: smsgate_plugins::python::ScriptKind,
+    ) -> Result<String, ScriptError> {
+        let source = std::fs::read_to_string(path).map_err(|e| {
+            ScriptError::Io(match e.raw_os_error() {
+                Some(n) => format!("[Errno {n}] {}: '{path}'", io_reason(&e)),
+                None => e.to_string(),
+            })
+        })?;
+        let host = self
+            .runtime()
+            .and_then(|r| r.plugins.clone())
+            .ok_or_else(|| ScriptError::Unavailable("the gateway is stopping".into()))?;
+        match host.python_script(Some(path), &source, kind) {
+            Ok(_) => Ok(source),
+            Err(e)
+                if e.contains("Python runtime")
+                    || e.contains(smsgate_plugins::python::RUNTIME_FILE) =>
+            {
+                Err(ScriptError::Unavailable(e))
+            }
+            Err(e) => Err(ScriptError::Syntax(
+                e.strip_prefix("SyntaxError: ").unwrap_or(&e).to_string(),
+            )),
+        }
+    }
+
     /// A manager of `gw`, whose current state is `profile` over `base`.
     pub fn new(
         runtime: Weak<Runtime>,

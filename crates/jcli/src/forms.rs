@@ -926,7 +926,7 @@ pub struct FilterForm {
 
 #[async_trait]
 impl Form for FilterForm {
-    async fn line(&mut self, line: &str, _: &Manager) -> String {
+    async fn line(&mut self, line: &str, m: &Manager) -> String {
         let (k, v) = key_value(line);
         match k {
             "type" => {
@@ -979,6 +979,18 @@ impl Form for FilterForm {
                     if !allowed {
                         return format!("Error: {t} does not take {p}");
                     }
+                }
+                if p == "pyCode" {
+                    // Jasmin reads the file and keeps its source (compiled now).
+                    return match m.load_python(v, smsgate_plugins::python::ScriptKind::Filter) {
+                        Ok(source) => {
+                            self.f.py_code = Some(source);
+                            self.f.py_path = Some(v.to_string());
+                            self.set.push(p);
+                            String::new()
+                        }
+                        Err(e) => e.to_string(),
+                    };
                 }
                 set_filter_param(&mut self.f, p, v);
                 self.set.push(p);
@@ -1337,14 +1349,33 @@ impl Form for InterceptorForm {
                 self.set.push("filters");
                 String::new()
             }
-            "script" => match smsgate_gateway::manage::check_script(v, &m.config()) {
-                Ok(()) => {
-                    self.ic.script = v.to_string();
-                    self.set.push("script");
-                    String::new()
+            "script" => {
+                use smsgate_policy::interception::table::{parse_script, ScriptRef};
+                if let Ok(ScriptRef::Python(path)) = parse_script(v) {
+                    // Read and compiled now, as Jasmin does; the source is persisted with
+                    // the rule (re-adding the rule reloads the file).
+                    return match m
+                        .load_python(path, smsgate_plugins::python::ScriptKind::Interceptor)
+                    {
+                        Ok(source) => {
+                            self.ic.script = v.trim().to_string();
+                            self.ic.source = Some(source);
+                            self.set.push("script");
+                            String::new()
+                        }
+                        Err(e) => e.to_string(),
+                    };
                 }
-                Err(e) => format!("Error: {e}"),
-            },
+                match smsgate_gateway::manage::check_script(v, &m.config()) {
+                    Ok(()) => {
+                        self.ic.script = v.to_string();
+                        self.ic.source = None;
+                        self.set.push("script");
+                        String::new()
+                    }
+                    Err(e) => format!("Error: {e}"),
+                }
+            }
             k => format!("Unknown {label} Interceptor key: {k}"),
         }
     }

@@ -223,6 +223,7 @@ pub const COMMANDS: &[Command] = &[
             long_flag("smppcs", "Show all smpp connectors stats"),
             long_flag("httpapi", "Show HTTP API stats"),
             long_flag("smppsapi", "Show SMPP Server API stats"),
+            long_flag("scripts", "Show Python script stats (smsgate)"),
         ],
     },
     Command {

@@ -495,6 +495,9 @@ pub async fn stats(p: &Parsed, m: &Arc<Manager>) -> String {
         return String::new();
     };
     let prof = m.profile();
+    if p.has("scripts") {
+        return script_stats(&gw);
+    }
     if let Some(uid) = p.get("user") {
         let Some(u) = prof.user(uid) else {
             return format!("Unknown User: {uid}");
@@ -828,13 +831,49 @@ fn item_table(order: &[&str], items: &[(&str, String)], w: usize) -> String {
     out
 }
 
+/// `stats --scripts`: the Python scripts' counters.
+fn script_stats(gw: &smsgate_gateway::runtime::Runtime) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let stats = gw
+        .plugins
+        .as_ref()
+        .map(|h| h.python().stats())
+        .unwrap_or_default();
+    if stats.is_empty() {
+        return "Total scripts: 0".into();
+    }
+    let mut out = row(&[
+        ("Script", 40),
+        ("Calls", 10),
+        ("Raised", 10),
+        ("Timeouts", 10),
+        ("Memory", 10),
+        ("Traps", 10),
+        ("Denied", 0),
+    ]);
+    for (name, s) in &stats {
+        let c = &s.counters;
+        out.push_str(&row(&[
+            (name, 40),
+            (&c.calls.load(Relaxed).to_string(), 10),
+            (&s.raised.load(Relaxed).to_string(), 10),
+            (&c.timeouts.load(Relaxed).to_string(), 10),
+            (&c.memory.load(Relaxed).to_string(), 10),
+            (&c.traps.load(Relaxed).to_string(), 10),
+            (&c.denied.load(Relaxed).to_string(), 0),
+        ]));
+    }
+    let _ = write!(out, "Total scripts: {}", stats.len());
+    out
+}
+
 /// `plugin -l` / `-s NAME` / `-r NAME`.
 pub fn plugins(p: &Parsed, m: &Manager) -> String {
     use std::sync::atomic::Ordering::Relaxed;
     let Some(gw) = m.runtime() else {
         return String::new();
     };
-    let Some(host) = gw.plugins.clone() else {
+    let Some(host) = gw.plugins.clone().filter(|h| h.enabled()) else {
         return "Plugins are disabled ([plugins] enabled = false)".into();
     };
     let loaded = host.loaded();

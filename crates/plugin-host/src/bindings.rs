@@ -82,6 +82,37 @@ pub mod v0_1 {
 
 pub use v0_1::*;
 
+/// The Python runtime's private world (`wit/python/runtime.wit`, not a plugin contract):
+/// `EvalPyFilter` scripts are called synchronously on the routing path, interceptor scripts
+/// asynchronously (they may sleep or call out over HTTP).
+pub mod python {
+    /// Synchronous calls (filters); `http` is refused to them.
+    pub mod sync {
+        wasmtime::component::bindgen!({
+            world: "runtime",
+            path: "../../wit/python",
+            additional_derives: [PartialEq],
+        });
+    }
+
+    /// Asynchronous calls (interceptors), sharing the sync module's types.
+    pub mod asynk {
+        wasmtime::component::bindgen!({
+            world: "runtime",
+            path: "../../wit/python",
+            imports: { "smsgate:python/host.http": async },
+            exports: { default: async },
+            with: {
+                "smsgate:python/types": crate::bindings::python::sync::smsgate::python::types,
+            },
+        });
+    }
+
+    pub use sync::smsgate::python::types::{
+        CustomTlv, Door, Failure, Param, Pdu, Routable, User, Value, Verdict,
+    };
+}
+
 /// The contract versions this host calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContractVersion {

@@ -24,6 +24,9 @@ pub struct Engines {
     pub sync: Engine,
     pub asynk: Engine,
     cache_dir: PathBuf,
+    /// The epoch ticker, started with the first component (an idle host costs nothing).
+    ticker: std::sync::Once,
+    me: std::sync::Weak<Engines>,
 }
 
 impl std::fmt::Debug for Engines {
@@ -58,31 +61,40 @@ fn engine(asynk: bool, max_memory: usize) -> wasmtime::Result<Engine> {
 }
 
 impl Engines {
-    /// Build both engines (linear memories up to `max_memory` bytes) and start the epoch
-    /// ticker, which stops when the engines are dropped.
+    /// Build both engines (linear memories up to `max_memory` bytes); the epoch ticker
+    /// starts with the first component loaded.
     pub fn new(cache_dir: PathBuf, max_memory: usize) -> Result<Arc<Engines>, String> {
         let sync = engine(false, max_memory).map_err(|e| format!("wasmtime engine: {e}"))?;
         let asynk = engine(true, max_memory).map_err(|e| format!("wasmtime engine: {e}"))?;
-        let e = Arc::new(Engines {
+        Ok(Arc::new_cyclic(|me| Engines {
             sync,
             asynk,
             cache_dir,
-        });
-        let weak = Arc::downgrade(&e);
-        std::thread::Builder::new()
-            .name("plugin-epoch".into())
-            .spawn(move || loop {
-                std::thread::sleep(TICK);
-                match weak.upgrade() {
-                    Some(e) => {
-                        e.sync.increment_epoch();
-                        e.asynk.increment_epoch();
+            ticker: std::sync::Once::new(),
+            me: me.clone(),
+        }))
+    }
+
+    /// Start the epoch ticker (once), which stops when the engines are dropped.
+    fn tick(&self) {
+        self.ticker.call_once(|| {
+            let weak = self.me.clone();
+            let started = std::thread::Builder::new()
+                .name("plugin-epoch".into())
+                .spawn(move || loop {
+                    std::thread::sleep(TICK);
+                    match weak.upgrade() {
+                        Some(e) => {
+                            e.sync.increment_epoch();
+                            e.asynk.increment_epoch();
+                        }
+                        None => return,
                     }
-                    None => return,
-                }
-            })
-            .map_err(|e| format!("epoch thread: {e}"))?;
-        Ok(e)
+                });
+            if let Err(e) = started {
+                tracing::error!(error = %e, "cannot start the plugin epoch thread: CPU budgets are not enforced");
+            }
+        });
     }
 
     /// The cache directory.
@@ -94,6 +106,7 @@ impl Engines {
     /// (keyed by the content hash and the engine's compatibility hash), else compiled now and
     /// cached.
     pub fn load(&self, engine: &Engine, bytes: &[u8]) -> Result<Component, String> {
+        self.tick();
         let mut eh = std::collections::hash_map::DefaultHasher::new();
         std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut eh);
         let key = format!(

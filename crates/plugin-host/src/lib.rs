@@ -31,6 +31,7 @@ pub mod engine;
 pub mod faillog;
 pub mod lastgood;
 pub mod manifest;
+pub mod python;
 pub mod state;
 pub mod wasi;
 
@@ -525,6 +526,9 @@ pub struct PluginHost {
     fail_interval_ms: Arc<AtomicU64>,
     sync_linker: Linker<State>,
     async_linker: Linker<State>,
+    python: python::PythonRuntime,
+    /// This host, for what it hands out (`EvalPyFilter`s run through it).
+    me: std::sync::Weak<PluginHost>,
 }
 
 impl std::fmt::Debug for PluginHost {
@@ -559,24 +563,45 @@ impl PluginHost {
             .cache_dir
             .clone()
             .unwrap_or_else(|| data_dir.join("plugin-cache"));
-        let max_memory = (cfg.max_memory_mb.max(cfg.memory_mb).max(1) as usize) << 20;
+        let py = &cfg.python;
+        let py_max = py
+            .scripts
+            .values()
+            .filter_map(|s| s.memory_mb)
+            .fold(py.memory_mb, u64::max);
+        let max_memory = (cfg.max_memory_mb.max(cfg.memory_mb).max(py_max).max(1) as usize) << 20;
         let lastgood = lastgood::LastGood::new(cache.join("lastgood"));
         let engines = Engines::new(cache, max_memory)?;
         let sync_linker = linker(&engines.sync, false).map_err(|e| format!("linker: {e}"))?;
         let async_linker = linker(&engines.asynk, true).map_err(|e| format!("linker: {e}"))?;
-        Ok(Arc::new(PluginHost {
+        let fail_interval_ms =
+            Arc::new(AtomicU64::new(faillog::DEFAULT_INTERVAL.as_millis() as u64));
+        let python =
+            python::PythonRuntime::new(py, engines.clone(), data_dir, fail_interval_ms.clone())?;
+        Ok(Arc::new_cyclic(|me| PluginHost {
             engines,
             cfg: cfg.clone(),
             slots: RwLock::new(HashMap::new()),
             seen: Mutex::new(HashMap::new()),
             lastgood,
             scanned: AtomicBool::new(false),
-            fail_interval_ms: Arc::new(
-                AtomicU64::new(faillog::DEFAULT_INTERVAL.as_millis() as u64),
-            ),
+            fail_interval_ms,
             sync_linker,
             async_linker,
+            python,
+            me: me.clone(),
         }))
+    }
+
+    /// Wasm plugins are enabled (`[plugins] enabled`). The host also exists without them:
+    /// it runs the Python scripts.
+    pub fn enabled(&self) -> bool {
+        self.cfg.enabled
+    }
+
+    /// The Python runtime of Jasmin's scripts.
+    pub fn python(&self) -> &python::PythonRuntime {
+        &self.python
     }
 
     /// The engines (benchmarks and tests).
@@ -619,6 +644,7 @@ impl PluginHost {
                 log_summary(&s.name, n, &last, s.fails.interval());
             }
         }
+        self.python.flush_fail_logs();
     }
 
     /// The plugins directory, if configured.
@@ -955,6 +981,9 @@ impl PluginHost {
     /// Scan the directory now, then every `watch_ms` until `shutdown` (also logging the
     /// summaries of failure intervals that are over).
     pub fn watch(self: &Arc<Self>, shutdown: tokio_util::sync::CancellationToken) {
+        if !self.enabled() {
+            return;
+        }
         self.scan();
         let this = self.clone();
         let every = Duration::from_millis(self.cfg.watch_ms.max(10));
@@ -1057,19 +1086,75 @@ impl ScriptRoute for SlotRoute {
     }
 }
 
-/// What `EvalPyFilter` and `python3(...)` interceptor scripts need and this build lacks.
-pub const PYTHON_MISSING: &str = "Python scripts run on the Python-on-Wasm runtime (plugins/python, built with componentize-py), which is not part of this build yet: use a Wasm plugin instead (PluginFilter with plugin = \"name\", or script = \"plugin(name)\")";
+/// An `EvalPyFilter` run by the Python runtime: a script that fails does not match.
+#[derive(Debug)]
+struct PyFilter {
+    host: std::sync::Weak<PluginHost>,
+    script: Arc<python::Script>,
+}
+
+impl ScriptFilter for PyFilter {
+    fn matches(&self, r: &Routable<'_>) -> bool {
+        let Some(host) = self.host.upgrade() else {
+            return false;
+        };
+        let m = r.message;
+        let door = python::door(m.channel);
+        let parts = python::presentation_parts(m, r.text);
+        let user = (m.direction == smsgate_core::model::Direction::Mt)
+            .then(|| python::convert::user_ids(r.uid, m.user.as_deref(), r.gid));
+        let pr = python::convert::routable(m, door, &parts, user);
+        host.python.filter(&self.script, &pr).unwrap_or(false)
+    }
+}
+
+impl PluginHost {
+    /// Compile script `source` of `kind`, named by its path (`None`: inline code).
+    pub fn python_script(
+        &self,
+        path: Option<&str>,
+        source: &str,
+        kind: python::ScriptKind,
+    ) -> Result<Arc<python::Script>, String> {
+        self.python.script(path, source, kind)
+    }
+}
+
+/// An `EvalPyFilter`'s `py_code`: a script's source, or (from a configuration file) the path
+/// of a script to read: `(path, source)`.
+pub fn py_code_source(code: &str) -> Result<(Option<String>, String), String> {
+    let t = code.trim();
+    if !t.contains('\n') && t.starts_with('/') && t.ends_with(".py") {
+        let source = std::fs::read_to_string(t).map_err(|e| format!("cannot read {t}: {e}"))?;
+        return Ok((Some(t.to_string()), source));
+    }
+    Ok((None, code.to_string()))
+}
 
 impl ScriptHost for PluginHost {
-    fn load_filter(&self, _code: &str) -> Result<Arc<dyn ScriptFilter>, String> {
-        Err(PYTHON_MISSING.into())
+    fn load_filter(&self, code: &str, path: Option<&str>) -> Result<Arc<dyn ScriptFilter>, String> {
+        let (read_from, source) = py_code_source(code)?;
+        let path = read_from.as_deref().or(path);
+        let script = self
+            .python
+            .script(path, &source, python::ScriptKind::Filter)?;
+        Ok(Arc::new(PyFilter {
+            host: self.me.clone(),
+            script,
+        }))
     }
 
     fn plugin_filter(&self, name: &str) -> Result<Arc<dyn ScriptFilter>, String> {
+        if !self.enabled() {
+            return Err(smsgate_routing::filter::plugins_disabled("PluginFilter"));
+        }
         Ok(Arc::new(SlotFilter(self.slot(name))))
     }
 
     fn plugin_route(&self, name: &str) -> Result<Arc<dyn ScriptRoute>, String> {
+        if !self.enabled() {
+            return Err(smsgate_routing::filter::plugins_disabled("a plugin route"));
+        }
         Ok(Arc::new(SlotRoute(self.slot(name))))
     }
 }

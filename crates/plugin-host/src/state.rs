@@ -68,6 +68,8 @@ pub struct State {
     pub memory_refused: bool,
     /// Epoch ticks used by the current call (async calls: CPU accounting).
     pub ticks: u64,
+    /// Python runtime stores: where scripts' log files go.
+    pub python_files: Option<Arc<super::python::files::LogFiles>>,
 }
 
 impl State {
@@ -95,6 +97,7 @@ impl State {
             info,
             memory_refused: false,
             ticks: 0,
+            python_files: None,
         }
     }
 

@@ -120,6 +120,9 @@ pub enum MtError {
     /// HTTP status `http` for HTTP ones (see [`crate::interception`]).
     #[error("Interception specific error code {http}")]
     Intercepted { smpp: u32, http: u16 },
+    /// A Python interceptor script raised (HTTP 400, SMPP ESME_RSYSERR).
+    #[error("Failed running interception script, check log for details")]
+    InterceptorFailed,
 }
 
 /// Which optional parameters a submission sets explicitly (each needs its authorization).
@@ -170,6 +173,9 @@ pub struct Prepared {
     pub user: Arc<User>,
     /// An interceptor answered ESME_ROK: accepted without routing, billing or sending.
     pub intercepted: bool,
+    /// The id to answer with instead of the message's (a Python interceptor's
+    /// `extra['message_id']` with `smpp_status = 0`).
+    pub answer_id: Option<String>,
 }
 
 /// Shared state of the pipeline.
@@ -429,7 +435,11 @@ impl Pipeline {
             }
         }
         let mut read = read;
-        match self.intercept(&mut message, &user, read.text()).await {
+        let parts = self.script_parts(&mut message, &req.content, &read);
+        match self
+            .intercept(&mut message, &user, read.text(), parts)
+            .await
+        {
             Outcome::Continue { text: Some(text) } => {
                 read = content::read_text(
                     text.as_bytes(),
@@ -440,7 +450,7 @@ impl Pipeline {
                 message.data_coding = read.coding;
             }
             Outcome::Continue { text: None } => {}
-            Outcome::Answer { smpp: 0, .. } => {
+            Outcome::Accept { message_id } => {
                 return Ok(Prepared {
                     message,
                     decision: Decision {
@@ -450,9 +460,11 @@ impl Pipeline {
                     },
                     user,
                     intercepted: true,
+                    answer_id: message_id,
                 })
             }
             Outcome::Answer { smpp, http } => return Err(MtError::Intercepted { smpp, http }),
+            Outcome::ScriptFailed => return Err(MtError::InterceptorFailed),
         }
         let text_ref = read.text().unwrap_or("");
         let decision = {
@@ -489,6 +501,7 @@ impl Pipeline {
                 decision,
                 user,
                 intercepted: false,
+                answer_id: None,
             });
         }
         let payload = content::encode(read, conn.default_alphabet, policy)?;
@@ -510,7 +523,42 @@ impl Pipeline {
             decision,
             user,
             intercepted: false,
+            answer_id: None,
         })
+    }
+
+    /// The PDUs a Python interceptor sees, as Jasmin builds them before interception: the
+    /// ESME's own for the SMPP server (whose fields `m` takes, as the script reads them); for
+    /// HTTP content longer than one part, the parts it splits into (chained by
+    /// `pdu.nextPdu`). Nothing when no Python interceptor could run.
+    fn script_parts(&self, m: &mut Message, c: &Content, read: &content::Read) -> Vec<Part> {
+        if !self.interception.mt.read().has_python() {
+            return vec![];
+        }
+        if let Content::Smpp(c) = c {
+            apply_smpp_fields(m, c);
+            return vec![Part {
+                short_message: c.short_message.clone(),
+                esm_class: c.esm_class,
+                tlvs: c
+                    .tlvs
+                    .iter()
+                    .filter(|t| matches!(t.tag, 0x020C | 0x020E | 0x020F))
+                    .cloned()
+                    .collect(),
+            }];
+        }
+        let payload = match (&read.body, read.coding) {
+            (content::Body::Text(t), 8) => {
+                Payload::Ucs2(t.encode_utf16().flat_map(u16::to_be_bytes).collect())
+            }
+            (content::Body::Text(t), _) => Payload::Octets(t.as_bytes().to_vec()),
+            (content::Body::Octets { bytes, .. }, _) => Payload::Octets(bytes.clone()),
+        };
+        match content::split_with_reference(&payload, self.split, self.max_parts, 0) {
+            Ok(parts) if parts.len() > 1 => parts,
+            _ => vec![],
+        }
     }
 
     /// `http_long_content`: content needing more than one `submit_sm` (HTTP channels).
@@ -537,11 +585,18 @@ impl Pipeline {
     /// Phase 3: HLR lookup (tags), then the MT interception table.
     /// Phase 3: the HLR tag and the MT interception table, counted in the statistics of the
     /// front door the message came through.
-    async fn intercept(&self, m: &mut Message, user: &User, text: Option<&str>) -> Outcome {
+    async fn intercept(
+        &self,
+        m: &mut Message,
+        user: &User,
+        text: Option<&str>,
+        parts: Vec<Part>,
+    ) -> Outcome {
         self.interception.hlr_tag(m).await;
-        let (outcome, ran) =
-            self.interception
-                .intercept(TableKind::Mt, m, text, &user.uid, &user.gid);
+        let (outcome, ran) = self
+            .interception
+            .intercept(TableKind::Mt, m, text, Some(user), parts)
+            .await;
         let (ok, failed) = match m.channel {
             Channel::Smpps => (
                 &self.stats.smppsapi.interceptor_count,

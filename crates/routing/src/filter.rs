@@ -60,9 +60,9 @@ pub trait ScriptFilter: Send + Sync + std::fmt::Debug {
 
 /// What loads `EvalPyFilter` scripts (the plugin host). Without one, `EvalPyFilter` is refused.
 pub trait ScriptHost: Send + Sync + std::fmt::Debug {
-    /// Load the filter script `code` (a path or inline code, as configured); errors are
-    /// reported at configuration time.
-    fn load_filter(&self, code: &str) -> Result<Arc<dyn ScriptFilter>, String>;
+    /// Load the filter script `code` (a path or inline code, as configured; `path`: where
+    /// inline code was read from); errors are reported at configuration time.
+    fn load_filter(&self, code: &str, path: Option<&str>) -> Result<Arc<dyn ScriptFilter>, String>;
     /// The `filter` plugin `name` (`PluginFilter`); it may be loaded later (hot reload).
     fn plugin_filter(&self, name: &str) -> Result<Arc<dyn ScriptFilter>, String> {
         Err(format!("PluginFilter {name:?}: no plugin host"))
@@ -73,10 +73,18 @@ pub trait ScriptHost: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// Stands in for the plugin host when only checking a configuration (`[plugins]` enabled):
-/// accepts any script and never matches. The gateway loads the real scripts when it starts.
+/// Stands in for the plugin host when only checking a configuration: accepts any Python
+/// script whose file is readable, and Wasm plugins when `[plugins]` is enabled (`plugins`);
+/// never matches. The gateway loads the real scripts when it starts.
 #[derive(Debug)]
-pub(crate) struct DeferredScripts;
+pub(crate) struct DeferredScripts {
+    pub plugins: bool,
+}
+
+/// The error of a Wasm plugin reference when `[plugins]` is disabled.
+pub fn plugins_disabled(what: &str) -> String {
+    format!("{what} needs the plugin host, and none is configured (enable [plugins])")
+}
 
 #[derive(Debug)]
 struct NeverMatches;
@@ -91,13 +99,23 @@ impl super::ScriptRoute for NeverMatches {
     }
 }
 impl ScriptHost for DeferredScripts {
-    fn load_filter(&self, _: &str) -> Result<Arc<dyn ScriptFilter>, String> {
+    fn load_filter(&self, code: &str, _: Option<&str>) -> Result<Arc<dyn ScriptFilter>, String> {
+        let t = code.trim();
+        if !t.contains('\n') && t.starts_with('/') && t.ends_with(".py") {
+            std::fs::metadata(t).map_err(|e| format!("cannot read {t}: {e}"))?;
+        }
         Ok(Arc::new(NeverMatches))
     }
     fn plugin_filter(&self, _: &str) -> Result<Arc<dyn ScriptFilter>, String> {
+        if !self.plugins {
+            return Err(plugins_disabled("PluginFilter"));
+        }
         Ok(Arc::new(NeverMatches))
     }
     fn plugin_route(&self, _: &str) -> Result<Arc<dyn super::ScriptRoute>, String> {
+        if !self.plugins {
+            return Err(plugins_disabled("a plugin route"));
+        }
         Ok(Arc::new(NeverMatches))
     }
 }
@@ -607,7 +625,7 @@ pub fn build_with(
                     .to_string()
             })?;
             let script = host
-                .load_filter(&code)
+                .load_filter(&code, c.py_path.as_deref())
                 .map_err(|e| format!("py_code {code:?}: {e}"))?;
             Arc::new(EvalPyFilter { code, script })
         }
@@ -887,7 +905,11 @@ pub(crate) mod tests {
     #[derive(Debug)]
     struct Host;
     impl ScriptHost for Host {
-        fn load_filter(&self, code: &str) -> Result<Arc<dyn ScriptFilter>, String> {
+        fn load_filter(
+            &self,
+            code: &str,
+            _: Option<&str>,
+        ) -> Result<Arc<dyn ScriptFilter>, String> {
             match code.strip_prefix("cid=") {
                 Some(c) => Ok(Arc::new(ToConnector(c.into()))),
                 None => Err("cannot load".into()),

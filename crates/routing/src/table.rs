@@ -619,14 +619,13 @@ fn build_route(
 }
 
 /// Check the routing part of a configuration (filters, MT and MO routes) as the gateway will
-/// build it: every connector must exist, `EvalPyFilter` needs `[plugins]` enabled.
+/// build it: every connector must exist, plugin filters and routes need `[plugins]` enabled.
 pub fn validate_config(cfg: &Config) -> Result<(), String> {
     let opts = BuildOptions {
         availability: Arc::new(AlwaysAvailable),
-        scripts: cfg
-            .plugins
-            .enabled
-            .then(|| Arc::new(filter::DeferredScripts) as Arc<dyn ScriptHost>),
+        scripts: Some(Arc::new(filter::DeferredScripts {
+            plugins: cfg.plugins.enabled,
+        }) as Arc<dyn ScriptHost>),
         known: Some(KnownConnectors::from_config(cfg)),
     };
     RoutingTable::build_with(TableKind::Mt, &cfg.mtroutes, &cfg.filters, &opts)?;

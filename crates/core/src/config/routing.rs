@@ -43,9 +43,13 @@ pub struct FilterConfig {
     /// Date and time filters: the UTC offset their borders are in (`+02:00`); default UTC.
     #[serde(default)]
     pub utc_offset: Option<String>,
-    /// EvalPyFilter: the script handed to the plugin host.
+    /// EvalPyFilter: the script's source, or the path of a `.py` file to read.
     #[serde(default, alias = "pyCode")]
     pub py_code: Option<String>,
+    /// EvalPyFilter: the path the source was read from (jCli's `pyCode /path.py`): the key of
+    /// the script's `[plugins.python.scripts]` limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub py_path: Option<String>,
     /// PluginFilter: the `filter` plugin's name (its file name without `.wasm`).
     #[serde(default)]
     pub plugin: Option<String>,
@@ -141,6 +145,10 @@ pub struct InterceptorConfig {
     /// What runs: `python3(/path/to/script.py)` (a Jasmin interceptor script, run by the
     /// Python-on-Wasm plugin) or `plugin(name)` (a Wasm plugin of the `interceptor` world).
     pub script: String,
+    /// The Python script's source, read when the rule was added (jCli) and persisted with
+    /// the profile; none: the file is read when the configuration is built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl InterceptorConfig {
@@ -151,6 +159,7 @@ impl InterceptorConfig {
             order,
             filters: vec![],
             script: script.into(),
+            source: None,
         }
     }
 }

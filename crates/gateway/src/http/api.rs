@@ -312,7 +312,10 @@ pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, i
         "/metrics" => {
             let mut body = state.stats.render_prometheus();
             if let Some(p) = &state.plugins {
-                p.render_prometheus(&mut body);
+                if p.enabled() {
+                    p.render_prometheus(&mut body);
+                }
+                p.python().render_prometheus(&mut body);
             }
             let mut r = text(StatusCode::OK, body);
             r.headers_mut().insert(
@@ -437,6 +440,7 @@ pub fn mt_error(state: &ApiState, e: &MtError) -> (StatusCode, String) {
             (StatusCode::FORBIDDEN, e.to_string())
         }
         // Counted by the pipeline (interceptor_error_count) when the interceptor ran.
+        MtError::InterceptorFailed => (StatusCode::BAD_REQUEST, e.to_string()),
         MtError::Intercepted { http, .. } => (
             StatusCode::from_u16(*http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             e.to_string(),

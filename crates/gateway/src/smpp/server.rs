@@ -636,7 +636,11 @@ async fn submit(
     let stats = &sh.deps.stats.smppsapi;
     let result = match request_of(&cmd, &user, ip) {
         Ok(req) => match sh.deps.pipeline.prepare_as(user.clone(), &req).await {
-            Ok(p) => sh.deps.pipeline.commit(p).await,
+            Ok(p) => {
+                let answer_id = p.answer_id.clone();
+                let committed = sh.deps.pipeline.commit(p).await;
+                committed.map(|id| answer_id.unwrap_or_else(|| id.to_string()))
+            }
             Err(e) => Err(e),
         },
         Err(e) => Err(e),
@@ -647,7 +651,7 @@ async fn submit(
                 stats.submit_sm_count.inc();
                 ustats.submit_sm_count.inc();
             }
-            let id = c_octet::<1, 65>(&id.to_string());
+            let id = c_octet::<1, 65>(&id);
             let _ = if is_data {
                 s.respond(
                     seq,

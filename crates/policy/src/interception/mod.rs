@@ -11,7 +11,8 @@
 //! Jasmin's status semantics: an interceptor that sets an HTTP status makes the SMPP status
 //! 255 (ESME_RUNKNOWNERR); one that sets a non-zero SMPP status makes the HTTP status 520; SMPP
 //! status 0 accepts the message without routing or sending it. Locked parameters survive
-//! the connector's defaults.
+//! the connector's defaults. Python scripts (`python3(/path.py)`) follow Jasmin's outcomes
+//! door by door, bugs aside (see `python_intercept`); Wasm plugins the `interceptor` world's.
 
 pub mod hlr;
 pub mod table;
@@ -21,19 +22,26 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use smsgate_core::config::Config;
-use smsgate_core::model::Message;
+use smsgate_core::model::{Message, Part, User};
+use smsgate_plugins::bindings::python::Door;
+use smsgate_plugins::python::{self, Script};
 use smsgate_plugins::{convert, FailKind, OnError, PluginHost, Slot, World};
 use smsgate_routing::{BuildOptions, Routable, TableKind};
-pub use table::InterceptionTable;
+pub use table::{InterceptionTable, Run};
 
 /// What interception decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Go on to routing; `text` is the new content when the interceptor changed it.
     Continue { text: Option<String> },
-    /// Answer the client now: SMPP status `smpp`, HTTP status `http` (SMPP 0 = accepted
-    /// without routing).
+    /// Accepted without routing or sending it (SMPP status 0); `message_id`: the id to
+    /// answer with instead of the message's (a Python script's `extra['message_id']`).
+    Accept { message_id: Option<String> },
+    /// Refuse it: SMPP status `smpp` for SMPP clients, HTTP status `http` for HTTP ones.
     Answer { smpp: u32, http: u16 },
+    /// A Python script raised: Jasmin's HTTP 400 `Failed running interception script, check
+    /// log for details`, ESME_RSYSERR to SMPP clients.
+    ScriptFailed,
 }
 
 /// Whether an interceptor ran and how, for the `interceptor_count` and
@@ -105,8 +113,8 @@ impl Interception {
         let need = |what: &str, name: &Option<String>| -> Result<Option<Arc<Slot>>, String> {
             match (name, &plugins) {
                 (None, _) => Ok(None),
-                (Some(n), Some(p)) => Ok(Some(p.slot(n))),
-                (Some(_), None) => Err(format!("key `plugins.{what}`: needs [plugins] enabled")),
+                (Some(n), Some(p)) if p.enabled() => Ok(Some(p.slot(n))),
+                (Some(_), _) => Err(format!("key `plugins.{what}`: needs [plugins] enabled")),
             }
         };
         let hlr = need("hlr", &cfg.plugins.hlr)?
@@ -121,19 +129,22 @@ impl Interception {
         })
     }
 
-    /// Run the MT or MO interception table on `m` (content `text`, user `uid`/`gid`).
-    pub fn intercept(
+    /// Run the MT or MO interception table on `m` (content `text`, sending `user` for MT).
+    /// `parts`: the PDUs a Python script sees (none: the message's own parts, or one part
+    /// carrying `text`).
+    pub async fn intercept(
         &self,
         kind: TableKind,
         m: &mut Message,
         text: Option<&str>,
-        uid: &str,
-        gid: &str,
+        user: Option<&User>,
+        parts: Vec<Part>,
     ) -> (Outcome, Ran) {
         let table = match kind {
             TableKind::Mt => self.mt.read().clone(),
             TableKind::Mo => self.mo.read().clone(),
         };
+        let (uid, gid) = user.map_or(("", ""), |u| (u.uid.as_str(), u.gid.as_str()));
         let Some(entry) = table.find(&Routable {
             message: m,
             text: text.unwrap_or(""),
@@ -142,50 +153,13 @@ impl Interception {
         }) else {
             return (Outcome::Continue { text: None }, Ran::No);
         };
-        let slot = &entry.plugin;
-        let result = slot
-            .plugin(World::Interceptor)
-            .and_then(|p| p.intercept(&convert::routable(m, text)));
-        match result {
-            Ok(v) => {
-                let new_text = match v.routable {
-                    Some(r) => convert::apply(m, r, text),
-                    None => None,
+        match &entry.run {
+            Run::Plugin(slot) => plugin_intercept(entry.order, slot, m, text),
+            Run::Python(script) => {
+                let Some(host) = &self.plugins else {
+                    return (Outcome::ScriptFailed, Ran::Failed);
                 };
-                match (v.smpp_status, v.http_status) {
-                    (_, Some(h)) if h != 0 => (
-                        Outcome::Answer {
-                            smpp: v.smpp_status.filter(|s| *s != 0).unwrap_or(0xFF),
-                            http: h,
-                        },
-                        Ran::Failed,
-                    ),
-                    (Some(0), _) => (Outcome::Answer { smpp: 0, http: 200 }, Ran::Ok),
-                    (Some(s), _) => (Outcome::Answer { smpp: s, http: 520 }, Ran::Failed),
-                    (None, _) => (Outcome::Continue { text: new_text }, Ran::Ok),
-                }
-            }
-            Err(e) => {
-                let on_error = slot
-                    .get()
-                    .and_then(|p| p.info.manifest.on_error)
-                    .unwrap_or(OnError::Pass);
-                // A failed call is logged by the plugin host, rate-limited: here only a
-                // missing plugin is worth a warning.
-                if e.kind == FailKind::Missing {
-                    tracing::warn!(interceptor = entry.order, plugin = %slot.name, error = %e, ?on_error, "interceptor failed");
-                } else {
-                    tracing::debug!(interceptor = entry.order, plugin = %slot.name, error = %e, ?on_error, "interceptor failed");
-                }
-                let outcome = if e.kind == FailKind::Missing || on_error == OnError::Reject {
-                    Outcome::Answer {
-                        smpp: ESME_RSYSERR,
-                        http: 500,
-                    }
-                } else {
-                    Outcome::Continue { text: None }
-                };
-                (outcome, Ran::Failed)
+                python_intercept(host, script, m, text, user, parts).await
             }
         }
     }
@@ -243,6 +217,172 @@ impl Interception {
                 }
             }
         });
+    }
+}
+
+/// A Wasm `interceptor` plugin, with the world's documented semantics.
+fn plugin_intercept(
+    order: u32,
+    slot: &Slot,
+    m: &mut Message,
+    text: Option<&str>,
+) -> (Outcome, Ran) {
+    let result = slot
+        .plugin(World::Interceptor)
+        .and_then(|p| p.intercept(&convert::routable(m, text)));
+    match result {
+        Ok(v) => {
+            let new_text = match v.routable {
+                Some(r) => convert::apply(m, r, text),
+                None => None,
+            };
+            match (v.smpp_status, v.http_status) {
+                (_, Some(h)) if h != 0 => (
+                    Outcome::Answer {
+                        smpp: v.smpp_status.filter(|s| *s != 0).unwrap_or(0xFF),
+                        http: h,
+                    },
+                    Ran::Failed,
+                ),
+                (Some(0), _) => (Outcome::Accept { message_id: None }, Ran::Ok),
+                (Some(s), _) => (Outcome::Answer { smpp: s, http: 520 }, Ran::Failed),
+                (None, _) => (Outcome::Continue { text: new_text }, Ran::Ok),
+            }
+        }
+        Err(e) => {
+            let on_error = slot
+                .get()
+                .and_then(|p| p.info.manifest.on_error)
+                .unwrap_or(OnError::Pass);
+            // A failed call is logged by the plugin host, rate-limited: here only a
+            // missing plugin is worth a warning.
+            if e.kind == FailKind::Missing {
+                tracing::warn!(interceptor = order, plugin = %slot.name, error = %e, ?on_error, "interceptor failed");
+            } else {
+                tracing::debug!(interceptor = order, plugin = %slot.name, error = %e, ?on_error, "interceptor failed");
+            }
+            let outcome = if e.kind == FailKind::Missing || on_error == OnError::Reject {
+                Outcome::Answer {
+                    smpp: ESME_RSYSERR,
+                    http: 500,
+                }
+            } else {
+                Outcome::Continue { text: None }
+            };
+            (outcome, Ran::Failed)
+        }
+    }
+}
+
+/// A Jasmin Python script, with the outcomes Jasmin 0.11.1's callers give its answers
+/// (`protocols/http/endpoints/send.py`, `protocols/smpp/factory.py`,
+/// `managers/listeners.py`), per door:
+///
+/// | door | raises | `smpp_status` > 0 | `smpp_status` = 0 | `http_status` set |
+/// | --- | --- | --- | --- | --- |
+/// | SMPP server | ESME_RSYSERR | that status (unknown: 0x08) | ESME_ROK, not routed, id `extra['message_id']` | 255 |
+/// | HTTP API | 400 `Failed running interception script, check log for details` | 520 | 520 | that code |
+/// | MO | 0x08 | that status | 0x08 | 255 |
+///
+/// One deliberate difference: `http_status = 200` on the HTTP API accepts the message
+/// without routing it (Jasmin answers 400 there, its bug #829), as `smpp_status = 0` does on
+/// the SMPP server.
+async fn python_intercept(
+    host: &PluginHost,
+    script: &Script,
+    m: &mut Message,
+    text: Option<&str>,
+    user: Option<&User>,
+    parts: Vec<Part>,
+) -> (Outcome, Ran) {
+    let door = python::door(m.channel);
+    let parts = if parts.is_empty() {
+        python::presentation_parts(m, text.unwrap_or(""))
+    } else {
+        parts
+    };
+    let before = python::convert::routable(m, door, &parts, user.map(python::convert::user));
+    let verdict = match host.python().intercept(script, &before).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::debug!(target: "python", script = %script.name, error = %e, "interceptor script failed");
+            return (Outcome::ScriptFailed, Ran::Failed);
+        }
+    };
+    let known = |s: i64| match u32::try_from(s) {
+        Ok(s) if verdict.smpp_status_known => s,
+        _ => ESME_RSYSERR,
+    };
+    let http_code = |h: i64| u16::try_from(h).ok().filter(|h| (100..1000).contains(h));
+    match (verdict.smpp_status, verdict.http_status) {
+        (Some(smpp), http) => {
+            let http = http.unwrap_or(520);
+            match door {
+                Door::Http if http == 200 => (Outcome::Accept { message_id: None }, Ran::Ok),
+                Door::Http => (
+                    Outcome::Answer {
+                        smpp: known(smpp).max(1),
+                        http: http_code(http).unwrap_or(520),
+                    },
+                    Ran::Failed,
+                ),
+                Door::Smpps if smpp == 0 => {
+                    let id = verdict
+                        .extra
+                        .iter()
+                        .find(|(k, _)| k == "message_id")
+                        .map(|(_, v)| v.clone());
+                    (Outcome::Accept { message_id: id }, Ran::Ok)
+                }
+                Door::Smpps if smpp > 0 => (
+                    Outcome::Answer {
+                        smpp: known(smpp),
+                        http: 520,
+                    },
+                    Ran::Failed,
+                ),
+                Door::Smpps => (Outcome::ScriptFailed, Ran::Failed),
+                Door::Smppc => (
+                    Outcome::Answer {
+                        smpp: if smpp > 0 { known(smpp) } else { ESME_RSYSERR },
+                        http: 520,
+                    },
+                    Ran::Failed,
+                ),
+            }
+        }
+        (None, _) => {
+            let new_text = match python::convert::apply(m, &verdict.routable, &before) {
+                python::convert::Content::Unchanged => None,
+                python::convert::Content::Text(t) => Some(t),
+                python::convert::Content::Parts(parts) => Some(parts_text(m.data_coding, &parts)),
+            };
+            (Outcome::Continue { text: new_text }, Ran::Ok)
+        }
+    }
+}
+
+/// The text of parts a script rewrote (their user data without UDH, UCS2 or UTF-8).
+fn parts_text(coding: u8, parts: &[Part]) -> String {
+    let mut data = vec![];
+    for p in parts {
+        let sm = &p.short_message;
+        let body = if p.esm_class & 0x40 != 0 {
+            let udhl = sm.first().map_or(0, |l| *l as usize + 1);
+            sm.get(udhl..).unwrap_or_default()
+        } else {
+            sm
+        };
+        data.extend_from_slice(body);
+    }
+    if coding == 8 {
+        let units: Vec<u16> = data
+            .chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+            .collect();
+        String::from_utf16_lossy(&units)
+    } else {
+        String::from_utf8_lossy(&data).into_owned()
     }
 }
 

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use smsgate_core::config::{FilterConfig, InterceptorConfig};
-use smsgate_plugins::{PluginHost, Slot, PYTHON_MISSING};
+use smsgate_plugins::python::{Script, ScriptKind};
+use smsgate_plugins::{PluginHost, Slot};
 use smsgate_routing::{filter, BuildOptions, Filter, Routable, TableKind};
 
 /// One interceptor.
@@ -15,10 +16,26 @@ pub struct Interceptor {
     /// `DefaultInterceptor`, `StaticMTInterceptor` or `StaticMOInterceptor`.
     pub kind: &'static str,
     pub filters: Vec<Arc<dyn Filter>>,
-    /// The `interceptor` plugin it runs (`script = "plugin(name)"`).
-    pub plugin: Arc<Slot>,
+    /// What it runs.
+    pub run: Run,
     /// The script as configured.
     pub script: String,
+}
+
+/// What an interceptor runs.
+#[derive(Debug, Clone)]
+pub enum Run {
+    /// A Wasm plugin of the `interceptor` world: `plugin(name)`, with the world's semantics.
+    Plugin(Arc<Slot>),
+    /// A Jasmin Python script: `python3(/path.py)`, with Jasmin's semantics.
+    Python(Arc<Script>),
+}
+
+/// An interceptor's `script`, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptRef<'a> {
+    Plugin(&'a str),
+    Python(&'a str),
 }
 
 /// The table.
@@ -32,17 +49,33 @@ pub struct InterceptionTable {
 const TYPES_MT: [&str; 2] = ["DefaultInterceptor", "StaticMTInterceptor"];
 const TYPES_MO: [&str; 2] = ["DefaultInterceptor", "StaticMOInterceptor"];
 
-/// `plugin(name)` to `name`.
-fn plugin_name(script: &str) -> Result<&str, String> {
+/// `plugin(name)` or `python3(/path.py)`.
+pub fn parse_script(script: &str) -> Result<ScriptRef<'_>, String> {
     let s = script.trim();
-    if s.starts_with("python3(") {
-        return Err(format!("script {s:?}: {PYTHON_MISSING}"));
+    if let Some(p) = s.strip_prefix("python3(").and_then(|r| r.strip_suffix(')')) {
+        return match p.trim() {
+            "" => Err(format!(
+                "script {s:?}: python3() needs the path of a script"
+            )),
+            p => Ok(ScriptRef::Python(p)),
+        };
     }
     match s.strip_prefix("plugin(").and_then(|r| r.strip_suffix(')')) {
-        Some(n) if !n.trim().is_empty() && !n.contains(['(', ')', '/']) => Ok(n.trim()),
+        Some(n) if !n.trim().is_empty() && !n.contains(['(', ')', '/']) => {
+            Ok(ScriptRef::Plugin(n.trim()))
+        }
         _ => Err(format!(
             "script {s:?}: expected plugin(name) (a Wasm interceptor plugin) or python3(/path.py)"
         )),
+    }
+}
+
+/// The source of interceptor `c`'s Python script at `path`: the one persisted with the rule,
+/// else the file's.
+pub fn python_source(c: &InterceptorConfig, path: &str) -> Result<String, String> {
+    match &c.source {
+        Some(s) => Ok(s.clone()),
+        None => std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}")),
     }
 }
 
@@ -63,6 +96,11 @@ impl InterceptionTable {
     /// The interceptors, highest order first.
     pub fn entries(&self) -> &[Interceptor] {
         &self.entries
+    }
+
+    /// Some interceptor runs a Python script.
+    pub fn has_python(&self) -> bool {
+        self.entries.iter().any(|e| matches!(e.run, Run::Python(_)))
     }
 
     /// The interceptor to run for `r`, if any.
@@ -127,7 +165,7 @@ impl InterceptionTable {
             if entries.iter().any(|e| e.order == c.order) {
                 return Err(format!("{at}: order {} is already used", c.order));
             }
-            let name = plugin_name(&c.script).map_err(|e| format!("{at}: {e}"))?;
+            let script = parse_script(&c.script).map_err(|e| format!("{at}: {e}"))?;
             let mut fs = vec![];
             for fid in &c.filters {
                 let fc = by_id.get(fid.trim()).ok_or_else(|| {
@@ -148,13 +186,33 @@ impl InterceptionTable {
                 }
                 fs.push(f);
             }
-            let host = plugins
-                .ok_or_else(|| format!("{at}: interceptors run Wasm plugins: enable [plugins]"))?;
+            let run = match (script, plugins) {
+                (ScriptRef::Plugin(name), Some(host)) if host.enabled() => {
+                    Run::Plugin(host.slot(name))
+                }
+                (ScriptRef::Plugin(_), _) => {
+                    return Err(format!(
+                        "{at}: interceptors run Wasm plugins: enable [plugins]"
+                    ))
+                }
+                (ScriptRef::Python(path), Some(host)) => {
+                    let source = python_source(c, path).map_err(|e| format!("{at}: {e}"))?;
+                    Run::Python(
+                        host.python_script(Some(path), &source, ScriptKind::Interceptor)
+                            .map_err(|e| format!("{at}: python3({path}): {e}"))?,
+                    )
+                }
+                (ScriptRef::Python(path), None) => {
+                    return Err(format!(
+                        "{at}: python3({path}): Python scripts need the plugin host"
+                    ))
+                }
+            };
             entries.push(Interceptor {
                 order: c.order,
                 kind: ty,
                 filters: fs,
-                plugin: host.slot(name),
+                run,
                 script: c.script.trim().to_string(),
             });
         }
@@ -169,12 +227,17 @@ mod tests {
 
     #[test]
     fn scripts_parse() {
-        assert_eq!(plugin_name(" plugin(sender) "), Ok("sender"));
-        assert!(plugin_name("python3(/x.py)")
-            .unwrap_err()
-            .contains("Python-on-Wasm"));
-        assert!(plugin_name("plugin()").is_err());
-        assert!(plugin_name("bash(x)").is_err());
+        assert_eq!(
+            parse_script(" plugin(sender) "),
+            Ok(ScriptRef::Plugin("sender"))
+        );
+        assert_eq!(
+            parse_script("python3(/x.py)"),
+            Ok(ScriptRef::Python("/x.py"))
+        );
+        assert!(parse_script("python3()").is_err());
+        assert!(parse_script("plugin()").is_err());
+        assert!(parse_script("bash(x)").is_err());
     }
 
     #[test]

@@ -1,0 +1,422 @@
+//! The gateway's [`Message`] to and from the routable the Python runtime builds Jasmin's
+//! objects from: PDU parameters by smpp.pdu's names, optional parameters by name when SMPP
+//! 3.4 names them (`pdu.custom_tlvs` otherwise).
+
+use smsgate_core::model::{Message, Part, Tlv};
+
+use crate::bindings::python::{CustomTlv, Door, Param, Pdu, Routable, User, Value};
+
+/// How an optional parameter's value is represented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// An integer of 1, 2 or 4 octets.
+    Int(usize),
+    /// Octets (C strings keep their terminating NUL out).
+    Octets,
+    CString,
+}
+
+/// SMPP 3.4's optional parameters (smpp.pdu's names).
+const TLVS: &[(u16, &str, Kind)] = &[
+    (0x0005, "dest_addr_subunit", Kind::Int(1)),
+    (0x0006, "dest_network_type", Kind::Int(1)),
+    (0x0007, "dest_bearer_type", Kind::Int(1)),
+    (0x0008, "dest_telematics_id", Kind::Int(2)),
+    (0x000D, "source_addr_subunit", Kind::Int(1)),
+    (0x000E, "source_network_type", Kind::Int(1)),
+    (0x000F, "source_bearer_type", Kind::Int(1)),
+    (0x0010, "source_telematics_id", Kind::Int(1)),
+    (0x0017, "qos_time_to_live", Kind::Int(4)),
+    (0x0019, "payload_type", Kind::Int(1)),
+    (0x001D, "additional_status_info_text", Kind::CString),
+    (0x001E, "receipted_message_id", Kind::CString),
+    (0x0030, "ms_msg_wait_facilities", Kind::Int(1)),
+    (0x0201, "privacy_indicator", Kind::Int(1)),
+    (0x0202, "source_subaddress", Kind::Octets),
+    (0x0203, "dest_subaddress", Kind::Octets),
+    (0x0204, "user_message_reference", Kind::Int(2)),
+    (0x0205, "user_response_code", Kind::Int(1)),
+    (0x020A, "source_port", Kind::Int(2)),
+    (0x020B, "destination_port", Kind::Int(2)),
+    (0x020C, "sar_msg_ref_num", Kind::Int(2)),
+    (0x020D, "language_indicator", Kind::Int(1)),
+    (0x020E, "sar_total_segments", Kind::Int(1)),
+    (0x020F, "sar_segment_seqnum", Kind::Int(1)),
+    (0x0210, "sc_interface_version", Kind::Int(1)),
+    (0x0302, "callback_num_pres_ind", Kind::Int(1)),
+    (0x0303, "callback_num_atag", Kind::Octets),
+    (0x0304, "number_of_messages", Kind::Int(1)),
+    (0x0381, "callback_num", Kind::Octets),
+    (0x0420, "dpf_result", Kind::Int(1)),
+    (0x0421, "set_dpf", Kind::Int(1)),
+    (0x0422, "ms_availability_status", Kind::Int(1)),
+    (0x0423, "network_error_code", Kind::Octets),
+    (0x0424, "message_payload", Kind::Octets),
+    (0x0425, "delivery_failure_reason", Kind::Int(1)),
+    (0x0426, "more_messages_to_send", Kind::Int(1)),
+    (0x0427, "message_state", Kind::Int(1)),
+    (0x0501, "ussd_service_op", Kind::Int(1)),
+    (0x1201, "display_time", Kind::Int(1)),
+    (0x1203, "sms_signal", Kind::Int(2)),
+    (0x1204, "ms_validity", Kind::Int(1)),
+    (0x130C, "alert_on_message_delivery", Kind::Octets),
+    (0x1380, "its_reply_type", Kind::Int(1)),
+    (0x1383, "its_session_info", Kind::Octets),
+];
+
+/// Per-part optional parameters (the SAR options a split message carries on each part).
+const PER_PART: [u16; 3] = [0x020C, 0x020E, 0x020F];
+
+fn tlv_by_tag(tag: u16) -> Option<(&'static str, Kind)> {
+    TLVS.iter()
+        .find(|(t, _, _)| *t == tag)
+        .map(|(_, n, k)| (*n, *k))
+}
+
+fn tlv_by_name(name: &str) -> Option<(u16, Kind)> {
+    TLVS.iter()
+        .find(|(_, n, _)| *n == name)
+        .map(|(t, _, k)| (*t, *k))
+}
+
+fn int(v: i64) -> Value {
+    Value::Int(v)
+}
+
+fn octets(b: &[u8]) -> Value {
+    Value::Octets(b.to_vec())
+}
+
+/// The PDUs of `m` as a script sees them: one per part (`parts`: the message's own, or the
+/// parts its content would be split into), each with the message's parameters and its own
+/// payload.
+pub fn routable(m: &Message, door: Door, parts: &[Part], user: Option<User>) -> Routable {
+    let command = match door {
+        Door::Smppc => "deliver_sm",
+        _ => "submit_sm",
+    };
+    let empty = [Part {
+        short_message: vec![],
+        esm_class: 0,
+        tlvs: vec![],
+    }];
+    let parts = if parts.is_empty() { &empty[..] } else { parts };
+    let pdus = parts
+        .iter()
+        .map(|p| {
+            let mut params = Vec::with_capacity(20);
+            let mut put = |name: &str, value: Value| {
+                params.push(Param {
+                    name: name.to_string(),
+                    value,
+                })
+            };
+            if !m.service_type.is_empty() {
+                put("service_type", octets(m.service_type.as_bytes()));
+            }
+            put("source_addr_ton", int(m.source.ton.into()));
+            put("source_addr_npi", int(m.source.npi.into()));
+            if !m.source.addr.is_empty() {
+                put("source_addr", octets(m.source.addr.as_bytes()));
+            }
+            put("dest_addr_ton", int(m.destination.ton.into()));
+            put("dest_addr_npi", int(m.destination.npi.into()));
+            put("destination_addr", octets(m.destination.addr.as_bytes()));
+            put("esm_class", int(p.esm_class.into()));
+            put("protocol_id", int(m.protocol_id.into()));
+            put("priority_flag", int(m.priority.into()));
+            if !m.schedule_delivery_time.is_empty() {
+                put(
+                    "schedule_delivery_time",
+                    octets(m.schedule_delivery_time.as_bytes()),
+                );
+            }
+            if !m.validity_period.is_empty() {
+                put("validity_period", octets(m.validity_period.as_bytes()));
+            }
+            put("registered_delivery", int(m.registered_delivery.into()));
+            put("replace_if_present_flag", int(m.replace_if_present.into()));
+            put("data_coding", int(m.data_coding.into()));
+            put("sm_default_msg_id", int(m.sm_default_msg_id.into()));
+            put("short_message", octets(&p.short_message));
+            let mut custom = vec![];
+            for t in m.tlvs.iter().chain(p.tlvs.iter()) {
+                match tlv_by_tag(t.tag) {
+                    Some((name, Kind::Int(_))) => {
+                        let v = t
+                            .value
+                            .iter()
+                            .fold(0i64, |acc, b| (acc << 8) | i64::from(*b));
+                        put(name, int(v));
+                    }
+                    Some((name, Kind::CString)) => {
+                        let v = t.value.strip_suffix(&[0]).unwrap_or(&t.value);
+                        put(name, octets(v));
+                    }
+                    Some((name, Kind::Octets)) => put(name, octets(&t.value)),
+                    None => custom.push(CustomTlv {
+                        tag: t.tag,
+                        value: t.value.clone(),
+                    }),
+                }
+            }
+            Pdu {
+                command: command.to_string(),
+                seq_num: None,
+                params,
+                custom_tlvs: custom,
+            }
+        })
+        .collect();
+    Routable {
+        door,
+        pdus,
+        user,
+        connector: (door == Door::Smppc).then(|| m.connector.clone()),
+        datetime_us: m.created_at.saturating_mul(1000),
+        tags: m.tags.clone(),
+        locked: m.locked_params.clone(),
+    }
+}
+
+fn as_bytes(v: &Value) -> Vec<u8> {
+    match v {
+        Value::Octets(b) => b.clone(),
+        Value::Text(s) => s.as_bytes().to_vec(),
+        Value::Int(i) => i.to_string().into_bytes(),
+    }
+}
+
+fn as_string(v: &Value) -> String {
+    match v {
+        Value::Text(s) => s.clone(),
+        other => String::from_utf8_lossy(&as_bytes(other)).into_owned(),
+    }
+}
+
+fn as_u8(v: &Value) -> Option<u8> {
+    match v {
+        Value::Int(i) => u8::try_from(*i).ok(),
+        Value::Text(s) => s.trim().parse().ok(),
+        Value::Octets(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+    }
+}
+
+fn tlv_value(kind: Kind, v: &Value) -> Vec<u8> {
+    match (kind, v) {
+        (Kind::Int(n), Value::Int(i)) => i.to_be_bytes()[8 - n..].to_vec(),
+        (Kind::CString, v) => {
+            let mut b = as_bytes(v);
+            b.push(0);
+            b
+        }
+        (_, v) => as_bytes(v),
+    }
+}
+
+/// What a script changed in the content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Nothing.
+    Unchanged,
+    /// New parts (the PDUs' `short_message` octets, `esm_class` and per-part options).
+    Parts(Vec<Part>),
+    /// A single PDU's `short_message` assigned a `str`: text to encode anew.
+    Text(String),
+}
+
+/// Apply the routable a script returned (`after`) to `m`: the first PDU's parameters become
+/// the message's, tags and locks are taken as they are. `before` is what the script was
+/// given: the content counts as changed only when a `short_message` did.
+pub fn apply(m: &mut Message, after: &Routable, before: &Routable) -> Content {
+    m.tags = after.tags.clone();
+    m.locked_params = after.locked.clone();
+    let Some(first) = after.pdus.first() else {
+        return Content::Unchanged;
+    };
+    let mut tlvs = vec![];
+    for p in &first.params {
+        let v = &p.value;
+        match p.name.as_str() {
+            "service_type" => m.service_type = as_string(v),
+            "source_addr_ton" => m.source.ton = as_u8(v).unwrap_or(m.source.ton),
+            "source_addr_npi" => m.source.npi = as_u8(v).unwrap_or(m.source.npi),
+            "source_addr" => m.source.addr = as_string(v),
+            "dest_addr_ton" => m.destination.ton = as_u8(v).unwrap_or(m.destination.ton),
+            "dest_addr_npi" => m.destination.npi = as_u8(v).unwrap_or(m.destination.npi),
+            "destination_addr" => m.destination.addr = as_string(v),
+            "protocol_id" => m.protocol_id = as_u8(v).unwrap_or(m.protocol_id),
+            "priority_flag" => m.priority = as_u8(v).unwrap_or(m.priority).min(3),
+            "schedule_delivery_time" => m.schedule_delivery_time = as_string(v),
+            "validity_period" => m.validity_period = as_string(v),
+            "registered_delivery" => {
+                m.registered_delivery = as_u8(v).unwrap_or(m.registered_delivery)
+            }
+            "replace_if_present_flag" => {
+                m.replace_if_present = as_u8(v).unwrap_or(m.replace_if_present)
+            }
+            "data_coding" => m.data_coding = as_u8(v).unwrap_or(m.data_coding),
+            "sm_default_msg_id" => m.sm_default_msg_id = as_u8(v).unwrap_or(m.sm_default_msg_id),
+            name => {
+                if let Some((tag, kind)) = tlv_by_name(name) {
+                    if !PER_PART.contains(&tag) {
+                        tlvs.push(Tlv {
+                            tag,
+                            value: tlv_value(kind, v),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    for c in &first.custom_tlvs {
+        tlvs.push(Tlv {
+            tag: c.tag,
+            value: c.value.clone(),
+        });
+    }
+    m.tlvs = tlvs;
+    let short = |p: &Pdu| {
+        p.params
+            .iter()
+            .find(|x| x.name == "short_message")
+            .map(|x| x.value.clone())
+    };
+    let changed = after.pdus.len() != before.pdus.len()
+        || after
+            .pdus
+            .iter()
+            .zip(&before.pdus)
+            .any(|(a, b)| short(a) != short(b));
+    if !changed {
+        return Content::Unchanged;
+    }
+    if let [only] = after.pdus.as_slice() {
+        if let Some(Value::Text(t)) = short(only) {
+            return Content::Text(t);
+        }
+    }
+    Content::Parts(
+        after
+            .pdus
+            .iter()
+            .map(|p| {
+                let get = |n: &str| p.params.iter().find(|x| x.name == n).map(|x| &x.value);
+                Part {
+                    short_message: get("short_message").map(as_bytes).unwrap_or_default(),
+                    esm_class: get("esm_class").and_then(as_u8).unwrap_or(0),
+                    tlvs: p
+                        .params
+                        .iter()
+                        .filter_map(|x| {
+                            let (tag, kind) = tlv_by_name(&x.name)?;
+                            PER_PART.contains(&tag).then(|| Tlv {
+                                tag,
+                                value: tlv_value(kind, &x.value),
+                            })
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+    )
+}
+
+/// `routable.user` for `u`: the MT credential flattened as `section.key` = value, with
+/// Python's spelling of booleans and `None`.
+pub fn user(u: &smsgate_core::model::User) -> User {
+    let mut cred = vec![];
+    if let Ok(serde_json::Value::Object(sections)) = serde_json::to_value(&u.mt_cred) {
+        for (section, v) in sections {
+            let serde_json::Value::Object(keys) = v else {
+                continue;
+            };
+            for (k, v) in keys {
+                let v = match v {
+                    serde_json::Value::Bool(true) => "True".to_string(),
+                    serde_json::Value::Bool(false) => "False".to_string(),
+                    serde_json::Value::Null => "None".to_string(),
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                cred.push((format!("{section}.{k}"), v));
+            }
+        }
+    }
+    User {
+        uid: u.uid.clone(),
+        username: u.username.clone(),
+        gid: u.gid.clone(),
+        enabled: u.enabled,
+        mt_credential: cred,
+    }
+}
+
+/// `routable.user` when only the ids are known (routing filters).
+pub fn user_ids(uid: &str, username: Option<&str>, gid: &str) -> User {
+    User {
+        uid: uid.to_string(),
+        username: username.unwrap_or(uid).to_string(),
+        gid: gid.to_string(),
+        enabled: true,
+        mt_credential: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smsgate_core::model::{Channel, Direction};
+
+    #[test]
+    fn round_trip_keeps_the_message_and_sees_changes() {
+        let mut m = Message::new(Direction::Mt, Channel::Http, 1_000);
+        m.source.addr = "JASMIN".into();
+        m.destination.addr = "33600000000".into();
+        m.tlvs = vec![
+            Tlv {
+                tag: 0x0204,
+                value: vec![0, 7],
+            },
+            Tlv {
+                tag: 0x1400,
+                value: b"x".to_vec(),
+            },
+        ];
+        let parts = vec![Part {
+            short_message: b"hello".to_vec(),
+            esm_class: 3,
+            tlvs: vec![],
+        }];
+        let before = routable(&m, Door::Http, &parts, None);
+        assert_eq!(before.datetime_us, 1_000_000);
+        let p = &before.pdus[0];
+        assert!(p
+            .params
+            .iter()
+            .any(|x| x.name == "user_message_reference" && x.value == Value::Int(7)));
+        assert_eq!(p.custom_tlvs.len(), 1);
+        let mut same = m.clone();
+        assert_eq!(apply(&mut same, &before, &before), Content::Unchanged);
+        assert_eq!(same, m);
+
+        let mut after = before.clone();
+        for x in &mut after.pdus[0].params {
+            if x.name == "source_addr" {
+                x.value = Value::Text("NEWSRC".into());
+            }
+            if x.name == "short_message" {
+                x.value = Value::Text("bye".into());
+            }
+        }
+        after.tags.push("42".into());
+        let mut changed = m.clone();
+        assert_eq!(
+            apply(&mut changed, &after, &before),
+            Content::Text("bye".into())
+        );
+        assert_eq!(changed.source.addr, "NEWSRC");
+        assert_eq!(changed.tags, vec!["42".to_string()]);
+        assert_eq!(changed.tlvs, m.tlvs);
+    }
+}

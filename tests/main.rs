@@ -27,6 +27,7 @@ mod http_api;
 mod jasmin_diff;
 mod jcli;
 mod plugins;
+mod python_scripts;
 mod rest_api;
 mod routing;
 mod smpp_server;

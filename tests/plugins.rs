@@ -182,25 +182,7 @@ impl Env {
     }
     /// Run `cmd` on the jCli console (logged in); its answer up to the next prompt.
     async fn jcli(&self, cmd: &str) -> String {
-        let addr = self.gw.jcli_addr().expect("jcli");
-        let mut sock = tokio::net::TcpStream::connect(addr).await.expect("jcli");
-        let mut buf = vec![];
-        for (wait, send) in [
-            ("Username: ", "jcliadmin"),
-            ("Password: ", "jclipwd"),
-            ("jcli : ", cmd),
-        ] {
-            read_until(&mut sock, &mut buf, wait).await;
-            buf.clear();
-            sock.write_all(format!("{send}\r\n").as_bytes())
-                .await
-                .expect("write");
-        }
-        read_until(&mut sock, &mut buf, "jcli : ").await;
-        let text = strip_telnet(&buf);
-        text.strip_prefix(&format!("{cmd}\r\n"))
-            .unwrap_or(&text)
-            .to_string()
+        jcli_run(self.gw.jcli_addr().expect("jcli"), cmd).await
     }
     async fn send(&self, user: &str, pw: &str, to: &str, extra: &str) -> (u16, String) {
         get(
@@ -236,19 +218,6 @@ impl Env {
             .await
             .expect("submit_sm_resp");
         resp.status()
-    }
-}
-
-async fn read_until(sock: &mut tokio::net::TcpStream, buf: &mut Vec<u8>, end: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !strip_telnet(buf).ends_with(end) {
-        let mut chunk = [0u8; 8192];
-        let n = tokio::time::timeout_at(deadline, sock.read(&mut chunk))
-            .await
-            .unwrap_or_else(|_| panic!("jcli: timed out waiting for {end:?}"))
-            .expect("read");
-        assert!(n > 0, "jcli closed waiting for {end:?}");
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
 

@@ -459,3 +459,70 @@ pub fn strip_telnet(b: &[u8]) -> String {
         .replace("\x1bc\x1b[4h", "")
         .replace("\x1bc", "")
 }
+
+async fn read_until(sock: &mut tokio::net::TcpStream, buf: &mut Vec<u8>, end: &str) {
+    use tokio::io::AsyncReadExt;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !strip_telnet(buf).ends_with(end) {
+        let mut chunk = [0u8; 8192];
+        let n = tokio::time::timeout_at(deadline, sock.read(&mut chunk))
+            .await
+            .unwrap_or_else(|_| panic!("jcli: timed out waiting for {end:?}"))
+            .expect("read");
+        assert!(n > 0, "jcli closed waiting for {end:?}");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Run `cmd` on the jCli console at `addr` (logged in as the default admin); its answer up
+/// to the next prompt.
+pub async fn jcli_run(addr: SocketAddr, cmd: &str) -> String {
+    jcli_session(addr, &[cmd]).await.pop().unwrap_or_default()
+}
+
+/// Run `lines` in one jCli session; each line's answer up to the next prompt (`> ` inside
+/// an add form, `jcli : ` otherwise).
+pub async fn jcli_session(addr: SocketAddr, lines: &[&str]) -> Vec<String> {
+    use tokio::io::AsyncWriteExt;
+    let mut sock = tokio::net::TcpStream::connect(addr).await.expect("jcli");
+    let mut buf = vec![];
+    for (wait, send) in [("Username: ", "jcliadmin"), ("Password: ", "jclipwd")] {
+        read_until(&mut sock, &mut buf, wait).await;
+        buf.clear();
+        sock.write_all(format!("{send}\r\n").as_bytes())
+            .await
+            .expect("write");
+    }
+    read_until(&mut sock, &mut buf, "jcli : ").await;
+    let mut answers = vec![];
+    for line in lines {
+        buf.clear();
+        sock.write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .expect("write");
+        // The prompt that follows: a form's `> ` or the console's.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = strip_telnet(&buf);
+            if text.ends_with("jcli : ") || text.ends_with("> ") {
+                break;
+            }
+            let mut chunk = [0u8; 8192];
+            use tokio::io::AsyncReadExt;
+            let n = tokio::time::timeout_at(deadline, sock.read(&mut chunk))
+                .await
+                .unwrap_or_else(|_| panic!("jcli: no prompt after {line:?}"))
+                .expect("read");
+            assert!(n > 0, "jcli closed after {line:?}");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let text = strip_telnet(&buf);
+        let text = text.strip_prefix(&format!("{line}\r\n")).unwrap_or(&text);
+        let text = text
+            .strip_suffix("jcli : ")
+            .or_else(|| text.strip_suffix("> "))
+            .unwrap_or(text);
+        answers.push(text.trim_end().to_string());
+    }
+    answers
+}

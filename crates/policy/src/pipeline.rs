@@ -421,6 +421,10 @@ impl Pipeline {
             priority: req.priority.unwrap_or(0),
             schedule_delivery_time: req.sdt.clone().unwrap_or_default(),
             tags: req.tags.clone(),
+            // Jasmin asks the SMSC for a receipt whenever a DLR is requested, whatever its
+            // level (send.py: "DLR setting is clearly described in #107"), before
+            // interception: connector defaults do not reset it, so a script may.
+            registered_delivery: u8::from(req.dlr.is_some()),
             dlr: req.dlr.clone(),
             expires_at: now + self.max_age_ms,
             ..Message::new(Direction::Mt, req.channel, now)
@@ -656,9 +660,6 @@ impl Pipeline {
             m.validity_period = smsgate_sms::time::relative(secs);
             m.expires_at = m.created_at + (secs as i64) * 1000;
         }
-        // Jasmin asks the SMSC for a receipt whenever a DLR is requested, whatever its level
-        // (send.py: "DLR setting is clearly described in #107").
-        m.registered_delivery = u8::from(m.dlr.is_some());
     }
 
     /// Phases 6-7: bill and enqueue. Returns the message id once the message is durable.

@@ -320,7 +320,20 @@ impl Simulator {
         n
     }
 
+    /// Send an MO `deliver_sm` to every bound receiver; returns how many answered (whatever
+    /// the status).
     pub async fn inject_mo(&self, from: &str, to: &str, content: &[u8]) -> usize {
+        self.inject_mo_statuses(from, to, content).await.len()
+    }
+
+    /// Send an MO `deliver_sm` to every bound receiver; returns each `deliver_sm_resp`
+    /// status.
+    pub async fn inject_mo_statuses(
+        &self,
+        from: &str,
+        to: &str,
+        content: &[u8],
+    ) -> Vec<CommandStatus> {
         let sessions: Vec<Session> = self
             .shared
             .receivers
@@ -330,7 +343,7 @@ impl Simulator {
             .filter(|s| !s.is_closed())
             .cloned()
             .collect();
-        let mut n = 0;
+        let mut statuses = vec![];
         for s in sessions {
             let pdu = DeliverSm::builder()
                 .source_addr_ton(Ton::International)
@@ -342,15 +355,15 @@ impl Simulator {
                 .data_coding(DataCoding::McSpecific)
                 .short_message(octets(content))
                 .build();
-            if s.request(pdu).await.is_ok() {
-                n += 1;
+            if let Ok(r) = s.request(pdu).await {
+                statuses.push(r.status());
                 self.shared
                     .stats
                     .deliver_sm_sent
                     .fetch_add(1, Ordering::Relaxed);
             }
         }
-        n
+        statuses
     }
 }
 

@@ -1,0 +1,4 @@
+if routable.user.username == 'foo':
+    result = False
+else:
+    result = True

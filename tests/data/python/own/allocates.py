@@ -1,0 +1,1 @@
+hog = bytearray(1 << 30)

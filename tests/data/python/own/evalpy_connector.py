@@ -1,0 +1,1 @@
+result = routable.connector.cid == 'sim'

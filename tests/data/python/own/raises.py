@@ -1,0 +1,1 @@
+raise ValueError("refused by the script")

@@ -1,0 +1,1 @@
+smpp_status = 1234

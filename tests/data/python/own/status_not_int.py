@@ -1,0 +1,2 @@
+smpp_status = 'ten'
+http_status = 404

@@ -1,0 +1,1 @@
+routable.addTag(21401)

@@ -1,0 +1,986 @@
+"""WIT records <-> the objects Jasmin hands scripts (`RoutableSubmitSm`, `SubmitSM`, ...).
+
+Per call, only what a script touches is built: `pdu.params`, `pdu.custom_tlvs`,
+`routable.user`, `routable.connector`, `routable.datetime` and `user.mt_credential` are
+lazy attributes, made on first access from the WIT record kept in the object. Going back, a
+PDU whose params and TLVs were never looked at is returned as the host sent it, and a
+parameter still holding the object it was wrapped into reuses the host's record.
+
+Types follow Jasmin 0.11.1 (smpp.pdu decoding for the SMPP doors; `data_coding` an int for
+the HTTP API): enums for TON/NPI/priority/replace-if-present and enum TLVs, EsmClass,
+RegisteredDelivery, DataCoding objects, datetime / SMPPRelativeTime for time strings,
+CallbackNum / Subaddress for those TLVs, bytes for octet strings, int for numbers.
+"""
+
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+import re
+
+from wit_world.imports import types as T
+
+from smsgate_runtime import hostio
+from smpp.pdu import constants as C
+from smpp.pdu import pdu_types as P
+from smpp.pdu import smpp_time
+from smpp.pdu import operations as O
+from jasmin.routing import Routables as R
+from jasmin.routing import jasminApi as A
+
+Value_Int = T.Value_Int
+Value_Octets = T.Value_Octets
+Value_Text = T.Value_Text
+Param = T.Param
+CustomTlv = T.CustomTlv
+Pdu = T.Pdu
+Routable = T.Routable
+Door = T.Door
+
+S64_MIN = -(1 << 63)
+S64_MAX = (1 << 63) - 1
+
+
+class ConversionError(ValueError):
+    """A value a script left that cannot go back to the gateway (Jasmin would fail to encode
+    it later)."""
+
+
+# --- enum fields ---------------------------------------------------------------------------
+
+def _by_value(enum_cls, name_map):
+    return {v: getattr(enum_cls, n) for n, v in name_map.items() if v >= 0 and hasattr(enum_cls, n)}
+
+
+# field -> (enum class, smpp.pdu name map: name -> SMPP value), as pdu_encoding's encoders.
+ENUM_FIELDS = {
+    'source_addr_ton': (P.AddrTon, C.addr_ton_name_map),
+    'source_addr_npi': (P.AddrNpi, C.addr_npi_name_map),
+    'dest_addr_ton': (P.AddrTon, C.addr_ton_name_map),
+    'dest_addr_npi': (P.AddrNpi, C.addr_npi_name_map),
+    'esme_addr_ton': (P.AddrTon, C.addr_ton_name_map),
+    'esme_addr_npi': (P.AddrNpi, C.addr_npi_name_map),
+    'addr_ton': (P.AddrTon, C.addr_ton_name_map),
+    'addr_npi': (P.AddrNpi, C.addr_npi_name_map),
+    'priority_flag': (P.PriorityFlag, C.priority_flag_name_map),
+    'replace_if_present_flag': (P.ReplaceIfPresentFlag, C.replace_if_present_flap_name_map),
+    'dest_addr_subunit': (P.AddrSubunit, C.addr_subunit_name_map),
+    'source_addr_subunit': (P.AddrSubunit, C.addr_subunit_name_map),
+    'dest_network_type': (P.NetworkType, C.network_type_name_map),
+    'source_network_type': (P.NetworkType, C.network_type_name_map),
+    'dest_bearer_type': (P.BearerType, C.bearer_type_name_map),
+    'source_bearer_type': (P.BearerType, C.bearer_type_name_map),
+    'payload_type': (P.PayloadType, C.payload_type_name_map),
+    'privacy_indicator': (P.PrivacyIndicator, C.privacy_indicator_name_map),
+    'language_indicator': (P.LanguageIndicator, C.language_indicator_name_map),
+    'display_time': (P.DisplayTime, C.display_time_name_map),
+    'ms_availability_status': (P.MsAvailabilityStatus, C.ms_availability_status_name_map),
+    'delivery_failure_reason': (P.DeliveryFailureReason, C.delivery_failure_reason_name_map),
+    'more_messages_to_send': (P.MoreMessagesToSend, C.more_messages_to_send_name_map),
+    'message_state': (P.MessageState, C.message_state_name_map),
+    'dest_flag': (P.DestFlag, C.dest_flag_name_map),
+}
+ENUM_NAME_MAPS = {field: name_map for field, (_, name_map) in ENUM_FIELDS.items()}
+
+# Any smpp.pdu enum member -> its SMPP value (for an enum put in a field of another kind).
+_ENUM_SMPP_VALUE = {}
+for _cls, _map in [
+        (P.AddrTon, C.addr_ton_name_map), (P.AddrNpi, C.addr_npi_name_map),
+        (P.PriorityFlag, C.priority_flag_name_map),
+        (P.ReplaceIfPresentFlag, C.replace_if_present_flap_name_map),
+        (P.AddrSubunit, C.addr_subunit_name_map), (P.NetworkType, C.network_type_name_map),
+        (P.BearerType, C.bearer_type_name_map), (P.PayloadType, C.payload_type_name_map),
+        (P.PrivacyIndicator, C.privacy_indicator_name_map),
+        (P.LanguageIndicator, C.language_indicator_name_map),
+        (P.DisplayTime, C.display_time_name_map),
+        (P.MsAvailabilityStatus, C.ms_availability_status_name_map),
+        (P.DeliveryFailureReason, C.delivery_failure_reason_name_map),
+        (P.MoreMessagesToSend, C.more_messages_to_send_name_map),
+        (P.MessageState, C.message_state_name_map), (P.DestFlag, C.dest_flag_name_map),
+        (P.CommandStatus, C.command_status_name_map), (P.CommandId, C.command_id_name_map),
+        (P.Tag, C.tag_name_map),
+        (P.EsmClassMode, C.esm_class_mode_name_map), (P.EsmClassType, C.esm_class_type_name_map),
+        (P.EsmClassGsmFeatures, C.esm_class_gsm_features_name_map),
+        (P.RegisteredDeliveryReceipt, C.registered_delivery_receipt_name_map),
+        (P.RegisteredDeliverySmeOriginatedAcks, C.registered_delivery_sme_originated_acks_name_map),
+        (P.DataCodingDefault, C.data_coding_default_name_map),
+        (P.DataCodingGsmMsgCoding, C.data_coding_gsm_message_coding_name_map),
+        (P.DataCodingGsmMsgClass, C.data_coding_gsm_message_class_name_map),
+        (P.CallbackNumDigitModeIndicator, C.callback_num_digit_mode_indicator_name_map),
+        (P.SubaddressTypeTag, C.subaddress_type_tag_name_map)]:
+    for _name, _value in _map.items():
+        if hasattr(_cls, _name):
+            _ENUM_SMPP_VALUE[getattr(_cls, _name)] = _value
+
+# --- composite fields: int -> object (tables of the 256 values) ----------------------------
+
+_ESM_MODE = {v: getattr(P.EsmClassMode, n) for n, v in C.esm_class_mode_name_map.items()}
+_ESM_TYPE = {v: getattr(P.EsmClassType, n) for n, v in C.esm_class_type_name_map.items()}
+_ESM_FEATURES = [(v, getattr(P.EsmClassGsmFeatures, n))
+                 for n, v in C.esm_class_gsm_features_name_map.items()]
+_ESM_MODE_VALUE = {m: v for v, m in _ESM_MODE.items()}
+_ESM_TYPE_VALUE = {m: v for v, m in _ESM_TYPE.items()}
+_ESM_FEATURE_VALUE = {m: v for v, m in _ESM_FEATURES}
+
+
+def _esm_table():
+    table = []
+    for i in range(256):
+        mode = _ESM_MODE.get(i & 0x03)
+        typ = _ESM_TYPE.get(i & 0x3c)
+        if mode is None or typ is None:
+            table.append(None)
+            continue
+        table.append((mode, typ, tuple(f for v, f in _ESM_FEATURES if v & i & 0xc0)))
+    return table
+
+
+_ESM = _esm_table()
+_new_tuple = tuple.__new__
+_EsmClass = P.EsmClass
+_RegisteredDelivery = P.RegisteredDelivery
+
+
+def esm_class_from_int(v):
+    entry = _ESM[v] if 0 <= v < 256 else None
+    if entry is None:
+        return v
+    return _new_tuple(_EsmClass, (entry[0], entry[1], set(entry[2])))
+
+
+# Enum members hash in Python (Enum.__hash__), so the encoders look members up by id():
+# they are singletons that live as long as the interpreter.
+_ESM_MODE_ID = {id(m): v for v, m in _ESM_MODE.items()}
+_ESM_TYPE_ID = {id(m): v for v, m in _ESM_TYPE.items()}
+_ESM_FEATURE_ID = {id(m): v for v, m in _ESM_FEATURES}
+
+
+def esm_class_to_int(esm):
+    mode = _ESM_MODE_ID.get(id(esm[0]))
+    typ = _ESM_TYPE_ID.get(id(esm[1]))
+    if mode is not None and typ is not None:
+        value = mode | typ
+        for f in esm[2]:
+            fv = _ESM_FEATURE_ID.get(id(f))
+            if fv is None:
+                break
+            value |= fv
+        else:
+            return value
+    # As pdu_encoding.EsmClassEncoder: by the members' names.
+    value = C.esm_class_mode_name_map[esm.mode.name] | C.esm_class_type_name_map[esm.type.name]
+    for f in esm.gsmFeatures:
+        value |= C.esm_class_gsm_features_name_map[f.name]
+    return value
+
+
+_RD_RECEIPT = {v: getattr(P.RegisteredDeliveryReceipt, n)
+               for n, v in C.registered_delivery_receipt_name_map.items()}
+_RD_ACKS = [(v, getattr(P.RegisteredDeliverySmeOriginatedAcks, n))
+            for n, v in C.registered_delivery_sme_originated_acks_name_map.items()]
+_RD_RECEIPT_VALUE = {m: v for v, m in _RD_RECEIPT.items()}
+_RD_ACK_VALUE = {m: v for v, m in _RD_ACKS}
+
+
+def _rd_table():
+    table = []
+    for i in range(256):
+        receipt = _RD_RECEIPT.get(i & 0x03)
+        if receipt is None:
+            table.append(None)
+            continue
+        table.append((receipt, tuple(a for v, a in _RD_ACKS if v & i & 0x0c), bool(i & 0x10)))
+    return table
+
+
+_RD = _rd_table()
+
+
+def registered_delivery_from_int(v):
+    entry = _RD[v] if 0 <= v < 256 else None
+    if entry is None:
+        return v
+    return _new_tuple(_RegisteredDelivery, (entry[0], set(entry[1]), entry[2]))
+
+
+_RD_RECEIPT_ID = {id(m): v for v, m in _RD_RECEIPT.items()}
+_RD_ACK_ID = {id(m): v for v, m in _RD_ACKS}
+
+
+def registered_delivery_to_int(rd):
+    value = _RD_RECEIPT_ID.get(id(rd[0]))
+    if value is not None:
+        for a in rd[1]:
+            av = _RD_ACK_ID.get(id(a))
+            if av is None:
+                value = None
+                break
+            value |= av
+    if value is None:
+        value = C.registered_delivery_receipt_name_map[rd.receipt.name]
+        for a in rd.smeOriginatedAcks:
+            value |= C.registered_delivery_sme_originated_acks_name_map[a.name]
+    if rd[2]:
+        value |= 0x10
+    return value
+
+
+def _dc_table():
+    """data_coding byte -> (scheme, schemeData), as pdu_encoding.DataCodingEncoder decodes."""
+    table = []
+    gsm_coding = {v: getattr(P.DataCodingGsmMsgCoding, n)
+                  for n, v in C.data_coding_gsm_message_coding_name_map.items()}
+    gsm_class = {v: getattr(P.DataCodingGsmMsgClass, n)
+                 for n, v in C.data_coding_gsm_message_class_name_map.items()}
+    for i in range(256):
+        scheme_val = i & 0xf0
+        if scheme_val in C.data_coding_scheme_value_map:
+            scheme = getattr(P.DataCodingScheme, C.data_coding_scheme_value_map[scheme_val])
+            data = P.DataCodingGsmMsg(gsm_coding[i & 0x04], gsm_class[i & 0x03])
+        elif i in C.data_coding_default_value_map:
+            scheme = P.DataCodingScheme.DEFAULT
+            data = getattr(P.DataCodingDefault, C.data_coding_default_value_map[i])
+        else:
+            scheme = P.DataCodingScheme.RAW
+            data = i
+        table.append((scheme, data))
+    return table
+
+
+_DC = _dc_table()
+_DataCoding = P.DataCoding
+
+
+def data_coding_from_int(v):
+    if not 0 <= v < 256:
+        return v
+    scheme, data = _DC[v]
+    dc = object.__new__(_DataCoding)
+    dc.scheme = scheme
+    dc.schemeData = data
+    return dc
+
+
+_DC_RAW = P.DataCodingScheme.RAW
+_DC_DEFAULT = P.DataCodingScheme.DEFAULT
+_DC_GSM = P.DataCodingScheme.GSM_MESSAGE_CLASS
+_DC_DEFAULT_ID = {id(getattr(P.DataCodingDefault, n)): v for n, v in C.data_coding_default_name_map.items()}
+_DC_CODING_ID = {id(getattr(P.DataCodingGsmMsgCoding, n)): v
+                 for n, v in C.data_coding_gsm_message_coding_name_map.items()}
+_DC_CLASS_ID = {id(getattr(P.DataCodingGsmMsgClass, n)): v
+                for n, v in C.data_coding_gsm_message_class_name_map.items()}
+
+
+def data_coding_to_int(dc):
+    """pdu_encoding.DataCodingEncoder._encodeAsInt."""
+    scheme = dc.scheme
+    data = dc.schemeData
+    if scheme is _DC_RAW:
+        return int(data)
+    if scheme is _DC_DEFAULT:
+        value = _DC_DEFAULT_ID.get(id(data))
+        if value is not None:
+            return value
+    elif scheme is _DC_GSM:
+        coding = _DC_CODING_ID.get(id(data[0]))
+        klass = _DC_CLASS_ID.get(id(data[1]))
+        if coding is not None and klass is not None:
+            return 0xf0 | coding | klass
+    # by names, as smpp.pdu does
+    if scheme.name == 'RAW':
+        return int(data)
+    if scheme.name == 'DEFAULT':
+        return C.data_coding_default_name_map[data.name]
+    if scheme.name != 'GSM_MESSAGE_CLASS':
+        raise ValueError('Unknown data coding scheme %s' % scheme)
+    return (C.data_coding_scheme_name_map[scheme.name]
+            | C.data_coding_gsm_message_coding_name_map[data.msgCoding.name]
+            | C.data_coding_gsm_message_class_name_map[data.msgClass.name])
+
+
+def time_from_octets(v):
+    if not v:
+        return None
+    try:
+        return smpp_time.parse(v)
+    except Exception:
+        return v
+
+
+_CB_MODE = _by_value(P.CallbackNumDigitModeIndicator, C.callback_num_digit_mode_indicator_name_map)
+_TON = _by_value(P.AddrTon, C.addr_ton_name_map)
+_NPI = _by_value(P.AddrNpi, C.addr_npi_name_map)
+_SUBADDR = _by_value(P.SubaddressTypeTag, C.subaddress_type_tag_name_map)
+
+
+def callback_num_from_octets(v):
+    if len(v) < 3 or v[0] not in _CB_MODE or v[1] not in _TON or v[2] not in _NPI:
+        return v
+    return P.CallbackNum(_CB_MODE[v[0]], _TON[v[1]], _NPI[v[2]], v[3:])
+
+
+def callback_num_to_octets(cb):
+    return bytes((C.callback_num_digit_mode_indicator_name_map[cb.digitModeIndicator.name],
+                  C.addr_ton_name_map[cb.ton.name], C.addr_npi_name_map[cb.npi.name])) \
+        + _octets(cb.digits or b'')
+
+
+def subaddress_from_octets(v):
+    if len(v) < 2:
+        return v
+    return P.Subaddress(_SUBADDR.get(v[0], 'RESERVED'), v[1:])
+
+
+def subaddress_to_octets(sa):
+    tag = sa.typeTag
+    tag_name = tag if isinstance(tag, str) else tag.name
+    tag_value = C.subaddress_type_tag_name_map.get(tag_name, 0)
+    return bytes((tag_value,)) + _octets(sa.value)
+
+
+def _octets(v):
+    if isinstance(v, str):
+        return v.encode()
+    return bytes(v)
+
+
+def _same_esm(v, raw):
+    features = _ESM[raw][2]
+    return not v[2] if not features else v[2] == set(features)
+
+
+def _same_rd(v, raw):
+    acks = _RD[raw][1]
+    return not v[1] if not acks else v[1] == set(acks)
+
+
+def _same_dc(v, raw):
+    scheme, data = _DC[raw]
+    return v.scheme is scheme and (v.schemeData is data or v.schemeData == data)
+
+
+# Mutable objects: still the one made from the host's value, and not changed in place.
+_SAME = {_EsmClass: _same_esm, _RegisteredDelivery: _same_rd, _DataCoding: _same_dc}
+
+
+# --- the per-door decoding tables ----------------------------------------------------------
+# field -> dict (an enum field: SMPP value -> member) or function (raw value -> object).
+
+def _int_decoder(fn):
+    def decode(v):
+        if v.__class__ is int:
+            return fn(v)
+        return v
+    return decode
+
+
+def _octets_decoder(fn):
+    def decode(v):
+        if v.__class__ is bytes:
+            return fn(v)
+        return v
+    return decode
+
+
+def _empty_decoder(v):
+    return None
+
+
+_COMMON = {field: _by_value(cls, name_map) for field, (cls, name_map) in ENUM_FIELDS.items()}
+_COMMON.update({
+    'esm_class': _int_decoder(esm_class_from_int),
+    'registered_delivery': _int_decoder(registered_delivery_from_int),
+    'schedule_delivery_time': _octets_decoder(time_from_octets),
+    'validity_period': _octets_decoder(time_from_octets),
+    'final_date': _octets_decoder(time_from_octets),
+    'callback_num': _octets_decoder(callback_num_from_octets),
+    'source_subaddress': _octets_decoder(subaddress_from_octets),
+    'dest_subaddress': _octets_decoder(subaddress_from_octets),
+    'alert_on_message_delivery': _empty_decoder,
+})
+# The SMPP doors: data_coding decoded as smpp.pdu does.
+DECODE_SMPP = dict(_COMMON, data_coding=_int_decoder(data_coding_from_int))
+# Jasmin's HTTP API builds its PDUs with `data_coding=int(coding)`.
+DECODE_HTTP = dict(_COMMON)
+
+
+class _Plan:
+    """How a door's params are wrapped: the mandatory ones by a fixed list of
+    (name, kind, table-or-function), kind 0 enum, 1 int -> object, 2 octets -> object,
+    3 as sent; the others (TLVs) by name. (Every PDU a script gets is a submit_sm or a
+    deliver_sm: both have these mandatory params.)"""
+
+    def __init__(self, decode, int_objects):
+        mandatory = []
+        for name in O.SubmitSM.mandatoryParams:  # deliver_sm has the same
+            if name in ENUM_FIELDS:
+                mandatory.append((name, 0, decode[name]))
+            elif name in int_objects:
+                mandatory.append((name, 1, int_objects[name]))
+            elif name in ('schedule_delivery_time', 'validity_period'):
+                mandatory.append((name, 2, time_from_octets))
+            else:
+                mandatory.append((name, 3, None))
+        self.mandatory = tuple(mandatory)
+        self.mandatory_names = frozenset(O.SubmitSM.mandatoryParams)
+        self.optional = {k: v for k, v in decode.items() if k not in self.mandatory_names}
+
+
+PLAN_SMPP = _Plan(DECODE_SMPP, {'esm_class': esm_class_from_int,
+                                'registered_delivery': registered_delivery_from_int,
+                                'data_coding': data_coding_from_int})
+PLAN_HTTP = _Plan(DECODE_HTTP, {'esm_class': esm_class_from_int,
+                                'registered_delivery': registered_delivery_from_int})
+
+# Parameters whose presence alone is the value (EmptyEncoder): None, yet sent back.
+_EMPTY_FIELDS = frozenset(['alert_on_message_delivery'])
+
+# The names a PDU may carry back: smpp.pdu's mandatory parameters and TLV names (a name Jasmin
+# does not know is dropped when it encodes the PDU, so it is dropped here).
+KNOWN_PARAMS = frozenset(
+    [p for cls in O.PDUS.values() for p in cls.mandatoryParams]
+    + [n for n in C.tag_name_map if n != 'vendor_specific_bypass'])
+
+_ENUM_CLASSES = frozenset(type(m) for m in _ENUM_SMPP_VALUE)
+_ENUM_SMPP_VALUE_ID = {id(m): v for m, v in _ENUM_SMPP_VALUE.items()}
+
+
+def _encode_enum(name, v):
+    names = ENUM_NAME_MAPS.get(name)
+    if names is not None:
+        # IntegerWrapperEncoder: the member's name in this field's map.
+        value = names.get(v._name_)
+        if value is None:
+            raise ConversionError('Unknown %s name %s' % (name, v._name_))
+        return Value_Int(value)
+    value = _ENUM_SMPP_VALUE_ID.get(id(v))
+    if value is None:
+        raise ConversionError('%s: cannot send %r' % (name, v))
+    return Value_Int(value)
+
+
+def encode_value(name, v):
+    """A Python value of `pdu.params[name]` -> the WIT value (None: leave the param out)."""
+    cls = v.__class__
+    if cls is bytes:
+        names = ENUM_NAME_MAPS.get(name)
+        if names is not None:
+            # IntegerWrapperEncoder takes a name as bytes too.
+            key = v.decode('latin-1')
+            if key in names:
+                return Value_Int(names[key])
+        return Value_Octets(v)
+    if cls is str:
+        names = ENUM_NAME_MAPS.get(name)
+        if names is not None and v in names:
+            return Value_Int(names[v])
+        return Value_Text(_clean(v))
+    if cls is int or cls is bool:
+        if S64_MIN <= v <= S64_MAX:
+            return Value_Int(int(v))
+        raise ConversionError('Value %d of %s does not fit 64 bits' % (v, name))
+    if cls in _ENUM_CLASSES:
+        return _encode_enum(name, v)
+    if cls is _EsmClass:
+        return Value_Int(esm_class_to_int(v))
+    if cls is _RegisteredDelivery:
+        return Value_Int(registered_delivery_to_int(v))
+    if cls is _DataCoding:
+        return Value_Int(data_coding_to_int(v))
+    if v is None:
+        if name in _EMPTY_FIELDS:
+            return Value_Octets(b'')
+        return None
+    if isinstance(v, Enum):
+        return _encode_enum(name, v)
+    if isinstance(v, _EsmClass):
+        return Value_Int(esm_class_to_int(v))
+    if isinstance(v, _RegisteredDelivery):
+        return Value_Int(registered_delivery_to_int(v))
+    if isinstance(v, _DataCoding):
+        return Value_Int(data_coding_to_int(v))
+    if isinstance(v, (datetime, smpp_time.SMPPRelativeTime)):
+        return Value_Octets(smpp_time.unparse(v))
+    if isinstance(v, P.CallbackNum):
+        return Value_Octets(callback_num_to_octets(v))
+    if isinstance(v, P.Subaddress):
+        return Value_Octets(subaddress_to_octets(v))
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return encode_value(name, bytes(v))
+    if isinstance(v, str):
+        return encode_value(name, str(v))
+    if isinstance(v, int):
+        return encode_value(name, int(v))
+    raise ConversionError('%s: a %s value cannot be sent (%r)' % (name, type(v).__name__, v))
+
+
+_clean = hostio.clean
+
+
+# --- lazy attributes -----------------------------------------------------------------------
+
+class _Lazy:
+    """A non-data descriptor: built on first access from the object's `_wit` record, then an
+    ordinary instance attribute (assignable, deletable)."""
+
+    __slots__ = ('name', 'build')
+
+    def __init__(self, name, build):
+        self.name = name
+        self.build = build
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        d = obj.__dict__
+        if '_wit' not in d:
+            raise AttributeError('%r object has no attribute %r' % (type(obj).__name__, self.name))
+        value = self.build(obj, d)
+        d[self.name] = value
+        return value
+
+
+_ALL = frozenset()  # ParamDict.touched: "anything may have changed"
+
+
+class ParamDict(dict):
+    """`pdu.params`: a dict that notes the names written through it, so that going back only
+    those are encoded again (the others reuse the host's records)."""
+
+    __slots__ = ('touched',)
+
+    def __setitem__(self, key, value):
+        t = self.touched
+        if t is None:
+            self.touched = {key}
+        elif t is not _ALL:
+            t.add(key)
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key):
+        dict.__delitem__(self, key)
+        t = self.touched
+        if t is None:
+            self.touched = {key}
+        elif t is not _ALL:
+            t.add(key)
+
+    def pop(self, key, *default):
+        if key not in self:
+            if default:
+                return default[0]
+            raise KeyError(key)
+        value = dict.__getitem__(self, key)
+        del self[key]
+        return value
+
+    def setdefault(self, key, default=None):
+        if key in self:
+            return dict.__getitem__(self, key)
+        self[key] = default
+        return default
+
+    def popitem(self):
+        self.touched = _ALL
+        return dict.popitem(self)
+
+    def clear(self):
+        self.touched = _ALL
+        dict.clear(self)
+
+    def update(self, *args, **kwargs):
+        self.touched = _ALL
+        dict.update(self, *args, **kwargs)
+
+    def __ior__(self, other):
+        self.touched = _ALL
+        return dict.__ior__(self, other)
+
+    def __reduce_ex__(self, protocol):
+        return (dict, (dict(self),))
+
+    def __copy__(self):
+        return dict(self)
+
+    def __deepcopy__(self, memo):
+        import copy
+        return copy.deepcopy(dict(self), memo)
+
+
+_dict = dict
+
+
+def _build_params(pdu, d):
+    wp = d['_wit'].params
+    plan = d['_decode']
+    raw = {p.name: p.value.value for p in wp}
+    get = raw.get
+    mutable = None
+    absent = None
+    present = 0
+    missing = _MISSING
+    # the mandatory params, in smpp.pdu's order (those the host left out are None)
+    for name, kind, f in plan.mandatory:
+        v = get(name, missing)
+        if v is missing:
+            if absent is None:
+                absent = [name]
+            else:
+                absent.append(name)
+            continue
+        present += 1
+        if kind == 0:  # enum: SMPP value -> member (an unknown value stays an int)
+            if v.__class__ is int:
+                raw[name] = f.get(v, v)
+        elif kind == 1:  # int -> EsmClass / RegisteredDelivery / DataCoding
+            if v.__class__ is int:
+                w = f(v)
+                raw[name] = w
+                if w.__class__ is not int:
+                    if mutable is None:
+                        mutable = [(name, w, v)]
+                    else:
+                        mutable.append((name, w, v))
+        elif kind == 2:  # octets -> time
+            if v.__class__ is bytes:
+                raw[name] = f(v)
+    if present != len(raw):  # TLVs
+        optional = plan.optional
+        for name in [n for n in raw if n not in plan.mandatory_names]:
+            f = optional.get(name)
+            if f is not None:
+                v = raw[name]
+                if f.__class__ is _dict:
+                    if v.__class__ is int:
+                        raw[name] = f.get(v, v)
+                else:
+                    raw[name] = f(v)
+    if absent is not None:
+        for name in absent:
+            raw[name] = None
+    params = ParamDict(raw)
+    params.touched = None
+    d['_mutable'] = mutable
+    return params
+
+
+def _build_custom_tlvs(pdu, d):
+    tlvs = [(t.tag, len(t.value), 'OctetString', t.value) for t in d['_wit'].custom_tlvs]
+    d['_orig_tlvs'] = list(tlvs)
+    return tlvs
+
+
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
+
+
+def _build_datetime(rt, d):
+    # Jasmin's `datetime.now()`: naive local time; inside the component local time is UTC.
+    dt = _EPOCH + timedelta(microseconds=d['_wit'].datetime_us)
+    d['_dt0'] = dt
+    return dt
+
+
+def _build_connector(rt, d):
+    cid = d['_wit'].connector
+    c = object.__new__(A.Connector)
+    c.__dict__.update(cid=cid, _str='generic Connector', _repr='<generic Connector>')
+    return c
+
+
+_Group = A.Group
+_User = A.User
+_new = object.__new__
+
+
+def _build_user(rt, d):
+    wu = d['_wit'].user
+    if wu is None:
+        return None
+    g = _new(_Group)
+    g.__dict__ = {'gid': wu.gid, 'enabled': True}
+    u = _new(_User)
+    u.__dict__ = {'uid': wu.uid, 'group': g, 'enabled': wu.enabled, 'username': wu.username,
+                  'password': None, '_wit': wu}
+    return u
+
+
+def _parse_quota(v):
+    if v in ('None', 'ND', ''):
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        pass
+    try:
+        return float(v)
+    except ValueError:
+        return v
+
+
+def _build_mt_credential(user, d):
+    c = object.__new__(A.MtMessagingCredential)
+    auth, filters, defaults, quotas = {}, {}, {}, {}
+    for key, value in d['_wit'].mt_credential:
+        section, _, name = key.partition('.')
+        if section == 'authorization':
+            auth[name] = value.strip().lower() in ('true', '1', 'yes')
+        elif section == 'value_filter':
+            try:
+                filters[name] = re.compile(value.encode())
+            except (re.error, UnicodeEncodeError):
+                filters[name] = None
+        elif section == 'default_value':
+            defaults[name] = None if value == 'None' else value
+        elif section == 'quota':
+            quotas[name] = _parse_quota(value)
+    c.__dict__.update(authorizations=auth, value_filters=filters, defaults=defaults,
+                      quotas=quotas)
+    return c
+
+
+def _build_smpps_credential(user, d):
+    return A.SmppsCredential()
+
+
+P.PDU.params = _Lazy('params', _build_params)
+P.PDU.custom_tlvs = _Lazy('custom_tlvs', _build_custom_tlvs)
+R.Routable.datetime = _Lazy('datetime', _build_datetime)
+R.RoutableSubmitSm.user = _Lazy('user', _build_user)
+R.RoutableDeliverSm.connector = _Lazy('connector', _build_connector)
+A.User.mt_credential = _Lazy('mt_credential', _build_mt_credential)
+A.User.smpps_credential = _Lazy('smpps_credential', _build_smpps_credential)
+
+# --- WIT -> Python -------------------------------------------------------------------------
+
+_PDU_CLASSES = {cls.commandId.name: cls for cls in O.PDUS.values() if cls.commandId is not None}
+_ROK = P.CommandStatus.ESME_ROK
+_new = object.__new__
+
+
+def to_routable(r):
+    """The `routable` a script gets for the WIT record `r`."""
+    door = r.door
+    if door is Door.SMPPC:
+        rt = _new(R.RoutableDeliverSm)
+        decode = PLAN_SMPP
+    else:
+        rt = _new(R.RoutableSubmitSm)
+        decode = PLAN_HTTP if door is Door.HTTP else PLAN_SMPP
+    first = prev = None
+    classes = _PDU_CLASSES
+    for wp in r.pdus:
+        cls = classes.get(wp.command)
+        if cls is None:
+            cls = O.DeliverSM if door is Door.SMPPC else O.SubmitSM
+        pdu = _new(cls)
+        pdu.__dict__ = {'id': cls.commandId, 'seqNum': wp.seq_num, 'status': _ROK, '_wit': wp,
+                        '_decode': decode}
+        if prev is None:
+            first = pdu
+        else:
+            prev.__dict__['nextPdu'] = pdu
+        prev = pdu
+    if door is Door.SMPPC:
+        rt.__dict__ = {'_tags': list(r.tags), 'pdu': first, '_wit': r}
+    else:
+        rt.__dict__ = {'_tags': list(r.tags), 'pdu': first, '_wit': r,
+                       '_pdu_locks': list(r.locked)}
+    return rt
+
+
+# --- Python -> WIT -------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+def _param_out(name, v, p):
+    """One param that is not the host's value untouched: a new WIT param, or `p` (the host's)
+    when it encodes the same, or None when it is to be left out."""
+    if v is None and name not in _EMPTY_FIELDS:
+        return None
+    if name.__class__ is not str:
+        raise ConversionError('pdu.params keys must be str, not %s (%r)' % (type(name).__name__, name))
+    if p is None and name not in KNOWN_PARAMS:
+        return None
+    try:
+        value = encode_value(name, v)
+    except ConversionError:
+        raise
+    except Exception as e:
+        raise ConversionError('%s: %s: %s' % (name, type(e).__name__, e)) from None
+    if value is None:
+        return None
+    if p is not None:
+        ov = p.value
+        if ov.__class__ is value.__class__ and ov.value == value.value:
+            return p
+    return Param(name, value)
+
+
+def _params_out(params, wit_params, mutable):
+    """pdu.params -> WIT params. Names not written through the dict keep the host's records,
+    unless their object (EsmClass, RegisteredDelivery, DataCoding) was changed in place."""
+    touched = params.touched if params.__class__ is ParamDict else _ALL
+    if touched is None and mutable is None:
+        return wit_params
+    if touched is _ALL:
+        touched = set(params)
+        touched.update(p.name for p in wit_params)
+    out = list(wit_params)
+    removed = changed = False
+    if touched:
+        index = {p.name: i for i, p in enumerate(wit_params)}
+        missing = _MISSING
+        for name in touched:
+            v = params.get(name, missing)
+            i = index.get(name)
+            if i is None:
+                if v is missing:
+                    continue
+                q = _param_out(name, v, None)
+                if q is not None:
+                    out.append(q)
+                    changed = True
+                continue
+            p = out[i]
+            q = None if v is missing else _param_out(name, v, p)
+            if q is not p:
+                out[i] = q
+                changed = True
+                if q is None:
+                    removed = True
+    if mutable is not None:
+        for name, w, raw in mutable:
+            if touched and name in touched:
+                continue
+            if not _SAME[w.__class__](w, raw):
+                for i, p in enumerate(out):
+                    if p is not None and p.name == name:
+                        q = _param_out(name, w, p)
+                        if q is not p:
+                            out[i] = q
+                            changed = True
+                            if q is None:
+                                removed = True
+                        break
+    if not changed:
+        return wit_params
+    if removed:
+        out = [p for p in out if p is not None]
+    return out
+
+
+def _tlv_out(tlv):
+    """pdu_encoding.PDUEncoder.encodeRawParams for one (tag, length, type, value)."""
+    if len(tlv) != 4:
+        return None
+    tag, length, value_type, value = tlv
+    if value_type == 'Int1':
+        encoded = int(value).to_bytes(1, 'big')
+    elif value_type == 'Int2':
+        encoded = int(value).to_bytes(2, 'big')
+    elif value_type == 'Int4':
+        encoded = int(value).to_bytes(4, 'big')
+    elif value_type == 'Int8':
+        encoded = int(value).to_bytes(8, 'big')
+    elif value_type == 'OctetString':
+        if isinstance(value, int):
+            encoded = bytes([value])
+        elif isinstance(value, str):
+            encoded = value.encode()
+        else:
+            encoded = bytes(value)
+    elif value_type == 'COctetString':
+        encoded = (value.encode('ascii') if isinstance(value, str) else bytes(value)) + b'\0'
+    else:
+        return None
+    if length is not None and len(encoded) < length:
+        encoded += b'\0' * (length - len(encoded))
+    if not (isinstance(tag, int) and 0 <= tag <= 0xFFFF):
+        raise ConversionError('custom TLV tag %r is not a 16-bit number' % (tag,))
+    return CustomTlv(tag, encoded)
+
+
+def _tlvs_out(tlvs, orig, wit_tlvs):
+    if orig is not None and tlvs == orig:
+        return wit_tlvs
+    out = []
+    for tlv in tlvs:
+        try:
+            t = _tlv_out(tlv)
+        except ConversionError:
+            raise
+        except Exception as e:
+            raise ConversionError('custom TLV %r: %s: %s' % (tlv, type(e).__name__, e)) from None
+        if t is not None:
+            out.append(t)
+    return out
+
+
+def _pdu_out(pdu):
+    d = pdu.__dict__ if hasattr(pdu, '__dict__') else {}
+    wp = d.get('_wit')
+    seq = getattr(pdu, 'seqNum', None)
+    if seq is not None and not (isinstance(seq, int) and 0 <= seq <= 0xFFFFFFFF):
+        raise ConversionError('pdu.seqNum %r is not a 32-bit number' % (seq,))
+    cid = getattr(pdu, 'id', None)
+    command = getattr(cid, 'name', None) or str(cid)
+    if wp is not None:
+        params = d.get('params')
+        tlvs = d.get('custom_tlvs')
+        if params is None and tlvs is None and seq == wp.seq_num and command == wp.command:
+            return wp
+        out_params = wp.params if params is None else \
+            _params_out(params, wp.params, d.get('_mutable'))
+        out_tlvs = wp.custom_tlvs if tlvs is None else _tlvs_out(tlvs, d.get('_orig_tlvs'),
+                                                                 wp.custom_tlvs)
+        if (out_params is wp.params and out_tlvs is wp.custom_tlvs and seq == wp.seq_num
+                and command == wp.command):
+            return wp
+        return Pdu(command, seq, out_params, out_tlvs)
+    # A PDU the script made (SubmitSM(...)).
+    params = getattr(pdu, 'params', None)
+    if not isinstance(params, dict):
+        raise ConversionError('pdu.params must be a dict, not %s' % type(params).__name__)
+    tlvs = getattr(pdu, 'custom_tlvs', None) or []
+    return Pdu(command, seq, _params_out(params, [], None), _tlvs_out(tlvs, None, None))
+
+
+def _datetime_us(dt):
+    if not isinstance(dt, datetime):
+        raise ConversionError('routable.datetime must be a datetime, not %s' % type(dt).__name__)
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        return (dt - _EPOCH) // _US
+    return (dt - _EPOCH_UTC) // _US
+
+
+_MAX_PDUS = 1024
+
+
+def from_routable(rt, r):
+    """The WIT record of `rt` (the script's `routable`) given `r`, the one it was made of."""
+    d = getattr(rt, '__dict__', None)
+    if d is None or not hasattr(rt, 'pdu'):
+        raise ConversionError('routable must be a Jasmin routable, not %s' % type(rt).__name__)
+    pdus = []
+    pdu = rt.pdu
+    while pdu is not None:
+        pdus.append(_pdu_out(pdu))
+        if len(pdus) > _MAX_PDUS:
+            raise ConversionError('more than %d PDUs in pdu.nextPdu (a cycle?)' % _MAX_PDUS)
+        pdu = getattr(pdu, 'nextPdu', None)
+    tags = [t if t.__class__ is str and t.isascii() else _clean(str(t))
+            for t in getattr(rt, '_tags', None) or ()]
+    locks = d.get('_pdu_locks')
+    if locks is None:
+        locked = r.locked
+    else:
+        locked = [t if t.__class__ is str and t.isascii() else _clean(str(t)) for t in locks]
+    if 'datetime' in d:
+        dt = d['datetime']
+        datetime_us = r.datetime_us if dt is d.get('_dt0') else _datetime_us(dt)
+    else:
+        datetime_us = r.datetime_us
+    if datetime_us is not r.datetime_us and not (S64_MIN <= datetime_us <= S64_MAX):
+        raise ConversionError('routable.datetime is out of range')
+    return Routable(r.door, pdus, r.user, r.connector, datetime_us, tags, locked)

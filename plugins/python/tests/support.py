@@ -1,0 +1,140 @@
+"""Test support: the runtime imported natively (CPython of the machine) with the Python
+bindings componentize-py generates for the world, and a fake host behind them."""
+
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PLUGIN = os.path.dirname(HERE)
+
+_bindings = os.environ.get('SMSGATE_PY_BINDINGS')
+if not _bindings:
+    _bindings = tempfile.mkdtemp(prefix='smsgate-py-bindings-')
+    atexit.register(shutil.rmtree, _bindings, True)
+    subprocess.run(['bash', os.path.join(PLUGIN, 'build.sh'), '--bindings', _bindings], check=True)
+
+for p in (os.path.join(PLUGIN, 'shims'), PLUGIN, _bindings):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+# The shims must win over packages of the machine (a real `requests`).
+for name in [m for m in sys.modules if m == 'requests' or m.startswith('requests.')]:
+    del sys.modules[name]
+
+from componentize_py_types import Err  # noqa: E402
+from wit_world.imports import host as _host  # noqa: E402
+from wit_world.imports import types as T  # noqa: E402
+
+
+class FakeHost:
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.logs = []
+        self.files = []
+        self.requests = []
+        self.granted_prefix = '/var/log/jasmin/'
+        self.http_handler = None
+
+    def log(self, level, message):
+        self.logs.append((level.name.lower(), message))
+
+    def append_file(self, path, data):
+        assert isinstance(data, bytes)
+        if not path.startswith(self.granted_prefix):
+            raise Err('%s is not under %s' % (path, self.granted_prefix))
+        self.files.append((path, data))
+
+    def http(self, req):
+        self.requests.append(req)
+        if self.http_handler is None:
+            raise Err('denied: no host is granted to this script')
+        return self.http_handler(req)
+
+
+HOST = FakeHost()
+_host.log = HOST.log
+_host.append_file = HOST.append_file
+_host.http = HOST.http
+
+import app  # noqa: E402
+
+RUNTIME = app.WitWorld()
+
+I = T.Value_Int
+O = T.Value_Octets
+X = T.Value_Text
+
+
+def mandatory(**overrides):
+    """The 17 mandatory submit_sm/deliver_sm params as the host sends them (absent time
+    strings are left out)."""
+    params = {
+        'service_type': O(b''), 'source_addr_ton': I(1), 'source_addr_npi': I(1),
+        'source_addr': O(b'33600000001'), 'dest_addr_ton': I(1), 'dest_addr_npi': I(1),
+        'destination_addr': O(b'33700000002'), 'esm_class': I(0), 'protocol_id': I(0),
+        'priority_flag': I(0), 'registered_delivery': I(0), 'replace_if_present_flag': I(0),
+        'data_coding': I(0), 'sm_default_msg_id': I(0), 'short_message': O(b'hello world'),
+    }
+    for k, v in overrides.items():
+        if v is None:
+            params.pop(k, None)
+        else:
+            params[k] = v
+    return [T.Param(k, v) for k, v in params.items()]
+
+
+def user(username='foo', credential=None):
+    if credential is None:
+        credential = [
+            ('authorization.http_send', 'True'), ('authorization.http_bulk', 'False'),
+            ('value_filter.source_address', '^33.*'), ('value_filter.content', '.*'),
+            ('default_value.source_address', 'None'), ('quota.balance', '10.5'),
+            ('quota.submit_sm_count', '100'), ('quota.http_throughput', 'None'),
+        ]
+    return T.User('u1', username, 'g1', True, credential)
+
+
+def routable(door=T.Door.SMPPS, pdus=None, username='foo', connector=None, tags=(), locked=(),
+             datetime_us=1700000000123456, **overrides):
+    if pdus is None:
+        command = 'deliver_sm' if door is T.Door.SMPPC else 'submit_sm'
+        pdus = [T.Pdu(command, None if door is T.Door.HTTP else 1, mandatory(**overrides), [])]
+    u = None
+    if door is not T.Door.SMPPC and username is not None:
+        u = user(username)
+    if door is T.Door.SMPPC and connector is None:
+        connector = 'abc'
+    return T.Routable(door, pdus, u, connector, datetime_us, list(tags), list(locked))
+
+
+def load(source, id=None, name='/opt/jasmin-scripts/test.py'):
+    """Load `source`; returns the id (raises Err with Python's message)."""
+    id = id or 'id-%x' % (hash(source) & 0xffffffffffff)
+    RUNTIME.load(id, name, source)
+    return id
+
+
+def intercept(source, r=None, **kw):
+    return RUNTIME.intercept(load(source), r or routable(**kw))
+
+
+def filter(source, r=None, **kw):
+    return RUNTIME.filter(load(source), r or routable(**kw))
+
+
+def raised(fn, *args):
+    """The failure of a call (Err's value)."""
+    try:
+        fn(*args)
+    except Err as e:
+        return e.value
+    raise AssertionError('the call did not fail')
+
+
+def params_of(pdu):
+    return {p.name: p.value for p in pdu.params}

@@ -11,8 +11,11 @@
 //! 3. End-to-end throughput (HTTP /send → SMPP → simulator) without plugins and with a Wasm
 //!    filter, a modifying interceptor and a plugin route active: two gateways side by side,
 //!    the load alternating between them in 1-second slices.
+//! 4. Python scripts (`plugins/python`): cold start from the cache, added latency of an
+//!    `EvalPyFilter` and of an interceptor rewriting the sender, and end-to-end throughput
+//!    with one Python interceptor against none.
 //!
-//! `PLUGIN_BENCH_ONLY=micro` or `=throughput` runs one part (for profiling).
+//! `PLUGIN_BENCH_ONLY=micro`, `=throughput`, `=python` or `=python-throughput` runs one part.
 //!
 //! The plugins come from `plugins/` built for wasm32-wasip2 (built here if needed).
 
@@ -25,6 +28,7 @@ use smsgate::app::Gateway;
 use smsgate::config::{Config, FilterConfig, InterceptorConfig, PluginsConfig, RouteConfig};
 use smsgate::interception::Interception;
 use smsgate::model::{Channel, Direction, Message};
+use smsgate::plugins::python::ScriptKind;
 use smsgate::plugins::PluginHost;
 use smsgate::routing::{BuildOptions, Routable, RoutingTable, ScriptHost, TableKind};
 use smsgate::simulator::{SimConfig, Simulator};
@@ -251,8 +255,8 @@ fn micro(wasm: &Path, tmp: &Path) {
     );
 }
 
-fn gateway_toml(data: &Path, http_port: u16, smsc: u16, plugins: Option<&Path>) -> String {
-    let mut t = format!(
+fn gateway_toml(data: &Path, http_port: u16, smsc: u16, extra: &str) -> String {
+    let t = format!(
         r#"
 data_dir = "{}"
 log = "error"
@@ -291,9 +295,14 @@ connector = "smppc(sim)"
 "#,
         data.display()
     );
-    if let Some(p) = plugins {
-        t += &format!(
-            r#"
+    t + extra
+}
+
+/// The Wasm plugins side of the throughput comparison: a filter, a modifying interceptor and
+/// a plugin route, loaded from `p`.
+fn wasm_plugins_toml(p: &Path, data: &Path) -> String {
+    format!(
+        r#"
 [plugins]
 enabled = true
 dir = "{}"
@@ -321,11 +330,51 @@ type = "DefaultInterceptor"
 order = 0
 script = "plugin(sender)"
 "#,
-            p.display(),
-            data.join("cache").display()
-        );
-    }
-    t
+        p.display(),
+        data.join("cache").display()
+    )
+}
+
+/// The Python side: one interceptor script rewriting the sender (Jasmin's documented
+/// example), on the runtime at `rt` with its machine code cached in `cache`.
+fn python_toml(rt: &Path, cache: &Path) -> String {
+    format!(
+        r#"
+[plugins]
+cache_dir = "{}"
+[plugins.python]
+runtime = "{}"
+[[mtinterceptors]]
+type = "DefaultInterceptor"
+order = 0
+script = "python3({})"
+"#,
+        cache.display(),
+        rt.display(),
+        sender_script().display()
+    )
+}
+
+/// Jasmin's sender override example (`tests/data/python/jasmin-doc/sender_override.py`).
+fn sender_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/python/jasmin-doc/sender_override.py")
+}
+
+/// The Python runtime component, built by `plugins/python/build.sh` (skipped when fresh).
+fn python_runtime() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
+    let out = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("wasm-plugins/smsgate-python.wasm");
+    let ok = std::process::Command::new("bash")
+        .arg(root.join("plugins/python/build.sh"))
+        .arg(&out)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "building the Python runtime failed");
+    out
 }
 
 /// `workers` clients sending `/send` to `gw` for `secs`: (messages accepted, request p50 µs).
@@ -376,23 +425,22 @@ async fn run_load(gw: &Gateway, secs: f64, workers: usize, seq: u64) -> (u64, f6
     )
 }
 
-async fn start_gateway(data: &Path, smsc: u16, plugins: Option<&Path>) -> Arc<Gateway> {
+async fn start_gateway(data: &Path, smsc: u16, extra: &str) -> Arc<Gateway> {
     std::fs::create_dir_all(data).expect("data");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port");
     let path = data.join("smsgate.toml");
-    std::fs::write(&path, gateway_toml(data, port, smsc, plugins)).expect("config");
+    std::fs::write(&path, gateway_toml(data, port, smsc, extra)).expect("config");
     let cfg = Config::load(Some(&path)).expect("config");
     Gateway::start(cfg).await.expect("gateway")
 }
 
-/// End-to-end throughput without and with plugins. Both gateways run side by side and the
-/// load alternates between them in 1-second slices (the order flips every pair), so both
-/// sides see the same phases of this noisy machine. A slice's rate is the messages accepted
-/// over HTTP divided by the time until the simulator has received all of them.
-async fn throughput(wasm: &Path, tmp: &Path, secs: f64) {
+/// End-to-end throughput without and with plugins (Wasm: a filter, a modifying interceptor
+/// and a plugin route; Python: one interceptor rewriting the sender), each pair of gateways
+/// side by side on one simulator.
+async fn throughput(wasm: &Path, tmp: &Path, secs: f64, python: bool) {
     let sim = Simulator::start(SimConfig {
         bind: "127.0.0.1:0".parse().expect("addr"),
         hex_ids: true,
@@ -403,36 +451,63 @@ async fn throughput(wasm: &Path, tmp: &Path, secs: f64) {
     })
     .await
     .expect("simulator");
-    let pdir = tmp.join("tp-plugins");
-    std::fs::create_dir_all(&pdir).expect("dir");
-    install(
-        wasm,
-        &pdir,
-        "blacklist",
-        "bl",
-        "[config]\nnumbers = \"33699999999\"\n",
-    );
-    install(
-        wasm,
-        &pdir,
-        "sender_override",
-        "sender",
-        "[config]\nsender = \"BRAND\"\n",
-    );
-    install(
-        wasm,
-        &pdir,
-        "preferred_route",
-        "pref",
-        "[config]\nprefer = \"smppc(sim)\"\n",
-    );
     let port = sim.addr.port();
-    let without = start_gateway(&tmp.join("gw-without"), port, None).await;
-    let with = start_gateway(&tmp.join("gw-with"), port, Some(&pdir)).await;
+    let without = start_gateway(&tmp.join("gw-without"), port, "").await;
+    if python {
+        let rt = python_runtime();
+        let data = tmp.join("gw-python");
+        let toml = python_toml(&rt, &tmp.join("py-cache"));
+        let with = start_gateway(&data, port, &toml).await;
+        compare(&sim, &without, &with, secs, "one Python interceptor").await;
+        with.shutdown().await;
+    } else {
+        let pdir = tmp.join("tp-plugins");
+        std::fs::create_dir_all(&pdir).expect("dir");
+        install(
+            wasm,
+            &pdir,
+            "blacklist",
+            "bl",
+            "[config]\nnumbers = \"33699999999\"\n",
+        );
+        install(
+            wasm,
+            &pdir,
+            "sender_override",
+            "sender",
+            "[config]\nsender = \"BRAND\"\n",
+        );
+        install(
+            wasm,
+            &pdir,
+            "preferred_route",
+            "pref",
+            "[config]\nprefer = \"smppc(sim)\"\n",
+        );
+        let data = tmp.join("gw-with");
+        let with = start_gateway(&data, port, &wasm_plugins_toml(&pdir, &data)).await;
+        compare(
+            &sim,
+            &without,
+            &with,
+            secs,
+            "filter + interceptor + plugin route",
+        )
+        .await;
+        with.shutdown().await;
+    }
+    without.shutdown().await;
+}
+
+/// Both gateways run side by side and the load alternates between them in 1-second slices
+/// (the order flips every pair), so both sides see the same phases of this noisy machine. A
+/// slice's rate is the messages accepted over HTTP divided by the time until the simulator
+/// has received all of them.
+async fn compare(sim: &Simulator, without: &Gateway, with: &Gateway, secs: f64, label: &str) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // Warm up both (connections, plugin instances, caches).
     let mut seq = 0;
-    for gw in [&without, &with] {
+    for gw in [without, with] {
         seq += 1;
         run_load(gw, 1.0, 32, seq).await;
     }
@@ -445,7 +520,7 @@ async fn throughput(wasm: &Path, tmp: &Path, secs: f64) {
         let mut rates = [0f64; 2];
         let order = if pair % 2 == 0 { [0, 1] } else { [1, 0] };
         for side in order {
-            let gw = if side == 0 { &without } else { &with };
+            let gw = if side == 0 { without } else { with };
             seq += 1;
             let before = sim.submit_count();
             let t = Instant::now();
@@ -462,7 +537,7 @@ async fn throughput(wasm: &Path, tmp: &Path, secs: f64) {
         }
         ratios.push(rates[1] / rates[0]);
         println!(
-            "throughput pair {pair}: no plugins {:.0} msg/s, filter + interceptor + plugin route {:.0} msg/s ({:.1}%)",
+            "throughput pair {pair}: no plugins {:.0} msg/s, {label} {:.0} msg/s ({:.1}%)",
             rates[0],
             rates[1],
             100.0 * rates[1] / rates[0]
@@ -477,13 +552,123 @@ async fn throughput(wasm: &Path, tmp: &Path, secs: f64) {
     let (r0, r1) = (rate(&sides[0]), rate(&sides[1]));
     let (l0, l1) = (p50(&mut sides[0]), p50(&mut sides[1]));
     println!(
-        "throughput: with plugins {r1:.0} msg/s vs without {r0:.0} msg/s = {:.1}% (median of {} pairs {:.1}%); request p50 {l1:.0} vs {l0:.0} µs",
+        "throughput: with {label} {r1:.0} msg/s vs without {r0:.0} msg/s = {:.1}% (median of {} pairs {:.1}%); request p50 {l1:.0} vs {l0:.0} µs",
         100.0 * r1 / r0,
         ratios.len(),
         100.0 * ratios[ratios.len() / 2]
     );
-    with.shutdown().await;
-    without.shutdown().await;
+}
+
+/// Python scripts: cold start from the cache, added latency of an `EvalPyFilter` in a
+/// routing table and of an interceptor rewriting the sender (Jasmin's example).
+fn python_micro(tmp: &Path) {
+    let rt = python_runtime();
+    let cache = tmp.join("py-cache");
+    let pcfg = PluginsConfig {
+        cache_dir: Some(cache.clone()),
+        python: smsgate::config::PythonConfig {
+            runtime: Some(rt),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let host = PluginHost::new(&pcfg, tmp).expect("host");
+    host.python_script(None, "result = True", ScriptKind::Filter)
+        .expect("script");
+    let first = t.elapsed();
+    // Cold start from the cache: new engines, machine code from disk, a first instance and a
+    // first script compiled.
+    let mut cold = vec![];
+    for i in 0..10 {
+        let h2 = PluginHost::new(&pcfg, tmp).expect("host");
+        let t = Instant::now();
+        h2.python_script(None, &format!("result = {i} > 0"), ScriptKind::Filter)
+            .expect("script");
+        cold.push(t.elapsed().as_nanos() as u64);
+    }
+    println!(
+        "python: first start (compile the runtime for 2 engines + cache) {:.0} ms; cold start from the cache (load, instantiate, compile a script) p50 {:.1} ms",
+        first.as_secs_f64() * 1000.0,
+        pct(&mut cold, 0.5) / 1000.0
+    );
+
+    let scripts: Arc<dyn ScriptHost> = host.clone();
+    let opts = BuildOptions {
+        scripts: Some(scripts),
+        ..Default::default()
+    };
+    let mut f_py = FilterConfig::new("bl", "EvalPyFilter");
+    f_py.py_code =
+        Some("result = routable.pdu.params['destination_addr'].startswith(b'3369999')".into());
+    let mut f_native = FilterConfig::new("bl", "DestinationAddrFilter");
+    f_native.destination_addr = Some("^3369999".into());
+    let mut route = RouteConfig::new("StaticMTRoute", 10);
+    route.connector = Some("smppc(black)".into());
+    route.filters = vec!["bl".into()];
+    let mut default = RouteConfig::new("DefaultRoute", 0);
+    default.connector = Some("smppc(sim)".into());
+    let routes = [route, default];
+    let with = RoutingTable::build_with(TableKind::Mt, &routes, &[f_py], &opts).expect("table");
+    let without =
+        RoutingTable::build_with(TableKind::Mt, &routes, &[f_native], &opts).expect("table");
+    let m = message();
+    let r = Routable {
+        message: &m,
+        text: "hello world",
+        uid: "foo",
+        gid: "g1",
+    };
+    let mut black = m.clone();
+    black.destination.addr = "33699999999".into();
+    let rb = Routable {
+        message: &black,
+        ..r
+    };
+    assert_eq!(
+        with.route(&rb).map(|d| d.connector),
+        Some(smsgate::routing::ConnectorRef::Smppc("black".into())),
+        "the Python filter matches"
+    );
+    let n = 20_000;
+    let (b50, _) = measure(n, || {
+        std::hint::black_box(without.route(&r));
+    });
+    let (p50, p99) = measure(n, || {
+        std::hint::black_box(with.route(&r));
+    });
+    println!(
+        "python filter: route() without p50 {b50:.2} µs; with an EvalPyFilter p50 {p50:.2} µs p99 {p99:.2} µs; added p50 {:.2} µs",
+        p50 - b50
+    );
+
+    let cfg = Config {
+        mtinterceptors: vec![InterceptorConfig::new(
+            "DefaultInterceptor",
+            0,
+            &format!("python3({})", sender_script().display()),
+        )],
+        ..Default::default()
+    };
+    let inter = Interception::build(&cfg, Some(host.clone()), &opts).expect("interception");
+    let none = Interception::empty();
+    let rt = tokio::runtime::Handle::current();
+    let run = |i: &Interception| {
+        let mut m = m.clone();
+        rt.block_on(i.intercept(TableKind::Mt, &mut m, Some("hello world"), None, vec![]));
+        m
+    };
+    assert_eq!(run(&inter).source.addr, "123456789");
+    let (b50, _) = measure(n, || {
+        std::hint::black_box(run(&none));
+    });
+    let (p50, p99) = measure(n, || {
+        std::hint::black_box(run(&inter));
+    });
+    println!(
+        "python interceptor (rewrites the sender): p50 {p50:.2} µs p99 {p99:.2} µs; without p50 {b50:.2} µs; added p50 {:.2} µs",
+        p50 - b50
+    );
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -502,6 +687,15 @@ async fn main() {
             .expect("micro");
     }
     if only.is_none() || only.as_deref() == Some("throughput") {
-        throughput(&wasm, tmp.path(), secs).await;
+        throughput(&wasm, tmp.path(), secs, false).await;
+    }
+    let t = tmp.path().to_path_buf();
+    if only.is_none() || only.as_deref() == Some("python") {
+        tokio::task::spawn_blocking(move || python_micro(&t))
+            .await
+            .expect("python micro");
+    }
+    if only.is_none() || only.as_deref() == Some("python-throughput") {
+        throughput(&wasm, tmp.path(), secs, true).await;
     }
 }

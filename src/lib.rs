@@ -7,6 +7,7 @@
 //! `smsgate-plugins` → `smsgate-policy` → `smsgate-gateway` → `smsgate-jcli` → here.
 
 pub mod app;
+pub mod plugin_tool;
 
 pub use smsgate_core::{config, model, stats};
 pub use smsgate_gateway::{batch, cancel, cluster, dlr, http, inbound, manage, throwers};
@@ -26,7 +27,8 @@ pub mod smpp {
 
 /// Load the configuration (defaults, then `file`, then `SMSGATE_*`), and check it as the
 /// gateway will build it: [`config::Config::validate`], then the routing tables' checks
-/// (regexes, dates, filter ids, unknown connectors, `EvalPyFilter` without `[plugins]`).
+/// (regexes, dates, filter ids, unknown connectors, plugin filters and routes without
+/// `[plugins]`, Python scripts that cannot be read).
 pub fn load_config(file: Option<&std::path::Path>) -> Result<config::Config, config::ConfigError> {
     let cfg = config::Config::load(file)?;
     routing::table::validate_config(&cfg).map_err(config::ConfigError::new)?;

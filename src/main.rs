@@ -52,6 +52,26 @@ enum Cmd {
     /// Print the argon2 hash of a password read from stdin (for `[jcli] admin_password` or a
     /// user's `password`).
     HashPassword,
+    /// Plugin authors' tools.
+    Plugin {
+        #[command(subcommand)]
+        cmd: PluginCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCmd {
+    /// Write a ready-to-build Rust plugin project (SDK and WIT included) in DIR/NAME.
+    New {
+        name: String,
+        /// filter, route, interceptor, hlr-lookup or charging.
+        #[arg(long)]
+        world: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Say which world a component implements, or why the gateway would refuse it.
+    Check { file: PathBuf },
 }
 
 /// Logs on stderr; colour codes only when stderr is a terminal and `NO_COLOR` is not set (a
@@ -73,6 +93,27 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd.unwrap_or(Cmd::Run) {
         Cmd::Run => run(cli.config).await,
+        Cmd::Plugin { cmd } => match cmd {
+            PluginCmd::New { name, world, dir } => {
+                let path = smsgate::plugin_tool::new_project(&dir, &name, &world)
+                    .map_err(anyhow::Error::msg)?;
+                println!(
+                    "wrote {}: `cargo test` runs its native tests, `cargo build --release --target wasm32-wasip2` builds it",
+                    path.display()
+                );
+                Ok(())
+            }
+            PluginCmd::Check { file } => match smsgate::plugin_tool::check(&file) {
+                Ok(line) => {
+                    println!("{line}");
+                    Ok(())
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    std::process::exit(1);
+                }
+            },
+        },
         Cmd::HashPassword => {
             let mut line = String::new();
             std::io::stdin()

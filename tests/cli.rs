@@ -1,4 +1,5 @@
-//! The binary's edge: a bad configuration exits non-zero naming the key path and why.
+//! The binary's edge: a bad configuration exits non-zero naming the key path and why; the
+//! plugin authors' tools (`smsgate plugin new`, `smsgate plugin check`).
 
 use std::process::{Command, Stdio};
 
@@ -100,4 +101,85 @@ fn logs_to_a_pipe_are_plain_text() {
         );
         assert!(l.contains("INFO") || l.contains("WARN"), "{l:?}");
     }
+}
+
+/// `smsgate plugin new` writes a project that builds and passes its native test with nothing
+/// but crates.io, for every world; its component passes `smsgate plugin check`, which names
+/// the world, and a file that is not a component is refused with the reason.
+#[test]
+fn plugin_new_writes_a_project_that_builds_and_check_names_its_world() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("plugin-new");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let smsgate = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_smsgate"))
+            .args(args)
+            .output()
+            .expect("run smsgate");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let parent = dir.path().display().to_string();
+    for world in ["filter", "route", "interceptor", "hlr-lookup", "charging"] {
+        let name = format!("my-{world}");
+        let (code, out) = smsgate(&["plugin", "new", &name, "--world", world, "--dir", &parent]);
+        assert_eq!(code, 0, "{out}");
+        let project = dir.path().join(&name);
+        let test = Command::new(&cargo)
+            .args(["test", "--quiet"])
+            .current_dir(&project)
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .expect("cargo test");
+        assert!(
+            test.status.success(),
+            "{world}: {}",
+            String::from_utf8_lossy(&test.stderr)
+        );
+        let build = Command::new(&cargo)
+            .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"])
+            .current_dir(&project)
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .expect("cargo build");
+        assert!(
+            build.status.success(),
+            "{world}: {}",
+            String::from_utf8_lossy(&build.stderr)
+        );
+        let wasm = target.join(format!(
+            "wasm32-wasip2/release/{}.wasm",
+            name.replace('-', "_")
+        ));
+        let (code, out) = smsgate(&["plugin", "check", &wasm.display().to_string()]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains(&format!("world {world} ")), "{out}");
+    }
+    // An existing directory is not overwritten; an unknown world is named.
+    let (code, out) = smsgate(&[
+        "plugin",
+        "new",
+        "my-filter",
+        "--world",
+        "filter",
+        "--dir",
+        &parent,
+    ]);
+    assert_ne!(code, 0);
+    assert!(out.contains("already exists"), "{out}");
+    let (code, out) = smsgate(&["plugin", "new", "x", "--world", "sms", "--dir", &parent]);
+    assert_ne!(code, 0);
+    assert!(out.contains("unknown world \"sms\""), "{out}");
+    // Not a component.
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"\0asm junk").expect("write");
+    let (code, out) = smsgate(&["plugin", "check", &junk.display().to_string()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("refused"), "{out}");
 }

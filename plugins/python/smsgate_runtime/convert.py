@@ -717,11 +717,35 @@ def _parse_quota(v):
         return v
 
 
+# jCli's names of the MT credential keys -> Jasmin's (usersm.MtMessagingCredentialKeyMap):
+# scripts call getAuthorization('set_source_address'), getValueFilter('source_address'), ...
+_CREDENTIAL_KEYS = {
+    'authorization': {'dlr_level': 'set_dlr_level', 'http_dlr_method': 'http_set_dlr_method',
+                      'src_addr': 'set_source_address', 'priority': 'set_priority',
+                      'validity_period': 'set_validity_period',
+                      'schedule_delivery_time': 'set_schedule_delivery_time',
+                      'hex_content': 'set_hex_content'},
+    'value_filter': {'dst_addr': 'destination_address', 'src_addr': 'source_address'},
+    'default_value': {'src_addr': 'source_address'},
+    'quota': {'early_percent': 'early_decrement_balance_percent', 'sms_count': 'submit_sm_count'},
+}
+_CREDENTIAL_SECTIONS = {'authorization': 'authorization', 'authorizations': 'authorization',
+                        'value_filter': 'value_filter', 'valuefilter': 'value_filter',
+                        'value_filters': 'value_filter', 'default_value': 'default_value',
+                        'defaultvalue': 'default_value', 'defaults': 'default_value',
+                        'quota': 'quota', 'quotas': 'quota'}
+
+
 def _build_mt_credential(user, d):
-    c = object.__new__(A.MtMessagingCredential)
-    auth, filters, defaults, quotas = {}, {}, {}, {}
+    """Jasmin's MtMessagingCredential (its defaults), then what the host sent."""
+    c = A.MtMessagingCredential()
+    auth, filters, defaults, quotas = c.authorizations, c.value_filters, c.defaults, c.quotas
     for key, value in d['_wit'].mt_credential:
         section, _, name = key.partition('.')
+        section = _CREDENTIAL_SECTIONS.get(section.lower())
+        if section is None:
+            continue
+        name = _CREDENTIAL_KEYS[section].get(name, name)
         if section == 'authorization':
             auth[name] = value.strip().lower() in ('true', '1', 'yes')
         elif section == 'value_filter':
@@ -730,11 +754,9 @@ def _build_mt_credential(user, d):
             except (re.error, UnicodeEncodeError):
                 filters[name] = None
         elif section == 'default_value':
-            defaults[name] = None if value == 'None' else value
-        elif section == 'quota':
+            defaults[name] = None if value in ('None', '') else value
+        else:
             quotas[name] = _parse_quota(value)
-    c.__dict__.update(authorizations=auth, value_filters=filters, defaults=defaults,
-                      quotas=quotas)
     return c
 
 

@@ -49,12 +49,23 @@ def log(level, message):
         pass
 
 
+_ERRNO_PREFIX = re.compile(r'\[Errno (\d+)\] (.*)', re.S)
+# The host speaks Linux errno numbers ("[Errno 13] Permission denied: ..."); this CPython may
+# number them differently (WASI: EACCES is 2).
+_LINUX_ERRNO = {13: 'EACCES', 27: 'EFBIG', 28: 'ENOSPC', 1: 'EPERM', 2: 'ENOENT', 21: 'EISDIR'}
+
+
 def append_file(path, data):
-    """Append `data` (bytes) to `path`; PermissionError when the host refuses."""
+    """Append `data` (bytes) to `path`; an OSError (PermissionError when refused) otherwise."""
     try:
         _host.append_file(clean(path), bytes(data))
     except Err as e:
-        raise PermissionError(errno.EACCES, str(e.value), path) from None
+        reason = str(e.value)
+        m = _ERRNO_PREFIX.match(reason)
+        if m is None:
+            raise PermissionError(errno.EACCES, reason) from None
+        name = _LINUX_ERRNO.get(int(m.group(1)), 'EACCES')
+        raise OSError(getattr(errno, name, errno.EACCES), m.group(2)) from None
 
 
 class HostHttpError(Exception):

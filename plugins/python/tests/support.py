@@ -46,7 +46,9 @@ class FakeHost:
     def append_file(self, path, data):
         assert isinstance(data, bytes)
         if not path.startswith(self.granted_prefix):
-            raise Err('%s is not under %s' % (path, self.granted_prefix))
+            # as the gateway words it (plugin-host/src/python/files.rs)
+            raise Err("[Errno 13] Permission denied: '%s' (scripts may only append to files under %s)"
+                      % (path, self.granted_prefix))
         self.files.append((path, data))
 
     def http(self, req):

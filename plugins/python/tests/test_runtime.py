@@ -486,11 +486,29 @@ class Routables(Base):
             "assert c.getDefaultValue('source_address') is None\n"
             "assert c.getQuota('balance') == 10.5 and c.getQuota('submit_sm_count') == 100\n"
             "assert c.getQuota('http_throughput') is None\n"
+            "assert c.getAuthorization('set_source_address') is True\n"   # Jasmin's default
             "from jasmin.routing.jasminApi import jasminApiCredentialError\n"
             "try:\n"
             "    c.getAuthorization('nope')\n"
             "except jasminApiCredentialError as e:\n"
             "    result = str(e) == 'nope is not a valid Authorization'\n"))
+
+    def test_credential_with_jcli_key_names(self):
+        # what the gateway sends (serde names of its MtMessagingCred: jCli's keys)
+        cred = [('authorization.src_addr', 'False'), ('authorization.http_send', 'True'),
+                ('value_filter.dst_addr', '^33'), ('default_value.src_addr', 'JASMIN'),
+                ('quota.balance', '12.5'), ('quota.sms_count', '3'), ('quota.early_percent', 'None')]
+        r = T.Routable(T.Door.HTTP, [T.Pdu('submit_sm', None, mandatory(), [])],
+                       T.User('u2', 'bob', 'g2', True, cred), None, 0, [], [])
+        self.assertTrue(RUNTIME.filter(load(
+            "c = routable.user.mt_credential\n"
+            "assert c.getAuthorization('set_source_address') is False\n"
+            "assert c.getAuthorization('http_send') is True and c.getAuthorization('set_priority') is True\n"
+            "assert c.getValueFilter('destination_address').pattern == b'^33'\n"
+            "assert c.getDefaultValue('source_address') == 'JASMIN'\n"
+            "assert (c.getQuota('balance'), c.getQuota('submit_sm_count')) == (12.5, 3)\n"
+            "assert c.getQuota('early_decrement_balance_percent') is None\n"
+            "result = True"), r))
 
     def test_master_tlv_helpers(self):
         v = intercept("assert routable.getTlvParam('sar_msg_ref_num') == 7\n"
@@ -748,7 +766,8 @@ class Sandbox(Base):
 
     def test_refused_path_is_a_permission_error(self):
         f = raised(intercept, "open('/tmp/x.log', 'w')")
-        self.assertTrue(f.value.startswith("PermissionError: [Errno %d] /tmp/x.log is not under /var/log/jasmin/: '/tmp/x.log'"
+        self.assertTrue(f.value.startswith("PermissionError: [Errno %d] Permission denied: '/tmp/x.log' "
+                                           "(scripts may only append to files under /var/log/jasmin/)\n"
                                            % __import__('errno').EACCES), f.value)
         f = raised(intercept, "import logging.handlers\nlogging.handlers.RotatingFileHandler('/etc/x.log', maxBytes=10)")
         self.assertTrue(f.value.startswith('PermissionError'), f.value)

@@ -68,6 +68,12 @@ CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-plugins" \
   cargo clippy --manifest-path plugins/Cargo.toml --all-targets -- -D warnings
 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-plugins" \
   cargo test --manifest-path plugins/Cargo.toml
+# The Python runtime of Jasmin's scripts (componentize-py from PyPI, cached; the build is
+# skipped when the component is newer than its sources), and its own tests on the host's
+# Python (the runtime's logic against Jasmin's smpp.pdu types and coercions).
+echo "== python runtime (plugins/python)"
+bash plugins/python/build.sh
+python3 -m unittest discover -s plugins/python/tests 2>&1 | tail -3
 echo "== cargo test"
 cargo test --workspace 2>&1 | tee /tmp/smsgate-test.log
 # The embedded-only build: no cluster clients in its dependency graph, and its own tests (the

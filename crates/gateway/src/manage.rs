@@ -14,6 +14,7 @@
 //! published as `config:live`; nodes sharing a store install each other's changes.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
@@ -324,9 +325,18 @@ impl Manager {
             {
                 Err(ScriptError::Unavailable(e))
             }
-            Err(e) => Err(ScriptError::Syntax(
-                e.strip_prefix("SyntaxError: ").unwrap_or(&e).to_string(),
-            )),
+            // Jasmin compiles with no file name (`compile(pyCode, '', 'exec')`): its message
+            // reads `invalid syntax (, line 3)`.
+            Err(e) => {
+                let base = Path::new(path)
+                    .file_name()
+                    .map(|b| b.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let e = e.strip_prefix("SyntaxError: ").unwrap_or(&e);
+                Err(ScriptError::Syntax(
+                    e.replace(&format!("({base}, line"), "(, line"),
+                ))
+            }
         }
     }
 

@@ -109,7 +109,7 @@ pub mod python {
     }
 
     pub use sync::smsgate::python::types::{
-        CustomTlv, Door, Failure, Param, Pdu, Routable, User, Value, Verdict,
+        CustomTlv, Door, Failure, Pdu, Routable, User, Verdict,
     };
 }
 

@@ -362,73 +362,40 @@ _SAME = {_EsmClass: _same_esm, _RegisteredDelivery: _same_rd, _DataCoding: _same
 
 
 # --- the per-door decoding tables ----------------------------------------------------------
-# field -> dict (an enum field: SMPP value -> member) or function (raw value -> object).
+# name -> (kind, table-or-function): kind 0 an enum field (a dict: SMPP value -> member, an
+# unknown value stays an int), 1 int -> EsmClass / RegisteredDelivery / DataCoding (mutable:
+# noted, to be compared going back), 2 octets -> object (time strings, CallbackNum,
+# Subaddress; an undecodable value stays bytes), 3 an EmptyEncoder TLV (present: None).
 
-def _int_decoder(fn):
-    def decode(v):
-        if v.__class__ is int:
-            return fn(v)
-        return v
-    return decode
+_K_ENUM, _K_INT_OBJECT, _K_OCTETS_OBJECT, _K_EMPTY = 0, 1, 2, 3
 
 
-def _octets_decoder(fn):
-    def decode(v):
-        if v.__class__ is bytes:
-            return fn(v)
-        return v
-    return decode
+def _decoders(int_objects):
+    table = {field: (_K_ENUM, _by_value(cls, name_map))
+             for field, (cls, name_map) in ENUM_FIELDS.items()}
+    for name, fn in int_objects.items():
+        table[name] = (_K_INT_OBJECT, fn)
+    for name in ('schedule_delivery_time', 'validity_period', 'final_date'):
+        table[name] = (_K_OCTETS_OBJECT, time_from_octets)
+    table['callback_num'] = (_K_OCTETS_OBJECT, callback_num_from_octets)
+    table['source_subaddress'] = (_K_OCTETS_OBJECT, subaddress_from_octets)
+    table['dest_subaddress'] = (_K_OCTETS_OBJECT, subaddress_from_octets)
+    table['alert_on_message_delivery'] = (_K_EMPTY, None)
+    return table
 
 
-def _empty_decoder(v):
-    return None
-
-
-_COMMON = {field: _by_value(cls, name_map) for field, (cls, name_map) in ENUM_FIELDS.items()}
-_COMMON.update({
-    'esm_class': _int_decoder(esm_class_from_int),
-    'registered_delivery': _int_decoder(registered_delivery_from_int),
-    'schedule_delivery_time': _octets_decoder(time_from_octets),
-    'validity_period': _octets_decoder(time_from_octets),
-    'final_date': _octets_decoder(time_from_octets),
-    'callback_num': _octets_decoder(callback_num_from_octets),
-    'source_subaddress': _octets_decoder(subaddress_from_octets),
-    'dest_subaddress': _octets_decoder(subaddress_from_octets),
-    'alert_on_message_delivery': _empty_decoder,
-})
 # The SMPP doors: data_coding decoded as smpp.pdu does.
-DECODE_SMPP = dict(_COMMON, data_coding=_int_decoder(data_coding_from_int))
+DECODE_SMPP = _decoders({'esm_class': esm_class_from_int,
+                         'registered_delivery': registered_delivery_from_int,
+                         'data_coding': data_coding_from_int})
 # Jasmin's HTTP API builds its PDUs with `data_coding=int(coding)`.
-DECODE_HTTP = dict(_COMMON)
+DECODE_HTTP = _decoders({'esm_class': esm_class_from_int,
+                         'registered_delivery': registered_delivery_from_int})
 
-
-class _Plan:
-    """How a door's params are wrapped: the mandatory ones by a fixed list of
-    (name, kind, table-or-function), kind 0 enum, 1 int -> object, 2 octets -> object,
-    3 as sent; the others (TLVs) by name. (Every PDU a script gets is a submit_sm or a
-    deliver_sm: both have these mandatory params.)"""
-
-    def __init__(self, decode, int_objects):
-        mandatory = []
-        for name in O.SubmitSM.mandatoryParams:  # deliver_sm has the same
-            if name in ENUM_FIELDS:
-                mandatory.append((name, 0, decode[name]))
-            elif name in int_objects:
-                mandatory.append((name, 1, int_objects[name]))
-            elif name in ('schedule_delivery_time', 'validity_period'):
-                mandatory.append((name, 2, time_from_octets))
-            else:
-                mandatory.append((name, 3, None))
-        self.mandatory = tuple(mandatory)
-        self.mandatory_names = frozenset(O.SubmitSM.mandatoryParams)
-        self.optional = {k: v for k, v in decode.items() if k not in self.mandatory_names}
-
-
-PLAN_SMPP = _Plan(DECODE_SMPP, {'esm_class': esm_class_from_int,
-                                'registered_delivery': registered_delivery_from_int,
-                                'data_coding': data_coding_from_int})
-PLAN_HTTP = _Plan(DECODE_HTTP, {'esm_class': esm_class_from_int,
-                                'registered_delivery': registered_delivery_from_int})
+# Every PDU a script gets is a submit_sm or a deliver_sm: both have these mandatory params
+# (an absent one is None, as smpp.pdu's PDU.__init__ makes it).
+MANDATORY = tuple(O.SubmitSM.mandatoryParams)
+_MANDATORY_SET = frozenset(MANDATORY)
 
 # Parameters whose presence alone is the value (EmptyEncoder): None, yet sent back.
 _EMPTY_FIELDS = frozenset(['alert_on_message_delivery'])
@@ -450,15 +417,20 @@ def _encode_enum(name, v):
         value = names.get(v._name_)
         if value is None:
             raise ConversionError('Unknown %s name %s' % (name, v._name_))
-        return Value_Int(value)
+        return value
     value = _ENUM_SMPP_VALUE_ID.get(id(v))
     if value is None:
         raise ConversionError('%s: cannot send %r' % (name, v))
-    return Value_Int(value)
+    return value
+
+
+def _b(v):
+    return {'b': v.decode('latin-1')}
 
 
 def encode_value(name, v):
-    """A Python value of `pdu.params[name]` -> the WIT value (None: leave the param out)."""
+    """A Python value of `pdu.params[name]` -> its JSON value (an int, {"b": octets as
+    U+0000-U+00FF} or {"t": text}); None: leave the param out."""
     cls = v.__class__
     if cls is bytes:
         names = ENUM_NAME_MAPS.get(name)
@@ -466,43 +438,43 @@ def encode_value(name, v):
             # IntegerWrapperEncoder takes a name as bytes too.
             key = v.decode('latin-1')
             if key in names:
-                return Value_Int(names[key])
-        return Value_Octets(v)
+                return names[key]
+        return {'b': v.decode('latin-1')}
     if cls is str:
         names = ENUM_NAME_MAPS.get(name)
         if names is not None and v in names:
-            return Value_Int(names[v])
-        return Value_Text(_clean(v))
+            return names[v]
+        return {'t': _clean(v)}
     if cls is int or cls is bool:
         if S64_MIN <= v <= S64_MAX:
-            return Value_Int(int(v))
+            return int(v)
         raise ConversionError('Value %d of %s does not fit 64 bits' % (v, name))
     if cls in _ENUM_CLASSES:
         return _encode_enum(name, v)
     if cls is _EsmClass:
-        return Value_Int(esm_class_to_int(v))
+        return esm_class_to_int(v)
     if cls is _RegisteredDelivery:
-        return Value_Int(registered_delivery_to_int(v))
+        return registered_delivery_to_int(v)
     if cls is _DataCoding:
-        return Value_Int(data_coding_to_int(v))
+        return data_coding_to_int(v)
     if v is None:
         if name in _EMPTY_FIELDS:
-            return Value_Octets(b'')
+            return {'b': ''}
         return None
     if isinstance(v, Enum):
         return _encode_enum(name, v)
     if isinstance(v, _EsmClass):
-        return Value_Int(esm_class_to_int(v))
+        return esm_class_to_int(v)
     if isinstance(v, _RegisteredDelivery):
-        return Value_Int(registered_delivery_to_int(v))
+        return registered_delivery_to_int(v)
     if isinstance(v, _DataCoding):
-        return Value_Int(data_coding_to_int(v))
+        return data_coding_to_int(v)
     if isinstance(v, (datetime, smpp_time.SMPPRelativeTime)):
-        return Value_Octets(smpp_time.unparse(v))
+        return _b(smpp_time.unparse(v))
     if isinstance(v, P.CallbackNum):
-        return Value_Octets(callback_num_to_octets(v))
+        return _b(callback_num_to_octets(v))
     if isinstance(v, P.Subaddress):
-        return Value_Octets(subaddress_to_octets(v))
+        return _b(subaddress_to_octets(v))
     if isinstance(v, (bytes, bytearray, memoryview)):
         return encode_value(name, bytes(v))
     if isinstance(v, str):

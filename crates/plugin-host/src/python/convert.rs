@@ -4,7 +4,80 @@
 
 use smsgate_core::model::{Message, Part, Tlv};
 
-use crate::bindings::python::{CustomTlv, Door, Param, Pdu, Routable, User, Value};
+use crate::bindings::python::{CustomTlv, Door, Pdu, Routable, User};
+
+/// A PDU parameter's value, as the runtime's JSON carries it (`wit/python/runtime.wit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// An integer (JSON number).
+    Int(i64),
+    /// Octets (`{"b": "..."}`, one character per octet).
+    Octets(Vec<u8>),
+    /// Text (`{"t": "..."}`).
+    Text(String),
+}
+
+/// A named PDU parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    pub name: String,
+    pub value: Value,
+}
+
+/// `params` as JSON: `[[name, value], ...]`.
+pub fn params_json(params: &[Param]) -> String {
+    use serde_json::Value as J;
+    let list: Vec<J> = params
+        .iter()
+        .map(|p| {
+            let v = match &p.value {
+                Value::Int(i) => J::from(*i),
+                Value::Octets(b) => {
+                    serde_json::json!({ "b": b.iter().map(|c| char::from(*c)).collect::<String>() })
+                }
+                Value::Text(t) => serde_json::json!({ "t": t }),
+            };
+            J::Array(vec![J::String(p.name.clone()), v])
+        })
+        .collect();
+    J::Array(list).to_string()
+}
+
+/// The parameters of a runtime's `params` JSON (unreadable entries are skipped).
+pub fn parse_params(json: &str) -> Vec<Param> {
+    use serde_json::Value as J;
+    let Ok(J::Array(list)) = serde_json::from_str::<J>(json) else {
+        return vec![];
+    };
+    list.into_iter()
+        .filter_map(|pair| {
+            let J::Array(mut pair) = pair else {
+                return None;
+            };
+            if pair.len() != 2 {
+                return None;
+            }
+            let v = pair.pop()?;
+            let J::String(name) = pair.pop()? else {
+                return None;
+            };
+            let value = match v {
+                J::Number(n) => Value::Int(n.as_i64()?),
+                J::Object(mut o) => match (o.remove("b"), o.remove("t")) {
+                    (Some(J::String(b)), _) => Value::Octets(
+                        b.chars()
+                            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+                            .collect(),
+                    ),
+                    (_, Some(J::String(t))) => Value::Text(t),
+                    _ => return None,
+                },
+                _ => return None,
+            };
+            Some(Param { name, value })
+        })
+        .collect()
+}
 
 /// How an optional parameter's value is represented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +177,7 @@ pub fn routable(m: &Message, door: Door, parts: &[Part], user: Option<User>) -> 
     let pdus = parts
         .iter()
         .map(|p| {
-            let mut params = Vec::with_capacity(20);
+            let mut params: Vec<Param> = Vec::with_capacity(20);
             let mut put = |name: &str, value: Value| {
                 params.push(Param {
                     name: name.to_string(),
@@ -163,7 +236,7 @@ pub fn routable(m: &Message, door: Door, parts: &[Part], user: Option<User>) -> 
             Pdu {
                 command: command.to_string(),
                 seq_num: None,
-                params,
+                params: params_json(&params),
                 custom_tlvs: custom,
             }
         })
@@ -234,8 +307,9 @@ pub fn apply(m: &mut Message, after: &Routable, before: &Routable) -> Content {
     let Some(first) = after.pdus.first() else {
         return Content::Unchanged;
     };
+    let first_params = parse_params(&first.params);
     let mut tlvs = vec![];
-    for p in &first.params {
+    for p in &first_params {
         let v = &p.value;
         match p.name.as_str() {
             "service_type" => m.service_type = as_string(v),
@@ -277,17 +351,17 @@ pub fn apply(m: &mut Message, after: &Routable, before: &Routable) -> Content {
     }
     m.tlvs = tlvs;
     let short = |p: &Pdu| {
-        p.params
-            .iter()
+        parse_params(&p.params)
+            .into_iter()
             .find(|x| x.name == "short_message")
-            .map(|x| x.value.clone())
+            .map(|x| x.value)
     };
     let changed = after.pdus.len() != before.pdus.len()
         || after
             .pdus
             .iter()
             .zip(&before.pdus)
-            .any(|(a, b)| short(a) != short(b));
+            .any(|(a, b)| a.params != b.params && short(a) != short(b));
     if !changed {
         return Content::Unchanged;
     }
@@ -301,12 +375,12 @@ pub fn apply(m: &mut Message, after: &Routable, before: &Routable) -> Content {
             .pdus
             .iter()
             .map(|p| {
-                let get = |n: &str| p.params.iter().find(|x| x.name == n).map(|x| &x.value);
+                let params = parse_params(&p.params);
+                let get = |n: &str| params.iter().find(|x| x.name == n).map(|x| &x.value);
                 Part {
                     short_message: get("short_message").map(as_bytes).unwrap_or_default(),
                     esm_class: get("esm_class").and_then(as_u8).unwrap_or(0),
-                    tlvs: p
-                        .params
+                    tlvs: params
                         .iter()
                         .filter_map(|x| {
                             let (tag, kind) = tlv_by_name(&x.name)?;
@@ -325,7 +399,7 @@ pub fn apply(m: &mut Message, after: &Routable, before: &Routable) -> Content {
 /// `routable.user` for `u`: the MT credential flattened as `section.key` = value, with
 /// Python's spelling of booleans and `None`.
 pub fn user(u: &smsgate_core::model::User) -> User {
-    let mut cred = vec![];
+    let mut cred = serde_json::Map::new();
     if let Ok(serde_json::Value::Object(sections)) = serde_json::to_value(&u.mt_cred) {
         for (section, v) in sections {
             let serde_json::Value::Object(keys) = v else {
@@ -339,7 +413,7 @@ pub fn user(u: &smsgate_core::model::User) -> User {
                     serde_json::Value::String(s) => s,
                     other => other.to_string(),
                 };
-                cred.push((format!("{section}.{k}"), v));
+                cred.insert(format!("{section}.{k}"), serde_json::Value::String(v));
             }
         }
     }
@@ -348,7 +422,7 @@ pub fn user(u: &smsgate_core::model::User) -> User {
         username: u.username.clone(),
         gid: u.gid.clone(),
         enabled: u.enabled,
-        mt_credential: cred,
+        mt_credential: serde_json::Value::Object(cred).to_string(),
     }
 }
 
@@ -359,7 +433,7 @@ pub fn user_ids(uid: &str, username: Option<&str>, gid: &str) -> User {
         username: username.unwrap_or(uid).to_string(),
         gid: gid.to_string(),
         enabled: true,
-        mt_credential: vec![],
+        mt_credential: "{}".into(),
     }
 }
 
@@ -391,17 +465,21 @@ mod tests {
         let before = routable(&m, Door::Http, &parts, None);
         assert_eq!(before.datetime_us, 1_000_000);
         let p = &before.pdus[0];
-        assert!(p
-            .params
+        let params = parse_params(&p.params);
+        assert!(params
             .iter()
             .any(|x| x.name == "user_message_reference" && x.value == Value::Int(7)));
+        assert!(params
+            .iter()
+            .any(|x| x.name == "source_addr" && x.value == Value::Octets(b"JASMIN".to_vec())));
         assert_eq!(p.custom_tlvs.len(), 1);
         let mut same = m.clone();
         assert_eq!(apply(&mut same, &before, &before), Content::Unchanged);
         assert_eq!(same, m);
 
         let mut after = before.clone();
-        for x in &mut after.pdus[0].params {
+        let mut params = parse_params(&after.pdus[0].params);
+        for x in &mut params {
             if x.name == "source_addr" {
                 x.value = Value::Text("NEWSRC".into());
             }
@@ -409,6 +487,7 @@ mod tests {
                 x.value = Value::Text("bye".into());
             }
         }
+        after.pdus[0].params = params_json(&params);
         after.tags.push("42".into());
         let mut changed = m.clone();
         assert_eq!(

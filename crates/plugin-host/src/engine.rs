@@ -106,14 +106,21 @@ impl Engines {
     /// (keyed by the content hash and the engine's compatibility hash), else compiled now and
     /// cached.
     pub fn load(&self, engine: &Engine, bytes: &[u8]) -> Result<Component, String> {
+        self.load_hashed(engine, &content_hash(bytes), || Ok(bytes.to_vec()))
+    }
+
+    /// [`Engines::load`] for a component whose content hash is known: its bytes are read
+    /// (`bytes`) only when it must be compiled.
+    pub fn load_hashed(
+        &self,
+        engine: &Engine,
+        hash: &str,
+        bytes: impl FnOnce() -> Result<Vec<u8>, String>,
+    ) -> Result<Component, String> {
         self.tick();
         let mut eh = std::collections::hash_map::DefaultHasher::new();
         std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut eh);
-        let key = format!(
-            "{}-{:016x}.cwasm",
-            content_hash(bytes),
-            std::hash::Hasher::finish(&eh)
-        );
+        let key = format!("{hash}-{:016x}.cwasm", std::hash::Hasher::finish(&eh));
         let path = self.cache_dir.join(key);
         if path.exists() {
             // SAFETY: the file was written by `precompile_component` of an engine with the
@@ -127,7 +134,7 @@ impl Engines {
             }
         }
         let compiled = engine
-            .precompile_component(bytes)
+            .precompile_component(&bytes()?)
             .map_err(|e| format!("not a valid component: {e:#}"))?;
         if let Err(e) = std::fs::create_dir_all(&self.cache_dir).and_then(|_| {
             let tmp = path.with_extension(format!("tmp{}", std::process::id()));

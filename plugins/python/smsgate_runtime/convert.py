@@ -1,10 +1,13 @@
 """WIT records <-> the objects Jasmin hands scripts (`RoutableSubmitSm`, `SubmitSM`, ...).
 
-Per call, only what a script touches is built: `pdu.params`, `pdu.custom_tlvs`,
-`routable.user`, `routable.connector`, `routable.datetime` and `user.mt_credential` are
-lazy attributes, made on first access from the WIT record kept in the object. Going back, a
-PDU whose params and TLVs were never looked at is returned as the host sent it, and a
-parameter still holding the object it was wrapped into reuses the host's record.
+Per call, only what a script touches is built: `routable.pdu` (then `pdu.nextPdu`),
+`pdu.params` (the host's JSON, parsed then), `pdu.custom_tlvs`, `routable.user`,
+`routable.connector`, `routable.datetime`, the tags and locks and `user.mt_credential` (JSON
+too) are lazy attributes, made on first access from the WIT record kept in the object.
+Going back, the host's record is returned, updated in place only where the script changed
+something: a PDU whose params were not written keeps the very JSON string the host sent, and
+one that was gets the host's pairs with only the names written (or objects changed in
+place) encoded again.
 
 Types follow Jasmin 0.11.1 (smpp.pdu decoding for the SMPP doors; `data_coding` an int for
 the HTTP API): enums for TON/NPI/priority/replace-if-present and enum TLVs, EsmClass,
@@ -14,6 +17,7 @@ CallbackNum / Subaddress for those TLVs, bytes for octet strings, int for number
 
 from datetime import datetime, timedelta, timezone
 from enum import Enum
+import json
 import re
 
 from wit_world.imports import types as T
@@ -26,10 +30,6 @@ from smpp.pdu import operations as O
 from jasmin.routing import Routables as R
 from jasmin.routing import jasminApi as A
 
-Value_Int = T.Value_Int
-Value_Octets = T.Value_Octets
-Value_Text = T.Value_Text
-Param = T.Param
 CustomTlv = T.CustomTlv
 Pdu = T.Pdu
 Routable = T.Routable
@@ -358,7 +358,7 @@ def _same_dc(v, raw):
 
 
 # Mutable objects: still the one made from the host's value, and not changed in place.
-_SAME = {_EsmClass: _same_esm, _RegisteredDelivery: _same_rd, _DataCoding: _same_dc}
+_SAME_AS_SENT = {_EsmClass: _same_esm, _RegisteredDelivery: _same_rd, _DataCoding: _same_dc}
 
 
 # --- the per-door decoding tables ----------------------------------------------------------
@@ -578,58 +578,54 @@ class ParamDict(dict):
 
 
 _dict = dict
+_int = int
+_bytes = bytes
+_loads = json.loads
+_dumps = json.dumps
 
 
 def _build_params(pdu, d):
-    wp = d['_wit'].params
-    plan = d['_decode']
-    raw = {p.name: p.value.value for p in wp}
-    get = raw.get
+    """`pdu.params` from the host's JSON (`[[name, value], ...]`): Jasmin's types, in PDU
+    order, then the mandatory params the host left out (None)."""
+    s = d['_wit'].params
+    pairs = _loads(s) if s else []
+    get = d['_decode'].get
+    raw = {}
     mutable = None
-    absent = None
-    present = 0
-    missing = _MISSING
-    # the mandatory params, in smpp.pdu's order (those the host left out are None)
-    for name, kind, f in plan.mandatory:
-        v = get(name, missing)
-        if v is missing:
-            if absent is None:
-                absent = [name]
-            else:
-                absent.append(name)
-            continue
-        present += 1
-        if kind == 0:  # enum: SMPP value -> member (an unknown value stays an int)
-            if v.__class__ is int:
-                raw[name] = f.get(v, v)
-        elif kind == 1:  # int -> EsmClass / RegisteredDelivery / DataCoding
-            if v.__class__ is int:
-                w = f(v)
-                raw[name] = w
-                if w.__class__ is not int:
-                    if mutable is None:
-                        mutable = [(name, w, v)]
-                    else:
-                        mutable.append((name, w, v))
-        elif kind == 2:  # octets -> time
-            if v.__class__ is bytes:
-                raw[name] = f(v)
-    if present != len(raw):  # TLVs
-        optional = plan.optional
-        for name in [n for n in raw if n not in plan.mandatory_names]:
-            f = optional.get(name)
-            if f is not None:
-                v = raw[name]
-                if f.__class__ is _dict:
-                    if v.__class__ is int:
-                        raw[name] = f.get(v, v)
-                else:
-                    raw[name] = f(v)
-    if absent is not None:
-        for name in absent:
-            raw[name] = None
+    for name, v in pairs:
+        if v.__class__ is _dict:
+            t = v.get('b')
+            v = t.encode('latin-1') if t is not None else v['t']
+        dec = get(name)
+        if dec is not None:
+            kind, f = dec
+            if kind == 0:  # enum: SMPP value -> member (an unknown value stays an int)
+                if v.__class__ is _int:
+                    v = f.get(v, v)
+            elif kind == 1:  # int -> EsmClass / RegisteredDelivery / DataCoding
+                if v.__class__ is _int:
+                    w = f(v)
+                    if w.__class__ is not _int:
+                        if mutable is None:
+                            mutable = [(name, w, v)]
+                        else:
+                            mutable.append((name, w, v))
+                    v = w
+            elif kind == 2:  # octets -> time, CallbackNum, Subaddress
+                if v.__class__ is _bytes:
+                    v = f(v)
+            else:  # EmptyEncoder
+                v = None
+        raw[name] = v
+    if not raw.keys() >= _MANDATORY_SET:
+        for name in MANDATORY:
+            if name not in raw:
+                raw[name] = None
     params = ParamDict(raw)
     params.touched = None
+    d['_pairs'] = pairs
+    d['_params0'] = s
+    d['_params_obj'] = params
     d['_mutable'] = mutable
     return params
 
@@ -709,10 +705,17 @@ _CREDENTIAL_SECTIONS = {'authorization': 'authorization', 'authorizations': 'aut
 
 
 def _build_mt_credential(user, d):
-    """Jasmin's MtMessagingCredential (its defaults), then what the host sent."""
+    """Jasmin's MtMessagingCredential (its defaults), then what the host sent (a JSON object
+    of flattened keys, values strings)."""
     c = A.MtMessagingCredential()
     auth, filters, defaults, quotas = c.authorizations, c.value_filters, c.defaults, c.quotas
-    for key, value in d['_wit'].mt_credential:
+    s = d['_wit'].mt_credential
+    items = _loads(s) if s else ()
+    if items.__class__ is _dict:
+        items = items.items()
+    for key, value in items:
+        if value.__class__ is not str:
+            value = 'None' if value is None else str(value)
         section, _, name = key.partition('.')
         section = _CREDENTIAL_SECTIONS.get(section.lower())
         if section is None:
@@ -736,65 +739,92 @@ def _build_smpps_credential(user, d):
     return A.SmppsCredential()
 
 
+# --- WIT -> Python -------------------------------------------------------------------------
+
+_PDU_CLASSES = {cls.commandId.name: cls for cls in O.PDUS.values() if cls.commandId is not None}
+_ROK = P.CommandStatus.ESME_ROK
+_SubmitSM = O.SubmitSM
+_DeliverSM = O.DeliverSM
+_RoutableSubmitSm = R.RoutableSubmitSm
+_RoutableDeliverSm = R.RoutableDeliverSm
+_DOOR_SMPPC = Door.SMPPC
+_DOOR_HTTP = Door.HTTP
+
+
+def _make_pdu(wps, i, decode, mo):
+    """The PDU object of the host's record wps[i] (its params and TLVs made when read)."""
+    wp = wps[i]
+    cls = _PDU_CLASSES.get(wp.command)
+    if cls is None:
+        cls = _DeliverSM if mo else _SubmitSM
+        cid0 = None  # the command goes back as this class's
+    else:
+        cid0 = cls.commandId
+    pdu = _new(cls)
+    pdu.__dict__ = {'id': cls.commandId, 'seqNum': wp.seq_num, 'status': _ROK, '_wit': wp,
+                    '_decode': decode, '_pdus': wps, '_i': i, '_mo': mo, '_cid0': cid0}
+    return pdu
+
+
+def _build_pdu(rt, d):
+    r = d['_wit']
+    if not r.pdus:
+        return None
+    return _make_pdu(r.pdus, 0, d['_decode'], r.door is _DOOR_SMPPC)
+
+
+def _build_next_pdu(pdu, d):
+    wps = d['_pdus']
+    i = d['_i'] + 1
+    if i >= len(wps):
+        # The last part: no nextPdu attribute, as in Jasmin.
+        raise AttributeError('%r object has no attribute %r' % (type(pdu).__name__, 'nextPdu'))
+    return _make_pdu(wps, i, d['_decode'], d['_mo'])
+
+
+def _build_tags(rt, d):
+    return list(d['_wit'].tags)
+
+
+def _build_pdu_locks(rt, d):
+    return list(d['_wit'].locked)
+
+
 P.PDU.params = _Lazy('params', _build_params)
 P.PDU.custom_tlvs = _Lazy('custom_tlvs', _build_custom_tlvs)
+P.PDU.nextPdu = _Lazy('nextPdu', _build_next_pdu)
+R.Routable.pdu = _Lazy('pdu', _build_pdu)
+R.Routable._tags = _Lazy('_tags', _build_tags)
 R.Routable.datetime = _Lazy('datetime', _build_datetime)
+R.RoutableSubmitSm._pdu_locks = _Lazy('_pdu_locks', _build_pdu_locks)
 R.RoutableSubmitSm.user = _Lazy('user', _build_user)
 R.RoutableDeliverSm.connector = _Lazy('connector', _build_connector)
 A.User.mt_credential = _Lazy('mt_credential', _build_mt_credential)
 A.User.smpps_credential = _Lazy('smpps_credential', _build_smpps_credential)
 
-# --- WIT -> Python -------------------------------------------------------------------------
-
-_PDU_CLASSES = {cls.commandId.name: cls for cls in O.PDUS.values() if cls.commandId is not None}
-_ROK = P.CommandStatus.ESME_ROK
-_new = object.__new__
-
 
 def to_routable(r):
-    """The `routable` a script gets for the WIT record `r`."""
-    door = r.door
-    if door is Door.SMPPC:
-        rt = _new(R.RoutableDeliverSm)
-        decode = PLAN_SMPP
-    else:
-        rt = _new(R.RoutableSubmitSm)
-        decode = PLAN_HTTP if door is Door.HTTP else PLAN_SMPP
-    first = prev = None
-    classes = _PDU_CLASSES
-    for wp in r.pdus:
-        cls = classes.get(wp.command)
-        if cls is None:
-            cls = O.DeliverSM if door is Door.SMPPC else O.SubmitSM
-        pdu = _new(cls)
-        pdu.__dict__ = {'id': cls.commandId, 'seqNum': wp.seq_num, 'status': _ROK, '_wit': wp,
-                        '_decode': decode}
-        if prev is None:
-            first = pdu
-        else:
-            prev.__dict__['nextPdu'] = pdu
-        prev = pdu
-    if door is Door.SMPPC:
-        rt.__dict__ = {'_tags': list(r.tags), 'pdu': first, '_wit': r}
-    else:
-        rt.__dict__ = {'_tags': list(r.tags), 'pdu': first, '_wit': r,
-                       '_pdu_locks': list(r.locked)}
+    """The `routable` a script gets for the WIT record `r`: everything in it (the PDUs, their
+    params, the user, tags, ...) is made from `r` when the script first reads it."""
+    rt = _new(_RoutableDeliverSm if r.door is _DOOR_SMPPC else _RoutableSubmitSm)
+    rt.__dict__ = {'_wit': r, '_decode': DECODE_HTTP if r.door is _DOOR_HTTP else DECODE_SMPP}
     return rt
 
 
 # --- Python -> WIT -------------------------------------------------------------------------
 
 _MISSING = object()
+_SAME = object()  # _param_out: encodes as the host's value
 
 
-def _param_out(name, v, p):
-    """One param that is not the host's value untouched: a new WIT param, or `p` (the host's)
-    when it encodes the same, or None when it is to be left out."""
+def _param_out(name, v, ov):
+    """The JSON value of `pdu.params[name] = v` given `ov`, the host's (or _MISSING): _SAME
+    when it encodes the same, None when the param is to be left out."""
     if v is None and name not in _EMPTY_FIELDS:
         return None
     if name.__class__ is not str:
         raise ConversionError('pdu.params keys must be str, not %s (%r)' % (type(name).__name__, name))
-    if p is None and name not in KNOWN_PARAMS:
+    if ov is _MISSING and name not in KNOWN_PARAMS:
         return None
     try:
         value = encode_value(name, v)
@@ -804,64 +834,56 @@ def _param_out(name, v, p):
         raise ConversionError('%s: %s: %s' % (name, type(e).__name__, e)) from None
     if value is None:
         return None
-    if p is not None:
-        ov = p.value
-        if ov.__class__ is value.__class__ and ov.value == value.value:
-            return p
-    return Param(name, value)
+    if value.__class__ is ov.__class__ and value == ov:
+        return _SAME
+    return value
 
 
-def _params_out(params, wit_params, mutable):
-    """pdu.params -> WIT params. Names not written through the dict keep the host's records,
-    unless their object (EsmClass, RegisteredDelivery, DataCoding) was changed in place."""
-    touched = params.touched if params.__class__ is ParamDict else _ALL
-    if touched is None and mutable is None:
-        return wit_params
+def _params_out(params, pairs, s0, mutable, touched):
+    """`pdu.params` -> the JSON string: `s0` itself (the host's) when nothing encodes
+    differently; else the host's pairs with the names written through the dict (`touched`,
+    _ALL: any) and the objects changed in place (`mutable`) encoded again."""
     if touched is _ALL:
-        touched = set(params)
-        touched.update(p.name for p in wit_params)
-    out = list(wit_params)
-    removed = changed = False
-    if touched:
-        index = {p.name: i for i, p in enumerate(wit_params)}
-        missing = _MISSING
-        for name in touched:
-            v = params.get(name, missing)
-            i = index.get(name)
-            if i is None:
-                if v is missing:
-                    continue
-                q = _param_out(name, v, None)
-                if q is not None:
-                    out.append(q)
-                    changed = True
-                continue
-            p = out[i]
-            q = None if v is missing else _param_out(name, v, p)
-            if q is not p:
-                out[i] = q
+        names = list(params)
+        names.extend([p[0] for p in pairs if p[0] not in params])
+        mutable = None
+    else:
+        names = touched or ()
+    jout = _dict(pairs)  # name -> JSON value, in PDU order
+    changed = False
+    get = params.get
+    for name in names:
+        v = get(name, _MISSING)
+        ov = jout.get(name, _MISSING)
+        q = None if v is _MISSING else _param_out(name, v, ov)
+        if q is _SAME:
+            continue
+        if q is None:
+            if ov is not _MISSING:
+                del jout[name]
                 changed = True
-                if q is None:
-                    removed = True
+            continue
+        jout[name] = q
+        changed = True
     if mutable is not None:
         for name, w, raw in mutable:
-            if touched and name in touched:
+            if touched is not None and name in touched:
                 continue
-            if not _SAME[w.__class__](w, raw):
-                for i, p in enumerate(out):
-                    if p is not None and p.name == name:
-                        q = _param_out(name, w, p)
-                        if q is not p:
-                            out[i] = q
-                            changed = True
-                            if q is None:
-                                removed = True
-                        break
+            if not _SAME_AS_SENT[w.__class__](w, raw):
+                ov = jout.get(name, _MISSING)
+                if ov is _MISSING:
+                    continue
+                q = _param_out(name, w, ov)
+                if q is _SAME:
+                    continue
+                if q is None:
+                    del jout[name]
+                else:
+                    jout[name] = q
+                changed = True
     if not changed:
-        return wit_params
-    if removed:
-        out = [p for p in out if p is not None]
-    return out
+        return s0
+    return _dumps([*jout.items()])
 
 
 def _tlv_out(tlv):
@@ -911,33 +933,78 @@ def _tlvs_out(tlvs, orig, wit_tlvs):
     return out
 
 
-def _pdu_out(pdu):
-    d = pdu.__dict__ if hasattr(pdu, '__dict__') else {}
-    wp = d.get('_wit')
-    seq = getattr(pdu, 'seqNum', None)
+def _pdu_out(pdu, d):
+    """The WIT record of `pdu`: for one of the host's, its record, updated in place where the
+    script changed something (params, TLVs, seqNum, id); for one the script made, a new one."""
+    wp = d.get('_wit') if d is not None else None
+    seq = d['seqNum'] if wp is not None and 'seqNum' in d else getattr(pdu, 'seqNum', None)
     if seq is not None and not (isinstance(seq, int) and 0 <= seq <= 0xFFFFFFFF):
         raise ConversionError('pdu.seqNum %r is not a 32-bit number' % (seq,))
     cid = getattr(pdu, 'id', None)
-    command = getattr(cid, 'name', None) or str(cid)
     if wp is not None:
+        command = wp.command if cid is d['_cid0'] and cid is not None else \
+            (getattr(cid, 'name', None) or str(cid))
         params = d.get('params')
+        if params is not None:
+            s0 = d.get('_params0', wp.params)
+            if params is d.get('_params_obj'):
+                out = _params_out(params, d['_pairs'], s0, d['_mutable'], params.touched) \
+                    if params.touched is not None or d['_mutable'] is not None else s0
+            else:  # a dict the script put there
+                if not isinstance(params, dict):
+                    raise ConversionError('pdu.params must be a dict, not %s' % type(params).__name__)
+                out = _params_out(params, _loads(s0) if s0 else [], s0, None, _ALL)
+            if out is not s0:
+                wp.params = out
         tlvs = d.get('custom_tlvs')
-        if params is None and tlvs is None and seq == wp.seq_num and command == wp.command:
-            return wp
-        out_params = wp.params if params is None else \
-            _params_out(params, wp.params, d.get('_mutable'))
-        out_tlvs = wp.custom_tlvs if tlvs is None else _tlvs_out(tlvs, d.get('_orig_tlvs'),
-                                                                 wp.custom_tlvs)
-        if (out_params is wp.params and out_tlvs is wp.custom_tlvs and seq == wp.seq_num
-                and command == wp.command):
-            return wp
-        return Pdu(command, seq, out_params, out_tlvs)
+        if tlvs is not None:
+            out_tlvs = _tlvs_out(tlvs, d.get('_orig_tlvs'), wp.custom_tlvs)
+            if out_tlvs is not wp.custom_tlvs:
+                wp.custom_tlvs = out_tlvs
+        if seq != wp.seq_num:
+            wp.seq_num = seq
+        if command != wp.command:
+            wp.command = command
+        return wp
     # A PDU the script made (SubmitSM(...)).
+    command = getattr(cid, 'name', None) or str(cid)
     params = getattr(pdu, 'params', None)
     if not isinstance(params, dict):
         raise ConversionError('pdu.params must be a dict, not %s' % type(params).__name__)
     tlvs = getattr(pdu, 'custom_tlvs', None) or []
-    return Pdu(command, seq, _params_out(params, [], None), _tlvs_out(tlvs, None, None))
+    return Pdu(command, seq, _params_out(params, [], '[]', None, _ALL), _tlvs_out(tlvs, None, None))
+
+
+def _pdus_out(pdu, wps):
+    """The PDU chain from `pdu` -> WIT records; None when it is still `wps` (the host's list,
+    its records possibly updated in place)."""
+    out = []
+    n = len(wps)
+    same = True
+    while pdu is not None:
+        d = getattr(pdu, '__dict__', None)
+        wp = _pdu_out(pdu, d)
+        if same and (len(out) >= n or wps[len(out)] is not wp):
+            same = False
+        out.append(wp)
+        if len(out) > _MAX_PDUS:
+            raise ConversionError('more than %d PDUs in pdu.nextPdu (a cycle?)' % _MAX_PDUS)
+        if d is not None:
+            if 'nextPdu' in d:
+                pdu = d['nextPdu']
+                continue
+            rest = d.get('_pdus')
+            if rest is not None:
+                # nextPdu never read: the host's records after this one, as they were
+                for wp in rest[d['_i'] + 1:]:
+                    if same and (len(out) >= n or wps[len(out)] is not wp):
+                        same = False
+                    out.append(wp)
+                break
+        pdu = getattr(pdu, 'nextPdu', None)
+    if same and len(out) == n:
+        return None
+    return out
 
 
 def _datetime_us(dt):
@@ -951,30 +1018,30 @@ def _datetime_us(dt):
 _MAX_PDUS = 1024
 
 
+def _strings(values):
+    return [t if t.__class__ is str and t.isascii() else _clean(str(t)) for t in values]
+
+
 def from_routable(rt, r):
-    """The WIT record of `rt` (the script's `routable`) given `r`, the one it was made of."""
+    """`r` (the WIT record `rt`, the script's `routable`, was made of) with what the script
+    changed: updated in place (only the fields that changed) and returned."""
     d = getattr(rt, '__dict__', None)
-    if d is None or not hasattr(rt, 'pdu'):
+    own = d is not None and d.get('_wit') is r
+    if not own and (d is None or not hasattr(rt, 'pdu')):
         raise ConversionError('routable must be a Jasmin routable, not %s' % type(rt).__name__)
-    pdus = []
-    pdu = rt.pdu
-    while pdu is not None:
-        pdus.append(_pdu_out(pdu))
-        if len(pdus) > _MAX_PDUS:
-            raise ConversionError('more than %d PDUs in pdu.nextPdu (a cycle?)' % _MAX_PDUS)
-        pdu = getattr(pdu, 'nextPdu', None)
-    tags = [t if t.__class__ is str and t.isascii() else _clean(str(t))
-            for t in getattr(rt, '_tags', None) or ()]
-    locks = d.get('_pdu_locks')
-    if locks is None:
-        locked = r.locked
-    else:
-        locked = [t if t.__class__ is str and t.isascii() else _clean(str(t)) for t in locks]
+    if 'pdu' in d:
+        pdus = _pdus_out(d['pdu'], r.pdus)
+        if pdus is not None:
+            r.pdus = pdus
+    if '_tags' in d or not own:
+        r.tags = _strings(getattr(rt, '_tags', None) or ())
+    if '_pdu_locks' in d:
+        r.locked = _strings(d['_pdu_locks'])
     if 'datetime' in d:
         dt = d['datetime']
-        datetime_us = r.datetime_us if dt is d.get('_dt0') else _datetime_us(dt)
-    else:
-        datetime_us = r.datetime_us
-    if datetime_us is not r.datetime_us and not (S64_MIN <= datetime_us <= S64_MAX):
-        raise ConversionError('routable.datetime is out of range')
-    return Routable(r.door, pdus, r.user, r.connector, datetime_us, tags, locked)
+        if dt is not d.get('_dt0'):
+            datetime_us = _datetime_us(dt)
+            if not (S64_MIN <= datetime_us <= S64_MAX):
+                raise ConversionError('routable.datetime is out of range')
+            r.datetime_us = datetime_us
+    return r

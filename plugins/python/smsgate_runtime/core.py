@@ -22,8 +22,9 @@ _Verdict = T.Verdict
 
 # id -> code object
 SCRIPTS = {}
+_SCRIPTS_get = SCRIPTS.get
 
-# Jasmin master injects these modules into interceptor scripts' namespace.
+# An interceptor's namespace, copied per call: Jasmin master injects these modules.
 _INTERCEPT_BASE = {
     '__builtins__': sandbox.SANDBOX_BUILTINS,
     'hashlib': hashlib,
@@ -32,8 +33,19 @@ _INTERCEPT_BASE = {
     'datetime': datetime,
     'math': math,
     'struct': struct,
+    'routable': None,
+    'smpp_status': None,
+    'http_status': None,
+    'extra': None,
 }
-_FILTER_GLOBALS = {'__builtins__': sandbox.SANDBOX_BUILTINS}
+_BUILTINS = sandbox.SANDBOX_BUILTINS
+
+_sys = sys
+_STDOUT = sandbox.STDOUT
+_STDERR = sandbox.STDERR
+_Guard = sandbox.ImportGuard
+_to_routable = convert.to_routable
+_from_routable = convert.from_routable
 
 # Command statuses SMPP 3.4 (smpp.pdu's constants) knows.
 KNOWN_STATUSES = frozenset(k for k in _C.command_status_value_map if k >= 0)
@@ -78,41 +90,44 @@ def describe(e):
             return type(e).__name__
 
 
-def _run(code, glo, loc):
-    saved = sandbox.enter()
-    try:
-        exec(code, glo, loc)
-    finally:
-        sandbox.leave(saved)
-
-
 def intercept(id, r):
     """A verdict (Jasmin's coercions applied) or raises Err(failure)."""
-    code = SCRIPTS.get(id)
+    code = _SCRIPTS_get(id)
     if code is None:
         raise Err(_Failure_NotLoaded())
-    failure = None
     try:
-        routable = convert.to_routable(r)
         glo = _INTERCEPT_BASE.copy()
-        glo['routable'] = routable
-        glo['smpp_status'] = None
-        glo['http_status'] = None
+        glo['routable'] = _to_routable(r)
         glo['extra'] = {}
-        _run(code, glo, glo)
-        verdict = _verdict(glo, r)
+        # sandbox.enter() / leave(), inlined: print / stderr to the host log, imports guarded
+        if not sandbox._open_routed:
+            sandbox.route_open()
+        out, err = _sys.stdout, _sys.stderr
+        _sys.stdout = _STDOUT
+        _sys.stderr = _STDERR
+        _Guard.active = True
+        try:
+            exec(code, glo)
+        finally:
+            _Guard.active = False
+            if _STDOUT._buf:
+                _STDOUT.flush()
+            if _STDERR._buf:
+                _STDERR.flush()
+            _sys.stdout = out
+            _sys.stderr = err
+        if glo['smpp_status'] is None and glo['http_status'] is None:
+            return _Verdict(_from_routable(glo['routable'], r), None, False, None, [])
+        return _answer(glo, r)
     except BaseException as e:
         failure = describe(e)
-    if failure is not None:
-        raise Err(_Failure_Raised(failure))
-    return verdict
+    raise Err(_Failure_Raised(failure))
 
 
-def _verdict(glo, r):
+def _answer(glo, r):
+    """Both statuses set (after interceptor.py's coercions): the host's routable unchanged."""
     smpp_status = glo['smpp_status']
     http_status = glo['http_status']
-    if smpp_status is None and http_status is None:
-        return _Verdict(convert.from_routable(glo['routable'], r), None, False, None, [])
     # interceptor.py: if one status is set, both must be.
     if smpp_status is None or not isinstance(smpp_status, int) or not _S64_MIN <= smpp_status <= _S64_MAX:
         smpp_status = 255  # ESME_RUNKNOWNERR
@@ -132,17 +147,29 @@ def _verdict(glo, r):
 
 def filter(id, r):
     """True when the script left `result` exactly True; raises Err(failure)."""
-    code = SCRIPTS.get(id)
+    code = _SCRIPTS_get(id)
     if code is None:
         raise Err(_Failure_NotLoaded())
-    failure = None
     try:
-        glo = {'routable': convert.to_routable(r), 'result': False}
-        # Filters.py: eval(node, {}, glo)
-        _run(code, _FILTER_GLOBALS.copy(), glo)
-        matched = glo['result'] is True
+        loc = {'routable': _to_routable(r), 'result': False}
+        if not sandbox._open_routed:
+            sandbox.route_open()
+        out, err = _sys.stdout, _sys.stderr
+        _sys.stdout = _STDOUT
+        _sys.stderr = _STDERR
+        _Guard.active = True
+        try:
+            # Filters.py: eval(node, {}, glo)
+            exec(code, {'__builtins__': _BUILTINS}, loc)
+        finally:
+            _Guard.active = False
+            if _STDOUT._buf:
+                _STDOUT.flush()
+            if _STDERR._buf:
+                _STDERR.flush()
+            _sys.stdout = out
+            _sys.stderr = err
+        return loc['result'] is True
     except BaseException as e:
         failure = describe(e)
-    if failure is not None:
-        raise Err(_Failure_Raised(failure))
-    return matched
+    raise Err(_Failure_Raised(failure))

@@ -511,15 +511,20 @@ def install():
 _open_routed = sys.platform != 'wasi'
 
 
-def enter():
-    """Before a script runs: its print / stderr go to the host log, imports are guarded."""
+def route_open():
+    """Inside the component every open() is a script's (done at the first run, not at build
+    time, so the build itself keeps the real open): route all of them."""
     global _open_routed
+    _open_routed = True
+    builtins.open = sandbox_open
+    io.open = sandbox_open
+
+
+def enter():
+    """Before a script runs: its print / stderr go to the host log, imports are guarded.
+    (core.py inlines enter / leave.)"""
     if not _open_routed:
-        # Inside the component every open() is a script's (done at the first run, not at
-        # build time, so the build itself keeps the real open): route all of them.
-        _open_routed = True
-        builtins.open = sandbox_open
-        io.open = sandbox_open
+        route_open()
     saved = (sys.stdout, sys.stderr)
     sys.stdout = STDOUT
     sys.stderr = STDERR

@@ -1,6 +1,7 @@
 """Build-time warm-up: run the whole pipeline once (no host call) so every lazily imported
 module and cache is in the snapshot, and a broken runtime fails the build, not a message."""
 
+import json
 import linecache
 
 from wit_world.imports import types as T
@@ -39,26 +40,24 @@ routable.pdu.params['short_message'].nosuchattr
 
 
 def _routable(door=T.Door.SMPPS):
-    I, O = T.Value_Int, T.Value_Octets
-    params = [
-        T.Param('service_type', O(b'')), T.Param('source_addr_ton', I(1)),
-        T.Param('source_addr_npi', I(1)), T.Param('source_addr', O(b'33600000000')),
-        T.Param('dest_addr_ton', I(1)), T.Param('dest_addr_npi', I(1)),
-        T.Param('destination_addr', O(b'33700000000')), T.Param('esm_class', I(0x43)),
-        T.Param('protocol_id', I(0)), T.Param('priority_flag', I(0)),
-        T.Param('schedule_delivery_time', O(b'240102030405000+')),
-        T.Param('validity_period', O(b'000001000000000R')),
-        T.Param('registered_delivery', I(1)), T.Param('replace_if_present_flag', I(0)),
-        T.Param('data_coding', I(8)), T.Param('sm_default_msg_id', I(0)),
-        T.Param('short_message', O('héllo'.encode('utf-16-be'))),
-        T.Param('sar_msg_ref_num', I(7)), T.Param('callback_num', O(b'\x01\x01\x01123')),
-    ]
-    pdu = T.Pdu('submit_sm', 1, params, [T.CustomTlv(0x1400, b'abc')])
-    user = T.User('u1', 'foo', 'g1', True, [
-        ('authorization.http_send', 'True'), ('value_filter.source_address', '^33.*'),
-        ('default_value.source_address', 'None'), ('quota.balance', '10.5'),
-        ('quota.submit_sm_count', 'None')])
-    return T.Routable(door, [pdu, pdu], user, None, 1700000000000000, ['1'], [])
+    b = lambda v: {'b': v.decode('latin-1')}  # noqa: E731
+    params = json.dumps([
+        ['service_type', b(b'')], ['source_addr_ton', 1], ['source_addr_npi', 1],
+        ['source_addr', b(b'33600000000')], ['dest_addr_ton', 1], ['dest_addr_npi', 1],
+        ['destination_addr', b(b'33700000000')], ['esm_class', 0x43], ['protocol_id', 0],
+        ['priority_flag', 0], ['schedule_delivery_time', b(b'240102030405000+')],
+        ['validity_period', b(b'000001000000000R')], ['registered_delivery', 1],
+        ['replace_if_present_flag', 0], ['data_coding', 8], ['sm_default_msg_id', 0],
+        ['short_message', b('h\u00e9llo'.encode('utf-16-be'))], ['sar_msg_ref_num', 7],
+        ['callback_num', b(b'\x01\x01\x01123')], ['message_payload', {'t': 'x'}],
+    ])
+    pdus = [T.Pdu('submit_sm', 1, params, [T.CustomTlv(0x1400, b'abc')]),
+            T.Pdu('submit_sm', 2, params, [])]
+    user = T.User('u1', 'foo', 'g1', True, json.dumps({
+        'authorization.http_send': 'True', 'value_filter.source_address': '^33.*',
+        'default_value.source_address': 'None', 'quota.balance': '10.5',
+        'quota.submit_sm_count': 'None'}))
+    return T.Routable(door, pdus, user, None, 1700000000000000, ['1'], [])
 
 
 def run():

@@ -2,6 +2,7 @@
 bindings componentize-py generates for the world, and a fake host behind them."""
 
 import atexit
+import json
 import os
 import shutil
 import subprocess
@@ -67,14 +68,29 @@ import app  # noqa: E402
 
 RUNTIME = app.WitWorld()
 
-I = T.Value_Int
-O = T.Value_Octets
-X = T.Value_Text
+def I(v):
+    """An integer param value as the host's JSON carries it."""
+    return v
+
+
+def O(v):
+    """Octets: {"b": one char U+0000-U+00FF per byte}."""
+    return {'b': bytes(v).decode('latin-1')}
+
+
+def X(v):
+    """Text (a str a script assigned): {"t": ...}."""
+    return {'t': v}
+
+
+def params_json(pairs):
+    """`pdu.params` as the host sends it: JSON `[[name, value], ...]`."""
+    return json.dumps([[k, v] for k, v in pairs])
 
 
 def mandatory(**overrides):
-    """The 17 mandatory submit_sm/deliver_sm params as the host sends them (absent time
-    strings are left out)."""
+    """The 15 mandatory submit_sm/deliver_sm params as the host sends them (JSON; absent time
+    strings are left out), then `overrides` (None: left out)."""
     params = {
         'service_type': O(b''), 'source_addr_ton': I(1), 'source_addr_npi': I(1),
         'source_addr': O(b'33600000001'), 'dest_addr_ton': I(1), 'dest_addr_npi': I(1),
@@ -87,18 +103,22 @@ def mandatory(**overrides):
             params.pop(k, None)
         else:
             params[k] = v
-    return [T.Param(k, v) for k, v in params.items()]
+    return params_json(params.items())
+
+
+DEFAULT_CREDENTIAL = {
+    'authorization.http_send': 'True', 'authorization.http_bulk': 'False',
+    'value_filter.source_address': '^33.*', 'value_filter.content': '.*',
+    'default_value.source_address': 'None', 'quota.balance': '10.5',
+    'quota.submit_sm_count': '100', 'quota.http_throughput': 'None',
+}
 
 
 def user(username='foo', credential=None):
+    """The user record: the credential a JSON object (dict or list of pairs given)."""
     if credential is None:
-        credential = [
-            ('authorization.http_send', 'True'), ('authorization.http_bulk', 'False'),
-            ('value_filter.source_address', '^33.*'), ('value_filter.content', '.*'),
-            ('default_value.source_address', 'None'), ('quota.balance', '10.5'),
-            ('quota.submit_sm_count', '100'), ('quota.http_throughput', 'None'),
-        ]
-    return T.User('u1', username, 'g1', True, credential)
+        credential = DEFAULT_CREDENTIAL
+    return T.User('u1', username, 'g1', True, json.dumps(dict(credential)))
 
 
 def routable(door=T.Door.SMPPS, pdus=None, username='foo', connector=None, tags=(), locked=(),
@@ -139,4 +159,12 @@ def raised(fn, *args):
 
 
 def params_of(pdu):
-    return {p.name: p.value for p in pdu.params}
+    """name -> JSON value of a PDU record's params (raises on a duplicate name)."""
+    pairs = json.loads(pdu.params)
+    out = dict(pairs)
+    assert len(out) == len(pairs), pdu.params
+    return out
+
+
+def param_names(pdu):
+    return [k for k, _ in json.loads(pdu.params)]

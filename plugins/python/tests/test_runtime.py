@@ -14,7 +14,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from support import (HOST, RUNTIME, Err, I, O, T, X, filter, intercept, load,  # noqa: E402
-                     mandatory, params_of, raised, routable)
+                     mandatory, param_names, params_of, raised, routable)
 
 Raised = T.Failure_Raised
 NotLoaded = T.Failure_NotLoaded
@@ -243,15 +243,19 @@ class DocumentationInterceptors(Base):
 
     def test_override_source_address(self):
         r = routable()
+        before = params_of(r.pdus[0])
+        names = param_names(r.pdus[0])
         v = RUNTIME.intercept(load(OVERRIDE_SOURCE), r)
         self.assertIsNone(v.smpp_status)
         self.assertIsNone(v.http_status)
+        # the host's record, updated in place
+        self.assertIs(v.routable, r)
         out = params_of(v.routable.pdus[0])
         self.assertEqual(out['source_addr'], X('123456789'))
-        # everything else is the host's own records
-        for p_in, p_out in zip(r.pdus[0].params, v.routable.pdus[0].params):
-            if p_in.name != 'source_addr':
-                self.assertIs(p_in, p_out)
+        # everything else as the host sent it, in its order
+        self.assertEqual(param_names(v.routable.pdus[0]), names)
+        before['source_addr'] = X('123456789')
+        self.assertEqual(out, before)
 
     def test_ton_npi_example_is_refused_at_load(self):
         with self.assertRaises(Err) as cm:
@@ -495,9 +499,9 @@ class Routables(Base):
 
     def test_credential_with_jcli_key_names(self):
         # what the gateway sends (serde names of its MtMessagingCred: jCli's keys)
-        cred = [('authorization.src_addr', 'False'), ('authorization.http_send', 'True'),
-                ('value_filter.dst_addr', '^33'), ('default_value.src_addr', 'JASMIN'),
-                ('quota.balance', '12.5'), ('quota.sms_count', '3'), ('quota.early_percent', 'None')]
+        cred = json.dumps({'authorization.src_addr': 'False', 'authorization.http_send': 'True',
+                           'value_filter.dst_addr': '^33', 'default_value.src_addr': 'JASMIN',
+                           'quota.balance': '12.5', 'quota.sms_count': '3', 'quota.early_percent': 'None'})
         r = T.Routable(T.Door.HTTP, [T.Pdu('submit_sm', None, mandatory(), [])],
                        T.User('u2', 'bob', 'g2', True, cred), None, 0, [], [])
         self.assertTrue(RUNTIME.filter(load(
@@ -577,9 +581,11 @@ class PduTypes(Base):
                    "assert 'alert_on_message_delivery' in p and p['alert_on_message_delivery'] is None\n"
                    "assert p['esm_class'].type is EsmClassType.SMSC_DELIVERY_RECEIPT\n"
                    "routable.addTag('dlr')\n")
+        params0 = r.pdus[0].params
+        before = params_of(r.pdus[0])
         v = RUNTIME.intercept(sid, r)
         self.assertEqual(v.routable.tags, ['dlr'])
-        self.assertIs(v.routable.pdus[0], r.pdus[0])
+        self.assertIs(v.routable.pdus[0].params, params0)
         # written back unchanged: the same records; changed: encoded as smpp.pdu does
         v = RUNTIME.intercept(load("from smpp.pdu.pdu_types import *\n"
                                    "p = routable.pdu.params\n"
@@ -594,9 +600,9 @@ class PduTypes(Base):
         self.assertEqual(out['alert_on_message_delivery'], O(b''))
         self.assertEqual(out['dest_subaddress'], O(b'\xa0xyz'))
         self.assertEqual(out['payload_type'], I(9))
-        for p in r.pdus[0].params:
-            if p.name not in ('message_state', 'callback_num'):
-                self.assertEqual(out[p.name], p.value, p.name)
+        for name, value in before.items():
+            if name not in ('message_state', 'callback_num'):
+                self.assertEqual(out[name], value, name)
 
     def test_every_byte_round_trips_like_smpp_pdu(self):
         """esm_class / registered_delivery / data_coding: our tables against pdu_encoding."""
@@ -631,13 +637,27 @@ class PduTypes(Base):
 
     def test_untouched_pdu_is_the_hosts(self):
         r = routable()
+        pdus, pdu, params, user = r.pdus, r.pdus[0], r.pdus[0].params, r.user
         v = RUNTIME.intercept(load('routable.addTag(1)'), r)
-        self.assertIs(v.routable.pdus[0], r.pdus[0])
-        v = RUNTIME.intercept(load("x = routable.pdu.params['esm_class']\ny = routable.pdu.params['data_coding']"), r)
-        self.assertIs(v.routable.pdus[0].params[7], r.pdus[0].params[7])
-        self.assertEqual([p.name for p in v.routable.pdus[0].params], [p.name for p in r.pdus[0].params])
-        for a, b in zip(v.routable.pdus[0].params, r.pdus[0].params):
-            self.assertIs(a, b)
+        self.assertIs(v.routable, r)
+        self.assertIs(v.routable.pdus, pdus)
+        self.assertIs(v.routable.pdus[0], pdu)
+        self.assertIs(v.routable.pdus[0].params, params)  # the very string sent
+        self.assertIs(v.routable.user, user)
+        v = RUNTIME.intercept(load("x = routable.pdu.params['esm_class']\ny = routable.pdu.params['data_coding']\n"
+                                   "routable.pdu.params['source_addr'] = routable.pdu.params['source_addr']\n"
+                                   "routable.user.mt_credential.getQuota('balance')"), r)
+        self.assertIs(v.routable.pdus[0].params, params)
+        self.assertIs(v.routable.user, user)
+        self.assertIs(v.routable.pdus, pdus)
+        # a multipart message whose second part was never read
+        r = routable(pdus=[T.Pdu('submit_sm', 1, mandatory(), []), T.Pdu('submit_sm', 2, mandatory(), [])])
+        pdus, second = r.pdus, r.pdus[1]
+        v = RUNTIME.intercept(load("routable.pdu.params['source_addr'] = b'x'"), r)
+        self.assertIs(v.routable.pdus, pdus)
+        self.assertIs(v.routable.pdus[1], second)
+        self.assertEqual(params_of(v.routable.pdus[1])['source_addr'], O(b'33600000001'))
+        self.assertEqual(params_of(v.routable.pdus[0])['source_addr'], O(b'x'))
 
     def test_objects_changed_in_place(self):
         v = intercept("from smpp.pdu.pdu_types import *\n"
@@ -691,12 +711,13 @@ class PduTypes(Base):
         ]
         for source, changes in cases:
             r = routable()
+            params0 = r.pdus[0].params
+            expected = params_of(r.pdus[0])
             v = RUNTIME.intercept(load('p = routable.pdu.params\n' + source), r)
             out = params_of(v.routable.pdus[0])
             if changes == 'only source_addr':
                 self.assertEqual(out, {'source_addr': X('y')}, source)
                 continue
-            expected = params_of(r.pdus[0])
             for k, val in changes.items():
                 if val is None:
                     expected.pop(k)
@@ -704,8 +725,7 @@ class PduTypes(Base):
                     expected[k] = val
             self.assertEqual(out, expected, source)
             if not changes:
-                for a, b in zip(v.routable.pdus[0].params, r.pdus[0].params):
-                    self.assertIs(a, b, source)
+                self.assertIs(v.routable.pdus[0].params, params0, source)
         self.assertTrue(filter("import copy, pickle, json\np = routable.pdu.params\n"
                                "q = copy.deepcopy(p)\nq2 = pickle.loads(pickle.dumps(p))\n"
                                "result = q == p == q2 == p.copy() == dict(p) and isinstance(p, dict)"))
@@ -723,13 +743,16 @@ class PduTypes(Base):
                  T.Pdu('submit_sm', 2, mandatory(sar_segment_seqnum=I(2), sar_total_segments=I(2), sar_msg_ref_num=I(9),
                                                  short_message=O(b'part two')), [])]
         r = routable(pdus=pdus)
+        first = r.pdus[0]
+        params0 = first.params
         v = RUNTIME.intercept(load(
             "_pdu = routable.pdu\n"
             "while hasattr(_pdu, 'nextPdu'):\n"
             "    _pdu = _pdu.nextPdu\n"
             "_pdu.params['short_message'] = _pdu.params['short_message'].upper()\n"
             "assert routable.pdu.nextPdu.params['sar_segment_seqnum'] == 2\n"), r)
-        self.assertIs(v.routable.pdus[0], r.pdus[0])
+        self.assertIs(v.routable.pdus[0], first)
+        self.assertIs(v.routable.pdus[0].params, params0)
         self.assertEqual(params_of(v.routable.pdus[1])['short_message'], O(b'PART TWO'))
         self.assertEqual(v.routable.pdus[1].seq_num, 2)
 

@@ -100,8 +100,12 @@ struct Warm<T> {
 }
 
 struct Loaded {
+    path: PathBuf,
+    /// SHA-256 of the component: the key of its compiled forms in the cache.
+    hash: String,
     filter: sync::RuntimePre<State>,
-    intercept: asynk::RuntimePre<State>,
+    /// Loaded with the first interceptor script (a gateway with only filters never needs it).
+    intercept: std::sync::OnceLock<Result<asynk::RuntimePre<State>, String>>,
     filters_idle: Mutex<Vec<Warm<sync::Runtime>>>,
     interceptors_idle: Mutex<Vec<Warm<asynk::Runtime>>>,
 }
@@ -217,36 +221,71 @@ impl PythonRuntime {
         }
         let t = Instant::now();
         let path = self.component_path().map_err(PyError::Unavailable)?;
-        let bytes = std::fs::read(&path)
-            .map_err(|e| PyError::Unavailable(format!("{}: {e}", path.display())))?;
         let unavailable = |e: String| PyError::Unavailable(format!("{}: {e}", path.display()));
+        let hash = self.component_hash(&path).map_err(unavailable)?;
         let cs = self
             .engines
-            .load(&self.engines.sync, &bytes)
-            .map_err(unavailable)?;
-        let ca = self
-            .engines
-            .load(&self.engines.asynk, &bytes)
+            .load_hashed(&self.engines.sync, &hash, || read(&path))
             .map_err(unavailable)?;
         let filter = self
             .sync_linker
             .instantiate_pre(&cs)
             .and_then(sync::RuntimePre::new)
             .map_err(|e| unavailable(format!("{e:#}")))?;
-        let intercept = self
-            .async_linker
-            .instantiate_pre(&ca)
-            .and_then(asynk::RuntimePre::new)
-            .map_err(|e| unavailable(format!("{e:#}")))?;
         let l = Arc::new(Loaded {
+            path: path.clone(),
+            hash,
             filter,
-            intercept,
+            intercept: std::sync::OnceLock::new(),
             filters_idle: Mutex::default(),
             interceptors_idle: Mutex::default(),
         });
-        tracing::info!(runtime = %path.display(), hash = crate::short(&content_hash(&bytes)), ms = t.elapsed().as_millis() as u64, "Python runtime loaded");
+        tracing::info!(runtime = %path.display(), hash = crate::short(&l.hash), ms = t.elapsed().as_millis() as u64, "Python runtime loaded");
         *slot = Some(l.clone());
         Ok(l)
+    }
+
+    /// The interceptors' form of the runtime (the asynchronous engine's), loaded once.
+    fn intercept_pre<'a>(&self, l: &'a Loaded) -> Result<&'a asynk::RuntimePre<State>, PyError> {
+        l.intercept
+            .get_or_init(|| {
+                let ca = self
+                    .engines
+                    .load_hashed(&self.engines.asynk, &l.hash, || read(&l.path))?;
+                self.async_linker
+                    .instantiate_pre(&ca)
+                    .and_then(asynk::RuntimePre::new)
+                    .map_err(|e| format!("{e:#}"))
+            })
+            .as_ref()
+            .map_err(|e| PyError::Unavailable(format!("{}: {e}", l.path.display())))
+    }
+
+    /// The component's SHA-256, remembered in the cache directory by file size and
+    /// modification time: hashing 25 MB on every start would cost more than loading it.
+    fn component_hash(&self, path: &Path) -> Result<String, String> {
+        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let stamp = format!("{} {} {mtime}", path.display(), meta.len());
+        let memo = self.engines.cache_dir().join("python-runtime.hash");
+        if let Ok(text) = std::fs::read_to_string(&memo) {
+            if let Some((s, h)) = text.trim_end().rsplit_once(' ') {
+                if s == stamp && h.len() == 64 {
+                    return Ok(h.to_string());
+                }
+            }
+        }
+        let hash = content_hash(&read(path)?);
+        let _ = std::fs::create_dir_all(self.engines.cache_dir()).and_then(|_| {
+            let tmp = memo.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(&tmp, format!("{stamp} {hash}\n"))?;
+            std::fs::rename(&tmp, &memo)
+        });
+        Ok(hash)
     }
 
     /// The counters of every script, by name.
@@ -320,6 +359,9 @@ impl PythonRuntime {
         });
         // Compile it now, in a filter instance (compiling needs no I/O).
         let l = self.loaded().map_err(|e| e.to_string())?;
+        if kind == ScriptKind::Interceptor {
+            self.intercept_pre(&l).map_err(|e| e.to_string())?;
+        }
         let mut w = self.take_filter(&l, &script).map_err(|e| e.to_string())?;
         match w
             .inst
@@ -412,6 +454,7 @@ impl PythonRuntime {
     /// (sleeps and HTTP calls included) and CPU budget.
     pub async fn intercept(&self, s: &Script, r: &Routable) -> Result<Verdict, PyError> {
         let l = self.loaded()?;
+        let pre = self.intercept_pre(&l)?;
         s.stats.counters.calls.fetch_add(1, Ordering::Relaxed);
         let run = async {
             let idle = l.interceptors_idle.lock().pop();
@@ -421,8 +464,7 @@ impl PythonRuntime {
                     let mut store = self.new_store(&self.engines.asynk, s.info.clone(), true);
                     store.data_mut().info = self.base.clone();
                     store.set_epoch_deadline(1);
-                    let inst = l
-                        .intercept
+                    let inst = pre
                         .instantiate_async(&mut store)
                         .await
                         .map_err(|e| self.stopped(s, &store, e))?;
@@ -621,6 +663,10 @@ pub fn presentation_parts(
         esm_class: 0,
         tlvs: vec![],
     }]
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn put_back<T>(idle: &Mutex<Vec<Warm<T>>>, w: Warm<T>) {

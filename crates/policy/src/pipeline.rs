@@ -440,6 +440,8 @@ impl Pipeline {
         }
         let mut read = read;
         let parts = self.script_parts(&mut message, &req.content, &read);
+        // The interceptor gave new content: encoded anew, also for an ESME's submission.
+        let mut rewritten = false;
         match self
             .intercept(&mut message, &user, read.text(), parts)
             .await
@@ -452,6 +454,7 @@ impl Pipeline {
                     policy,
                 )?;
                 message.data_coding = read.coding;
+                rewritten = true;
             }
             Outcome::Continue { text: None } => {}
             Outcome::Accept { message_id } => {
@@ -496,6 +499,8 @@ impl Pipeline {
         });
         if let Content::Smpp(c) = &req.content {
             crate::interception::keep_locked(&mut message, |m| apply_smpp_fields(m, c));
+        }
+        if let (Content::Smpp(c), false) = (&req.content, rewritten) {
             message.parts = smpp_parts(c, coding, self.split, self.max_parts)?;
             self.check_long(&user, req, &message, send)?;
             message.connector = cid;

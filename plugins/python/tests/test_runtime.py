@@ -765,6 +765,74 @@ class PduTypes(Base):
         self.assertEqual(params_of(pdu), {'source_addr': O(b'abc'), 'destination_addr': O(b'123'),
                                           'short_message': O(b'hi'), 'source_addr_ton': I(5)})
 
+    def test_json_contract(self):
+        # octets: one char U+0000-U+00FF per byte, every byte value; text: {"t": ...}
+        every_byte = bytes(range(256))
+        r = routable(short_message=O(every_byte), message_payload=X('héllo ✓'),
+                     source_port=I(9200))
+        self.assertTrue(RUNTIME.filter(load(
+            "p = routable.pdu.params\n"
+            "result = p['short_message'] == bytes(range(256)) and p['message_payload'] == 'héllo ✓' "
+            "and p['source_port'] == 9200 and p['schedule_delivery_time'] is None"), r))
+        v = RUNTIME.intercept(load(
+            "p = routable.pdu.params\n"
+            "p['short_message'] = p['short_message'][::-1]\n"
+            "p['destination_addr'] = 'é😀'\n"
+            "p['sm_default_msg_id'] = 7\n"
+            "p['dest_port'] = 1234\n"), r)
+        text = v.routable.pdus[0].params
+        pairs = json.loads(text)
+        self.assertIsInstance(pairs, list)
+        self.assertTrue(all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in pairs))
+        out = dict(pairs)
+        self.assertEqual(out['short_message'], {'b': every_byte[::-1].decode('latin-1')})
+        self.assertEqual(out['short_message']['b'].encode('latin-1'), every_byte[::-1])
+        self.assertEqual(out['destination_addr'], {'t': 'é😀'})
+        self.assertEqual(out['message_payload'], {'t': 'héllo ✓'})  # as sent
+        self.assertEqual((out['sm_default_msg_id'], out['dest_port']), (7, 1234))
+        self.assertIs(type(out['source_addr_ton']), int)
+        # PDU order kept, a new name last
+        self.assertEqual([k for k, _ in pairs][-1], 'dest_port')
+        self.assertEqual([k for k, _ in pairs][:-1], list(json.loads(mandatory(
+            short_message=O(b''), message_payload=X(''), source_port=I(0)))[i][0] for i in range(18)))
+
+    def test_malformed_json_is_a_failure_when_read(self):
+        r = routable(pdus=[T.Pdu('submit_sm', 1, '[["source_addr", {"x": 1}]]', [])])
+        self.assertIsInstance(raised(RUNTIME.filter, load("result = routable.pdu.params is None"), r), Raised)
+        # never read: nothing parsed, the string goes back as it came
+        r = routable(pdus=[T.Pdu('submit_sm', 1, 'not json', [])])
+        v = RUNTIME.intercept(load("routable.addTag(1)"), r)
+        self.assertEqual(v.routable.pdus[0].params, 'not json')
+        r = routable(pdus=[T.Pdu('submit_sm', 1, '', [])])  # empty: no params at all
+        self.assertTrue(RUNTIME.filter(load("result = routable.pdu.params['source_addr'] is None"), r))
+        u = T.User('u1', 'foo', 'g1', True, '')  # empty credential: Jasmin's defaults
+        r = T.Routable(T.Door.HTTP, [T.Pdu('submit_sm', None, mandatory(), [])], u, None, 0, [], [])
+        self.assertTrue(RUNTIME.filter(load(
+            "result = routable.user.mt_credential.getAuthorization('http_send') is True"), r))
+
+    def test_replaced_routable_and_pdus(self):
+        from wit_world.imports import types as _T  # noqa: F401
+        v = intercept("from jasmin.routing.Routables import RoutableSubmitSm\n"
+                      "from smpp.pdu.operations import SubmitSM\n"
+                      "routable = RoutableSubmitSm(SubmitSM(seqNum=5, source_addr=b'a'), routable.user)\n"
+                      "routable.addTag('new')\n")
+        self.assertEqual([(p.command, p.seq_num) for p in v.routable.pdus], [('submit_sm', 5)])
+        self.assertEqual(params_of(v.routable.pdus[0]), {'source_addr': O(b'a')})
+        self.assertEqual(v.routable.tags, ['new'])
+        pdus = [T.Pdu('submit_sm', 1, mandatory(short_message=O(b'one')), []),
+                T.Pdu('submit_sm', 2, mandatory(short_message=O(b'two')), []),
+                T.Pdu('submit_sm', 3, mandatory(short_message=O(b'three')), [])]
+        r = routable(pdus=list(pdus))
+        v = RUNTIME.intercept(load("routable.pdu = routable.pdu.nextPdu"), r)
+        self.assertEqual([p.seq_num for p in v.routable.pdus], [2, 3])
+        self.assertIs(v.routable.pdus[0], pdus[1])
+        r = routable(pdus=list(pdus))
+        v = RUNTIME.intercept(load("del routable.pdu.nextPdu.nextPdu\nroutable.pdu.seqNum = 9"), r)
+        self.assertEqual([p.seq_num for p in v.routable.pdus], [9, 2])
+        f = raised(intercept, "routable = 5")
+        self.assertIn('ConversionError: routable must be a Jasmin routable, not int', f.value.split('\n')[0])
+        self.assertTrue(filter("result = not hasattr(routable.pdu, 'nextPdu')"))
+
     def test_surrogates_do_not_reach_the_host(self):
         v = intercept("routable.addTag('a\\udcffb')\nroutable.pdu.params['source_addr'] = 'x\\udcff'")
         self.assertEqual(v.routable.tags, ['a\ufffdb'])

@@ -293,6 +293,7 @@ async fn status_control_on_the_http_api_and_the_smpp_server() {
         ("3325", script("own/status_not_int.py")),
         ("3326", script("own/http_status_200.py")),
         ("3327", script("jasmin-doc/sender_override.py")),
+        ("3328", script("own/rewrite_mo.py")),
     ];
     let rules: Vec<(&str, &str)> = rules.iter().map(|(p, s)| (*p, s.as_str())).collect();
     let e = env(&mt_interceptors(&rules)).await;
@@ -381,6 +382,20 @@ async fn status_control_on_the_http_api_and_the_smpp_server() {
     assert_eq!(
         e.received(&e.sim, "33270000000").await.source_addr,
         "123456789"
+    );
+    // New content from the script, also for an ESME's octets.
+    assert_eq!(
+        submit("33280000000").await.status(),
+        rusmpp::CommandStatus::EsmeRok
+    );
+    assert_eq!(
+        e.received(&e.sim, "33280000000").await.short_message,
+        b"HELLO"
+    );
+    assert_eq!(e.send("33280000001").await.0, 200);
+    assert_eq!(
+        e.received(&e.sim, "33280000001").await.short_message,
+        b"HELLO"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let refused = [

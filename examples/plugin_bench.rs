@@ -599,8 +599,10 @@ fn python_micro(tmp: &Path) {
         ..Default::default()
     };
     let mut f_py = FilterConfig::new("bl", "EvalPyFilter");
-    f_py.py_code =
-        Some("result = routable.pdu.params['destination_addr'].startswith(b'3369999')".into());
+    // PY_FILTER: another filter to measure (it must match 33699999999 and not 33600000000).
+    f_py.py_code = Some(std::env::var("PY_FILTER").unwrap_or_else(|_| {
+        "result = routable.pdu.params['destination_addr'].startswith(b'3369999')".into()
+    }));
     let mut f_native = FilterConfig::new("bl", "DestinationAddrFilter");
     f_native.destination_addr = Some("^3369999".into());
     let mut route = RouteConfig::new("StaticMTRoute", 10);

@@ -22,7 +22,9 @@ import re
 
 from wit_world.imports import types as T
 
-from smsgate_runtime import hostio
+from smsgate_runtime import glue, hostio
+
+glue.install()  # before T.Door's members are taken below
 from smpp.pdu import constants as C
 from smpp.pdu import pdu_types as P
 from smpp.pdu import smpp_time
@@ -32,7 +34,6 @@ from jasmin.routing import jasminApi as A
 
 CustomTlv = T.CustomTlv
 Pdu = T.Pdu
-Routable = T.Routable
 Door = T.Door
 
 S64_MIN = -(1 << 63)
@@ -515,9 +516,12 @@ _ALL = frozenset()  # ParamDict.touched: "anything may have changed"
 
 class ParamDict(dict):
     """`pdu.params`: a dict that notes the names written through it, so that going back only
-    those are encoded again (the others reuse the host's records)."""
+    those are encoded again (the others keep the host's JSON text)."""
 
-    __slots__ = ('touched',)
+    # touched: the names written (None: none, _ALL: any); _mutable: [(name, object, the
+    # host's int)] for the EsmClass / RegisteredDelivery / DataCoding objects made; _src: the
+    # host's JSON text; _decoders: the door's decoding table.
+    __slots__ = ('touched', '_mutable', '_src', '_decoders')
 
     def __setitem__(self, key, value):
         t = self.touched
@@ -577,57 +581,317 @@ class ParamDict(dict):
         return copy.deepcopy(dict(self), memo)
 
 
+class LazyParams(ParamDict):
+    """`pdu.params` until a script needs all of it: reading a name (`p[name]`, `p.get(name)`,
+    `name in p`) decodes that one param from the host's JSON text; anything else (iterating,
+    len, repr, comparing, copying, deleting, ...) first decodes them all, and the dict
+    becomes a plain ParamDict. Writing a name needs nothing decoded."""
+
+    __slots__ = ()
+
+    def __missing__(self, key):
+        # (_fetch, inlined: the hot path of a script reading pdu.params[name])
+        tok = _TOKENS.get(key)
+        if tok is not None:
+            s = self._src
+            i = s.rfind(tok[0])
+            if i >= 0:
+                i += tok[1]
+                try:
+                    if s[i] == ' ':
+                        i += 1
+                    v = _scan_once(s, i)[0]
+                except (IndexError, StopIteration):
+                    v = _MISSING
+                if v is not _MISSING:
+                    if v.__class__ is _dict:
+                        t = v.get('b')
+                        v = t.encode('latin-1') if t is not None else v['t']
+                    dec = self._decoders.get(key)
+                    if dec is not None:
+                        v = _decode_typed(key, v, dec, self)
+                    _dict_setitem(self, key, v)
+                    return v
+        v = _load_one(self, key)
+        if v is _MISSING:
+            raise KeyError(key)
+        return v
+
+    def __contains__(self, key):
+        return _dict_contains(self, key) or _fetch(self, key) is not _MISSING
+
+    def get(self, key, default=None):
+        v = _dict_get(self, key, _MISSING)
+        if v is _MISSING:
+            v = _fetch(self, key)
+            if v is _MISSING:
+                return default
+        return v
+
+    def __iter__(self):
+        _materialize(self)
+        return dict.__iter__(self)
+
+    def __reversed__(self):
+        _materialize(self)
+        return dict.__reversed__(self)
+
+    def __len__(self):
+        _materialize(self)
+        return dict.__len__(self)
+
+    def keys(self):
+        _materialize(self)
+        return dict.keys(self)
+
+    def values(self):
+        _materialize(self)
+        return dict.values(self)
+
+    def items(self):
+        _materialize(self)
+        return dict.items(self)
+
+    def __repr__(self):
+        _materialize(self)
+        return dict.__repr__(self)
+
+    def __eq__(self, other):
+        _materialize(self)
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other):
+        _materialize(self)
+        return dict.__ne__(self, other)
+
+    __hash__ = None
+
+    def __or__(self, other):
+        _materialize(self)
+        return dict.__or__(self, other)
+
+    def __ror__(self, other):
+        _materialize(self)
+        return dict.__ror__(self, other)
+
+    def __sizeof__(self):
+        _materialize(self)
+        return dict.__sizeof__(self)
+
+    def copy(self):
+        _materialize(self)
+        return dict.copy(self)
+
+    def __delitem__(self, key):
+        _materialize(self)
+        ParamDict.__delitem__(self, key)
+
+    def pop(self, key, *default):
+        _materialize(self)
+        return ParamDict.pop(self, key, *default)
+
+    def setdefault(self, key, default=None):
+        _materialize(self)
+        return ParamDict.setdefault(self, key, default)
+
+    def popitem(self):
+        _materialize(self)
+        return ParamDict.popitem(self)
+
+    def clear(self):
+        _materialize(self)
+        ParamDict.clear(self)
+
+    def update(self, *args, **kwargs):
+        _materialize(self)
+        ParamDict.update(self, *args, **kwargs)
+
+    def __ior__(self, other):
+        _materialize(self)
+        return ParamDict.__ior__(self, other)
+
+    def __reduce_ex__(self, protocol):
+        _materialize(self)
+        return ParamDict.__reduce_ex__(self, protocol)
+
+    def __copy__(self):
+        _materialize(self)
+        return ParamDict.__copy__(self)
+
+    def __deepcopy__(self, memo):
+        _materialize(self)
+        return ParamDict.__deepcopy__(self, memo)
+
+
+_MISSING = object()
 _dict = dict
 _int = int
 _bytes = bytes
+_str = str
 _loads = json.loads
 _dumps = json.dumps
+_scan_once = json.decoder.JSONDecoder().scan_once  # the C scanner: one value at an offset
+_dict_get = dict.get
+_dict_setitem = dict.__setitem__
+_dict_contains = dict.__contains__
+_encode_str = json.encoder.encode_basestring_ascii
+_WS = ' \t\n\r'
+# name -> ('["name",', its length): how a pair starts in the host's JSON (compact or
+# json.dumps's spacing); `["` is never inside a JSON string (a quote there is escaped).
+_TOKENS = {name: ('["%s",' % name, len(name) + 4) for name in KNOWN_PARAMS}
 
 
-def _build_params(pdu, d):
-    """`pdu.params` from the host's JSON (`[[name, value], ...]`): Jasmin's types, in PDU
-    order, then the mandatory params the host left out (None)."""
-    s = d['_wit'].params
+def _locate(s, name):
+    """Where the host's JSON text `s` (`[[name, value], ...]`) has the pair of `name` (the
+    last one, as a dict keeps the last): (pair start, value start, value end, JSON value),
+    or None. `"name"` right after a `[` can only be a pair's name: inside a JSON string a
+    quote is always escaped."""
+    token = '"' + name + '"'
+    end = len(s)
+    while True:
+        i = s.rfind(token, 0, end)
+        if i < 0:
+            return None
+        j = i - 1
+        while j >= 0 and s[j] in _WS:
+            j -= 1
+        if j >= 0 and s[j] == '[':
+            k = i + len(token)
+            n = len(s)
+            while k < n and s[k] in _WS:
+                k += 1
+            if k < n and s[k] == ',':
+                k += 1
+                while k < n and s[k] in _WS:
+                    k += 1
+                try:
+                    value, vend = _scan_once(s, k)
+                except StopIteration:
+                    raise ValueError('pdu.params: no JSON value at offset %d' % k) from None
+                return j, k, vend, value
+        end = i
+
+
+def _decode_typed(name, v, dec, params):
+    """A value (octets already bytes) of a param with a decoder -> Jasmin's type."""
+    kind, f = dec
+    if kind == 0:  # enum: SMPP value -> member (an unknown value stays an int)
+        if v.__class__ is _int:
+            v = f.get(v, v)
+    elif kind == 1:  # int -> EsmClass / RegisteredDelivery / DataCoding
+        if v.__class__ is _int:
+            w = f(v)
+            if w.__class__ is not _int:
+                mutable = params._mutable
+                if mutable is None:
+                    params._mutable = [(name, w, v)]
+                else:
+                    mutable.append((name, w, v))
+            v = w
+    elif kind == 2:  # octets -> time, CallbackNum, Subaddress
+        if v.__class__ is _bytes:
+            v = f(v)
+    else:  # EmptyEncoder
+        v = None
+    return v
+
+
+def _decode(name, v, params):
+    """The host's JSON value of param `name` -> Jasmin's type."""
+    if v.__class__ is _dict:
+        t = v.get('b')
+        v = t.encode('latin-1') if t is not None else v['t']
+    dec = params._decoders.get(name)
+    if dec is not None:
+        v = _decode_typed(name, v, dec, params)
+    return v
+
+
+def _plain_name(key):
+    return key.__class__ is _str and key.isascii() and key.isidentifier()
+
+
+def _fetch(params, key):
+    """LazyParams: decode `key` from the host's JSON into the dict; _MISSING if absent."""
+    tok = _TOKENS.get(key) if key.__class__ is _str else None
+    if tok is not None:
+        s = params._src
+        i = s.rfind(tok[0])
+        if i >= 0:
+            i += tok[1]
+            try:
+                if s[i] == ' ':
+                    i += 1
+                v = _scan_once(s, i)[0]
+            except (IndexError, StopIteration):
+                return _load_one(params, key)
+            v = _decode(key, v, params)
+            _dict_setitem(params, key, v)
+            return v
+    return _load_one(params, key)
+
+
+def _load_one(params, key):
+    """_fetch's general case: any spacing, a name smpp.pdu does not know, an absent one."""
+    if not _plain_name(key):
+        _materialize(params)
+        return _dict_get(params, key, _MISSING)
+    loc = _locate(params._src, key)
+    if loc is None:
+        if key in _MANDATORY_SET:  # absent mandatory params are there, None
+            _dict_setitem(params, key, None)
+            return None
+        return _MISSING
+    v = _decode(key, loc[3], params)
+    _dict_setitem(params, key, v)
+    return v
+
+
+def _materialize(params):
+    """LazyParams -> ParamDict: every param decoded, in PDU order (then the mandatory ones
+    the host left out, None, then names only the script set)."""
+    if params.__class__ is not LazyParams:
+        return
+    s = params._src
     pairs = _loads(s) if s else []
-    get = d['_decode'].get
+    have = _dict(_dict.items(params))  # decoded already, or set by the script (C-level view)
     raw = {}
-    mutable = None
     for name, v in pairs:
-        if v.__class__ is _dict:
-            t = v.get('b')
-            v = t.encode('latin-1') if t is not None else v['t']
-        dec = get(name)
-        if dec is not None:
-            kind, f = dec
-            if kind == 0:  # enum: SMPP value -> member (an unknown value stays an int)
-                if v.__class__ is _int:
-                    v = f.get(v, v)
-            elif kind == 1:  # int -> EsmClass / RegisteredDelivery / DataCoding
-                if v.__class__ is _int:
-                    w = f(v)
-                    if w.__class__ is not _int:
-                        if mutable is None:
-                            mutable = [(name, w, v)]
-                        else:
-                            mutable.append((name, w, v))
-                    v = w
-            elif kind == 2:  # octets -> time, CallbackNum, Subaddress
-                if v.__class__ is _bytes:
-                    v = f(v)
-            else:  # EmptyEncoder
-                v = None
-        raw[name] = v
+        if name in have:
+            raw[name] = have.pop(name)
+        else:
+            raw[name] = _decode(name, v, params)
     if not raw.keys() >= _MANDATORY_SET:
         for name in MANDATORY:
-            if name not in raw:
+            if name not in raw and name not in have:
                 raw[name] = None
-    params = ParamDict(raw)
-    params.touched = None
-    d['_pairs'] = pairs
-    d['_params0'] = s
-    d['_params_obj'] = params
-    d['_mutable'] = mutable
-    return params
+    if have:
+        raw.update(have)
+    _dict.clear(params)
+    _dict.update(params, raw)
+    params.__class__ = ParamDict
+
+
+class _ParamsAttr:
+    """`PDU.params` (a non-data descriptor): a LazyParams over the host's JSON text, made on
+    first access, then an ordinary instance attribute."""
+
+    __slots__ = ()
+
+    def __get__(self, pdu, owner=None):
+        if pdu is None:
+            return self
+        d = pdu.__dict__
+        wp = d.get('_wit')
+        if wp is None:
+            raise AttributeError('%r object has no attribute %r' % (type(pdu).__name__, 'params'))
+        p = LazyParams()
+        p.touched = None
+        p._mutable = None
+        p._src = wp.params
+        p._decoders = d['_decode']
+        d['params'] = p
+        return p
 
 
 def _build_custom_tlvs(pdu, d):
@@ -660,16 +924,33 @@ _User = A.User
 _new = object.__new__
 
 
-def _build_user(rt, d):
-    wu = d['_wit'].user
-    if wu is None:
-        return None
+class _UserAttr:
+    """`RoutableSubmitSm.user`, made on first access (as _Lazy, without its indirection)."""
+
+    __slots__ = ()
+
+    def __get__(self, rt, owner=None):
+        if rt is None:
+            return self
+        d = rt.__dict__
+        r = d.get('_wit')
+        if r is None:
+            raise AttributeError('%r object has no attribute %r' % (type(rt).__name__, 'user'))
+        wu = r.user
+        if wu is None:
+            u = None
+        else:
+            u = _new(_User)  # (its group, credentials: lazy too)
+            u.__dict__ = {'uid': wu.uid, 'enabled': wu.enabled, 'username': wu.username,
+                          'password': None, '_wit': wu}
+        d['user'] = u
+        return u
+
+
+def _build_group(user, d):
     g = _new(_Group)
-    g.__dict__ = {'gid': wu.gid, 'enabled': True}
-    u = _new(_User)
-    u.__dict__ = {'uid': wu.uid, 'group': g, 'enabled': wu.enabled, 'username': wu.username,
-                  'password': None, '_wit': wu}
-    return u
+    g.__dict__ = {'gid': d['_wit'].gid, 'enabled': True}
+    return g
 
 
 def _parse_quota(v):
@@ -742,6 +1023,7 @@ def _build_smpps_credential(user, d):
 # --- WIT -> Python -------------------------------------------------------------------------
 
 _PDU_CLASSES = {cls.commandId.name: cls for cls in O.PDUS.values() if cls.commandId is not None}
+_COMMAND_IDS = {name: cls.commandId for name, cls in _PDU_CLASSES.items()}
 _ROK = P.CommandStatus.ESME_ROK
 _SubmitSM = O.SubmitSM
 _DeliverSM = O.DeliverSM
@@ -751,35 +1033,45 @@ _DOOR_SMPPC = Door.SMPPC
 _DOOR_HTTP = Door.HTTP
 
 
-def _make_pdu(wps, i, decode, mo):
-    """The PDU object of the host's record wps[i] (its params and TLVs made when read)."""
-    wp = wps[i]
-    cls = _PDU_CLASSES.get(wp.command)
-    if cls is None:
-        cls = _DeliverSM if mo else _SubmitSM
-        cid0 = None  # the command goes back as this class's
-    else:
-        cid0 = cls.commandId
-    pdu = _new(cls)
-    pdu.__dict__ = {'id': cls.commandId, 'seqNum': wp.seq_num, 'status': _ROK, '_wit': wp,
-                    '_decode': decode, '_pdus': wps, '_i': i, '_mo': mo, '_cid0': cid0}
-    return pdu
+class _PduAttr:
+    """`routable.pdu`, then `pdu.nextPdu`... (plain attributes, the last part has none, as
+    in Jasmin): one object per part of the host's, made on first access of routable.pdu, its
+    params and TLVs made when read."""
 
+    __slots__ = ()
 
-def _build_pdu(rt, d):
-    r = d['_wit']
-    if not r.pdus:
-        return None
-    return _make_pdu(r.pdus, 0, d['_decode'], r.door is _DOOR_SMPPC)
-
-
-def _build_next_pdu(pdu, d):
-    wps = d['_pdus']
-    i = d['_i'] + 1
-    if i >= len(wps):
-        # The last part: no nextPdu attribute, as in Jasmin.
-        raise AttributeError('%r object has no attribute %r' % (type(pdu).__name__, 'nextPdu'))
-    return _make_pdu(wps, i, d['_decode'], d['_mo'])
+    def __get__(self, rt, owner=None):
+        if rt is None:
+            return self
+        d = rt.__dict__
+        r = d.get('_wit')
+        if r is None:
+            raise AttributeError('%r object has no attribute %r' % (type(rt).__name__, 'pdu'))
+        decode = d['_decode']
+        wps = r.pdus
+        if not wps:
+            d['pdu'] = None
+            return None
+        wp = wps[0]
+        cls = _PDU_CLASSES.get(wp.command)
+        if cls is None:
+            cls = _DeliverSM if rt.__class__ is _RoutableDeliverSm else _SubmitSM
+        first = _new(cls)
+        first.__dict__ = {'id': cls.commandId, 'seqNum': wp.seq_num, 'status': _ROK,
+                          '_wit': wp, '_decode': decode}
+        if len(wps) > 1:
+            prev = first
+            for wp in wps[1:]:
+                cls = _PDU_CLASSES.get(wp.command)
+                if cls is None:
+                    cls = _DeliverSM if rt.__class__ is _RoutableDeliverSm else _SubmitSM
+                pdu = _new(cls)
+                pdu.__dict__ = {'id': cls.commandId, 'seqNum': wp.seq_num, 'status': _ROK,
+                                '_wit': wp, '_decode': decode}
+                prev.__dict__['nextPdu'] = pdu
+                prev = pdu
+        d['pdu'] = first
+        return first
 
 
 def _build_tags(rt, d):
@@ -790,15 +1082,15 @@ def _build_pdu_locks(rt, d):
     return list(d['_wit'].locked)
 
 
-P.PDU.params = _Lazy('params', _build_params)
+P.PDU.params = _ParamsAttr()
 P.PDU.custom_tlvs = _Lazy('custom_tlvs', _build_custom_tlvs)
-P.PDU.nextPdu = _Lazy('nextPdu', _build_next_pdu)
-R.Routable.pdu = _Lazy('pdu', _build_pdu)
+R.Routable.pdu = _PduAttr()
 R.Routable._tags = _Lazy('_tags', _build_tags)
 R.Routable.datetime = _Lazy('datetime', _build_datetime)
 R.RoutableSubmitSm._pdu_locks = _Lazy('_pdu_locks', _build_pdu_locks)
-R.RoutableSubmitSm.user = _Lazy('user', _build_user)
+R.RoutableSubmitSm.user = _UserAttr()
 R.RoutableDeliverSm.connector = _Lazy('connector', _build_connector)
+A.User.group = _Lazy('group', _build_group)
 A.User.mt_credential = _Lazy('mt_credential', _build_mt_credential)
 A.User.smpps_credential = _Lazy('smpps_credential', _build_smpps_credential)
 
@@ -813,7 +1105,6 @@ def to_routable(r):
 
 # --- Python -> WIT -------------------------------------------------------------------------
 
-_MISSING = object()
 _SAME = object()  # _param_out: encodes as the host's value
 
 
@@ -839,18 +1130,114 @@ def _param_out(name, v, ov):
     return value
 
 
-def _params_out(params, pairs, s0, mutable, touched):
-    """`pdu.params` -> the JSON string: `s0` itself (the host's) when nothing encodes
-    differently; else the host's pairs with the names written through the dict (`touched`,
-    _ALL: any) and the objects changed in place (`mutable`) encoded again."""
-    if touched is _ALL:
-        names = list(params)
-        names.extend([p[0] for p in pairs if p[0] not in params])
-        mutable = None
-    else:
-        names = touched or ()
+def _json_value(q):
+    """A JSON value from encode_value, as text (as json.dumps writes it)."""
+    if q.__class__ is _int:
+        return _int.__repr__(q)
+    t = q.get('b')
+    if t is not None:
+        return '{"b": ' + _encode_str(t) + '}'
+    return '{"t": ' + _encode_str(q['t']) + '}'
+
+
+def _find(s, name):
+    """(value start, value end, JSON value) of the pair of `name` in the host's JSON text `s`
+    (the last one, as a dict keeps the last), or None."""
+    tok = _TOKENS.get(name) if name.__class__ is _str else None
+    if tok is not None:
+        i = s.rfind(tok[0])
+        if i >= 0:
+            i += tok[1]
+            try:
+                if s[i] == ' ':
+                    i += 1
+                v, end = _scan_once(s, i)
+                return i, end, v
+            except (IndexError, StopIteration):
+                pass
+    if not _plain_name(name):
+        return None
+    loc = _locate(s, name)
+    return None if loc is None else loc[1:]
+
+
+def _params_out(params, s0):
+    """This PDU's own `pdu.params` -> the JSON text: `s0` (the host's) itself when nothing
+    encodes differently; else `s0` with only the values of the names written through the dict
+    (and of the objects changed in place) replaced, new names appended."""
+    touched = params.touched
+    mutable = params._mutable
+    if touched is None and mutable is None:
+        return s0
+    if touched is _ALL:  # cleared / updated: the dict was materialized, it is every param
+        return _params_json(params, _loads(s0) if s0 else [])
+    edits = [] if touched is None else [(name, _dict_get(params, name, _MISSING)) for name in touched]
+    if mutable is not None:
+        for name, w, raw in mutable:
+            if (touched is None or name not in touched) and not _SAME_AS_SENT[w.__class__](w, raw):
+                edits.append((name, w))
+    splices = []
+    appends = None
+    for name, v in edits:
+        loc = _find(s0, name)
+        q = None if v is _MISSING else _param_out(name, v, _MISSING if loc is None else loc[2])
+        if q is _SAME:
+            continue
+        if q is None:
+            if loc is not None:  # a param left out: the whole text again
+                return _params_rebuild(s0, edits)
+            continue
+        if loc is None:
+            if appends is None:
+                appends = [(name, q)]
+            else:
+                appends.append((name, q))
+        else:
+            splices.append((loc[0], loc[1], q))
+    if not splices and appends is None:
+        return s0
+    out = s0
+    if splices:
+        if len(splices) > 1:
+            splices.sort(key=_first, reverse=True)
+        for start, end, q in splices:
+            out = out[:start] + _json_value(q) + out[end:]
+    if appends is not None:
+        new = ', '.join(['[' + _encode_str(name) + ', ' + _json_value(q) + ']' for name, q in appends])
+        k = out.rfind(']')
+        if k < 0:  # no params at all (an empty text)
+            return '[' + new + ']'
+        j = k - 1
+        while j >= 0 and out[j] in _WS:
+            j -= 1
+        out = out[:j + 1] + (new if j >= 0 and out[j] == '[' else ', ' + new) + out[j + 1:]
+    return out
+
+
+def _first(t):
+    return t[0]
+
+
+def _params_rebuild(s0, edits):
+    """The host's pairs with `edits` ((name, value or _MISSING)) applied, as JSON text."""
+    jout = _dict(_loads(s0) if s0 else [])
+    for name, v in edits:
+        q = None if v is _MISSING else _param_out(name, v, jout.get(name, _MISSING))
+        if q is _SAME:
+            continue
+        if q is None:
+            jout.pop(name, None)
+        else:
+            jout[name] = q
+    return _dumps([*jout.items()])
+
+
+def _params_json(params, pairs):
+    """A whole params dict (the script's own, or materialized and cleared / updated) -> the
+    JSON text, the names the host sent first, in its order."""
     jout = _dict(pairs)  # name -> JSON value, in PDU order
-    changed = False
+    names = list(params)
+    names.extend([p[0] for p in pairs if p[0] not in params])
     get = params.get
     for name in names:
         v = get(name, _MISSING)
@@ -861,28 +1248,8 @@ def _params_out(params, pairs, s0, mutable, touched):
         if q is None:
             if ov is not _MISSING:
                 del jout[name]
-                changed = True
             continue
         jout[name] = q
-        changed = True
-    if mutable is not None:
-        for name, w, raw in mutable:
-            if touched is not None and name in touched:
-                continue
-            if not _SAME_AS_SENT[w.__class__](w, raw):
-                ov = jout.get(name, _MISSING)
-                if ov is _MISSING:
-                    continue
-                q = _param_out(name, w, ov)
-                if q is _SAME:
-                    continue
-                if q is None:
-                    del jout[name]
-                else:
-                    jout[name] = q
-                changed = True
-    if not changed:
-        return s0
     return _dumps([*jout.items()])
 
 
@@ -933,77 +1300,79 @@ def _tlvs_out(tlvs, orig, wit_tlvs):
     return out
 
 
-def _pdu_out(pdu, d):
-    """The WIT record of `pdu`: for one of the host's, its record, updated in place where the
-    script changed something (params, TLVs, seqNum, id); for one the script made, a new one."""
-    wp = d.get('_wit') if d is not None else None
-    seq = d['seqNum'] if wp is not None and 'seqNum' in d else getattr(pdu, 'seqNum', None)
+def _own_pdu_out(d, wp):
+    """`wp`, the host's record of a PDU object (its __dict__ `d`), updated in place where the
+    script changed something (params, TLVs, seqNum, id)."""
+    params = d.get('params')
+    if params is not None:
+        s0 = wp.params
+        if (params.__class__ is LazyParams or params.__class__ is ParamDict) and params._src is s0:
+            if params.touched is not None or params._mutable is not None:
+                out = _params_out(params, s0)
+                if out is not s0:
+                    wp.params = out
+        else:  # a dict the script put there
+            if not isinstance(params, dict):
+                raise ConversionError('pdu.params must be a dict, not %s' % type(params).__name__)
+            _materialize(params)
+            out = _params_json(params, _loads(s0) if s0 else [])
+            if out != s0:
+                wp.params = out
+    tlvs = d.get('custom_tlvs')
+    if tlvs is not None:
+        out_tlvs = _tlvs_out(tlvs, d.get('_orig_tlvs'), wp.custom_tlvs)
+        if out_tlvs is not wp.custom_tlvs:
+            wp.custom_tlvs = out_tlvs
+    seq = d.get('seqNum')
+    if seq is not wp.seq_num and seq != wp.seq_num:
+        if seq is not None and not (isinstance(seq, int) and 0 <= seq <= 0xFFFFFFFF):
+            raise ConversionError('pdu.seqNum %r is not a 32-bit number' % (seq,))
+        wp.seq_num = seq
+    cid = d.get('id')
+    if cid is None or cid is not _COMMAND_IDS.get(wp.command):
+        command = getattr(cid, 'name', None) or str(cid)
+        if command != wp.command:
+            wp.command = command
+    return wp
+
+
+def _new_pdu_out(pdu):
+    """A new WIT record for a PDU the script made (SubmitSM(...))."""
+    seq = getattr(pdu, 'seqNum', None)
     if seq is not None and not (isinstance(seq, int) and 0 <= seq <= 0xFFFFFFFF):
         raise ConversionError('pdu.seqNum %r is not a 32-bit number' % (seq,))
     cid = getattr(pdu, 'id', None)
-    if wp is not None:
-        command = wp.command if cid is d['_cid0'] and cid is not None else \
-            (getattr(cid, 'name', None) or str(cid))
-        params = d.get('params')
-        if params is not None:
-            s0 = d.get('_params0', wp.params)
-            if params is d.get('_params_obj'):
-                out = _params_out(params, d['_pairs'], s0, d['_mutable'], params.touched) \
-                    if params.touched is not None or d['_mutable'] is not None else s0
-            else:  # a dict the script put there
-                if not isinstance(params, dict):
-                    raise ConversionError('pdu.params must be a dict, not %s' % type(params).__name__)
-                out = _params_out(params, _loads(s0) if s0 else [], s0, None, _ALL)
-            if out is not s0:
-                wp.params = out
-        tlvs = d.get('custom_tlvs')
-        if tlvs is not None:
-            out_tlvs = _tlvs_out(tlvs, d.get('_orig_tlvs'), wp.custom_tlvs)
-            if out_tlvs is not wp.custom_tlvs:
-                wp.custom_tlvs = out_tlvs
-        if seq != wp.seq_num:
-            wp.seq_num = seq
-        if command != wp.command:
-            wp.command = command
-        return wp
-    # A PDU the script made (SubmitSM(...)).
     command = getattr(cid, 'name', None) or str(cid)
     params = getattr(pdu, 'params', None)
     if not isinstance(params, dict):
         raise ConversionError('pdu.params must be a dict, not %s' % type(params).__name__)
     tlvs = getattr(pdu, 'custom_tlvs', None) or []
-    return Pdu(command, seq, _params_out(params, [], '[]', None, _ALL), _tlvs_out(tlvs, None, None))
+    _materialize(params)
+    return Pdu(command, seq, _params_json(params, []), _tlvs_out(tlvs, None, None))
 
 
 def _pdus_out(pdu, wps):
     """The PDU chain from `pdu` -> WIT records; None when it is still `wps` (the host's list,
     its records possibly updated in place)."""
-    out = []
+    out = None  # made only when the chain is not `wps`
+    i = 0
     n = len(wps)
-    same = True
     while pdu is not None:
         d = getattr(pdu, '__dict__', None)
-        wp = _pdu_out(pdu, d)
-        if same and (len(out) >= n or wps[len(out)] is not wp):
-            same = False
-        out.append(wp)
-        if len(out) > _MAX_PDUS:
+        wp = d.get('_wit') if d is not None else None
+        wp = _new_pdu_out(pdu) if wp is None else _own_pdu_out(d, wp)
+        if out is None:
+            if i >= n or wps[i] is not wp:
+                out = wps[:i]
+                out.append(wp)
+        else:
+            out.append(wp)
+        i += 1
+        if i > _MAX_PDUS:
             raise ConversionError('more than %d PDUs in pdu.nextPdu (a cycle?)' % _MAX_PDUS)
-        if d is not None:
-            if 'nextPdu' in d:
-                pdu = d['nextPdu']
-                continue
-            rest = d.get('_pdus')
-            if rest is not None:
-                # nextPdu never read: the host's records after this one, as they were
-                for wp in rest[d['_i'] + 1:]:
-                    if same and (len(out) >= n or wps[len(out)] is not wp):
-                        same = False
-                    out.append(wp)
-                break
-        pdu = getattr(pdu, 'nextPdu', None)
-    if same and len(out) == n:
-        return None
+        pdu = d.get('nextPdu') if d is not None else getattr(pdu, 'nextPdu', None)
+    if out is None:
+        return None if i == n else wps[:i]
     return out
 
 

@@ -44,8 +44,16 @@ _sys = sys
 _STDOUT = sandbox.STDOUT
 _STDERR = sandbox.STDERR
 _Guard = sandbox.ImportGuard
-_to_routable = convert.to_routable
 _from_routable = convert.from_routable
+_new = object.__new__
+_RoutableSubmitSm = convert._RoutableSubmitSm
+_RoutableDeliverSm = convert._RoutableDeliverSm
+_SMPPC = T.Door.SMPPC
+_HTTP = T.Door.HTTP
+_DECODE_SMPP = convert.DECODE_SMPP
+_DECODE_HTTP = convert.DECODE_HTTP
+# Inside the component the sandbox stays entered between calls (sandbox.reside()).
+_RESIDENT = sandbox.RESIDENT
 
 # Command statuses SMPP 3.4 (smpp.pdu's constants) knows.
 KNOWN_STATUSES = frozenset(k for k in _C.command_status_value_map if k >= 0)
@@ -97,31 +105,46 @@ def intercept(id, r):
         raise Err(_Failure_NotLoaded())
     try:
         glo = _INTERCEPT_BASE.copy()
-        glo['routable'] = _to_routable(r)
+        # convert.to_routable(r), inlined
+        rt = _new(_RoutableDeliverSm if r.door is _SMPPC else _RoutableSubmitSm)
+        rt.__dict__ = {'_wit': r, '_decode': _DECODE_HTTP if r.door is _HTTP else _DECODE_SMPP}
+        glo['routable'] = rt
         glo['extra'] = {}
-        # sandbox.enter() / leave(), inlined: print / stderr to the host log, imports guarded
-        if not sandbox._open_routed:
-            sandbox.route_open()
-        out, err = _sys.stdout, _sys.stderr
-        _sys.stdout = _STDOUT
-        _sys.stderr = _STDERR
-        _Guard.active = True
-        try:
-            exec(code, glo)
-        finally:
-            _Guard.active = False
-            if _STDOUT._buf:
-                _STDOUT.flush()
-            if _STDERR._buf:
-                _STDERR.flush()
-            _sys.stdout = out
-            _sys.stderr = err
+        if _RESIDENT:
+            if not _Guard.active:
+                sandbox.reside()
+            try:
+                exec(code, glo)
+            finally:
+                if _STDOUT._buf or _STDERR._buf or _sys.stdout is not _STDOUT or _sys.stderr is not _STDERR:
+                    _resident_reset()
+        else:
+            _run(code, glo, glo)
         if glo['smpp_status'] is None and glo['http_status'] is None:
             return _Verdict(_from_routable(glo['routable'], r), None, False, None, [])
         return _answer(glo, r)
     except BaseException as e:
         failure = describe(e)
     raise Err(_Failure_Raised(failure))
+
+
+def _run(code, glo, loc):
+    """exec with the sandbox entered (outside the component: per call)."""
+    saved = sandbox.enter()
+    try:
+        exec(code, glo, loc)
+    finally:
+        sandbox.leave(saved)
+
+
+def _resident_reset():
+    """After a script inside the component: its partial lines to the log, and the streams back
+    if it replaced them."""
+    if _STDOUT._buf:
+        _STDOUT.flush()
+    if _STDERR._buf:
+        _STDERR.flush()
+    sandbox.reside()
 
 
 def _answer(glo, r):
@@ -151,24 +174,21 @@ def filter(id, r):
     if code is None:
         raise Err(_Failure_NotLoaded())
     try:
-        loc = {'routable': _to_routable(r), 'result': False}
-        if not sandbox._open_routed:
-            sandbox.route_open()
-        out, err = _sys.stdout, _sys.stderr
-        _sys.stdout = _STDOUT
-        _sys.stderr = _STDERR
-        _Guard.active = True
-        try:
-            # Filters.py: eval(node, {}, glo)
-            exec(code, {'__builtins__': _BUILTINS}, loc)
-        finally:
-            _Guard.active = False
-            if _STDOUT._buf:
-                _STDOUT.flush()
-            if _STDERR._buf:
-                _STDERR.flush()
-            _sys.stdout = out
-            _sys.stderr = err
+        # convert.to_routable(r), inlined
+        rt = _new(_RoutableDeliverSm if r.door is _SMPPC else _RoutableSubmitSm)
+        rt.__dict__ = {'_wit': r, '_decode': _DECODE_HTTP if r.door is _HTTP else _DECODE_SMPP}
+        loc = {'routable': rt, 'result': False}
+        # Filters.py: eval(node, {}, glo)
+        if _RESIDENT:
+            if not _Guard.active:
+                sandbox.reside()
+            try:
+                exec(code, {'__builtins__': _BUILTINS}, loc)
+            finally:
+                if _STDOUT._buf or _STDERR._buf or _sys.stdout is not _STDOUT or _sys.stderr is not _STDERR:
+                    _resident_reset()
+        else:
+            _run(code, {'__builtins__': _BUILTINS}, loc)
         return loc['result'] is True
     except BaseException as e:
         failure = describe(e)

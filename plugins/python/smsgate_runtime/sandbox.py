@@ -508,16 +508,29 @@ def install():
 
 
 
-_open_routed = sys.platform != 'wasi'
+# Inside the component only scripts run after the build: the first call enters the sandbox
+# for good (`reside`). Natively (the tests) it is entered and left around each script.
+RESIDENT = sys.platform == 'wasi'
+_open_routed = not RESIDENT
 
 
 def route_open():
-    """Inside the component every open() is a script's (done at the first run, not at build
-    time, so the build itself keeps the real open): route all of them."""
+    """Every open() is a script's (done at the first call, not at build time, so the build
+    itself keeps the real open): route all of them."""
     global _open_routed
     _open_routed = True
     builtins.open = sandbox_open
     io.open = sandbox_open
+
+
+def reside():
+    """Inside the component, from the first call on: print / stderr go to the host log and
+    imports are guarded, for good (core.py calls this again when a script undid it)."""
+    if not _open_routed:
+        route_open()
+    sys.stdout = STDOUT
+    sys.stderr = STDERR
+    ImportGuard.active = True
 
 
 def enter():

@@ -66,10 +66,47 @@ class Component(unittest.TestCase):
 
     def test_override_source(self):
         v = self.intercept("routable.pdu.params['source_addr'] = '123456789'\nroutable.addTag(21401)")
-        params = {p.name: p.value for p in v.routable.pdus[0].params}
-        self.assertEqual(params['source_addr'], '123456789')
-        self.assertEqual(params['destination_addr'], b'33700000000')
+        params = h.params_of(v.routable.pdus[0])
+        self.assertEqual(params['source_addr'], {'t': '123456789'})
+        self.assertEqual(params['destination_addr'], {'b': '33700000000'})
         self.assertEqual(v.routable.tags, ['21401'])
+
+    def test_json_params(self):
+        every_byte = bytes(range(256))
+        params = [(n, v) for n, v in h.DEFAULT_PARAMS if n != 'short_message'] + [
+            ('short_message', h.O(every_byte)), ('message_payload', h.Tx('héllo ✓😀'))]
+        self.assertTrue(self.filter("p = routable.pdu.params\n"
+                                    "result = p['short_message'] == bytes(range(256)) and "
+                                    "p['message_payload'] == 'héllo ✓😀' and p['validity_period'] is None",
+                                    params=params))
+        v = self.intercept("p = routable.pdu.params\n"
+                           "p['short_message'] = p['short_message'][::-1]\n"
+                           "p['destination_addr'] = 'é😀'\n"
+                           "p['dest_port'] = 5\n"
+                           "assert len(p) == 19 and list(p)[0] == 'service_type'\n"   # all decoded
+                           "del p['protocol_id']\n", params=params)
+        out = h.params_of(v.routable.pdus[0])
+        self.assertEqual(out['short_message']['b'].encode('latin-1'), every_byte[::-1])
+        self.assertEqual(out['destination_addr'], {'t': 'é😀'})
+        self.assertEqual(out['message_payload'], {'t': 'héllo ✓😀'})
+        self.assertNotIn('protocol_id', out)
+        self.assertEqual(v.routable.door, 'smpps')
+        # untouched: the text as sent
+        r = h.routable(params=params)
+        RT.load('c-tag', '/opt/s.py', 'routable.addTag(1)')
+        v = RT.intercept('c-tag', r)
+        self.assertEqual(v.routable.pdus[0].params, r.pdus[0].params)
+        self.assertEqual(getattr(v.routable.user, 'mt-credential'), getattr(r.user, 'mt-credential'))
+        self.assertTrue(self.filter("c = routable.user.mt_credential\n"
+                                    "result = c.getAuthorization('http_send') and c.getQuota('balance') == 10"))
+
+    def test_doors(self):
+        for door, cls in (('http', 'RoutableSubmitSm'), ('smpps', 'RoutableSubmitSm'), ('smppc', 'RoutableDeliverSm')):
+            self.assertTrue(self.filter("result = type(routable).__name__ == %r" % cls, door=door), door)
+            v = self.intercept('routable.addTag(1)', door=door)
+            self.assertEqual(v.routable.door, door)
+        self.assertTrue(self.filter("result = type(routable.pdu.params['data_coding']) is int", door='http'))
+        self.assertTrue(self.filter("result = type(routable.pdu.params['data_coding']) is not int"))
 
     def test_filter(self):
         self.assertTrue(self.filter("result = routable.user.username == 'foo'"))

@@ -730,6 +730,79 @@ class PduTypes(Base):
                                "q = copy.deepcopy(p)\nq2 = pickle.loads(pickle.dumps(p))\n"
                                "result = q == p == q2 == p.copy() == dict(p) and isinstance(p, dict)"))
 
+    def test_lazy_params_behave_as_a_dict(self):
+        """pdu.params decodes a name when it is read; every other operation sees them all."""
+        checks = [
+            "p['destination_addr'] == q['destination_addr'] and p['esm_class'] == q['esm_class']",
+            "'schedule_delivery_time' in p and p['schedule_delivery_time'] is None",
+            "p.get('nope', 5) == 5 and 'nope' not in p and p.get('sar_msg_ref_num') == 9",
+            "p.get('validity_period', 1) is None and p.get(5) is None and 5 not in p",
+            "p['source_addr_ton'] is q['source_addr_ton'] and list(p) == list(q)",
+            "p['short_message'] and list(p) == list(q) and len(p) == len(q)",
+            "repr(p) == repr(q) and str(p) == str(q) and p == q and q == p and not (p != q)",
+            "dict(p) == q and {**p} == q and p.copy() == q and list(p.items()) == list(q.items())",
+            "list(p.keys()) == list(q.keys()) and list(p.values()) == list(q.values())",
+            "__import__('copy').copy(p) == q and __import__('copy').deepcopy(p) == q",
+            "'%(source_addr)s' % p == \"b'33600000001'\" and sorted(p) == sorted(q)",
+            "(p | {}) == q and ({} | p) == q and list(reversed(p)) == list(reversed(q))",
+            "isinstance(p, dict) and bool(p)",
+            "[k for k in p] == list(q)",
+        ]
+        mk = lambda: routable(pdus=[T.Pdu('submit_sm', 1, mandatory(sar_msg_ref_num=I(9)), []),  # noqa: E731
+                                    T.Pdu('submit_sm', 2, mandatory(sar_msg_ref_num=I(9)), [])])
+        for check in checks:
+            self.assertTrue(RUNTIME.filter(load(
+                "q = dict(routable.pdu.nextPdu.params.items())\n"
+                "p = routable.pdu.params\n"
+                "result = " + check), mk()), check)
+        # writes before everything is decoded: the dict order is still the PDU's
+        self.assertTrue(RUNTIME.filter(load(
+            "q = dict(routable.pdu.nextPdu.params.items())\n"
+            "p = routable.pdu.params\n"
+            "p['source_addr'] = b'x'\np['dest_port'] = 1\nx = p['short_message']\n"
+            "q['source_addr'] = b'x'\nq['dest_port'] = 1\n"
+            "result = list(p.items()) == list(q.items())"), mk()))
+        f = raised(RUNTIME.filter, load("routable.pdu.params['nope']"), mk())
+        self.assertTrue(f.value.startswith("KeyError: 'nope'"), f.value)
+        # deleting / popping a name never read
+        r = mk()
+        v = RUNTIME.intercept(load("p = routable.pdu.params\ndel p['protocol_id']\n"
+                                   "assert 'protocol_id' not in p and p.pop('sm_default_msg_id') == 0\n"
+                                   "assert p.pop('sm_default_msg_id', 3) == 3\n"), r)
+        out = params_of(v.routable.pdus[0])
+        self.assertNotIn('protocol_id', out)
+        self.assertNotIn('sm_default_msg_id', out)
+        self.assertEqual(out['sar_msg_ref_num'], I(9))
+        # an object read lazily then changed in place, next to a written name
+        v = RUNTIME.intercept(load("from smpp.pdu.pdu_types import *\np = routable.pdu.params\n"
+                                   "p['data_coding'].schemeData = DataCodingDefault.UCS2\n"
+                                   "p['source_addr'] = 'abc'\n"), mk())
+        out = params_of(v.routable.pdus[0])
+        self.assertEqual((out['data_coding'], out['source_addr']), (I(8), X('abc')))
+        self.assertEqual(out['esm_class'], I(0))
+
+    def test_written_back_by_splicing(self):
+        # the host's text is kept, only the values written are replaced (any spacing)
+        for text in ('[["source_addr",{"b":"1"}],["protocol_id",0],["short_message",{"b":"hi"}]]',
+                     '[ [ "source_addr" , {"b": "1"} ] ,\n [ "protocol_id" , 0 ] , ["short_message", {"b": "hi"}] ]',
+                     '[["source_addr", {"t": "[\\"protocol_id\\", 5]"}], ["protocol_id", 0], ["short_message", {"b": "hi"}]]'):
+            r = routable(pdus=[T.Pdu('submit_sm', 1, text, [])])
+            v = RUNTIME.intercept(load("p = routable.pdu.params\np['protocol_id'] = 7\n"
+                                       "assert p['short_message'] == b'hi'\n"
+                                       "p['sm_default_msg_id'] = p['protocol_id'] + 1\n"), r)
+            out = v.routable.pdus[0].params
+            self.assertEqual(json.loads(out), [[k, 7 if k == 'protocol_id' else val]
+                                               for k, val in json.loads(text)] + [['sm_default_msg_id', 8]], text)
+            prefix = text[:text.index('protocol_id')]
+            self.assertTrue(out.startswith(prefix), (out, text))
+        r = routable(pdus=[T.Pdu('submit_sm', 1, '[]', [])])
+        v = RUNTIME.intercept(load("routable.pdu.params['protocol_id'] = 7"), r)
+        self.assertEqual(json.loads(v.routable.pdus[0].params), [['protocol_id', 7]])
+        # a duplicate name: the last one counts, as in a dict
+        r = routable(pdus=[T.Pdu('submit_sm', 1, '[["protocol_id", 1], ["protocol_id", 2]]', [])])
+        self.assertTrue(RUNTIME.filter(load("result = routable.pdu.params['protocol_id'] == 2"), r))
+        self.assertTrue(RUNTIME.filter(load("result = dict(routable.pdu.params)['protocol_id'] == 2"), r))
+
     def test_unencodable_values_are_failures(self):
         f = raised(intercept, "routable.pdu.params['source_addr'] = 12.5")
         self.assertIn('source_addr: a float value cannot be sent', f.value.split('\n')[0])
@@ -774,12 +847,13 @@ class PduTypes(Base):
             "p = routable.pdu.params\n"
             "result = p['short_message'] == bytes(range(256)) and p['message_payload'] == 'héllo ✓' "
             "and p['source_port'] == 9200 and p['schedule_delivery_time'] is None"), r))
+        names_in = param_names(r.pdus[0])
         v = RUNTIME.intercept(load(
             "p = routable.pdu.params\n"
             "p['short_message'] = p['short_message'][::-1]\n"
             "p['destination_addr'] = 'é😀'\n"
             "p['sm_default_msg_id'] = 7\n"
-            "p['dest_port'] = 1234\n"), r)
+            "p['destination_port'] = 1234\n"), r)
         text = v.routable.pdus[0].params
         pairs = json.loads(text)
         self.assertIsInstance(pairs, list)
@@ -789,16 +863,16 @@ class PduTypes(Base):
         self.assertEqual(out['short_message']['b'].encode('latin-1'), every_byte[::-1])
         self.assertEqual(out['destination_addr'], {'t': 'é😀'})
         self.assertEqual(out['message_payload'], {'t': 'héllo ✓'})  # as sent
-        self.assertEqual((out['sm_default_msg_id'], out['dest_port']), (7, 1234))
+        self.assertEqual((out['sm_default_msg_id'], out['destination_port']), (7, 1234))
         self.assertIs(type(out['source_addr_ton']), int)
         # PDU order kept, a new name last
-        self.assertEqual([k for k, _ in pairs][-1], 'dest_port')
-        self.assertEqual([k for k, _ in pairs][:-1], list(json.loads(mandatory(
-            short_message=O(b''), message_payload=X(''), source_port=I(0)))[i][0] for i in range(18)))
+        self.assertEqual([k for k, _ in pairs][-1], 'destination_port')
+        self.assertEqual([k for k, _ in pairs][:-1], names_in)
 
     def test_malformed_json_is_a_failure_when_read(self):
         r = routable(pdus=[T.Pdu('submit_sm', 1, '[["source_addr", {"x": 1}]]', [])])
-        self.assertIsInstance(raised(RUNTIME.filter, load("result = routable.pdu.params is None"), r), Raised)
+        self.assertIsInstance(raised(RUNTIME.filter, load("result = routable.pdu.params['source_addr'] is None"), r), Raised)
+        self.assertIsInstance(raised(RUNTIME.filter, load("result = len(routable.pdu.params) == 0"), r), Raised)
         # never read: nothing parsed, the string goes back as it came
         r = routable(pdus=[T.Pdu('submit_sm', 1, 'not json', [])])
         v = RUNTIME.intercept(load("routable.addTag(1)"), r)
@@ -843,6 +917,30 @@ class Sandbox(Base):
     def test_print_and_stderr_go_to_the_log(self):
         intercept("import sys\nprint('hello', 42)\nprint('partial', end='')\nsys.stderr.write('oops\\n')")
         self.assertEqual(HOST.logs, [('info', 'hello 42'), ('error', 'oops'), ('info', 'partial')])
+
+    def test_resident_sandbox(self):
+        """Inside the component the sandbox stays entered between calls (core._RESIDENT):
+        the same behaviour, run here by forcing that mode."""
+        from smsgate_runtime import core, sandbox
+        saved = (core._RESIDENT, sys.stdout, sys.stderr, sandbox.ImportGuard.active)
+        core._RESIDENT = True
+        try:
+            intercept("import sys\nprint('hello', 42)\nprint('partial', end='')\nsys.stderr.write('oops\\n')")
+            self.assertEqual(HOST.logs, [('info', 'hello 42'), ('error', 'oops'), ('info', 'partial')])
+            self.assertIs(sys.stdout, sandbox.STDOUT)
+            self.assertTrue(sandbox.ImportGuard.active)
+            # a script replacing the streams: put back after it
+            HOST.reset()
+            intercept("import sys, io\nsys.stdout = io.StringIO()\nsys.stderr = None\n")
+            self.assertIs(sys.stdout, sandbox.STDOUT)
+            self.assertIs(sys.stderr, sandbox.STDERR)
+            self.assertTrue(filter("print('f')\nresult = True"))
+            self.assertEqual(HOST.logs, [('info', 'f')])
+            f = raised(filter, 'import MySQLdb')
+            self.assertTrue(f.value.startswith("ModuleNotFoundError: No module named 'MySQLdb'"), f.value)
+            self.assertTrue(raised(intercept, 'raise ValueError(1)').value.startswith('ValueError: 1'))
+        finally:
+            core._RESIDENT, sys.stdout, sys.stderr, sandbox.ImportGuard.active = saved
 
     def test_reading_a_file(self):
         f = raised(intercept, "open('/etc/passwd').read()")

@@ -24,23 +24,45 @@ pub struct Param {
     pub value: Value,
 }
 
-/// `params` as JSON: `[[name, value], ...]`.
+/// `params` as JSON: `[[name, value], ...]`, written directly (this runs for every message
+/// a script sees).
 pub fn params_json(params: &[Param]) -> String {
-    use serde_json::Value as J;
-    let list: Vec<J> = params
-        .iter()
-        .map(|p| {
-            let v = match &p.value {
-                Value::Int(i) => J::from(*i),
-                Value::Octets(b) => {
-                    serde_json::json!({ "b": b.iter().map(|c| char::from(*c)).collect::<String>() })
-                }
-                Value::Text(t) => serde_json::json!({ "t": t }),
-            };
-            J::Array(vec![J::String(p.name.clone()), v])
-        })
-        .collect();
-    J::Array(list).to_string()
+    let mut out = Vec::with_capacity(64 * params.len() + 2);
+    out.push(b'[');
+    for (i, p) in params.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'[');
+        json_str(&mut out, &p.name);
+        out.push(b',');
+        match &p.value {
+            Value::Int(v) => out.extend_from_slice(v.to_string().as_bytes()),
+            Value::Octets(b) => {
+                out.extend_from_slice(b"{\"b\":");
+                json_str(
+                    &mut out,
+                    &b.iter().map(|c| char::from(*c)).collect::<String>(),
+                );
+                out.push(b'}');
+            }
+            Value::Text(t) => {
+                out.extend_from_slice(b"{\"t\":");
+                json_str(&mut out, t);
+                out.push(b'}');
+            }
+        }
+        out.push(b']');
+    }
+    out.push(b']');
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// `s` as a JSON string (quoted, escaped).
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    if serde_json::to_writer(&mut *out, s).is_err() {
+        out.extend_from_slice(b"\"\"");
+    }
 }
 
 /// The parameters of a runtime's `params` JSON (unreadable entries are skipped).
@@ -307,6 +329,19 @@ pub fn apply(m: &mut Message, after: &Routable, before: &Routable) -> Content {
     let Some(first) = after.pdus.first() else {
         return Content::Unchanged;
     };
+    let Some(given) = before.pdus.first() else {
+        return Content::Unchanged;
+    };
+    if after.pdus.len() == before.pdus.len()
+        && after
+            .pdus
+            .iter()
+            .zip(&before.pdus)
+            .all(|(a, b)| a.params == b.params && a.custom_tlvs == b.custom_tlvs)
+    {
+        // The script touched no parameter (the runtime hands back the very string it got).
+        return Content::Unchanged;
+    }
     let first_params = parse_params(&first.params);
     let mut tlvs = vec![];
     for p in &first_params {
@@ -350,25 +385,30 @@ pub fn apply(m: &mut Message, after: &Routable, before: &Routable) -> Content {
         });
     }
     m.tlvs = tlvs;
-    let short = |p: &Pdu| {
-        parse_params(&p.params)
+    let short_of = |params: Vec<Param>| {
+        params
             .into_iter()
             .find(|x| x.name == "short_message")
             .map(|x| x.value)
     };
+    let short = |p: &Pdu| short_of(parse_params(&p.params));
+    let first_short = first_params
+        .iter()
+        .find(|x| x.name == "short_message")
+        .map(|x| x.value.clone());
     let changed = after.pdus.len() != before.pdus.len()
+        || (first.params != given.params && first_short != short(given))
         || after
             .pdus
             .iter()
             .zip(&before.pdus)
+            .skip(1)
             .any(|(a, b)| a.params != b.params && short(a) != short(b));
     if !changed {
         return Content::Unchanged;
     }
-    if let [only] = after.pdus.as_slice() {
-        if let Some(Value::Text(t)) = short(only) {
-            return Content::Text(t);
-        }
+    if let ([_], Some(Value::Text(t))) = (after.pdus.as_slice(), &first_short) {
+        return Content::Text(t.clone());
     }
     Content::Parts(
         after

@@ -24,6 +24,10 @@
 //! plugin is *stale* (`plugin -l`, `plugin_stale` on `/metrics`) until a good file comes. The
 //! last good version of each plugin is kept in the cache directory ([`lastgood`]): at
 //! startup, a plugin whose file is broken is loaded from there, and stale likewise.
+//!
+//! The host also runs Jasmin's Python scripts (`EvalPyFilter`, `python3(...)` interceptors) on
+//! one CPython component ([`python`]); it exists even with `[plugins] enabled = false`, which
+//! gates the Wasm plugins only, and costs nothing until a component is loaded.
 
 pub mod bindings;
 pub mod convert;

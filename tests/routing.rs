@@ -504,7 +504,7 @@ fn bad_routing_configuration_is_refused_at_load() {
         ),
         (
             "[[filters]]\nfid = \"py\"\ntype = \"EvalPyFilter\"\npyCode = \"/opt/x.py\"\n",
-            "EvalPyFilter needs a plugin host",
+            "cannot read /opt/x.py",
         ),
         (
             "[[mtroutes]]\ntype = \"DefaultRoute\"\norder = 3\nconnector = \"smppc(smpp_1)\"\n",
@@ -519,12 +519,16 @@ fn bad_routing_configuration_is_refused_at_load() {
         let e = load(&format!("{BASE}{snippet}")).unwrap_err();
         assert!(e.contains(want), "{snippet}\n=> {e}");
     }
-    // With [plugins] enabled, EvalPyFilter passes the configuration check (the plugin host
-    // loads the script when the gateway starts).
+    // A readable script passes the configuration check (the plugin host compiles it when the
+    // gateway starts), with or without Wasm plugins.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("f.py");
+    std::fs::write(&script, "result = True\n").expect("script");
     load(&format!(
-        "{BASE}[plugins]\nenabled = true\n[[filters]]\nfid = \"py\"\ntype = \"EvalPyFilter\"\npyCode = \"/opt/x.py\"\n"
+        "{BASE}[[filters]]\nfid = \"py\"\ntype = \"EvalPyFilter\"\npyCode = \"{}\"\n",
+        script.display()
     ))
-    .expect("EvalPyFilter with plugins");
+    .expect("EvalPyFilter with a readable script");
 }
 
 /// A 1,000-route carrier table decides like the linear scan for destinations all over it.

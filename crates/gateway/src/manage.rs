@@ -319,15 +319,9 @@ impl Manager {
             .ok_or_else(|| ScriptError::Unavailable("the gateway is stopping".into()))?;
         match host.python_script(Some(path), &source, kind) {
             Ok(_) => Ok(source),
-            Err(e)
-                if e.contains("Python runtime")
-                    || e.contains(smsgate_plugins::python::RUNTIME_FILE) =>
-            {
-                Err(ScriptError::Unavailable(e))
-            }
             // Jasmin compiles with no file name (`compile(pyCode, '', 'exec')`): its message
             // reads `invalid syntax (, line 3)`.
-            Err(e) => {
+            Err(smsgate_plugins::python::PyError::Raised(e)) => {
                 let base = Path::new(path)
                     .file_name()
                     .map(|b| b.to_string_lossy().into_owned())
@@ -337,6 +331,7 @@ impl Manager {
                     e.replace(&format!("({base}, line"), "(, line"),
                 ))
             }
+            Err(e) => Err(ScriptError::Unavailable(e.to_string())),
         }
     }
 

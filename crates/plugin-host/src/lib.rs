@@ -1119,7 +1119,7 @@ impl PluginHost {
         path: Option<&str>,
         source: &str,
         kind: python::ScriptKind,
-    ) -> Result<Arc<python::Script>, String> {
+    ) -> Result<Arc<python::Script>, python::PyError> {
         self.python.script(path, source, kind)
     }
 }
@@ -1141,7 +1141,8 @@ impl ScriptHost for PluginHost {
         let path = read_from.as_deref().or(path);
         let script = self
             .python
-            .script(path, &source, python::ScriptKind::Filter)?;
+            .script(path, &source, python::ScriptKind::Filter)
+            .map_err(|e| e.to_string())?;
         Ok(Arc::new(PyFilter {
             host: self.me.clone(),
             script,

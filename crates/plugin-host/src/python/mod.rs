@@ -320,14 +320,14 @@ impl PythonRuntime {
     }
 
     /// Compile script `source` (`name`: the path its rule names, none for inline code) for
-    /// `kind`: the error is Python's message for a syntax error, or why the runtime is not
-    /// available.
+    /// `kind`. Errors: [`PyError::Raised`] with Python's message for a syntax error,
+    /// [`PyError::Unavailable`] when the runtime is not there.
     pub fn script(
         &self,
         name: Option<&str>,
         source: &str,
         kind: ScriptKind,
-    ) -> Result<Arc<Script>, String> {
+    ) -> Result<Arc<Script>, PyError> {
         let id = content_hash(source.as_bytes());
         let name = name
             .map(str::to_string)
@@ -358,11 +358,11 @@ impl PythonRuntime {
             timeout: Duration::from_millis(timeout_ms),
         });
         // Compile it now, in a filter instance (compiling needs no I/O).
-        let l = self.loaded().map_err(|e| e.to_string())?;
+        let l = self.loaded()?;
         if kind == ScriptKind::Interceptor {
-            self.intercept_pre(&l).map_err(|e| e.to_string())?;
+            self.intercept_pre(&l)?;
         }
-        let mut w = self.take_filter(&l, &script).map_err(|e| e.to_string())?;
+        let mut w = self.take_filter(&l, &script)?;
         match w
             .inst
             .call_load(&mut w.store, &script.id, &script.name, &script.source)
@@ -374,9 +374,9 @@ impl PythonRuntime {
             }
             Ok(Err(msg)) => {
                 put_back(&l.filters_idle, w);
-                Err(msg)
+                Err(PyError::Raised(msg))
             }
-            Err(e) => Err(self.stopped(&script, &w.store, e).to_string()),
+            Err(e) => Err(self.stopped(&script, &w.store, e)),
         }
     }
 

@@ -447,6 +447,24 @@ impl Plugin {
     }
 }
 
+/// One Prometheus metric family: its `# TYPE` and `# HELP` lines, then one sample per row,
+/// labelled `label="<row name>"` (escaped as the text format wants).
+pub(crate) fn metric_family<'a>(
+    out: &mut String,
+    metric: &str,
+    kind: &str,
+    help: &str,
+    label: &str,
+    rows: impl Iterator<Item = (&'a str, u64)>,
+) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "# TYPE {metric} {kind}\n# HELP {metric} {help}");
+    for (name, value) in rows {
+        let name = name.replace('\\', "\\\\").replace('"', "\\\"");
+        let _ = writeln!(out, "{metric}{{{label}=\"{name}\"}} {value}");
+    }
+}
+
 /// The summary line of failures not logged one by one.
 fn log_summary(name: &str, n: u64, last: &str, interval: Duration) {
     tracing::warn!(
@@ -671,7 +689,6 @@ impl PluginHost {
     /// Prometheus text of every plugin's counters (`plugin_<counter>{plugin="<name>"}`),
     /// appended to the HTTP API's `/metrics`.
     pub fn render_prometheus(&self, out: &mut String) {
-        use std::fmt::Write;
         let mut slots: Vec<Arc<Slot>> = self.slots.read().values().cloned().collect();
         slots.sort_by(|a, b| a.name.cmp(&b.name));
         type Item = (&'static str, &'static str, fn(&PluginCounters) -> u64);
@@ -700,32 +717,28 @@ impl PluginHost {
             }),
         ];
         for (name, help, get) in items {
-            let _ = writeln!(
+            let rows = slots.iter().map(|s| (s.name.as_str(), get(&s.counters)));
+            metric_family(
                 out,
-                "# TYPE plugin_{name} counter\n# HELP plugin_{name} {help}"
+                &format!("plugin_{name}"),
+                "counter",
+                help,
+                "plugin",
+                rows,
             );
-            for s in &slots {
-                let _ = writeln!(
-                    out,
-                    "plugin_{name}{{plugin=\"{}\"}} {}",
-                    s.name,
-                    get(&s.counters)
-                );
-            }
         }
-        let _ = writeln!(
-            out,
-            "# TYPE plugin_stale gauge\n# HELP plugin_stale 1 when the plugin's file was refused and its last good version serves instead."
-        );
-        for s in &slots {
+        let rows = slots.iter().map(|s| {
             let stale = s.current.read().is_some() && s.stale.read().is_some();
-            let _ = writeln!(
-                out,
-                "plugin_stale{{plugin=\"{}\"}} {}",
-                s.name,
-                u8::from(stale)
-            );
-        }
+            (s.name.as_str(), u64::from(stale))
+        });
+        metric_family(
+            out,
+            "plugin_stale",
+            "gauge",
+            "1 when the plugin's file was refused and its last good version serves instead.",
+            "plugin",
+            rows,
+        );
     }
 
     /// Load (or replace) plugin `name` from `bytes` with `manifest`.

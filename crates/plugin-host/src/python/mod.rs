@@ -580,7 +580,6 @@ impl PythonRuntime {
 
     /// Prometheus text of every script's counters (`python_script_<counter>{script="..."}`).
     pub fn render_prometheus(&self, out: &mut String) {
-        use std::fmt::Write;
         let stats = self.stats();
         if stats.is_empty() {
             return;
@@ -617,18 +616,9 @@ impl PythonRuntime {
             ),
         ];
         for (name, help, get) in items {
-            let _ = writeln!(
-                out,
-                "# TYPE python_script_{name} counter\n# HELP python_script_{name} {help}"
-            );
-            for (script, s) in &stats {
-                let _ = writeln!(
-                    out,
-                    "python_script_{name}{{script=\"{}\"}} {}",
-                    script.replace('\\', "\\\\").replace('"', "\\\""),
-                    get(s)
-                );
-            }
+            let rows = stats.iter().map(|(script, s)| (script.as_str(), get(s)));
+            let metric = format!("python_script_{name}");
+            crate::metric_family(out, &metric, "counter", help, "script", rows);
         }
     }
 }

@@ -105,6 +105,23 @@ fn install(wasm: &Path, dir: &Path, krate: &str, name: &str, toml: &str) {
     .expect("copy");
 }
 
+/// Two MT tables sending to `black` what filter `bl` matches and the rest to `sim`: one with
+/// `filter` (fid `bl`), one with the native filter it stands for (destinations `^3369999`).
+fn filter_tables(filter: FilterConfig, opts: &BuildOptions) -> (RoutingTable, RoutingTable) {
+    let mut native = FilterConfig::new("bl", "DestinationAddrFilter");
+    native.destination_addr = Some("^3369999".into());
+    let mut route = RouteConfig::new("StaticMTRoute", 10);
+    route.connector = Some("smppc(black)".into());
+    route.filters = vec!["bl".into()];
+    let mut default = RouteConfig::new("DefaultRoute", 0);
+    default.connector = Some("smppc(sim)".into());
+    let routes = [route, default];
+    let table = |f: FilterConfig| {
+        RoutingTable::build_with(TableKind::Mt, &routes, &[f], opts).expect("table")
+    };
+    (table(filter), table(native))
+}
+
 fn micro(wasm: &Path, tmp: &Path) {
     let dir = tmp.join("plugins");
     let cache = tmp.join("cache");
@@ -156,17 +173,7 @@ fn micro(wasm: &Path, tmp: &Path) {
     };
     let mut f_plugin = FilterConfig::new("bl", "PluginFilter");
     f_plugin.plugin = Some("bl".into());
-    let mut f_native = FilterConfig::new("bl", "DestinationAddrFilter");
-    f_native.destination_addr = Some("^3369999".into());
-    let mut route = RouteConfig::new("StaticMTRoute", 10);
-    route.connector = Some("smppc(black)".into());
-    route.filters = vec!["bl".into()];
-    let mut default = RouteConfig::new("DefaultRoute", 0);
-    default.connector = Some("smppc(sim)".into());
-    let routes = [route, default];
-    let with = RoutingTable::build_with(TableKind::Mt, &routes, &[f_plugin], &opts).expect("table");
-    let without =
-        RoutingTable::build_with(TableKind::Mt, &routes, &[f_native], &opts).expect("table");
+    let (with, without) = filter_tables(f_plugin, &opts);
     let m = message();
     let r = Routable {
         message: &m,
@@ -604,17 +611,7 @@ fn python_micro(tmp: &Path) {
     f_py.py_code = Some(std::env::var("PY_FILTER").unwrap_or_else(|_| {
         "result = routable.pdu.params['destination_addr'].startswith(b'3369999')".into()
     }));
-    let mut f_native = FilterConfig::new("bl", "DestinationAddrFilter");
-    f_native.destination_addr = Some("^3369999".into());
-    let mut route = RouteConfig::new("StaticMTRoute", 10);
-    route.connector = Some("smppc(black)".into());
-    route.filters = vec!["bl".into()];
-    let mut default = RouteConfig::new("DefaultRoute", 0);
-    default.connector = Some("smppc(sim)".into());
-    let routes = [route, default];
-    let with = RoutingTable::build_with(TableKind::Mt, &routes, &[f_py], &opts).expect("table");
-    let without =
-        RoutingTable::build_with(TableKind::Mt, &routes, &[f_native], &opts).expect("table");
+    let (with, without) = filter_tables(f_py, &opts);
     let m = message();
     let r = Routable {
         message: &m,

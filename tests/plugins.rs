@@ -110,27 +110,25 @@ async fn env(prepare: impl FnOnce(&Path), extra: &str) -> Env {
         .with_ansi(false)
         .with_writer(|| Tee)
         .try_init();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let plugins_dir = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins_dir).expect("plugins dir");
-    prepare(&plugins_dir);
-    let sim = simulator().await;
-    let black = simulator().await;
-    let http_port = free_port();
-    let toml = format!(
-        "{}\n[[smppccs]]\ncid = \"black\"\nhost = \"127.0.0.1\"\nport = {}\ncon_fail_delay = 1\n\n[plugins]\nenabled = true\ndir = \"{}\"\ncache_dir = \"{}\"\nwatch_ms = 50\n{extra}",
-        config_toml(dir.path(), http_port, sim.addr.port()),
-        black.addr.port(),
-        plugins_dir.display(),
-        dir.path().join("cache").display(),
-    );
-    let gw = gateway(load(&toml, dir.path())).await;
-    wait_for(10, "both SMSCs bound", || {
-        sim.stats().binds.load(Ordering::Relaxed) >= 1
-            && black.stats().binds.load(Ordering::Relaxed) >= 1
+    let mut plugins_dir = PathBuf::new();
+    let TwoSmscs {
+        gw,
+        sim,
+        black,
+        http,
+        toml,
+        dir,
+    } = two_smscs(|data| {
+        plugins_dir = data.join("plugins");
+        std::fs::create_dir_all(&plugins_dir).expect("plugins dir");
+        prepare(&plugins_dir);
+        format!(
+            "[plugins]\nenabled = true\ndir = \"{}\"\ncache_dir = \"{}\"\nwatch_ms = 50\n{extra}",
+            plugins_dir.display(),
+            data.join("cache").display(),
+        )
     })
     .await;
-    let http = gw.http_addr.expect("http");
     Env {
         gw,
         sim,

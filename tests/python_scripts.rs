@@ -82,24 +82,21 @@ async fn env(extra: &str) -> Env {
         .await
         .expect("runtime")
         .clone();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sim = simulator().await;
-    let black = simulator().await;
-    let http_port = free_port();
-    let toml = format!(
-        "{}\n[[smppccs]]\ncid = \"black\"\nhost = \"127.0.0.1\"\nport = {}\ncon_fail_delay = 1\n\n[plugins]\ncache_dir = \"{}\"\n[plugins.python]\nruntime = \"{}\"\n{extra}",
-        config_toml(dir.path(), http_port, sim.addr.port()),
-        black.addr.port(),
-        cache.display(),
-        rt.display(),
-    );
-    let gw = gateway(load(&toml, dir.path())).await;
-    wait_for(10, "both SMSCs bound", || {
-        sim.stats().binds.load(Ordering::Relaxed) >= 1
-            && black.stats().binds.load(Ordering::Relaxed) >= 1
+    let TwoSmscs {
+        gw,
+        sim,
+        black,
+        http,
+        toml,
+        dir,
+    } = two_smscs(|_| {
+        format!(
+            "[plugins]\ncache_dir = \"{}\"\n[plugins.python]\nruntime = \"{}\"\n{extra}",
+            cache.display(),
+            rt.display(),
+        )
     })
     .await;
-    let http = gw.http_addr.expect("http");
     Env {
         gw,
         sim,

@@ -526,3 +526,45 @@ pub async fn jcli_session(addr: SocketAddr, lines: &[&str]) -> Vec<String> {
     }
     answers
 }
+
+/// A gateway on two simulated SMSCs: `sim` (the default route of [`config_toml`]) and `black`
+/// (connector `black`, for what filters and routes send elsewhere).
+pub struct TwoSmscs {
+    pub gw: Arc<Gateway>,
+    pub sim: Simulator,
+    pub black: Simulator,
+    pub http: SocketAddr,
+    /// The configuration it was started with (to restart it).
+    pub toml: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// Start a [`TwoSmscs`] gateway with `extra(data_dir)` appended to its configuration, once
+/// both connectors are bound.
+pub async fn two_smscs(extra: impl FnOnce(&std::path::Path) -> String) -> TwoSmscs {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator().await;
+    let black = simulator().await;
+    let toml = format!(
+        "{}\n[[smppccs]]\ncid = \"black\"\nhost = \"127.0.0.1\"\nport = {}\ncon_fail_delay = 1\n\n{}",
+        config_toml(dir.path(), free_port(), sim.addr.port()),
+        black.addr.port(),
+        extra(dir.path()),
+    );
+    let gw = gateway(load(&toml, dir.path())).await;
+    wait_for(10, "both SMSCs bound", || {
+        sim.stats().binds.load(Ordering::Relaxed) >= 1
+            && black.stats().binds.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    let http = gw.http_addr.expect("http");
+    TwoSmscs {
+        gw,
+        sim,
+        black,
+        http,
+        toml,
+        dir,
+    }
+}

@@ -73,6 +73,11 @@ CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-plugins" \
 # Python (the runtime's logic against Jasmin's smpp.pdu types and coercions).
 echo "== python runtime (plugins/python)"
 bash plugins/python/build.sh
+# wasmtime-py runs the built component in tests/test_component.py (skipped without it)
+if ! python3 -c 'import wasmtime' >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check wasmtime \
+    || echo "warning: could not install wasmtime-py: the component tests will be skipped" >&2
+fi
 python3 -m unittest discover -s plugins/python/tests 2>&1 | tail -3
 echo "== cargo test"
 cargo test --workspace 2>&1 | tee /tmp/smsgate-test.log

@@ -986,34 +986,41 @@ _CREDENTIAL_SECTIONS = {'authorization': 'authorization', 'authorizations': 'aut
 
 
 def _build_mt_credential(user, d):
-    """Jasmin's MtMessagingCredential (its defaults), then what the host sent (a JSON object
-    of flattened keys, values strings)."""
+    """Jasmin's MtMessagingCredential (its defaults), then what the host sent: a JSON object
+    of sections of keys (the gateway's configuration), or of flattened `section.key` keys."""
     c = A.MtMessagingCredential()
-    auth, filters, defaults, quotas = c.authorizations, c.value_filters, c.defaults, c.quotas
     s = d['_wit'].mt_credential
     items = _loads(s) if s else ()
     if items.__class__ is _dict:
         items = items.items()
     for key, value in items:
-        if value.__class__ is not str:
-            value = 'None' if value is None else str(value)
-        section, _, name = key.partition('.')
-        section = _CREDENTIAL_SECTIONS.get(section.lower())
-        if section is None:
-            continue
-        name = _CREDENTIAL_KEYS[section].get(name, name)
-        if section == 'authorization':
-            auth[name] = value.strip().lower() in ('true', '1', 'yes')
-        elif section == 'value_filter':
-            try:
-                filters[name] = re.compile(value.encode())
-            except (re.error, UnicodeEncodeError):
-                filters[name] = None
-        elif section == 'default_value':
-            defaults[name] = None if value in ('None', '') else value
+        if value.__class__ is _dict:
+            for name, v in value.items():
+                _put_credential(c, key, name, v)
         else:
-            quotas[name] = _parse_quota(value)
+            section, _, name = key.partition('.')
+            _put_credential(c, section, name, value)
     return c
+
+
+def _put_credential(c, section, name, value):
+    if value.__class__ is not str:
+        value = 'None' if value is None else str(value)
+    section = _CREDENTIAL_SECTIONS.get(section.lower())
+    if section is None:
+        return
+    name = _CREDENTIAL_KEYS[section].get(name, name)
+    if section == 'authorization':
+        c.authorizations[name] = value.strip().lower() in ('true', '1', 'yes')
+    elif section == 'value_filter':
+        try:
+            c.value_filters[name] = re.compile(value.encode())
+        except (re.error, UnicodeEncodeError):
+            c.value_filters[name] = None
+    elif section == 'default_value':
+        c.defaults[name] = None if value in ('None', '') else value
+    else:
+        c.quotas[name] = _parse_quota(value)
 
 
 def _build_smpps_credential(user, d):
@@ -1301,8 +1308,9 @@ def _tlvs_out(tlvs, orig, wit_tlvs):
 
 
 def _own_pdu_out(d, wp):
-    """`wp`, the host's record of a PDU object (its __dict__ `d`), updated in place where the
-    script changed something (params, TLVs, seqNum, id)."""
+    """Update `wp`, the host's record of a PDU object (its __dict__ `d`), in place where the
+    script changed something (params, TLVs, seqNum, id): did it?"""
+    changed = False
     params = d.get('params')
     if params is not None:
         s0 = wp.params
@@ -1311,6 +1319,7 @@ def _own_pdu_out(d, wp):
                 out = _params_out(params, s0)
                 if out is not s0:
                     wp.params = out
+                    changed = True
         else:  # a dict the script put there
             if not isinstance(params, dict):
                 raise ConversionError('pdu.params must be a dict, not %s' % type(params).__name__)
@@ -1318,22 +1327,26 @@ def _own_pdu_out(d, wp):
             out = _params_json(params, _loads(s0) if s0 else [])
             if out != s0:
                 wp.params = out
+                changed = True
     tlvs = d.get('custom_tlvs')
     if tlvs is not None:
         out_tlvs = _tlvs_out(tlvs, d.get('_orig_tlvs'), wp.custom_tlvs)
         if out_tlvs is not wp.custom_tlvs:
             wp.custom_tlvs = out_tlvs
+            changed = True
     seq = d.get('seqNum')
     if seq is not wp.seq_num and seq != wp.seq_num:
         if seq is not None and not (isinstance(seq, int) and 0 <= seq <= 0xFFFFFFFF):
             raise ConversionError('pdu.seqNum %r is not a 32-bit number' % (seq,))
         wp.seq_num = seq
+        changed = True
     cid = d.get('id')
     if cid is None or cid is not _COMMAND_IDS.get(wp.command):
         command = getattr(cid, 'name', None) or str(cid)
         if command != wp.command:
             wp.command = command
-    return wp
+            changed = True
+    return changed
 
 
 def _new_pdu_out(pdu):
@@ -1352,15 +1365,19 @@ def _new_pdu_out(pdu):
 
 
 def _pdus_out(pdu, wps):
-    """The PDU chain from `pdu` -> WIT records; None when it is still `wps` (the host's list,
-    its records possibly updated in place)."""
+    """The PDU chain from `pdu` -> WIT records (the host's, updated in place, and new ones);
+    None when it is `wps`, the host's list, with no record changed."""
     out = None  # made only when the chain is not `wps`
+    changed = False
     i = 0
     n = len(wps)
     while pdu is not None:
         d = getattr(pdu, '__dict__', None)
         wp = d.get('_wit') if d is not None else None
-        wp = _new_pdu_out(pdu) if wp is None else _own_pdu_out(d, wp)
+        if wp is None:
+            wp = _new_pdu_out(pdu)
+        elif _own_pdu_out(d, wp):
+            changed = True
         if out is None:
             if i >= n or wps[i] is not wp:
                 out = wps[:i]
@@ -1372,7 +1389,9 @@ def _pdus_out(pdu, wps):
             raise ConversionError('more than %d PDUs in pdu.nextPdu (a cycle?)' % _MAX_PDUS)
         pdu = d.get('nextPdu') if d is not None else getattr(pdu, 'nextPdu', None)
     if out is None:
-        return None if i == n else wps[:i]
+        if i == n:
+            return wps if changed else None
+        return wps[:i]
     return out
 
 
@@ -1392,25 +1411,29 @@ def _strings(values):
 
 
 def from_routable(rt, r):
-    """`r` (the WIT record `rt`, the script's `routable`, was made of) with what the script
-    changed: updated in place (only the fields that changed) and returned."""
+    """What the script changed in `rt`, its `routable` made of the WIT record `r`: (PDUs, tags,
+    locks), each None when it is as the host sent it. Only that crosses back to the host."""
     d = getattr(rt, '__dict__', None)
     own = d is not None and d.get('_wit') is r
     if not own and (d is None or not hasattr(rt, 'pdu')):
         raise ConversionError('routable must be a Jasmin routable, not %s' % type(rt).__name__)
+    pdus = tags = locked = None
     if 'pdu' in d:
         pdus = _pdus_out(d['pdu'], r.pdus)
-        if pdus is not None:
-            r.pdus = pdus
     if '_tags' in d or not own:
-        r.tags = _strings(getattr(rt, '_tags', None) or ())
+        tags = _strings(getattr(rt, '_tags', None) or ())
+        if tags == r.tags:
+            tags = None
     if '_pdu_locks' in d:
-        r.locked = _strings(d['_pdu_locks'])
+        locked = _strings(d['_pdu_locks'])
+        if locked == r.locked:
+            locked = None
     if 'datetime' in d:
+        # Nothing downstream reads it (as in Jasmin), but a value that is not a date is the
+        # script's error all the same.
         dt = d['datetime']
         if dt is not d.get('_dt0'):
             datetime_us = _datetime_us(dt)
             if not (S64_MIN <= datetime_us <= S64_MAX):
                 raise ConversionError('routable.datetime is out of range')
-            r.datetime_us = datetime_us
-    return r
+    return pdus, tags, locked

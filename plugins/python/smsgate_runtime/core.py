@@ -121,8 +121,9 @@ def intercept(id, r):
         else:
             _run(code, glo, glo)
         if glo['smpp_status'] is None and glo['http_status'] is None:
-            return _Verdict(_from_routable(glo['routable'], r), None, False, None, [])
-        return _answer(glo, r)
+            pdus, tags, locked = _from_routable(glo['routable'], r)
+            return _Verdict(pdus, tags, locked, None, False, None, [])
+        return _answer(glo)
     except BaseException as e:
         failure = describe(e)
     raise Err(_Failure_Raised(failure))
@@ -147,8 +148,8 @@ def _resident_reset():
     sandbox.reside()
 
 
-def _answer(glo, r):
-    """Both statuses set (after interceptor.py's coercions): the host's routable unchanged."""
+def _answer(glo):
+    """Both statuses set (after interceptor.py's coercions): the routable's changes dropped."""
     smpp_status = glo['smpp_status']
     http_status = glo['http_status']
     # interceptor.py: if one status is set, both must be.
@@ -165,7 +166,7 @@ def _answer(glo, r):
     clean = convert._clean
     pairs = [(clean(str(k)), clean(str(v))) for k, v in items]
     smpp_status = int(smpp_status)
-    return _Verdict(r, smpp_status, smpp_status in KNOWN_STATUSES, int(http_status), pairs)
+    return _Verdict(None, None, None, smpp_status, smpp_status in KNOWN_STATUSES, int(http_status), pairs)
 
 
 def filter(id, r):

@@ -141,8 +141,31 @@ def load(source, id=None, name='/opt/jasmin-scripts/test.py'):
     return id
 
 
+class Outcome:
+    """A verdict beside the routable it was given: the verdict's fields, and `routable`, the
+    given one with the verdict's changes applied (as the host applies them)."""
+
+    def __init__(self, verdict, given):
+        self.verdict = verdict
+        self.given = given
+
+    def __getattr__(self, name):
+        return getattr(self.verdict, name)
+
+    @property
+    def routable(self):
+        v, r = self.verdict, self.given
+        return T.Routable(r.door, r.pdus if v.pdus is None else v.pdus, r.user, r.connector,
+                          r.datetime_us, r.tags if v.tags is None else v.tags,
+                          r.locked if v.locked is None else v.locked)
+
+
+def run_intercept(id, r):
+    return Outcome(RUNTIME.intercept(id, r), r)
+
+
 def intercept(source, r=None, **kw):
-    return RUNTIME.intercept(load(source), r or routable(**kw))
+    return run_intercept(load(source), r or routable(**kw))
 
 
 def filter(source, r=None, **kw):

@@ -14,7 +14,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from support import (HOST, RUNTIME, Err, I, O, T, X, filter, intercept, load,  # noqa: E402
-                     mandatory, param_names, params_of, raised, routable)
+                     mandatory, param_names, params_of, raised, routable, run_intercept)
 
 Raised = T.Failure_Raised
 NotLoaded = T.Failure_NotLoaded
@@ -245,11 +245,12 @@ class DocumentationInterceptors(Base):
         r = routable()
         before = params_of(r.pdus[0])
         names = param_names(r.pdus[0])
-        v = RUNTIME.intercept(load(OVERRIDE_SOURCE), r)
+        v = run_intercept(load(OVERRIDE_SOURCE), r)
         self.assertIsNone(v.smpp_status)
         self.assertIsNone(v.http_status)
-        # the host's record, updated in place
-        self.assertIs(v.routable, r)
+        # the host's records, updated in place; only the PDUs cross back
+        self.assertIs(v.pdus, r.pdus)
+        self.assertEqual((v.tags, v.locked), (None, None))
         out = params_of(v.routable.pdus[0])
         self.assertEqual(out['source_addr'], X('123456789'))
         # everything else as the host sent it, in its order
@@ -392,8 +393,8 @@ class Namespaces(Base):
 
     def test_state_does_not_leak_between_runs(self):
         sid = load('try:\n    seen\n    smpp_status = 1\nexcept NameError:\n    seen = True\n')
-        self.assertIsNone(RUNTIME.intercept(sid, routable()).smpp_status)
-        self.assertIsNone(RUNTIME.intercept(sid, routable()).smpp_status)
+        self.assertIsNone(run_intercept(sid, routable()).smpp_status)
+        self.assertIsNone(run_intercept(sid, routable()).smpp_status)
 
 
 class EvalPyFilters(Base):
@@ -474,10 +475,12 @@ class Routables(Base):
     def test_datetime(self):
         self.assertTrue(filter("import datetime as dt\n"
                                "result = routable.datetime == dt.datetime(2023, 11, 14, 22, 13, 20, 123456)"))
+        # a date assigned is accepted (nothing downstream reads it, as in Jasmin); not a date: refused
         v = intercept("import datetime as dt\nroutable.datetime = dt.datetime(1970, 1, 1, 0, 0, 1)")
-        self.assertEqual(v.routable.datetime_us, 1000000)
-        v = intercept("x = routable.datetime")
-        self.assertEqual(v.routable.datetime_us, 1700000000123456)
+        self.assertEqual((v.pdus, v.tags, v.locked, v.smpp_status), (None, None, None, None))
+        failure = raised(RUNTIME.intercept, load("routable.datetime = 'yesterday'"), routable())
+        self.assertIsInstance(failure, Raised)
+        self.assertIn('routable.datetime must be a datetime', failure.value)
 
     def test_user_and_credential(self):
         self.assertTrue(filter(
@@ -512,6 +515,24 @@ class Routables(Base):
             "assert c.getDefaultValue('source_address') == 'JASMIN'\n"
             "assert (c.getQuota('balance'), c.getQuota('submit_sm_count')) == (12.5, 3)\n"
             "assert c.getQuota('early_decrement_balance_percent') is None\n"
+            "result = True"), r))
+
+    def test_credential_as_the_gateway_sends_it(self):
+        # crates/plugin-host/src/python/convert.rs `user`: the configuration's JSON, typed values
+        cred = json.dumps({'authorization': {'http_send': True, 'http_bulk': False, 'src_addr': False},
+                           'value_filter': {'src_addr': '^33.*', 'dst_addr': '.*'},
+                           'default_value': {'src_addr': None},
+                           'quota': {'balance': 12.5, 'sms_count': None, 'early_percent': 50}})
+        r = T.Routable(T.Door.HTTP, [T.Pdu('submit_sm', None, mandatory(), [])],
+                       T.User('u2', 'bob', 'g2', True, cred), None, 0, [], [])
+        self.assertTrue(RUNTIME.filter(load(
+            "c = routable.user.mt_credential\n"
+            "assert c.getAuthorization('http_send') is True and c.getAuthorization('http_bulk') is False\n"
+            "assert c.getAuthorization('set_source_address') is False\n"
+            "assert c.getValueFilter('source_address').pattern == b'^33.*'\n"
+            "assert c.getDefaultValue('source_address') is None\n"
+            "assert c.getQuota('balance') == 12.5 and c.getQuota('submit_sm_count') is None\n"
+            "assert c.getQuota('early_decrement_balance_percent') == 50\n"
             "result = True"), r))
 
     def test_master_tlv_helpers(self):
@@ -583,11 +604,11 @@ class PduTypes(Base):
                    "routable.addTag('dlr')\n")
         params0 = r.pdus[0].params
         before = params_of(r.pdus[0])
-        v = RUNTIME.intercept(sid, r)
+        v = run_intercept(sid, r)
         self.assertEqual(v.routable.tags, ['dlr'])
         self.assertIs(v.routable.pdus[0].params, params0)
         # written back unchanged: the same records; changed: encoded as smpp.pdu does
-        v = RUNTIME.intercept(load("from smpp.pdu.pdu_types import *\n"
+        v = run_intercept(load("from smpp.pdu.pdu_types import *\n"
                                    "p = routable.pdu.params\n"
                                    "for k in list(p): p[k] = p[k]\n"
                                    "p['message_state'] = MessageState.UNDELIVERABLE\n"
@@ -638,22 +659,23 @@ class PduTypes(Base):
     def test_untouched_pdu_is_the_hosts(self):
         r = routable()
         pdus, pdu, params, user = r.pdus, r.pdus[0], r.pdus[0].params, r.user
-        v = RUNTIME.intercept(load('routable.addTag(1)'), r)
-        self.assertIs(v.routable, r)
+        v = run_intercept(load('routable.addTag(1)'), r)
+        self.assertEqual((v.pdus, v.tags, v.locked), (None, ['1'], None))  # only what changed
         self.assertIs(v.routable.pdus, pdus)
         self.assertIs(v.routable.pdus[0], pdu)
         self.assertIs(v.routable.pdus[0].params, params)  # the very string sent
         self.assertIs(v.routable.user, user)
-        v = RUNTIME.intercept(load("x = routable.pdu.params['esm_class']\ny = routable.pdu.params['data_coding']\n"
+        v = run_intercept(load("x = routable.pdu.params['esm_class']\ny = routable.pdu.params['data_coding']\n"
                                    "routable.pdu.params['source_addr'] = routable.pdu.params['source_addr']\n"
                                    "routable.user.mt_credential.getQuota('balance')"), r)
+        self.assertEqual((v.pdus, v.tags, v.locked), (None, None, None))  # nothing changed
         self.assertIs(v.routable.pdus[0].params, params)
         self.assertIs(v.routable.user, user)
         self.assertIs(v.routable.pdus, pdus)
         # a multipart message whose second part was never read
         r = routable(pdus=[T.Pdu('submit_sm', 1, mandatory(), []), T.Pdu('submit_sm', 2, mandatory(), [])])
         pdus, second = r.pdus, r.pdus[1]
-        v = RUNTIME.intercept(load("routable.pdu.params['source_addr'] = b'x'"), r)
+        v = run_intercept(load("routable.pdu.params['source_addr'] = b'x'"), r)
         self.assertIs(v.routable.pdus, pdus)
         self.assertIs(v.routable.pdus[1], second)
         self.assertEqual(params_of(v.routable.pdus[1])['source_addr'], O(b'33600000001'))
@@ -713,7 +735,7 @@ class PduTypes(Base):
             r = routable()
             params0 = r.pdus[0].params
             expected = params_of(r.pdus[0])
-            v = RUNTIME.intercept(load('p = routable.pdu.params\n' + source), r)
+            v = run_intercept(load('p = routable.pdu.params\n' + source), r)
             out = params_of(v.routable.pdus[0])
             if changes == 'only source_addr':
                 self.assertEqual(out, {'source_addr': X('y')}, source)
@@ -766,7 +788,7 @@ class PduTypes(Base):
         self.assertTrue(f.value.startswith("KeyError: 'nope'"), f.value)
         # deleting / popping a name never read
         r = mk()
-        v = RUNTIME.intercept(load("p = routable.pdu.params\ndel p['protocol_id']\n"
+        v = run_intercept(load("p = routable.pdu.params\ndel p['protocol_id']\n"
                                    "assert 'protocol_id' not in p and p.pop('sm_default_msg_id') == 0\n"
                                    "assert p.pop('sm_default_msg_id', 3) == 3\n"), r)
         out = params_of(v.routable.pdus[0])
@@ -774,7 +796,7 @@ class PduTypes(Base):
         self.assertNotIn('sm_default_msg_id', out)
         self.assertEqual(out['sar_msg_ref_num'], I(9))
         # an object read lazily then changed in place, next to a written name
-        v = RUNTIME.intercept(load("from smpp.pdu.pdu_types import *\np = routable.pdu.params\n"
+        v = run_intercept(load("from smpp.pdu.pdu_types import *\np = routable.pdu.params\n"
                                    "p['data_coding'].schemeData = DataCodingDefault.UCS2\n"
                                    "p['source_addr'] = 'abc'\n"), mk())
         out = params_of(v.routable.pdus[0])
@@ -787,7 +809,7 @@ class PduTypes(Base):
                      '[ [ "source_addr" , {"b": "1"} ] ,\n [ "protocol_id" , 0 ] , ["short_message", {"b": "hi"}] ]',
                      '[["source_addr", {"t": "[\\"protocol_id\\", 5]"}], ["protocol_id", 0], ["short_message", {"b": "hi"}]]'):
             r = routable(pdus=[T.Pdu('submit_sm', 1, text, [])])
-            v = RUNTIME.intercept(load("p = routable.pdu.params\np['protocol_id'] = 7\n"
+            v = run_intercept(load("p = routable.pdu.params\np['protocol_id'] = 7\n"
                                        "assert p['short_message'] == b'hi'\n"
                                        "p['sm_default_msg_id'] = p['protocol_id'] + 1\n"), r)
             out = v.routable.pdus[0].params
@@ -796,7 +818,7 @@ class PduTypes(Base):
             prefix = text[:text.index('protocol_id')]
             self.assertTrue(out.startswith(prefix), (out, text))
         r = routable(pdus=[T.Pdu('submit_sm', 1, '[]', [])])
-        v = RUNTIME.intercept(load("routable.pdu.params['protocol_id'] = 7"), r)
+        v = run_intercept(load("routable.pdu.params['protocol_id'] = 7"), r)
         self.assertEqual(json.loads(v.routable.pdus[0].params), [['protocol_id', 7]])
         # a duplicate name: the last one counts, as in a dict
         r = routable(pdus=[T.Pdu('submit_sm', 1, '[["protocol_id", 1], ["protocol_id", 2]]', [])])
@@ -818,7 +840,7 @@ class PduTypes(Base):
         r = routable(pdus=pdus)
         first = r.pdus[0]
         params0 = first.params
-        v = RUNTIME.intercept(load(
+        v = run_intercept(load(
             "_pdu = routable.pdu\n"
             "while hasattr(_pdu, 'nextPdu'):\n"
             "    _pdu = _pdu.nextPdu\n"
@@ -848,7 +870,7 @@ class PduTypes(Base):
             "result = p['short_message'] == bytes(range(256)) and p['message_payload'] == 'héllo ✓' "
             "and p['source_port'] == 9200 and p['schedule_delivery_time'] is None"), r))
         names_in = param_names(r.pdus[0])
-        v = RUNTIME.intercept(load(
+        v = run_intercept(load(
             "p = routable.pdu.params\n"
             "p['short_message'] = p['short_message'][::-1]\n"
             "p['destination_addr'] = 'é😀'\n"
@@ -875,7 +897,7 @@ class PduTypes(Base):
         self.assertIsInstance(raised(RUNTIME.filter, load("result = len(routable.pdu.params) == 0"), r), Raised)
         # never read: nothing parsed, the string goes back as it came
         r = routable(pdus=[T.Pdu('submit_sm', 1, 'not json', [])])
-        v = RUNTIME.intercept(load("routable.addTag(1)"), r)
+        v = run_intercept(load("routable.addTag(1)"), r)
         self.assertEqual(v.routable.pdus[0].params, 'not json')
         r = routable(pdus=[T.Pdu('submit_sm', 1, '', [])])  # empty: no params at all
         self.assertTrue(RUNTIME.filter(load("result = routable.pdu.params['source_addr'] is None"), r))
@@ -897,11 +919,11 @@ class PduTypes(Base):
                 T.Pdu('submit_sm', 2, mandatory(short_message=O(b'two')), []),
                 T.Pdu('submit_sm', 3, mandatory(short_message=O(b'three')), [])]
         r = routable(pdus=list(pdus))
-        v = RUNTIME.intercept(load("routable.pdu = routable.pdu.nextPdu"), r)
+        v = run_intercept(load("routable.pdu = routable.pdu.nextPdu"), r)
         self.assertEqual([p.seq_num for p in v.routable.pdus], [2, 3])
         self.assertIs(v.routable.pdus[0], pdus[1])
         r = routable(pdus=list(pdus))
-        v = RUNTIME.intercept(load("del routable.pdu.nextPdu.nextPdu\nroutable.pdu.seqNum = 9"), r)
+        v = run_intercept(load("del routable.pdu.nextPdu.nextPdu\nroutable.pdu.seqNum = 9"), r)
         self.assertEqual([p.seq_num for p in v.routable.pdus], [9, 2])
         f = raised(intercept, "routable = 5")
         self.assertIn('ConversionError: routable must be a Jasmin routable, not int', f.value.split('\n')[0])

@@ -154,15 +154,13 @@ import time
 from smsgate_runtime import core
 r = routable._wit
 wp = r.pdus[0]
-p0, tags0, locked0 = wp.params, r.tags, r.locked
+p0 = wp.params
 def t(label, kind, sid, n=400):
     fn = core.filter if kind == 'filter' else core.intercept
     def call():
         fn(sid, r)
-        # an interceptor updates the record in place: undo it
+        # an interceptor updates the host's PDU records in place: undo it
         wp.params = p0
-        r.tags = tags0
-        r.locked = locked0
     for _ in range(50):
         call()
     best = 1e9
@@ -241,7 +239,7 @@ def main(argv):
     print('load ok ->', rt.load('s1', '/t/s1.py', "routable.pdu.params['source_addr'] = '123456789'"))
     print('load bad ->', rt.load('bad', '/t/bad.py', "x = 1\ny = (\n"))
     v = rt.intercept('s1', routable())
-    print('intercept ->', v.routable.pdus[0].params[:120])
+    print('intercept ->', v.pdus[0].params[:120])
     _, results = bench(wasm, fuel)
     print('%-40s %9s %22s%s' % ('per call (us)', 'in guest', 'wasmtime-py best/med',
                                 '   guest fuel/call' if fuel else ''))

@@ -4,7 +4,7 @@
 
 use smsgate_core::model::{Message, Part, Tlv};
 
-use crate::bindings::python::{CustomTlv, Door, Pdu, Routable, User};
+use crate::bindings::python::{CustomTlv, Door, Pdu, Routable, User, Verdict};
 
 /// A PDU parameter's value, as the runtime's JSON carries it (`wit/python/runtime.wit`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,38 +24,85 @@ pub struct Param {
     pub value: Value,
 }
 
-/// `params` as JSON: `[[name, value], ...]`, written directly (this runs for every message
-/// a script sees).
+/// `params` as JSON: `[[name, value], ...]` (the runtime's format, `wit/python/runtime.wit`).
 pub fn params_json(params: &[Param]) -> String {
-    let mut out = Vec::with_capacity(64 * params.len() + 2);
-    out.push(b'[');
-    for (i, p) in params.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'[');
-        json_str(&mut out, &p.name);
-        out.push(b',');
+    let mut w = ParamsJson::new();
+    for p in params {
         match &p.value {
-            Value::Int(v) => out.extend_from_slice(v.to_string().as_bytes()),
-            Value::Octets(b) => {
-                out.extend_from_slice(b"{\"b\":");
-                json_str(
-                    &mut out,
-                    &b.iter().map(|c| char::from(*c)).collect::<String>(),
-                );
-                out.push(b'}');
-            }
-            Value::Text(t) => {
-                out.extend_from_slice(b"{\"t\":");
-                json_str(&mut out, t);
-                out.push(b'}');
+            Value::Int(v) => w.int(&p.name, *v),
+            Value::Octets(b) => w.octets(&p.name, b),
+            Value::Text(t) => w.text(&p.name, t),
+        }
+    }
+    w.finish()
+}
+
+/// Writes a PDU's `params` JSON straight from the values (this runs for every message a
+/// script sees: no intermediate [`Param`]s, no string per value).
+struct ParamsJson {
+    out: Vec<u8>,
+}
+
+impl ParamsJson {
+    fn new() -> ParamsJson {
+        let mut out = Vec::with_capacity(640);
+        out.push(b'[');
+        ParamsJson { out }
+    }
+
+    fn name(&mut self, name: &str) {
+        if self.out.len() > 1 {
+            self.out.push(b',');
+        }
+        self.out.push(b'[');
+        json_str(&mut self.out, name);
+        self.out.push(b',');
+    }
+
+    fn int(&mut self, name: &str, v: i64) {
+        use std::io::Write;
+        self.name(name);
+        // Writing to a Vec cannot fail.
+        let _ = write!(self.out, "{v}]");
+    }
+
+    /// Octets: a JSON string of the characters U+0000-U+00FF, one per octet.
+    fn octets(&mut self, name: &str, b: &[u8]) {
+        self.name(name);
+        self.out.extend_from_slice(b"{\"b\":\"");
+        for &c in b {
+            match c {
+                b'"' => self.out.extend_from_slice(b"\\\""),
+                b'\\' => self.out.extend_from_slice(b"\\\\"),
+                0..=0x1f => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    self.out.extend_from_slice(b"\\u00");
+                    self.out.push(HEX[usize::from(c >> 4)]);
+                    self.out.push(HEX[usize::from(c & 0xf)]);
+                }
+                0x20..=0x7f => self.out.push(c),
+                // U+0080-U+00FF in UTF-8
+                _ => self
+                    .out
+                    .extend_from_slice(&[0xc0 | (c >> 6), 0x80 | (c & 0x3f)]),
             }
         }
-        out.push(b']');
+        self.out.extend_from_slice(b"\"}]");
     }
-    out.push(b']');
-    String::from_utf8(out).unwrap_or_default()
+
+    fn text(&mut self, name: &str, t: &str) {
+        self.name(name);
+        self.out.extend_from_slice(b"{\"t\":");
+        json_str(&mut self.out, t);
+        self.out.extend_from_slice(b"}]");
+    }
+
+    fn finish(mut self) -> String {
+        self.out.push(b']');
+        // Only valid UTF-8 was written (escaped names and texts, octets as two-byte
+        // characters at most).
+        String::from_utf8(self.out).unwrap_or_default()
+    }
 }
 
 /// `s` as a JSON string (quoted, escaped).
@@ -174,14 +221,6 @@ fn tlv_by_name(name: &str) -> Option<(u16, Kind)> {
         .map(|(t, _, k)| (*t, *k))
 }
 
-fn int(v: i64) -> Value {
-    Value::Int(v)
-}
-
-fn octets(b: &[u8]) -> Value {
-    Value::Octets(b.to_vec())
-}
-
 /// The PDUs of `m` as a script sees them: one per part (`parts`: the message's own, or the
 /// parts its content would be split into), each with the message's parameters and its own
 /// payload.
@@ -199,41 +238,35 @@ pub fn routable(m: &Message, door: Door, parts: &[Part], user: Option<User>) -> 
     let pdus = parts
         .iter()
         .map(|p| {
-            let mut params: Vec<Param> = Vec::with_capacity(20);
-            let mut put = |name: &str, value: Value| {
-                params.push(Param {
-                    name: name.to_string(),
-                    value,
-                })
-            };
+            let mut w = ParamsJson::new();
             if !m.service_type.is_empty() {
-                put("service_type", octets(m.service_type.as_bytes()));
+                w.octets("service_type", m.service_type.as_bytes());
             }
-            put("source_addr_ton", int(m.source.ton.into()));
-            put("source_addr_npi", int(m.source.npi.into()));
+            w.int("source_addr_ton", m.source.ton.into());
+            w.int("source_addr_npi", m.source.npi.into());
             if !m.source.addr.is_empty() {
-                put("source_addr", octets(m.source.addr.as_bytes()));
+                w.octets("source_addr", m.source.addr.as_bytes());
             }
-            put("dest_addr_ton", int(m.destination.ton.into()));
-            put("dest_addr_npi", int(m.destination.npi.into()));
-            put("destination_addr", octets(m.destination.addr.as_bytes()));
-            put("esm_class", int(p.esm_class.into()));
-            put("protocol_id", int(m.protocol_id.into()));
-            put("priority_flag", int(m.priority.into()));
+            w.int("dest_addr_ton", m.destination.ton.into());
+            w.int("dest_addr_npi", m.destination.npi.into());
+            w.octets("destination_addr", m.destination.addr.as_bytes());
+            w.int("esm_class", p.esm_class.into());
+            w.int("protocol_id", m.protocol_id.into());
+            w.int("priority_flag", m.priority.into());
             if !m.schedule_delivery_time.is_empty() {
-                put(
+                w.octets(
                     "schedule_delivery_time",
-                    octets(m.schedule_delivery_time.as_bytes()),
+                    m.schedule_delivery_time.as_bytes(),
                 );
             }
             if !m.validity_period.is_empty() {
-                put("validity_period", octets(m.validity_period.as_bytes()));
+                w.octets("validity_period", m.validity_period.as_bytes());
             }
-            put("registered_delivery", int(m.registered_delivery.into()));
-            put("replace_if_present_flag", int(m.replace_if_present.into()));
-            put("data_coding", int(m.data_coding.into()));
-            put("sm_default_msg_id", int(m.sm_default_msg_id.into()));
-            put("short_message", octets(&p.short_message));
+            w.int("registered_delivery", m.registered_delivery.into());
+            w.int("replace_if_present_flag", m.replace_if_present.into());
+            w.int("data_coding", m.data_coding.into());
+            w.int("sm_default_msg_id", m.sm_default_msg_id.into());
+            w.octets("short_message", &p.short_message);
             let mut custom = vec![];
             for t in m.tlvs.iter().chain(p.tlvs.iter()) {
                 match tlv_by_tag(t.tag) {
@@ -242,13 +275,13 @@ pub fn routable(m: &Message, door: Door, parts: &[Part], user: Option<User>) -> 
                             .value
                             .iter()
                             .fold(0i64, |acc, b| (acc << 8) | i64::from(*b));
-                        put(name, int(v));
+                        w.int(name, v);
                     }
                     Some((name, Kind::CString)) => {
                         let v = t.value.strip_suffix(&[0]).unwrap_or(&t.value);
-                        put(name, octets(v));
+                        w.octets(name, v);
                     }
-                    Some((name, Kind::Octets)) => put(name, octets(&t.value)),
+                    Some((name, Kind::Octets)) => w.octets(name, &t.value),
                     None => custom.push(CustomTlv {
                         tag: t.tag,
                         value: t.value.clone(),
@@ -258,7 +291,7 @@ pub fn routable(m: &Message, door: Door, parts: &[Part], user: Option<User>) -> 
             Pdu {
                 command: command.to_string(),
                 seq_num: None,
-                params: params_json(&params),
+                params: w.finish(),
                 custom_tlvs: custom,
             }
         })
@@ -320,28 +353,27 @@ pub enum Content {
     Text(String),
 }
 
-/// Apply the routable a script returned (`after`) to `m`: the first PDU's parameters become
-/// the message's, tags and locks are taken as they are. `before` is what the script was
-/// given: the content counts as changed only when a `short_message` did.
-pub fn apply(m: &mut Message, after: &Routable, before: &Routable) -> Content {
-    m.tags = after.tags.clone();
-    m.locked_params = after.locked.clone();
-    let Some(first) = after.pdus.first() else {
+/// Apply what an interceptor script changed (`v`, a verdict without an answer) to `m`: tags
+/// and locks when it changed them; when it changed a PDU, the first PDU's parameters become
+/// the message's. `before` is what the script was given: the content counts as changed only
+/// when a `short_message` did.
+pub fn apply(m: &mut Message, v: &Verdict, before: &Routable) -> Content {
+    if let Some(tags) = &v.tags {
+        m.tags = tags.clone();
+    }
+    if let Some(locked) = &v.locked {
+        m.locked_params = locked.clone();
+    }
+    // None: the script changed no PDU (the runtime sends back only what changed).
+    let Some(after) = v.pdus.as_deref() else {
+        return Content::Unchanged;
+    };
+    let Some(first) = after.first() else {
         return Content::Unchanged;
     };
     let Some(given) = before.pdus.first() else {
         return Content::Unchanged;
     };
-    if after.pdus.len() == before.pdus.len()
-        && after
-            .pdus
-            .iter()
-            .zip(&before.pdus)
-            .all(|(a, b)| a.params == b.params && a.custom_tlvs == b.custom_tlvs)
-    {
-        // The script touched no parameter (the runtime hands back the very string it got).
-        return Content::Unchanged;
-    }
     let first_params = parse_params(&first.params);
     let mut tlvs = vec![];
     for p in &first_params {
@@ -396,10 +428,9 @@ pub fn apply(m: &mut Message, after: &Routable, before: &Routable) -> Content {
         .iter()
         .find(|x| x.name == "short_message")
         .map(|x| x.value.clone());
-    let changed = after.pdus.len() != before.pdus.len()
+    let changed = after.len() != before.pdus.len()
         || (first.params != given.params && first_short != short(given))
         || after
-            .pdus
             .iter()
             .zip(&before.pdus)
             .skip(1)
@@ -407,12 +438,11 @@ pub fn apply(m: &mut Message, after: &Routable, before: &Routable) -> Content {
     if !changed {
         return Content::Unchanged;
     }
-    if let ([_], Some(Value::Text(t))) = (after.pdus.as_slice(), &first_short) {
+    if let ([_], Some(Value::Text(t))) = (after, &first_short) {
         return Content::Text(t.clone());
     }
     Content::Parts(
         after
-            .pdus
             .iter()
             .map(|p| {
                 let params = parse_params(&p.params);
@@ -436,37 +466,19 @@ pub fn apply(m: &mut Message, after: &Routable, before: &Routable) -> Content {
     )
 }
 
-/// `routable.user` for `u`: the MT credential flattened as `section.key` = value, with
-/// Python's spelling of booleans and `None`.
+/// `routable.user` for `u`: the MT credential as its configuration's JSON (sections of
+/// keys, as the config file spells them); the runtime turns it into Jasmin's credential
+/// object only when a script reads it.
 pub fn user(u: &smsgate_core::model::User) -> User {
-    let mut cred = serde_json::Map::new();
-    if let Ok(serde_json::Value::Object(sections)) = serde_json::to_value(&u.mt_cred) {
-        for (section, v) in sections {
-            let serde_json::Value::Object(keys) = v else {
-                continue;
-            };
-            for (k, v) in keys {
-                let v = match v {
-                    serde_json::Value::Bool(true) => "True".to_string(),
-                    serde_json::Value::Bool(false) => "False".to_string(),
-                    serde_json::Value::Null => "None".to_string(),
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                cred.insert(format!("{section}.{k}"), serde_json::Value::String(v));
-            }
-        }
-    }
     User {
         uid: u.uid.clone(),
         username: u.username.clone(),
         gid: u.gid.clone(),
         enabled: u.enabled,
-        mt_credential: serde_json::Value::Object(cred).to_string(),
+        mt_credential: serde_json::to_string(&u.mt_cred).unwrap_or_else(|_| "{}".into()),
     }
 }
 
-/// `routable.user` when only the ids are known (routing filters).
 pub fn user_ids(uid: &str, username: Option<&str>, gid: &str) -> User {
     User {
         uid: uid.to_string(),
@@ -513,8 +525,24 @@ mod tests {
             .iter()
             .any(|x| x.name == "source_addr" && x.value == Value::Octets(b"JASMIN".to_vec())));
         assert_eq!(p.custom_tlvs.len(), 1);
+        let nothing = Verdict {
+            pdus: None,
+            tags: None,
+            locked: None,
+            smpp_status: None,
+            smpp_status_known: false,
+            http_status: None,
+            extra: vec![],
+        };
         let mut same = m.clone();
-        assert_eq!(apply(&mut same, &before, &before), Content::Unchanged);
+        assert_eq!(apply(&mut same, &nothing, &before), Content::Unchanged);
+        assert_eq!(same, m);
+        // the PDUs sent back as they were: still unchanged
+        let echoed = Verdict {
+            pdus: Some(before.pdus.clone()),
+            ..nothing.clone()
+        };
+        assert_eq!(apply(&mut same, &echoed, &before), Content::Unchanged);
         assert_eq!(same, m);
 
         let mut after = before.clone();
@@ -528,10 +556,14 @@ mod tests {
             }
         }
         after.pdus[0].params = params_json(&params);
-        after.tags.push("42".into());
+        let verdict = Verdict {
+            pdus: Some(after.pdus),
+            tags: Some(vec!["42".into()]),
+            ..nothing
+        };
         let mut changed = m.clone();
         assert_eq!(
-            apply(&mut changed, &after, &before),
+            apply(&mut changed, &verdict, &before),
             Content::Text("bye".into())
         );
         assert_eq!(changed.source.addr, "NEWSRC");

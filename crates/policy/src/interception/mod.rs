@@ -352,7 +352,7 @@ async fn python_intercept(
             }
         }
         (None, _) => {
-            let new_text = match python::convert::apply(m, &verdict.routable, &before) {
+            let new_text = match python::convert::apply(m, &verdict, &before) {
                 python::convert::Content::Unchanged => None,
                 python::convert::Content::Text(t) => Some(t),
                 python::convert::Content::Parts(parts) => Some(parts_text(m.data_coding, &parts)),

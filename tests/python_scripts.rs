@@ -187,6 +187,7 @@ async fn documented_interceptors_through_the_http_api() {
         ("3315", script("jasmin-doc/logging_example.py")),
         ("3316", script("jasmin-doc/lock_param.py")),
         ("3317", script("own/master_namespace.py")),
+        ("3318", script("own/credential.py")),
     ];
     let rules: Vec<(&str, &str)> = rules.iter().map(|(p, s)| (*p, s.as_str())).collect();
     let e = env(&format!("{}{TAG_ROUTE}", mt_interceptors(&rules))).await;
@@ -264,6 +265,14 @@ async fn documented_interceptors_through_the_http_api() {
     assert_eq!(e.send("33170000000").await.0, 200);
     assert_eq!(e.received(&e.sim, "33170000000").await.source_addr, "2");
 
+    // The sending user's credential, as its configuration says (bob: balance 1.0,
+    // sms_count 5; the rest Jasmin's defaults).
+    assert_eq!(e.send_as("bob", "bobpwd", "33180000000").await.0, 200);
+    assert_eq!(
+        e.received(&e.sim, "33180000000").await.source_addr,
+        "bob:True:.*:1.0:5"
+    );
+
     assert_eq!(
         e.metric(&format!(
             "python_script_calls{{script=\"{}\"}}",
@@ -275,7 +284,7 @@ async fn documented_interceptors_through_the_http_api() {
     );
     assert_eq!(
         e.metric("httpapi_interceptor_count").await.as_deref(),
-        Some("9")
+        Some("10")
     );
 }
 

@@ -591,7 +591,6 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Phase 3: HLR lookup (tags), then the MT interception table.
     /// Phase 3: the HLR tag and the MT interception table, counted in the statistics of the
     /// front door the message came through.
     async fn intercept(

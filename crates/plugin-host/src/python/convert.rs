@@ -495,6 +495,38 @@ mod tests {
     use smsgate_core::model::{Channel, Direction};
 
     #[test]
+    fn params_json_carries_every_octet_and_text() {
+        let every: Vec<u8> = (0..=255).collect();
+        let params = vec![
+            Param {
+                name: "short_message".into(),
+                value: Value::Octets(every.clone()),
+            },
+            Param {
+                name: "sm_default_msg_id".into(),
+                value: Value::Int(-7),
+            },
+            Param {
+                name: "message_payload".into(),
+                value: Value::Text("é😀\"\\\n".into()),
+            },
+        ];
+        let json = params_json(&params);
+        // valid JSON, as a JSON parser reads it
+        let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(v[1], serde_json::json!(["sm_default_msg_id", -7]));
+        let chars: Vec<u32> = v[0][1]["b"]
+            .as_str()
+            .expect("b")
+            .chars()
+            .map(u32::from)
+            .collect();
+        assert_eq!(chars, (0..=255).collect::<Vec<u32>>());
+        assert_eq!(parse_params(&json), params);
+        assert_eq!(params_json(&[]), "[]");
+    }
+
+    #[test]
     fn round_trip_keeps_the_message_and_sees_changes() {
         let mut m = Message::new(Direction::Mt, Channel::Http, 1_000);
         m.source.addr = "JASMIN".into();

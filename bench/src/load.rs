@@ -17,9 +17,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-/// Body that every accepted `/send` response starts with (Jasmin-compatible
-/// `Success "<message id>"`).
-const SUCCESS_PREFIX: &[u8] = b"Success \"";
+use crate::peer::Peer;
+
 /// Base of the destination numbers: request `n` goes to `33600000000 + n`, so
 /// every request has a distinct 11-digit MSISDN.
 pub const MSISDN_BASE: u64 = 33_600_000_000;
@@ -46,12 +45,14 @@ pub struct LoadConfig {
     pub keep_alive: bool,
     /// Upper bound for a single exchange.
     pub request_timeout: Duration,
+    /// The gateway's HTTP interface (its request and its acceptance).
+    pub peer: Peer,
 }
 
 /// Counters shared by all workers (and read by the sampler for progress).
 #[derive(Default)]
 pub struct Counters {
-    /// 200 responses whose body starts with `Success "`.
+    /// Responses that accepted the message (smsgate: `200 Success "<id>"`).
     pub accepted: AtomicU64,
     /// Complete responses that were not an acceptance (other status or body).
     pub http_errors: AtomicU64,
@@ -233,7 +234,7 @@ async fn worker(id: usize, cfg: Arc<LoadConfig>, counters: Arc<Counters>, t0: In
         let exchange = send_one(&cfg, &host, &mut conn, n);
         match tokio::time::timeout(cfg.request_timeout, exchange).await {
             Ok(Ok((status, body))) => {
-                if status == StatusCode::OK && body.starts_with(SUCCESS_PREFIX) {
+                if cfg.peer.accepted(status, &body) {
                     latencies.push(start.elapsed().as_micros() as u64);
                     counters.accepted.fetch_add(1, Ordering::Relaxed);
                 } else {
@@ -285,10 +286,7 @@ async fn send_one(
     }
     let sender = conn.as_mut().expect("connection established above");
 
-    let uri = format!(
-        "/send?username=bench&password=benchpwd&to={}&content=hello+benchmark+{n}",
-        MSISDN_BASE + n
-    );
+    let uri = cfg.peer.send_uri(MSISDN_BASE + n, n);
     let mut request = Request::get(uri)
         .header(HOST, host)
         .header(USER_AGENT, "smsgate-bench");

@@ -83,6 +83,7 @@
 
 mod content;
 mod load;
+mod peer;
 mod probe;
 mod procs;
 mod report;
@@ -102,9 +103,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::load::{Counters, LoadConfig};
+use crate::peer::Peer;
 use crate::probe::ProbeClient;
 use crate::procs::Children;
-use crate::report::{Measurements, Settings, Summary};
+use crate::report::{Cpu, Measurements, Settings, Summary};
 
 /// How long to wait for the simulator's control endpoint to come up.
 const SIM_READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -181,6 +183,21 @@ struct Args {
     #[arg(long, value_name = "MODE", default_value = "full", global = true)]
     store_sync: String,
 
+    /// The gateway under test: smsgate, or Kannel (bearerbox + smsbox, HTTP mode only; its
+    /// `sendsms` listens on --http-port).
+    #[arg(long, value_enum, default_value_t = Peer::Smsgate, global = true)]
+    peer: Peer,
+
+    /// Where Kannel's `bearerbox` and `smsbox` are (`apt-get install kannel`).
+    #[arg(long, value_name = "DIR", default_value = "/usr/sbin", global = true)]
+    kannel_bin_dir: PathBuf,
+
+    /// Kannel's bearerbox ports: smsbox connection, then admin (127.0.0.1).
+    #[arg(long, value_name = "PORT", default_value_t = 14013, global = true)]
+    kannel_smsbox_port: u16,
+    #[arg(long, value_name = "PORT", default_value_t = 14014, global = true)]
+    kannel_admin_port: u16,
+
     #[command(subcommand)]
     mode: Option<Mode>,
 }
@@ -236,6 +253,16 @@ impl Args {
             bail!("--store-sync must be full or normal");
         }
         let mut ports = vec![self.http_port, self.smpp_port, self.sim_control_port];
+        match self.peer {
+            Peer::Kannel if self.mode.is_some() => {
+                bail!("--peer kannel drives Kannel's sendsms over HTTP: it has no SMPP server")
+            }
+            Peer::Kannel => ports.extend([self.kannel_smsbox_port, self.kannel_admin_port]),
+            Peer::Raw if self.mode.is_none() => {
+                bail!("--peer raw binds the smpp mode's ESMEs to the simulator: use `smpp`")
+            }
+            _ => {}
+        }
         if let Some(Mode::Smpp(m)) = &self.mode {
             if m.window == 0 || m.sessions == 0 {
                 bail!("--window and --sessions must be at least 1");
@@ -250,8 +277,8 @@ impl Args {
         distinct.dedup();
         if distinct.len() != ports.len() {
             bail!(
-                "--http-port, --smpp-port, --sim-control-port (and smpp --server-port) must all \
-                 differ"
+                "--http-port, --smpp-port, --sim-control-port (and smpp --server-port, Kannel's \
+                 ports) must all differ"
             );
         }
         Ok(())
@@ -408,28 +435,106 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
     eprintln!("SMSC simulator ready (smpp 127.0.0.1:{})", args.smpp_port);
 
     // 2. Gateway.
-    let config_path = work_dir.join("smsgate.toml");
-    write_config(&config_path, &data_dir, args)?;
     let gw_log = work_dir.join("gateway.log");
-    children.gateway = Some(procs::spawn_gateway(&smsgate, &config_path, &gw_log)?);
-    let gw_pid = children.gateway.as_ref().expect("just spawned").id();
-    let ping_url = format!("http://127.0.0.1:{}/ping", args.http_port);
-    procs::wait_ready(
-        "gateway",
-        children.gateway.as_mut().expect("just spawned"),
-        &gw_log,
-        GATEWAY_READY_TIMEOUT,
-        || async {
-            let (status, _) = probe::get(&probe, &ping_url, Duration::from_secs(1)).await?;
-            if status != 200 {
-                bail!("/ping returned HTTP {status}");
-            }
-            Ok(())
-        },
-    )
-    .await?;
+    match args.peer {
+        Peer::Smsgate => {
+            let config_path = work_dir.join("smsgate.toml");
+            write_config(&config_path, &data_dir, args)?;
+            children.gateway = Some(procs::spawn_gateway(&smsgate, &config_path, &gw_log)?);
+            let ping_url = format!("http://127.0.0.1:{}/ping", args.http_port);
+            procs::wait_ready(
+                "gateway",
+                children.gateway.as_mut().expect("just spawned"),
+                &gw_log,
+                GATEWAY_READY_TIMEOUT,
+                || async {
+                    let (status, _) = probe::get(&probe, &ping_url, Duration::from_secs(1)).await?;
+                    if status != 200 {
+                        bail!("/ping returned HTTP {status}");
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+        }
+        Peer::Kannel => {
+            ensure_port_free(args.kannel_smsbox_port, "--kannel-smsbox-port")?;
+            ensure_port_free(args.kannel_admin_port, "--kannel-admin-port")?;
+            let conf = work_dir.join("kannel.conf");
+            peer::write_kannel_conf(
+                &conf,
+                &work_dir,
+                &peer::KannelPorts {
+                    sendsms: args.http_port,
+                    smsbox: args.kannel_smsbox_port,
+                    admin: args.kannel_admin_port,
+                    smsc: args.smpp_port,
+                },
+            )?;
+            children.gateway = Some(procs::spawn_kannel(
+                &args.kannel_bin_dir,
+                "bearerbox",
+                &conf,
+                &gw_log,
+            )?);
+            let admin_url = format!("http://127.0.0.1:{}/status", args.kannel_admin_port);
+            procs::wait_ready(
+                "bearerbox",
+                children.gateway.as_mut().expect("just spawned"),
+                &gw_log,
+                GATEWAY_READY_TIMEOUT,
+                || async {
+                    probe::get(&probe, &admin_url, Duration::from_secs(1))
+                        .await
+                        .map(drop)
+                },
+            )
+            .await?;
+            let smsbox_log = work_dir.join("smsbox.out");
+            children.smsbox = Some(procs::spawn_kannel(
+                &args.kannel_bin_dir,
+                "smsbox",
+                &conf,
+                &smsbox_log,
+            )?);
+            // smsbox answers sendsms (an unauthenticated request is refused) once it is up.
+            let sendsms_url = format!("http://127.0.0.1:{}/cgi-bin/sendsms", args.http_port);
+            procs::wait_ready(
+                "smsbox",
+                children.smsbox.as_mut().expect("just spawned"),
+                &smsbox_log,
+                GATEWAY_READY_TIMEOUT,
+                || async {
+                    probe::get(&probe, &sendsms_url, Duration::from_secs(1))
+                        .await
+                        .map(drop)
+                },
+            )
+            .await?;
+        }
+        Peer::Raw => {}
+    }
+    // Every gateway starts the load with its SMPP connector bound.
+    let deadline = Instant::now() + GATEWAY_READY_TIMEOUT;
+    while args.peer != Peer::Raw
+        && probe::sim_binds(&probe, args.sim_control_port)
+            .await
+            .unwrap_or(0)
+            == 0
+    {
+        if Instant::now() >= deadline {
+            bail!(
+                "{} did not bind to the SMSC simulator within {GATEWAY_READY_TIMEOUT:?} (see {})",
+                args.peer.name(),
+                gw_log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let gw_pids = children.gateway_pids();
     eprintln!(
-        "gateway ready (pid {gw_pid}, http 127.0.0.1:{})",
+        "{} ready (pids {gw_pids:?}, http 127.0.0.1:{})",
+        args.peer.name(),
         args.http_port
     );
 
@@ -437,7 +542,15 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
     let smpp_cfg = match &args.mode {
         Some(Mode::Smpp(m)) => {
             let cfg = smpp::SmppLoadConfig {
-                addr: SocketAddr::from((Ipv4Addr::LOCALHOST, m.server_port)),
+                // --peer raw: straight to the simulator
+                addr: SocketAddr::from((
+                    Ipv4Addr::LOCALHOST,
+                    if args.peer == Peer::Raw {
+                        args.smpp_port
+                    } else {
+                        m.server_port
+                    },
+                )),
                 system_id: "bench".into(),
                 password: "benchpwd".into(),
                 sessions: m.sessions,
@@ -448,9 +561,9 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
             };
             let sessions = smpp::bind_all(&cfg).await?;
             eprintln!(
-                "bound {} transceiver session(s) to the SMPP server 127.0.0.1:{}",
+                "bound {} transceiver session(s) to {}",
                 sessions.len(),
-                m.server_port
+                cfg.addr
             );
             Some((cfg, sessions))
         }
@@ -466,6 +579,7 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
         rate: args.rate,
         keep_alive: args.keep_alive(),
         request_timeout: REQUEST_TIMEOUT,
+        peer: args.peer,
     };
     match &smpp_cfg {
         Some((c, _)) => eprintln!(
@@ -484,12 +598,19 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
         ),
     }
     let counters = Arc::new(Counters::default());
+    let sim_pid = children.sim.as_ref().map(std::process::Child::id);
+    let cpu_of = |pids: &[u32]| probe::read_cpu_all(pids);
+    let cpu0 = Cpu {
+        gateway_s: cpu_of(&gw_pids),
+        sim_s: cpu_of(sim_pid.as_slice()),
+        bench_s: cpu_of(&[std::process::id()]),
+    };
     let t0 = Instant::now();
     let (stop_tx, stop_rx) = watch::channel(false);
     let sampler = tokio::spawn(probe::run_sampler(
         probe.clone(),
         args.sim_control_port,
-        gw_pid,
+        gw_pids.clone(),
         Arc::clone(&counters),
         baseline,
         t0,
@@ -527,11 +648,17 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
     if let Some((_, sessions)) = &smpp_cfg {
         smpp::unbind_all(sessions).await;
     }
-    let final_mem = probe::read_mem(gw_pid);
+    let cpu = Cpu {
+        gateway_s: cpu_of(&gw_pids) - cpu0.gateway_s,
+        sim_s: cpu_of(sim_pid.as_slice()) - cpu0.sim_s,
+        bench_s: cpu_of(&[std::process::id()]) - cpu0.bench_s,
+    };
+    let final_mem = probe::read_mem_all(&gw_pids);
     let gateway_alive = children.gateway_running();
     let summary = Summary::build(
         match &smpp_cfg {
             Some((c, _)) => Settings {
+                gateway: args.peer.name(),
                 mode: "smpp",
                 concurrency: c.sessions * c.window,
                 keep_alive: true,
@@ -540,6 +667,7 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
                 smpp_window: Some(c.window),
             },
             None => Settings {
+                gateway: args.peer.name(),
                 mode: "http",
                 concurrency: args.concurrency,
                 keep_alive: args.keep_alive(),
@@ -556,6 +684,7 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
             samples: &samples,
             final_mem,
             gateway_alive,
+            cpu,
         },
     );
     summary.print_text(&counters.error_samples());

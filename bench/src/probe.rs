@@ -50,6 +50,20 @@ pub async fn get(client: &ProbeClient, url: &str, timeout: Duration) -> Result<(
 struct SimStats {
     /// Total `submit_sm` PDUs received since the simulator started.
     submit_sm: u64,
+    /// Binds accepted since the simulator started.
+    #[serde(default)]
+    binds: u64,
+}
+
+/// Reads the simulator's bind counter (a gateway's connector is up once it is > 0).
+pub async fn sim_binds(client: &ProbeClient, control_port: u16) -> Result<u64> {
+    let url = format!("http://127.0.0.1:{control_port}/stats");
+    let (status, body) = get(client, &url, Duration::from_secs(2)).await?;
+    if status != 200 {
+        bail!("GET {url} returned HTTP {status}");
+    }
+    let stats: SimStats = serde_json::from_slice(&body).context("simulator /stats")?;
+    Ok(stats.binds)
 }
 
 /// Reads the simulator's total `submit_sm` counter.
@@ -94,6 +108,38 @@ pub fn read_mem(pid: u32) -> Option<Mem> {
     })
 }
 
+/// Memory of a gateway made of several processes (Kannel's bearerbox + smsbox): the sums.
+pub fn read_mem_all(pids: &[u32]) -> Option<Mem> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().try_fold(Mem::default(), |acc, pid| {
+        let m = read_mem(*pid)?;
+        Some(Mem {
+            rss_kb: acc.rss_kb + m.rss_kb,
+            hwm_kb: acc.hwm_kb + m.hwm_kb,
+        })
+    })
+}
+
+/// CPU time (user + system) a process has used so far, in seconds, from `/proc/<pid>/stat`
+/// (clock ticks of `USER_HZ`, 100 on Linux); `None` if the process is gone.
+pub fn read_cpu(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: fields are counted after its ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    // rest starts at field 3 (state); utime and stime are fields 14 and 15.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
+/// The summed CPU seconds of `pids` (a process that is gone counts 0).
+pub fn read_cpu_all(pids: &[u32]) -> f64 {
+    pids.iter().filter_map(|p| read_cpu(*p)).sum()
+}
+
 /// One per-second observation taken during the load.
 #[derive(Clone, Copy, Debug)]
 pub struct Sample {
@@ -108,7 +154,7 @@ pub struct Sample {
 pub async fn run_sampler(
     client: ProbeClient,
     control_port: u16,
-    gateway_pid: u32,
+    gateway_pids: Vec<u32>,
     counters: Arc<Counters>,
     baseline: u64,
     t0: Instant,
@@ -128,7 +174,7 @@ pub async fn run_sampler(
             .await
             .ok()
             .map(|v| v.saturating_sub(baseline));
-        let mem = read_mem(gateway_pid);
+        let mem = read_mem_all(&gateway_pids);
         samples.push(Sample { delivered, mem });
 
         let delivered_text = match delivered {
@@ -161,4 +207,28 @@ pub async fn run_sampler(
 /// kB → MB (1 MB = 1024 kB).
 pub fn kb_to_mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_and_memory_of_this_process() {
+        let me = std::process::id();
+        let before = read_cpu(me).expect("own /proc/<pid>/stat");
+        let mut x = 0u64;
+        let t = std::time::Instant::now();
+        while t.elapsed() < Duration::from_millis(300) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        let after = read_cpu(me).expect("stat");
+        assert!(after - before >= 0.1, "{before} -> {after} ({x})");
+        let one = read_mem(me).expect("status");
+        let two = read_mem_all(&[me, me]).expect("status");
+        assert!(one.rss_kb > 0);
+        assert!(two.hwm_kb >= one.hwm_kb * 2); // the peak only grows
+        assert!(read_mem_all(&[]).is_none());
+        assert_eq!(read_cpu(u32::MAX), None);
+    }
 }

@@ -23,7 +23,10 @@ const LOG_TAIL_LINES: usize = 20;
 /// simulator.
 #[derive(Default)]
 pub struct Children {
+    /// smsgate, or Kannel's bearerbox.
     pub gateway: Option<Child>,
+    /// Kannel's smsbox (the HTTP side of a Kannel gateway).
+    pub smsbox: Option<Child>,
     pub sim: Option<Child>,
 }
 
@@ -31,7 +34,10 @@ impl Children {
     /// Stops both children (idempotent).
     pub fn shutdown(&mut self) {
         // Gateway first, so it does not spend its shutdown reconnecting to a
-        // simulator that has already gone away.
+        // simulator that has already gone away (Kannel: smsbox before bearerbox).
+        if let Some(child) = self.smsbox.take() {
+            terminate("smsbox", child, GATEWAY_GRACE);
+        }
         if let Some(child) = self.gateway.take() {
             terminate("gateway", child, GATEWAY_GRACE);
         }
@@ -40,12 +46,30 @@ impl Children {
         }
     }
 
-    /// Whether the gateway process is (still) running.
+    /// Whether the gateway's processes are (still) running (true when the run has none:
+    /// `--peer raw`).
     pub fn gateway_running(&mut self) -> bool {
-        match self.gateway.as_mut() {
-            Some(child) => matches!(child.try_wait(), Ok(None)),
-            None => false,
+        if self.gateway.is_none() && self.smsbox.is_none() {
+            return true;
         }
+        let smsbox_ok = match self.smsbox.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => true,
+        };
+        smsbox_ok
+            && match self.gateway.as_mut() {
+                Some(child) => matches!(child.try_wait(), Ok(None)),
+                None => false,
+            }
+    }
+
+    /// The pids of the gateway's processes.
+    pub fn gateway_pids(&self) -> Vec<u32> {
+        [self.gateway.as_ref(), self.smsbox.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(Child::id)
+            .collect()
     }
 }
 
@@ -128,6 +152,26 @@ pub fn spawn_gateway(smsgate: &Path, config: &Path, log: &Path) -> Result<Child>
                 "starting {} --config {}",
                 smsgate.display(),
                 config.display()
+            )
+        })
+}
+
+/// Starts Kannel's `box` (`bearerbox` or `smsbox`, from `bin_dir`) on `conf`, output to
+/// `log` (its own log files are set in `conf`).
+pub fn spawn_kannel(bin_dir: &Path, which: &str, conf: &Path, log: &Path) -> Result<Child> {
+    let (out, err) = log_stdio(log)?;
+    let bin = bin_dir.join(which);
+    Command::new(&bin)
+        .arg(conf)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .with_context(|| {
+            format!(
+                "starting {} {} (Kannel: apt-get install kannel)",
+                bin.display(),
+                conf.display()
             )
         })
 }

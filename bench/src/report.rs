@@ -10,6 +10,8 @@ use crate::DrainResult;
 
 /// Benchmark settings echoed in the report.
 pub struct Settings {
+    /// The gateway under test: "smsgate" or "kannel".
+    pub gateway: &'static str,
     /// "http" or "smpp".
     pub mode: &'static str,
     /// HTTP: connections; SMPP: sessions x window.
@@ -33,11 +35,26 @@ pub struct Measurements<'a> {
     /// Gateway memory read after the drain.
     pub final_mem: Option<Mem>,
     pub gateway_alive: bool,
+    /// CPU seconds used from the start of the load to the end of the drain.
+    pub cpu: Cpu,
+}
+
+/// CPU seconds (user + system) over the load and the drain, per process group.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cpu {
+    /// The gateway's processes (Kannel: bearerbox + smsbox).
+    pub gateway_s: f64,
+    /// The SMSC simulator.
+    pub sim_s: f64,
+    /// This benchmark (the load generator).
+    pub bench_s: f64,
 }
 
 /// The benchmark result; serialized as the one-line JSON summary.
 #[derive(Serialize, Debug)]
 pub struct Summary {
+    /// The gateway under test: "smsgate" or "kannel".
+    pub gateway: &'static str,
     /// "http" (`/send`) or "smpp" (`submit_sm` to the SMPP server).
     pub mode: &'static str,
     /// Actual load duration (until the last in-flight response), seconds.
@@ -80,6 +97,13 @@ pub struct Summary {
     /// (null where /stats could not be read).
     pub delivered_timeline: Vec<Option<u64>>,
     pub gateway_alive: bool,
+    /// CPU seconds of the gateway's processes from the start of the load to the end of the
+    /// drain, and per message delivered (µs).
+    pub gateway_cpu_s: f64,
+    pub gateway_cpu_us_per_msg: Option<f64>,
+    /// The simulator's and the load generator's CPU seconds, shown apart.
+    pub sim_cpu_s: f64,
+    pub bench_cpu_s: f64,
 }
 
 /// Exact nearest-rank percentile of an ascending-sorted slice (`q` in 0..=1).
@@ -94,6 +118,11 @@ pub fn percentile(sorted: &[u64], q: f64) -> Option<u64> {
 /// Rounds to one decimal place (keeps the JSON readable).
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
+}
+
+/// Rounds to two decimal places.
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 /// "unlimited" or "<R>/s".
@@ -120,7 +149,9 @@ impl Summary {
             .chain(m.final_mem.map(|mem| mem.hwm_kb))
             .max();
 
+        let delivered = m.drain.delivered_total;
         Summary {
+            gateway: settings.gateway,
             mode: settings.mode,
             duration_s: round1(secs),
             concurrency: settings.concurrency,
@@ -152,6 +183,11 @@ impl Summary {
             end_rss_mb: m.final_mem.map(|mem| round1(kb_to_mb(mem.rss_kb))),
             delivered_timeline: m.samples.iter().map(|s| s.delivered).collect(),
             gateway_alive: m.gateway_alive,
+            gateway_cpu_s: round2(m.cpu.gateway_s),
+            gateway_cpu_us_per_msg: (delivered > 0 && settings.gateway != "raw")
+                .then(|| round1(m.cpu.gateway_s * 1e6 / delivered as f64)),
+            sim_cpu_s: round2(m.cpu.sim_s),
+            bench_cpu_s: round2(m.cpu.bench_s),
         }
     }
 
@@ -168,7 +204,8 @@ impl Summary {
             );
         } else {
             println!(
-                "smsgate-bench: duration {:.1}s concurrency {} keep-alive {} target-rate {}",
+                "smsgate-bench {}: duration {:.1}s concurrency {} keep-alive {} target-rate {}",
+                self.gateway,
                 self.duration_s,
                 self.concurrency,
                 if self.keep_alive { "yes" } else { "no" },
@@ -241,6 +278,20 @@ impl Summary {
         if let Some(mb) = self.end_rss_mb {
             println!("gateway-end-rss    {mb:.1} MB");
         }
+        match self.gateway_cpu_us_per_msg {
+            _ if self.gateway == "raw" => {
+                println!("gateway-cpu        none (--peer raw: the ESMEs talk to the simulator)")
+            }
+            Some(us) => println!(
+                "gateway-cpu        {:.2} s, {us:.1} us per message delivered   <- load + drain",
+                self.gateway_cpu_s
+            ),
+            None => println!("gateway-cpu        {:.2} s", self.gateway_cpu_s),
+        }
+        println!(
+            "other-cpu          simulator {:.2} s, load generator {:.2} s",
+            self.sim_cpu_s, self.bench_cpu_s
+        );
         if !self.gateway_alive {
             println!("gateway            EXITED during the run (see gateway.log in the work dir)");
         }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# smsgate beside Kannel on this machine: the same SMSC simulator, the same load tool
+# (smsgate-bench), runs alternated so that machine noise hits both alike; prints the median of
+# each figure, the ratio smsgate/Kannel, smsgate's SMPP server as the front door, and the raw
+# ESME -> simulator pipe with the same window (this setup's physical limit).
+#
+#   scripts/bench-kannel.sh [ROUNDS] [SECONDS]
+#
+# Needs the release build (`cargo build --release -p smsgate -p smsgate-bench`; the directory
+# is $SMSGATE_RELEASE_DIR, default $CARGO_TARGET_DIR/release) and Kannel (Debian's `kannel`
+# package, installed here when missing). Kannel's configuration is written by smsgate-bench
+# (bench/src/peer.rs, README "Benchmarks"): bearerbox + smsbox, one SMPP smsc with
+# max-pending-submits = 200, store-type = file, log level warning, sendsms over HTTP.
+set -euo pipefail
+ROUNDS=${1:-3}
+SECS=${2:-10}
+DIR=${SMSGATE_RELEASE_DIR:-${CARGO_TARGET_DIR:-$HOME/.cache/smsgate-target}/release}
+BENCH="$DIR/smsgate-bench"
+[ -x "$BENCH" ] || { echo "$BENCH not found: cargo build --release -p smsgate -p smsgate-bench" >&2; exit 1; }
+if ! [ -x /usr/sbin/bearerbox ]; then
+  echo "installing Kannel (apt-get install kannel)" >&2
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kannel >/dev/null
+fi
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+
+# run NAME ARGS...: one benchmark, its JSON summary (the last line) appended to $OUT/NAME.
+run() {
+  local name=$1
+  shift
+  "$BENCH" "$@" --duration "$SECS" 2>"$OUT/$name.err" | tail -1 >>"$OUT/$name" \
+    || { echo "$name failed:" >&2; tail -5 "$OUT/$name.err" >&2; exit 1; }
+}
+
+for i in $(seq 1 "$ROUNDS"); do
+  if (( i % 2 )); then
+    run smsgate-http --concurrency 64
+    run kannel-http --peer kannel --concurrency 64
+  else
+    run kannel-http --peer kannel --concurrency 64
+    run smsgate-http --concurrency 64
+  fi
+  run smsgate-smpp smpp
+  run raw-smpp smpp --peer raw
+  echo "round $i/$ROUNDS done" >&2
+done
+
+python3 - "$OUT" "$SECS" <<'EOF'
+import json, os, statistics, sys
+out = sys.argv[1]
+runs = {n: [json.loads(l) for l in open(os.path.join(out, n)) if l.startswith('{')]
+        for n in ('smsgate-http', 'kannel-http', 'smsgate-smpp', 'raw-smpp')}
+
+def med(name, f):
+    vals = [v for v in (f(r) for r in runs[name]) if v is not None]
+    return statistics.median(vals) if vals else None
+
+figures = [
+    ('accepted msg/s', lambda r: r['accepted_per_s']),
+    ('delivered during load msg/s', lambda r: r['delivered_during_per_s']),
+    ('delivered during / accepted %', lambda r: 100.0 * r['delivered_during'] / r['accepted'] if r['accepted'] else None),
+    ('end to end msg/s (accepted / (load + drain))', lambda r: r['delivered_total'] / (r['duration_s'] + r['drain_s'])),
+    ('gateway CPU us per message', lambda r: r.get('gateway_cpu_us_per_msg')),
+    ('gateway peak RSS MB', lambda r: r['peak_rss_mb']),
+    ('latency p50 us', lambda r: r['p50_us']),
+    ('latency p99 us', lambda r: r['p99_us']),
+    ('simulator CPU s', lambda r: r['sim_cpu_s']),
+    ('load generator CPU s', lambda r: r['bench_cpu_s']),
+]
+def fmt(v):
+    return '-' if v is None else f'{v:,.1f}'
+print(f"{'median of %d rounds, %s s loads' % (len(runs['smsgate-http']), sys.argv[2]):<46}"
+      f"{'smsgate http':>14}{'kannel http':>14}{'smsgate/kannel':>16}{'smsgate smpp':>14}{'raw pipe':>12}")
+for label, f in figures:
+    s, k = med('smsgate-http', f), med('kannel-http', f)
+    ratio = f'{s / k:.2f}' if s is not None and k else '-'
+    print(f"{label:<46}{fmt(s):>14}{fmt(k):>14}{ratio:>16}{fmt(med('smsgate-smpp', f)):>14}{fmt(med('raw-smpp', f)):>12}")
+raw = med('raw-smpp', figures[3][1])
+for name in ('smsgate-http', 'smsgate-smpp', 'kannel-http'):
+    e2e = med(name, figures[3][1])
+    if raw and e2e:
+        print(f"{name} end to end as a fraction of the raw pipe: {e2e / raw:.3f}")
+EOF

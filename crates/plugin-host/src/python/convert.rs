@@ -374,6 +374,15 @@ pub fn apply(m: &mut Message, v: &Verdict, before: &Routable) -> Content {
     let Some(given) = before.pdus.first() else {
         return Content::Unchanged;
     };
+    if after.len() == before.pdus.len()
+        && after
+            .iter()
+            .zip(&before.pdus)
+            .all(|(a, b)| a.params == b.params && a.custom_tlvs == b.custom_tlvs)
+    {
+        // Only a PDU's sequence number or command changed: nothing the message carries.
+        return Content::Unchanged;
+    }
     let first_params = parse_params(&first.params);
     let mut tlvs = vec![];
     for p in &first_params {
@@ -479,6 +488,7 @@ pub fn user(u: &smsgate_core::model::User) -> User {
     }
 }
 
+/// `routable.user` when only the ids are known (routing filters).
 pub fn user_ids(uid: &str, username: Option<&str>, gid: &str) -> User {
     User {
         uid: uid.to_string(),

@@ -471,44 +471,29 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
                     smsc: args.smpp_port,
                 },
             )?;
-            children.gateway = Some(procs::spawn_kannel(
-                &args.kannel_bin_dir,
+            let admin_url = format!("http://127.0.0.1:{}/status", args.kannel_admin_port);
+            let bearerbox_log = gw_log.clone();
+            start_kannel_box(
+                &mut children.gateway,
+                args,
                 "bearerbox",
                 &conf,
-                &gw_log,
-            )?);
-            let admin_url = format!("http://127.0.0.1:{}/status", args.kannel_admin_port);
-            procs::wait_ready(
-                "bearerbox",
-                children.gateway.as_mut().expect("just spawned"),
-                &gw_log,
-                GATEWAY_READY_TIMEOUT,
-                || async {
-                    probe::get(&probe, &admin_url, Duration::from_secs(1))
-                        .await
-                        .map(drop)
-                },
+                &bearerbox_log,
+                &admin_url,
+                &probe,
             )
             .await?;
+            // smsbox answers sendsms (an unauthenticated request is refused) once it is up.
+            let sendsms_url = format!("http://127.0.0.1:{}/cgi-bin/sendsms", args.http_port);
             let smsbox_log = work_dir.join("smsbox.out");
-            children.smsbox = Some(procs::spawn_kannel(
-                &args.kannel_bin_dir,
+            start_kannel_box(
+                &mut children.smsbox,
+                args,
                 "smsbox",
                 &conf,
                 &smsbox_log,
-            )?);
-            // smsbox answers sendsms (an unauthenticated request is refused) once it is up.
-            let sendsms_url = format!("http://127.0.0.1:{}/cgi-bin/sendsms", args.http_port);
-            procs::wait_ready(
-                "smsbox",
-                children.smsbox.as_mut().expect("just spawned"),
-                &smsbox_log,
-                GATEWAY_READY_TIMEOUT,
-                || async {
-                    probe::get(&probe, &sendsms_url, Duration::from_secs(1))
-                        .await
-                        .map(drop)
-                },
+                &sendsms_url,
+                &probe,
             )
             .await?;
         }
@@ -690,6 +675,26 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
     summary.print_text(&counters.error_samples());
     println!("{}", serde_json::to_string(&summary)?);
     Ok(summary)
+}
+
+/// Starts Kannel's `which` box into `slot` (so that it is stopped whatever happens next)
+/// and waits until `url` answers.
+async fn start_kannel_box(
+    slot: &mut Option<std::process::Child>,
+    args: &Args,
+    which: &str,
+    conf: &Path,
+    log: &Path,
+    url: &str,
+    probe: &ProbeClient,
+) -> Result<()> {
+    let child = slot.insert(procs::spawn_kannel(&args.kannel_bin_dir, which, conf, log)?);
+    procs::wait_ready(which, child, log, GATEWAY_READY_TIMEOUT, || async {
+        probe::get(probe, url, Duration::from_secs(1))
+            .await
+            .map(drop)
+    })
+    .await
 }
 
 /// Outcome of the drain phase.

@@ -119,61 +119,56 @@ fn log_stdio(log: &Path) -> Result<(Stdio, Stdio)> {
     Ok((out.into(), err.into()))
 }
 
+/// Starts `cmd` with stdin closed and stdout/stderr to `log`; `what` names it in errors.
+fn spawn_logged(mut cmd: Command, log: &Path, what: impl FnOnce() -> String) -> Result<Child> {
+    let (out, err) = log_stdio(log)?;
+    cmd.stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .with_context(what)
+}
+
 /// Starts `<smsgate> smsc-sim ...`, output to `log`.
 pub fn spawn_sim(smsgate: &Path, smpp_port: u16, control_port: u16, log: &Path) -> Result<Child> {
-    let (out, err) = log_stdio(log)?;
-    Command::new(smsgate)
-        .arg("smsc-sim")
+    let mut cmd = Command::new(smsgate);
+    cmd.arg("smsc-sim")
         .args(["--bind", "127.0.0.1"])
         .args(["--port", &smpp_port.to_string()])
         .args(["--control-port", &control_port.to_string()])
         .args(["--pdu-log", "off"])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .with_context(|| format!("starting {} smsc-sim", smsgate.display()))
+        .env("RUST_LOG", "warn");
+    spawn_logged(cmd, log, || {
+        format!("starting {} smsc-sim", smsgate.display())
+    })
 }
 
 /// Starts `<smsgate> --config <config>` with `RUST_LOG=warn`, output to `log`.
 pub fn spawn_gateway(smsgate: &Path, config: &Path, log: &Path) -> Result<Child> {
-    let (out, err) = log_stdio(log)?;
-    Command::new(smsgate)
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .with_context(|| {
-            format!(
-                "starting {} --config {}",
-                smsgate.display(),
-                config.display()
-            )
-        })
+    let mut cmd = Command::new(smsgate);
+    cmd.arg("--config").arg(config).env("RUST_LOG", "warn");
+    spawn_logged(cmd, log, || {
+        format!(
+            "starting {} --config {}",
+            smsgate.display(),
+            config.display()
+        )
+    })
 }
 
 /// Starts Kannel's `box` (`bearerbox` or `smsbox`, from `bin_dir`) on `conf`, output to
 /// `log` (its own log files are set in `conf`).
 pub fn spawn_kannel(bin_dir: &Path, which: &str, conf: &Path, log: &Path) -> Result<Child> {
-    let (out, err) = log_stdio(log)?;
     let bin = bin_dir.join(which);
-    Command::new(&bin)
-        .arg(conf)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .with_context(|| {
-            format!(
-                "starting {} {} (Kannel: apt-get install kannel)",
-                bin.display(),
-                conf.display()
-            )
-        })
+    let mut cmd = Command::new(&bin);
+    cmd.arg(conf);
+    spawn_logged(cmd, log, || {
+        format!(
+            "starting {} {} (Kannel: apt-get install kannel)",
+            bin.display(),
+            conf.display()
+        )
+    })
 }
 
 /// Polls `check` every 100 ms until it succeeds, the child exits, or `timeout`

@@ -505,17 +505,20 @@ class Routables(Base):
         cred = json.dumps({'authorization.src_addr': 'False', 'authorization.http_send': 'True',
                            'value_filter.dst_addr': '^33', 'default_value.src_addr': 'JASMIN',
                            'quota.balance': '12.5', 'quota.sms_count': '3', 'quota.early_percent': 'None'})
-        r = T.Routable(T.Door.HTTP, [T.Pdu('submit_sm', None, mandatory(), [])],
-                       T.User('u2', 'bob', 'g2', True, cred), None, 0, [], [])
-        self.assertTrue(RUNTIME.filter(load(
-            "c = routable.user.mt_credential\n"
+        self.assertTrue(self.credential_check(cred,
             "assert c.getAuthorization('set_source_address') is False\n"
             "assert c.getAuthorization('http_send') is True and c.getAuthorization('set_priority') is True\n"
             "assert c.getValueFilter('destination_address').pattern == b'^33'\n"
             "assert c.getDefaultValue('source_address') == 'JASMIN'\n"
             "assert (c.getQuota('balance'), c.getQuota('submit_sm_count')) == (12.5, 3)\n"
-            "assert c.getQuota('early_decrement_balance_percent') is None\n"
-            "result = True"), r))
+            "assert c.getQuota('early_decrement_balance_percent') is None\n"))
+
+    @staticmethod
+    def credential_check(cred, asserts):
+        """Does a filter asserting `asserts` on `c`, the credential made of `cred`, match?"""
+        r = T.Routable(T.Door.HTTP, [T.Pdu('submit_sm', None, mandatory(), [])],
+                       T.User('u2', 'bob', 'g2', True, cred), None, 0, [], [])
+        return RUNTIME.filter(load("c = routable.user.mt_credential\n" + asserts + "result = True"), r)
 
     def test_credential_as_the_gateway_sends_it(self):
         # crates/plugin-host/src/python/convert.rs `user`: the configuration's JSON, typed values
@@ -523,17 +526,13 @@ class Routables(Base):
                            'value_filter': {'src_addr': '^33.*', 'dst_addr': '.*'},
                            'default_value': {'src_addr': None},
                            'quota': {'balance': 12.5, 'sms_count': None, 'early_percent': 50}})
-        r = T.Routable(T.Door.HTTP, [T.Pdu('submit_sm', None, mandatory(), [])],
-                       T.User('u2', 'bob', 'g2', True, cred), None, 0, [], [])
-        self.assertTrue(RUNTIME.filter(load(
-            "c = routable.user.mt_credential\n"
+        self.assertTrue(self.credential_check(cred,
             "assert c.getAuthorization('http_send') is True and c.getAuthorization('http_bulk') is False\n"
             "assert c.getAuthorization('set_source_address') is False\n"
             "assert c.getValueFilter('source_address').pattern == b'^33.*'\n"
             "assert c.getDefaultValue('source_address') is None\n"
             "assert c.getQuota('balance') == 12.5 and c.getQuota('submit_sm_count') is None\n"
-            "assert c.getQuota('early_decrement_balance_percent') == 50\n"
-            "result = True"), r))
+            "assert c.getQuota('early_decrement_balance_percent') == 50\n"))
 
     def test_master_tlv_helpers(self):
         v = intercept("assert routable.getTlvParam('sar_msg_ref_num') == 7\n"

@@ -161,7 +161,8 @@ pub fn spawn_gateway(smsgate: &Path, config: &Path, log: &Path) -> Result<Child>
 pub fn spawn_kannel(bin_dir: &Path, which: &str, conf: &Path, log: &Path) -> Result<Child> {
     let bin = bin_dir.join(which);
     let mut cmd = Command::new(&bin);
-    cmd.arg(conf);
+    // -v 2: warnings on the console too (its default is debug, megabytes a second).
+    cmd.args(["-v", "2"]).arg(conf);
     spawn_logged(cmd, log, || {
         format!(
             "starting {} {} (Kannel: apt-get install kannel)",

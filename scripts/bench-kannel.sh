@@ -9,11 +9,14 @@
 # Needs the release build (`cargo build --release -p smsgate -p smsgate-bench`; the directory
 # is $SMSGATE_RELEASE_DIR, default $CARGO_TARGET_DIR/release) and Kannel (Debian's `kannel`
 # package, installed here when missing). Kannel's configuration is written by smsgate-bench
-# (bench/src/peer.rs, README "Benchmarks"): bearerbox + smsbox, one SMPP smsc with
-# max-pending-submits = 200, store-type = file, log level warning, sendsms over HTTP.
+# (bench/src/peer.rs, README "Benchmark"): bearerbox + smsbox, one SMPP smsc with
+# max-pending-submits = $WINDOW, store-type = file, log level warning, sendsms over HTTP.
+# Every gateway gets the same window towards the SMSC: WINDOW (200) is smsgate's connector
+# window, Kannel's max-pending-submits and the raw pipe's ESME window.
 set -euo pipefail
 ROUNDS=${1:-3}
 SECS=${2:-10}
+WINDOW=${WINDOW:-200}
 DIR=${SMSGATE_RELEASE_DIR:-${CARGO_TARGET_DIR:-$HOME/.cache/smsgate-target}/release}
 BENCH="$DIR/smsgate-bench"
 [ -x "$BENCH" ] || { echo "$BENCH not found: cargo build --release -p smsgate -p smsgate-bench" >&2; exit 1; }
@@ -29,7 +32,7 @@ trap 'rm -rf "$OUT"' EXIT
 run() {
   local name=$1
   shift
-  "$BENCH" "$@" --duration "$SECS" 2>"$OUT/$name.err" | tail -1 >>"$OUT/$name" \
+  "$BENCH" "$@" --duration "$SECS" --connector-window "$WINDOW" 2>"$OUT/$name.err" | tail -1 >>"$OUT/$name" \
     || { echo "$name failed:" >&2; tail -5 "$OUT/$name.err" >&2; exit 1; }
 }
 
@@ -42,7 +45,7 @@ for i in $(seq 1 "$ROUNDS"); do
     run smsgate-http --concurrency 64
   fi
   run smsgate-smpp smpp
-  run raw-smpp smpp --peer raw
+  run raw-smpp smpp --peer raw --window "$WINDOW"
   echo "round $i/$ROUNDS done" >&2
 done
 

@@ -175,7 +175,8 @@ struct Args {
     drain_secs: f64,
 
     /// `window` of the gateway's SMPP client connector to the simulator (submit_sm
-    /// outstanding towards the SMSC; the gateway's default is 32).
+    /// outstanding towards the SMSC; the gateway's default is 32); Kannel's
+    /// `max-pending-submits` with --peer kannel.
     #[arg(long, value_name = "N", default_value_t = 32, global = true)]
     connector_window: usize,
 
@@ -469,6 +470,7 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
                     smsbox: args.kannel_smsbox_port,
                     admin: args.kannel_admin_port,
                     smsc: args.smpp_port,
+                    window: args.connector_window,
                 },
             )?;
             let admin_url = format!("http://127.0.0.1:{}/status", args.kannel_admin_port);

@@ -2,8 +2,9 @@
 //!
 //! Kannel (Debian's `kannel` package, 1.4.5) runs as bearerbox + smsbox with one SMPP smsc
 //! towards the same simulator and `sendsms` over HTTP, configured for throughput as the
-//! comparison asks: `max-pending-submits = 200`, `store-type = file`, log level warning. The
-//! configuration is written by [`write_kannel_conf`] and documented in the README.
+//! comparison asks: `max-pending-submits` = the connector window of the run (200 in
+//! `scripts/bench-kannel.sh`), `store-type = file`, log level warning. The configuration is
+//! written by [`write_kannel_conf`] and documented in the README.
 
 use std::path::Path;
 
@@ -59,7 +60,7 @@ impl Peer {
     }
 }
 
-/// Ports of a Kannel instance.
+/// Ports and window of a Kannel instance.
 pub struct KannelPorts {
     /// smsbox's `sendsms-port` (the HTTP side the load drives).
     pub sendsms: u16,
@@ -69,6 +70,9 @@ pub struct KannelPorts {
     pub admin: u16,
     /// The SMSC simulator's SMPP port.
     pub smsc: u16,
+    /// `max-pending-submits`: submit_sm outstanding towards the SMSC (smsgate's connector
+    /// `window`).
+    pub window: usize,
 }
 
 /// Writes `kannel.conf` for a bearerbox + smsbox pair under `work_dir`.
@@ -100,7 +104,7 @@ transceiver-mode = true
 smsc-username = smppclient
 smsc-password = password
 system-type = ""
-max-pending-submits = 200
+max-pending-submits = {window}
 reconnect-delay = 1
 
 group = smsbox
@@ -121,6 +125,7 @@ default-sender = 12345
         smsbox = p.smsbox,
         smsc = p.smsc,
         sendsms = p.sendsms,
+        window = p.window,
     );
     std::fs::write(path, conf).with_context(|| format!("writing {}", path.display()))
 }
@@ -158,6 +163,7 @@ mod tests {
             smsbox: 2,
             admin: 3,
             smsc: 4,
+            window: 200,
         };
         write_kannel_conf(&path, &dir, &ports).unwrap();
         let conf = std::fs::read_to_string(&path).unwrap();

@@ -420,6 +420,11 @@ async fn send_loop(
                     consumer.put_back(std::iter::once(d).chain(batch.by_ref())).await;
                     break 'outer;
                 }
+                // Stopping: what was taken and not sent goes back (the sends in flight end).
+                _ = stop.cancelled() => {
+                    consumer.put_back(std::iter::once(d).chain(batch.by_ref())).await;
+                    break 'outer;
+                }
                 p = consumer.permit() => p,
             };
             let Some(permit) = permit else { break 'outer };

@@ -2,7 +2,8 @@
 # smsgate beside Kannel on this machine: the same SMSC simulator, the same load tool
 # (smsgate-bench), runs alternated so that machine noise hits both alike; prints the median of
 # each figure, the ratio smsgate/Kannel, smsgate's SMPP server as the front door, and the raw
-# ESME -> simulator pipe with the same window (this setup's physical limit).
+# ESME -> simulator pipe with the same window (this setup's physical limit); then smsgate's
+# HTTP API at offered loads of 50%, 100% and 200% of its maximum.
 #
 #   scripts/bench-kannel.sh [ROUNDS] [SECONDS]
 #
@@ -49,11 +50,20 @@ for i in $(seq 1 "$ROUNDS"); do
   echo "round $i/$ROUNDS done" >&2
 done
 
+# Offered loads of 50%, 100% and 200% of smsgate's maximum (the median accepted rate above),
+# paced (open loop: a request behind its slot is sent at once and timed from its slot).
+MAX=$(python3 -c 'import json, statistics, sys; print(int(statistics.median(json.loads(l)["accepted_per_s"] for l in open(sys.argv[1]) if l.startswith("{"))))' "$OUT/smsgate-http")
+for pct in 50 100 200; do
+  run "load-$pct" --concurrency 64 --rate $(( MAX * pct / 100 ))
+done
+echo "offered loads done (maximum $MAX msg/s)" >&2
+
 python3 - "$OUT" "$SECS" <<'EOF'
 import json, os, statistics, sys
 out = sys.argv[1]
 runs = {n: [json.loads(l) for l in open(os.path.join(out, n)) if l.startswith('{')]
-        for n in ('smsgate-http', 'kannel-http', 'smsgate-smpp', 'raw-smpp')}
+        for n in ('smsgate-http', 'kannel-http', 'smsgate-smpp', 'raw-smpp', 'load-50', 'load-100', 'load-200')
+        if os.path.exists(os.path.join(out, n))}
 
 def med(name, f):
     vals = [v for v in (f(r) for r in runs[name]) if v is not None]
@@ -79,6 +89,14 @@ for label, f in figures:
     s, k = med('smsgate-http', f), med('kannel-http', f)
     ratio = f'{s / k:.2f}' if s is not None and k else '-'
     print(f"{label:<46}{fmt(s):>14}{fmt(k):>14}{ratio:>16}{fmt(med('smsgate-smpp', f)):>14}{fmt(med('raw-smpp', f)):>12}")
+print()
+print(f"{'smsgate HTTP, offered load':<28}{'offered/s':>11}{'accepted/s':>12}{'delivered during / accepted':>29}{'refused':>9}{'p50 us':>9}{'p99 us':>9}")
+for pct in (50, 100, 200):
+    for r in runs.get(f'load-{pct}', []):
+        during = 100.0 * r['delivered_during'] / r['accepted'] if r['accepted'] else 0.0
+        print(f"{str(pct) + '% of the maximum':<28}{r['target_rate']:>11,.0f}{r['accepted_per_s']:>12,.0f}"
+              f"{during:>28.1f}%{r['errors']:>9}{str(r['p50_us']):>9}{str(r['p99_us']):>9}")
+print()
 raw = med('raw-smpp', figures[3][1])
 for name in ('smsgate-http', 'smsgate-smpp', 'kannel-http'):
     e2e = med(name, figures[3][1])

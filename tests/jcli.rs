@@ -175,22 +175,20 @@ fn adjust(send: &str, expected: String, actual: String, sim_port: u16) -> (Strin
         expected = fix(&expected);
         actual = fix(&actual);
     }
-    // smsgate's `stats --scripts` (Python scripts' counters) after Jasmin's options.
-    if send == "help stats" {
-        actual = actual
-            .lines()
-            .filter(|l| !l.starts_with("  --scripts "))
+    // smsgate's own help lines: `stats --scripts` (Python scripts' counters) after Jasmin's
+    // options, and the `plugin` command.
+    let without = |text: &str, prefix: &str| {
+        text.lines()
+            .filter(|l| !l.starts_with(prefix))
             .collect::<Vec<_>>()
             .join("\n")
-            + if actual.ends_with('\n') { "\n" } else { "" };
+            + if text.ends_with('\n') { "\n" } else { "" }
+    };
+    if send == "help stats" {
+        actual = without(&actual, "  --scripts ");
     }
     if send == "help" {
-        actual = actual
-            .lines()
-            .filter(|l| !l.starts_with("plugin "))
-            .collect::<Vec<_>>()
-            .join("\n")
-            + if actual.ends_with('\n') { "\n" } else { "" };
+        actual = without(&actual, "plugin ");
     }
     actual = actual
         .replace(", LeastCostMTRoute", "")

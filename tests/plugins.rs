@@ -12,8 +12,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use smsgate::app::Gateway;
-use smsgate::simulator::Simulator;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Build the plugins once per test binary (cargo's own freshness check makes it cheap when
@@ -62,14 +60,23 @@ fn install(dir: &Path, crate_name: &str, name: &str, toml: &str) {
     .expect("copy plugin");
 }
 
+/// The two-SMSC gateway, and where its plugins are.
 struct Env {
-    gw: Arc<Gateway>,
-    sim: Simulator,
-    black: Simulator,
-    http: SocketAddr,
+    base: TwoSmscs,
     plugins_dir: PathBuf,
-    toml: String,
-    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Env {
+    type Target = TwoSmscs;
+    fn deref(&self) -> &TwoSmscs {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut TwoSmscs {
+        &mut self.base
+    }
 }
 
 /// Everything the gateways of this test binary log (the tests' plugin names are unique, so
@@ -111,14 +118,7 @@ async fn env(prepare: impl FnOnce(&Path), extra: &str) -> Env {
         .with_writer(|| Tee)
         .try_init();
     let mut plugins_dir = PathBuf::new();
-    let TwoSmscs {
-        gw,
-        sim,
-        black,
-        http,
-        toml,
-        dir,
-    } = two_smscs(|data| {
+    let base = two_smscs(|data| {
         plugins_dir = data.join("plugins");
         std::fs::create_dir_all(&plugins_dir).expect("plugins dir");
         prepare(&plugins_dir);
@@ -129,15 +129,7 @@ async fn env(prepare: impl FnOnce(&Path), extra: &str) -> Env {
         )
     })
     .await;
-    Env {
-        gw,
-        sim,
-        black,
-        http,
-        plugins_dir,
-        toml,
-        _dir: dir,
-    }
+    Env { base, plugins_dir }
 }
 
 impl Env {
@@ -148,7 +140,7 @@ impl Env {
             self.black.stats().binds.load(Ordering::Relaxed),
         );
         self.gw.shutdown().await;
-        self.gw = gateway(load(&self.toml, self._dir.path())).await;
+        self.gw = gateway(load(&self.toml, self.dir.path())).await;
         wait_for(10, "both SMSCs bound again", || {
             self.sim.stats().binds.load(Ordering::Relaxed) > binds.0
                 && self.black.stats().binds.load(Ordering::Relaxed) > binds.1

@@ -66,13 +66,20 @@ fn runtime() -> &'static (PathBuf, PathBuf) {
     })
 }
 
-struct Env {
-    gw: Arc<Gateway>,
-    sim: Simulator,
-    black: Simulator,
-    http: std::net::SocketAddr,
-    dir: tempfile::TempDir,
-    toml: String,
+/// The two-SMSC gateway with the Python runtime.
+struct Env(TwoSmscs);
+
+impl std::ops::Deref for Env {
+    type Target = TwoSmscs;
+    fn deref(&self) -> &TwoSmscs {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut TwoSmscs {
+        &mut self.0
+    }
 }
 
 /// A gateway with two SMSCs, `sim` (the default route) and `black`, the Python runtime, and
@@ -82,14 +89,7 @@ async fn env(extra: &str) -> Env {
         .await
         .expect("runtime")
         .clone();
-    let TwoSmscs {
-        gw,
-        sim,
-        black,
-        http,
-        toml,
-        dir,
-    } = two_smscs(|_| {
+    let base = two_smscs(|_| {
         format!(
             "[plugins]\ncache_dir = \"{}\"\n[plugins.python]\nruntime = \"{}\"\n{extra}",
             cache.display(),
@@ -97,14 +97,7 @@ async fn env(extra: &str) -> Env {
         )
     })
     .await;
-    Env {
-        gw,
-        sim,
-        black,
-        http,
-        dir,
-        toml,
-    }
+    Env(base)
 }
 
 impl Env {

@@ -628,99 +628,25 @@ class LazyParams(ParamDict):
                 return default
         return v
 
-    def __iter__(self):
-        _materialize(self)
-        return dict.__iter__(self)
-
-    def __reversed__(self):
-        _materialize(self)
-        return dict.__reversed__(self)
-
-    def __len__(self):
-        _materialize(self)
-        return dict.__len__(self)
-
-    def keys(self):
-        _materialize(self)
-        return dict.keys(self)
-
-    def values(self):
-        _materialize(self)
-        return dict.values(self)
-
-    def items(self):
-        _materialize(self)
-        return dict.items(self)
-
-    def __repr__(self):
-        _materialize(self)
-        return dict.__repr__(self)
-
-    def __eq__(self, other):
-        _materialize(self)
-        return dict.__eq__(self, other)
-
-    def __ne__(self, other):
-        _materialize(self)
-        return dict.__ne__(self, other)
-
     __hash__ = None
 
-    def __or__(self, other):
-        _materialize(self)
-        return dict.__or__(self, other)
 
-    def __ror__(self, other):
+def _materializing(method):
+    """`method` of the params dict, called once every param is decoded."""
+    def call(self, *args, **kwargs):
         _materialize(self)
-        return dict.__ror__(self, other)
+        return method(self, *args, **kwargs)
+    call.__name__ = method.__name__
+    return call
 
-    def __sizeof__(self):
-        _materialize(self)
-        return dict.__sizeof__(self)
 
-    def copy(self):
-        _materialize(self)
-        return dict.copy(self)
-
-    def __delitem__(self, key):
-        _materialize(self)
-        ParamDict.__delitem__(self, key)
-
-    def pop(self, key, *default):
-        _materialize(self)
-        return ParamDict.pop(self, key, *default)
-
-    def setdefault(self, key, default=None):
-        _materialize(self)
-        return ParamDict.setdefault(self, key, default)
-
-    def popitem(self):
-        _materialize(self)
-        return ParamDict.popitem(self)
-
-    def clear(self):
-        _materialize(self)
-        ParamDict.clear(self)
-
-    def update(self, *args, **kwargs):
-        _materialize(self)
-        ParamDict.update(self, *args, **kwargs)
-
-    def __ior__(self, other):
-        _materialize(self)
-        return ParamDict.__ior__(self, other)
-
-    def __reduce_ex__(self, protocol):
-        _materialize(self)
-        return ParamDict.__reduce_ex__(self, protocol)
-
-    def __copy__(self):
-        _materialize(self)
-        return ParamDict.__copy__(self)
-
-    def __deepcopy__(self, memo):
-        _materialize(self)
-        return ParamDict.__deepcopy__(self, memo)
+# Anything but reading one name needs the whole dict (ParamDict's own methods where it has
+# them: they note what a script wrote).
+for _name in ('__iter__', '__reversed__', '__len__', 'keys', 'values', 'items', '__repr__',
+              '__eq__', '__ne__', '__or__', '__ror__', '__sizeof__', 'copy', '__delitem__', 'pop',
+              'setdefault', 'popitem', 'clear', 'update', '__ior__', '__reduce_ex__', '__copy__',
+              '__deepcopy__'):
+    setattr(LazyParams, _name, _materializing(getattr(ParamDict, _name)))
 
 
 _MISSING = object()

@@ -29,11 +29,15 @@ one() {
   r=$("$dir/smsgate-bench" --smsgate "$dir/smsgate" --duration "$SECS" --concurrency 64 2>/dev/null)
   echo "http-accepted/s $(awk '/^accepted/ {gsub(/\(/,"",$3); print $3}' <<<"$r")" >>"$OUT/$name"
   echo "http-delivered-during/s $(awk '/^delivered-during/ {gsub(/\(/,"",$3); print $3}' <<<"$r")" >>"$OUT/$name"
+  echo "http-cpu-us/msg $(awk '/^gateway-cpu/ {print $4}' <<<"$r")" >>"$OUT/$name"
+  echo "http-peak-rss-MB $(awk '/^gateway-peak-rss/ {print $2}' <<<"$r")" >>"$OUT/$name"
   fi
   if want smpp; then
   r=$("$dir/smsgate-bench" smpp --smsgate "$dir/smsgate" --duration "$SECS" 2>/dev/null)
   echo "smpp-accepted/s $(awk '/^accepted/ {gsub(/\(/,"",$3); print $3}' <<<"$r")" >>"$OUT/$name"
   echo "smpp-delivered-during/s $(awk '/^delivered-during/ {gsub(/\(/,"",$3); print $3}' <<<"$r")" >>"$OUT/$name"
+  echo "smpp-cpu-us/msg $(awk '/^gateway-cpu/ {print $4}' <<<"$r")" >>"$OUT/$name"
+  echo "smpp-peak-rss-MB $(awk '/^gateway-peak-rss/ {print $2}' <<<"$r")" >>"$OUT/$name"
   fi
   if want plugins; then
   r=$(PLUGIN_BENCH_ONLY=throughput "$dir/examples/plugin_bench" "$SECS" 2>/dev/null)
@@ -69,6 +73,6 @@ for k in old:
     if k not in new or not old[k] or not new[k]:
         continue
     o, n = statistics.median(old[k]), statistics.median(new[k])
-    runs = ' '.join(f'{x:.0f}' for x in old[k]) + ' | ' + ' '.join(f'{x:.0f}' for x in new[k])
-    print(f"{k:<26}{o:>12.0f}{n:>12.0f}{n / o:>9.3f}   {runs}")
+    runs = ' '.join(f'{x:g}' for x in old[k]) + ' | ' + ' '.join(f'{x:g}' for x in new[k])
+    print(f"{k:<26}{o:>12.1f}{n:>12.1f}{n / o:>9.3f}   {runs}")
 EOF

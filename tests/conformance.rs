@@ -57,6 +57,62 @@ async fn unacked_deliveries_come_back_redelivered_after_reopen() {
 }
 
 #[tokio::test]
+async fn bodies_beyond_the_cache_come_from_disk_and_requeued_hand_outs_stay_flagged() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("q.db");
+    let texts: Vec<String> = (0..20).map(|i| format!("message {i}")).collect();
+    {
+        let db = Db::open(&path, true, 1024).expect("db");
+        // Room for about three bodies: the rest are read from the file when handed out.
+        let one = bc::sample("u", 0, "x").to_bytes().len();
+        let b = EmbeddedBroker::open_with_cache(db, one * 3 + 10)
+            .await
+            .expect("broker");
+        for t in &texts {
+            b.publish("q", &bc::sample("u", 0, t))
+                .await
+                .expect("publish");
+        }
+        let got = b.receive("q", 20).await.expect("receive");
+        let read: Vec<String> = got
+            .iter()
+            .map(|d| String::from_utf8_lossy(&d.message.parts[0].short_message).into_owned())
+            .collect();
+        assert_eq!(read, texts, "every body, cached or not, as published");
+        // #0 goes back (its link went down), #1 stays in flight, the rest are acked.
+        b.requeue("q", got[0].tag, &got[0].message, Duration::ZERO)
+            .await
+            .expect("requeue");
+        for d in &got[2..] {
+            b.ack("q", d.tag).await.expect("ack");
+        }
+        let again = b.receive("q", 5).await.expect("receive");
+        assert_eq!(again.len(), 1);
+        assert!(
+            !again[0].redelivered,
+            "a requeue in the same process is no redelivery"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&again[0].message.parts[0].short_message),
+            texts[0]
+        );
+        // The process "dies" with #0 and #1 handed out.
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for round in 0..2 {
+        let db = Db::open(&path, true, 1024).expect("db");
+        let b = EmbeddedBroker::open(db).await.expect("broker");
+        let got = b.receive("q", 10).await.expect("receive");
+        assert_eq!(got.len(), 2, "round {round}: the two not acked survive");
+        assert!(
+            got.iter().all(|d| d.redelivered),
+            "round {round}: both were handed out before the stop"
+        );
+        // Never acked: both come back flagged again after the next start.
+    }
+}
+
+#[tokio::test]
 async fn embedded_redelivery_after_consumer_dies() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("q.db");

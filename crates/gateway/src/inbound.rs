@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 use rusmpp::CommandStatus;
-use uuid::Uuid;
 
 use crate::dlr::{callback_message, Dlr, MO_HTTP_QUEUE};
 use smsgate_core::config::{HttpClientConfig, MoConfig, SmppClientConfig};
@@ -353,7 +352,7 @@ impl Inbound {
         }
         let Some(first) = parts.first() else { return };
         let mut m = first.message.clone();
-        m.id = Uuid::new_v4();
+        m.id = smsgate_core::model::message::new_id();
         m.parts = parts
             .iter()
             .flat_map(|p| p.message.parts.iter().cloned())

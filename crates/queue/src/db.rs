@@ -29,7 +29,16 @@ pub enum DbError {
 /// A write: runs on the writer thread, says whether it succeeded, and returns the reply to
 /// send once the group is committed.
 type Reply = Box<dyn FnOnce() + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+type Run = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+
+/// A write sent to the writer thread.
+struct Job {
+    run: Run,
+    /// Run inside its own savepoint: needed when the closure may run several statements
+    /// (one failing must not leave the others' changes behind). A single statement is
+    /// atomic by itself, and a savepoint costs a copy of every page it touches.
+    savepoint: bool,
+}
 
 /// Handle to the writer thread. Cheap to clone.
 #[derive(Clone)]
@@ -84,14 +93,33 @@ impl Db {
         Ok(Db { tx })
     }
 
-    /// Run `f` inside the next group commit and return its result once committed.
+    /// Run `f` inside the next group commit and return its result once committed. If `f`
+    /// fails, none of its changes are kept (it runs in its own savepoint).
     pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     {
+        self.send_write(f, true).await
+    }
+
+    /// [`Db::write`] for a closure that runs one statement at most (on the hot path: a
+    /// statement is atomic by itself, so no savepoint is taken around it).
+    pub async fn write_statement<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        self.send_write(f, false).await
+    }
+
+    async fn send_write<T, F>(&self, f: F, savepoint: bool) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
         let (otx, orx) = oneshot::channel::<Result<T, DbError>>();
-        let job: Job = Box::new(move |conn: &Connection| {
+        let run: Run = Box::new(move |conn: &Connection| {
             let r = f(conn).map_err(DbError::from);
             let ok = r.is_ok();
             let reply: Reply = Box::new(move || {
@@ -99,7 +127,9 @@ impl Db {
             });
             (ok, reply)
         });
-        self.tx.send(job).map_err(|_| DbError::Closed)?;
+        self.tx
+            .send(Job { run, savepoint })
+            .map_err(|_| DbError::Closed)?;
         match orx.await {
             Ok(r) => r,
             Err(_) => Err(DbError::Closed),
@@ -112,7 +142,7 @@ impl Db {
     where
         F: FnOnce(&Connection) -> Result<(), rusqlite::Error> + Send + 'static,
     {
-        let job: Job = Box::new(move |conn: &Connection| {
+        let run: Run = Box::new(move |conn: &Connection| {
             let r = f(conn);
             if let Err(e) = &r {
                 tracing::warn!(error = %e, "detached database write failed");
@@ -120,7 +150,10 @@ impl Db {
             let reply: Reply = Box::new(|| {});
             (r.is_ok(), reply)
         });
-        let _ = self.tx.send(job);
+        let _ = self.tx.send(Job {
+            run,
+            savepoint: true,
+        });
     }
 }
 
@@ -150,10 +183,15 @@ fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<Job>, max: usize) {
             continue;
         }
         for job in batch.drain(..) {
-            // Each write in its own savepoint: one that fails leaves nothing half-done
-            // behind while the rest of the group commits.
+            // Each write of several statements in its own savepoint: one that fails leaves
+            // nothing half-done behind while the rest of the group commits.
+            if !job.savepoint {
+                let (_, reply) = (job.run)(&conn);
+                replies.push(reply);
+                continue;
+            }
             let _ = run_cached(&conn, "SAVEPOINT job");
-            let (ok, reply) = job(&conn);
+            let (ok, reply) = (job.run)(&conn);
             if !ok {
                 let _ = run_cached(&conn, "ROLLBACK TO job");
             }

@@ -636,7 +636,7 @@ async fn sendbatch(
     }
     let job = BatchJob {
         v: batch::job::JOB_VERSION,
-        id: uuid::Uuid::new_v4().to_string(),
+        id: smsgate_core::model::message::new_id().to_string(),
         kind: JobKind::Jasmin,
         user: user.username.clone(),
         created_at: now,

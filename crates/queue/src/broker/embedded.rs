@@ -1,18 +1,25 @@
 //! The embedded broker: queue rows in the SQLite file (durable), an in-memory index for
 //! ordering (priority, per-owner round-robin, not-before times).
 //!
-//! Bodies are not held in memory: `receive` marks rows as handed out and reads their bodies
-//! in one `UPDATE ... RETURNING` inside a group commit, so a large backlog costs a few dozen
-//! bytes of RAM per message.
+//! Bodies of the head of each queue are held in memory (up to [`BODY_CACHE_BYTES`] in all)
+//! so that handing them out reads nothing; beyond that they stay on disk and `receive` reads
+//! them, so a large backlog costs a few dozen bytes of RAM per message.
+//!
+//! A hand-out is made durable before it is returned, as one small row per hand-out (the ids
+//! it took, in `handouts`), not as a rewrite of every message's row: after a crash, the rows
+//! still queued whose ids a hand-out names come back flagged `redelivered` (the `deliveries`
+//! column they get then is also what older versions wrote at each hand-out). A hand-out's row
+//! is deleted once every message it took is gone from the queue.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use tokio::sync::Notify;
 
 use super::{Broker, BrokerError, Delivery, QueueStats};
@@ -26,11 +33,19 @@ impl From<DbError> for BrokerError {
     }
 }
 
+/// How many bytes of queue bodies the broker keeps in memory by default, over all queues:
+/// what is published while the cache is full is read from disk when handed out.
+pub const BODY_CACHE_BYTES: usize = 16 << 20;
+
 #[derive(Clone)]
 struct Meta {
     priority: u8,
     owner: Arc<str>,
     redelivered: bool,
+    /// The body, while it is in the cache.
+    body: Option<Arc<[u8]>>,
+    /// The `handouts` row naming this message, once it was handed out.
+    handout: Option<i64>,
 }
 
 #[derive(Default)]
@@ -81,6 +96,29 @@ struct QueueState {
     notify: Arc<Notify>,
 }
 
+/// The messages of each `handouts` row still in a queue.
+#[derive(Default)]
+struct Handouts {
+    left: HashMap<i64, usize>,
+}
+
+impl Handouts {
+    /// One message named by hand-out `h` left its queue: whether `h`'s row can go.
+    fn gone(&mut self, h: i64) -> bool {
+        match self.left.get_mut(&h) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                self.left.remove(&h);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 impl QueueState {
     fn push_ready(&mut self, id: i64) {
         if let Some(m) = self.meta.get(&id) {
@@ -122,14 +160,39 @@ impl QueueState {
 pub struct EmbeddedBroker {
     db: Db,
     queues: Mutex<HashMap<String, QueueState>>,
+    handouts: Mutex<Handouts>,
+    /// Bytes of bodies in the cache.
+    cached: AtomicUsize,
+    cache_limit: usize,
 }
 
 impl EmbeddedBroker {
     /// Open the broker on `db`, loading the index of every queued message.
     pub async fn open(db: Db) -> Result<Arc<EmbeddedBroker>, BrokerError> {
+        Self::open_with_cache(db, BODY_CACHE_BYTES).await
+    }
+
+    /// [`EmbeddedBroker::open`] keeping at most `body_cache_bytes` of bodies in memory.
+    pub async fn open_with_cache(
+        db: Db,
+        body_cache_bytes: usize,
+    ) -> Result<Arc<EmbeddedBroker>, BrokerError> {
         type Row = (i64, String, u8, String, i64, i64);
         let rows: Vec<Row> = db
             .write(|c| {
+                c.execute_batch(HANDOUTS_SCHEMA)?;
+                // What the hand-outs before the last stop took is counted as a delivery,
+                // as older versions counted it, and the hand-outs are forgotten.
+                let handed: Vec<Vec<u8>> = c
+                    .prepare("SELECT ids FROM handouts")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                let mut bump =
+                    c.prepare("UPDATE queue SET deliveries = deliveries + 1 WHERE id = ?1")?;
+                for id in handed.iter().flat_map(|ids| decode_ids(ids)) {
+                    bump.execute(params![id])?;
+                }
+                c.execute("DELETE FROM handouts", [])?;
                 let mut st = c.prepare(
                     "SELECT id, queue, priority, owner, not_before, deliveries FROM queue ORDER BY id",
                 )?;
@@ -144,6 +207,9 @@ impl EmbeddedBroker {
         let broker = EmbeddedBroker {
             db,
             queues: Mutex::new(HashMap::new()),
+            handouts: Mutex::new(Handouts::default()),
+            cached: AtomicUsize::new(0),
+            cache_limit: body_cache_bytes,
         };
         let now = now_ms();
         let mut redelivered = 0usize;
@@ -165,6 +231,8 @@ impl EmbeddedBroker {
                         priority,
                         owner,
                         redelivered: deliveries > 0,
+                        body: None,
+                        handout: None,
                     },
                 );
                 if not_before > now {
@@ -200,12 +268,73 @@ impl EmbeddedBroker {
         let mut qs = self.queues.lock();
         qs.entry(queue.to_string()).or_default().notify.clone()
     }
+
+    /// `body`, shared, if the cache has room for it (counted as cached then).
+    fn cache(&self, body: &Arc<[u8]>) -> Option<Arc<[u8]>> {
+        let n = body.len();
+        self.cached
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                (c + n <= self.cache_limit).then_some(c + n)
+            })
+            .ok()
+            .map(|_| body.clone())
+    }
+
+    fn uncache(&self, body: Option<Arc<[u8]>>) {
+        if let Some(b) = body {
+            self.cached.fetch_sub(b.len(), Ordering::Relaxed);
+        }
+    }
+
+    /// The messages `metas` left their queue for good: uncache their bodies and delete the
+    /// hand-outs that named only messages gone now (a lost delete only leaves a row the next
+    /// start clears).
+    fn forget(&self, metas: impl IntoIterator<Item = Meta>) {
+        let mut done = vec![];
+        {
+            let mut h = self.handouts.lock();
+            for m in metas {
+                self.uncache(m.body);
+                if let Some(id) = m.handout {
+                    if h.gone(id) {
+                        done.push(id);
+                    }
+                }
+            }
+        }
+        if !done.is_empty() {
+            self.db.write_detached(move |c| {
+                let mut st = c.prepare_cached("DELETE FROM handouts WHERE id = ?1")?;
+                for id in done {
+                    st.execute(params![id])?;
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+const HANDOUTS_SCHEMA: &str =
+    "CREATE TABLE IF NOT EXISTS handouts (id INTEGER PRIMARY KEY, ids BLOB NOT NULL)";
+
+/// Ids as a `handouts` row holds them: 8 bytes each, little-endian.
+fn encode_ids(ids: &[i64]) -> Vec<u8> {
+    ids.iter().flat_map(|id| id.to_le_bytes()).collect()
+}
+
+fn decode_ids(b: &[u8]) -> impl Iterator<Item = i64> + '_ {
+    b.chunks_exact(8).map(|c| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        i64::from_le_bytes(a)
+    })
 }
 
 #[async_trait]
 impl Broker for EmbeddedBroker {
     async fn publish(&self, queue: &str, msg: &Message) -> Result<(), BrokerError> {
-        let body = msg.to_bytes();
+        let body: Arc<[u8]> = msg.to_bytes().into();
+        let cached = self.cache(&body);
         let owner = msg.user.clone().unwrap_or_default();
         let priority = msg.priority.min(3);
         let not_before = msg.not_before.unwrap_or(0);
@@ -213,14 +342,21 @@ impl Broker for EmbeddedBroker {
         let o2 = owner.clone();
         let id = self
             .db
-            .write(move |c| {
+            .write_statement(move |c| {
                 let mut st = c.prepare_cached(
                     "INSERT INTO queue (queue, priority, owner, not_before, body) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?;
-                st.execute(params![qname, priority, o2, not_before, body])?;
+                st.execute(params![qname, priority, o2, not_before, &body[..]])?;
                 Ok(c.last_insert_rowid())
             })
-            .await?;
+            .await;
+        let id = match id {
+            Ok(id) => id,
+            Err(e) => {
+                self.uncache(cached);
+                return Err(e.into());
+            }
+        };
         let notify = {
             let mut qs = self.queues.lock();
             let q = qs.entry(queue.to_string()).or_default();
@@ -230,6 +366,8 @@ impl Broker for EmbeddedBroker {
                     priority,
                     owner: Arc::from(owner.as_str()),
                     redelivered: false,
+                    body: cached,
+                    handout: None,
                 },
             );
             if not_before > now_ms() {
@@ -270,7 +408,9 @@ impl Broker for EmbeddedBroker {
     }
 
     async fn receive(&self, queue: &str, max: usize) -> Result<Vec<Delivery>, BrokerError> {
-        let picked: Vec<(i64, bool)> = {
+        // (id, redelivered, body if cached): a body handed out leaves the cache.
+        type Picked = (i64, bool, Option<Arc<[u8]>>);
+        let picked: Vec<Picked> = {
             let mut qs = self.queues.lock();
             let q = qs.entry(queue.to_string()).or_default();
             q.promote_due(now_ms());
@@ -279,8 +419,11 @@ impl Broker for EmbeddedBroker {
                 match q.pop_ready() {
                     Some(id) => {
                         q.unacked.insert(id);
-                        let redelivered = q.meta.get(&id).map(|m| m.redelivered).unwrap_or(false);
-                        out.push((id, redelivered));
+                        let (redelivered, body) = match q.meta.get_mut(&id) {
+                            Some(m) => (m.redelivered, m.body.take()),
+                            None => (false, None),
+                        };
+                        out.push((id, redelivered, body));
                     }
                     None => break,
                 }
@@ -290,34 +433,44 @@ impl Broker for EmbeddedBroker {
         if picked.is_empty() {
             return Ok(vec![]);
         }
-        let ids: Vec<i64> = picked.iter().map(|(id, _)| *id).collect();
-        let rows = self
+        for (_, _, body) in &picked {
+            self.uncache(body.clone());
+        }
+        let ids: Vec<i64> = picked.iter().map(|(id, _, _)| *id).collect();
+        let handed = encode_ids(&ids);
+        let missing: Vec<i64> = picked
+            .iter()
+            .filter(|(_, _, b)| b.is_none())
+            .map(|(id, _, _)| *id)
+            .collect();
+        let written = self
             .db
             .write(move |c| {
-                let mut st = c.prepare_cached(
-                    "UPDATE queue SET deliveries = deliveries + 1 WHERE id = ?1 RETURNING body",
-                )?;
-                let mut out = Vec::with_capacity(ids.len());
-                for id in ids {
-                    let body: Option<Vec<u8>> = st
-                        .query_row(params![id], |r| r.get(0))
-                        .map(Some)
-                        .or_else(|e| match e {
-                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                        e => Err(e),
-                    })?;
-                    out.push((id, body));
+                c.prepare_cached("INSERT INTO handouts (ids) VALUES (?1)")?
+                    .execute(params![handed])?;
+                let handout = c.last_insert_rowid();
+                let mut bodies = HashMap::with_capacity(missing.len());
+                if !missing.is_empty() {
+                    let mut st = c.prepare_cached("SELECT body FROM queue WHERE id = ?1")?;
+                    for id in missing {
+                        if let Some(b) = st
+                            .query_row(params![id], |r| r.get::<_, Vec<u8>>(0))
+                            .optional()?
+                        {
+                            bodies.insert(id, b);
+                        }
+                    }
                 }
-                Ok(out)
+                Ok((handout, bodies))
             })
             .await;
-        let rows = match rows {
-            Ok(r) => r,
+        let (handout, mut bodies) = match written {
+            Ok(w) => w,
             Err(e) => {
                 // Put them back: nothing was handed out.
                 let mut qs = self.queues.lock();
                 if let Some(q) = qs.get_mut(queue) {
-                    for (id, _) in &picked {
+                    for id in &ids {
                         q.unacked.remove(id);
                         q.push_ready(*id);
                     }
@@ -325,10 +478,25 @@ impl Broker for EmbeddedBroker {
                 return Err(e.into());
             }
         };
-        let mut out = Vec::with_capacity(rows.len());
+        {
+            let mut qs = self.queues.lock();
+            if let Some(q) = qs.get_mut(queue) {
+                for id in &ids {
+                    if let Some(m) = q.meta.get_mut(id) {
+                        m.handout = Some(handout);
+                    }
+                }
+            }
+            self.handouts.lock().left.insert(handout, ids.len());
+        }
+        let mut out = Vec::with_capacity(picked.len());
         let mut bad = vec![];
-        for ((id, body), (_, redelivered)) in rows.into_iter().zip(picked) {
-            match body.as_deref().map(Message::from_bytes) {
+        for (id, redelivered, body) in picked {
+            let read = match &body {
+                Some(b) => Some(Message::from_bytes(b)),
+                None => bodies.remove(&id).map(|b| Message::from_bytes(&b)),
+            };
+            match read {
                 Some(Ok(message)) => out.push(Delivery {
                     tag: id as u64,
                     message,
@@ -342,15 +510,20 @@ impl Broker for EmbeddedBroker {
             }
         }
         if !bad.is_empty() {
-            {
+            let gone: Vec<Meta> = {
                 let mut qs = self.queues.lock();
-                if let Some(q) = qs.get_mut(queue) {
-                    for id in &bad {
-                        q.unacked.remove(id);
-                        q.meta.remove(id);
-                    }
+                match qs.get_mut(queue) {
+                    Some(q) => bad
+                        .iter()
+                        .filter_map(|id| {
+                            q.unacked.remove(id);
+                            q.meta.remove(id)
+                        })
+                        .collect(),
+                    None => vec![],
                 }
-            }
+            };
+            self.forget(gone);
             let r = self
                 .db
                 .write(move |c| {
@@ -370,18 +543,21 @@ impl Broker for EmbeddedBroker {
     async fn ack(&self, queue: &str, tag: u64) -> Result<(), BrokerError> {
         let id = self.handed_out(queue, tag)?;
         self.db
-            .write(move |c| {
+            .write_statement(move |c| {
                 c.prepare_cached("DELETE FROM queue WHERE id = ?1")?
                     .execute(params![id])?;
                 Ok(())
             })
             .await?;
         // Only once the row is gone does the index forget it.
-        let mut qs = self.queues.lock();
-        if let Some(q) = qs.get_mut(queue) {
-            q.unacked.remove(&id);
-            q.meta.remove(&id);
-        }
+        let gone = {
+            let mut qs = self.queues.lock();
+            qs.get_mut(queue).and_then(|q| {
+                q.unacked.remove(&id);
+                q.meta.remove(&id)
+            })
+        };
+        self.forget(gone);
         Ok(())
     }
 
@@ -394,20 +570,30 @@ impl Broker for EmbeddedBroker {
     ) -> Result<(), BrokerError> {
         let id = self.handed_out(queue, tag)?;
         let not_before = now_ms() + delay.as_millis() as i64;
-        let body = msg.to_bytes();
-        self.db
-            .write(move |c| {
+        let body: Arc<[u8]> = msg.to_bytes().into();
+        let cached = self.cache(&body);
+        let written = self
+            .db
+            .write_statement(move |c| {
                 c.prepare_cached("UPDATE queue SET body = ?2, not_before = ?3 WHERE id = ?1")?
-                    .execute(params![id, body, not_before])?;
+                    .execute(params![id, &body[..], not_before])?;
                 Ok(())
             })
-            .await?;
+            .await;
+        if let Err(e) = written {
+            self.uncache(cached);
+            return Err(e.into());
+        }
         let notify = {
             let mut qs = self.queues.lock();
             let q = qs.entry(queue.to_string()).or_default();
             q.unacked.remove(&id);
-            if let Some(m) = q.meta.get_mut(&id) {
-                m.redelivered = false;
+            match q.meta.get_mut(&id) {
+                Some(m) => {
+                    m.redelivered = false;
+                    self.uncache(std::mem::replace(&mut m.body, cached));
+                }
+                None => self.uncache(cached),
             }
             if delay.is_zero() {
                 q.push_ready(id);
@@ -452,19 +638,18 @@ impl Broker for EmbeddedBroker {
     }
 
     async fn purge(&self, queue: &str) -> Result<u64, BrokerError> {
-        let ids = {
+        let (ids, gone) = {
             let mut qs = self.queues.lock();
             let Some(q) = qs.get_mut(queue) else {
                 return Ok(0);
             };
             let ids = q.take_waiting();
-            for id in &ids {
-                q.meta.remove(id);
-            }
-            ids
+            let gone: Vec<Meta> = ids.iter().filter_map(|id| q.meta.remove(id)).collect();
+            (ids, gone)
         };
         let n = ids.len() as u64;
-        self.db
+        let deleted = self
+            .db
             .write(move |c| {
                 let mut st = c.prepare_cached("DELETE FROM queue WHERE id = ?1")?;
                 for id in ids {
@@ -472,7 +657,9 @@ impl Broker for EmbeddedBroker {
                 }
                 Ok(())
             })
-            .await?;
+            .await;
+        self.forget(gone);
+        deleted?;
         Ok(n)
     }
 
@@ -490,6 +677,14 @@ impl Broker for EmbeddedBroker {
                 .filter_map(|id| q.meta.remove(&id).map(|m| (id, m)))
                 .collect()
         };
+        // Their bodies change (the connector): read again from disk when handed out.
+        let moved: Vec<(i64, Meta)> = moved
+            .into_iter()
+            .map(|(id, mut m)| {
+                self.uncache(m.body.take());
+                (id, m)
+            })
+            .collect();
         let n = moved.len() as u64;
         let ids: Vec<i64> = moved.iter().map(|(id, _)| *id).collect();
         let to_name = to.to_string();

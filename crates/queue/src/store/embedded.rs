@@ -394,7 +394,7 @@ impl Store for EmbeddedStore {
 
     async fn record(&self, rec: MessageRecord) -> Result<(), StoreError> {
         self.db
-            .write(move |c| {
+            .write_statement(move |c| {
                 c.prepare_cached(
                     "INSERT INTO messages (id, status, connector, smsc_id, detail, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)

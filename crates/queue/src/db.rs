@@ -63,7 +63,8 @@ impl Db {
             if sync_full { "FULL" } else { "NORMAL" },
         )?;
         conn.pragma_update(None, "foreign_keys", "OFF")?;
-        conn.pragma_update(None, "cache_size", -16000)?;
+        // 4 MB of page cache: the hot pages are the tails of the queue and record tables.
+        conn.pragma_update(None, "cache_size", -4000)?;
         // Checkpoints run on their own connection and thread (below), not inline in the
         // writer's commits, where they stalled every write behind them.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;

@@ -35,7 +35,7 @@ impl From<DbError> for BrokerError {
 
 /// How many bytes of queue bodies the broker keeps in memory by default, over all queues:
 /// what is published while the cache is full is read from disk when handed out.
-pub const BODY_CACHE_BYTES: usize = 16 << 20;
+pub const BODY_CACHE_BYTES: usize = 4 << 20;
 
 #[derive(Clone)]
 struct Meta {

@@ -47,6 +47,8 @@ pub struct LoadConfig {
     pub request_timeout: Duration,
     /// The gateway's HTTP interface (its request and its acceptance).
     pub peer: Peer,
+    /// Stop after this many requests over all workers (0: only the duration counts).
+    pub max_requests: u64,
 }
 
 /// Counters shared by all workers (and read by the sampler for progress).
@@ -231,6 +233,9 @@ async fn worker(id: usize, cfg: Arc<LoadConfig>, counters: Arc<Counters>, t0: In
 
     while let Some(start) = pacer.next(&counters).await {
         let n = counters.next_seq();
+        if cfg.max_requests > 0 && n >= cfg.max_requests {
+            break;
+        }
         let exchange = send_one(&cfg, &host, &mut conn, n);
         match tokio::time::timeout(cfg.request_timeout, exchange).await {
             Ok(Ok((status, body))) => {

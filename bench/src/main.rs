@@ -81,6 +81,7 @@
 //! * The benchmark client shares the machine (CPU) with the gateway and the
 //!   simulator; keep that in mind when comparing numbers across machines.
 
+mod backlog;
 mod content;
 mod load;
 mod peer;
@@ -209,6 +210,9 @@ enum Mode {
     /// Submit through the gateway's SMPP server: ESMEs bound as transceivers, windowed
     /// submit_sm (--concurrency and --keep-alive do not apply).
     Smpp(SmppArgs),
+    /// A backlog: the SMSC goes down, `--messages` are accepted over HTTP, the SMSC comes
+    /// back; reports the acceptance rate, disk bytes and RSS per message, and the drain rate.
+    Backlog(backlog::BacklogArgs),
 }
 
 /// Options of the `smpp` mode.
@@ -259,6 +263,9 @@ impl Args {
                 bail!("--peer kannel drives Kannel's sendsms over HTTP: it has no SMPP server")
             }
             Peer::Kannel => ports.extend([self.kannel_smsbox_port, self.kannel_admin_port]),
+            _ if matches!(self.mode, Some(Mode::Backlog(_))) && self.peer != Peer::Smsgate => {
+                bail!("the backlog mode measures smsgate only")
+            }
             Peer::Raw if self.mode.is_none() => {
                 bail!("--peer raw binds the smpp mode's ESMEs to the simulator: use `smpp`")
             }
@@ -337,7 +344,7 @@ fn main() -> ExitCode {
     children.shutdown();
 
     match result {
-        Ok(summary) if summary.gateway_alive => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
         Ok(_) => {
             eprintln!("smsgate-bench: the gateway exited during the benchmark (see gateway.log)");
             ExitCode::FAILURE
@@ -370,7 +377,8 @@ async fn shutdown_signal() -> &'static str {
 }
 
 /// The whole benchmark: start children, run the load, drain, report.
-async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
+/// Whether the gateway was still alive at the end.
+async fn run(args: &Args, children: &mut Children) -> Result<bool> {
     args.validate()?;
 
     let smsgate = match &args.smsgate {
@@ -412,51 +420,18 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
     eprintln!("work dir: {}", work_dir.display());
 
     let probe = probe::probe_client();
+    if let Some(Mode::Backlog(b)) = &args.mode {
+        return backlog::run(args, b, &smsgate, &work_dir, children, &probe).await;
+    }
 
     // 1. SMSC simulator.
-    let sim_log = work_dir.join("smsc-sim.log");
-    children.sim = Some(procs::spawn_sim(
-        &smsgate,
-        args.smpp_port,
-        args.sim_control_port,
-        &sim_log,
-    )?);
-    procs::wait_ready(
-        "SMSC simulator",
-        children.sim.as_mut().expect("just spawned"),
-        &sim_log,
-        SIM_READY_TIMEOUT,
-        || async {
-            probe::sim_submit_sm(&probe, args.sim_control_port)
-                .await
-                .map(|_| ())
-        },
-    )
-    .await?;
-    eprintln!("SMSC simulator ready (smpp 127.0.0.1:{})", args.smpp_port);
+    start_sim(args, &smsgate, &work_dir, children, &probe).await?;
 
     // 2. Gateway.
     let gw_log = work_dir.join("gateway.log");
     match args.peer {
         Peer::Smsgate => {
-            let config_path = work_dir.join("smsgate.toml");
-            write_config(&config_path, &data_dir, args)?;
-            children.gateway = Some(procs::spawn_gateway(&smsgate, &config_path, &gw_log)?);
-            let ping_url = format!("http://127.0.0.1:{}/ping", args.http_port);
-            procs::wait_ready(
-                "gateway",
-                children.gateway.as_mut().expect("just spawned"),
-                &gw_log,
-                GATEWAY_READY_TIMEOUT,
-                || async {
-                    let (status, _) = probe::get(&probe, &ping_url, Duration::from_secs(1)).await?;
-                    if status != 200 {
-                        bail!("/ping returned HTTP {status}");
-                    }
-                    Ok(())
-                },
-            )
-            .await?;
+            start_smsgate(args, &smsgate, &work_dir, children, &probe).await?;
         }
         Peer::Kannel => {
             ensure_port_free(args.kannel_smsbox_port, "--kannel-smsbox-port")?;
@@ -502,21 +477,8 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
         Peer::Raw => {}
     }
     // Every gateway starts the load with its SMPP connector bound.
-    let deadline = Instant::now() + GATEWAY_READY_TIMEOUT;
-    while args.peer != Peer::Raw
-        && probe::sim_binds(&probe, args.sim_control_port)
-            .await
-            .unwrap_or(0)
-            == 0
-    {
-        if Instant::now() >= deadline {
-            bail!(
-                "{} did not bind to the SMSC simulator within {GATEWAY_READY_TIMEOUT:?} (see {})",
-                args.peer.name(),
-                gw_log.display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    if args.peer != Peer::Raw {
+        wait_bound(args, &probe, &gw_log).await?;
     }
     let gw_pids = children.gateway_pids();
     eprintln!(
@@ -554,7 +516,7 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
             );
             Some((cfg, sessions))
         }
-        None => None,
+        _ => None,
     };
     let baseline = probe::sim_submit_sm(&probe, args.sim_control_port)
         .await
@@ -567,6 +529,7 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
         keep_alive: args.keep_alive(),
         request_timeout: REQUEST_TIMEOUT,
         peer: args.peer,
+        max_requests: 0,
     };
     match &smpp_cfg {
         Some((c, _)) => eprintln!(
@@ -676,7 +639,90 @@ async fn run(args: &Args, children: &mut Children) -> Result<Summary> {
     );
     summary.print_text(&counters.error_samples());
     println!("{}", serde_json::to_string(&summary)?);
-    Ok(summary)
+    Ok(summary.gateway_alive)
+}
+
+/// Starts the SMSC simulator (into `children.sim`) and waits until it answers.
+async fn start_sim(
+    args: &Args,
+    smsgate: &Path,
+    work_dir: &Path,
+    children: &mut Children,
+    probe: &ProbeClient,
+) -> Result<()> {
+    let sim_log = work_dir.join("smsc-sim.log");
+    let sim = children.sim.insert(procs::spawn_sim(
+        smsgate,
+        args.smpp_port,
+        args.sim_control_port,
+        &sim_log,
+    )?);
+    procs::wait_ready(
+        "SMSC simulator",
+        sim,
+        &sim_log,
+        SIM_READY_TIMEOUT,
+        || async {
+            probe::sim_submit_sm(probe, args.sim_control_port)
+                .await
+                .map(|_| ())
+        },
+    )
+    .await?;
+    eprintln!("SMSC simulator ready (smpp 127.0.0.1:{})", args.smpp_port);
+    Ok(())
+}
+
+/// Writes smsgate's configuration, starts it (into `children.gateway`) and waits until
+/// `/ping` answers 200.
+async fn start_smsgate(
+    args: &Args,
+    smsgate: &Path,
+    work_dir: &Path,
+    children: &mut Children,
+    probe: &ProbeClient,
+) -> Result<()> {
+    let gw_log = work_dir.join("gateway.log");
+    let config_path = work_dir.join("smsgate.toml");
+    write_config(&config_path, &work_dir.join("data"), args)?;
+    let gateway = children
+        .gateway
+        .insert(procs::spawn_gateway(smsgate, &config_path, &gw_log)?);
+    let ping_url = format!("http://127.0.0.1:{}/ping", args.http_port);
+    procs::wait_ready(
+        "gateway",
+        gateway,
+        &gw_log,
+        GATEWAY_READY_TIMEOUT,
+        || async {
+            let (status, _) = probe::get(probe, &ping_url, Duration::from_secs(1)).await?;
+            if status != 200 {
+                bail!("/ping returned HTTP {status}");
+            }
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// Waits until the gateway's connector has bound to the simulator.
+async fn wait_bound(args: &Args, probe: &ProbeClient, gw_log: &Path) -> Result<()> {
+    let deadline = Instant::now() + GATEWAY_READY_TIMEOUT;
+    while probe::sim_binds(probe, args.sim_control_port)
+        .await
+        .unwrap_or(0)
+        == 0
+    {
+        if Instant::now() >= deadline {
+            bail!(
+                "{} did not bind to the SMSC simulator within {GATEWAY_READY_TIMEOUT:?} (see {})",
+                args.peer.name(),
+                gw_log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
 }
 
 /// Starts Kannel's `which` box into `slot` (so that it is stopped whatever happens next)
@@ -825,6 +871,7 @@ password = "password"
 bind = "transceiver"
 submit_throughput = 0
 window = {connector_window}
+con_loss_delay = 1
 
 [[mtroutes]]
 type = "DefaultRoute"
@@ -842,7 +889,7 @@ connector = "smppc(sim)"
                 m.server_port,
                 m.window.max(256)
             ),
-            None => "enabled = false".to_string(),
+            _ => "enabled = false".to_string(),
         },
     );
     std::fs::write(path, config).with_context(|| format!("writing {}", path.display()))

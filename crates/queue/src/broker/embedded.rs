@@ -37,21 +37,66 @@ impl From<DbError> for BrokerError {
 /// what is published while the cache is full is read from disk when handed out.
 pub const BODY_CACHE_BYTES: usize = 4 << 20;
 
+/// What the broker remembers of a message handed out (until it is acked or comes back).
 #[derive(Clone)]
 struct Meta {
     priority: u8,
     owner: Arc<str>,
-    redelivered: bool,
-    /// The body, while it is in the cache.
-    body: Option<Arc<[u8]>>,
-    /// The `handouts` row naming this message, once it was handed out.
+    /// The `handouts` row naming this message.
     handout: Option<i64>,
 }
 
+/// What a waiting message carries beyond its place in the index (most carry nothing).
+#[derive(Clone, Copy, Default)]
+struct Mark {
+    /// Handed out before the last stop (a possible duplicate).
+    redelivered: bool,
+    /// The `handouts` row naming it (it was handed out, then came back).
+    handout: Option<i64>,
+}
+
+/// Ids in arrival order, as runs of consecutive ids: a backlog published by one user on
+/// one queue costs a few bytes in all, whatever its length.
+#[derive(Default)]
+struct Runs {
+    runs: VecDeque<(i64, u32)>,
+}
+
+impl Runs {
+    fn push(&mut self, id: i64) {
+        if let Some((first, n)) = self.runs.back_mut() {
+            if *first + i64::from(*n) == id && *n < u32::MAX {
+                *n += 1;
+                return;
+            }
+        }
+        self.runs.push_back((id, 1));
+    }
+    fn pop(&mut self) -> Option<i64> {
+        let (first, n) = self.runs.front_mut()?;
+        let id = *first;
+        *first += 1;
+        *n -= 1;
+        if *n == 0 {
+            self.runs.pop_front();
+        }
+        Some(id)
+    }
+    fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+    fn ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.runs
+            .iter()
+            .flat_map(|(first, n)| *first..*first + i64::from(*n))
+    }
+}
+
+/// The ready messages of one priority: per owner in arrival order, owners round-robin.
 #[derive(Default)]
 struct Level {
     rr: VecDeque<Arc<str>>,
-    per_owner: HashMap<Arc<str>, VecDeque<i64>>,
+    per_owner: HashMap<Arc<str>, Runs>,
     len: usize,
 }
 
@@ -61,38 +106,38 @@ impl Level {
         if q.is_empty() {
             self.rr.push_back(owner.clone());
         }
-        q.push_back(id);
+        q.push(id);
         self.len += 1;
     }
-    fn pop(&mut self) -> Option<i64> {
+    fn pop(&mut self) -> Option<(i64, Arc<str>)> {
         let owner = self.rr.pop_front()?;
         let q = self.per_owner.get_mut(&owner)?;
-        let id = q.pop_front();
+        let id = q.pop();
         if q.is_empty() {
             self.per_owner.remove(&owner);
         } else {
-            self.rr.push_back(owner);
+            self.rr.push_back(owner.clone());
         }
-        if id.is_some() {
-            self.len -= 1;
-        }
-        id
-    }
-    fn drain_ids(&mut self) -> Vec<i64> {
-        let mut out = Vec::with_capacity(self.len);
-        while let Some(id) = self.pop() {
-            out.push(id);
-        }
-        out
+        let id = id?;
+        self.len -= 1;
+        Some((id, owner))
     }
 }
+
+/// A message not before its time.
+type Delayed = Reverse<(i64, i64, u8, Arc<str>)>;
 
 #[derive(Default)]
 struct QueueState {
     levels: [Level; 4],
-    delayed: BinaryHeap<Reverse<(i64, i64)>>,
-    meta: HashMap<i64, Meta>,
-    unacked: HashSet<i64>,
+    /// (not before, id, priority, owner), soonest first.
+    delayed: BinaryHeap<Delayed>,
+    /// Handed out, not acked yet.
+    unacked: HashMap<i64, Meta>,
+    /// Waiting messages that carry a [`Mark`].
+    marks: HashMap<i64, Mark>,
+    /// Cached bodies of waiting messages.
+    bodies: HashMap<i64, Arc<[u8]>>,
     notify: Arc<Notify>,
 }
 
@@ -119,40 +164,69 @@ impl Handouts {
     }
 }
 
+/// A message leaving its queue for good: its cached body and its hand-out, if any.
+struct Gone {
+    body: Option<Arc<[u8]>>,
+    handout: Option<i64>,
+}
+
 impl QueueState {
-    fn push_ready(&mut self, id: i64) {
-        if let Some(m) = self.meta.get(&id) {
-            let p = (m.priority.min(3)) as usize;
-            let owner = m.owner.clone();
-            self.levels[3 - p].push(&owner, id);
+    fn push_ready(&mut self, id: i64, priority: u8, owner: &Arc<str>) {
+        let p = priority.min(3) as usize;
+        self.levels[3 - p].push(owner, id);
+    }
+    /// Ready now, or delayed until `not_before`.
+    fn push(&mut self, id: i64, priority: u8, owner: &Arc<str>, not_before: i64, now: i64) {
+        if not_before > now {
+            self.delayed
+                .push(Reverse((not_before, id, priority, owner.clone())));
+        } else {
+            self.push_ready(id, priority, owner);
         }
     }
     fn promote_due(&mut self, now: i64) {
-        while let Some(Reverse((nb, id))) = self.delayed.peek().copied() {
-            if nb > now {
+        while let Some(Reverse((nb, _, _, _))) = self.delayed.peek() {
+            if *nb > now {
                 break;
             }
-            self.delayed.pop();
-            self.push_ready(id);
+            if let Some(Reverse((_, id, priority, owner))) = self.delayed.pop() {
+                self.push_ready(id, priority, &owner);
+            }
         }
     }
     fn ready_len(&self) -> usize {
         self.levels.iter().map(|l| l.len).sum()
     }
-    fn pop_ready(&mut self) -> Option<i64> {
-        self.levels.iter_mut().find_map(|l| l.pop())
+    /// The next ready message: (id, priority, owner).
+    fn pop_ready(&mut self) -> Option<(i64, u8, Arc<str>)> {
+        self.levels
+            .iter_mut()
+            .enumerate()
+            .find_map(|(i, l)| l.pop().map(|(id, owner)| (id, 3 - i as u8, owner)))
     }
     fn next_due(&self) -> Option<i64> {
-        self.delayed.peek().map(|Reverse((nb, _))| *nb)
+        self.delayed.peek().map(|Reverse((nb, _, _, _))| *nb)
     }
-    /// Ready and delayed ids (not handed out), removed from the index.
-    fn take_waiting(&mut self) -> Vec<i64> {
-        let mut ids = vec![];
-        for l in self.levels.iter_mut() {
-            ids.extend(l.drain_ids());
+    /// Ready and delayed messages (not handed out), removed from the index: (id, priority,
+    /// owner).
+    fn take_waiting(&mut self) -> Vec<(i64, u8, Arc<str>)> {
+        let mut out = vec![];
+        while let Some(m) = self.pop_ready() {
+            out.push(m);
         }
-        ids.extend(self.delayed.drain().map(|Reverse((_, id))| id));
-        ids
+        out.extend(
+            self.delayed
+                .drain()
+                .map(|Reverse((_, id, priority, owner))| (id, priority, owner)),
+        );
+        out
+    }
+    /// A waiting message leaves for good (it was taken from the index already).
+    fn gone_waiting(&mut self, id: i64) -> Gone {
+        Gone {
+            body: self.bodies.remove(&id),
+            handout: self.marks.remove(&id).and_then(|m| m.handout),
+        }
     }
 }
 
@@ -161,6 +235,8 @@ pub struct EmbeddedBroker {
     db: Db,
     queues: Mutex<HashMap<String, QueueState>>,
     handouts: Mutex<Handouts>,
+    /// One shared name per owner.
+    owners: Mutex<HashSet<Arc<str>>>,
     /// Bytes of bodies in the cache.
     cached: AtomicUsize,
     cache_limit: usize,
@@ -177,9 +253,17 @@ impl EmbeddedBroker {
         db: Db,
         body_cache_bytes: usize,
     ) -> Result<Arc<EmbeddedBroker>, BrokerError> {
-        type Row = (i64, String, u8, String, i64, i64);
-        let rows: Vec<Row> = db
-            .write(|c| {
+        let broker = Arc::new(EmbeddedBroker {
+            db: db.clone(),
+            queues: Mutex::new(HashMap::new()),
+            handouts: Mutex::new(Handouts::default()),
+            owners: Mutex::new(HashSet::new()),
+            cached: AtomicUsize::new(0),
+            cache_limit: body_cache_bytes,
+        });
+        let b = broker.clone();
+        let redelivered = db
+            .write(move |c| {
                 c.execute_batch(HANDOUTS_SCHEMA)?;
                 // What the hand-outs before the last stop took is counted as a delivery,
                 // as older versions counted it, and the hand-outs are forgotten.
@@ -193,65 +277,64 @@ impl EmbeddedBroker {
                     bump.execute(params![id])?;
                 }
                 c.execute("DELETE FROM handouts", [])?;
+                // The index is built row by row (a backlog of millions is never held as
+                // rows in memory).
                 let mut st = c.prepare(
                     "SELECT id, queue, priority, owner, not_before, deliveries FROM queue ORDER BY id",
                 )?;
-                let rows = st
-                    .query_map([], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-                    })?
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(rows)
+                let mut rows = st.query([])?;
+                let now = now_ms();
+                let mut redelivered = 0usize;
+                let mut qs = b.queues.lock();
+                while let Some(r) = rows.next()? {
+                    let id: i64 = r.get(0)?;
+                    let queue: &str = r.get_ref(1)?.as_str()?;
+                    let priority: u8 = r.get(2)?;
+                    let owner = b.owner(r.get_ref(3)?.as_str()?);
+                    let not_before: i64 = r.get(4)?;
+                    let deliveries: i64 = r.get(5)?;
+                    let q = match qs.get_mut(queue) {
+                        Some(q) => q,
+                        None => qs.entry(queue.to_string()).or_default(),
+                    };
+                    if deliveries > 0 {
+                        redelivered += 1;
+                        q.marks.insert(
+                            id,
+                            Mark {
+                                redelivered: true,
+                                handout: None,
+                            },
+                        );
+                    }
+                    q.push(id, priority, &owner, not_before, now);
+                }
+                for (name, q) in qs.iter() {
+                    tracing::info!(queue = %name, ready = q.ready_len(), delayed = q.delayed.len(), "queue recovered");
+                }
+                Ok(redelivered)
             })
             .await?;
-        let broker = EmbeddedBroker {
-            db,
-            queues: Mutex::new(HashMap::new()),
-            handouts: Mutex::new(Handouts::default()),
-            cached: AtomicUsize::new(0),
-            cache_limit: body_cache_bytes,
-        };
-        let now = now_ms();
-        let mut redelivered = 0usize;
-        {
-            let mut qs = broker.queues.lock();
-            let mut owners: HashMap<String, Arc<str>> = HashMap::new();
-            for (id, queue, priority, owner, not_before, deliveries) in rows {
-                let owner = owners
-                    .entry(owner.clone())
-                    .or_insert_with(|| Arc::from(owner.as_str()))
-                    .clone();
-                let q = qs.entry(queue).or_default();
-                if deliveries > 0 {
-                    redelivered += 1;
-                }
-                q.meta.insert(
-                    id,
-                    Meta {
-                        priority,
-                        owner,
-                        redelivered: deliveries > 0,
-                        body: None,
-                        handout: None,
-                    },
-                );
-                if not_before > now {
-                    q.delayed.push(Reverse((not_before, id)));
-                } else {
-                    q.push_ready(id);
-                }
-            }
-            for (name, q) in qs.iter() {
-                tracing::info!(queue = %name, ready = q.ready_len(), delayed = q.delayed.len(), "queue recovered");
-            }
-        }
         if redelivered > 0 {
             tracing::warn!(
                 redelivered,
                 "messages were handed out before the last stop without an answer: they will be sent again (possible duplicates)"
             );
         }
-        Ok(Arc::new(broker))
+        Ok(broker)
+    }
+
+    /// The shared name of `owner`.
+    fn owner(&self, owner: &str) -> Arc<str> {
+        let mut owners = self.owners.lock();
+        match owners.get(owner) {
+            Some(o) => o.clone(),
+            None => {
+                let o: Arc<str> = Arc::from(owner);
+                owners.insert(o.clone());
+                o
+            }
+        }
     }
 
     /// The row id of a delivery currently handed out on `queue`.
@@ -259,7 +342,7 @@ impl EmbeddedBroker {
         let id = tag as i64;
         let qs = self.queues.lock();
         match qs.get(queue) {
-            Some(q) if q.unacked.contains(&id) => Ok(id),
+            Some(q) if q.unacked.contains_key(&id) => Ok(id),
             _ => Err(BrokerError::UnknownTag(tag)),
         }
     }
@@ -286,16 +369,16 @@ impl EmbeddedBroker {
         }
     }
 
-    /// The messages `metas` left their queue for good: uncache their bodies and delete the
-    /// hand-outs that named only messages gone now (a lost delete only leaves a row the next
-    /// start clears).
-    fn forget(&self, metas: impl IntoIterator<Item = Meta>) {
+    /// Messages left their queue for good: uncache their bodies and delete the hand-outs
+    /// that named only messages gone now (a lost delete only leaves a row the next start
+    /// clears).
+    fn forget(&self, gone: impl IntoIterator<Item = Gone>) {
         let mut done = vec![];
         {
             let mut h = self.handouts.lock();
-            for m in metas {
-                self.uncache(m.body);
-                if let Some(id) = m.handout {
+            for g in gone {
+                self.uncache(g.body);
+                if let Some(id) = g.handout {
                     if h.gone(id) {
                         done.push(id);
                     }
@@ -335,7 +418,7 @@ impl Broker for EmbeddedBroker {
     async fn publish(&self, queue: &str, msg: &Message) -> Result<(), BrokerError> {
         let body: Arc<[u8]> = msg.to_bytes().into();
         let cached = self.cache(&body);
-        let owner = msg.user.clone().unwrap_or_default();
+        let owner = self.owner(msg.user.as_deref().unwrap_or_default());
         let priority = msg.priority.min(3);
         let not_before = msg.not_before.unwrap_or(0);
         let qname = queue.to_string();
@@ -346,7 +429,7 @@ impl Broker for EmbeddedBroker {
                 let mut st = c.prepare_cached(
                     "INSERT INTO queue (queue, priority, owner, not_before, body) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?;
-                st.execute(params![qname, priority, o2, not_before, &body[..]])?;
+                st.execute(params![qname, priority, &*o2, not_before, &body[..]])?;
                 Ok(c.last_insert_rowid())
             })
             .await;
@@ -360,21 +443,10 @@ impl Broker for EmbeddedBroker {
         let notify = {
             let mut qs = self.queues.lock();
             let q = qs.entry(queue.to_string()).or_default();
-            q.meta.insert(
-                id,
-                Meta {
-                    priority,
-                    owner: Arc::from(owner.as_str()),
-                    redelivered: false,
-                    body: cached,
-                    handout: None,
-                },
-            );
-            if not_before > now_ms() {
-                q.delayed.push(Reverse((not_before, id)));
-            } else {
-                q.push_ready(id);
+            if let Some(b) = cached {
+                q.bodies.insert(id, b);
             }
+            q.push(id, priority, &owner, not_before, now_ms());
             q.notify.clone()
         };
         notify.notify_one();
@@ -416,17 +488,19 @@ impl Broker for EmbeddedBroker {
             q.promote_due(now_ms());
             let mut out = Vec::new();
             while out.len() < max {
-                match q.pop_ready() {
-                    Some(id) => {
-                        q.unacked.insert(id);
-                        let (redelivered, body) = match q.meta.get_mut(&id) {
-                            Some(m) => (m.redelivered, m.body.take()),
-                            None => (false, None),
-                        };
-                        out.push((id, redelivered, body));
-                    }
-                    None => break,
-                }
+                let Some((id, priority, owner)) = q.pop_ready() else {
+                    break;
+                };
+                let mark = q.marks.remove(&id).unwrap_or_default();
+                q.unacked.insert(
+                    id,
+                    Meta {
+                        priority,
+                        owner,
+                        handout: mark.handout,
+                    },
+                );
+                out.push((id, mark.redelivered, q.bodies.remove(&id)));
             }
             out
         };
@@ -467,27 +541,51 @@ impl Broker for EmbeddedBroker {
         let (handout, mut bodies) = match written {
             Ok(w) => w,
             Err(e) => {
-                // Put them back: nothing was handed out.
+                // Put them back as they were: nothing was handed out.
                 let mut qs = self.queues.lock();
                 if let Some(q) = qs.get_mut(queue) {
-                    for id in &ids {
-                        q.unacked.remove(id);
-                        q.push_ready(*id);
+                    for (id, redelivered, _) in &picked {
+                        if let Some(m) = q.unacked.remove(id) {
+                            if *redelivered || m.handout.is_some() {
+                                q.marks.insert(
+                                    *id,
+                                    Mark {
+                                        redelivered: *redelivered,
+                                        handout: m.handout,
+                                    },
+                                );
+                            }
+                            q.push_ready(*id, m.priority, &m.owner);
+                        }
                     }
                 }
                 return Err(e.into());
             }
         };
+        // A message handed out again keeps the first hand-out that named it: that row stays
+        // until the message is gone, and this one is only counted for the others.
+        let mut named = 0;
         {
             let mut qs = self.queues.lock();
             if let Some(q) = qs.get_mut(queue) {
                 for id in &ids {
-                    if let Some(m) = q.meta.get_mut(id) {
-                        m.handout = Some(handout);
+                    if let Some(m) = q.unacked.get_mut(id) {
+                        if m.handout.is_none() {
+                            m.handout = Some(handout);
+                            named += 1;
+                        }
                     }
                 }
             }
-            self.handouts.lock().left.insert(handout, ids.len());
+        }
+        if named > 0 {
+            self.handouts.lock().left.insert(handout, named);
+        } else {
+            self.db.write_detached(move |c| {
+                c.prepare_cached("DELETE FROM handouts WHERE id = ?1")?
+                    .execute(params![handout])?;
+                Ok(())
+            });
         }
         let mut out = Vec::with_capacity(picked.len());
         let mut bad = vec![];
@@ -510,20 +608,20 @@ impl Broker for EmbeddedBroker {
             }
         }
         if !bad.is_empty() {
-            let gone: Vec<Meta> = {
+            let gone: Vec<Gone> = {
                 let mut qs = self.queues.lock();
                 match qs.get_mut(queue) {
                     Some(q) => bad
                         .iter()
-                        .filter_map(|id| {
-                            q.unacked.remove(id);
-                            q.meta.remove(id)
+                        .filter_map(|id| q.unacked.remove(id))
+                        .map(|m| Gone {
+                            body: None,
+                            handout: m.handout,
                         })
                         .collect(),
                     None => vec![],
                 }
             };
-            self.forget(gone);
             let r = self
                 .db
                 .write(move |c| {
@@ -533,6 +631,7 @@ impl Broker for EmbeddedBroker {
                     Ok(())
                 })
                 .await;
+            self.forget(gone);
             if let Err(e) = r {
                 tracing::error!(queue, error = %e, "could not delete unreadable queue rows");
             }
@@ -552,10 +651,12 @@ impl Broker for EmbeddedBroker {
         // Only once the row is gone does the index forget it.
         let gone = {
             let mut qs = self.queues.lock();
-            qs.get_mut(queue).and_then(|q| {
-                q.unacked.remove(&id);
-                q.meta.remove(&id)
-            })
+            qs.get_mut(queue)
+                .and_then(|q| q.unacked.remove(&id))
+                .map(|m| Gone {
+                    body: None,
+                    handout: m.handout,
+                })
         };
         self.forget(gone);
         Ok(())
@@ -587,18 +688,30 @@ impl Broker for EmbeddedBroker {
         let notify = {
             let mut qs = self.queues.lock();
             let q = qs.entry(queue.to_string()).or_default();
-            q.unacked.remove(&id);
-            match q.meta.get_mut(&id) {
+            match q.unacked.remove(&id) {
                 Some(m) => {
-                    m.redelivered = false;
-                    self.uncache(std::mem::replace(&mut m.body, cached));
+                    // Not a redelivery in this process; still named by its hand-out, so a
+                    // restart flags it.
+                    if m.handout.is_some() {
+                        q.marks.insert(
+                            id,
+                            Mark {
+                                redelivered: false,
+                                handout: m.handout,
+                            },
+                        );
+                    }
+                    if let Some(b) = cached {
+                        self.uncache(q.bodies.insert(id, b));
+                    }
+                    if delay.is_zero() {
+                        q.push_ready(id, m.priority, &m.owner);
+                    } else {
+                        q.delayed
+                            .push(Reverse((not_before, id, m.priority, m.owner)));
+                    }
                 }
                 None => self.uncache(cached),
-            }
-            if delay.is_zero() {
-                q.push_ready(id);
-            } else {
-                q.delayed.push(Reverse((not_before, id)));
             }
             q.notify.clone()
         };
@@ -612,14 +725,23 @@ impl Broker for EmbeddedBroker {
             let Some(q) = qs.get_mut(queue) else {
                 return Ok(0);
             };
-            let ids: Vec<i64> = q.unacked.drain().collect();
-            for id in &ids {
-                q.push_ready(*id);
+            let released: Vec<(i64, Meta)> = q.unacked.drain().collect();
+            for (id, m) in &released {
+                if m.handout.is_some() {
+                    q.marks.insert(
+                        *id,
+                        Mark {
+                            redelivered: false,
+                            handout: m.handout,
+                        },
+                    );
+                }
+                q.push_ready(*id, m.priority, &m.owner);
             }
-            if ids.is_empty() {
+            if released.is_empty() {
                 return Ok(0);
             }
-            (q.notify.clone(), ids.len() as u64)
+            (q.notify.clone(), released.len() as u64)
         };
         notify.0.notify_one();
         Ok(notify.1)
@@ -643,8 +765,8 @@ impl Broker for EmbeddedBroker {
             let Some(q) = qs.get_mut(queue) else {
                 return Ok(0);
             };
-            let ids = q.take_waiting();
-            let gone: Vec<Meta> = ids.iter().filter_map(|id| q.meta.remove(id)).collect();
+            let ids: Vec<i64> = q.take_waiting().into_iter().map(|(id, _, _)| id).collect();
+            let gone: Vec<Gone> = ids.iter().map(|id| q.gone_waiting(*id)).collect();
             (ids, gone)
         };
         let n = ids.len() as u64;
@@ -667,26 +789,24 @@ impl Broker for EmbeddedBroker {
         if from == to {
             return Ok(0);
         }
-        let moved: Vec<(i64, Meta)> = {
+        // (id, priority, owner, mark): their bodies change (the connector), so they leave
+        // the cache and are read again when handed out.
+        type Moved = (i64, u8, Arc<str>, Option<Mark>);
+        let moved: Vec<Moved> = {
             let mut qs = self.queues.lock();
             let Some(q) = qs.get_mut(from) else {
                 return Ok(0);
             };
-            let ids = q.take_waiting();
-            ids.into_iter()
-                .filter_map(|id| q.meta.remove(&id).map(|m| (id, m)))
-                .collect()
+            let waiting = q.take_waiting();
+            let mut out = Vec::with_capacity(waiting.len());
+            for (id, priority, owner) in waiting {
+                self.uncache(q.bodies.remove(&id));
+                out.push((id, priority, owner, q.marks.remove(&id)));
+            }
+            out
         };
-        // Their bodies change (the connector): read again from disk when handed out.
-        let moved: Vec<(i64, Meta)> = moved
-            .into_iter()
-            .map(|(id, mut m)| {
-                self.uncache(m.body.take());
-                (id, m)
-            })
-            .collect();
         let n = moved.len() as u64;
-        let ids: Vec<i64> = moved.iter().map(|(id, _)| *id).collect();
+        let ids: Vec<i64> = moved.iter().map(|(id, _, _, _)| *id).collect();
         let to_name = to.to_string();
         let cid = to.strip_prefix("submit.sm.").unwrap_or(to).to_string();
         self.db
@@ -712,9 +832,11 @@ impl Broker for EmbeddedBroker {
         let notify = {
             let mut qs = self.queues.lock();
             let q = qs.entry(to.to_string()).or_default();
-            for (id, m) in moved {
-                q.meta.insert(id, m);
-                q.push_ready(id);
+            for (id, priority, owner, mark) in moved {
+                if let Some(m) = mark {
+                    q.marks.insert(id, m);
+                }
+                q.push_ready(id, priority, &owner);
             }
             q.notify.clone()
         };
@@ -731,7 +853,7 @@ impl Broker for EmbeddedBroker {
             let mut ids: Vec<i64> = q
                 .levels
                 .iter()
-                .flat_map(|l| l.per_owner.values().flat_map(|v| v.iter().copied()))
+                .flat_map(|l| l.per_owner.values().flat_map(|r| r.ids()))
                 .collect();
             ids.sort_unstable();
             ids.truncate(max);
@@ -754,5 +876,31 @@ impl Broker for EmbeddedBroker {
             .iter()
             .filter_map(|b| Message::from_bytes(b).ok())
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Runs;
+
+    #[test]
+    fn runs_keep_arrival_order_and_collapse_consecutive_ids() {
+        let mut r = Runs::default();
+        for id in [1, 2, 3, 7, 8, 4, 9] {
+            r.push(id);
+        }
+        assert_eq!(r.runs.len(), 4, "1-3, 7-8, 4, 9");
+        assert_eq!(r.ids().collect::<Vec<_>>(), vec![1, 2, 3, 7, 8, 4, 9]);
+        let mut popped = vec![];
+        while let Some(id) = r.pop() {
+            popped.push(id);
+        }
+        assert_eq!(popped, vec![1, 2, 3, 7, 8, 4, 9]);
+        assert!(r.is_empty());
+        // a million consecutive ids are one run
+        for id in 0..1_000_000 {
+            r.push(id);
+        }
+        assert_eq!(r.runs.len(), 1);
     }
 }

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The store-and-forward queue with a backlog: a normal HTTP run (the normal end-to-end rate),
+# then `smsgate-bench backlog` (the SMSC down while MESSAGES are accepted over HTTP, then back):
+# acceptance rate, disk bytes and RSS per message with the backlog, the drain rate and its
+# ratio to the normal rate, and what was lost (the script fails if anything was).
+#
+#   scripts/bench-backlog.sh [MESSAGES] [NORMAL_SECONDS]
+#
+# CI runs it with 100,000 messages (scripts/test.sh); 5,000,000 is the by-hand version.
+# Needs the release build (`cargo build --release -p smsgate -p smsgate-bench`; the directory
+# is $SMSGATE_RELEASE_DIR, default $CARGO_TARGET_DIR/release).
+set -euo pipefail
+N=${1:-100000}
+SECS=${2:-8}
+WINDOW=${WINDOW:-200}
+DIR=${SMSGATE_RELEASE_DIR:-${CARGO_TARGET_DIR:-$HOME/.cache/smsgate-target}/release}
+BENCH="$DIR/smsgate-bench"
+[ -x "$BENCH" ] || { echo "$BENCH not found: cargo build --release -p smsgate -p smsgate-bench" >&2; exit 1; }
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+"$BENCH" --duration "$SECS" --connector-window "$WINDOW" 2>"$OUT/normal.err" | tail -1 >"$OUT/normal" \
+  || { tail -5 "$OUT/normal.err" >&2; exit 1; }
+"$BENCH" backlog --messages "$N" --connector-window "$WINDOW" 2>"$OUT/backlog.err" | tail -1 >"$OUT/backlog" \
+  || { tail -5 "$OUT/backlog.err" >&2; exit 1; }
+python3 - "$OUT/normal" "$OUT/backlog" <<'PY'
+import json, sys
+normal = json.load(open(sys.argv[1]))
+b = json.load(open(sys.argv[2]))
+e2e = normal["delivered_total"] / (normal["duration_s"] + normal["drain_s"])
+rows = [
+    ("messages accepted while the SMSC was down", f'{b["accepted"]:,} of {b["messages"]:,} ({b["errors"]} errors)'),
+    ("acceptance rate", f'{b["accepted_per_s"]:,.0f} msg/s'),
+    ("disk per message (data dir / database file)", f'{b["disk_bytes_per_msg"]:,.0f} / {b["db_file_bytes_per_msg"]:,.0f} bytes'),
+    ("RSS with the backlog / peak", f'{b["rss_with_backlog_mb"]:.1f} / {b["peak_rss_mb"]:.1f} MB'),
+    ("drain rate", f'{b["drain_per_s"]:,.0f} msg/s'),
+    ("normal end-to-end rate (same window)", f'{e2e:,.0f} msg/s'),
+    ("drain / normal", f'{b["drain_per_s"] / e2e:.2f}'),
+    ("gateway CPU per message (accept + drain)", f'{b["gateway_cpu_us_per_msg"]:.1f} us'),
+    ("lost", f'{b["lost"]}'),
+]
+for k, v in rows:
+    print(f"{k:<46}{v}")
+sys.exit(1 if b["lost"] or b["accepted"] != b["messages"] or not b["gateway_alive"] else 0)
+PY

@@ -18,9 +18,15 @@ BENCH="$DIR/smsgate-bench"
 [ -x "$BENCH" ] || { echo "$BENCH not found: cargo build --release -p smsgate -p smsgate-bench" >&2; exit 1; }
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-"$BENCH" --duration "$SECS" --connector-window "$WINDOW" 2>"$OUT/normal.err" | tail -1 >"$OUT/normal" \
+# Ports the system hands out as free (nothing here assumes 1401, 2775 or 8990 are free).
+read -r HP SP CP < <(python3 -c 'import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in ss))')
+PORTS=(--http-port "$HP" --smpp-port "$SP" --sim-control-port "$CP")
+"$BENCH" --duration "$SECS" --connector-window "$WINDOW" "${PORTS[@]}" --work-dir "$OUT/normal-run" 2>"$OUT/normal.err" | tail -1 >"$OUT/normal" \
   || { tail -5 "$OUT/normal.err" >&2; exit 1; }
-"$BENCH" backlog --messages "$N" --connector-window "$WINDOW" 2>"$OUT/backlog.err" | tail -1 >"$OUT/backlog" \
+"$BENCH" backlog --messages "$N" --connector-window "$WINDOW" "${PORTS[@]}" --work-dir "$OUT/backlog-run" 2>"$OUT/backlog.err" | tail -1 >"$OUT/backlog" \
   || { tail -5 "$OUT/backlog.err" >&2; exit 1; }
 python3 - "$OUT/normal" "$OUT/backlog" <<'PY'
 import json, sys

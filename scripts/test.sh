@@ -94,3 +94,9 @@ cargo test -p smsgate --no-default-features --features embedded 2>&1 | tee /tmp/
 # Schema-based fuzzing of every HTTP API against a running gateway (installs schemathesis).
 echo "== schemathesis"
 bash scripts/schemathesis.sh 20
+# The store-and-forward queue with a backlog of 100,000 messages: the SMSC down while they are
+# accepted, then back; the script fails if one is lost (release build: the figures it prints
+# are the benchmark's; 5,000,000 is the by-hand version).
+echo "== backlog (100,000 messages, release build)"
+cargo build --release -p smsgate -p smsgate-bench
+bash scripts/bench-backlog.sh 100000 5

@@ -71,10 +71,10 @@ impl Db {
         // When the WAL restarts (see `checkpoint`) it is cut back to 64 MB.
         conn.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
         // A restarting checkpoint holds the write lock for a moment: wait for it.
-        conn.busy_timeout(std::time::Duration::from_secs(1))?;
+        conn.busy_handler(Some(wait_a_millisecond))?;
         conn.execute_batch(SCHEMA)?;
         let ckpt = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        ckpt.busy_timeout(std::time::Duration::from_secs(2))?;
+        ckpt.busy_handler(Some(wait_a_millisecond))?;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (tx, rx) = std_mpsc::channel::<Job>();
         let max = group_commit_max.max(1);
@@ -224,22 +224,38 @@ fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<Job>, max: usize) {
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
+/// Busy handler of both connections: poll the lock every millisecond, for two seconds at
+/// most. SQLite's own backs off up to 100 ms between attempts, which turned a lock held for a
+/// few milliseconds into a stall of a hundred.
+fn wait_a_millisecond(attempts: i32) -> bool {
+    if attempts >= 2000 {
+        return false;
+    }
+    thread::sleep(std::time::Duration::from_millis(1));
+    true
+}
+
 /// WAL frames (4 KB pages) past which a checkpoint also restarts the WAL.
 const WAL_RESTART_FRAMES: i64 = 16_384;
 
 /// Copy the WAL into the database without blocking the writer (passive). Under a sustained
-/// write load a passive checkpoint never catches up with the WAL's end, so the WAL would grow
-/// for as long as the load lasts (about 2 KB per message accepted); past 64 MB the checkpoint
-/// restarts the WAL, holding the writer for the moment it takes to copy the last frames.
+/// write load a passive checkpoint never reaches the WAL's end, so the WAL would grow for as
+/// long as the load lasts (about 2 KB per message accepted). Past 64 MB, once a passive
+/// checkpoint has copied everything up to where it started, the WAL is restarted: that holds
+/// the writer only while the few frames written since are copied (restarting with more to
+/// copy stalled writes for ~100 ms).
 fn checkpoint(c: &Connection) {
-    let frames = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
-    let r = match frames {
-        Ok(n) if n > WAL_RESTART_FRAMES => {
-            c.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
-        }
-        Ok(_) => Ok(()),
-        Err(e) => Err(e),
-    };
+    let r = c
+        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        })
+        .and_then(|(frames, copied)| {
+            if frames > WAL_RESTART_FRAMES && copied == frames {
+                c.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+            } else {
+                Ok(())
+            }
+        });
     if let Err(e) = r {
         tracing::warn!(error = %e, "WAL checkpoint failed");
     }

@@ -507,9 +507,12 @@ impl Broker for EmbeddedBroker {
         if picked.is_empty() {
             return Ok(vec![]);
         }
-        for (_, _, body) in &picked {
-            self.uncache(body.clone());
-        }
+        let handed_bytes: usize = picked
+            .iter()
+            .filter_map(|(_, _, b)| b.as_ref())
+            .map(|b| b.len())
+            .sum();
+        self.cached.fetch_sub(handed_bytes, Ordering::Relaxed);
         let ids: Vec<i64> = picked.iter().map(|(id, _, _)| *id).collect();
         let handed = encode_ids(&ids);
         let missing: Vec<i64> = picked

@@ -78,6 +78,38 @@ pub struct Gateway {
     pub history: Arc<dyn smsgate_queue::history::History>,
     shutdown: CancellationToken,
     http_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Exclusive use of the data dir (embedded mode), released at shutdown.
+    data_lock: parking_lot::Mutex<Option<DataDirLock>>,
+}
+
+/// Exclusive use of a data dir: an advisory lock on `smsgate.lock` in it, held while a
+/// gateway (or an import applied to it) uses the embedded queue and store. Two processes on one
+/// embedded queue would both hand out its messages. The kernel releases the lock when the
+/// process dies, `kill -9` included.
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+impl DataDirLock {
+    /// Take the lock of `dir` (created if missing), or say who holds it.
+    pub fn take(dir: &std::path::Path) -> Result<DataDirLock, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let path = dir.join("smsgate.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DataDirLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+                "data dir {} is in use by another smsgate process",
+                dir.display()
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(format!("{}: {e}", path.display())),
+        }
+    }
 }
 
 /// `gw.pipeline`, `gw.stats`, `gw.connectors`...: the runtime's parts, read through the gateway.
@@ -91,6 +123,13 @@ impl std::ops::Deref for Gateway {
 impl Gateway {
     /// Build every component from `cfg` and start serving.
     pub async fn start(cfg: Config) -> Result<Arc<Gateway>, StartError> {
+        // Embedded mode: this process owns the data dir's queue. (Cluster nodes share their
+        // queue through RabbitMQ and may share a data dir.)
+        let data_lock = if cfg.broker.url.is_none() && cfg.store.url.is_none() {
+            Some(DataDirLock::take(&cfg.data_dir).map_err(StartError::Storage)?)
+        } else {
+            None
+        };
         let db_path = cfg.data_dir.join("smsgate.db");
         let db = Db::open(
             &db_path,
@@ -386,7 +425,27 @@ impl Gateway {
             history: rest.history,
             shutdown,
             http_task: parking_lot::Mutex::new(http_task),
+            data_lock: parking_lot::Mutex::new(data_lock),
         });
+        // Jasmin MD5 digests replaced by argon2 hashes at first login.
+        {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            gw.pipeline.auth.on_upgrade(tx);
+            let manager = gw.manager.clone();
+            let stop = gw.shutdown.clone();
+            gw.tasks.lock().push(tokio::spawn(async move {
+                loop {
+                    let up = tokio::select! {
+                        _ = stop.cancelled() => return,
+                        up = rx.recv() => match up { Some(u) => u, None => return },
+                    };
+                    match manager.upgrade_password(&up).await {
+                        Ok(()) => tracing::info!(user = %up.username, "Jasmin MD5 password replaced by an argon2 hash"),
+                        Err(e) => tracing::warn!(user = %up.username, error = %e, "cannot replace the MD5 password digest"),
+                    }
+                }
+            }));
+        }
         gw.stats
             .retain_smppcs(profile.smppccs.iter().map(|c| c.cid.as_str()));
         for c in &profile.smppccs {
@@ -443,5 +502,6 @@ impl Gateway {
         for t in throwers {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
         }
+        self.data_lock.lock().take();
     }
 }

@@ -7,11 +7,13 @@
 //! `smsgate-plugins` → `smsgate-policy` → `smsgate-gateway` → `smsgate-jcli` → here.
 
 pub mod app;
+pub mod import;
 pub mod plugin_tool;
 
 pub use smsgate_core::{config, model, stats};
 pub use smsgate_gateway::{batch, cancel, cluster, dlr, http, inbound, manage, throwers};
 pub use smsgate_jcli as jcli;
+pub use smsgate_migrate as migrate;
 pub use smsgate_plugins as plugins;
 pub use smsgate_policy::{auth, billing, interception, pipeline};
 pub use smsgate_queue::{broker, db, history, store};

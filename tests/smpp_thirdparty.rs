@@ -55,10 +55,7 @@ async fn smpplib_esme_binds_submits_and_unbinds() {
     require_smpplib().await;
     let sim = simulator().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let cfg = load(
-        &config_toml(dir.path(), free_port(), sim.addr.port()),
-        dir.path(),
-    );
+    let cfg = load(&config_toml(dir.path(), 0, sim.addr.port()), dir.path());
     let gw = gateway(cfg).await;
     let addr = gw.smpp_addr().expect("smpp server enabled");
 

@@ -40,12 +40,45 @@ pub fn unique(tag: &str) -> String {
     format!("t{}{}-{tag}.", std::process::id(), n % 1_000_000_000)
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1 for a listener that binds it later (a gateway process, an
+/// SMSC that comes up during the test, a restart on the same port).
+///
+/// Taken outside the kernel's ephemeral range (`ip_local_port_range`, 32768-60999 by default):
+/// a port from there could be handed to another test's `bind(":0")` or outgoing connection
+/// between the check and the bind. Each port is handed out once per test process. Where the
+/// listener can report its own address, bind port 0 instead.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (low, high) = ephemeral_range();
+    // Below the ephemeral range, above the well-known and the common service ports.
+    let (first, last) = if low > 21_000 {
+        (20_000u32, low - 1)
+    } else {
+        (high + 1, 65_535)
+    };
+    let span = last - first + 1;
+    // Start somewhere different in each test process (the two test passes, a rerun).
+    let seed = std::process::id().wrapping_mul(7919) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (first + (seed + n) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {first}-{last}");
+}
+
+/// The kernel's ephemeral port range (defaults to Linux's when unreadable).
+fn ephemeral_range() -> (u32, u32) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| {
+            let mut it = t.split_whitespace().map(|v| v.parse::<u32>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32_768, 60_999))
 }
 
 /// Gateway config text for a simulator on `smsc_port`, HTTP on `http_port`.
@@ -548,7 +581,7 @@ pub async fn two_smscs(extra: impl FnOnce(&std::path::Path) -> String) -> TwoSms
     let black = simulator().await;
     let toml = format!(
         "{}\n[[smppccs]]\ncid = \"black\"\nhost = \"127.0.0.1\"\nport = {}\ncon_fail_delay = 1\n\n{}",
-        config_toml(dir.path(), free_port(), sim.addr.port()),
+        config_toml(dir.path(), 0, sim.addr.port()),
         black.addr.port(),
         extra(dir.path()),
     );

@@ -423,6 +423,47 @@ impl Manager {
         Ok(out)
     }
 
+    /// Replace a user's Jasmin MD5 digest by the argon2 hash made at its first login, in the
+    /// live profile and in the persisted `jcli-prod` profile (where it still holds the same
+    /// digest: a password changed meanwhile wins).
+    pub async fn upgrade_password(
+        &self,
+        up: &smsgate_policy::auth::PasswordUpgrade,
+    ) -> Result<(), String> {
+        let swap = |p: &mut Profile| -> bool {
+            let mut changed = false;
+            for u in p.users.iter_mut() {
+                if u.username == up.username && u.password == up.old {
+                    u.password = up.new.clone();
+                    changed = true;
+                }
+            }
+            changed
+        };
+        if self
+            .profile()
+            .users
+            .iter()
+            .any(|u| u.username == up.username && u.password == up.old)
+        {
+            self.apply(|p| {
+                swap(p);
+                Ok(())
+            })
+            .await?;
+        }
+        if let Some(mut p) = read_profile(&*self.store, DEFAULT_PROFILE).await? {
+            if swap(&mut p) {
+                let json = serde_json::to_vec(&p).map_err(|e| e.to_string())?;
+                self.store
+                    .set(&profile_key(DEFAULT_PROFILE), &json, None)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
     /// Write the current profile as `name`.
     pub async fn persist(&self, name: &str) -> Result<(), String> {
         let p = self.profile();

@@ -5,6 +5,11 @@
 //! digest of (hash, password) under a per-process random key and compared in constant time;
 //! a password change (new hash) invalidates it. Failed checks are rate-limited per user and
 //! source address, and argon2 runs on a bounded pool, so guessing cannot exhaust the CPU.
+//!
+//! Users imported from Jasmin keep its MD5 digest (`md5:<hex>`) until they log in: the first
+//! successful login (HTTP, REST or SMPP) hashes the password with argon2 and hands the new
+//! hash to whoever listens on [`Auth::on_upgrade`] (the configuration manager, which replaces
+//! the digest in the live and persisted profiles).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -41,9 +46,21 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The stored hash of a configured user's password: an argon2 PHC string is kept (after a
-/// syntax check), anything else is a plain password and is hashed.
+/// Prefix of a Jasmin MD5 digest kept as a user's password (`md5:` + 32 hex digits).
+pub const MD5_PREFIX: &str = "md5:";
+
+/// The stored hash of a configured user's password: an argon2 PHC string or a Jasmin MD5
+/// digest is kept (after a syntax check), anything else is a plain password and is hashed.
 pub fn password_hash_of(u: &UserConfig) -> Result<String, String> {
+    if let Some(hex) = u.password.strip_prefix(MD5_PREFIX) {
+        if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "user {}: an md5: password is Jasmin's digest, 32 hex digits",
+                u.username
+            ));
+        }
+        return Ok(format!("{MD5_PREFIX}{}", hex.to_ascii_lowercase()));
+    }
     if u.password.starts_with("$argon2") {
         PasswordHash::new(&u.password)
             .map_err(|e| format!("user {}: invalid argon2 hash: {e}", u.username))?;
@@ -51,6 +68,36 @@ pub fn password_hash_of(u: &UserConfig) -> Result<String, String> {
     } else {
         hash_password(&u.password)
     }
+}
+
+/// A user's Jasmin MD5 digest replaced by an argon2 hash after a successful login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordUpgrade {
+    pub username: String,
+    /// The `md5:` digest it replaces (the upgrade applies only while it is still the password).
+    pub old: String,
+    /// The argon2 PHC string.
+    pub new: String,
+}
+
+/// True when `password` hashes to the `md5:<hex>` digest `stored` (constant time).
+fn md5_matches(stored: &str, password: &[u8]) -> bool {
+    use md5::Digest as _;
+    let Some(hex) = stored.strip_prefix(MD5_PREFIX) else {
+        return false;
+    };
+    let typed = hex_lower(&md5::Md5::digest(password));
+    bool::from(typed.as_bytes().ct_eq(hex.as_bytes()))
+}
+
+fn hex_lower(b: &[u8]) -> String {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        s.push(D[(x >> 4) as usize] as char);
+        s.push(D[(x & 15) as usize] as char);
+    }
+    s
 }
 
 /// Registry of users and groups with password verification.
@@ -66,6 +113,7 @@ pub struct Auth {
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     max_failures: u32,
     dummy_hash: String,
+    upgrades: Mutex<Option<tokio::sync::mpsc::UnboundedSender<PasswordUpgrade>>>,
 }
 
 impl Auth {
@@ -87,6 +135,7 @@ impl Auth {
             inflight: Mutex::new(HashMap::new()),
             max_failures: cfg.max_failures_per_minute,
             dummy_hash: hash_password("smsgate-dummy-password")?,
+            upgrades: Mutex::new(None),
         };
         auth.reload(groups, users)?;
         Ok(auth)
@@ -130,6 +179,12 @@ impl Auth {
         *self.groups.write() = groups;
         *self.users.write() = by_name;
         Ok(())
+    }
+
+    /// Where MD5 digests replaced at login are sent (see the module docs). Without a
+    /// listener, MD5 users still log in and keep their digest.
+    pub fn on_upgrade(&self, tx: tokio::sync::mpsc::UnboundedSender<PasswordUpgrade>) {
+        *self.upgrades.lock() = Some(tx);
     }
 
     /// A user by name.
@@ -177,6 +232,29 @@ impl Auth {
         self.verify_slow(username, password, source).await
     }
 
+    /// Hash `password` with argon2 and hand it to the upgrade listener, if any.
+    async fn upgrade(&self, username: &str, old: &str, password: &[u8]) {
+        let Some(tx) = self.upgrades.lock().clone() else {
+            return;
+        };
+        let Ok(pw) = String::from_utf8(password.to_vec()) else {
+            return;
+        };
+        let new = {
+            let Ok(_permit) = self.pool.acquire().await else {
+                return;
+            };
+            tokio::task::spawn_blocking(move || hash_password(&pw)).await
+        };
+        if let Ok(Ok(new)) = new {
+            let _ = tx.send(PasswordUpgrade {
+                username: username.to_string(),
+                old: old.to_string(),
+                new,
+            });
+        }
+    }
+
     fn cached(&self, username: &str, password: &[u8]) -> Option<Arc<User>> {
         let u = self.user(username)?;
         let d = self.digest(&u.password_hash, password);
@@ -216,9 +294,14 @@ impl Auth {
             .map(|u| u.password_hash.clone())
             .unwrap_or_else(|| self.dummy_hash.clone());
         let pw = password.to_vec();
+        let is_md5 = hash.starts_with(MD5_PREFIX);
         let ok = {
             let _permit = self.pool.acquire().await.map_err(|_| AuthError::Failed)?;
+            let hash = hash.clone();
             tokio::task::spawn_blocking(move || {
+                if is_md5 {
+                    return md5_matches(&hash, &pw);
+                }
                 PasswordHash::new(&hash)
                     .map(|h| Argon2::default().verify_password(&pw, &h).is_ok())
                     .unwrap_or(false)
@@ -226,6 +309,9 @@ impl Auth {
             .await
             .unwrap_or(false)
         };
+        if ok && is_md5 && user.is_some() {
+            self.upgrade(username, &hash, password).await;
+        }
         match (ok, user) {
             (true, Some(u)) => {
                 self.cache.lock().insert(

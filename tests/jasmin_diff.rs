@@ -1672,3 +1672,227 @@ async fn interceptor_scripts_match_jasmin() {
     );
     assert_eq!(sent, 6, "the six scripts that let the message go did");
 }
+
+// ---------------------------------------------------------------------------------------------
+// A Jasmin store imported (issue 20)
+
+/// The reference store (persisted by a live Jasmin 0.11.1), loaded into Jasmin with jCli's
+/// `load` and imported into smsgate with `import-jasmin --apply`: the consoles list the same
+/// configuration, and the same requests get the same answers, reach the same connectors with
+/// the same PDUs (interceptor applied), and cost the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_store_behaves_as_jasmin_loaded_with_it() {
+    let store = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/jasmin-store");
+    // Jasmin 0.11.0: 0.11.1 never publishes the SMSC's answer, so the rest of an early-percent
+    // charge never comes there (see the module docs). The store was persisted by 0.11.1; both
+    // read it the same way. Jasmin opens each loaded connector's log file where it was when
+    // persisted.
+    std::fs::create_dir_all("/var/log/jasmin")
+        .expect("/var/log/jasmin (the store's connectors log there)");
+    let jasmin = Jasmin::start_with("0.11.0", "import", true).await;
+    for e in std::fs::read_dir(&store).expect("store") {
+        let p = e.expect("entry").path();
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        if name.starts_with("fixture.") && !name.ends_with(".txt") {
+            std::fs::copy(&p, jasmin.dir.path().join("store").join(&name)).expect("copy");
+        }
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let toml = SMSGATE_CONFIG.replace("{dir}", &dir.path().display().to_string());
+    let base = load(&toml, dir.path());
+    let opts = smsgate::import::Options {
+        store_dir: store.clone(),
+        profile: "fixture".into(),
+        jasmin_cfg: None,
+        out: None,
+        apply: true,
+        to_profile: "jcli-prod".into(),
+        balances: smsgate::import::Balances::Carry,
+        dry_run: false,
+        partial: false,
+        // Jasmin runs here in UTC (its date and time filters use local time).
+        utc_offset: Some("+00:00".into()),
+    };
+    let mut report = Vec::new();
+    smsgate::import::run(&opts, base.clone(), &mut report)
+        .await
+        .unwrap_or_else(|e| panic!("import: {e}\n{}", String::from_utf8_lossy(&report)));
+    let report = String::from_utf8_lossy(&report).to_string();
+    assert!(!report.contains("not imported"), "{report}");
+    let gw = gateway(base).await;
+
+    // Two SMSCs per gateway: `a` for tx1 (and the receiver rx1), `b` for backup.
+    let (ja, jb, sa, sb) = (
+        simulator().await,
+        simulator().await,
+        simulator().await,
+        simulator().await,
+    );
+    let recv = receiver().await;
+    let mut j = Console::login(jasmin.jcli, true).await;
+    let mut s = Console::login(gw.jcli_addr().expect("jcli"), false).await;
+    let mut diffs = vec![];
+    // Jasmin loads the persisted profile; smsgate loaded its imported one at start.
+    let loaded = j.cmd("load -p fixture").await;
+    assert!(
+        loaded.contains("configuration loaded (profile:fixture)"),
+        "jasmin: {loaded}"
+    );
+    let jsub: Subst = vec![
+        ("SIMA", ja.addr.port().to_string()),
+        ("SIMB", jb.addr.port().to_string()),
+    ];
+    let ssub: Subst = vec![
+        ("SIMA", sa.addr.port().to_string()),
+        ("SIMB", sb.addr.port().to_string()),
+    ];
+    let _ = &recv;
+    let listings = lines(
+        "user -l\ngroup -l\nsmppccm -l\nhttpccm -l\nfilter -l\nmtrouter -l\nmorouter -l\n\
+         mtinterceptor -l\nmointerceptor -l\nuser -s acme\nuser -s reseller1\nuser -s foo\n\
+         smppccm -s tx1\nsmppccm -s rx1\nsmppccm -s backup\nhttpccm -s crm\nfilter -s dest_fr\n\
+         filter -s office_hours\nfilter -s season\nfilter -s py_notfoo\nfilter -s tag_vip\n\
+         mtrouter -s 40\nmorouter -s 10",
+    );
+    // Jasmin forgets that a loaded user is disabled (it lists and authenticates foo); smsgate
+    // keeps the flag the store holds.
+    let mut listing_diffs = vec![];
+    both(
+        (&mut j, &jsub),
+        (&mut s, &ssub),
+        &listings,
+        &mut listing_diffs,
+    )
+    .await;
+    for d in listing_diffs {
+        let kept = d.replace("#!foo             retail", "#foo              retail");
+        let same = kept
+            .split_once("\n  smsgate: ")
+            .map(|(a, b)| a.split_once("  jasmin : ").map(|x| x.1) == Some(b))
+            .unwrap_or(false);
+        if !(d.starts_with("--- \"user -l\"") && same) {
+            diffs.push(d);
+        }
+    }
+    // Pointed at the simulators and started, the same way on both.
+    let setup = lines(
+        "smppccm -u tx1\nhost 127.0.0.1\nport {SIMA}\nok\n\
+         smppccm -u backup\nhost 127.0.0.1\nport {SIMB}\nsubmit_throughput 100\nok\n\
+         smppccm -1 tx1\nsmppccm -1 backup",
+    );
+    both((&mut j, &jsub), (&mut s, &ssub), &setup, &mut diffs).await;
+    let bound = || {
+        [&ja, &jb, &sa, &sb]
+            .iter()
+            .map(|s| s.stats().binds.load(std::sync::atomic::Ordering::SeqCst))
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while bound().contains(&0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "binds on jasmin's tx1/backup and smsgate's tx1/backup simulators: {:?}\n{}",
+            bound(),
+            diffs.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let (jh, sh) = (jasmin.http, gw.http_addr.expect("http"));
+    // Route 50 (py_notfoo;src_short): the EvalPyFilter passes everyone but foo, the source
+    // matches ^20. (Jasmin's SourceAddrFilter fails the request, 500, for a message without a
+    // source or with one an interceptor set; with route 50 in place only this case works there.)
+    let with_route_50 =
+        ["/send?username=reseller1&password=r3s3ll&to=44771230005&content=hi&from=2055"];
+    let without_route_50 = [
+        // acme: sender overridden by the interceptor; route 20 (dest_fr;from_acme) to tx1.
+        "/send?username=acme&password=acmepwd&to=33612340001&content=hello",
+        // acme's value filter: only ^33 destinations.
+        "/send?username=acme&password=acmepwd&to=44771230002&content=hello",
+        // Route 40 (promo;season), failover: tx1 first.
+        "/send?username=acme&password=acmepwd&to=33612340003&content=PROMO%20today",
+        // reseller1: no route but the default one (backup).
+        "/send?username=reseller1&password=r3s3ll&to=44771230004&content=hi",
+        // reseller1 may not set dlr-level.
+        "/send?username=reseller1&password=r3s3ll&to=44771230006&content=hi&dlr=yes&dlr-url=http://127.0.0.1:9/x&dlr-level=3",
+        // A wrong password.
+        "/send?username=acme&password=wrong&to=33612340008&content=hi",
+        "/rate?username=acme&password=acmepwd&to=33612340009",
+        "/rate?username=reseller1&password=r3s3ll&to=44771230010",
+    ];
+    let mut cases: Vec<&str> = with_route_50.to_vec();
+    cases.push("mtrouter -r 50");
+    cases.extend(without_route_50);
+    for c in cases {
+        if !c.starts_with('/') {
+            both(
+                (&mut j, &jsub),
+                (&mut s, &ssub),
+                &[c.to_string()],
+                &mut diffs,
+            )
+            .await;
+            continue;
+        }
+        let (js, jbody) = get(jh, c).await;
+        let (ss, sbody) = get(sh, c).await;
+        let (jbody, sbody) = (norm_body(&jbody), norm_body(&sbody));
+        if (js, &jbody) != (ss, &sbody) {
+            diffs.push(format!(
+                "--- {c}\n  jasmin : {js} {jbody:?}\n  smsgate: {ss} {sbody:?}"
+            ));
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pdus = |sim: &smsgate::simulator::Simulator| -> Vec<String> {
+        let mut v: Vec<String> = sim.received().iter().map(submitted).collect();
+        v.sort();
+        v
+    };
+    for (name, jsim, ssim) in [("tx1", &ja, &sa), ("backup", &jb, &sb)] {
+        let (jp, sp) = (pdus(jsim), pdus(ssim));
+        if jp != sp {
+            diffs.push(format!(
+                "--- what {name} received\n  jasmin : {jp:#?}\n  smsgate: {sp:#?}"
+            ));
+        }
+    }
+    // foo stays disabled (Jasmin lets it in after a load: see above).
+    assert_eq!(
+        get(
+            sh,
+            "/send?username=foo&password=bar&to=33612340007&content=hi"
+        )
+        .await,
+        (
+            403,
+            "Error \"Authorization failed for username:foo\"".into()
+        )
+    );
+    assert_eq!(pdus(&sa).len(), 2, "tx1 got acme's two messages");
+    assert_eq!(pdus(&sb).len(), 2, "backup got reseller1's two messages");
+    // The same money left.
+    for c in [
+        "/balance?username=acme&password=acmepwd",
+        "/balance?username=reseller1&password=r3s3ll",
+    ] {
+        let (js, jbody) = get(jh, c).await;
+        let (ss, sbody) = get(sh, c).await;
+        if (js, &jbody) != (ss, &sbody) {
+            diffs.push(format!(
+                "--- {c}\n  jasmin : {js} {jbody:?}\n  smsgate: {ss} {sbody:?}"
+            ));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} differences from Jasmin {} loaded with the same store:\n{}\n== import report\n{report}",
+        diffs.len(),
+        jasmin.version,
+        diffs.join("\n")
+    );
+}

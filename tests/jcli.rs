@@ -548,7 +548,7 @@ async fn modules_errors_and_persistence_across_restart() {
     // Removing things.
     assert_eq!(
         c.cmd("mtrouter -r 10").await,
-        "Successfully removed MT route with order:10\r\njcli : "
+        "Successfully removed MT Route with order:10\r\njcli : "
     );
     assert_eq!(
         c.cmd("filter -r to33").await,

@@ -406,7 +406,7 @@ const INTERCEPTORS: OrderedTable<InterceptorConfig> = OrderedTable {
     table: "interception",
     entries: interceptors_of,
     list: |m, kind| views::interceptors(m, kind),
-    show: |_, kind, ic| format!("{}/{}", ic.kind, views::script(kind, &ic.script)),
+    show: |_, kind, ic| format!("{}/{}", ic.kind, views::script(kind, ic)),
     form: |kind| Box::new(InterceptorForm::new(kind)),
 };
 
@@ -468,10 +468,7 @@ async fn ordered<T: Ordered>(
             .await;
         return done(
             r,
-            format!(
-                "Successfully removed {label} {} with order:{order}",
-                noun.to_lowercase()
-            ),
+            format!("Successfully removed {label} {noun} with order:{order}"),
         );
     }
     text("Missing required option")

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::forms::{MT_KEYS, SMPPCC_KEYS, SMPPS_KEYS};
 use super::options::Parsed;
-use smsgate_core::config::{SmppClientConfig, UserConfig};
+use smsgate_core::config::{InterceptorConfig, SmppClientConfig, UserConfig};
 use smsgate_gateway::manage::{uid_of, Manager};
 use smsgate_gateway::smpp::client::ConnectorState;
 use smsgate_routing::table::TableKind;
@@ -223,9 +223,13 @@ pub fn filters(m: &Manager) -> String {
                 };
                 (routes, b.describe())
             }
-            Err(_) if f.kind.eq_ignore_ascii_case("EvalPyFilter") => {
-                ("MO MT", "<Ev (pyCode= ..)>".to_string())
-            }
+            Err(_) if f.kind.eq_ignore_ascii_case("EvalPyFilter") => (
+                "MO MT",
+                format!(
+                    "<Ev (pyCode={} ..)>",
+                    head(&py_source(f.py_code.as_deref().unwrap_or("")), 10)
+                ),
+            ),
             Err(_) => ("MO MT", format!("<{}>", f.kind)),
         };
         out.push_str(&row(&[
@@ -257,6 +261,16 @@ pub fn filter(m: &Manager, fid: &str) -> String {
     };
     match f.kind.as_str() {
         "TransparentFilter" => "TransparentFilter".into(),
+        // Jasmin shows the script itself, and a tag as `has tag`.
+        // (Jasmin's line ends after the script's own last line break.)
+        "EvalPyFilter" => format!(
+            "EvalPyFilter:\n{}\n",
+            py_source(f.py_code.as_deref().unwrap_or(""))
+        ),
+        "TagFilter" => format!(
+            "TagFilter:\nhas tag = {}",
+            f.tag.clone().unwrap_or_default()
+        ),
         "TimeIntervalFilter" => interval(&f.time_interval),
         "DateIntervalFilter" => interval(&f.date_interval),
         k => {
@@ -344,24 +358,47 @@ pub fn route(m: &Manager, kind: TableKind, order: u32) -> String {
     };
     table
         .get(order)
-        .map(|r| r.describe().replace('\t', ""))
+        .map(|r| r.describe())
         .unwrap_or_else(|| format!("Unknown {} Route: {order}", kind.label()))
 }
 
-/// An interceptor's script as jCli shows it.
-pub fn script(kind: TableKind, s: &str) -> String {
+/// A Python script's source: `code` itself, or the file it names (a path as jCli's `pyCode
+/// /path.py` takes it).
+pub fn py_source(code: &str) -> String {
+    let t = code.trim();
+    if !t.contains('\n') && t.starts_with('/') && t.ends_with(".py") {
+        if let Ok(src) = std::fs::read_to_string(t) {
+            return src;
+        }
+    }
+    code.to_string()
+}
+
+/// The first `n` characters of a script without its line breaks (Jasmin's short form).
+fn head(code: &str, n: usize) -> String {
+    code.chars().take(n).filter(|c| *c != '\n').collect()
+}
+
+/// An interceptor's script as jCli shows it: Jasmin's `<MTIS (pyCode=<30 characters> ..)>`,
+/// from the source persisted with the rule or the script's file.
+pub fn script(kind: TableKind, ic: &InterceptorConfig) -> String {
     let tag = match kind {
         TableKind::Mt => "MTIS",
         TableKind::Mo => "MOIS",
     };
-    match s
-        .trim()
-        .strip_prefix("plugin(")
-        .and_then(|r| r.strip_suffix(')'))
-    {
-        Some(name) => format!("<{tag} (plugin={name})>"),
-        None => format!("<{tag} (pyCode= ..)>"),
+    let s = ic.script.trim();
+    if let Some(name) = s.strip_prefix("plugin(").and_then(|r| r.strip_suffix(')')) {
+        return format!("<{tag} (plugin={name})>");
     }
+    let source = match &ic.source {
+        Some(src) => src.clone(),
+        None => s
+            .strip_prefix("python3(")
+            .and_then(|r| r.strip_suffix(')'))
+            .and_then(|path| std::fs::read_to_string(path.trim()).ok())
+            .unwrap_or_default(),
+    };
+    format!("<{tag} (pyCode={} ..)>", head(&source, 30))
 }
 
 /// `mtinterceptor -l` / `mointerceptor -l`.
@@ -378,8 +415,8 @@ pub fn interceptors(m: &Manager, kind: TableKind) -> String {
     list.sort_by_key(|ic| std::cmp::Reverse(ic.order));
     let mut out = row(&[
         ("Order", 5),
-        ("Type", 23),
-        ("Script", 32),
+        ("Type", 20),
+        ("Script", 47),
         ("Filter(s)", 64),
     ]);
     for ic in &list {
@@ -397,8 +434,8 @@ pub fn interceptors(m: &Manager, kind: TableKind) -> String {
             .collect();
         out.push_str(&row(&[
             (&ic.order.to_string(), 5),
-            (&ic.kind, 23),
-            (&script(kind, &ic.script), 32),
+            (&ic.kind, 20),
+            (&script(kind, ic), 47),
             (&filters.join(", "), 64),
         ]));
     }

@@ -572,15 +572,24 @@ pub async fn rate(state: &ApiState, args: Args, ip: IpAddr) -> Resp {
             .await?;
         state.stats.http_request(&user.username, HttpRequest::Rate);
         p.check_rate(&user)?;
-        p.prepare_with(user, &req, None).await
+        // Jasmin answers what the user would be billed: nothing with an unlimited balance.
+        let unlimited = p
+            .store
+            .balance_get(&user.username)
+            .await
+            .map(|b| b.balance.is_none())
+            .unwrap_or(false);
+        p.prepare_with(user, &req, None)
+            .await
+            .map(|prepared| (prepared, unlimited))
     }
     .await;
     match result {
-        Ok(p) => json(
+        Ok((p, unlimited)) => json(
             StatusCode::OK,
             format!(
                 "{{\"unit_rate\": {}, \"submit_sm_count\": {}}}",
-                py_float(p.decision.rate),
+                py_float(if unlimited { 0.0 } else { p.decision.rate }),
                 p.message.parts.len()
             ),
         ),

@@ -124,6 +124,7 @@ pub async fn run(opts: &Options, base: Config, out: &mut dyn Write) -> Result<()
         let notes = daemon_cfg::apply(path, &mut cfg).map_err(ImportError::Invalid)?;
         imp.notes.extend(notes);
     }
+    report(&store, &imp, out).map_err(io)?;
     let profile = profile_of(&imp);
     let merged = profile.overlay(&cfg);
     merged
@@ -131,8 +132,6 @@ pub async fn run(opts: &Options, base: Config, out: &mut dyn Write) -> Result<()
         .map_err(|e| ImportError::Invalid(format!("the imported configuration: {e}")))?;
     manage::check(&merged)
         .map_err(|e| ImportError::Invalid(format!("the imported configuration: {e}")))?;
-
-    report(&store, &imp, out).map_err(io)?;
     if !imp.complete() && !opts.partial {
         let count = imp.notes.iter().filter(|n| n.left_out).count();
         return Err(ImportError::Incomplete { count });

@@ -154,22 +154,59 @@ fn opt_text(v: &Value) -> Option<String> {
     }
 }
 
-/// `smpp.pdu` enum member numbers (1-based, in declaration order) to SMPP codes.
-const TON: [u8; 7] = [0, 1, 2, 3, 4, 5, 6];
-const NPI: [u8; 10] = [0, 1, 3, 4, 6, 8, 9, 10, 14, 18];
+/// `smpp.pdu` enums: member names in declaration order (an enum member pickles as its 1-based
+/// number, a value typed in jCli as its name) with their SMPP codes.
+const TON: [(&str, u8); 7] = [
+    ("UNKNOWN", 0),
+    ("INTERNATIONAL", 1),
+    ("NATIONAL", 2),
+    ("NETWORK_SPECIFIC", 3),
+    ("SUBSCRIBER_NUMBER", 4),
+    ("ALPHANUMERIC", 5),
+    ("ABBREVIATED", 6),
+];
+const NPI: [(&str, u8); 10] = [
+    ("UNKNOWN", 0),
+    ("ISDN", 1),
+    ("DATA", 3),
+    ("TELEX", 4),
+    ("LAND_MOBILE", 6),
+    ("NATIONAL", 8),
+    ("PRIVATE", 9),
+    ("ERMES", 10),
+    ("INTERNET", 14),
+    ("WAP_CLIENT_ID", 18),
+];
+const PRIORITY: [(&str, u8); 4] = [
+    ("LEVEL_0", 0),
+    ("LEVEL_1", 1),
+    ("LEVEL_2", 2),
+    ("LEVEL_3", 3),
+];
+const REPLACE: [(&str, u8); 2] = [("DO_NOT_REPLACE", 0), ("REPLACE", 1)];
 
-fn pdu_code(v: &Value, class: &str, table: &[u8]) -> Result<u8, String> {
-    match store::pdu_enum(v) {
-        Some((c, n)) if c == class => usize::try_from(n - 1)
-            .ok()
-            .and_then(|i| table.get(i).copied())
-            .ok_or_else(|| format!("{class} member {n} is unknown")),
-        _ if v.as_int().is_some() => {
-            // Older stores keep plain integers.
-            u8::try_from(v.as_int().unwrap_or(-1)).map_err(|_| format!("{class} {}", v.describe()))
+fn pdu_code(v: &Value, class: &str, table: &[(&str, u8)]) -> Result<u8, String> {
+    if let Some((c, n)) = store::pdu_enum(v) {
+        if c != class {
+            return Err(format!("expected a {class}, found a {c}"));
         }
-        _ => Err(format!("expected a {class}, found {}", v.describe())),
+        return usize::try_from(n - 1)
+            .ok()
+            .and_then(|i| table.get(i))
+            .map(|(_, code)| *code)
+            .ok_or_else(|| format!("{class} member {n} is unknown"));
     }
+    if let Some(name) = v.as_str() {
+        return table
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, code)| *code)
+            .ok_or_else(|| format!("{name:?} is not a {class}"));
+    }
+    // Older stores keep plain integers.
+    v.as_int()
+        .and_then(|i| u8::try_from(i).ok())
+        .ok_or_else(|| format!("expected a {class}, found {}", v.describe()))
 }
 
 impl Cx<'_> {
@@ -430,13 +467,13 @@ impl Cx<'_> {
                 "priority_flag",
                 &mut c.priority,
                 "PriorityFlag",
-                &[0, 1, 2, 3][..],
+                &PRIORITY[..],
             ),
             (
                 "replace_if_present_flag",
                 &mut c.replace_if_present,
                 "ReplaceIfPresentFlag",
-                &[0, 1][..],
+                &REPLACE[..],
             ),
         ] {
             let v = field(&st, key);

@@ -1913,7 +1913,7 @@ async fn own_jasmin_store_imports_as_jasmin_shows_it() {
          mt_messaging_cred quota http_throughput 5\nmt_messaging_cred quota smpps_throughput 3\n\
          mt_messaging_cred authorization http_bulk True\nmt_messaging_cred authorization priority False\n\
          mt_messaging_cred valuefilter src_addr ^ALPHA\nmt_messaging_cred valuefilter priority ^[0-1]$\n\
-         mt_messaging_cred valuefilter content ^[^!]\n\
+         mt_messaging_cred valuefilter content ^(?!spam)\n\
          smpps_cred authorization bind False\nsmpps_cred quota max_bindings 5\nok\n\
          user -a\nusername beta\npassword betapw\ngid g_b\nuid beta\nok\n\
          smppccm -a\ncid cc1\nhost 127.0.0.1\nport 1\nusername cu\npassword cp\nbind transceiver\n\

@@ -25,6 +25,7 @@ mod credentials;
 mod dlr_mo;
 mod http_api;
 mod jasmin_diff;
+mod jasmin_import;
 mod jcli;
 mod plugins;
 mod python_scripts;

@@ -2,6 +2,7 @@
 //! configuration types ([`config`]) and the statistics counters ([`stats`]). Nothing here
 //! does I/O beyond reading the configuration file.
 
+pub mod anchored;
 pub mod config;
 pub mod model;
 pub mod stats;

@@ -440,6 +440,16 @@ impl Manager {
             }
             changed
         };
+        // The persisted profile first: once the live one shows the hash, a restart keeps it.
+        if let Some(mut p) = read_profile(&*self.store, DEFAULT_PROFILE).await? {
+            if swap(&mut p) {
+                let json = serde_json::to_vec(&p).map_err(|e| e.to_string())?;
+                self.store
+                    .set(&profile_key(DEFAULT_PROFILE), &json, None)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
         if self
             .profile()
             .users
@@ -451,15 +461,6 @@ impl Manager {
                 Ok(())
             })
             .await?;
-        }
-        if let Some(mut p) = read_profile(&*self.store, DEFAULT_PROFILE).await? {
-            if swap(&mut p) {
-                let json = serde_json::to_vec(&p).map_err(|e| e.to_string())?;
-                self.store
-                    .set(&profile_key(DEFAULT_PROFILE), &json, None)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
         }
         Ok(())
     }

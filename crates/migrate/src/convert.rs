@@ -298,7 +298,10 @@ impl Cx<'_> {
         let who = format!("user {}", u.uid.as_deref().unwrap_or(&u.username));
         let a = &mut u.mt_messaging_cred.authorization;
         for (k, val) in field(&st, "authorizations").entries().unwrap_or_default() {
-            let Some(k) = k.as_str() else { continue };
+            let Some(k) = store::text_of(&k) else {
+                continue;
+            };
+            let k = k.as_str();
             let Some(b) = val.as_bool() else { continue };
             let slot = match k {
                 "http_send" => &mut a.http_send,
@@ -326,7 +329,10 @@ impl Cx<'_> {
         }
         let vf = &mut u.mt_messaging_cred.value_filter;
         for (k, val) in field(&st, "value_filters").entries().unwrap_or_default() {
-            let Some(k) = k.as_str() else { continue };
+            let Some(k) = store::text_of(&k) else {
+                continue;
+            };
+            let k = k.as_str();
             if val.is_none() {
                 continue;
             }
@@ -346,7 +352,7 @@ impl Cx<'_> {
             }
         }
         for (k, val) in field(&st, "defaults").entries().unwrap_or_default() {
-            match k.as_str() {
+            match store::text_of(&k).as_deref() {
                 Some("source_address") => {
                     u.mt_messaging_cred.default_value.src_addr = opt_text(&val)
                 }
@@ -849,4 +855,42 @@ fn group_of(v: &Value) -> Option<GroupConfig> {
         gid: opt_text(&field(&st, "gid"))?,
         enabled: field(&st, "enabled").as_bool().unwrap_or(true),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::read_file;
+
+    /// A Python 2 era store: protocol 2, byte strings (`U`) for every key and text, a user
+    /// without `enabled` (before 0.8.8) and an integer tag (before 0.9.16).
+    #[test]
+    fn python_2_stores_read_like_python_3_ones() {
+        let mut users = b"Persisted on Mon Jan  1 00:00:00 2018 [Jasmin 0.8.0]\n".to_vec();
+        users.extend_from_slice(b"\x80\x02]q\x00(cjasmin.routing.jasminApi\nUser\nq\x01)\x81q\x02}q\x03(U\x03uidU\x02u1U\x08usernameU\x02u1U\x08passwordU\x10");
+        users.extend_from_slice(&[0xaa; 16]);
+        users.extend_from_slice(
+            b"U\x05groupcjasmin.routing.jasminApi\nGroup\n)\x81}(U\x03gidU\x02g1ubube.",
+        );
+        let tag = b"Persisted on Mon Jan  1 00:00:00 2018 [Jasmin 0.8.0]\n\x80\x02}(U\x02t1cjasmin.routing.Filters\nTagFilter\n)\x81}U\x03tagK\x2asbu.";
+        let dir = std::path::Path::new("/store");
+        let u = read_file(&dir.join("p.router-users"), &users).expect("users");
+        let f = read_file(&dir.join("p.filters"), tag).expect("filters");
+        assert_eq!(u.version.as_deref(), Some("0.8.0"));
+        let mut out = Import::default();
+        let mut cx = Cx {
+            out: &mut out,
+            scripts_dir: dir,
+            synthesized: 0,
+        };
+        cx.users(&u.value);
+        cx.filters(&f.value);
+        assert!(out.complete(), "{:?}", out.notes);
+        let user = &out.users[0];
+        assert_eq!((user.username.as_str(), user.gid.as_str()), ("u1", "g1"));
+        assert_eq!(user.password, format!("md5:{}", "aa".repeat(16)));
+        assert!(user.enabled, "no `enabled` before 0.8.8: enabled");
+        assert_eq!(out.groups[0].gid, "g1", "the user's group is added");
+        assert_eq!(out.filters[0].tag.as_deref(), Some("42"));
+    }
 }

@@ -104,15 +104,24 @@ impl Value {
             _ => None,
         }
     }
-    /// A dict's value under the string key `key`.
+    /// A dict's value under the string key `key` (a `str`, or Python 2's byte string).
     pub fn get(&self, key: &str) -> Option<Value> {
         match self {
             Value::Dict(d) => d
                 .borrow()
                 .iter()
-                .find(|(k, _)| k.as_str() == Some(key))
+                .find(|(k, _)| k.key_is(key))
                 .map(|(_, v)| v.clone()),
             _ => None,
+        }
+    }
+
+    /// True for the text `key` as `str` or bytes.
+    pub fn key_is(&self, key: &str) -> bool {
+        match self {
+            Value::Str(s) => s == key,
+            Value::Bytes(b) => b == key.as_bytes(),
+            _ => false,
         }
     }
     /// `module.name` of an object's class.
@@ -306,7 +315,7 @@ impl<'a> Machine<'a> {
         let Value::Dict(d) = dict else {
             return Err(self.err(format!("setting items on {}", dict.describe())));
         };
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(self.err("odd number of dict items"));
         }
         let mut d = d.borrow_mut();

@@ -165,13 +165,11 @@ fn check_classes(v: &Value) -> Result<(), String> {
     let mut seen = std::collections::HashSet::new();
     while let Some(v) = stack.pop() {
         match &v {
-            Value::Global(g) => {
-                if !allowed(&g.0, &g.1) {
-                    return Err(format!(
-                        "refers to class {}.{}, which is not one of Jasmin's: not imported (nothing is executed or guessed)",
-                        g.0, g.1
-                    ));
-                }
+            Value::Global(g) if !allowed(&g.0, &g.1) => {
+                return Err(format!(
+                    "refers to class {}.{}, which is not one of Jasmin's: not imported (nothing is executed or guessed)",
+                    g.0, g.1
+                ));
             }
             Value::Object(o) => {
                 if !seen.insert(std::rc::Rc::as_ptr(o) as usize) {
@@ -187,18 +185,14 @@ fn check_classes(v: &Value) -> Result<(), String> {
                 stack.extend(o.args.iter().cloned());
                 stack.extend(o.state.iter().cloned());
             }
-            Value::List(l) | Value::Set(l) => {
-                if seen.insert(std::rc::Rc::as_ptr(l) as usize) {
-                    stack.extend(l.borrow().iter().cloned());
-                }
+            Value::List(l) | Value::Set(l) if seen.insert(std::rc::Rc::as_ptr(l) as usize) => {
+                stack.extend(l.borrow().iter().cloned());
             }
             Value::Tuple(t) => stack.extend(t.iter().cloned()),
-            Value::Dict(d) => {
-                if seen.insert(std::rc::Rc::as_ptr(d) as usize) {
-                    for (k, v) in d.borrow().iter() {
-                        stack.push(k.clone());
-                        stack.push(v.clone());
-                    }
+            Value::Dict(d) if seen.insert(std::rc::Rc::as_ptr(d) as usize) => {
+                for (k, v) in d.borrow().iter() {
+                    stack.push(k.clone());
+                    stack.push(v.clone());
                 }
             }
             _ => {}

@@ -23,7 +23,7 @@
 
 use std::sync::Arc;
 
-use regex::Regex;
+use smsgate_core::anchored::Anchored;
 
 use super::index::{literal_prefix, DestPrefix};
 use super::Routable;
@@ -189,29 +189,18 @@ impl Filter for GroupFilter {
     }
 }
 
-/// A regex anchored at the start of the field (Python's `re.match`).
+/// A regex anchored at the start of the field (Python's `re.match`, look-around included).
 #[derive(Debug, Clone)]
 pub struct Pattern {
     /// As configured.
     pub source: String,
-    re: Regex,
+    re: Anchored,
 }
 
 impl Pattern {
     /// Compile `source`, anchored at the start.
     pub fn new(source: &str) -> Result<Pattern, String> {
-        let re = Regex::new(&format!("^(?:{source})")).map_err(|e| {
-            // The regex crate's message spans several lines; keep the first useful one.
-            let msg = e.to_string();
-            let short = msg
-                .lines()
-                .rev()
-                .find(|l| l.starts_with("error:"))
-                .unwrap_or(msg.lines().next().unwrap_or(""))
-                .trim()
-                .to_string();
-            format!("invalid regex {source:?}: {short}")
-        })?;
+        let re = Anchored::new(source).map_err(|e| format!("invalid regex {source:?}: {e}"))?;
         Ok(Pattern {
             source: source.to_string(),
             re,

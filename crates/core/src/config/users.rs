@@ -202,40 +202,26 @@ impl Default for MtAuthorization {
 /// A value filter: a regular expression matched from the start of the value, as Python's
 /// `re.match` does (so `^33` and `33` are the same filter). Compiled when the configuration
 /// is read: a bad pattern is refused at load.
-#[derive(Clone)]
-pub struct Pattern {
-    src: String,
-    re: regex::Regex,
-}
+#[derive(Clone, Debug)]
+pub struct Pattern(crate::anchored::Anchored);
 
 impl Pattern {
-    pub fn new(src: &str) -> Result<Pattern, regex::Error> {
-        // Checked alone first so that an error shows the pattern as written.
-        regex::Regex::new(src)?;
-        let re = regex::Regex::new(&format!("^(?:{src})"))?;
-        Ok(Pattern {
-            src: src.to_string(),
-            re,
-        })
+    /// Compile `src` (Python's syntax, look-around and back-references included).
+    pub fn new(src: &str) -> Result<Pattern, String> {
+        crate::anchored::Anchored::new(src).map(Pattern)
     }
     /// True when the value matches (from its start).
     pub fn matches(&self, v: &str) -> bool {
-        self.re.is_match(v)
+        self.0.is_match(v)
     }
     pub fn as_str(&self) -> &str {
-        &self.src
-    }
-}
-
-impl std::fmt::Debug for Pattern {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.src)
+        self.0.as_str()
     }
 }
 
 impl Serialize for Pattern {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.src)
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -21,7 +21,7 @@ use smsgate_core::config::{
     JcliConfig, RouteConfig, SmppClientConfig, SmppServerConfig, ThrowerConfig, UserConfig,
 };
 use smsgate_gateway::manage::{self, Profile};
-use smsgate_migrate::{convert, daemon_cfg, Import, JasminStore, Note};
+use smsgate_migrate::{convert, daemon_cfg, Import, JasminStore};
 use smsgate_queue::db::Db;
 use smsgate_queue::store::embedded::EmbeddedStore;
 use smsgate_queue::store::{Balance, Store};
@@ -470,12 +470,4 @@ async fn apply(
         writeln!(out, "{line}").map_err(io)?;
     }
     Ok(())
-}
-
-/// Notes as lines (for tests and logs).
-pub fn note_lines(notes: &[Note]) -> Vec<String> {
-    notes
-        .iter()
-        .map(|n| format!("{}: {}", n.what, n.why))
-        .collect()
 }

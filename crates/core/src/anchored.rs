@@ -11,10 +11,10 @@
 #[derive(Clone)]
 pub struct Anchored {
     src: String,
-    re: Engine,
+    /// Shared by clones: cloning a `regex::Regex` would copy its pool of match caches.
+    re: std::sync::Arc<Engine>,
 }
 
-#[derive(Clone)]
 enum Engine {
     Linear(regex::Regex),
     Backtracking(fancy_regex::Regex),
@@ -23,9 +23,30 @@ enum Engine {
 /// Backtracking steps allowed per match (fancy-regex's default is 1,000,000).
 const BACKTRACK_LIMIT: usize = 100_000;
 
+/// Compiled patterns by source: thousands of users share a few value filters (the defaults
+/// above all), and a compiled regex carries its automata (tens of kB). Bounded: past
+/// [`CACHE_MAX`] patterns, new ones are compiled and not kept here.
+static CACHE: std::sync::OnceLock<parking_lot::Mutex<std::collections::HashMap<String, Anchored>>> =
+    std::sync::OnceLock::new();
+const CACHE_MAX: usize = 4096;
+
 impl Anchored {
-    /// Compile `src`; the error names what is wrong in one line.
+    /// Compile `src` (or share an earlier compilation of it); the error names what is wrong
+    /// in one line.
     pub fn new(src: &str) -> Result<Anchored, String> {
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some(a) = cache.lock().get(src) {
+            return Ok(a.clone());
+        }
+        let a = Anchored::compile(src)?;
+        let mut c = cache.lock();
+        if c.len() < CACHE_MAX {
+            c.insert(src.to_string(), a.clone());
+        }
+        Ok(a)
+    }
+
+    fn compile(src: &str) -> Result<Anchored, String> {
         let anchored = format!("^(?:{src})");
         let linear = regex::Regex::new(src).and_then(|_| regex::Regex::new(&anchored));
         let re = match linear {
@@ -42,13 +63,13 @@ impl Anchored {
         };
         Ok(Anchored {
             src: src.to_string(),
-            re,
+            re: std::sync::Arc::new(re),
         })
     }
 
     /// True when the text matches from its start.
     pub fn is_match(&self, text: &str) -> bool {
-        match &self.re {
+        match &*self.re {
             Engine::Linear(re) => re.is_match(text),
             Engine::Backtracking(re) => re.is_match(text).unwrap_or(false),
         }

@@ -69,7 +69,7 @@ impl Import {
     pub fn complete(&self) -> bool {
         self.notes.iter().all(|n| !n.left_out)
     }
-    fn drop(&mut self, what: impl Into<String>, why: impl Into<String>) {
+    fn note(&mut self, what: impl Into<String>, why: impl Into<String>) {
         self.notes.push(Note {
             what: what.into(),
             why: why.into(),
@@ -94,7 +94,7 @@ pub fn convert(store: &JasminStore, scripts_dir: &Path) -> Import {
     };
     for (suffix, what) in store::FILES {
         if store.file(suffix).is_none() {
-            out.drop(
+            out.note(
                 format!("{}.{suffix}", store.profile),
                 format!("absent: no {what} imported"),
             );
@@ -104,6 +104,7 @@ pub fn convert(store: &JasminStore, scripts_dir: &Path) -> Import {
         out: &mut out,
         scripts_dir,
         synthesized: 0,
+        by_content: Default::default(),
     };
     if let Some(f) = store.file("router-groups") {
         cx.groups(&f.value);
@@ -139,6 +140,17 @@ struct Cx<'a> {
     out: &'a mut Import,
     scripts_dir: &'a Path,
     synthesized: usize,
+    /// The filter table by content (fid and script file aside): a route's embedded filter
+    /// finds its entry in one lookup.
+    by_content: std::collections::HashMap<String, String>,
+}
+
+/// A filter's content without its id and script file, as a lookup key.
+fn content_key(f: &FilterConfig) -> String {
+    let mut f = f.clone();
+    f.fid.clear();
+    f.py_path = None;
+    serde_json::to_string(&f).unwrap_or_default()
 }
 
 /// A key of an instance's state.
@@ -261,7 +273,7 @@ impl Cx<'_> {
         let gid = group_of(&group)
             .map(|g| {
                 if !self.out.groups.iter().any(|x| x.gid == g.gid) {
-                    self.out.drop(
+                    self.out.note(
                         format!("group {}", g.gid),
                         format!("not in the group table but user {uid} is in it: added"),
                     );
@@ -318,7 +330,7 @@ impl Cx<'_> {
                 "set_hex_content" => &mut a.hex_content,
                 "set_schedule_delivery_time" => &mut a.schedule_delivery_time,
                 other => {
-                    self.out.drop(
+                    self.out.note(
                         who.clone(),
                         format!("authorization {other} has no equivalent: dropped"),
                     );
@@ -345,7 +357,7 @@ impl Cx<'_> {
                 "priority" => vf.priority = p,
                 "validity_period" => vf.validity_period = p,
                 "content" => vf.content = p,
-                other => self.out.drop(
+                other => self.out.note(
                     who.clone(),
                     format!("value filter {other} has no equivalent: dropped"),
                 ),
@@ -356,7 +368,7 @@ impl Cx<'_> {
                 Some("source_address") => {
                     u.mt_messaging_cred.default_value.src_addr = opt_text(&val)
                 }
-                Some(other) if !val.is_none() => self.out.drop(
+                Some(other) if !val.is_none() => self.out.note(
                     who.clone(),
                     format!("default value {other} has no equivalent: dropped"),
                 ),
@@ -489,19 +501,19 @@ impl Cx<'_> {
         }
         // Settings with no equivalent: named when they differ from Jasmin's defaults.
         if let Some(f) = text("SSLCertificateFile") {
-            self.out.drop(
+            self.out.note(
                 who.clone(),
                 format!("SSLCertificateFile {f:?}: client certificates are not supported; dropped"),
             );
         }
         if let Some(s) = text("service_type") {
-            self.out.drop(
+            self.out.note(
                 who.clone(),
                 format!("service_type {s:?} has no equivalent: dropped"),
             );
         }
         if !field(&st, "schedule_delivery_time").is_none() {
-            self.out.drop(
+            self.out.note(
                 who.clone(),
                 "a connector-wide schedule_delivery_time has no equivalent: dropped",
             );
@@ -511,7 +523,7 @@ impl Cx<'_> {
             let kind = args.get(1).and_then(store::pdu_enum).map(|e| e.1);
             let features = args.get(2).and_then(|f| f.items()).map(|f| f.len());
             if (mode, kind, features) != (Some(4), Some(1), Some(0)) {
-                self.out.drop(
+                self.out.note(
                     who.clone(),
                     "esm_class other than store-and-forward/default: smsgate sets esm_class per message; dropped",
                 );
@@ -520,7 +532,7 @@ impl Cx<'_> {
         if let Some((_, args)) = store::pdu_args(&field(&st, "registered_delivery")) {
             let receipt = args.first().and_then(store::pdu_enum).map(|e| e.1);
             if receipt != Some(1) {
-                self.out.drop(
+                self.out.note(
                     who.clone(),
                     "a connector-wide registered_delivery: smsgate asks for receipts per message (dlr-level); dropped",
                 );
@@ -534,7 +546,7 @@ impl Cx<'_> {
             ("log_date_format", "%Y-%m-%d %H:%M:%S"),
         ] {
             if let Some(v) = text(key).filter(|v| v != default) {
-                self.out.drop(
+                self.out.note(
                     who.clone(),
                     format!("{key} {v:?}: smsgate's logs have one format; dropped"),
                 );
@@ -571,13 +583,13 @@ impl Cx<'_> {
         for (fid, f) in v.entries().unwrap_or_default() {
             let fid = store::text_of(&fid).unwrap_or_default();
             match self.filter(&fid, &f) {
-                Ok(fc) => self.out.filters.push(fc),
+                Ok(fc) => self.keep_filter(fc),
                 Err(why) => self.out.leave_out(format!("filter {fid}"), why),
             }
         }
     }
 
-    /// One filter; an EvalPyFilter's script is written as `filter-<fid>.py`.
+    /// One filter (an EvalPyFilter's script is not placed yet: see [`Cx::keep_filter`]).
     fn filter(&mut self, fid: &str, v: &Value) -> Result<FilterConfig, String> {
         let Some((class, st)) = store::instance(v) else {
             return Err(format!("{} is not a filter", v.describe()));
@@ -638,19 +650,29 @@ impl Cx<'_> {
                 self.local_time_note(fid);
             }
             "EvalPyFilter" => {
-                let code = opt_text(&field(&st, "pyCode")).ok_or("no pyCode")?;
-                let path = self.script(&format!("filter-{fid}.py"), &code);
-                f.py_code = Some(code);
-                f.py_path = Some(path.display().to_string());
+                f.py_code = Some(opt_text(&field(&st, "pyCode")).ok_or("no pyCode")?);
             }
             other => return Err(format!("{other} is not one of Jasmin's filter types")),
         }
         Ok(f)
     }
 
+    /// Add a filter to the table; an EvalPyFilter's script goes to `filter-<fid>.py`.
+    fn keep_filter(&mut self, mut f: FilterConfig) {
+        if let Some(code) = f.py_code.clone().filter(|_| f.kind == "EvalPyFilter") {
+            let path = self.script(&format!("filter-{}.py", f.fid), &code);
+            f.py_path = Some(path.display().to_string());
+        }
+        // The first of equal filters wins, as a search of the table would find it.
+        self.by_content
+            .entry(content_key(&f))
+            .or_insert_with(|| f.fid.clone());
+        self.out.filters.push(f);
+    }
+
     fn local_time_note(&mut self, fid: &str) {
         if !self.out.notes.iter().any(|n| n.why.contains("local time")) {
-            self.out.drop(
+            self.out.note(
                 format!("filter {fid}"),
                 "Jasmin compares date and time filters with the server's local time; smsgate with `utc_offset` (UTC unless `--utc-offset` is given)",
             );
@@ -685,32 +707,22 @@ impl Cx<'_> {
     /// said so) when none is.
     fn filter_ref(&mut self, table: &str, order: i64, v: &Value) -> Result<String, String> {
         let probe = self.filter("", v)?;
-        let same = |a: &FilterConfig| {
-            let mut a = a.clone();
-            a.fid.clear();
-            // A script's file name depends on its fid: compare sources.
-            a.py_path = None;
-            let mut b = probe.clone();
-            b.py_path = None;
-            serde_json::to_value(&a).ok() == serde_json::to_value(&b).ok()
-        };
-        if let Some(f) = self.out.filters.iter().find(|f| same(f)) {
-            // The probe may have registered a script under an empty fid: forget it.
-            self.out.scripts.retain(|s| !s.path.ends_with("filter-.py"));
-            return Ok(f.fid.clone());
+        if let Some(fid) = self.by_content.get(&content_key(&probe)) {
+            return Ok(fid.clone());
         }
-        self.out.scripts.retain(|s| !s.path.ends_with("filter-.py"));
         self.synthesized += 1;
         let fid = format!("{table}{order}-{}", self.synthesized);
-        let f = self.filter(&fid, v)?;
-        self.out.drop(
+        self.out.note(
             format!("filter {fid}"),
             format!(
                 "{table} rule {order} uses a {} that is no longer in the filter table: added under this id",
-                f.kind
+                probe.kind
             ),
         );
-        self.out.filters.push(f);
+        self.keep_filter(FilterConfig {
+            fid: fid.clone(),
+            ..probe
+        });
         Ok(fid)
     }
 
@@ -882,6 +894,7 @@ mod tests {
             out: &mut out,
             scripts_dir: dir,
             synthesized: 0,
+            by_content: Default::default(),
         };
         cx.users(&u.value);
         cx.filters(&f.value);

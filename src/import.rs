@@ -36,21 +36,57 @@ pub enum Balances {
 }
 
 /// `smsgate import-jasmin`'s arguments.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
+    /// The directory holding `<profile>.router-users`, `<profile>.smppccs`, ...
     pub store_dir: PathBuf,
+    #[arg(long, default_value = "jcli-prod")]
     pub profile: String,
+    /// Jasmin's daemon configuration: listener, thrower and console settings.
+    #[arg(long)]
     pub jasmin_cfg: Option<PathBuf>,
-    /// Write the configuration here (TOML), the scripts in `scripts/` beside it.
+    /// Write the configuration to this TOML file (scripts go to `scripts/` beside it).
+    #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Apply to the data dir of the configuration (`--config`, or `data_dir`).
+    /// Apply it to the data dir of `--config` as the persisted profile and the ledger
+    /// (the gateway must be stopped; it loads the profile at start).
+    #[arg(long)]
     pub apply: bool,
+    /// The profile name written by `--apply`.
+    #[arg(long, default_value = "jcli-prod")]
     pub to_profile: String,
+    /// carry: set balances (first import) or post Jasmin's change since the last import;
+    /// skip: leave the ledger alone.
+    #[arg(long, value_enum, default_value = "carry")]
     pub balances: Balances,
+    /// Print what would be created and what cannot be carried; write nothing.
+    #[arg(long)]
     pub dry_run: bool,
+    /// Import what can be carried even if some items cannot.
+    #[arg(long)]
     pub partial: bool,
-    /// UTC offset of Jasmin's server (its date and time filters use local time).
+    /// UTC offset of the Jasmin server's local time (`+01:00`), for date and time filters.
+    #[arg(long)]
     pub utc_offset: Option<String>,
+}
+
+impl Options {
+    /// Apply the store `profile` in `store_dir` to the data dir, balances carried: what the
+    /// tests and a scripted cut-over run.
+    pub fn apply_to_data_dir(store_dir: &Path, profile: &str, utc_offset: Option<&str>) -> Options {
+        Options {
+            store_dir: store_dir.to_path_buf(),
+            profile: profile.into(),
+            jasmin_cfg: None,
+            out: None,
+            apply: true,
+            to_profile: "jcli-prod".into(),
+            balances: Balances::Carry,
+            dry_run: false,
+            partial: false,
+            utc_offset: utc_offset.map(str::to_string),
+        }
+    }
 }
 
 /// Why the import stopped. Nothing was written.

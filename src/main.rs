@@ -61,38 +61,7 @@ enum Cmd {
     /// Import a Jasmin store (the files jCli's `persist` writes, e.g. /etc/jasmin/store):
     /// users with their passwords and balances, groups, connectors, filters, routes,
     /// interceptors and their Python scripts. Nothing is written if anything fails.
-    ImportJasmin {
-        /// The directory holding `<profile>.router-users`, `<profile>.smppccs`, ...
-        store_dir: PathBuf,
-        #[arg(long, default_value = "jcli-prod")]
-        profile: String,
-        /// Jasmin's daemon configuration: listener, thrower and console settings.
-        #[arg(long)]
-        jasmin_cfg: Option<PathBuf>,
-        /// Write the configuration to this TOML file (scripts go to `scripts/` beside it).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Apply it to the data dir of `--config` as the persisted profile and the ledger
-        /// (the gateway must be stopped; it loads the profile at start).
-        #[arg(long)]
-        apply: bool,
-        /// The profile name written by `--apply`.
-        #[arg(long, default_value = "jcli-prod")]
-        to_profile: String,
-        /// carry: set balances (first import) or post Jasmin's change since the last import;
-        /// skip: leave the ledger alone.
-        #[arg(long, value_enum, default_value = "carry")]
-        balances: smsgate::import::Balances,
-        /// Print what would be created and what cannot be carried; write nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Import what can be carried even if some items cannot.
-        #[arg(long)]
-        partial: bool,
-        /// UTC offset of the Jasmin server's local time (`+01:00`), for date and time filters.
-        #[arg(long)]
-        utc_offset: Option<String>,
-    },
+    ImportJasmin(smsgate::import::Options),
     /// Plugin authors' tools.
     Plugin {
         #[command(subcommand)]
@@ -134,30 +103,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd.unwrap_or(Cmd::Run) {
         Cmd::Run => run(cli.config).await,
-        Cmd::ImportJasmin {
-            store_dir,
-            profile,
-            jasmin_cfg,
-            out,
-            apply,
-            to_profile,
-            balances,
-            dry_run,
-            partial,
-            utc_offset,
-        } => {
-            let opts = smsgate::import::Options {
-                store_dir,
-                profile,
-                jasmin_cfg,
-                out,
-                apply,
-                to_profile,
-                balances,
-                dry_run,
-                partial,
-                utc_offset,
-            };
+        Cmd::ImportJasmin(opts) => {
             let base = match smsgate::load_config(cli.config.as_deref()) {
                 Ok(c) => c,
                 Err(e) => {

@@ -1704,19 +1704,7 @@ async fn imported_store_behaves_as_jasmin_loaded_with_it() {
     let dir = tempfile::tempdir().expect("tmp");
     let toml = SMSGATE_CONFIG.replace("{dir}", &dir.path().display().to_string());
     let base = load(&toml, dir.path());
-    let opts = smsgate::import::Options {
-        store_dir: store.clone(),
-        profile: "fixture".into(),
-        jasmin_cfg: None,
-        out: None,
-        apply: true,
-        to_profile: "jcli-prod".into(),
-        balances: smsgate::import::Balances::Carry,
-        dry_run: false,
-        partial: false,
-        // Jasmin runs here in UTC (its date and time filters use local time).
-        utc_offset: Some("+00:00".into()),
-    };
+    let opts = smsgate::import::Options::apply_to_data_dir(&store, "fixture", Some("+00:00"));
     let mut report = Vec::new();
     smsgate::import::run(&opts, base.clone(), &mut report)
         .await
@@ -1961,18 +1949,7 @@ async fn own_jasmin_store_imports_as_jasmin_shows_it() {
     let dir = tempfile::tempdir().expect("tmp");
     let toml = SMSGATE_CONFIG.replace("{dir}", &dir.path().display().to_string());
     let base = load(&toml, dir.path());
-    let opts = smsgate::import::Options {
-        store_dir: store.clone(),
-        profile: "own".into(),
-        jasmin_cfg: None,
-        out: None,
-        apply: true,
-        to_profile: "jcli-prod".into(),
-        balances: smsgate::import::Balances::Carry,
-        dry_run: false,
-        partial: false,
-        utc_offset: Some("+00:00".into()),
-    };
+    let opts = smsgate::import::Options::apply_to_data_dir(&store, "own", Some("+00:00"));
     let mut report = Vec::new();
     let done = smsgate::import::run(&opts, base.clone(), &mut report).await;
     let report = String::from_utf8_lossy(&report).to_string();

@@ -83,21 +83,11 @@ pub struct PasswordUpgrade {
 /// True when `password` hashes to the `md5:<hex>` digest `stored` (constant time).
 fn md5_matches(stored: &str, password: &[u8]) -> bool {
     use md5::Digest as _;
-    let Some(hex) = stored.strip_prefix(MD5_PREFIX) else {
+    let Some(want) = stored.strip_prefix(MD5_PREFIX) else {
         return false;
     };
-    let typed = hex_lower(&md5::Md5::digest(password));
-    bool::from(typed.as_bytes().ct_eq(hex.as_bytes()))
-}
-
-fn hex_lower(b: &[u8]) -> String {
-    const D: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        s.push(D[(x >> 4) as usize] as char);
-        s.push(D[(x & 15) as usize] as char);
-    }
-    s
+    let typed = hex::encode(md5::Md5::digest(password));
+    bool::from(typed.as_bytes().ct_eq(want.as_bytes()))
 }
 
 /// Registry of users and groups with password verification.

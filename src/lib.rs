@@ -4,7 +4,8 @@
 //! This crate wires the layers together ([`app`]) and re-exports them under one name for the
 //! binary, the tests and the benchmarks. The layers, bottom up (see `docs/architecture.md`):
 //! `smsgate-core` → `smsgate-sms` → `smsgate-queue` / `smsgate-smpp` → `smsgate-routing` →
-//! `smsgate-plugins` → `smsgate-policy` → `smsgate-gateway` → `smsgate-jcli` → here.
+//! `smsgate-plugins` → `smsgate-policy` → `smsgate-gateway` → `smsgate-jcli` → here; beside them,
+//! `smsgate-migrate` reads Jasmin's store for [`import`].
 
 pub mod app;
 pub mod import;

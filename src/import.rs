@@ -146,15 +146,7 @@ pub async fn run(opts: &Options, base: Config, out: &mut dyn Write) -> Result<()
         Some(f) => f.parent().unwrap_or(Path::new(".")).join("scripts"),
         None => base.data_dir.join("jasmin-scripts"),
     });
-    let mut imp = convert(&store, &scripts_dir);
-    if let Some(off) = &opts.utc_offset {
-        for f in &mut imp.filters {
-            if f.date_interval.is_some() || f.time_interval.is_some() {
-                f.utc_offset = Some(off.clone());
-            }
-        }
-        imp.notes.retain(|n| !n.why.contains("server's local time"));
-    }
+    let mut imp = convert(&store, &scripts_dir, opts.utc_offset.as_deref());
     let mut cfg = base.clone();
     if let Some(path) = &opts.jasmin_cfg {
         let notes = daemon_cfg::apply(path, &mut cfg).map_err(ImportError::Invalid)?;

@@ -86,8 +86,9 @@ impl Import {
 }
 
 /// Convert `store`; scripts are given paths under `scripts_dir` (absolute paths are best: the
-/// configuration names them as they are).
-pub fn convert(store: &JasminStore, scripts_dir: &Path) -> Import {
+/// configuration names them as they are). `utc_offset` is the Jasmin server's (its date and
+/// time filters use local time); none: UTC, said in a note.
+pub fn convert(store: &JasminStore, scripts_dir: &Path, utc_offset: Option<&str>) -> Import {
     let mut out = Import {
         versions: store.versions(),
         ..Default::default()
@@ -105,6 +106,8 @@ pub fn convert(store: &JasminStore, scripts_dir: &Path) -> Import {
         scripts_dir,
         synthesized: 0,
         by_content: Default::default(),
+        utc_offset,
+        local_time_told: false,
     };
     if let Some(f) = store.file("router-groups") {
         cx.groups(&f.value);
@@ -143,6 +146,9 @@ struct Cx<'a> {
     /// The filter table by content (fid and script file aside): a route's embedded filter
     /// finds its entry in one lookup.
     by_content: std::collections::HashMap<String, String>,
+    utc_offset: Option<&'a str>,
+    /// The note about local time was made.
+    local_time_told: bool,
 }
 
 /// A filter's content without its id and script file, as a lookup key.
@@ -636,7 +642,7 @@ impl Cx<'_> {
                     return Err("dateInterval is not two dates".into());
                 };
                 f.date_interval = Some(format!("{a};{b}"));
-                self.local_time_note(fid);
+                self.local_time(&mut f);
             }
             "TimeIntervalFilter" => {
                 let d = field(&st, "timeInterval").items().unwrap_or_default();
@@ -647,7 +653,7 @@ impl Cx<'_> {
                     return Err("timeInterval is not two times".into());
                 };
                 f.time_interval = Some(format!("{a};{b}"));
-                self.local_time_note(fid);
+                self.local_time(&mut f);
             }
             "EvalPyFilter" => {
                 f.py_code = Some(opt_text(&field(&st, "pyCode")).ok_or("no pyCode")?);
@@ -670,12 +676,18 @@ impl Cx<'_> {
         self.out.filters.push(f);
     }
 
-    fn local_time_note(&mut self, fid: &str) {
-        if !self.out.notes.iter().any(|n| n.why.contains("local time")) {
-            self.out.note(
-                format!("filter {fid}"),
-                "Jasmin compares date and time filters with the server's local time; smsgate with `utc_offset` (UTC unless `--utc-offset` is given)",
-            );
+    /// A date or time filter's borders are in the Jasmin server's local time.
+    fn local_time(&mut self, f: &mut FilterConfig) {
+        match self.utc_offset {
+            Some(off) => f.utc_offset = Some(off.to_string()),
+            None if !self.local_time_told => {
+                self.local_time_told = true;
+                self.out.note(
+                    format!("filter {}", f.fid),
+                    "Jasmin compares date and time filters with the server's local time; smsgate with `utc_offset` (UTC unless `--utc-offset` is given)",
+                );
+            }
+            None => {}
         }
     }
 
@@ -895,6 +907,8 @@ mod tests {
             scripts_dir: dir,
             synthesized: 0,
             by_content: Default::default(),
+            utc_offset: None,
+            local_time_told: false,
         };
         cx.users(&u.value);
         cx.filters(&f.value);

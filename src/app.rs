@@ -112,6 +112,28 @@ impl DataDirLock {
     }
 }
 
+/// The store of `cfg` for a command run beside the gateway (import, export): Redis in cluster
+/// mode, else the data dir's database, whose lock is held until the returned guard drops
+/// (`Err` names the running gateway when it holds it).
+pub async fn open_store_stopped(
+    cfg: &Config,
+) -> Result<(Arc<dyn Store>, Option<DataDirLock>), String> {
+    if let Some(s) = smsgate_queue::open::open_store(cfg)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Ok((s, None));
+    }
+    let lock = DataDirLock::take(&cfg.data_dir)?;
+    let db_path = cfg.data_dir.join("smsgate.db");
+    let db = Db::open(&db_path, true, cfg.store.group_commit_max)
+        .map_err(|e| format!("{}: {e}", db_path.display()))?;
+    let s = EmbeddedStore::open(db, Duration::from_secs(cfg.store.message_record_ttl))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((s, Some(lock)))
+}
+
 /// `gw.pipeline`, `gw.stats`, `gw.connectors`...: the runtime's parts, read through the gateway.
 impl std::ops::Deref for Gateway {
     type Target = Runtime;
@@ -312,10 +334,15 @@ impl Gateway {
             callbacks.protect_listener("rest-api", a);
         }
         let cancellations = Arc::new(Cancellations::default());
+        let jasmin = match &cfg.migration.jasmin_redis {
+            Some(url) => Some(smsgate_queue::jasmin_dlr::open(url).await?),
+            None => None,
+        };
         let dlr = Arc::new(Dlr {
             store: store.clone(),
             broker: broker.clone(),
             stats: stats.clone(),
+            jasmin,
         });
         let inbound = Arc::new(Inbound {
             dlr: dlr.clone(),

@@ -11,20 +11,16 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use smsgate_core::config::{
     Config, FilterConfig, GroupConfig, HttpApiConfig, HttpClientConfig, InterceptorConfig,
-    JcliConfig, RouteConfig, SmppClientConfig, SmppServerConfig, ThrowerConfig, UserConfig,
+    JcliConfig, MigrationConfig, RouteConfig, SmppClientConfig, SmppServerConfig, ThrowerConfig, UserConfig,
 };
 use smsgate_gateway::manage::{self, Profile};
 use smsgate_migrate::{convert, daemon_cfg, Import, JasminStore};
-use smsgate_queue::db::Db;
-use smsgate_queue::store::embedded::EmbeddedStore;
-use smsgate_queue::store::{Balance, Store};
+use smsgate_queue::store::Balance;
 
 /// What to do with balances when applying to a data dir.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -116,6 +112,8 @@ struct ImportedToml {
     dlr_thrower: Option<ThrowerConfig>,
     #[serde(rename = "deliversm-thrower", skip_serializing_if = "Option::is_none")]
     deliversm_thrower: Option<ThrowerConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    migration: Option<MigrationConfig>,
     groups: Vec<GroupConfig>,
     users: Vec<UserConfig>,
     smppccs: Vec<SmppClientConfig>,
@@ -329,9 +327,19 @@ fn toml_of(imp: &Import, daemon: Option<&Config>) -> Result<String, ImportError>
         jcli: daemon.map(|c| c.jcli.clone()),
         dlr_thrower: daemon.map(|c| c.dlr_thrower.clone()),
         deliversm_thrower: daemon.map(|c| c.deliversm_thrower.clone()),
+        migration: daemon
+            .filter(|c| c.migration.jasmin_redis.is_some())
+            .map(|c| c.migration.clone()),
         groups: imp.groups.clone(),
         users: imp.users.clone(),
-        smppccs: imp.smppccs.clone(),
+        smppccs: imp
+            .smppccs
+            .iter()
+            .map(|c| SmppClientConfig {
+                start: imp.started.contains(&c.cid),
+                ..c.clone()
+            })
+            .collect(),
         httpccs: imp.httpccs.clone(),
         filters,
         mtroutes: imp.mtroutes.clone(),
@@ -340,23 +348,12 @@ fn toml_of(imp: &Import, daemon: Option<&Config>) -> Result<String, ImportError>
         mointerceptors: interceptors(&imp.mointerceptors),
     };
     let body = toml::to_string(&doc).map_err(|e| ImportError::Invalid(e.to_string()))?;
-    let stopped: Vec<&str> = imp
-        .smppccs
-        .iter()
-        .filter(|c| !imp.started.contains(&c.cid))
-        .map(|c| c.cid.as_str())
-        .collect();
-    let mut head = String::from(
+    let head = String::from(
         "# Imported from Jasmin by `smsgate import-jasmin`.\n\
          # Passwords are Jasmin's MD5 digests (`md5:`); each becomes an argon2 hash at the user's first login.\n\
-         # Quotas seed the ledger when a user is first seen (a later edit here never rolls money back).\n",
+         # Quotas seed the ledger when a user is first seen (a later edit here never rolls money back).\n\
+         # Connectors stopped in Jasmin have `start = false`.\n",
     );
-    if !stopped.is_empty() {
-        head.push_str(&format!(
-            "# Stopped in Jasmin: {} (a configuration file starts every connector; `smppccm -0 CID` in jCli stops one).\n",
-            stopped.join(", ")
-        ));
-    }
     Ok(format!("{head}\n{body}"))
 }
 
@@ -370,7 +367,8 @@ fn write_scripts(imp: &Import) -> std::io::Result<()> {
     Ok(())
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Write `bytes` to `path` through a temporary file (mode 0600) renamed into place.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -383,7 +381,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-fn absolute(p: &Path) -> PathBuf {
+pub(crate) fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
@@ -404,27 +402,11 @@ async fn apply(
     let io = |e: std::io::Error| ImportError::Io(e.to_string());
     let fail = |e: String| ImportError::Io(e);
     profile.hash_passwords().map_err(fail)?;
-    let (store, _lock): (Arc<dyn Store>, Option<crate::app::DataDirLock>) =
-        match smsgate_queue::open::open_store(base)
-            .await
-            .map_err(|e| fail(e.to_string()))?
-        {
-            Some(s) => (s, None),
-            None => {
-                let lock = crate::app::DataDirLock::take(&base.data_dir).map_err(|e| {
-                    fail(format!(
-                        "{e}: stop the gateway before applying an import to its data dir (or write --out and load it from jCli)"
-                    ))
-                })?;
-                let db_path = base.data_dir.join("smsgate.db");
-                let db = Db::open(&db_path, true, base.store.group_commit_max)
-                    .map_err(|e| fail(format!("{}: {e}", db_path.display())))?;
-                let s = EmbeddedStore::open(db, Duration::from_secs(base.store.message_record_ttl))
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                (s, Some(lock))
-            }
-        };
+    let (store, _lock) = crate::app::open_store_stopped(base).await.map_err(|e| {
+        fail(format!(
+            "{e}: stop the gateway before applying an import to its data dir (or write --out and load it from jCli)"
+        ))
+    })?;
     let json = serde_json::to_vec(&profile).map_err(|e| fail(e.to_string()))?;
     store
         .set(&format!("jcli:profile:{}", opts.to_profile), &json, None)

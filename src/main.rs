@@ -62,6 +62,10 @@ enum Cmd {
     /// users with their passwords and balances, groups, connectors, filters, routes,
     /// interceptors and their Python scripts. Nothing is written if anything fails.
     ImportJasmin(smsgate::import::Options),
+    /// Write the live configuration (jCli's changes included) as TOML, its secrets apart: asks
+    /// the running gateway's console (admin password from SMSGATE_JCLI_PASSWORD or stdin),
+    /// else reads what it would start with.
+    ExportConfig(smsgate::export::Options),
     /// Plugin authors' tools.
     Plugin {
         #[command(subcommand)]
@@ -103,6 +107,29 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd.unwrap_or(Cmd::Run) {
         Cmd::Run => run(cli.config).await,
+        Cmd::ExportConfig(opts) => {
+            let base = match smsgate::load_config(cli.config.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("smsgate: {e}");
+                    std::process::exit(2);
+                }
+            };
+            let password = || {
+                std::env::var("SMSGATE_JCLI_PASSWORD").ok().or_else(|| {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line).ok()?;
+                    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+                    (!pw.is_empty()).then_some(pw)
+                })
+            };
+            let mut stderr = std::io::stderr();
+            if let Err(e) = smsgate::export::run(&opts, base, password, &mut stderr).await {
+                eprintln!("smsgate export-config: {e}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Cmd::ImportJasmin(opts) => {
             let base = match smsgate::load_config(cli.config.as_deref()) {
                 Ok(c) => c,

@@ -310,7 +310,7 @@ async fn every_error_row_of_table_7() {
         (
             "/send?username=eve&password=evepwd&to=1&content=a",
             403,
-            "Error \"Authorization failed for username:eve\"",
+            "Error \"Authentication failure for username:eve\"",
         ),
         (
             "/send?username=foo&password=bar&to=1&content=a&coding=8",

@@ -30,6 +30,11 @@ struct Jasmin {
     dir: tempfile::TempDir,
     http: SocketAddr,
     jcli: SocketAddr,
+    /// Used by the switch test (cluster builds).
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    smpp: SocketAddr,
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    redis_port: u16,
 }
 
 fn venv(version: &str) -> PathBuf {
@@ -234,6 +239,8 @@ impl Jasmin {
             dir,
             http: SocketAddr::from(([127, 0, 0, 1], ports[4])),
             jcli: SocketAddr::from(([127, 0, 0, 1], ports[5])),
+            smpp: SocketAddr::from(([127, 0, 0, 1], ports[0])),
+            redis_port,
         };
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while !(port_open(ports[5]) && port_open(ports[4])) {
@@ -288,8 +295,8 @@ port = 0
 allow_loopback = true
 "#;
 
-async fn smsgate(dir: &Path) -> std::sync::Arc<smsgate::app::Gateway> {
-    let toml = SMSGATE_CONFIG.replace("{dir}", &dir.display().to_string());
+async fn smsgate(dir: &Path, extra: &str) -> std::sync::Arc<smsgate::app::Gateway> {
+    let toml = SMSGATE_CONFIG.replace("{dir}", &dir.display().to_string()) + extra;
     gateway(load(&toml, dir)).await
 }
 
@@ -728,7 +735,7 @@ fn jcli_subst(sim: u16, recv: &Receiver) -> Subst {
 async fn jcli_listings_shows_and_errors_match_jasmin() {
     let jasmin = Jasmin::start("0.11.1", "jcli").await;
     let dir = tempfile::tempdir().expect("tmp");
-    let gw = smsgate(dir.path()).await;
+    let gw = smsgate(dir.path(), "").await;
     let (jsim, ssim) = (simulator().await, simulator().await);
     let (jrecv, srecv) = (receiver().await, receiver().await);
     let jsub = jcli_subst(jsim.addr.port(), &jrecv);
@@ -769,9 +776,19 @@ impl Pair {
     }
 
     async fn start_with(version: &'static str, tag: &str, interceptor: bool) -> Pair {
+        Pair::start_full(version, tag, interceptor, |_| String::new()).await
+    }
+
+    /// A pair whose smsgate configuration ends with `extra(&jasmin)`.
+    async fn start_full(
+        version: &'static str,
+        tag: &str,
+        interceptor: bool,
+        extra: impl FnOnce(&Jasmin) -> String,
+    ) -> Pair {
         let jasmin = Jasmin::start_with(version, tag, interceptor).await;
         let dir = tempfile::tempdir().expect("tmp");
-        let gw = smsgate(dir.path()).await;
+        let gw = smsgate(dir.path(), &extra(&jasmin)).await;
         let (jsim, ssim) = (simulator().await, simulator().await);
         let (jrecv, srecv) = (receiver().await, receiver().await);
         let p = Pair {
@@ -1194,6 +1211,232 @@ async fn dlr_and_mo_callbacks_match_jasmin() {
         p.jasmin.version,
         diffs.join("\n")
     );
+}
+
+#[cfg(feature = "cluster")]
+/// `redis-cli` on Jasmin's Redis.
+fn jasmin_redis(j: &Jasmin, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &j.redis_port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[cfg(feature = "cluster")]
+/// A receipt `deliver_sm` as an ESME sees it, with the message id and dates normalised.
+fn esme_receipt(cmd: &rusmpp::Command, msgid: &str) -> String {
+    let Some(rusmpp::Pdu::DeliverSm(d)) = cmd.pdu() else {
+        return format!("not a deliver_sm: {cmd:?}");
+    };
+    let date = regex::Regex::new(r"date:\d{10}").expect("re");
+    let text = String::from_utf8_lossy(d.short_message().as_ref()).replace(msgid, "ID");
+    let mut tlvs: Vec<String> = d
+        .tlvs()
+        .iter()
+        .map(smsgate::smpp::tlv_to_model)
+        .map(|t| {
+            let v = String::from_utf8_lossy(&t.value).replace(msgid, "ID");
+            format!("{:#06x}={v:?}", t.tag)
+        })
+        .collect();
+    tlvs.sort();
+    format!(
+        "from {} ({:?}/{:?}) to {} ({:?}/{:?}) esm {:?} coding {:?}: {} {tlvs:?}",
+        smsgate::smpp::cstring(d.source_addr.as_ref()),
+        d.source_addr_ton,
+        d.source_addr_npi,
+        smsgate::smpp::cstring(d.destination_addr.as_ref()),
+        d.dest_addr_ton,
+        d.dest_addr_npi,
+        d.esm_class,
+        d.data_coding,
+        date.replace_all(&text, "date:DATE"),
+    )
+}
+
+#[cfg(feature = "cluster")]
+/// The next `deliver_sm` an ESME receives (acknowledged).
+async fn next_deliver_sm(
+    s: &smsgate::smpp::session::Session,
+    rx: &mut tokio::sync::mpsc::Receiver<rusmpp::Command>,
+    what: &str,
+) -> rusmpp::Command {
+    loop {
+        let cmd = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no deliver_sm: {what}"))
+            .unwrap_or_else(|| panic!("session closed: {what}"));
+        if let Some(rusmpp::Pdu::DeliverSm(_)) = cmd.pdu() {
+            s.respond(
+                cmd.sequence_number,
+                rusmpp::CommandStatus::EsmeRok,
+                rusmpp::pdus::DeliverSmResp::builder().build(),
+            )
+            .await
+            .expect("deliver_sm_resp");
+            return cmd;
+        }
+    }
+}
+
+/// Issue 20 (4), side by side during the switch: messages Jasmin 0.11.0 sent (over HTTP with
+/// `dlr-level=3`, and from an SMPP user asking for receipts) get their receipts after Jasmin
+/// is stopped and smsgate is bound to the same SMSC. smsgate finds them in Jasmin's Redis and
+/// throws them to the same `dlr-url` and SMPP user, as Jasmin threw the receipts of the same
+/// kind of message it got while it still ran; Jasmin's map is gone after a final receipt.
+/// (Reading Jasmin's Redis needs the `cluster` feature's Redis client.)
+#[cfg(feature = "cluster")]
+#[tokio::test]
+async fn receipts_for_messages_jasmin_sent_are_thrown_after_the_switch() {
+    let p = Pair::start_full("0.11.0", "switch", false, |j| {
+        format!(
+            "[migration]\njasmin_redis = \"redis://127.0.0.1:{}/0\"\n",
+            j.redis_port
+        )
+    })
+    .await;
+    let mut jasmin = p.jasmin;
+    let recv = &p.jrecv;
+    let dlr = format!(
+        "/send?{CREDS}&content=switch&dlr=yes&dlr-level=3&dlr-url={}",
+        q(&recv.url("/dlr"))
+    );
+    let mut http_ids = vec![];
+    for _ in 0..2 {
+        let (st, body) = get(jasmin.http, &dlr).await;
+        assert_eq!(st, 200, "{body}");
+        let id = body
+            .split('"')
+            .nth(1)
+            .unwrap_or_else(|| panic!("no id in {body:?}"))
+            .to_string();
+        http_ids.push(id);
+    }
+    let (esme, mut esme_rx, st) = esme_bind(jasmin.smpp, "trx", "u1", "p1").await;
+    assert_eq!(st, rusmpp::CommandStatus::EsmeRok, "bind to Jasmin");
+    let mut smpp_ids = vec![];
+    for _ in 0..2 {
+        let r = esme
+            .request(submit_sm("33612345678", b"switch", 1))
+            .await
+            .expect("submit_sm to Jasmin");
+        assert_eq!(r.status(), rusmpp::CommandStatus::EsmeRok);
+        smpp_ids.push(resp_id(&r));
+    }
+    // What the SMSC got (its ids), by Jasmin id, once Jasmin mapped every answer.
+    wait_for(30, "4 submits at the SMSC", || p.jsim.received().len() >= 4).await;
+    let smsc_ids: Vec<String> = p.jsim.received().iter().map(|r| r.message_id.clone()).collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let by_jasmin_id = loop {
+        let map: std::collections::HashMap<String, String> = smsc_ids
+            .iter()
+            .map(|sid| {
+                let key = format!("queue-msgid:{}", sid.to_uppercase().trim_start_matches('0'));
+                (jasmin_redis(&jasmin, &["hget", &key, "msgid"]), sid.clone())
+            })
+            .filter(|(id, _)| !id.is_empty())
+            .collect();
+        if map.len() == 4 {
+            break map;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Jasmin mapped {} of 4 SMSC ids:\n{}",
+            map.len(),
+            jasmin.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let smsc_of = |id: &str| {
+        by_jasmin_id
+            .get(id)
+            .unwrap_or_else(|| panic!("no SMSC id for Jasmin's {id}"))
+            .clone()
+    };
+    // The reference: Jasmin throws the receipts of its first HTTP and first SMPP message.
+    let level1 = recv.count();
+    assert_eq!(
+        p.jsim
+            .inject_receipt(&smsc_of(&http_ids[0]), "33612345678", "")
+            .await,
+        1
+    );
+    assert_eq!(
+        p.jsim
+            .inject_receipt(&smsc_of(&smpp_ids[0]), "33612345678", "1234")
+            .await,
+        1
+    );
+    wait_for(20, "Jasmin's level-2 callback", || recv.count() > level1).await;
+    let jasmin_esme = next_deliver_sm(&esme, &mut esme_rx, "Jasmin's receipt").await;
+    let jasmin_cb = recv.calls()[level1].clone();
+    assert_eq!(jasmin_cb.get("id"), Some(http_ids[0].as_str()));
+
+    // The switch: Jasmin stops (its Redis stays), smsgate's connector moves to Jasmin's SMSC.
+    let _ = jasmin.child.kill();
+    let _ = jasmin.child.wait();
+    drop(esme);
+    let binds = p.jsim.stats().binds.load(std::sync::atomic::Ordering::SeqCst);
+    let mut console = Console::login(p.gw.jcli_addr().expect("jcli"), false).await;
+    for l in [
+        "smppccm -u smsc1".to_string(),
+        format!("port {}", p.jsim.addr.port()),
+        "ok".into(),
+    ] {
+        console.cmd(&l).await;
+    }
+    wait_for(30, "smsgate bound to Jasmin's SMSC", || {
+        p.jsim.stats().binds.load(std::sync::atomic::Ordering::SeqCst) > binds
+    })
+    .await;
+    let (esme, mut esme_rx, st) =
+        esme_bind(p.gw.smpp_addr().expect("smpp"), "trx", "u1", "p1").await;
+    assert_eq!(st, rusmpp::CommandStatus::EsmeRok, "bind to smsgate");
+
+    // The receipts of Jasmin's second messages now reach smsgate.
+    let before = recv.count();
+    assert_eq!(
+        p.jsim
+            .inject_receipt(&smsc_of(&http_ids[1]), "33612345678", "")
+            .await,
+        1
+    );
+    assert_eq!(
+        p.jsim
+            .inject_receipt(&smsc_of(&smpp_ids[1]), "33612345678", "1234")
+            .await,
+        1
+    );
+    wait_for(20, "smsgate's callback for Jasmin's message", || {
+        recv.count() > before
+    })
+    .await;
+    let smsgate_cb = recv.calls()[before].clone();
+    assert_eq!(smsgate_cb.get("id"), Some(http_ids[1].as_str()));
+    assert_eq!(
+        smsgate_cb.get("id_smsc"),
+        Some(smsc_of(&http_ids[1]).to_uppercase().trim_start_matches('0'))
+    );
+    assert_eq!(callback(&smsgate_cb, "smsc1"), callback(&jasmin_cb, "smsc1"));
+    let smsgate_esme = next_deliver_sm(&esme, &mut esme_rx, "smsgate's receipt").await;
+    assert_eq!(
+        esme_receipt(&smsgate_esme, &smpp_ids[1]),
+        esme_receipt(&jasmin_esme, &smpp_ids[0]),
+        "the receipt smsgate sent the SMPP user for Jasmin's message"
+    );
+
+    // A final receipt ends Jasmin's map, as Jasmin does: a repeated one is not thrown again.
+    for id in [&http_ids[1], &smpp_ids[1]] {
+        assert_eq!(jasmin_redis(&jasmin, &["exists", &format!("dlr:{id}")]), "0");
+    }
+    let after = recv.count();
+    p.jsim
+        .inject_receipt(&smsc_of(&http_ids[1]), "33612345678", "")
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(recv.count(), after, "a repeated receipt was thrown again");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1858,7 +2101,7 @@ async fn imported_store_behaves_as_jasmin_loaded_with_it() {
         .await,
         (
             403,
-            "Error \"Authorization failed for username:foo\"".into()
+            "Error \"Authentication failure for username:foo\"".into()
         )
     );
     assert_eq!(pdus(&sa).len(), 2, "tx1 got acme's two messages");

@@ -109,6 +109,11 @@ async fn the_reference_store_becomes_a_configuration_the_gateway_loads() {
         (1401, 2775, 8990)
     );
     assert_eq!(cfg.http_api.bind, "127.0.0.1");
+    // Jasmin's Redis, where receipts for messages it sent are looked up during the switch.
+    assert_eq!(
+        cfg.migration.jasmin_redis.as_deref(),
+        Some("redis://127.0.0.1:6379/0")
+    );
     // Users: MD5 digests, credentials, quotas as Jasmin holds them.
     let user = |n: &str| {
         cfg.users

@@ -23,6 +23,7 @@ mod content;
 mod crash;
 mod credentials;
 mod dlr_mo;
+mod export_config;
 mod http_api;
 mod jasmin_diff;
 mod jasmin_import;

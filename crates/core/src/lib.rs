@@ -4,5 +4,6 @@
 
 pub mod anchored;
 pub mod config;
+pub mod jasmin;
 pub mod model;
 pub mod stats;

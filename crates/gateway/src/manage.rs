@@ -59,12 +59,17 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// The managed sections of `cfg`; every connector of a config file is started.
+    /// The managed sections of `cfg`; its connectors marked `start` (the default) are started.
     pub fn from_config(cfg: &Config) -> Profile {
         Profile {
             groups: cfg.groups.clone(),
             users: cfg.users.clone(),
-            started: cfg.smppccs.iter().map(|c| c.cid.clone()).collect(),
+            started: cfg
+                .smppccs
+                .iter()
+                .filter(|c| c.start)
+                .map(|c| c.cid.clone())
+                .collect(),
             smppccs: cfg.smppccs.clone(),
             httpccs: cfg.httpccs.clone(),
             filters: cfg.filters.clone(),
@@ -75,12 +80,20 @@ impl Profile {
         }
     }
 
-    /// `base` with its managed sections replaced by this profile.
+    /// `base` with its managed sections replaced by this profile (each connector's `start`
+    /// says whether its service is started, so [`Profile::from_config`] gives it back).
     pub fn overlay(&self, base: &Config) -> Config {
         let mut cfg = base.clone();
         cfg.groups = self.groups.clone();
         cfg.users = self.users.clone();
-        cfg.smppccs = self.smppccs.clone();
+        cfg.smppccs = self
+            .smppccs
+            .iter()
+            .map(|c| SmppClientConfig {
+                start: self.started.contains(&c.cid),
+                ..c.clone()
+            })
+            .collect();
         cfg.httpccs = self.httpccs.clone();
         cfg.filters = self.filters.clone();
         cfg.mtroutes = self.mtroutes.clone();

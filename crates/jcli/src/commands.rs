@@ -59,7 +59,7 @@ pub async fn run(line: &str, m: &Arc<Manager>) -> Reply {
         Ok(p) => p,
         Err(e) => return text(format!("{e}\n{}", cmd.usage())),
     };
-    if p.opts.is_empty() && !matches!(cmd.name, "persist" | "load") {
+    if p.opts.is_empty() && !matches!(cmd.name, "persist" | "load" | "export") {
         return text("Missing required option");
     }
     match cmd.name {
@@ -76,9 +76,25 @@ pub async fn run(line: &str, m: &Arc<Manager>) -> Reply {
         "httpccm" => httpcc(&p, m).await,
         "stats" => text(views::stats(&p, m).await),
         "plugin" => text(views::plugins(&p, m)),
+        "export" => export(&p, m),
         _ => text(format!(
             "Incorrect command: {name}, type help for a list of commands"
         )),
+    }
+}
+
+/// The live configuration: TOML without its secrets, or (`--json`) all of it on one line.
+fn export(p: &Parsed, m: &Manager) -> Reply {
+    let cfg = m.config();
+    if p.has("json") {
+        return match serde_json::to_string(&cfg) {
+            Ok(json) => text(json),
+            Err(e) => text(format!("Cannot export the configuration: {e}")),
+        };
+    }
+    match smsgate_core::config::secrets::export(&cfg, None) {
+        Ok(e) => text(e.config),
+        Err(e) => text(format!("Cannot export the configuration: {e}")),
     }
 }
 

@@ -227,6 +227,14 @@ pub const COMMANDS: &[Command] = &[
         ],
     },
     Command {
+        name: "export",
+        description: "Print the live configuration as TOML, secrets left out (smsgate)",
+        options: &[long_flag(
+            "json",
+            "One JSON line with the secrets (what `smsgate export-config` reads)",
+        )],
+    },
+    Command {
         name: "plugin",
         description: "WebAssembly plugin management (smsgate)",
         options: &[

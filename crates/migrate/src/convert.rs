@@ -18,6 +18,7 @@ use smsgate_core::config::{
     SmppClientConfig, UserConfig,
 };
 
+use smsgate_core::jasmin::{NPI, TON};
 use crate::pickle::Value;
 use crate::store::{self, JasminStore};
 
@@ -173,28 +174,7 @@ fn opt_text(v: &Value) -> Option<String> {
 }
 
 /// `smpp.pdu` enums: member names in declaration order (an enum member pickles as its 1-based
-/// number, a value typed in jCli as its name) with their SMPP codes.
-const TON: [(&str, u8); 7] = [
-    ("UNKNOWN", 0),
-    ("INTERNATIONAL", 1),
-    ("NATIONAL", 2),
-    ("NETWORK_SPECIFIC", 3),
-    ("SUBSCRIBER_NUMBER", 4),
-    ("ALPHANUMERIC", 5),
-    ("ABBREVIATED", 6),
-];
-const NPI: [(&str, u8); 10] = [
-    ("UNKNOWN", 0),
-    ("ISDN", 1),
-    ("DATA", 3),
-    ("TELEX", 4),
-    ("LAND_MOBILE", 6),
-    ("NATIONAL", 8),
-    ("PRIVATE", 9),
-    ("ERMES", 10),
-    ("INTERNET", 14),
-    ("WAP_CLIENT_ID", 18),
-];
+/// number, a value typed in jCli as its name) with their SMPP codes; TON and NPI are core's.
 const PRIORITY: [(&str, u8); 4] = [
     ("LEVEL_0", 0),
     ("LEVEL_1", 1),

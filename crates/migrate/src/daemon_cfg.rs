@@ -14,6 +14,15 @@ pub fn apply(path: &Path, cfg: &mut Config) -> Result<Vec<Note>, String> {
     let mut notes = vec![];
     for (section, props) in ini.iter() {
         let Some(section) = section else { continue };
+        if section == "redis-client" {
+            cfg.migration.jasmin_redis = Some(redis_url(props));
+            notes.push(Note {
+                what: "jasmin.cfg [redis-client]".into(),
+                why: "its address is `[migration] jasmin_redis`: receipts for messages Jasmin sent are looked up there during the switch".into(),
+                left_out: false,
+            });
+            continue;
+        }
         for (key, value) in props.iter() {
             let value = value.trim();
             match set(cfg, section, key, value) {
@@ -35,11 +44,37 @@ pub fn apply(path: &Path, cfg: &mut Config) -> Result<Vec<Note>, String> {
     Ok(notes)
 }
 
+/// Jasmin's Redis as a URL. jasmind selects `dbid` only when a password is set
+/// (`jasmind.py`, `startRedisClient`), so without one its maps are in database 0.
+fn redis_url(props: &ini::Properties) -> String {
+    let get = |k: &str| props.get(k).map(str::trim).filter(|v| !v.is_empty());
+    let host = get("host").unwrap_or("127.0.0.1");
+    let port = get("port").unwrap_or("6379");
+    match get("password").filter(|p| *p != "None") {
+        Some(pw) => {
+            let pw: String = url_escape(pw);
+            format!("redis://:{pw}@{host}:{port}/{}", get("dbid").unwrap_or("0"))
+        }
+        None => format!("redis://{host}:{port}/0"),
+    }
+}
+
+/// Percent-encode what a URL's userinfo cannot hold as is.
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Why a section's keys are not carried.
 fn unmapped(section: &str) -> &'static str {
     match section {
         "amqp-broker" => "smsgate queues in its data dir by default; for cluster mode set `[broker] url` (amqp://user:pass@host:port/vhost)",
-        "redis-client" => "smsgate keeps its state in its data dir by default; for cluster mode set `[store] url` (redis://host:port/db)",
         "smpp-server-pb" | "client-management" | "router" | "interceptor" | "deliversm-thrower-pb" => {
             "one of Jasmin's internal Perspective Broker services between its daemons; smsgate is one process and has none"
         }

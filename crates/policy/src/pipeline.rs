@@ -89,8 +89,6 @@ pub struct MtRequest {
 pub enum MtError {
     #[error("Authentication failure for username:{0}")]
     Authentication(String),
-    #[error("Authorization failed for username:{0}")]
-    Authorization(String),
     #[error("Argument [{0}] has an invalid value: [{1}].")]
     InvalidArgument(&'static str, String),
     /// A callback URL (argument, URL) refused by the `[callbacks]` policy: Jasmin's invalid
@@ -223,8 +221,8 @@ impl Pipeline {
         }
     }
 
-    /// Phase 2: credentials (enabled user and group; the full credential set comes with the
-    /// credentials issue).
+    /// Phase 2: an enabled user in an enabled group. Jasmin's router does not authenticate a
+    /// disabled one (`router.py`, `authenticateUser`): the same answer as a wrong password.
     pub fn check_credentials(&self, user: &User) -> Result<(), MtError> {
         let group_ok = self
             .auth
@@ -232,7 +230,7 @@ impl Pipeline {
             .map(|g| g.enabled)
             .unwrap_or(false);
         if !user.enabled || !group_ok {
-            return Err(MtError::Authorization(user.username.clone()));
+            return Err(MtError::Authentication(user.username.clone()));
         }
         Ok(())
     }

@@ -7,5 +7,6 @@
 pub mod broker;
 pub mod db;
 pub mod history;
+pub mod jasmin_dlr;
 pub mod open;
 pub mod store;

@@ -320,6 +320,14 @@ impl Simulator {
         n
     }
 
+    /// Send a receipt for SMSC id `id` now (the current knobs' `stat` and TLVs) to every bound
+    /// receiver, e.g. for a message another ESME submitted before a switch; returns how many
+    /// acknowledged it with ESME_ROK.
+    pub async fn inject_receipt(&self, id: &str, from: &str, to: &str) -> usize {
+        let k = self.shared.knobs.lock().clone();
+        self.inject(receipt_pdu(&k, id, from, to)).await
+    }
+
     /// Send an MO `deliver_sm` to every bound receiver; returns how many answered (whatever
     /// the status).
     pub async fn inject_mo(&self, from: &str, to: &str, content: &[u8]) -> usize {

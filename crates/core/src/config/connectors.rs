@@ -110,6 +110,10 @@ pub struct SmppClientConfig {
     /// to SMSCs that may reuse each other's ids different groups.
     #[serde(deserialize_with = "de_opt_string")]
     pub dlr_group: Option<String>,
+    /// Start the connector when the gateway starts from this file (jCli's `smppccm -1` / `-0`
+    /// state, as `smsgate export-config` writes it; a persisted profile keeps its own).
+    #[serde(deserialize_with = "de_yes_no")]
+    pub start: bool,
 }
 
 /// Jasmin's defaults (spec table 36), with the deviations noted on [`SmppClientConfig`].
@@ -159,6 +163,7 @@ impl Default for SmppClientConfig {
             window: 32,
             default_alphabet: DefaultAlphabet::Gsm0338,
             dlr_group: None,
+            start: true,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! provision groups, users, SMPP client connectors, HTTP client connectors, filters and MT/MO
 //! routes with jCli's parameter names and defaults.
 //!
-//! Environment variables use `__` between nesting levels and `_` inside names, e.g.
+//! Environment variables use `__` between nesting levels and `_` inside names (`SMSGATE_CONFIG`
+//! and `SMSGATE_JCLI_PASSWORD`, read by the CLI, are not settings), e.g.
 //! `SMSGATE_HTTP_API__PORT=1402` or `SMSGATE_DATA_DIR=/var/lib/smsgate`.
 
 use std::path::{Path, PathBuf};
@@ -18,14 +19,17 @@ mod callbacks;
 mod connectors;
 mod de;
 mod listeners;
+mod migration;
 mod plugins;
 mod routing;
+pub mod secrets;
 mod storage;
 mod users;
 
 pub use callbacks::*;
 pub use connectors::*;
 pub use listeners::*;
+pub use migration::*;
 pub use plugins::*;
 pub use routing::*;
 pub use storage::*;
@@ -35,6 +39,10 @@ pub use users::*;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// A file with the secrets this file leaves out (see [`secrets`]), relative to this
+    /// file; also `SMSGATE_SECRETS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<PathBuf>,
     /// Where the embedded store keeps its database file.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
@@ -98,6 +106,9 @@ pub struct Config {
     /// `[rest-api]`: Jasmin's REST API, smstools-http-api and retarus' SMS jobs API.
     #[serde(rename = "rest-api", alias = "rest_api", default)]
     pub rest_api: RestApiConfig,
+    /// `[migration]`: receipts for messages Jasmin sent, during a switch.
+    #[serde(default)]
+    pub migration: MigrationConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -114,6 +125,7 @@ fn default_log() -> String {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            secrets: None,
             data_dir: default_data_dir(),
             log: default_log(),
             http_api: Default::default(),
@@ -139,6 +151,7 @@ impl Default for Config {
             mtinterceptors: vec![],
             mointerceptors: vec![],
             rest_api: Default::default(),
+            migration: Default::default(),
         }
     }
 }
@@ -156,17 +169,55 @@ impl ConfigError {
     }
 }
 
+/// The secrets file `file` names (`secrets`, relative to it), or `SMSGATE_SECRETS`.
+fn secrets_file(file: &Path) -> Result<Option<PathBuf>, ConfigError> {
+    if let Some(s) = std::env::var_os("SMSGATE_SECRETS").filter(|s| !s.is_empty()) {
+        return Ok(Some(PathBuf::from(s)));
+    }
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| ConfigError(format!("{}: {e}", file.display())))?;
+    // A file that does not parse is reported by figment, with the line.
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Ok(None);
+    };
+    Ok(table.get("secrets").and_then(|v| v.as_str()).map(|s| {
+        let p = Path::new(s);
+        match file.parent() {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_path_buf(),
+        }
+    }))
+}
+
+/// `file`'s text with the secrets of `secrets` put back.
+fn with_secrets(file: &Path, secrets: &Path) -> Result<String, ConfigError> {
+    let read = |p: &Path| -> Result<toml::Table, ConfigError> {
+        std::fs::read_to_string(p)
+            .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?
+            .parse::<toml::Table>()
+            .map_err(|e| ConfigError(format!("{}: {e}", p.display())))
+    };
+    let mut cfg = read(file)?;
+    secrets::merge(&mut cfg, read(secrets)?)
+        .map_err(|e| ConfigError(format!("secrets file {}: {e}", secrets.display())))?;
+    toml::to_string(&cfg).map_err(|e| ConfigError(e.to_string()))
+}
+
 impl Config {
-    /// Load defaults, then `file` (if any), then `SMSGATE_*` environment variables.
+    /// Load defaults, then `file` (if any) with its secrets file, then `SMSGATE_*` environment
+    /// variables.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(f) = file {
             if !f.exists() {
                 return Err(ConfigError(format!("file {} not found", f.display())));
             }
-            fig = fig.merge(Toml::file(f));
+            fig = match secrets_file(f)? {
+                None => fig.merge(Toml::file(f)),
+                Some(s) => fig.merge(Toml::string(&with_secrets(f, &s)?)),
+            };
         }
-        fig = fig.merge(Env::prefixed("SMSGATE_").ignore(&["CONFIG"]).map(|k| {
+        fig = fig.merge(Env::prefixed("SMSGATE_").ignore(&["CONFIG", "JCLI_PASSWORD"]).map(|k| {
             // SMSGATE_HTTP_API__PORT -> http-api.port (section names use '-')
             let s = k.as_str().to_ascii_lowercase();
             let mut parts = s.split("__");

@@ -9,6 +9,8 @@
 //! level 1 is thrown once when the last part's response arrives; level 2 once, when every part
 //! is delivered or at the first part that is not.
 
+mod jasmin;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +23,7 @@ use smsgate_core::model::{
 };
 use smsgate_core::stats::Stats;
 use smsgate_queue::broker::{smpps_queue, Broker};
+use smsgate_queue::jasmin_dlr::JasminMaps;
 use smsgate_queue::store::{MessageRecord, Store};
 use smsgate_smpp::receipt::{self, Receipt};
 
@@ -60,6 +63,9 @@ pub struct Dlr {
     pub store: Arc<dyn Store>,
     pub broker: Arc<dyn Broker>,
     pub stats: Arc<Stats>,
+    /// Jasmin's receipt maps during a switch (`[migration] jasmin_redis`): receipts this
+    /// gateway does not track are looked up there.
+    pub jasmin: Option<Arc<dyn JasminMaps>>,
 }
 
 /// The tracking key of an SMSC id (already normalised) in receipt group `group` (`""`: the
@@ -236,7 +242,7 @@ impl Dlr {
                 done_date: stamp,
                 ..Default::default()
             };
-            self.deliver_receipt(&user, m.id, &m.source, &m.destination, &r)
+            self.deliver_receipt(&user, &m.id.to_string(), &m.source, &m.destination, &r)
                 .await;
         }
     }
@@ -259,7 +265,7 @@ impl Dlr {
                     return false;
                 }
             },
-            Ok(None) => return false,
+            Ok(None) => return self.jasmin_receipt(cid, mode, r).await,
             Err(e) => {
                 tracing::warn!(%key, error = %e, "DLR lookup failed");
                 return false;
@@ -350,7 +356,7 @@ impl Dlr {
             // registered_delivery 2 = receipt on failure only.
             let wanted = t.registered_delivery & 0x03 == 1 || r.stat != "DELIVRD";
             if wanted {
-                self.deliver_receipt(user, t.id, &t.source, &t.destination, r)
+                self.deliver_receipt(user, &t.id.to_string(), &t.source, &t.destination, r)
                     .await;
             }
         }
@@ -362,14 +368,13 @@ impl Dlr {
     async fn deliver_receipt(
         &self,
         user: &str,
-        id: Uuid,
+        id: &str,
         source: &Address,
         destination: &Address,
         r: &Receipt,
     ) {
-        let ids = id.to_string();
-        let text = receipt::format_text(&ids, r);
-        let mut rid = ids.clone().into_bytes();
+        let text = receipt::format_text(id, r);
+        let mut rid = id.as_bytes().to_vec();
         rid.push(0);
         let mut m = Message::new(Direction::Mo, Channel::Smpps, now_ms());
         m.user = Some(user.into());

@@ -412,10 +412,6 @@ pub fn mt_error(state: &ApiState, e: &MtError) -> (StatusCode, String) {
             s.auth_error_count.inc();
             (StatusCode::FORBIDDEN, e.to_string())
         }
-        MtError::Authorization(_) => {
-            s.auth_error_count.inc();
-            (StatusCode::FORBIDDEN, e.to_string())
-        }
         MtError::InvalidArgument(..) | MtError::CallbackRefused(..) => {
             (StatusCode::BAD_REQUEST, e.to_string())
         }

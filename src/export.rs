@@ -102,11 +102,20 @@ pub async fn run(
             }
         }
     };
-    let at = opts.secrets.as_deref().map(|s| secrets_ref(s, opts.out.as_deref()));
+    let at = opts
+        .secrets
+        .as_deref()
+        .map(|s| secrets_ref(s, opts.out.as_deref()));
     let exported = secrets::export(&cfg, at.as_deref()).map_err(ExportError::Io)?;
     if let Some(s) = &opts.secrets {
         crate::import::write_atomically(s, exported.secrets.as_bytes()).map_err(io)?;
-        writeln!(note, "wrote {} secret(s) to {}", exported.moved.len(), s.display()).map_err(io)?;
+        writeln!(
+            note,
+            "wrote {} secret(s) to {}",
+            exported.moved.len(),
+            s.display()
+        )
+        .map_err(io)?;
     } else if !exported.moved.is_empty() {
         writeln!(
             note,
@@ -181,7 +190,10 @@ impl Session {
         loop {
             let text = strip_telnet(&self.buf);
             let trimmed = text.trim_end_matches([' ', '\r', '\n']);
-            if ends.iter().any(|e| text.ends_with(e) || trimmed.ends_with(e.trim_end())) {
+            if ends
+                .iter()
+                .any(|e| text.ends_with(e) || trimmed.ends_with(e.trim_end()))
+            {
                 self.buf.clear();
                 return Ok(text);
             }
@@ -215,8 +227,7 @@ async fn ask_console(
         addr: addr.clone(),
         why,
     };
-    let sock = match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&addr)).await
-    {
+    let sock = match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Ok(None),
         Ok(Err(e)) => return Err(fail(e.to_string())),
@@ -259,7 +270,7 @@ async fn ask_console(
                 answer.trim()
             ))
         })?;
-    let cfg: Config = serde_json::from_str(json)
-        .map_err(|e| fail(format!("unreadable configuration: {e}")))?;
+    let cfg: Config =
+        serde_json::from_str(json).map_err(|e| fail(format!("unreadable configuration: {e}")))?;
     Ok(Some(cfg))
 }

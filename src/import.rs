@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use smsgate_core::config::{
     Config, FilterConfig, GroupConfig, HttpApiConfig, HttpClientConfig, InterceptorConfig,
-    JcliConfig, MigrationConfig, RouteConfig, SmppClientConfig, SmppServerConfig, ThrowerConfig, UserConfig,
+    JcliConfig, MigrationConfig, RouteConfig, SmppClientConfig, SmppServerConfig, ThrowerConfig,
+    UserConfig,
 };
 use smsgate_gateway::manage::{self, Profile};
 use smsgate_migrate::{convert, daemon_cfg, Import, JasminStore};

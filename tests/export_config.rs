@@ -60,10 +60,7 @@ async fn the_live_configuration_round_trips_through_a_file_and_its_secrets() {
     .await;
     let jcli = gw.jcli_addr().expect("jcli");
     wait_for(10, "connector bound", || {
-        sim.stats()
-            .binds
-            .load(std::sync::atomic::Ordering::SeqCst)
-            >= 1
+        sim.stats().binds.load(std::sync::atomic::Ordering::SeqCst) >= 1
     })
     .await;
     // Changes made in the console and not persisted.
@@ -95,7 +92,11 @@ async fn the_live_configuration_round_trips_through_a_file_and_its_secrets() {
     )
     .await;
     assert!(
-        answers.iter().filter(|a| a.starts_with("Successfully")).count() == 3,
+        answers
+            .iter()
+            .filter(|a| a.starts_with("Successfully"))
+            .count()
+            == 3,
         "{answers:#?}"
     );
     let before = listings(jcli).await;
@@ -123,14 +124,22 @@ async fn the_live_configuration_round_trips_through_a_file_and_its_secrets() {
     }
     assert!(text.contains("secrets = \"secrets.toml\""), "{text}");
     assert!(text.contains("username = \"carol\""), "{text}");
-    for s in ["[users.carol]", "$argon2id$", "[smppccs.extra]", "\"exsecret\""] {
+    for s in [
+        "[users.carol]",
+        "$argon2id$",
+        "[smppccs.extra]",
+        "\"exsecret\"",
+    ] {
         assert!(sec.contains(s), "{s} missing from the secrets:\n{sec}");
     }
     assert!(!sec.contains("c4rolpw"), "a plain password in the secrets");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&secrets).expect("meta").permissions().mode();
+        let mode = std::fs::metadata(&secrets)
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "secrets readable by others: {mode:o}");
     }
     // The connector jCli added is stopped: it stays stopped.
@@ -145,10 +154,7 @@ async fn the_live_configuration_round_trips_through_a_file_and_its_secrets() {
     gw.shutdown().await;
     let gw2 = gateway(smsgate::load_config(Some(&out)).expect("the exported file loads")).await;
     wait_for(10, "connector bound again", || {
-        sim.stats()
-            .binds
-            .load(std::sync::atomic::Ordering::SeqCst)
-            >= 2
+        sim.stats().binds.load(std::sync::atomic::Ordering::SeqCst) >= 2
     })
     .await;
     let after = listings(gw2.jcli_addr().expect("jcli")).await;
@@ -158,7 +164,10 @@ async fn the_live_configuration_round_trips_through_a_file_and_its_secrets() {
         "/balance?username=carol&password=c4rolpw",
     )
     .await;
-    assert_eq!((st, body.as_str()), (200, "{\"balance\": 12.5, \"sms_count\": \"ND\"}"));
+    assert_eq!(
+        (st, body.as_str()),
+        (200, "{\"balance\": 12.5, \"sms_count\": \"ND\"}")
+    );
     gw2.shutdown().await;
 
     // With the gateway stopped: what it would start with (here: the first file, no profile
@@ -169,8 +178,14 @@ async fn the_live_configuration_round_trips_through_a_file_and_its_secrets() {
     assert!(stderr.contains("no gateway answered"), "{stderr}");
     assert!(stderr.contains("left out"), "{stderr}");
     let public = std::fs::read_to_string(&redacted).expect("public");
-    assert!(!public.contains("bobpwd") && !public.contains("argon2"), "{public}");
-    assert!(!public.contains("carol"), "the console's change was not persisted: {public}");
+    assert!(
+        !public.contains("bobpwd") && !public.contains("argon2"),
+        "{public}"
+    );
+    assert!(
+        !public.contains("carol"),
+        "the console's change was not persisted: {public}"
+    );
     let e = smsgate::load_config(Some(&redacted)).expect_err("loads without its secrets");
     assert!(e.to_string().contains("password"), "{e}");
     // The secrets of another configuration are refused by name.
@@ -179,11 +194,7 @@ async fn the_live_configuration_round_trips_through_a_file_and_its_secrets() {
         "[users.mallory]\npassword = \"x\"\n",
     )
     .expect("write");
-    std::fs::write(
-        &redacted,
-        format!("secrets = \"wrong.toml\"\n{public}"),
-    )
-    .expect("write");
+    std::fs::write(&redacted, format!("secrets = \"wrong.toml\"\n{public}")).expect("write");
     let e = smsgate::load_config(Some(&redacted)).expect_err("wrong secrets");
     assert!(e.to_string().contains("users.mallory"), "{e}");
 }

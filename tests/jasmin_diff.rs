@@ -1327,7 +1327,12 @@ async fn receipts_for_messages_jasmin_sent_are_thrown_after_the_switch() {
     }
     // What the SMSC got (its ids), by Jasmin id, once Jasmin mapped every answer.
     wait_for(30, "4 submits at the SMSC", || p.jsim.received().len() >= 4).await;
-    let smsc_ids: Vec<String> = p.jsim.received().iter().map(|r| r.message_id.clone()).collect();
+    let smsc_ids: Vec<String> = p
+        .jsim
+        .received()
+        .iter()
+        .map(|r| r.message_id.clone())
+        .collect();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let by_jasmin_id = loop {
         let map: std::collections::HashMap<String, String> = smsc_ids
@@ -1378,7 +1383,11 @@ async fn receipts_for_messages_jasmin_sent_are_thrown_after_the_switch() {
     let _ = jasmin.child.kill();
     let _ = jasmin.child.wait();
     drop(esme);
-    let binds = p.jsim.stats().binds.load(std::sync::atomic::Ordering::SeqCst);
+    let binds = p
+        .jsim
+        .stats()
+        .binds
+        .load(std::sync::atomic::Ordering::SeqCst);
     let mut console = Console::login(p.gw.jcli_addr().expect("jcli"), false).await;
     for l in [
         "smppccm -u smsc1".to_string(),
@@ -1388,7 +1397,11 @@ async fn receipts_for_messages_jasmin_sent_are_thrown_after_the_switch() {
         console.cmd(&l).await;
     }
     wait_for(30, "smsgate bound to Jasmin's SMSC", || {
-        p.jsim.stats().binds.load(std::sync::atomic::Ordering::SeqCst) > binds
+        p.jsim
+            .stats()
+            .binds
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > binds
     })
     .await;
     let (esme, mut esme_rx, st) =
@@ -1419,7 +1432,10 @@ async fn receipts_for_messages_jasmin_sent_are_thrown_after_the_switch() {
         smsgate_cb.get("id_smsc"),
         Some(smsc_of(&http_ids[1]).to_uppercase().trim_start_matches('0'))
     );
-    assert_eq!(callback(&smsgate_cb, "smsc1"), callback(&jasmin_cb, "smsc1"));
+    assert_eq!(
+        callback(&smsgate_cb, "smsc1"),
+        callback(&jasmin_cb, "smsc1")
+    );
     let smsgate_esme = next_deliver_sm(&esme, &mut esme_rx, "smsgate's receipt").await;
     assert_eq!(
         esme_receipt(&smsgate_esme, &smpp_ids[1]),
@@ -1429,7 +1445,10 @@ async fn receipts_for_messages_jasmin_sent_are_thrown_after_the_switch() {
 
     // A final receipt ends Jasmin's map, as Jasmin does: a repeated one is not thrown again.
     for id in [&http_ids[1], &smpp_ids[1]] {
-        assert_eq!(jasmin_redis(&jasmin, &["exists", &format!("dlr:{id}")]), "0");
+        assert_eq!(
+            jasmin_redis(&jasmin, &["exists", &format!("dlr:{id}")]),
+            "0"
+        );
     }
     let after = recv.count();
     p.jsim

@@ -18,9 +18,9 @@ use smsgate_core::config::{
     SmppClientConfig, UserConfig,
 };
 
-use smsgate_core::jasmin::{NPI, TON};
 use crate::pickle::Value;
 use crate::store::{self, JasminStore};
+use smsgate_core::jasmin::{NPI, TON};
 
 /// Something the import did not carry as it was.
 #[derive(Debug, Clone, PartialEq, Eq)]

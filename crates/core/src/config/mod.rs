@@ -217,24 +217,27 @@ impl Config {
                 Some(s) => fig.merge(Toml::string(&with_secrets(f, &s)?)),
             };
         }
-        fig = fig.merge(Env::prefixed("SMSGATE_").ignore(&["CONFIG", "JCLI_PASSWORD"]).map(|k| {
-            // SMSGATE_HTTP_API__PORT -> http-api.port (section names use '-')
-            let s = k.as_str().to_ascii_lowercase();
-            let mut parts = s.split("__");
-            let first = parts.next().unwrap_or_default();
-            let first = match first {
-                "http_api" | "smpp_server" | "dlr_thrower" | "deliversm_thrower" | "rest_api" => {
-                    first.replace('_', "-")
-                }
-                other => other.to_string(),
-            };
-            let rest: Vec<&str> = parts.collect();
-            if rest.is_empty() {
-                first.into()
-            } else {
-                format!("{first}.{}", rest.join(".")).into()
-            }
-        }));
+        fig = fig.merge(
+            Env::prefixed("SMSGATE_")
+                .ignore(&["CONFIG", "JCLI_PASSWORD"])
+                .map(|k| {
+                    // SMSGATE_HTTP_API__PORT -> http-api.port (section names use '-')
+                    let s = k.as_str().to_ascii_lowercase();
+                    let mut parts = s.split("__");
+                    let first = parts.next().unwrap_or_default();
+                    let first = match first {
+                        "http_api" | "smpp_server" | "dlr_thrower" | "deliversm_thrower"
+                        | "rest_api" => first.replace('_', "-"),
+                        other => other.to_string(),
+                    };
+                    let rest: Vec<&str> = parts.collect();
+                    if rest.is_empty() {
+                        first.into()
+                    } else {
+                        format!("{first}.{}", rest.join(".")).into()
+                    }
+                }),
+        );
         let cfg: Config = fig.extract().map_err(|e| {
             let mut msgs = vec![];
             for err in e {

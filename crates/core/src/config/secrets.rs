@@ -200,7 +200,9 @@ pub fn merge(cfg: &mut Table, secrets: Table) -> Result<(), String> {
         } else {
             match cfg.get(&section) {
                 None | Some(Value::Table(_)) => table_at(cfg, &section).extend(values),
-                Some(_) => return Err(format!("`{section}` is not a section of the configuration")),
+                Some(_) => {
+                    return Err(format!("`{section}` is not a section of the configuration"))
+                }
             }
         }
     }

@@ -97,14 +97,8 @@ impl Dlr {
                         "" => "POST",
                         m => m,
                     };
-                    let job = callback_message(
-                        CallbackKind::Dlr,
-                        get("url"),
-                        method,
-                        params,
-                        None,
-                        cid,
-                    );
+                    let job =
+                        callback_message(CallbackKind::Dlr, get("url"), method, params, None, cid);
                     if let Err(e) = self.queue(DLR_HTTP_QUEUE, &job).await {
                         tracing::error!(msgid = %found.msgid, error = %e, "cannot queue the DLR of a Jasmin message");
                         return false;
@@ -115,14 +109,19 @@ impl Dlr {
                 let rd = code_of(get("rd_receipt"), &RECEIPT).unwrap_or(0);
                 let success = SUCCESS.contains(&r.stat.as_str());
                 if (success && rd == 1) || (!success && matches!(rd, 1 | 2)) {
-                    let source = address(&found, "source_addr", "source_addr_ton", "source_addr_npi");
+                    let source =
+                        address(&found, "source_addr", "source_addr_ton", "source_addr_npi");
                     let destination =
                         address(&found, "destination_addr", "dest_addr_ton", "dest_addr_npi");
-                    // Jasmin writes the submission time it recorded and the time it throws.
+                    // Jasmin's text (`operations.py`, `getReceipt`): the submission time it
+                    // recorded, the time it throws, no sub/dlvrd/text.
                     let receipt = Receipt {
                         submit_date: python_date_stamp(get("sub_date"))
                             .unwrap_or_else(|| r.submit_date.clone()),
                         done_date: yymmddhhmm(now_ms()),
+                        sub: String::new(),
+                        dlvrd: String::new(),
+                        text: String::new(),
                         ..r.clone()
                     };
                     self.deliver_receipt(

@@ -173,6 +173,15 @@ async fn the_reference_store_becomes_a_configuration_the_gateway_loads() {
         (200.0, 120, 2, 1)
     );
     assert_eq!(cc("rx1").bind, smsgate::config::BindType::Receiver);
+    // Stopped in Jasmin (the store's connectors were never started): they stay stopped.
+    assert!(
+        cfg.smppccs.iter().all(|c| !c.start),
+        "{:?}",
+        cfg.smppccs
+            .iter()
+            .map(|c| (&c.cid, c.start))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(
         cc("rx1").submit_throughput,
         1.0,

@@ -102,19 +102,21 @@ fn init_tracing(default: &str) {
         .init();
 }
 
+/// The configuration a command runs with; a bad one ends the process (status 2).
+fn config_or_exit(file: Option<&std::path::Path>) -> smsgate::config::Config {
+    smsgate::load_config(file).unwrap_or_else(|e| {
+        eprintln!("smsgate: {e}");
+        std::process::exit(2)
+    })
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd.unwrap_or(Cmd::Run) {
         Cmd::Run => run(cli.config).await,
         Cmd::ExportConfig(opts) => {
-            let base = match smsgate::load_config(cli.config.as_deref()) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("smsgate: {e}");
-                    std::process::exit(2);
-                }
-            };
+            let base = config_or_exit(cli.config.as_deref());
             let password = || {
                 std::env::var("SMSGATE_JCLI_PASSWORD").ok().or_else(|| {
                     let mut line = String::new();
@@ -131,13 +133,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::ImportJasmin(opts) => {
-            let base = match smsgate::load_config(cli.config.as_deref()) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("smsgate: {e}");
-                    std::process::exit(2);
-                }
-            };
+            let base = config_or_exit(cli.config.as_deref());
             let mut stdout = std::io::stdout();
             if let Err(e) = smsgate::import::run(&opts, base, &mut stdout).await {
                 eprintln!("smsgate import-jasmin: {e}");

@@ -1361,7 +1361,20 @@ async fn receipts_for_messages_jasmin_sent_are_thrown_after_the_switch() {
             .clone()
     };
     // The reference: Jasmin throws the receipts of its first HTTP and first SMPP message.
-    let level1 = recv.count();
+    // Jasmin's level-1 callbacks (one per HTTP message) come first.
+    let level2 = |id: &str| {
+        recv.calls()
+            .into_iter()
+            .find(|c| c.get("level") == Some("2") && c.get("id") == Some(id))
+    };
+    wait_for(20, "Jasmin's level-1 callbacks", || {
+        recv.calls()
+            .iter()
+            .filter(|c| c.get("level") == Some("1"))
+            .count()
+            == 2
+    })
+    .await;
     assert_eq!(
         p.jsim
             .inject_receipt(&smsc_of(&http_ids[0]), "33612345678", "")
@@ -1374,10 +1387,12 @@ async fn receipts_for_messages_jasmin_sent_are_thrown_after_the_switch() {
             .await,
         1
     );
-    wait_for(20, "Jasmin's level-2 callback", || recv.count() > level1).await;
+    wait_for(20, "Jasmin's level-2 callback", || {
+        level2(&http_ids[0]).is_some()
+    })
+    .await;
     let jasmin_esme = next_deliver_sm(&esme, &mut esme_rx, "Jasmin's receipt").await;
-    let jasmin_cb = recv.calls()[level1].clone();
-    assert_eq!(jasmin_cb.get("id"), Some(http_ids[0].as_str()));
+    let jasmin_cb = level2(&http_ids[0]).expect("Jasmin's callback");
 
     // The switch: Jasmin stops (its Redis stays), smsgate's connector moves to Jasmin's SMSC.
     let _ = jasmin.child.kill();
@@ -1409,7 +1424,6 @@ async fn receipts_for_messages_jasmin_sent_are_thrown_after_the_switch() {
     assert_eq!(st, rusmpp::CommandStatus::EsmeRok, "bind to smsgate");
 
     // The receipts of Jasmin's second messages now reach smsgate.
-    let before = recv.count();
     assert_eq!(
         p.jsim
             .inject_receipt(&smsc_of(&http_ids[1]), "33612345678", "")
@@ -1423,11 +1437,10 @@ async fn receipts_for_messages_jasmin_sent_are_thrown_after_the_switch() {
         1
     );
     wait_for(20, "smsgate's callback for Jasmin's message", || {
-        recv.count() > before
+        level2(&http_ids[1]).is_some()
     })
     .await;
-    let smsgate_cb = recv.calls()[before].clone();
-    assert_eq!(smsgate_cb.get("id"), Some(http_ids[1].as_str()));
+    let smsgate_cb = level2(&http_ids[1]).expect("smsgate's callback");
     assert_eq!(
         smsgate_cb.get("id_smsc"),
         Some(smsc_of(&http_ids[1]).to_uppercase().trim_start_matches('0'))

@@ -64,9 +64,8 @@ pub async fn open(_url: &str) -> Result<Arc<dyn JasminMaps>, OpenError> {
 #[cfg(feature = "cluster")]
 mod redis_maps {
     use std::collections::HashMap;
-    use std::time::Duration;
 
-    use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+    use ::redis::aio::ConnectionManager;
     use ::redis::AsyncCommands;
     use async_trait::async_trait;
 
@@ -92,27 +91,9 @@ mod redis_maps {
 
         async fn con(&self) -> Result<ConnectionManager, StoreError> {
             self.con
-                .get_or_try_init(|| connect(&self.client))
+                .get_or_try_init(|| crate::store::redis::connection_manager(&self.client))
                 .await
                 .cloned()
-        }
-    }
-
-    async fn connect(client: &::redis::Client) -> Result<ConnectionManager, StoreError> {
-        {
-            let cfg = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(Duration::from_secs(3)))
-                .set_response_timeout(Some(Duration::from_secs(5)))
-                .set_max_delay(Duration::from_secs(2))
-                .set_number_of_retries(3);
-            let con = tokio::time::timeout(
-                Duration::from_secs(10),
-                client.get_connection_manager_with_config(cfg),
-            )
-            .await
-            .map_err(|_| unavailable("connect timeout"))?
-            .map_err(unavailable)?;
-            Ok(con)
         }
     }
 

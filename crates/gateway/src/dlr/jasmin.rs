@@ -12,7 +12,7 @@ use smsgate_core::model::{Address, CallbackKind};
 use smsgate_queue::jasmin_dlr::JasminDlr;
 use smsgate_smpp::receipt::Receipt;
 
-use super::{callback_message, p, yymmddhhmm, Dlr, DLR_HTTP_QUEUE};
+use super::{callback_message, level2_params, yymmddhhmm, Dlr, DLR_HTTP_QUEUE};
 use smsgate_core::model::message::now_ms;
 
 /// States after which Jasmin forgets a message.
@@ -80,19 +80,7 @@ impl Dlr {
         match found.connector_type.as_str() {
             "httpapi" => {
                 if matches!(get("level"), "2" | "3") {
-                    let params = vec![
-                        p("id", found.msgid.clone()),
-                        p("level", "2"),
-                        p("message_status", r.stat.clone()),
-                        p("connector", get("connector")),
-                        p("id_smsc", key.clone()),
-                        p("sub", r.sub.clone()),
-                        p("dlvrd", r.dlvrd.clone()),
-                        p("subdate", r.submit_date.clone()),
-                        p("donedate", r.done_date.clone()),
-                        p("err", r.err.clone()),
-                        p("text", r.text.clone()),
-                    ];
+                    let params = level2_params(&found.msgid, get("connector"), &key, r);
                     let method = match get("method") {
                         "" => "POST",
                         m => m,

@@ -102,6 +102,23 @@ fn p(k: &str, v: impl Into<String>) -> (String, String) {
     (k.to_string(), v.into())
 }
 
+/// The parameters of a level-2 (receipt) callback, as Jasmin's `DLRContentForHttpapi`.
+fn level2_params(id: &str, connector: &str, id_smsc: &str, r: &Receipt) -> Vec<(String, String)> {
+    vec![
+        p("id", id),
+        p("level", "2"),
+        p("message_status", r.stat.clone()),
+        p("connector", connector),
+        p("id_smsc", id_smsc),
+        p("sub", r.sub.clone()),
+        p("dlvrd", r.dlvrd.clone()),
+        p("subdate", r.submit_date.clone()),
+        p("donedate", r.done_date.clone()),
+        p("err", r.err.clone()),
+        p("text", r.text.clone()),
+    ]
+}
+
 impl Dlr {
     /// Queue a callback job or a receipt for an SMPP user, waiting out a short broker outage
     /// (these come from an SMSC's answer: there is no client to answer an error to).
@@ -327,19 +344,7 @@ impl Dlr {
             })
             .await;
         if t.level >= 2 {
-            let params = vec![
-                p("id", t.id.to_string()),
-                p("level", "2"),
-                p("message_status", r.stat.clone()),
-                p("connector", t.cid.clone()),
-                p("id_smsc", t.first_smsc_id.clone()),
-                p("sub", r.sub.clone()),
-                p("dlvrd", r.dlvrd.clone()),
-                p("subdate", r.submit_date.clone()),
-                p("donedate", r.done_date.clone()),
-                p("err", r.err.clone()),
-                p("text", r.text.clone()),
-            ];
+            let params = level2_params(&t.id.to_string(), &t.cid, &t.first_smsc_id, r);
             let job = callback_message(
                 CallbackKind::Dlr,
                 &t.url,

@@ -100,22 +100,29 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 // Balances are stored as text of a double ('%.17g': round trips exactly).
 const FMT: &str = "local function fmt(x) return string.format('%.17g', x) end\n";
 
+/// A connection that reconnects with backoff (fails calls meanwhile), made within 10 s.
+pub(crate) async fn connection_manager(
+    client: &::redis::Client,
+) -> Result<ConnectionManager, StoreError> {
+    let mcfg = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(3)))
+        .set_response_timeout(Some(Duration::from_secs(5)))
+        .set_max_delay(Duration::from_secs(2))
+        .set_number_of_retries(3);
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        client.get_connection_manager_with_config(mcfg),
+    )
+    .await
+    .map_err(|_| unavailable("connect timeout"))?
+    .map_err(unavailable)
+}
+
 impl RedisStore {
     /// Connect, subscribe to the change channel, and (if configured) open the history.
     pub async fn connect(cfg: RedisConfig) -> Result<Arc<RedisStore>, StoreError> {
         let client = ::redis::Client::open(cfg.url.as_str()).map_err(unavailable)?;
-        let mcfg = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(3)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_max_delay(Duration::from_secs(2))
-            .set_number_of_retries(3);
-        let con = tokio::time::timeout(
-            Duration::from_secs(10),
-            client.get_connection_manager_with_config(mcfg),
-        )
-        .await
-        .map_err(|_| unavailable("connect timeout"))?
-        .map_err(unavailable)?;
+        let con = connection_manager(&client).await?;
         let (changes, _) = broadcast::channel(4096);
         let channel = format!("{}changes", cfg.prefix);
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();

@@ -37,10 +37,21 @@ pub enum AuthError {
     RateLimited,
 }
 
+/// The argon2id parameters new hashes get: OWASP's m = 7 MiB, t = 5, p = 1, one of its
+/// equivalent recommended sets (the crate's default is 19 MiB, t = 2: about the same CPU, but
+/// each hash then holds 19 MiB, which the allocator keeps resident after the start-up hashes).
+/// Existing hashes verify with the parameters they carry.
+fn hasher() -> Argon2<'static> {
+    match argon2::Params::new(7 * 1024, 5, 1, None) {
+        Ok(p) => Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, p),
+        Err(_) => Argon2::default(),
+    }
+}
+
 /// Hash a password with argon2id (PHC string).
 pub fn hash_password(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
+    hasher()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| e.to_string())
@@ -321,5 +332,30 @@ impl Auth {
                 Err(AuthError::Failed)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_hashes_use_owasps_7_mib_set_and_old_ones_still_verify() {
+        let h = hash_password("s3cret").expect("hash");
+        assert!(h.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{h}");
+        let parsed = PasswordHash::new(&h).expect("phc");
+        assert!(Argon2::default()
+            .verify_password(b"s3cret", &parsed)
+            .is_ok());
+        assert!(Argon2::default()
+            .verify_password(b"other", &parsed)
+            .is_err());
+        // A hash made with the crate's default (19 MiB, t = 2) by an earlier version.
+        let old = Argon2::default()
+            .hash_password(b"s3cret", &SaltString::generate(&mut OsRng))
+            .expect("hash")
+            .to_string();
+        let parsed = PasswordHash::new(&old).expect("phc");
+        assert!(hasher().verify_password(b"s3cret", &parsed).is_ok());
     }
 }

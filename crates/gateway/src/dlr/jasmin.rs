@@ -93,7 +93,7 @@ impl Dlr {
                     }
                 }
             }
-            _ => {
+            "smppsapi" => {
                 let rd = code_of(get("rd_receipt"), &RECEIPT).unwrap_or(0);
                 let success = SUCCESS.contains(&r.stat.as_str());
                 if (success && rd == 1) || (!success && matches!(rd, 1 | 2)) {
@@ -121,6 +121,10 @@ impl Dlr {
                     )
                     .await;
                 }
+            }
+            other => {
+                tracing::warn!(msgid = %found.msgid, sc = other, "Jasmin's receipt map names an unknown API: receipt not thrown");
+                return false;
             }
         }
         if FINAL.contains(&r.stat.as_str()) {

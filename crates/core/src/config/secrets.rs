@@ -16,7 +16,7 @@
 //! password = "secret"
 //! ```
 //!
-//! Secret are: user password hashes, SMPP client connector passwords, the console's admin
+//! Secrets are: user password hashes, SMPP client connector passwords, the console's admin
 //! password, and the URLs (broker, store, history, Jasmin's Redis, HTTP client connectors)
 //! that carry credentials (`user:password@`).
 

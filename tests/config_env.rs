@@ -46,15 +46,20 @@ async fn an_embedded_only_build_refuses_cluster_urls() {
     for (section, url, key) in [
         (
             "broker",
-            "amqp://guest:guest@127.0.0.1:5672/%2f",
+            "url = \"amqp://guest:guest@127.0.0.1:5672/%2f\"",
             "broker.url",
         ),
-        ("store", "redis://127.0.0.1:6379/", "store.url"),
+        ("store", "url = \"redis://127.0.0.1:6379/\"", "store.url"),
+        (
+            "migration",
+            "jasmin_redis = \"redis://127.0.0.1:6379/0\"",
+            "migration.jasmin_redis",
+        ),
     ] {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("c.toml");
         let text = format!(
-            "data_dir = \"{}\"\n[http-api]\nport = 0\n[jcli]\nenabled = false\n[rest-api]\nenabled = false\n[smpp-server]\nenabled = false\n[{section}]\nurl = \"{url}\"\n",
+            "data_dir = \"{}\"\n[http-api]\nport = 0\n[jcli]\nenabled = false\n[rest-api]\nenabled = false\n[smpp-server]\nenabled = false\n[{section}]\n{url}\n",
             dir.path().display()
         );
         std::fs::write(&path, text).expect("write");

@@ -340,6 +340,54 @@ async fn bad_receipts_are_counted_not_fatal() {
     wait_for(10, "DLR", || e.rx.count() >= 1).await;
 }
 
+/// `[migration] jasmin_redis` pointing at a Redis that is down: the gateway starts, answers
+/// an unknown receipt at once (Jasmin's maps are not waited for), counts it unknown after its
+/// retries, and its own receipts keep flowing. A URL that is not Redis's is refused at start.
+#[cfg(feature = "cluster")]
+#[tokio::test]
+async fn a_dead_jasmin_redis_never_stops_receipts() {
+    let dead = format!(
+        "[migration]\njasmin_redis = \"redis://127.0.0.1:{}/0\"\n",
+        free_port()
+    );
+    let e = env_with(&dead, |t| t).await;
+    wait_for(10, "connector bound", || {
+        e.sim.stats().binds.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    let receipt = DeliverSm::builder()
+        .source_addr(c_octet("336"))
+        .destination_addr(c_octet("1234"))
+        .esm_class(EsmClass::from(0x04))
+        .short_message(octets(b"id:notjasmins stat:DELIVRD"))
+        .build();
+    let t = std::time::Instant::now();
+    assert_eq!(e.sim.inject(receipt).await, 1);
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "deliver_sm_resp held {:?}",
+        t.elapsed()
+    );
+    wait_for(30, "receipt counted unknown", || {
+        e.gw.stats
+            .render_prometheus()
+            .contains("inbound_receipt_unknown_count{cid=\"sim\"} 1")
+    })
+    .await;
+    send_dlr(&e, 2, "GET", "/dlr").await;
+    wait_for(10, "own DLR", || e.rx.count() >= 1).await;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut text = config_toml(dir.path(), 0, 9);
+    text.push_str("[migration]\njasmin_redis = \"http://127.0.0.1:6379\"\n");
+    let cfg = load(&text, dir.path());
+    let err = match smsgate::app::Gateway::start(cfg).await {
+        Ok(_) => panic!("started with a jasmin_redis that is not a Redis URL"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("migration.jasmin_redis"), "{err}");
+}
+
 #[tokio::test]
 async fn mo_to_http_with_table_12_parameters() {
     let e = env().await;

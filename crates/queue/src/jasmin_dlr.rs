@@ -37,9 +37,9 @@ pub trait JasminMaps: Send + Sync {
     async fn forget(&self, msgid: &str) -> Result<(), StoreError>;
 }
 
-/// The maps in the Redis at `url`. The connection is made at the first lookup (and again
-/// after a failure): Jasmin's Redis being down never stops the gateway, its receipts are then
-/// retried and counted unknown as any other.
+/// The maps in the Redis at `url`. The connection is made in the background (again at most
+/// every few seconds after a failure) and a lookup never waits for it: while Jasmin's Redis is
+/// unreachable a lookup fails at once, so the receipt is answered and takes the retry path.
 #[cfg(feature = "cluster")]
 pub async fn open(url: &str) -> Result<Arc<dyn JasminMaps>, OpenError> {
     if !url.starts_with("redis://") {
@@ -47,9 +47,12 @@ pub async fn open(url: &str) -> Result<Arc<dyn JasminMaps>, OpenError> {
             "key `migration.jasmin_redis`: expected redis://[:password@]host:port[/db]".into(),
         ));
     }
-    let maps = redis_maps::RedisMaps::new(url)
-        .map_err(|e| OpenError::Config(format!("key `migration.jasmin_redis`: {e}")))?;
-    Ok(Arc::new(maps))
+    let maps = Arc::new(
+        redis_maps::RedisMaps::new(url)
+            .map_err(|e| OpenError::Config(format!("key `migration.jasmin_redis`: {e}")))?,
+    );
+    let _ = maps.con();
+    Ok(maps)
 }
 
 /// A build without the `cluster` feature has no Redis client: a configured
@@ -64,6 +67,8 @@ pub async fn open(_url: &str) -> Result<Arc<dyn JasminMaps>, OpenError> {
 #[cfg(feature = "cluster")]
 mod redis_maps {
     use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
 
     use ::redis::aio::ConnectionManager;
     use ::redis::AsyncCommands;
@@ -72,9 +77,20 @@ mod redis_maps {
     use super::{JasminDlr, JasminMaps};
     use crate::store::StoreError;
 
+    /// Wait this long after a failed connection before trying again.
+    const RECONNECT_AFTER: Duration = Duration::from_secs(5);
+    /// A lookup on a connection that stopped answering gives up after this long.
+    const LOOKUP_TIMEOUT: Duration = Duration::from_millis(500);
+
+    enum Link {
+        Idle(Option<Instant>),
+        Connecting,
+        Up(ConnectionManager),
+    }
+
     pub struct RedisMaps {
         client: ::redis::Client,
-        con: tokio::sync::OnceCell<ConnectionManager>,
+        link: Arc<parking_lot::Mutex<Link>>,
     }
 
     fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -85,22 +101,56 @@ mod redis_maps {
         pub fn new(url: &str) -> Result<RedisMaps, ::redis::RedisError> {
             Ok(RedisMaps {
                 client: ::redis::Client::open(url)?,
-                con: tokio::sync::OnceCell::new(),
+                link: Arc::new(parking_lot::Mutex::new(Link::Idle(None))),
             })
         }
 
-        async fn con(&self) -> Result<ConnectionManager, StoreError> {
-            self.con
-                .get_or_try_init(|| crate::store::redis::connection_manager(&self.client))
-                .await
-                .cloned()
+        /// The connection when it is up; otherwise start connecting in the background (unless
+        /// a recent attempt failed) and fail at once.
+        pub fn con(&self) -> Result<ConnectionManager, StoreError> {
+            let mut link = self.link.lock();
+            match &*link {
+                Link::Up(c) => return Ok(c.clone()),
+                Link::Connecting => {}
+                Link::Idle(Some(failed)) if failed.elapsed() < RECONNECT_AFTER => {}
+                Link::Idle(_) => {
+                    *link = Link::Connecting;
+                    let (client, shared) = (self.client.clone(), self.link.clone());
+                    tokio::spawn(async move {
+                        let next = match crate::store::redis::connection_manager(&client).await {
+                            Ok(c) => Link::Up(c),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "Jasmin's Redis unreachable");
+                                Link::Idle(Some(Instant::now()))
+                            }
+                        };
+                        *shared.lock() = next;
+                    });
+                }
+            }
+            Err(unavailable("Jasmin's Redis is not connected"))
         }
     }
 
     #[async_trait]
     impl JasminMaps for RedisMaps {
         async fn lookup(&self, key: &str) -> Result<Option<JasminDlr>, StoreError> {
-            let mut con = self.con().await?;
+            tokio::time::timeout(LOOKUP_TIMEOUT, self.lookup_now(key))
+                .await
+                .map_err(|_| unavailable("Jasmin's Redis did not answer"))?
+        }
+
+        async fn forget(&self, msgid: &str) -> Result<(), StoreError> {
+            let mut con = self.con()?;
+            con.del::<_, ()>(format!("dlr:{msgid}"))
+                .await
+                .map_err(unavailable)
+        }
+    }
+
+    impl RedisMaps {
+        async fn lookup_now(&self, key: &str) -> Result<Option<JasminDlr>, StoreError> {
+            let mut con = self.con()?;
             let q: HashMap<String, String> = con
                 .hgetall(format!("queue-msgid:{key}"))
                 .await
@@ -122,13 +172,6 @@ mod redis_maps {
                 connector_type: connector_type.clone(),
                 fields,
             }))
-        }
-
-        async fn forget(&self, msgid: &str) -> Result<(), StoreError> {
-            let mut con = self.con().await?;
-            con.del::<_, ()>(format!("dlr:{msgid}"))
-                .await
-                .map_err(unavailable)
         }
     }
 }

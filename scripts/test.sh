@@ -100,3 +100,9 @@ bash scripts/schemathesis.sh 20
 echo "== backlog (100,000 messages, release build)"
 cargo build --release -p smsgate -p smsgate-bench
 bash scripts/bench-backlog.sh 100000 5
+# The Debian package from that release binary: built, installed on this machine, its unit
+# verified, its command run as the packaged user with the packaged config, then purged.
+echo "== package (.deb)"
+need_pkg dpkg-shlibdeps dpkg-dev
+deb=$(bash scripts/package-deb.sh "$CARGO_TARGET_DIR/release/smsgate" "$CARGO_TARGET_DIR")
+python3 scripts/test_package.py "$deb"

@@ -16,6 +16,7 @@ use smsgate_core::stats::Stats;
 use smsgate_gateway::cancel::Cancellations;
 use smsgate_gateway::delivery::Deliveries;
 use smsgate_gateway::dlr::{Dlr, DLR_HTTP_QUEUE, MO_HTTP_QUEUE};
+use smsgate_gateway::health::Health;
 use smsgate_gateway::http::{self, api::ApiState, ServerLimits};
 use smsgate_gateway::inbound::Inbound;
 use smsgate_gateway::manage::{Manager, Profile};
@@ -80,6 +81,8 @@ pub struct Gateway {
     http_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Exclusive use of the data dir (embedded mode), released at shutdown.
     data_lock: parking_lot::Mutex<Option<DataDirLock>>,
+    /// Readiness (`/ready`), serving once every listener is up.
+    pub health: Arc<Health>,
 }
 
 /// Exclusive use of a data dir: an advisory lock on `smsgate.lock` in it, held while a
@@ -278,6 +281,7 @@ impl Gateway {
             interception: interception.clone(),
             callbacks: callbacks.clone(),
         });
+        let health = Health::new(store.clone(), broker.clone());
         let shutdown = CancellationToken::new();
         if let Some(p) = &plugins {
             p.watch(shutdown.clone());
@@ -302,13 +306,14 @@ impl Gateway {
                 max_body: cfg.http_api.max_body_bytes,
                 body_timeout: Duration::from_millis(cfg.http_api.body_read_timeout_ms),
                 plugins: plugins.clone(),
+                health: Some(health.clone()),
             });
             let limits = ServerLimits {
                 max_connections: cfg.http_api.max_connections,
                 max_head_bytes: cfg.http_api.max_head_bytes,
                 header_read_timeout: Duration::from_millis(cfg.http_api.header_read_timeout_ms),
             };
-            tracing::info!(%addr, "HTTP API listening");
+            tracing::info!(addr = %http_addr.map(|a| a.to_string()).unwrap_or(addr), "HTTP API listening");
             http_task = Some(tokio::spawn(http::serve_api(
                 listener,
                 state,
@@ -453,6 +458,7 @@ impl Gateway {
             shutdown,
             http_task: parking_lot::Mutex::new(http_task),
             data_lock: parking_lot::Mutex::new(data_lock),
+            health,
         });
         // Jasmin MD5 digests replaced by argon2 hashes at first login.
         {
@@ -500,6 +506,8 @@ impl Gateway {
             *gw.jcli_addr.lock() = Some(addr);
             gw.pipeline.callbacks.protect_listener("jcli", addr);
         }
+        gw.health
+            .serving(Arc::downgrade(&gw.manager), gw.listeners());
         Ok(gw)
     }
 
@@ -513,8 +521,25 @@ impl Gateway {
         self.smpp_server.as_ref().map(|s| s.addr)
     }
 
+    /// Every bound listener by name (`http-api`, `rest-api`, `smpp-server`,
+    /// `smpp-server-tls`, `jcli`).
+    pub fn listeners(&self) -> Vec<(String, SocketAddr)> {
+        let tls = self.smpp_server.as_ref().and_then(|s| s.tls_addr);
+        [
+            ("http-api", self.http_addr),
+            ("rest-api", self.rest_addr),
+            ("smpp-server", self.smpp_addr()),
+            ("smpp-server-tls", tls),
+            ("jcli", self.jcli_addr()),
+        ]
+        .into_iter()
+        .filter_map(|(n, a)| Some((n.to_string(), a?)))
+        .collect()
+    }
+
     /// Graceful shutdown: stop accepting, drain the windows in flight, unbind.
     pub async fn shutdown(&self) {
+        self.health.stopping();
         if let Some(s) = &self.smpp_server {
             s.shutdown().await;
         }

@@ -13,7 +13,7 @@ pub mod import;
 pub mod plugin_tool;
 
 pub use smsgate_core::{config, model, stats};
-pub use smsgate_gateway::{batch, cancel, cluster, dlr, http, inbound, manage, throwers};
+pub use smsgate_gateway::{batch, cancel, cluster, dlr, health, http, inbound, manage, throwers};
 pub use smsgate_jcli as jcli;
 pub use smsgate_migrate as migrate;
 pub use smsgate_plugins as plugins;

@@ -88,18 +88,32 @@ enum PluginCmd {
     Check { file: PathBuf },
 }
 
+/// Replaces the log filter of a running process (`log` reloaded on SIGHUP).
+type SetLogFilter = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
 /// Logs on stderr; colour codes only when stderr is a terminal and `NO_COLOR` is not set (a
-/// log file, journald or a pipe gets plain text).
-fn init_tracing(default: &str) {
+/// log file, journald or a pipe gets plain text). Returns how to change the filter later,
+/// unless `RUST_LOG` fixes it.
+fn init_tracing(default: &str) -> Option<SetLogFilter> {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use tracing_subscriber::EnvFilter;
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let fixed = from_env.is_some();
+    let filter = from_env.unwrap_or_else(|| EnvFilter::new(default));
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
-        .init();
+        .with_filter_reloading();
+    let handle = builder.reload_handle();
+    builder.init();
+    (!fixed).then(|| -> SetLogFilter {
+        Box::new(move |f: &str| {
+            let filter = EnvFilter::try_new(f).map_err(|e| format!("log filter {f:?}: {e}"))?;
+            handle.reload(filter).map_err(|e| e.to_string())
+        })
+    })
 }
 
 /// The configuration a command runs with; a bad one ends the process (status 2).
@@ -210,21 +224,99 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(config: Option<PathBuf>) -> anyhow::Result<()> {
-    let cfg = match smsgate::load_config(config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("smsgate: {e}");
-            std::process::exit(2);
-        }
-    };
-    init_tracing(&cfg.log);
+    let cfg = config_or_exit(config.as_deref());
+    let set_log = init_tracing(&cfg.log);
     tracing::info!(data_dir = %cfg.data_dir.display(), "starting smsgate");
     let gw = Gateway::start(cfg).await.context("starting the gateway")?;
-    wait_for_signal().await;
+    // systemd (`Type=notify`): ready once every listener is bound and the store is open.
+    notify(&[sd_notify::NotifyState::Ready]);
+    let watchdog = spawn_watchdog();
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("installing the SIGHUP handler")?;
+    let stop = wait_for_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = hup.recv() => reload(&gw, config.as_deref(), set_log.as_ref()).await,
+        }
+    }
+    notify(&[sd_notify::NotifyState::Stopping]);
+    if let Some(w) = watchdog {
+        w.abort();
+    }
     tracing::info!("shutting down: draining in-flight messages and unbinding");
     gw.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// SIGHUP: read the configuration file again and apply it as the gateway starts with it (see
+/// `Manager::reload`); a file that does not load is refused and the running configuration
+/// kept.
+async fn reload(gw: &Gateway, file: Option<&std::path::Path>, set_log: Option<&SetLogFilter>) {
+    let mut states = vec![sd_notify::NotifyState::Reloading];
+    if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
+        states.push(now);
+    }
+    notify(&states);
+    match smsgate::load_config(file) {
+        Err(e) => {
+            tracing::error!(error = %e, "configuration reload refused: the running configuration is kept")
+        }
+        Ok(cfg) => {
+            if let Some(set) = set_log {
+                if let Err(e) = set(&cfg.log) {
+                    tracing::error!(error = %e, "log filter not changed");
+                }
+            }
+            match gw.manager.reload(&cfg).await {
+                Ok(r) => {
+                    let from = match r.from {
+                        smsgate::manage::ReloadSource::Profile => {
+                            "the persisted profile jcli-prod (it wins over the file)"
+                        }
+                        smsgate::manage::ReloadSource::File => "the configuration file",
+                    };
+                    tracing::info!(from, "configuration reloaded");
+                    if !r.restart_needed.is_empty() {
+                        tracing::warn!(
+                            sections = %r.restart_needed.join(", "),
+                            "these sections changed and take effect at the next start"
+                        );
+                    }
+                }
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "configuration reload refused: the running configuration is kept"
+                ),
+            }
+        }
+    }
+    notify(&[sd_notify::NotifyState::Ready]);
+}
+
+/// Tell systemd, when it started us with `NOTIFY_SOCKET` (a no-op otherwise).
+fn notify(states: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(false, states) {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
+}
+
+/// With `WatchdogSec=` in the unit, ping systemd at half the interval from the runtime: a
+/// wedged runtime stops the pings and systemd restarts the service.
+fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
+    let mut usec = 0;
+    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+        return None;
+    }
+    let every = Duration::from_micros(usec / 2);
+    Some(tokio::spawn(async move {
+        loop {
+            notify(&[sd_notify::NotifyState::Watchdog]);
+            tokio::time::sleep(every).await;
+        }
+    }))
 }
 
 async fn wait_for_signal() {

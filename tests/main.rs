@@ -28,6 +28,7 @@ mod http_api;
 mod jasmin_diff;
 mod jasmin_import;
 mod jcli;
+mod operations;
 mod plugins;
 mod python_scripts;
 mod rest_api;

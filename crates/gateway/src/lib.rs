@@ -1,7 +1,8 @@
 //! The running gateway: the doors messages come in by ([`http`], [`smpp::server`]), the
 //! connectors they leave by ([`smpp::client`]), what comes back ([`inbound`], [`dlr`]), the
-//! callbacks to clients ([`throwers`]), durable [`batch`] jobs, [`cluster`] coordination and
-//! the live configuration ([`manage`]).
+//! callbacks to clients ([`throwers`]), durable [`batch`] jobs, [`cluster`] coordination,
+//! the live configuration ([`manage`]) and what operators watch ([`health`],
+//! [`process_metrics`]).
 
 pub mod batch;
 pub mod cancel;
@@ -9,9 +10,11 @@ pub mod cluster;
 pub mod consume;
 pub mod delivery;
 pub mod dlr;
+pub mod health;
 pub mod http;
 pub mod inbound;
 pub mod manage;
+pub mod process_metrics;
 pub mod runtime;
 pub mod smpp;
 pub mod throwers;

@@ -502,6 +502,27 @@ impl Manager {
         Ok(true)
     }
 
+    /// Reload the configuration file `file` (SIGHUP), by the rule the gateway starts with:
+    /// the persisted `jcli-prod` profile, if there is one, gives the managed sections (users,
+    /// connectors, filters, routes, interceptors), else `file` gives them. They are installed
+    /// as a jCli change is: unchanged connectors stay bound, sessions stay up. The other
+    /// sections take effect at the next start; those that differ are named in the result.
+    pub async fn reload(&self, file: &Config) -> Result<Reloaded, String> {
+        let (next, from) = match read_profile(&*self.store, DEFAULT_PROFILE).await? {
+            Some(p) => (p, ReloadSource::Profile),
+            None => (Profile::from_config(file), ReloadSource::File),
+        };
+        self.apply(|p| {
+            *p = next;
+            Ok(())
+        })
+        .await?;
+        Ok(Reloaded {
+            from,
+            restart_needed: changed_sections(&self.base, file),
+        })
+    }
+
     async fn publish(&self, p: &Profile) {
         let change = LiveChange {
             node: self.node.clone(),
@@ -686,6 +707,52 @@ impl Manager {
         });
         gw.connectors.write().insert(c.cid.clone(), h);
     }
+}
+
+/// Where a reload took the managed sections from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadSource {
+    /// The persisted `jcli-prod` profile (it wins over the file, as at start).
+    Profile,
+    /// The configuration file (no profile was persisted).
+    File,
+}
+
+/// What [`Manager::reload`] did.
+#[derive(Debug, Clone)]
+pub struct Reloaded {
+    pub from: ReloadSource,
+    /// Sections of the file that differ from what the gateway started with and take effect
+    /// only at the next start (listeners, store, broker...).
+    pub restart_needed: Vec<String>,
+}
+
+/// The top-level sections other than the managed ones (and `log`, which the binary applies
+/// itself) whose values differ between `a` and `b`.
+fn changed_sections(a: &Config, b: &Config) -> Vec<String> {
+    const LIVE: &[&str] = &[
+        "groups",
+        "users",
+        "smppccs",
+        "httpccs",
+        "filters",
+        "mtroutes",
+        "moroutes",
+        "mtinterceptors",
+        "mointerceptors",
+        "log",
+        "secrets",
+    ];
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(a), serde_json::to_value(b))
+    else {
+        return vec![];
+    };
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| !LIVE.contains(&k.as_str()) && a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
 }
 
 /// Read the persisted profile `name`.

@@ -27,6 +27,8 @@ pub struct ApiState {
     pub body_timeout: std::time::Duration,
     /// Plugin counters for `/metrics`.
     pub plugins: Option<Arc<smsgate_plugins::PluginHost>>,
+    /// Readiness for `/ready` (the HTTP API listener only).
+    pub health: Option<Arc<crate::health::Health>>,
 }
 
 /// A response with a full body.
@@ -293,7 +295,7 @@ pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, i
     let path = req.uri().path().to_string();
     let known = matches!(
         path.as_str(),
-        "/send" | "/balance" | "/rate" | "/ping" | "/metrics"
+        "/send" | "/balance" | "/rate" | "/ping" | "/metrics" | "/ready"
     );
     if !known {
         return error(StatusCode::NOT_FOUND, &format!("Resource {path} not found"));
@@ -309,8 +311,25 @@ pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, i
     }
     match path.as_str() {
         "/ping" => return text(StatusCode::OK, "Jasmin/PONG".into()),
+        "/ready" => {
+            let Some(h) = &state.health else {
+                return error(StatusCode::NOT_FOUND, "Resource /ready not found");
+            };
+            let report = h.report().await;
+            let status = if report.ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            let body = serde_json::to_string(&report).unwrap_or_default();
+            let mut r = text(status, body);
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            return r;
+        }
         "/metrics" => {
             let mut body = state.stats.render_prometheus();
+            crate::process_metrics::render(&mut body);
             if let Some(p) = &state.plugins {
                 if p.enabled() {
                     p.render_prometheus(&mut body);

@@ -751,6 +751,7 @@ pub async fn start(
         max_body: rc.max_body_bytes,
         body_timeout: Duration::from_millis(rc.body_read_timeout_ms),
         plugins: None,
+        health: None,
     });
     let batches = Batches::new(batch::BatchDeps {
         pipeline: pipeline.clone(),

@@ -867,6 +867,10 @@ impl Broker for AmqpBroker {
         Ok(n)
     }
 
+    async fn health(&self) -> Result<(), BrokerError> {
+        self.conn().await.map(|_| ())
+    }
+
     async fn stats(&self, queue: &str) -> Result<QueueStats, BrokerError> {
         let q = self.q(queue);
         let c = self.conn().await?;

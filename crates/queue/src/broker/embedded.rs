@@ -750,6 +750,15 @@ impl Broker for EmbeddedBroker {
         Ok(notify.1)
     }
 
+    async fn health(&self) -> Result<(), BrokerError> {
+        // Through the writer thread and its group commit: a stuck or failed writer shows.
+        self.db
+            .write_statement(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
+            .await
+            .map(|_| ())
+            .map_err(|e| BrokerError::Storage(e.to_string()))
+    }
+
     async fn stats(&self, queue: &str) -> Result<QueueStats, BrokerError> {
         let qs = self.queues.lock();
         Ok(match qs.get(queue) {

@@ -98,6 +98,9 @@ pub trait Broker: Send + Sync + 'static {
     async fn move_all(&self, from: &str, to: &str) -> Result<u64, BrokerError>;
     /// Peek at up to `max` messages not handed out, in delivery order.
     async fn peek(&self, queue: &str, max: usize) -> Result<Vec<Message>, BrokerError>;
+    /// Can this broker take messages now? (Readiness: RabbitMQ connected, or reconnected by
+    /// this call; the embedded queue's database answering.)
+    async fn health(&self) -> Result<(), BrokerError>;
     /// Does this broker publish [`events`] for third-party consumers? (The embedded queue has
     /// no outside consumers: no.) Callers build events only when it does.
     fn emits_events(&self) -> bool {

@@ -68,6 +68,10 @@ pub struct MessageRecord {
 /// A shared-state service.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Is the store answering? (Readiness: one cheap round trip.)
+    async fn health(&self) -> Result<(), StoreError> {
+        self.get("health:probe").await.map(|_| ())
+    }
     /// Set `key` (with an optional time to live).
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError>;
     /// Set `key` and return its previous value (unless absent or expired), atomically. Unlike

@@ -1,0 +1,345 @@
+//! Running it in production: readiness (`/ready`), process metrics, systemd notifications
+//! (`NOTIFY_SOCKET`) and the configuration reloaded on SIGHUP under load. The SIGHUP test runs
+//! the real `smsgate` binary, as systemd's `ExecReload` would signal it.
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::common::*;
+use parking_lot::Mutex;
+use rusmpp::CommandStatus;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_reports_store_broker_listeners_and_connectors_and_not_ready_when_stopping() {
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let http_port = free_port();
+    // A second connector towards an SMSC that is down (nothing listens on its port).
+    let dead = format!(
+        "{}[[smppccs]]\ncid = \"dead\"\nhost = \"127.0.0.1\"\nport = {}\ncon_fail_delay = 1\n",
+        config_toml(dir.path(), http_port, sim.addr.port()),
+        free_port()
+    );
+    let gw = gateway(load(&dead, dir.path())).await;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
+    wait_for(10, "connector sim bound", || {
+        sim.stats().binds.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    let mut report = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (status, body) = get(addr, "/ready").await;
+        assert_eq!(status, 200, "{body}");
+        report = serde_json::from_str(&body).expect("json");
+        if report["connectors"]["sim"] == "bound" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(report["ready"], true, "{report}");
+    assert_eq!(report["phase"], "serving", "{report}");
+    assert_eq!(report["store"], "ok", "{report}");
+    assert_eq!(report["broker"], "ok", "{report}");
+    assert_eq!(report["connectors"]["sim"], "bound", "{report}");
+    assert_eq!(
+        report["listeners"]["http-api"],
+        addr.to_string(),
+        "{report}"
+    );
+    let smpp = gw.smpp_addr().expect("smpp server").to_string();
+    assert_eq!(report["listeners"]["smpp-server"], smpp, "{report}");
+    let jcli = gw.jcli_addr().expect("jcli").to_string();
+    assert_eq!(report["listeners"]["jcli"], jcli, "{report}");
+
+    // An SMSC that is down does not take the node out of the load balancer.
+    assert!(
+        matches!(
+            report["connectors"]["dead"].as_str(),
+            Some("connecting" | "disconnected")
+        ),
+        "{report}"
+    );
+
+    // Process metrics beside the gateway's own.
+    let (_, metrics) = get(addr, "/metrics").await;
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+    };
+    assert!(
+        metrics.contains(&format!(
+            "smsgate_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{metrics}"
+    );
+    assert!(value("process_resident_memory_bytes") > 1e6);
+    assert!(value("process_open_fds") >= 4.0);
+    assert!(value("process_max_fds") >= value("process_open_fds"));
+    assert!(value("process_cpu_seconds_total") > 0.0);
+    assert!(value("process_threads") >= 2.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs_f64();
+    let start = value("process_start_time_seconds");
+    assert!(
+        start <= now + 1.0 && start > now - 3600.0,
+        "{start} vs {now}"
+    );
+
+    // Shutting down: not ready at once, before the listeners close.
+    gw.health.stopping();
+    let (status, body) = get(addr, "/ready").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(r#""phase":"stopping""#), "{body}");
+    gw.shutdown().await;
+}
+
+/// The states systemd would read on `NOTIFY_SOCKET`.
+struct Notifications {
+    sock: tokio::net::UnixDatagram,
+}
+
+impl Notifications {
+    /// Wait for each of `want` in order (other states in between are returned too).
+    async fn expect(&self, want: &[&str]) -> Vec<String> {
+        let mut seen = vec![];
+        let mut want: Vec<&str> = want.to_vec();
+        let mut buf = [0u8; 4096];
+        while !want.is_empty() {
+            let n = tokio::time::timeout(Duration::from_secs(60), self.sock.recv(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("no {want:?} on NOTIFY_SOCKET; got {seen:?}"))
+                .expect("recv");
+            for state in String::from_utf8_lossy(&buf[..n]).lines() {
+                if want.first() == Some(&state) {
+                    want.remove(0);
+                }
+                seen.push(state.to_string());
+            }
+        }
+        seen
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let st = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+}
+
+fn extra_toml(sim2_port: u16) -> String {
+    format!(
+        r#"
+[[users]]
+username = "newbie"
+password = "newpw"
+gid = "g1"
+[[smppccs]]
+cid = "sim2"
+host = "127.0.0.1"
+port = {sim2_port}
+con_fail_delay = 1
+con_loss_delay = 1
+requeue_delay = 1
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_applies_the_file_under_load_without_losing_messages_or_sessions() {
+    let sim1 = simulator().await;
+    let sim2 = simulator().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let http_port = free_port();
+    let base = config_toml(dir.path(), http_port, sim1.addr.port()).replace(
+        "log = \"warn\"",
+        "log = \"info,smsgate_gateway=warn,smsgate_smpp=warn\"",
+    );
+    let cfg_path = dir.path().join("smsgate.toml");
+    std::fs::write(&cfg_path, &base).expect("config");
+    let notify_path = dir.path().join("notify");
+    let notes = Notifications {
+        sock: tokio::net::UnixDatagram::bind(&notify_path).expect("notify socket"),
+    };
+    let log_path = dir.path().join("gateway.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .arg("--config")
+        .arg(&cfg_path)
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).expect("log"))
+        .spawn()
+        .expect("spawn smsgate");
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    // READY=1 only once everything listens: /ready answers at once, no retry.
+    notes.expect(&["READY=1"]).await;
+    let http: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
+    let (status, body) = get(http, "/ready").await;
+    assert_eq!(status, 200, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let listener = |name: &str| -> std::net::SocketAddr {
+        report["listeners"][name]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {report}"))
+    };
+    let (smpp, jcli) = (listener("smpp-server"), listener("jcli"));
+    wait_for(10, "connector sim bound", || {
+        sim1.stats().binds.load(Ordering::Relaxed) > 0
+    })
+    .await;
+
+    // Load through both doors while the file changes under it.
+    let (esme, _esme_rx, st) = esme_bind(smpp, "trx", "foo", "bar").await;
+    assert_eq!(st, CommandStatus::EsmeRok);
+    let esme = Arc::new(esme);
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec![]));
+    let mut load = vec![];
+    for door in 0..2u32 {
+        let (stop, acked, esme) = (stop.clone(), acked.clone(), esme.clone());
+        load.push(tokio::spawn(async move {
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                let to = format!("3{door}{n:07}");
+                n += 1;
+                let ok = if door == 0 {
+                    let (st, body) = get(
+                        http,
+                        &format!("/send?username=foo&password=bar&to={to}&content=hup"),
+                    )
+                    .await;
+                    st == 200 && body.starts_with("Success")
+                } else {
+                    let r = esme.request(submit_sm(&to, b"hup", 0)).await.expect("resp");
+                    r.status() == CommandStatus::EsmeRok
+                };
+                assert!(ok, "message to {to} refused during the reload");
+                acked.lock().push(to);
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // The file gains a user and a connector, and the default route moves to it.
+    let moved = format!("{base}{}", extra_toml(sim2.addr.port())).replace(
+        "order = 0\nconnector = \"smppc(sim)\"",
+        "order = 0\nconnector = \"smppc(sim2)\"",
+    );
+    assert_ne!(moved, base);
+    std::fs::write(&cfg_path, &moved).expect("config");
+    signal(&child, "-HUP");
+    let seen = notes.expect(&["RELOADING=1", "READY=1"]).await;
+    assert!(
+        seen.iter().any(|s| s.starts_with("MONOTONIC_USEC=")),
+        "{seen:?}"
+    );
+    wait_for(20, "the reload", || {
+        log().contains("configuration reloaded")
+    })
+    .await;
+    let (st, body) = get(
+        http,
+        "/send?username=newbie&password=newpw&to=3399&content=new",
+    )
+    .await;
+    assert!(st == 200 && body.starts_with("Success"), "{st} {body}");
+    acked.lock().push("3399".into());
+    wait_for(20, "messages routed to sim2", || sim2.submit_count() > 0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.await.expect("load task");
+    }
+
+    // Nothing acknowledged is lost: every destination reached one of the SMSCs.
+    let acked: Vec<String> = acked.lock().clone();
+    assert!(acked.len() > 50, "too little load: {}", acked.len());
+    let reached = || -> HashSet<String> {
+        sim1.received()
+            .into_iter()
+            .chain(sim2.received())
+            .map(|r| r.destination_addr)
+            .collect()
+    };
+    wait_for(30, "every acknowledged message at an SMSC", || {
+        acked.iter().all(|to| reached().contains(to))
+    })
+    .await;
+    assert!(sim1.submit_count() > 0 && sim2.submit_count() > 0);
+    // The unchanged connector was never restarted; the ESME's session never dropped.
+    assert_eq!(sim1.stats().binds.load(Ordering::Relaxed), 1);
+    let r = esme
+        .request(submit_sm("3400", b"still bound", 0))
+        .await
+        .expect("the ESME session survived the reload");
+    assert_eq!(r.status(), CommandStatus::EsmeRok);
+    assert!(
+        !log().contains("take effect at the next start"),
+        "only managed sections changed: {}",
+        log()
+    );
+
+    // A persisted profile wins over the file, as at start: removing newbie from the file
+    // changes nothing once the console persisted it.
+    let out = jcli_session(jcli, &["persist"]).await;
+    assert!(out[0].contains("Successfully"), "{out:?}");
+    std::fs::write(
+        &cfg_path,
+        base.replace(
+            "port = 0\n[rest-api]",
+            "port = 0\n[rest-api]\nmax_body_bytes = 4096",
+        ),
+    )
+    .expect("config");
+    signal(&child, "-HUP");
+    notes.expect(&["RELOADING=1", "READY=1"]).await;
+    wait_for(20, "the second reload", || {
+        log().contains("persisted profile jcli-prod")
+    })
+    .await;
+    let (st, body) = get(
+        http,
+        "/send?username=newbie&password=newpw&to=3401&content=kept",
+    )
+    .await;
+    assert!(st == 200 && body.starts_with("Success"), "{st} {body}");
+    assert!(
+        log().contains("take effect at the next start") && log().contains("rest-api"),
+        "a changed listener section is named: {}",
+        log()
+    );
+
+    // A broken file is refused; the gateway keeps serving with what it had.
+    std::fs::write(&cfg_path, "this is [not toml").expect("config");
+    signal(&child, "-HUP");
+    notes.expect(&["RELOADING=1", "READY=1"]).await;
+    assert!(log().contains("configuration reload refused"), "{}", log());
+    let (st, body) = get(
+        http,
+        "/send?username=newbie&password=newpw&to=3402&content=kept",
+    )
+    .await;
+    assert!(st == 200 && body.starts_with("Success"), "{st} {body}");
+
+    signal(&child, "-TERM");
+    notes.expect(&["STOPPING=1"]).await;
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert!(status.success(), "{status:?}\n{}", log());
+}

@@ -205,6 +205,7 @@ impl Gateway {
                 smsgate_gateway::manage::DEFAULT_PROFILE
             ))
         })?;
+        smsgate_core::privacy::set_connectors(smsgate_gateway::manage::log_private(&cfg));
         let availability = Arc::new(LiveAvailability::new());
         // The host exists even with Wasm plugins disabled: it runs Jasmin's Python scripts
         // (and costs nothing until a component is loaded).

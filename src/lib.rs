@@ -12,7 +12,7 @@ pub mod export;
 pub mod import;
 pub mod plugin_tool;
 
-pub use smsgate_core::{config, model, stats};
+pub use smsgate_core::{config, model, privacy, stats};
 pub use smsgate_gateway::{batch, cancel, cluster, dlr, health, http, inbound, manage, throwers};
 pub use smsgate_jcli as jcli;
 pub use smsgate_migrate as migrate;

@@ -91,29 +91,56 @@ enum PluginCmd {
 /// Replaces the log filter of a running process (`log` reloaded on SIGHUP).
 type SetLogFilter = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
-/// Logs on stderr; colour codes only when stderr is a terminal and `NO_COLOR` is not set (a
-/// log file, journald or a pipe gets plain text). Returns how to change the filter later,
-/// unless `RUST_LOG` fixes it.
-fn init_tracing(default: &str) -> Option<SetLogFilter> {
+/// Logs on stderr, as text or JSON lines (`log.format`); colour codes only when stderr is a
+/// terminal and `NO_COLOR` is not set (a log file, journald or a pipe gets plain text).
+/// Returns how to change the filter later, unless `RUST_LOG` fixes it.
+fn init_tracing(log: &smsgate::config::LogConfig) -> Option<SetLogFilter> {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
+    smsgate::privacy::set_global(log.privacy);
     let from_env = EnvFilter::try_from_default_env().ok();
     let fixed = from_env.is_some();
-    let filter = from_env.unwrap_or_else(|| EnvFilter::new(default));
+    let filter = from_env.unwrap_or_else(|| {
+        EnvFilter::try_new(&log.filter).unwrap_or_else(|e| {
+            eprintln!("smsgate: log filter {:?}: {e}; using \"info\"", log.filter);
+            EnvFilter::new("info")
+        })
+    });
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_filter_reloading();
-    let handle = builder.reload_handle();
-    builder.init();
-    (!fixed).then(|| -> SetLogFilter {
-        Box::new(move |f: &str| {
-            let filter = EnvFilter::try_new(f).map_err(|e| format!("log filter {f:?}: {e}"))?;
-            handle.reload(filter).map_err(|e| e.to_string())
+        .with_writer(std::io::stderr);
+    let setter = |reload: Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>| {
+        (!fixed).then(|| -> SetLogFilter {
+            Box::new(move |f: &str| {
+                let filter = EnvFilter::try_new(f).map_err(|e| format!("log filter {f:?}: {e}"))?;
+                reload(filter)
+            })
         })
-    })
+    };
+    match log.format {
+        smsgate::config::LogFormat::Text => {
+            let builder = builder.with_ansi(ansi).with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder.init();
+            setter(Box::new(move |f| {
+                handle.reload(f).map_err(|e| e.to_string())
+            }))
+        }
+        smsgate::config::LogFormat::Json => {
+            let builder = builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false)
+                .with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder.init();
+            setter(Box::new(move |f| {
+                handle.reload(f).map_err(|e| e.to_string())
+            }))
+        }
+    }
 }
 
 /// The configuration a command runs with; a bad one ends the process (status 2).
@@ -196,7 +223,7 @@ async fn main() -> anyhow::Result<()> {
             throttle_pct,
             pdu_log,
         } => {
-            init_tracing("info");
+            init_tracing(&Default::default());
             let ip: std::net::IpAddr = bind.parse().context("--bind")?;
             let sim = Simulator::start(SimConfig {
                 bind: SocketAddr::new(ip, port),
@@ -266,9 +293,13 @@ async fn reload(gw: &Gateway, file: Option<&std::path::Path>, set_log: Option<&S
         }
         Ok(cfg) => {
             if let Some(set) = set_log {
-                if let Err(e) = set(&cfg.log) {
+                if let Err(e) = set(&cfg.log.filter) {
                     tracing::error!(error = %e, "log filter not changed");
                 }
+            }
+            smsgate::privacy::set_global(cfg.log.privacy);
+            if cfg.log.format != gw.manager.base().log.format {
+                tracing::warn!("log.format takes effect at the next start");
             }
             match gw.manager.reload(&cfg).await {
                 Ok(r) => {

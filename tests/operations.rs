@@ -343,3 +343,163 @@ async fn sighup_applies_the_file_under_load_without_losing_messages_or_sessions(
         .expect("wait");
     assert!(status.success(), "{status:?}\n{}", log());
 }
+
+/// A gateway process with `log_section` and two connectors: `sim` (`logprivacy = yes`) and
+/// `open`; MO from either goes to an HTTP receiver. Returns what it logged after an MT to
+/// each connector (one with a receipt) and an MO from each.
+async fn traffic_log(log_section: &str, tag: &str) -> (String, [String; 8]) {
+    let sim = simulator().await;
+    let open = simulator().await;
+    let rcv = receiver().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let http_port = free_port();
+    let cfg = config_toml(dir.path(), http_port, sim.addr.port())
+        .replace("log = \"warn\"\n", log_section)
+        .replace(
+            "requeue_delay = 1\n",
+            "requeue_delay = 1\nlogprivacy = true\n",
+        )
+        .replace(
+            "[[filters]]\nfid = \"bobf\"",
+            &format!(
+                "[[smppccs]]\ncid = \"open\"\nhost = \"127.0.0.1\"\nport = {}\ncon_fail_delay = 1\n[[httpccs]]\ncid = \"rcv\"\nurl = \"{}\"\nmethod = \"GET\"\n[[moroutes]]\ntype = \"DefaultRoute\"\norder = 0\nconnector = \"http(rcv)\"\n[[filters]]\nfid = \"openf\"\ntype = \"DestinationAddrFilter\"\ndestination_addr = \"^44\"\n[[mtroutes]]\ntype = \"StaticMTRoute\"\norder = 20\nconnector = \"smppc(open)\"\nfilters = [\"openf\"]\n[[filters]]\nfid = \"bobf\"",
+                open.addr.port(),
+                rcv.url("/mo")
+            ),
+        );
+    let cfg_path = dir.path().join("smsgate.toml");
+    std::fs::write(&cfg_path, cfg).expect("config");
+    let log_path = dir.path().join("gateway.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .arg("--config")
+        .arg(&cfg_path)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).expect("log"))
+        .spawn()
+        .expect("spawn smsgate");
+    let http: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
+    wait_for(30, "both connectors bound", || {
+        sim.stats().binds.load(Ordering::Relaxed) > 0
+            && open.stats().binds.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    // Secrets of this run: numbers and texts that must not show where masked.
+    let secrets = [
+        format!("33612{tag}0001"),
+        format!("mt-private-{tag}"),
+        format!("44702{tag}0002"),
+        format!("mt-open-{tag}"),
+        format!("33792{tag}0003"),
+        format!("mo-private-{tag}"),
+        format!("44792{tag}0004"),
+        format!("mo-open-{tag}"),
+    ];
+    for (to, content) in [(&secrets[0], &secrets[1]), (&secrets[2], &secrets[3])] {
+        let (st, body) = get(
+            http,
+            &format!("/send?username=foo&password=bar&to={to}&content={content}&dlr=yes&dlr-url=http://127.0.0.1:1/&dlr-level=2"),
+        )
+        .await;
+        assert!(st == 200 && body.starts_with("Success"), "{st} {body}");
+    }
+    wait_for(20, "both MT at their SMSC", || {
+        sim.submit_count() == 1 && open.submit_count() == 1
+    })
+    .await;
+    let r = sim.received()[0].clone();
+    assert_eq!(r.destination_addr, secrets[0]);
+    assert_eq!(
+        sim.inject_receipt(&r.message_id, &secrets[0], "1234").await,
+        1
+    );
+    assert_eq!(
+        sim.inject_mo(&secrets[4], "1234", secrets[5].as_bytes())
+            .await,
+        1
+    );
+    assert_eq!(
+        open.inject_mo(&secrets[6], "1234", secrets[7].as_bytes())
+            .await,
+        1
+    );
+    wait_for(20, "both MO at the receiver", || rcv.count() == 2).await;
+    wait_for(10, "the receipt's line", || {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("DLR")
+    })
+    .await;
+    signal(&child, "-TERM");
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    (
+        std::fs::read_to_string(&log_path).unwrap_or_default(),
+        secrets,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_log_masks_numbers_and_content_per_connector_and_globally() {
+    // Text lines; the `sim` connector has logprivacy, `open` has not.
+    let (log, s) = traffic_log("log = \"info\"\n", "11").await;
+    let lines: Vec<&str> = log.lines().collect();
+    let line = |kind: &str, needle: &str| -> &str {
+        lines
+            .iter()
+            .find(|l| l.contains("smsgate::messages") && l.contains(kind) && l.contains(needle))
+            .unwrap_or_else(|| panic!("no {kind} line with {needle}:\n{log}"))
+    };
+    // What goes through `open` is logged in full, so a leak would be seen.
+    let mt_open = line("SMS-MT", &s[2]);
+    assert!(
+        mt_open.contains(&s[3])
+            && mt_open.contains("ESME_ROK")
+            && mt_open.contains("connector=open"),
+        "{mt_open}"
+    );
+    assert!(line("SMS-MO", &s[6]).contains(&s[7]));
+    // What goes through `sim` shows only the last digits and the length, in every line.
+    for secret in &s[0..2].iter().chain(&s[4..6]).collect::<Vec<_>>() {
+        assert!(!log.contains(secret.as_str()), "{secret} leaked:\n{log}");
+    }
+    let mt_private = line("SMS-MT", "connector=sim");
+    assert!(
+        mt_private.contains(&format!("********{}", &s[0][8..])),
+        "{mt_private}"
+    );
+    assert!(
+        mt_private.contains(&format!("** {} characters **", s[1].len())),
+        "{mt_private}"
+    );
+    assert!(
+        line("DLR", "connector=sim").contains("stat=DELIVRD"),
+        "{log}"
+    );
+
+    // JSON lines with privacy on for everything: nothing sent shows anywhere.
+    let (log, s) = traffic_log(
+        "[log]\nfilter = \"info\"\nformat = \"json\"\nprivacy = true\n",
+        "22",
+    )
+    .await;
+    let mut kinds = HashSet::new();
+    for l in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"));
+        if v["target"] == "smsgate::messages" {
+            kinds.insert(v["kind"].as_str().unwrap_or_default().to_string());
+            if v["kind"] == "MT" {
+                assert_eq!(v["status"], "ESME_ROK", "{l}");
+                assert!(v["latency_ms"].as_i64().is_some(), "{l}");
+            }
+        }
+    }
+    assert_eq!(
+        kinds,
+        ["MT", "MO", "DLR"].iter().map(|k| k.to_string()).collect(),
+        "{log}"
+    );
+    for secret in &s {
+        assert!(!log.contains(secret.as_str()), "{secret} leaked:\n{log}");
+    }
+}

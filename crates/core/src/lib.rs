@@ -6,4 +6,5 @@ pub mod anchored;
 pub mod config;
 pub mod jasmin;
 pub mod model;
+pub mod privacy;
 pub mod stats;

@@ -135,6 +135,7 @@ impl Deliveries {
                         &smsc_ids,
                     )
                     .await;
+                crate::msglog::mt(&m, "ESME_ROK", smsc_ids.first().map(String::as_str), None);
                 let (_, acked) = tokio::join!(self.store.record(rec), self.broker.ack(queue, tag));
                 if let Err(e) = acked {
                     tracing::error!(id = %m.id, error = %e, "ack failed");
@@ -171,6 +172,7 @@ impl Deliveries {
     /// DLR module from this record).
     pub async fn fail(&self, queue: &str, tag: u64, m: &Message, status: &str, why: &str) {
         tracing::warn!(id = %m.id, status, reason = why, connector = %m.connector, "message failed");
+        crate::msglog::mt(m, status, None, Some(why));
         self.interception.settle(&m.id.to_string(), false);
         let rec = MessageRecord {
             id: m.id.to_string(),

@@ -14,6 +14,7 @@ use crate::dlr::{callback_message, Dlr, MO_HTTP_QUEUE};
 use smsgate_core::config::{HttpClientConfig, MoConfig, SmppClientConfig};
 use smsgate_core::model::message::now_ms;
 use smsgate_core::model::{Address, CallbackKind, Channel, Direction, Message, Part, Tlv};
+use smsgate_core::privacy::{masked, Content, Number};
 use smsgate_core::stats::Stats;
 use smsgate_queue::broker::{smpps_queue, Broker};
 use smsgate_queue::store::Store;
@@ -89,7 +90,7 @@ impl Inbound {
         stats.receipt_count.inc();
         let Some(r) = receipt::parse(&inc.short_message, &inc.tlvs) else {
             stats.receipt_malformed_count.inc();
-            tracing::warn!(cid = %cfg.cid, text = %String::from_utf8_lossy(&inc.short_message), "receipt without a message id");
+            tracing::warn!(cid = %cfg.cid, text = %Content(&String::from_utf8_lossy(&inc.short_message), masked(&cfg.cid)), "receipt without a message id");
             return CommandStatus::EsmeRok;
         };
         let group = cfg.dlr_group.as_deref().unwrap_or("");
@@ -462,9 +463,13 @@ impl Inbound {
         };
         let Some(decision) = decision else {
             self.stats.inbound(&m.connector).mo_unrouted_count.inc();
-            tracing::warn!(from = %m.source.addr, to = %m.destination.addr, connector = %m.connector, "MO without a route: refused to the SMSC");
+            let p = masked(&m.connector);
+            tracing::warn!(from = %Number(&m.source.addr, p), to = %Number(&m.destination.addr, p), connector = %m.connector, "MO without a route: refused to the SMSC");
             return Err(CommandStatus::EsmeRxRAppn);
         };
+        // The message log's copy of the text (taken only when its line is enabled).
+        let logged = tracing::enabled!(target: crate::msglog::TARGET, tracing::Level::INFO)
+            .then(|| text.clone());
         let (queue, job) = match &decision.connector {
             ConnectorRef::Http(cid) => {
                 let Some(cc) = self.httpccs.read().get(cid).cloned() else {
@@ -512,7 +517,11 @@ impl Inbound {
         self.broker.publish(&queue, &job).await.map_err(|e| {
             tracing::error!(error = %e, "cannot queue MO");
             CommandStatus::EsmeRxTAppn
-        })
+        })?;
+        if let Some(text) = logged {
+            crate::msglog::mo(&m, &text, &decision.connector.to_string());
+        }
+        Ok(())
     }
 }
 

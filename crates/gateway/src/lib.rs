@@ -2,7 +2,7 @@
 //! connectors they leave by ([`smpp::client`]), what comes back ([`inbound`], [`dlr`]), the
 //! callbacks to clients ([`throwers`]), durable [`batch`] jobs, [`cluster`] coordination,
 //! the live configuration ([`manage`]) and what operators watch ([`health`],
-//! [`process_metrics`]).
+//! [`process_metrics`], the message log [`msglog`]).
 
 pub mod batch;
 pub mod cancel;
@@ -14,6 +14,7 @@ pub mod health;
 pub mod http;
 pub mod inbound;
 pub mod manage;
+pub mod msglog;
 pub mod process_metrics;
 pub mod runtime;
 pub mod smpp;

@@ -382,6 +382,11 @@ impl Manager {
         }
     }
 
+    /// The configuration the gateway started with (its file, before any profile).
+    pub fn base(&self) -> &Config {
+        &self.base
+    }
+
     /// The current profile.
     pub fn profile(&self) -> Arc<Profile> {
         self.snapshot.lock().clone()
@@ -602,6 +607,7 @@ impl Manager {
             }
         }
         gw.pipeline.install(mt, &cfg.smppccs);
+        smsgate_core::privacy::set_connectors(log_private(&cfg));
         gw.inbound.install(mo, &cfg.httpccs);
         gw.interception.install(mt_int, mo_int);
         gw.stats
@@ -707,6 +713,15 @@ impl Manager {
         });
         gw.connectors.write().insert(c.cid.clone(), h);
     }
+}
+
+/// The connectors whose messages the logs mask (`logprivacy`).
+pub fn log_private(cfg: &Config) -> Vec<String> {
+    cfg.smppccs
+        .iter()
+        .filter(|c| c.logprivacy)
+        .map(|c| c.cid.clone())
+        .collect()
 }
 
 /// Where a reload took the managed sections from.

@@ -19,6 +19,7 @@ mod callbacks;
 mod connectors;
 mod de;
 mod listeners;
+mod logging;
 mod migration;
 mod plugins;
 mod routing;
@@ -29,6 +30,7 @@ mod users;
 pub use callbacks::*;
 pub use connectors::*;
 pub use listeners::*;
+pub use logging::*;
 pub use migration::*;
 pub use plugins::*;
 pub use routing::*;
@@ -46,9 +48,9 @@ pub struct Config {
     /// Where the embedded store keeps its database file.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
-    /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
-    #[serde(default = "default_log")]
-    pub log: String,
+    /// Log filter, format and privacy (see [`LogConfig`]); `RUST_LOG` overrides the filter.
+    #[serde(default)]
+    pub log: LogConfig,
     #[serde(rename = "http-api", alias = "http_api", default)]
     pub http_api: HttpApiConfig,
     #[serde(rename = "smpp-server", alias = "smpp_server", default)]
@@ -118,16 +120,12 @@ fn default_data_dir() -> PathBuf {
     }
 }
 
-fn default_log() -> String {
-    "info".into()
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
             secrets: None,
             data_dir: default_data_dir(),
-            log: default_log(),
+            log: LogConfig::default(),
             http_api: Default::default(),
             smpp_server: Default::default(),
             jcli: Default::default(),

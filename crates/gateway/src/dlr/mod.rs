@@ -295,6 +295,7 @@ impl Dlr {
             &r.stat,
             Some(&t.id),
         );
+        crate::msglog::receipt(cid, &t.id, &r.id, &r.stat);
         // The tracking entry is left to its TTL (`dlr_expiry`) rather than deleted: one store
         // write less per receipt, and a duplicate receipt still resolves.
         // Long messages: one terminal DLR per message.

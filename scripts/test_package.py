@@ -198,7 +198,7 @@ def main():
                      "mtrouter -a", "type DefaultRoute", "connector smppc(sim)", "ok"]:
             out = j.cmd(line)
             check("rror" not in out and "nknown" not in out, f"jCli: {line} -> {out.strip().splitlines()[-2:] if out.strip() else ''}")
-        check("Successfully" in j.cmd("persist"), "jCli persist")
+        check("persisted (profile:jcli-prod)" in j.cmd("persist"), "jCli persist")
 
         deadline = time.time() + 30
         while json.loads(http_get(http_port, "/ready")[1])["connectors"].get("sim") != "bound":

@@ -296,7 +296,7 @@ async fn sighup_applies_the_file_under_load_without_losing_messages_or_sessions(
     // A persisted profile wins over the file, as at start: removing newbie from the file
     // changes nothing once the console persisted it.
     let out = jcli_session(jcli, &["persist"]).await;
-    assert!(out[0].contains("Successfully"), "{out:?}");
+    assert!(out[0].contains("persisted (profile:jcli-prod)"), "{out:?}");
     std::fs::write(
         &cfg_path,
         base.replace(

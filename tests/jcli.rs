@@ -9,7 +9,7 @@
 //! 4. The banner's product name and version; `Session ref` numbers; dates.
 //! 5. Connector defaults smsgate changed on purpose (`res_to`, `bind_npi`, `logfile`) and
 //!    its added keys (`tls_verify`, `window`, `default_alphabet`, `dlr_group`); the simulator's port.
-//! 6. smsgate's additions: the `plugin` and `export` commands in `help`, `LeastCostMTRoute` and
+//! 6. smsgate's additions: the `plugin`, `export` and `queue` commands in `help`, `LeastCostMTRoute` and
 //!    `PluginMTRoute` in the MT route types.
 //! 7. A bad value is refused when typed (Jasmin waits for `ok`): smsgate's extra
 //!    `Error: ...` answer on that line is dropped before comparing.
@@ -176,7 +176,7 @@ fn adjust(send: &str, expected: String, actual: String, sim_port: u16) -> (Strin
         actual = fix(&actual);
     }
     // smsgate's own help lines: `stats --scripts` (Python scripts' counters) after Jasmin's
-    // options, and the `plugin` and `export` commands.
+    // options, and the `plugin`, `export` and `queue` commands.
     let without = |text: &str, prefix: &str| {
         text.lines()
             .filter(|l| !l.starts_with(prefix))
@@ -188,7 +188,7 @@ fn adjust(send: &str, expected: String, actual: String, sim_port: u16) -> (Strin
         actual = without(&actual, "  --scripts ");
     }
     if send == "help" {
-        actual = without(&without(&actual, "plugin "), "export ");
+        actual = without(&without(&without(&actual, "plugin "), "export "), "queue ");
     }
     actual = actual
         .replace(", LeastCostMTRoute", "")

@@ -503,3 +503,107 @@ async fn message_log_masks_numbers_and_content_per_connector_and_globally() {
         assert!(!log.contains(secret.as_str()), "{secret} leaked:\n{log}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jcli_lists_peeks_moves_and_purges_a_connector_backlog() {
+    let sim = simulator().await;
+    let rcv = receiver().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let http_port = free_port();
+    // `down` points at an SMSC that never answers; the default route goes to it.
+    let cfg = config_toml(dir.path(), http_port, sim.addr.port()).replace(
+        "order = 0\nconnector = \"smppc(sim)\"",
+        "order = 0\nconnector = \"smppc(down)\"",
+    ) + &format!(
+        "[[smppccs]]\ncid = \"down\"\nhost = \"127.0.0.1\"\nport = {}\ncon_fail_delay = 1\n",
+        free_port()
+    );
+    let gw = gateway(load(&cfg, dir.path())).await;
+    let http: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
+    let jcli = gw.jcli_addr().expect("jcli");
+    let dlr_url = rcv.url("/dlr");
+    let send = |to: String| {
+        let target = format!(
+            "/send?username=foo&password=bar&to={to}&content=queued&dlr=yes&dlr-level=1&dlr-method=GET&dlr-url={dlr_url}"
+        );
+        async move {
+            let (st, body) = get(http, &target).await;
+            assert!(st == 200 && body.starts_with("Success"), "{st} {body}");
+        }
+    };
+    for i in 0..4 {
+        send(format!("3360000000{i}")).await;
+    }
+    let out = jcli_session(
+        jcli,
+        &[
+            "queue -l",
+            "queue -p down --count 2",
+            "queue -p nosuch",
+            "queue --move down",
+            "queue --move down --to down",
+            "queue --move down --to sim",
+        ],
+    )
+    .await;
+    let down_row = out[0]
+        .lines()
+        .find(|l| l.starts_with("#down "))
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(
+        down_row.split_whitespace().collect::<Vec<_>>(),
+        ["#down", "4", "0", "0"],
+        "{out:?}"
+    );
+    assert!(out[0].ends_with("Total queues: 2"), "{out:?}");
+    assert_eq!(out[1].lines().count(), 4, "{out:?}");
+    assert!(
+        out[1].contains("33600000000") && out[1].contains("33600000001"),
+        "{out:?}"
+    );
+    assert!(!out[1].contains("33600000002"), "{out:?}");
+    assert!(out[1].ends_with("Total messages shown: 2"), "{out:?}");
+    assert_eq!(out[2], "Unknown connector: nosuch");
+    assert_eq!(out[3], "--move needs --to CID");
+    assert_eq!(out[4], "--move and --to name the same connector");
+    assert_eq!(out[5], "Moved 4 messages from down to sim");
+    wait_for(20, "the moved messages at sim", || sim.submit_count() == 4).await;
+
+    // Purged messages end like failed ones: recorded, their failure receipts thrown.
+    for i in 4..7 {
+        send(format!("3360000000{i}")).await;
+    }
+    let out = jcli_session(jcli, &["queue --purge down", "queue -l"]).await;
+    assert_eq!(out[0], "Purged 3 messages of down", "{out:?}");
+    let down_row = out[1]
+        .lines()
+        .find(|l| l.starts_with("#down "))
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(
+        down_row.split_whitespace().collect::<Vec<_>>(),
+        ["#down", "0", "0", "0"],
+        "{out:?}"
+    );
+    wait_for(20, "three PURGED receipts", || {
+        rcv.calls()
+            .iter()
+            .filter(|c| c.get("message_status") == Some("PURGED"))
+            .count()
+            == 3
+    })
+    .await;
+    // The moved ones got their SMSC's ESME_ROK receipts.
+    wait_for(20, "four ESME_ROK receipts", || {
+        rcv.calls()
+            .iter()
+            .filter(|c| c.get("message_status") == Some("ESME_ROK"))
+            .count()
+            == 4
+    })
+    .await;
+    assert_eq!(sim.submit_count(), 4, "nothing purged was sent");
+    let (_, metrics) = get(http, "/metrics").await;
+    assert!(metrics.contains("\nqueue_moved_count 4\n"), "{metrics}");
+    assert!(metrics.contains("\nqueue_purged_count 3\n"), "{metrics}");
+    gw.shutdown().await;
+}

@@ -208,6 +208,8 @@ counters!(
         rejected_count: "Messages refused by the SMSC with a permanent error.",
         redelivered_count: "Messages sent again after a restart (possible duplicates).",
         duplicate_dropped_count: "Copies of finished messages (redelivered after a lost ack, or republished after a lost publish confirmation) dropped instead of sent again.",
+        moved_count: "Messages an operator moved from one connector's queue to another's.",
+        purged_count: "Messages an operator purged from a connector's queue (ended with status PURGED).",
     }
 );
 

@@ -171,6 +171,14 @@ impl Deliveries {
     /// End `m` with a local failure status (a failure DLR, where requested, is thrown by the
     /// DLR module from this record).
     pub async fn fail(&self, queue: &str, tag: u64, m: &Message, status: &str, why: &str) {
+        self.finish(m, status, why).await;
+        if let Err(e) = self.broker.ack(queue, tag).await {
+            tracing::error!(id = %m.id, error = %e, "ack of failed message failed");
+        }
+    }
+
+    /// [`Deliveries::fail`] for a message no longer in a queue (nothing to ack).
+    pub async fn finish(&self, m: &Message, status: &str, why: &str) {
         tracing::warn!(id = %m.id, status, reason = why, connector = %m.connector, "message failed");
         crate::msglog::mt(m, status, None, Some(why));
         self.interception.settle(&m.id.to_string(), false);
@@ -184,8 +192,5 @@ impl Deliveries {
         };
         let _ = self.store.record(rec).await;
         self.dlr.failed(m, status).await;
-        if let Err(e) = self.broker.ack(queue, tag).await {
-            tracing::error!(id = %m.id, error = %e, "ack of failed message failed");
-        }
     }
 }

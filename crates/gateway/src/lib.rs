@@ -1,7 +1,7 @@
 //! The running gateway: the doors messages come in by ([`http`], [`smpp::server`]), the
 //! connectors they leave by ([`smpp::client`]), what comes back ([`inbound`], [`dlr`]), the
 //! callbacks to clients ([`throwers`]), durable [`batch`] jobs, [`cluster`] coordination,
-//! the live configuration ([`manage`]) and what operators watch ([`health`],
+//! the live configuration ([`manage`]), operators' [`queues`] operations and what they watch ([`health`],
 //! [`process_metrics`], the message log [`msglog`]).
 
 pub mod batch;
@@ -16,6 +16,7 @@ pub mod inbound;
 pub mod manage;
 pub mod msglog;
 pub mod process_metrics;
+pub mod queues;
 pub mod runtime;
 pub mod smpp;
 pub mod throwers;

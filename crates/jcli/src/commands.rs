@@ -76,6 +76,7 @@ pub async fn run(line: &str, m: &Arc<Manager>) -> Reply {
         "httpccm" => httpcc(&p, m).await,
         "stats" => text(views::stats(&p, m).await),
         "plugin" => text(views::plugins(&p, m)),
+        "queue" => text(views::queue(&p, m).await),
         "export" => export(&p, m),
         _ => text(format!(
             "Incorrect command: {name}, type help for a list of commands"

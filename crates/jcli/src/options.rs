@@ -235,6 +235,35 @@ pub const COMMANDS: &[Command] = &[
         )],
     },
     Command {
+        name: "queue",
+        description: "Connector queue management (smsgate)",
+        options: &[
+            flag('l', "list", "List the backlog of every SMPP connector"),
+            arg(
+                'p',
+                "peek",
+                "CID",
+                "Show the first messages waiting for connector CID",
+            ),
+            long_arg(
+                "count",
+                "N",
+                "How many messages --peek shows (default 10, at most 100)",
+            ),
+            long_arg(
+                "move",
+                "CID",
+                "Move the messages waiting for connector CID to the connector named by --to",
+            ),
+            long_arg("to", "CID", "The connector --move gives the messages to"),
+            long_arg(
+                "purge",
+                "CID",
+                "End the messages waiting for connector CID with status PURGED",
+            ),
+        ],
+    },
+    Command {
         name: "plugin",
         description: "WebAssembly plugin management (smsgate)",
         options: &[

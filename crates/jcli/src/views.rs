@@ -7,6 +7,7 @@ use super::forms::{MT_KEYS, SMPPCC_KEYS, SMPPS_KEYS};
 use super::options::Parsed;
 use smsgate_core::config::{InterceptorConfig, SmppClientConfig, UserConfig};
 use smsgate_gateway::manage::{uid_of, Manager};
+use smsgate_gateway::queues::QueueOps;
 use smsgate_gateway::smpp::client::ConnectorState;
 use smsgate_routing::table::TableKind;
 
@@ -1004,3 +1005,102 @@ fn plugin_state(slot: &smsgate_plugins::Slot) -> String {
 
 /// The WIT package version plugins are checked against.
 const PLUGIN_CONTRACT: &str = "0.1.0";
+
+/// `queue`: backlogs, peek, move and purge (the gateway's [`QueueOps`]).
+pub async fn queue(p: &Parsed, m: &Manager) -> String {
+    let Some(gw) = m.runtime() else {
+        return "The gateway is stopping".into();
+    };
+    let ops = QueueOps::of(&gw);
+    let prof = m.profile();
+    let known = |cid: &str| prof.smppccs.iter().any(|c| c.cid == cid);
+    if p.has("list") {
+        let mut out = row(&[
+            ("Connector id", 35),
+            ("Ready", 9),
+            ("Delayed", 9),
+            ("Unacked", 0),
+        ]);
+        for c in &prof.smppccs {
+            match ops.backlog(&c.cid).await {
+                Ok(s) => out.push_str(&row(&[
+                    (&c.cid, 35),
+                    (&s.ready.to_string(), 9),
+                    (&s.delayed.to_string(), 9),
+                    (&s.unacked.to_string(), 0),
+                ])),
+                Err(e) => return format!("Cannot read the queue of {}: {e}", c.cid),
+            }
+        }
+        let _ = write!(out, "Total queues: {}", prof.smppccs.len());
+        return out;
+    }
+    if let Some(cid) = p.get("peek") {
+        if !known(cid) {
+            return format!("Unknown connector: {cid}");
+        }
+        let count = match p.get("count").map(str::parse::<usize>) {
+            None => 10,
+            Some(Ok(n)) if n > 0 => n,
+            Some(_) => return "--count takes a number of messages (1 to 100)".into(),
+        };
+        let msgs = match ops.peek(cid, count).await {
+            Ok(v) => v,
+            Err(e) => return format!("Cannot read the queue of {cid}: {e}"),
+        };
+        let private = smsgate_core::privacy::masked(cid);
+        let mut out = row(&[
+            ("Message id", 37),
+            ("From", 16),
+            ("To", 16),
+            ("Tries", 5),
+            ("Queued at", 20),
+            ("Parts", 0),
+        ]);
+        for msg in &msgs {
+            out.push_str(&row(&[
+                (&msg.id.to_string(), 37),
+                (
+                    &smsgate_core::privacy::Number(&msg.source.addr, private).to_string(),
+                    16,
+                ),
+                (
+                    &smsgate_core::privacy::Number(&msg.destination.addr, private).to_string(),
+                    16,
+                ),
+                (&msg.tries.to_string(), 5),
+                (&date(Some(msg.created_at)), 20),
+                (&msg.parts.len().to_string(), 0),
+            ]));
+        }
+        let _ = write!(out, "Total messages shown: {}", msgs.len());
+        return out;
+    }
+    if let Some(from) = p.get("move") {
+        let Some(to) = p.get("to") else {
+            return "--move needs --to CID".into();
+        };
+        for cid in [from, to] {
+            if !known(cid) {
+                return format!("Unknown connector: {cid}");
+            }
+        }
+        if from == to {
+            return "--move and --to name the same connector".into();
+        }
+        return match ops.move_all(from, to).await {
+            Ok(n) => format!("Moved {n} messages from {from} to {to}"),
+            Err(e) => format!("Cannot move the queue of {from}: {e}"),
+        };
+    }
+    if let Some(cid) = p.get("purge") {
+        if !known(cid) {
+            return format!("Unknown connector: {cid}");
+        }
+        return match ops.purge(cid).await {
+            Ok(n) => format!("Purged {n} messages of {cid}"),
+            Err(e) => format!("Cannot purge the queue of {cid}: {e}"),
+        };
+    }
+    "Missing required option".into()
+}

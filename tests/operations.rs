@@ -534,6 +534,15 @@ async fn jcli_lists_peeks_moves_and_purges_a_connector_backlog() {
     for i in 0..4 {
         send(format!("3360000000{i}")).await;
     }
+    let (_, metrics) = get(http, "/metrics").await;
+    for gauge in [
+        "smsgate_queue_ready{connector=\"down\"} 4",
+        "smsgate_queue_delayed{connector=\"down\"} 0",
+        "smsgate_queue_unacked{connector=\"down\"} 0",
+        "smsgate_queue_ready{connector=\"sim\"} 0",
+    ] {
+        assert!(metrics.contains(gauge), "{gauge} missing:\n{metrics}");
+    }
     let out = jcli_session(
         jcli,
         &[

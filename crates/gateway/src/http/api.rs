@@ -290,6 +290,60 @@ fn validate(args: &Args, fields: &[Field]) -> Result<(), String> {
     Ok(())
 }
 
+/// Per-connector backlog gauges (`smsgate_queue_{ready,delayed,unacked}{connector}`), read
+/// from the broker at each scrape (all connectors at once, within 2 s).
+async fn queue_gauges(pipeline: &Pipeline, out: &mut String) {
+    use std::fmt::Write;
+    let mut cids: Vec<String> = pipeline.connectors.read().keys().cloned().collect();
+    cids.sort();
+    let reads = futures::future::join_all(cids.iter().map(|cid| {
+        let queue = smsgate_queue::broker::submit_queue(cid);
+        async move {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                pipeline.broker.stats(&queue),
+            )
+            .await
+        }
+    }))
+    .await;
+    let rows: Vec<(&String, smsgate_queue::broker::QueueStats)> = cids
+        .iter()
+        .zip(reads)
+        .filter_map(|(cid, r)| Some((cid, r.ok()?.ok()?)))
+        .collect();
+    for (name, help, get) in [
+        (
+            "ready",
+            "Messages waiting for the connector, ready to be sent.",
+            (|s: &smsgate_queue::broker::QueueStats| s.ready) as fn(&_) -> u64,
+        ),
+        (
+            "delayed",
+            "Messages waiting for a retry delay or a scheduled time.",
+            |s| s.delayed,
+        ),
+        (
+            "unacked",
+            "Messages handed to the connector, not yet acknowledged by the SMSC.",
+            |s| s.unacked,
+        ),
+    ] {
+        let _ = write!(
+            out,
+            "# TYPE smsgate_queue_{name} gauge\n# HELP smsgate_queue_{name} {help}\n"
+        );
+        for (cid, st) in &rows {
+            let cid = cid.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(
+                out,
+                "smsgate_queue_{name}{{connector=\"{cid}\"}} {}",
+                get(st)
+            );
+        }
+    }
+}
+
 /// Route a request.
 pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, ip: IpAddr) -> Resp {
     let path = req.uri().path().to_string();
@@ -330,6 +384,7 @@ pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, i
         "/metrics" => {
             let mut body = state.stats.render_prometheus();
             crate::process_metrics::render(&mut body);
+            queue_gauges(&state.pipeline, &mut body).await;
             if let Some(p) = &state.plugins {
                 if p.enabled() {
                     p.render_prometheus(&mut body);

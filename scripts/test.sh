@@ -106,3 +106,10 @@ echo "== package (.deb)"
 need_pkg dpkg-shlibdeps dpkg-dev
 deb=$(bash scripts/package-deb.sh "$CARGO_TARGET_DIR/release/smsgate" "$CARGO_TARGET_DIR")
 python3 scripts/test_package.py "$deb"
+# The container image from the same binary (distroless, nothing pulled), run with podman:
+# healthy through its own HEALTHCHECK, a message sent, data kept on its volume across containers.
+echo "== container image"
+need_pkg podman podman
+need_pkg runc runc
+tag=$(bash scripts/build-image.sh "$CARGO_TARGET_DIR/release/smsgate")
+SMSGATE_BIN="$CARGO_TARGET_DIR/release/smsgate" python3 scripts/test_image.py "$tag"

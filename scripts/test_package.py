@@ -20,98 +20,16 @@ Needs root (dpkg). Checks, failing loudly on the first that does not hold:
 
 import json
 import os
-import re
 import shlex
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from smoke import check, http_get, run, setup_operator, unit_values, wait_line, wait_submits
 
 UNIT = "/lib/systemd/system/smsgate.service"
-
-
-def check(cond, what):
-    if not cond:
-        sys.exit(f"test_package: FAILED: {what}")
-    print(f"ok - {what}")
-
-
-def run(*cmd, **kw):
-    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
-
-
-def unit_values(path):
-    """Key -> list of values of the [Service] section."""
-    out, section = {}, None
-    for line in open(path):
-        line = line.strip()
-        if line.startswith("["):
-            section = line
-        elif section == "[Service]" and "=" in line and not line.startswith("#"):
-            k, v = line.split("=", 1)
-            out.setdefault(k, []).append(v)
-    return out
-
-
-def wait_line(path, pattern, timeout=60):
-    rx = re.compile(pattern)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            for line in open(path, errors="replace"):
-                m = rx.search(line)
-                if m:
-                    return m
-        except FileNotFoundError:
-            pass
-        time.sleep(0.1)
-    sys.exit(f"test_package: FAILED: no line matching {pattern!r} in {path}:\n" + open(path).read())
-
-
-def http_get(port, target):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{target}", timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def strip_telnet(b):
-    b = re.sub(rb"\xff\xfa.*?\xff\xf0", b"", b, flags=re.S)
-    b = re.sub(rb"\xff[\xfb-\xfe].", b"", b)
-    return b.decode(errors="replace")
-
-
-class Jcli:
-    def __init__(self, port, user, password):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
-        self.until("Username: ")
-        self.send(user)
-        self.until("Password: ")
-        self.send(password)
-        self.until("jcli : ")
-
-    def send(self, line):
-        self.buf = b""
-        self.s.sendall(line.encode() + b"\r\n")
-
-    def until(self, *prompts):
-        deadline = time.time() + 15
-        while not any(strip_telnet(self.buf).endswith(p) for p in prompts):
-            if time.time() > deadline:
-                sys.exit(f"test_package: FAILED: jCli gave no prompt; got {strip_telnet(self.buf)!r}")
-            chunk = self.s.recv(8192)
-            if not chunk:
-                sys.exit(f"test_package: FAILED: jCli closed; got {strip_telnet(self.buf)!r}")
-            self.buf += chunk
-        return strip_telnet(self.buf)
-
-    def cmd(self, line):
-        self.send(line)
-        return self.until("jcli : ", "> ")
 
 
 def notifications(sock, want, timeout=60):
@@ -189,16 +107,7 @@ def main():
         check(owner == user, f"the gateway runs as {user}")
         check(os.stat("/var/lib/smsgate/smsgate.db").st_uid == int(pw[2]), "its database is in /var/lib/smsgate, owned by smsgate")
 
-        j = Jcli(jcli_port, "jcliadmin", admin_pw)
-        for line in ["group -a", "gid customers", "ok",
-                     "user -a", "username foo", "password bar", "gid customers", "uid foo", "ok",
-                     "smppccm -a", "cid sim", "host 127.0.0.1", f"port {sim_port}",
-                     "username smppclient", "password password", "ok",
-                     "smppccm -1 sim",
-                     "mtrouter -a", "type DefaultRoute", "connector smppc(sim)", "ok"]:
-            out = j.cmd(line)
-            check("rror" not in out and "nknown" not in out, f"jCli: {line} -> {out.strip().splitlines()[-2:] if out.strip() else ''}")
-        check("persisted (profile:jcli-prod)" in j.cmd("persist"), "jCli persist")
+        setup_operator(jcli_port, admin_pw, sim_port)
 
         deadline = time.time() + 30
         while json.loads(http_get(http_port, "/ready")[1])["connectors"].get("sim") != "bound":
@@ -210,23 +119,15 @@ def main():
             status, body = http_get(http_port, f"/send?username=foo&password=bar&to={to}&content=packaged")
             check(status == 200 and body.startswith("Success"), f"/send to {to}: {status} {body}")
 
-        def reached(n):
-            deadline = time.time() + 30
-            while time.time() < deadline:
-                if os.path.exists(sim_log) and sum('"SubmitSm"' in l for l in open(sim_log)) >= n:
-                    return True
-                time.sleep(0.1)
-            return False
-
         send("33600000001")
-        check(reached(1), "the message reached the simulator")
+        check(wait_submits(sim_log, 1), "the message reached the simulator")
 
         gw.send_signal(1)  # SIGHUP, as ExecReload sends it
         seen = notifications(nsock, ["RELOADING=1", "READY=1"])
         check(any(s.startswith("MONOTONIC_USEC=") for s in seen), "reload notifies RELOADING=1 with MONOTONIC_USEC, then READY=1")
         wait_line(gw_log, r"configuration reloaded.*jcli-prod")
         send("33600000002")
-        check(reached(2), "a message sent after the reload reached the simulator")
+        check(wait_submits(sim_log, 2), "a message sent after the reload reached the simulator")
 
         gw.send_signal(15)
         notifications(nsock, ["STOPPING=1"])

@@ -66,6 +66,9 @@ enum Cmd {
     /// the running gateway's console (admin password from SMSGATE_JCLI_PASSWORD or stdin),
     /// else reads what it would start with.
     ExportConfig(smsgate::export::Options),
+    /// GET a URL (default: this node's /ready) and exit 0 on a 2xx answer, 1 otherwise: a
+    /// container HEALTHCHECK without curl.
+    Probe(smsgate::probe::Options),
     /// Plugin authors' tools.
     Plugin {
         #[command(subcommand)]
@@ -172,6 +175,22 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
             Ok(())
+        }
+        Cmd::Probe(opts) => {
+            let url = match &opts.url {
+                Some(u) => u.clone(),
+                None => smsgate::probe::ready_url(&config_or_exit(cli.config.as_deref())),
+            };
+            match smsgate::probe::run(&opts, &url).await {
+                Ok(line) => {
+                    println!("{line}");
+                    Ok(())
+                }
+                Err(e) => {
+                    eprintln!("smsgate probe: {e}");
+                    std::process::exit(1);
+                }
+            }
         }
         Cmd::ImportJasmin(opts) => {
             let base = config_or_exit(cli.config.as_deref());

@@ -536,10 +536,10 @@ async fn jcli_lists_peeks_moves_and_purges_a_connector_backlog() {
     }
     let (_, metrics) = get(http, "/metrics").await;
     for gauge in [
-        "smsgate_queue_ready{connector=\"down\"} 4",
-        "smsgate_queue_delayed{connector=\"down\"} 0",
-        "smsgate_queue_unacked{connector=\"down\"} 0",
-        "smsgate_queue_ready{connector=\"sim\"} 0",
+        "smsgate_queue_ready{cid=\"down\"} 4",
+        "smsgate_queue_delayed{cid=\"down\"} 0",
+        "smsgate_queue_unacked{cid=\"down\"} 0",
+        "smsgate_queue_ready{cid=\"sim\"} 0",
     ] {
         assert!(metrics.contains(gauge), "{gauge} missing:\n{metrics}");
     }

@@ -337,7 +337,7 @@ async fn queue_gauges(pipeline: &Pipeline, out: &mut String) {
             let cid = cid.replace('\\', "\\\\").replace('"', "\\\"");
             let _ = writeln!(
                 out,
-                "smsgate_queue_{name}{{connector=\"{cid}\"}} {}",
+                "smsgate_queue_{name}{{cid=\"{cid}\"}} {}",
                 get(st)
             );
         }

@@ -30,5 +30,8 @@ printf 'root:x:0:\nsmsgate:x:10001:\n' > "$fs/etc/group"
 install -d -m 1777 "$fs/tmp"
 mkdir -p "$ctx/data"
 cp "$root/deploy/Containerfile" "$ctx/Containerfile"
-"$engine" build --quiet -f "$ctx/Containerfile" -t "$tag" "$ctx" >/dev/null
+# podman writes OCI images by default, which have no HEALTHCHECK: ask for Docker's format.
+format=()
+case "$engine" in *podman) format=(--format docker) ;; esac
+"$engine" build --quiet "${format[@]}" -f "$ctx/Containerfile" -t "$tag" "$ctx" >/dev/null
 echo "$tag"

@@ -12,7 +12,7 @@ import urllib.request
 
 def check(cond, what):
     if not cond:
-        sys.exit(f"test_package: FAILED: {what}")
+        sys.exit(f"FAILED: {what}")
     print(f"ok - {what}")
 
 
@@ -45,7 +45,7 @@ def wait_line(path, pattern, timeout=60):
         except FileNotFoundError:
             pass
         time.sleep(0.1)
-    sys.exit(f"test_package: FAILED: no line matching {pattern!r} in {path}:\n" + open(path).read())
+    sys.exit(f"FAILED: no line matching {pattern!r} in {path}:\n" + open(path).read())
 
 
 def http_get(port, target):
@@ -80,10 +80,10 @@ class Jcli:
         deadline = time.time() + 15
         while not any(strip_telnet(self.buf).endswith(p) for p in prompts):
             if time.time() > deadline:
-                sys.exit(f"test_package: FAILED: jCli gave no prompt; got {strip_telnet(self.buf)!r}")
+                sys.exit(f"FAILED: jCli gave no prompt; got {strip_telnet(self.buf)!r}")
             chunk = self.s.recv(8192)
             if not chunk:
-                sys.exit(f"test_package: FAILED: jCli closed; got {strip_telnet(self.buf)!r}")
+                sys.exit(f"FAILED: jCli closed; got {strip_telnet(self.buf)!r}")
             self.buf += chunk
         return strip_telnet(self.buf)
 
@@ -98,15 +98,23 @@ def setup_operator(jcli_port, admin_pw, sim_port):
     """An operator's first steps through jCli: a group, a user foo/bar, a connector `sim` to the
     simulator on sim_port (started), a default MT route to it, then persist."""
     j = Jcli(jcli_port, "jcliadmin", admin_pw)
-    for line in ["group -a", "gid customers", "ok",
-                 "user -a", "username foo", "password bar", "gid customers", "uid foo", "ok",
-                 "smppccm -a", "cid sim", "host 127.0.0.1", f"port {sim_port}",
-                 "username smppclient", "password password", "ok",
-                 "smppccm -1 sim",
-                 "mtrouter -a", "type DefaultRoute", "connector smppc(sim)", "ok"]:
-        out = j.cmd(line)
-        check("rror" not in out and "nknown" not in out, f"jCli: {line}")
-    check("persisted (profile:jcli-prod)" in j.cmd("persist"), "jCli persist")
+    forms = [
+        ["group -a", "gid customers"],
+        ["user -a", "username foo", "password bar", "gid customers", "uid foo"],
+        ["smppccm -a", "cid sim", "host 127.0.0.1", f"port {sim_port}",
+         "username smppclient", "password password"],
+        ["mtrouter -a", "type DefaultRoute", "connector smppc(sim)", "rate 0.00"],
+    ]
+    for form in forms:
+        for line in form:
+            out = j.cmd(line)
+            check("rror" not in out and "nknown" not in out, f"jCli: {line}")
+        out = j.cmd("ok")
+        check("Successfully added" in out, f"jCli: {form[0]} ... ok: {out.strip().splitlines()[-2:]}")
+    out = j.cmd("smppccm -1 sim")
+    check("Successfully" in out, f"jCli: smppccm -1 sim: {out.strip().splitlines()[-2:]}")
+    out = j.cmd("persist")
+    check("persisted (profile:jcli-prod)" in out, f"jCli persist: {out.strip().splitlines()[1:3]}")
 
 
 def submits(sim_log):

@@ -39,7 +39,7 @@ pub fn mt(m: &Message, status: &str, smsc_id: Option<&str>, detail: Option<&str>
     let p = masked(&m.connector);
     tracing::info!(
         target: TARGET,
-        kind = "MT",
+        kind = %"MT",
         id = %m.id,
         connector = %m.connector,
         user = %m.user.as_deref().unwrap_or(""),
@@ -61,7 +61,7 @@ pub fn mo(m: &Message, text: &str, to_connector: &str) {
     let p = masked(&m.connector);
     tracing::info!(
         target: TARGET,
-        kind = "MO",
+        kind = %"MO",
         id = %m.id,
         connector = %m.connector,
         routed_to = %to_connector,
@@ -76,7 +76,7 @@ pub fn mo(m: &Message, text: &str, to_connector: &str) {
 pub fn receipt(cid: &str, id: &uuid::Uuid, smsc_id: &str, stat: &str) {
     tracing::info!(
         target: TARGET,
-        kind = "DLR",
+        kind = %"DLR",
         id = %id,
         connector = %cid,
         smsc_id = %smsc_id,

@@ -779,7 +779,7 @@ pub async fn start(
                 err,
             })?;
         addr = listener.local_addr().ok();
-        tracing::info!(addr = %a, "REST API listening");
+        tracing::info!(addr = %addr.map(|l| l.to_string()).unwrap_or(a), "REST API listening");
         let limits = ServerLimits {
             max_connections: rc.max_connections,
             max_head_bytes: rc.max_head_bytes,

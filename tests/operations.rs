@@ -616,3 +616,136 @@ async fn jcli_lists_peeks_moves_and_purges_a_connector_backlog() {
     assert!(metrics.contains("\nqueue_purged_count 3\n"), "{metrics}");
     gw.shutdown().await;
 }
+
+/// The metric names a PromQL expression reads (smsgate's and Jasmin's families).
+fn metric_names(expr: &str) -> Vec<String> {
+    let re = regex::Regex::new(
+        r"\b(?:smsgate|httpapi|smppc|smppsapi|queue|process|dlr_thrower|deliversm_thrower|inbound|callback)_[a-z_]+\b",
+    )
+    .expect("regex");
+    re.find_iter(expr).map(|m| m.as_str().to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_move_under_traffic_and_every_dashboard_query_has_data() {
+    let sim = smsgate::simulator::Simulator::start(smsgate::simulator::SimConfig {
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        hex_ids: true,
+        dlr_delay: Some(Duration::from_millis(20)),
+        throttle_percent: 0,
+        pdu_log: None,
+        keep_messages: true,
+    })
+    .await
+    .expect("simulator");
+    let rcv = receiver().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let http_port = free_port();
+    let cfg = config_toml(dir.path(), http_port, sim.addr.port())
+        + &format!(
+            "[[httpccs]]\ncid = \"rcv\"\nurl = \"{}\"\nmethod = \"GET\"\n[[moroutes]]\ntype = \"DefaultRoute\"\norder = 0\nconnector = \"http(rcv)\"\n",
+            rcv.url("/mo")
+        );
+    let gw = gateway(load(&cfg, dir.path())).await;
+    let http: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
+    wait_for(10, "connector bound", || {
+        sim.stats().binds.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    let before = get(http, "/metrics").await.1;
+
+    // Traffic through every door and back: HTTP with receipts, the SMPP server, MO.
+    for i in 0..5 {
+        let (st, body) = get(
+            http,
+            &format!(
+                "/send?username=foo&password=bar&to=3361000000{i}&content=m&dlr=yes&dlr-level=3&dlr-method=GET&dlr-url={}",
+                rcv.url("/dlr")
+            ),
+        )
+        .await;
+        assert!(st == 200 && body.starts_with("Success"), "{st} {body}");
+    }
+    let (esme, _rx, st) = esme_bind(gw.smpp_addr().expect("smpp"), "trx", "foo", "bar").await;
+    assert_eq!(st, CommandStatus::EsmeRok);
+    let r = esme
+        .request(submit_sm("33620000000", b"m", 0))
+        .await
+        .expect("resp");
+    assert_eq!(r.status(), CommandStatus::EsmeRok);
+    assert_eq!(sim.inject_mo("33630000000", "1234", b"mo").await, 1);
+    wait_for(
+        20,
+        "receipts (levels 1 and 2) and the MO at the receiver",
+        || rcv.count() >= 11,
+    )
+    .await;
+    let metrics = get(http, "/metrics").await.1;
+    let value = |text: &str, series: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(series) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum()
+    };
+    for h in [
+        "smsgate_http_response_seconds",
+        "smsgate_smpp_response_seconds",
+        "smsgate_mt_to_smsc_seconds",
+        "smsgate_mt_to_receipt_seconds",
+        "smsgate_callback_seconds",
+    ] {
+        let count = value(&metrics, &format!("{h}_count"));
+        assert!(
+            count > value(&before, &format!("{h}_count")),
+            "{h} did not move: {count}"
+        );
+        assert!(metrics.contains(&format!("# TYPE {h} histogram")), "{h}");
+        assert_eq!(
+            value(&metrics, &format!("{h}_bucket{{le=\"+Inf\"}}")),
+            count,
+            "{h}: +Inf bucket = count"
+        );
+    }
+    assert!(
+        value(&metrics, "process_cpu_seconds_total") > value(&before, "process_cpu_seconds_total")
+    );
+    assert_eq!(value(&metrics, "smsgate_queue_ready{cid=\"sim\"}"), 0.0);
+    assert!(metrics.contains("smsgate_queue_unacked{cid=\"sim\"}"));
+
+    // Every query of the shipped dashboard reads series that exist now.
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("deploy/grafana/dashboards/smsgate.json"),
+        )
+        .expect("dashboard"),
+    )
+    .expect("dashboard JSON");
+    let panels = dash["panels"].as_array().expect("panels");
+    assert!(panels.len() >= 10);
+    let mut checked = HashSet::new();
+    for p in panels {
+        let targets = p["targets"].as_array().expect("targets");
+        assert!(!targets.is_empty(), "panel {} has no query", p["title"]);
+        for t in targets {
+            let expr = t["expr"].as_str().expect("expr");
+            let names = metric_names(expr);
+            assert!(!names.is_empty(), "no metric in {expr}");
+            for name in names {
+                let has_data = metrics.lines().any(|l| {
+                    !l.starts_with('#')
+                        && (l.starts_with(&format!("{name} "))
+                            || l.starts_with(&format!("{name}{{")))
+                });
+                assert!(
+                    has_data,
+                    "panel {}: {name} has no series in /metrics",
+                    p["title"]
+                );
+                checked.insert(name);
+            }
+        }
+    }
+    assert!(checked.len() >= 25, "{checked:?}");
+    gw.shutdown().await;
+}

@@ -5,6 +5,7 @@
 pub mod anchored;
 pub mod config;
 pub mod jasmin;
+pub mod latency;
 pub mod model;
 pub mod privacy;
 pub mod stats;

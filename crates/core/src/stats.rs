@@ -217,6 +217,8 @@ counters!(
 #[derive(Debug, Default)]
 pub struct Stats {
     pub httpapi: HttpApiStats,
+    /// Latency histograms (`smsgate_*_seconds`).
+    pub latency: crate::latency::Latencies,
     pub queue: QueueStats,
     pub smppsapi: SmppsStats,
     throwers: RwLock<BTreeMap<(&'static str, String), Arc<ThrowerStats>>>,
@@ -406,6 +408,7 @@ impl Stats {
                 "callback_refused_count{{stage=\"{stage}\",reason=\"{reason}\"}} {v}"
             );
         }
+        self.latency.render(&mut out);
         out
     }
 }

@@ -136,6 +136,10 @@ impl Deliveries {
                     )
                     .await;
                 crate::msglog::mt(&m, "ESME_ROK", smsc_ids.first().map(String::as_str), None);
+                self.stats
+                    .latency
+                    .to_smsc
+                    .observe_ms(now_ms() - m.created_at);
                 let (_, acked) = tokio::join!(self.store.record(rec), self.broker.ack(queue, tag));
                 if let Err(e) = acked {
                     tracing::error!(id = %m.id, error = %e, "ack failed");

@@ -296,6 +296,15 @@ impl Dlr {
             Some(&t.id),
         );
         crate::msglog::receipt(cid, &t.id, &r.id, &r.stat);
+        // Message ids are UUIDv7: their timestamp is the acceptance time.
+        if let Some(ts) = t.id.get_timestamp() {
+            let (secs, nanos) = ts.to_unix();
+            let accepted = secs as i64 * 1000 + i64::from(nanos / 1_000_000);
+            self.stats
+                .latency
+                .to_receipt
+                .observe_ms(now_ms() - accepted);
+        }
         // The tracking entry is left to its TTL (`dlr_expiry`) rather than deleted: one store
         // write less per receipt, and a duplicate receipt still resolves.
         // Long messages: one terminal DLR per message.

@@ -335,11 +335,7 @@ async fn queue_gauges(pipeline: &Pipeline, out: &mut String) {
         );
         for (cid, st) in &rows {
             let cid = cid.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = writeln!(
-                out,
-                "smsgate_queue_{name}{{cid=\"{cid}\"}} {}",
-                get(st)
-            );
+            let _ = writeln!(out, "smsgate_queue_{name}{{cid=\"{cid}\"}} {}", get(st));
         }
     }
 }
@@ -400,6 +396,7 @@ pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, i
         }
         _ => {}
     }
+    let started = std::time::Instant::now();
     let mut args = Args::default();
     if let Some(q) = req.uri().query() {
         args.parse_into(q.as_bytes());
@@ -422,11 +419,13 @@ pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, i
             }
         }
     }
-    match path.as_str() {
+    let answer = match path.as_str() {
         "/send" => send(&state, args, ip).await,
         "/rate" => rate(&state, args, ip).await,
         _ => balance(&state, args, ip).await,
-    }
+    };
+    state.stats.latency.http.observe(started.elapsed());
+    answer
 }
 
 /// The MT request of validated `/send` (or `/rate`) arguments.

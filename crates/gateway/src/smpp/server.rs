@@ -631,6 +631,7 @@ async fn submit(
     ustats: Arc<UserSmppsStats>,
     ip: IpAddr,
 ) {
+    let started = std::time::Instant::now();
     let seq = cmd.sequence_number;
     let is_data = cmd.id() == CommandId::DataSm;
     let stats = &sh.deps.stats.smppsapi;
@@ -676,6 +677,7 @@ async fn submit(
             respond_status(s, seq, is_data, status).await;
         }
     }
+    sh.deps.stats.latency.smpp.observe(started.elapsed());
 }
 
 /// `query_sm`: the message's state from the gateway's records.

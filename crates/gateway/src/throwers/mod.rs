@@ -406,6 +406,7 @@ impl Thrower {
             Err(e) => return Outcome::GiveUp(format!("cannot build request: {e}")),
         };
         let timeout = Duration::from_secs(self.cfg.http_timeout.max(1));
+        let sent = std::time::Instant::now();
         let resp = tokio::time::timeout(timeout, async {
             let resp = match &client {
                 Some(c) => c.request(req).await,
@@ -424,6 +425,9 @@ impl Thrower {
             Ok::<_, Result<String, String>>((status, body))
         })
         .await;
+        if matches!(resp, Ok(Ok(_))) {
+            self.stats.latency.callback.observe(sent.elapsed());
+        }
         match resp {
             Err(_) => Outcome::Retry(format!("no answer within {}s", timeout.as_secs())),
             Ok(Err(Ok(e))) => Outcome::Retry(e),

@@ -113,3 +113,7 @@ need_pkg podman podman
 need_pkg runc runc
 tag=$(bash scripts/build-image.sh "$CARGO_TARGET_DIR/release/smsgate")
 SMSGATE_BIN="$CARGO_TARGET_DIR/release/smsgate" python3 scripts/test_image.py "$tag"
+# The compose, Prometheus, Grafana and Kubernetes files: the image they name, and the
+# configuration each node would start with passes `smsgate check-config`.
+python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check pyyaml
+python3 scripts/check_deploy.py "$CARGO_TARGET_DIR/release/smsgate" "$tag"

@@ -66,6 +66,9 @@ enum Cmd {
     /// the running gateway's console (admin password from SMSGATE_JCLI_PASSWORD or stdin),
     /// else reads what it would start with.
     ExportConfig(smsgate::export::Options),
+    /// Load and check the configuration (file, secrets, SMSGATE_* variables, routing) as `run`
+    /// would, without starting anything: exit 0 and "configuration OK", or 2 and the error.
+    CheckConfig,
     /// GET a URL (default: this node's /ready) and exit 0 on a 2xx answer, 1 otherwise: a
     /// container HEALTHCHECK without curl.
     Probe(smsgate::probe::Options),
@@ -174,6 +177,17 @@ async fn main() -> anyhow::Result<()> {
                 eprintln!("smsgate export-config: {e}");
                 std::process::exit(1);
             }
+            Ok(())
+        }
+        Cmd::CheckConfig => {
+            let cfg = config_or_exit(cli.config.as_deref());
+            println!(
+                "configuration OK: {} users, {} SMPP connectors, {} MT routes, {} MO routes",
+                cfg.users.len(),
+                cfg.smppccs.len(),
+                cfg.mtroutes.len(),
+                cfg.moroutes.len()
+            );
             Ok(())
         }
         Cmd::Probe(opts) => {

@@ -8,6 +8,7 @@
 //! `smsgate-migrate` reads Jasmin's store for [`import`].
 
 pub mod app;
+pub mod backup;
 pub mod export;
 pub mod import;
 pub mod plugin_tool;

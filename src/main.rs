@@ -66,6 +66,18 @@ enum Cmd {
     /// the running gateway's console (admin password from SMSGATE_JCLI_PASSWORD or stdin),
     /// else reads what it would start with.
     ExportConfig(smsgate::export::Options),
+    /// Copy the embedded database (queued messages, records, balances, profiles) to OUT while
+    /// the gateway runs: a consistent snapshot, written whole or not at all.
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Put a backup back into the data dir of a stopped gateway (the replaced database is
+    /// kept beside it); its queued messages are delivered at the next start.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Load and check the configuration (file, secrets, SMSGATE_* variables, routing) as `run`
     /// would, without starting anything: exit 0 and "configuration OK", or 2 and the error.
     CheckConfig,
@@ -149,6 +161,20 @@ fn init_tracing(log: &smsgate::config::LogConfig) -> Option<SetLogFilter> {
     }
 }
 
+/// A command's one-line result on stdout, or its error on stderr and exit status 1.
+fn outcome(cmd: &str, r: Result<String, String>) -> anyhow::Result<()> {
+    match r {
+        Ok(line) => {
+            println!("{line}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("smsgate {cmd}: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
 /// The configuration a command runs with; a bad one ends the process (status 2).
 fn config_or_exit(file: Option<&std::path::Path>) -> smsgate::config::Config {
     smsgate::load_config(file).unwrap_or_else(|e| {
@@ -179,6 +205,14 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Cmd::Backup { out } => {
+            let cfg = config_or_exit(cli.config.as_deref());
+            outcome("backup", smsgate::backup::backup(&cfg, &out))
+        }
+        Cmd::Restore { from } => {
+            let cfg = config_or_exit(cli.config.as_deref());
+            outcome("restore", smsgate::backup::restore(&cfg, &from))
+        }
         Cmd::CheckConfig => {
             let cfg = config_or_exit(cli.config.as_deref());
             println!(
@@ -195,16 +229,7 @@ async fn main() -> anyhow::Result<()> {
                 Some(u) => u.clone(),
                 None => smsgate::probe::ready_url(&config_or_exit(cli.config.as_deref())),
             };
-            match smsgate::probe::run(&opts, &url).await {
-                Ok(line) => {
-                    println!("{line}");
-                    Ok(())
-                }
-                Err(e) => {
-                    eprintln!("smsgate probe: {e}");
-                    std::process::exit(1);
-                }
-            }
+            outcome("probe", smsgate::probe::run(&opts, &url).await)
         }
         Cmd::ImportJasmin(opts) => {
             let base = config_or_exit(cli.config.as_deref());

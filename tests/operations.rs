@@ -749,3 +749,168 @@ async fn metrics_move_under_traffic_and_every_dashboard_query_has_data() {
     assert!(checked.len() >= 25, "{checked:?}");
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_under_load_restores_everything_acknowledged_before_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let http_port = free_port();
+    // The SMSC is down while the messages are accepted: they all wait in the queue.
+    let smsc_port = free_port();
+    let cfg_path = dir.path().join("smsgate.toml");
+    std::fs::write(&cfg_path, config_toml(dir.path(), http_port, smsc_port)).expect("config");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_smsgate"))
+            .arg("--config")
+            .arg(&cfg_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn smsgate")
+    };
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_smsgate"))
+            .arg("--config")
+            .arg(&cfg_path)
+            .args(args)
+            .output()
+            .expect("run smsgate")
+    };
+    let http: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
+    let mut gw = spawn();
+    wait_for_ready(http).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec![]));
+    let mut load = vec![];
+    for c in 0..4u32 {
+        let (stop, acked) = (stop.clone(), acked.clone());
+        load.push(tokio::spawn(async move {
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                let to = format!("35{c}{n:06}");
+                n += 1;
+                let (st, body) = get(
+                    http,
+                    &format!("/send?username=foo&password=bar&to={to}&content=b"),
+                )
+                .await;
+                assert!(st == 200 && body.starts_with("Success"), "{st} {body}");
+                acked.lock().push(to);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Everything acknowledged before the backup starts must come back.
+    let before: Vec<String> = acked.lock().clone();
+    let backup = dir.path().join("backup.db");
+    let backup_arg = backup.to_string_lossy().into_owned();
+    let out = tokio::task::spawn_blocking({
+        let cli_path = cfg_path.clone();
+        let b = backup_arg.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_smsgate"))
+                .arg("--config")
+                .arg(&cli_path)
+                .args(["backup", "--out", &b])
+                .output()
+                .expect("backup")
+        }
+    })
+    .await
+    .expect("join");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let queued: usize = text
+        .trim_end()
+        .split(", ")
+        .find_map(|p| p.strip_suffix(" queued messages")?.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.await.expect("load");
+    }
+    let total = acked.lock().len();
+    assert!(
+        before.len() >= 20 && total > before.len(),
+        "{} then {total}",
+        before.len()
+    );
+    assert!(
+        queued >= before.len() && queued <= total,
+        "{queued} queued, {} before, {total} in all",
+        before.len()
+    );
+    // The same name twice is refused; a restore while the gateway runs too.
+    assert!(!cli(&["backup", "--out", &backup_arg]).status.success());
+    let refused = cli(&["restore", "--from", &backup_arg]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("stop the gateway"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    signal(&gw, "-TERM");
+    let _ = tokio::task::spawn_blocking(move || gw.wait()).await;
+    let restored = cli(&["restore", "--from", &backup_arg]);
+    let text = String::from_utf8_lossy(&restored.stdout).into_owned();
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    assert!(
+        text.contains(&format!("{queued} queued messages")) && text.contains("before-restore-"),
+        "{text}"
+    );
+
+    // The SMSC comes back; the restored gateway delivers all that the backup held.
+    let sim = simulator_on(format!("127.0.0.1:{smsc_port}").parse().expect("addr")).await;
+    let mut gw = spawn();
+    wait_for(
+        60,
+        "every message acknowledged before the backup at the SMSC",
+        || {
+            let got: HashSet<String> = sim
+                .received()
+                .into_iter()
+                .map(|r| r.destination_addr)
+                .collect();
+            before.iter().all(|to| got.contains(to))
+        },
+    )
+    .await;
+    wait_for(30, "everything the backup held", || {
+        sim.submit_count() as usize >= queued
+    })
+    .await;
+    let _ = gw.kill();
+    let _ = gw.wait();
+}
+
+async fn wait_for_ready(http: std::net::SocketAddr) {
+    for _ in 0..300 {
+        if get_maybe(http, "/ready").await == Some(200) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the gateway did not become ready");
+}
+
+/// The status of GET `target`, or None when nothing answers.
+async fn get_maybe(addr: std::net::SocketAddr, target: &str) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    s.write_all(format!("GET {target} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut buf = vec![];
+    s.read_to_end(&mut buf).await.ok()?;
+    std::str::from_utf8(buf.get(9..12)?).ok()?.parse().ok()
+}

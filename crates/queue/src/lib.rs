@@ -4,6 +4,7 @@
 //! implementation on one SQLite file ([`db`]) and a cluster one (RabbitMQ, Redis,
 //! PostgreSQL), and a conformance suite both must pass.
 
+pub mod backup;
 pub mod broker;
 pub mod db;
 pub mod history;

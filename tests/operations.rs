@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::common::*;
 use parking_lot::Mutex;
 use rusmpp::CommandStatus;
+use smsgate::config::Config;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_reports_store_broker_listeners_and_connectors_and_not_ready_when_stopping() {
@@ -913,4 +914,71 @@ async fn get_maybe(addr: std::net::SocketAddr, target: &str) -> Option<u16> {
     let mut buf = vec![];
     s.read_to_end(&mut buf).await.ok()?;
     std::str::from_utf8(buf.get(9..12)?).ok()?.parse().ok()
+}
+
+/// Databases left by earlier releases with messages queued (`scripts/make-upgrade-fixture.sh`
+/// writes one per release into tests/data/upgrade): this build opens each and delivers
+/// everything in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_written_by_an_earlier_release_opens_and_drains() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/upgrade");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&fixtures).expect("fixtures") {
+        let fixture = entry.expect("entry").path();
+        if fixture.extension().and_then(|e| e.to_str()) != Some("db") {
+            continue;
+        }
+        seen += 1;
+        let sim = simulator().await;
+        let dir = tempfile::tempdir().expect("tmp");
+        let http_port = free_port();
+        let cfg_path = dir.path().join("smsgate.toml");
+        std::fs::write(
+            &cfg_path,
+            config_toml(dir.path(), http_port, sim.addr.port()),
+        )
+        .expect("config");
+        let restored = Command::new(env!("CARGO_BIN_EXE_smsgate"))
+            .arg("--config")
+            .arg(&cfg_path)
+            .arg("restore")
+            .arg("--from")
+            .arg(&fixture)
+            .output()
+            .expect("restore");
+        assert!(
+            restored.status.success(),
+            "{}: {}",
+            fixture.display(),
+            String::from_utf8_lossy(&restored.stderr)
+        );
+        let gw = gateway(Config::load(Some(&cfg_path)).expect("config")).await;
+        wait_for(
+            30,
+            "every queued message of the earlier release at the SMSC",
+            || sim.submit_count() >= 10,
+        )
+        .await;
+        let got = sim.received();
+        let to = |n: &str| got.iter().filter(|r| r.destination_addr == n).count();
+        for i in 1..=5 {
+            assert_eq!(to(&format!("3361000000{i}")), 1, "{}", fixture.display());
+        }
+        assert_eq!(to("33620000001"), 2, "long message, two parts");
+        assert_eq!(to("33620000002"), 2, "long message, two parts");
+        let ucs2 = got
+            .iter()
+            .find(|r| r.destination_addr == "33630000001")
+            .expect("the UCS-2 message");
+        assert_eq!(ucs2.data_coding, 8);
+        let units: Vec<u16> = ucs2
+            .short_message
+            .chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)]))
+            .collect();
+        assert_eq!(String::from_utf16_lossy(&units), "привет");
+        assert_eq!(sim.submit_count(), 10, "nothing sent twice");
+        gw.shutdown().await;
+    }
+    assert!(seen >= 1, "no fixture in {}", fixtures.display());
 }

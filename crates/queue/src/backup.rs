@@ -38,6 +38,13 @@ fn summary(file: &Path) -> Result<Summary, DbError> {
             file.display()
         ))));
     }
+    let found = crate::db::schema_version(&conn)?;
+    if found > crate::db::SCHEMA_VERSION {
+        return Err(DbError::NewerSchema {
+            found,
+            known: crate::db::SCHEMA_VERSION,
+        });
+    }
     let queued: i64 = conn.query_row("SELECT count(*) FROM queue", [], |r| r.get(0))?;
     Ok(Summary {
         bytes: std::fs::metadata(file)?.len(),
@@ -156,5 +163,34 @@ mod tests {
         assert_eq!(n, 2);
         std::fs::write(dir.path().join("junk.db"), b"not a database").expect("junk");
         assert!(restore(&dir.path().join("junk.db"), &db).is_err());
+        // A backup from a newer release is refused, and so is opening its database.
+        Connection::open(&out)
+            .expect("open backup")
+            .pragma_update(None, "user_version", 99)
+            .expect("version");
+        let e = restore(&out, &db).expect_err("newer schema");
+        assert!(e.to_string().contains("newer smsgate"), "{e}");
+        std::fs::copy(&out, &db).expect("copy");
+        let _ = std::fs::remove_file(dir.path().join("smsgate.db-wal"));
+        let e = crate::db::Db::open(&db, false, 8).err().expect("refused");
+        assert!(e.to_string().contains("schema 99"), "{e}");
+    }
+
+    #[test]
+    fn a_file_from_before_versioning_is_stamped_when_opened() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = dir.path().join("smsgate.db");
+        drop(crate::db::Db::open(&db, false, 8).expect("created"));
+        // As release 0.1.0 left it: the same tables, no version.
+        Connection::open(&db)
+            .expect("open")
+            .pragma_update(None, "user_version", 0)
+            .expect("unversioned");
+        drop(crate::db::Db::open(&db, false, 8).expect("opened"));
+        let c = Connection::open(&db).expect("reopen");
+        assert_eq!(
+            crate::db::schema_version(&c).expect("version"),
+            crate::db::SCHEMA_VERSION
+        );
     }
 }

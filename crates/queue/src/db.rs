@@ -24,6 +24,44 @@ pub enum DbError {
     Closed,
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// The file was written by a newer smsgate: opening it could lose what that one stored.
+    #[error("database schema {found} was written by a newer smsgate (this build reads up to {known}): run that version, or restore a backup taken with this one")]
+    NewerSchema { found: i64, known: i64 },
+}
+
+/// The database layout this build writes (SQLite's `user_version`). A change to a table adds
+/// a step to [`MIGRATIONS`] and raises it; older files are brought up to date when opened,
+/// newer ones are refused.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Step `i` takes a file from version `i` to `i + 1`. Version 0 is a file from before the
+/// versioning (release 0.1.0): its tables are those of [`SCHEMA`], created if missing, so its
+/// step has nothing to change.
+const MIGRATIONS: &[&str] = &[""];
+
+/// The schema version of an open database.
+pub fn schema_version(conn: &Connection) -> Result<i64, DbError> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Bring `conn`'s file up to [`SCHEMA_VERSION`], each step in its own transaction; refuse a
+/// newer one.
+fn migrate(conn: &Connection) -> Result<(), DbError> {
+    let found = schema_version(conn)?;
+    if found > SCHEMA_VERSION {
+        return Err(DbError::NewerSchema {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        conn.execute_batch(&format!(
+            "BEGIN; {step}; PRAGMA user_version = {}; COMMIT;",
+            i + 1
+        ))?;
+        tracing::info!(from = i, to = i + 1, "database schema upgraded");
+    }
+    Ok(())
 }
 
 /// A write: runs on the writer thread, says whether it succeeded, and returns the reply to
@@ -72,6 +110,7 @@ impl Db {
         conn.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
         // A restarting checkpoint holds the write lock for a moment: wait for it.
         conn.busy_handler(Some(wait_a_millisecond))?;
+        migrate(&conn)?;
         conn.execute_batch(SCHEMA)?;
         let ckpt = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         ckpt.busy_handler(Some(wait_a_millisecond))?;

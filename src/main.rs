@@ -109,10 +109,21 @@ enum PluginCmd {
 /// Replaces the log filter of a running process (`log` reloaded on SIGHUP).
 type SetLogFilter = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
+/// The logging set up by [`init_tracing`]: how to change its filter (unless `RUST_LOG` fixes
+/// it), and the writer thread's guard, which flushes what is buffered when dropped.
+struct Logging {
+    set_filter: Option<SetLogFilter>,
+    _flush: tracing_appender::non_blocking::WorkerGuard,
+}
+
 /// Logs on stderr, as text or JSON lines (`log.format`); colour codes only when stderr is a
 /// terminal and `NO_COLOR` is not set (a log file, journald or a pipe gets plain text).
-/// Returns how to change the filter later, unless `RUST_LOG` fixes it.
-fn init_tracing(log: &smsgate::config::LogConfig) -> Option<SetLogFilter> {
+///
+/// Lines are formatted where they happen and written by a thread of their own, in batches
+/// (one write per batch instead of one per line: with the message log on, a write per message
+/// cost ~14 µs of CPU per HTTP message). Nothing is dropped: a full buffer makes the logger
+/// wait. What is still buffered when the process is killed is lost (logs only, never data).
+fn init_tracing(log: &smsgate::config::LogConfig) -> Logging {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     smsgate::privacy::set_global(log.privacy);
@@ -125,9 +136,18 @@ fn init_tracing(log: &smsgate::config::LogConfig) -> Option<SetLogFilter> {
         })
     });
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let (writer, flush) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        // ~8k lines (a few MB) at most: beyond that the logger waits rather than grows.
+        .buffered_lines_limit(8192)
+        .thread_name("smsgate-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let setter = |reload: Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>| {
         (!fixed).then(|| -> SetLogFilter {
             Box::new(move |f: &str| {
@@ -136,7 +156,7 @@ fn init_tracing(log: &smsgate::config::LogConfig) -> Option<SetLogFilter> {
             })
         })
     };
-    match log.format {
+    let set_filter = match log.format {
         smsgate::config::LogFormat::Text => {
             let builder = builder.with_ansi(ansi).with_filter_reloading();
             let handle = builder.reload_handle();
@@ -158,6 +178,10 @@ fn init_tracing(log: &smsgate::config::LogConfig) -> Option<SetLogFilter> {
                 handle.reload(f).map_err(|e| e.to_string())
             }))
         }
+    };
+    Logging {
+        set_filter,
+        _flush: flush,
     }
 }
 
@@ -281,7 +305,7 @@ async fn main() -> anyhow::Result<()> {
             throttle_pct,
             pdu_log,
         } => {
-            init_tracing(&Default::default());
+            let _logging = init_tracing(&Default::default());
             let ip: std::net::IpAddr = bind.parse().context("--bind")?;
             let sim = Simulator::start(SimConfig {
                 bind: SocketAddr::new(ip, port),
@@ -310,7 +334,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(config: Option<PathBuf>) -> anyhow::Result<()> {
     let cfg = config_or_exit(config.as_deref());
-    let set_log = init_tracing(&cfg.log);
+    let logging = init_tracing(&cfg.log);
     tracing::info!(data_dir = %cfg.data_dir.display(), "starting smsgate");
     let gw = Gateway::start(cfg).await.context("starting the gateway")?;
     // systemd (`Type=notify`): ready once every listener is bound and the store is open.
@@ -323,7 +347,7 @@ async fn run(config: Option<PathBuf>) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = &mut stop => break,
-            _ = hup.recv() => reload(&gw, config.as_deref(), set_log.as_ref()).await,
+            _ = hup.recv() => reload(&gw, config.as_deref(), logging.set_filter.as_ref()).await,
         }
     }
     notify(&[sd_notify::NotifyState::Stopping]);

@@ -712,6 +712,17 @@ async fn metrics_move_under_traffic_and_every_dashboard_query_has_data() {
     );
     assert_eq!(value(&metrics, "smsgate_queue_ready{cid=\"sim\"}"), 0.0);
     assert!(metrics.contains("smsgate_queue_unacked{cid=\"sim\"}"));
+    for q in [
+        "dlr_thrower.http",
+        "deliver_sm_thrower.http",
+        "smsgate.dlr.retry",
+        "rest.batch",
+    ] {
+        assert!(
+            metrics.contains(&format!("smsgate_queue_ready{{queue=\"{q}\"}} ")),
+            "{q} missing:\n{metrics}"
+        );
+    }
 
     // Every query of the shipped dashboard reads series that exist now.
     let dash: serde_json::Value = serde_json::from_str(

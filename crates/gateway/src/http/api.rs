@@ -290,32 +290,44 @@ fn validate(args: &Args, fields: &[Field]) -> Result<(), String> {
     Ok(())
 }
 
-/// Per-connector backlog gauges (`smsgate_queue_{ready,delayed,unacked}{connector}`), read
-/// from the broker at each scrape (all connectors at once, within 2 s).
+/// Backlog gauges (`smsgate_queue_{ready,delayed,unacked}`): each SMPP connector's queue
+/// (label `cid`) and the gateway's own queues (label `queue`: callbacks, receipt retries, long
+/// MO reassembly, REST batches), read from the broker at each scrape, all at once, within 2 s.
 async fn queue_gauges(pipeline: &Pipeline, out: &mut String) {
     use std::fmt::Write;
     let mut cids: Vec<String> = pipeline.connectors.read().keys().cloned().collect();
     cids.sort();
-    let reads = futures::future::join_all(cids.iter().map(|cid| {
-        let queue = smsgate_queue::broker::submit_queue(cid);
-        async move {
-            tokio::time::timeout(
-                std::time::Duration::from_secs(2),
-                pipeline.broker.stats(&queue),
-            )
-            .await
-        }
+    let mut series: Vec<(&str, String, String)> = cids
+        .into_iter()
+        .map(|cid| ("cid", smsgate_queue::broker::submit_queue(&cid), cid))
+        .collect();
+    for q in [
+        crate::dlr::DLR_HTTP_QUEUE,
+        crate::dlr::MO_HTTP_QUEUE,
+        crate::inbound::RECEIPT_RETRY_QUEUE,
+        crate::inbound::MO_REASSEMBLY_QUEUE,
+        crate::batch::BATCH_QUEUE,
+        crate::batch::CALLBACK_QUEUE,
+    ] {
+        series.push(("queue", q.to_string(), q.to_string()));
+    }
+    let reads = futures::future::join_all(series.iter().map(|(_, queue, _)| async move {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            pipeline.broker.stats(queue),
+        )
+        .await
     }))
     .await;
-    let rows: Vec<(&String, smsgate_queue::broker::QueueStats)> = cids
+    let rows: Vec<(&str, &String, smsgate_queue::broker::QueueStats)> = series
         .iter()
         .zip(reads)
-        .filter_map(|(cid, r)| Some((cid, r.ok()?.ok()?)))
+        .filter_map(|((label, _, value), r)| Some((*label, value, r.ok()?.ok()?)))
         .collect();
     for (name, help, get) in [
         (
             "ready",
-            "Messages waiting for the connector, ready to be sent.",
+            "Messages waiting, ready to be sent.",
             (|s: &smsgate_queue::broker::QueueStats| s.ready) as fn(&_) -> u64,
         ),
         (
@@ -325,7 +337,7 @@ async fn queue_gauges(pipeline: &Pipeline, out: &mut String) {
         ),
         (
             "unacked",
-            "Messages handed to the connector, not yet acknowledged by the SMSC.",
+            "Messages handed out (to a connector, a thrower...), not yet done.",
             |s| s.unacked,
         ),
     ] {
@@ -333,9 +345,13 @@ async fn queue_gauges(pipeline: &Pipeline, out: &mut String) {
             out,
             "# TYPE smsgate_queue_{name} gauge\n# HELP smsgate_queue_{name} {help}\n"
         );
-        for (cid, st) in &rows {
-            let cid = cid.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = writeln!(out, "smsgate_queue_{name}{{cid=\"{cid}\"}} {}", get(st));
+        for (label, value, st) in &rows {
+            let value = value.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(
+                out,
+                "smsgate_queue_{name}{{{label}=\"{value}\"}} {}",
+                get(st)
+            );
         }
     }
 }

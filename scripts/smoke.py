@@ -1,6 +1,7 @@
 """Helpers of the install smoke tests (scripts/test_package.py, scripts/test_image.py): checks
 that stop at the first failure, log lines, HTTP, and jCli over telnet."""
 
+import json
 import re
 import socket
 import subprocess
@@ -132,6 +133,14 @@ def wait_submits(sim_log, n, timeout=30):
             return True
         time.sleep(0.1)
     return False
+
+
+def wait_bound(http_port, cid="sim", timeout=30):
+    """Wait until /ready reports connector `cid` bound."""
+    deadline = time.time() + timeout
+    while json.loads(http_get(http_port, "/ready")[1])["connectors"].get(cid) != "bound":
+        check(time.time() < deadline, f"connector {cid} bound within {timeout} s")
+        time.sleep(0.2)
 
 
 def free_port():

@@ -28,7 +28,7 @@ import tempfile
 import time
 import uuid
 
-from smoke import check, free_port, http_get, run, setup_operator, wait_line, wait_submits
+from smoke import check, free_port, http_get, run, setup_operator, wait_bound, wait_line, wait_submits
 
 ENGINE = shutil.which("podman") or shutil.which("docker")
 
@@ -110,10 +110,7 @@ def main():
         check(os.path.exists(db) and os.stat(db).st_uid == 10001, "its database is on the volume, owned by 10001")
 
         setup_operator(jcli_port, env["SMSGATE_JCLI__ADMIN_PASSWORD"], sim_port)
-        deadline = time.time() + 30
-        while json.loads(http_get(http_port, "/ready")[1])["connectors"].get("sim") != "bound":
-            check(time.time() < deadline, "connector sim bound within 30 s")
-            time.sleep(0.2)
+        wait_bound(http_port)
         status, body = http_get(http_port, "/send?username=foo&password=bar&to=33600000001&content=container")
         check(status == 200 and body.startswith("Success"), f"/send: {status} {body}")
         check(wait_submits(sim_log, 1), "the message reached the simulator")
@@ -125,10 +122,7 @@ def main():
         # A new container on the same volume: the persisted profile comes back.
         start()
         check(healthy(), "a second container on the same volume turns healthy")
-        deadline = time.time() + 30
-        while json.loads(http_get(http_port, "/ready")[1])["connectors"].get("sim") != "bound":
-            check(time.time() < deadline, "connector sim bound again from the persisted profile")
-            time.sleep(0.2)
+        wait_bound(http_port)
         status, body = http_get(http_port, "/send?username=foo&password=bar&to=33600000002&content=again")
         check(status == 200 and body.startswith("Success"), f"/send after the restart: {status} {body}")
         check(wait_submits(sim_log, 2), "the second message reached the simulator")

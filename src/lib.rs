@@ -13,6 +13,7 @@ pub mod export;
 pub mod import;
 pub mod plugin_tool;
 pub mod probe;
+pub mod telemetry;
 
 pub use smsgate_core::{config, model, privacy, stats};
 pub use smsgate_gateway::{batch, cancel, cluster, dlr, health, http, inbound, manage, throwers};

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use smsgate::app::Gateway;
 use smsgate::simulator::{self, SimConfig, Simulator};
+use smsgate::telemetry::Telemetry;
 
 /// mimalloc instead of glibc's allocator: the hot path allocates and frees many small buffers
 /// across threads, where glibc's arenas spent ~12% of the gateway's CPU (perf) and kept freed
@@ -336,6 +337,16 @@ async fn run(config: Option<PathBuf>) -> anyhow::Result<()> {
     let cfg = config_or_exit(config.as_deref());
     let logging = init_tracing(&cfg.log);
     tracing::info!(data_dir = %cfg.data_dir.display(), "starting smsgate");
+    // Message traces (`[telemetry]`); the exporter's HTTP client is blocking: built off the
+    // runtime's threads.
+    let (tcfg, node) = (cfg.telemetry.clone(), smsgate::cluster::node_id(&cfg));
+    let telemetry = tokio::task::spawn_blocking(move || Telemetry::start(&tcfg, &node))
+        .await
+        .context("starting telemetry")?
+        .map_err(anyhow::Error::msg)?;
+    if let Some(endpoint) = telemetry.as_ref().and(cfg.telemetry.otlp_endpoint.as_ref()) {
+        tracing::info!(%endpoint, sample_ratio = cfg.telemetry.sample_ratio, "exporting message traces");
+    }
     let gw = Gateway::start(cfg).await.context("starting the gateway")?;
     // systemd (`Type=notify`): ready once every listener is bound and the store is open.
     notify(&[sd_notify::NotifyState::Ready]);
@@ -356,6 +367,9 @@ async fn run(config: Option<PathBuf>) -> anyhow::Result<()> {
     }
     tracing::info!("shutting down: draining in-flight messages and unbinding");
     gw.shutdown().await;
+    if let Some(t) = telemetry {
+        let _ = tokio::task::spawn_blocking(move || t.shutdown()).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

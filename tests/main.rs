@@ -35,3 +35,5 @@ mod rest_api;
 mod routing;
 mod smpp_server;
 mod smpp_thirdparty;
+#[cfg(feature = "otel")]
+mod telemetry;

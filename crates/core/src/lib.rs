@@ -9,3 +9,4 @@ pub mod latency;
 pub mod model;
 pub mod privacy;
 pub mod stats;
+pub mod trace;

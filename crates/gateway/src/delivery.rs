@@ -12,6 +12,7 @@ use smsgate_core::config::SmppClientConfig;
 use smsgate_core::model::message::now_ms;
 use smsgate_core::model::Message;
 use smsgate_core::stats::Stats;
+use smsgate_core::trace;
 use smsgate_policy::interception::Interception;
 use smsgate_queue::broker::{Broker, Delivery};
 use smsgate_queue::store::{MessageRecord, Store};
@@ -185,6 +186,20 @@ impl Deliveries {
     pub async fn finish(&self, m: &Message, status: &str, why: &str) {
         tracing::warn!(id = %m.id, status, reason = why, connector = %m.connector, "message failed");
         crate::msglog::mt(m, status, None, Some(why));
+        let now = std::time::SystemTime::now();
+        trace::phase(
+            &m.id,
+            "smsgate.failed",
+            trace::Kind::Internal,
+            now,
+            now,
+            |a| {
+                a.str("smsgate.connector", m.connector.as_str())
+                    .str("smsgate.status", status)
+                    .str("smsgate.reason", why)
+                    .int("smsgate.tries", i64::from(m.tries));
+            },
+        );
         self.interception.settle(&m.id.to_string(), false);
         let rec = MessageRecord {
             id: m.id.to_string(),

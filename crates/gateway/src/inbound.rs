@@ -521,6 +521,24 @@ impl Inbound {
         if let Some(text) = logged {
             crate::msglog::mo(&m, &text, &decision.connector.to_string());
         }
+        smsgate_core::trace::root(
+            &m.id,
+            "smsgate.mo",
+            smsgate_core::trace::Kind::Server,
+            smsgate_core::trace::from_ms(m.created_at),
+            std::time::SystemTime::now(),
+            |a| {
+                let p = masked(&m.connector);
+                a.str("smsgate.connector", m.connector.as_str())
+                    .str("smsgate.routed_to", decision.connector.to_string())
+                    .str("smsgate.source", Number(&m.source.addr, p).to_string())
+                    .str(
+                        "smsgate.destination",
+                        Number(&m.destination.addr, p).to_string(),
+                    )
+                    .int("smsgate.parts", m.parts.len() as i64);
+            },
+        );
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ use smsgate_core::config::SmppClientConfig;
 use smsgate_core::model::message::now_ms;
 use smsgate_core::model::{Address, Channel, Direction, DlrRequest, Message, Part, Tlv, User};
 use smsgate_core::stats::Stats;
+use smsgate_core::{privacy, trace};
 use smsgate_queue::broker::{submit_queue, Broker};
 use smsgate_queue::store::{Charge, Store};
 use smsgate_routing::table::{Decision, TableKind};
@@ -715,6 +716,25 @@ impl Pipeline {
             let _ = self.store.balance_credit(&user, amount, parts).await;
             return Err(MtError::Server(e.to_string()));
         }
+        let m = &p.message;
+        trace::root(
+            &m.id,
+            "smsgate.accept",
+            trace::Kind::Server,
+            trace::from_ms(m.created_at),
+            std::time::SystemTime::now(),
+            |a| {
+                let masked = privacy::masked(&m.connector);
+                a.str("smsgate.channel", format!("{:?}", m.channel).to_lowercase())
+                    .str("smsgate.user", user.as_str())
+                    .str("smsgate.connector", m.connector.as_str())
+                    .int("smsgate.parts", m.parts.len() as i64)
+                    .str(
+                        "smsgate.destination",
+                        privacy::Number(&m.destination.addr, masked).to_string(),
+                    );
+            },
+        );
         Ok(p.message.id)
     }
 }

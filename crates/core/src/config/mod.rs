@@ -25,6 +25,7 @@ mod plugins;
 mod routing;
 pub mod secrets;
 mod storage;
+mod telemetry;
 mod users;
 
 pub use callbacks::*;
@@ -35,6 +36,7 @@ pub use migration::*;
 pub use plugins::*;
 pub use routing::*;
 pub use storage::*;
+pub use telemetry::*;
 pub use users::*;
 
 /// The whole configuration.
@@ -111,6 +113,9 @@ pub struct Config {
     /// `[migration]`: receipts for messages Jasmin sent, during a switch.
     #[serde(default)]
     pub migration: MigrationConfig,
+    /// `[telemetry]`: message traces to an OpenTelemetry collector.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -150,6 +155,7 @@ impl Default for Config {
             mointerceptors: vec![],
             rest_api: Default::default(),
             migration: Default::default(),
+            telemetry: Default::default(),
         }
     }
 }
@@ -308,6 +314,7 @@ impl Config {
                 }
             }
         }
+        self.telemetry.check().map_err(ConfigError)?;
         Ok(())
     }
 }

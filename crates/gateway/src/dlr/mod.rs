@@ -296,6 +296,19 @@ impl Dlr {
             Some(&t.id),
         );
         crate::msglog::receipt(cid, &t.id, &r.id, &r.stat);
+        let now = std::time::SystemTime::now();
+        smsgate_core::trace::phase(
+            &t.id,
+            "smsgate.receipt",
+            smsgate_core::trace::Kind::Consumer,
+            now,
+            now,
+            |a| {
+                a.str("smsgate.connector", cid)
+                    .str("smsgate.stat", r.stat.as_str())
+                    .str("smsgate.smsc_id", r.id.as_str());
+            },
+        );
         // Message ids are UUIDv7: their timestamp is the acceptance time.
         if let Some(ts) = t.id.get_timestamp() {
             let (secs, nanos) = ts.to_unix();

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use smsgate_core::config::{BindType, SmppClientConfig};
 use smsgate_core::model::{Address, Message};
 use smsgate_core::stats::{SmppcStats, Stats};
+use smsgate_core::trace;
 use smsgate_queue::broker::{submit_queue, Broker, Delivery};
 
 use crate::consume::Consumer;
@@ -529,6 +530,7 @@ async fn send_one(
     permit: tokio::sync::OwnedSemaphorePermit,
 ) {
     let tag = d.tag;
+    let started = std::time::SystemTime::now();
     let Some(mut m) = deps.deliveries.before_send(queue, d).await else {
         return;
     };
@@ -538,6 +540,28 @@ async fn send_one(
     let attempt = submit_parts(s, deps, cfg, stats, &m, &mut smsc_ids).await;
     // The permit is the SMPP window: given back as soon as the SMSC answered.
     drop(permit);
+    trace::phase(
+        &m.id,
+        "smsgate.submit",
+        trace::Kind::Client,
+        started,
+        std::time::SystemTime::now(),
+        |a| {
+            let outcome = match &attempt {
+                Attempt::Sent => "ESME_ROK".to_string(),
+                Attempt::NotSent => "not sent".to_string(),
+                Attempt::Temporary(why) => format!("temporary: {why}"),
+                Attempt::Permanent(status) => status.clone(),
+            };
+            a.str("smsgate.connector", cfg.cid.as_str())
+                .str("smsgate.outcome", outcome)
+                .int("smsgate.tries", i64::from(m.tries))
+                .int("smsgate.parts_sent", (smsc_ids.len() - already_sent) as i64);
+            if let Some(id) = smsc_ids.first() {
+                a.str("smsgate.smsc_id", id.as_str());
+            }
+        },
+    );
     deps.deliveries
         .after_attempt(cfg, queue, tag, m, smsc_ids, already_sent, attempt)
         .await;

@@ -273,7 +273,9 @@ impl Thrower {
             let _ = self.broker.ack(self.queue, d.tag).await;
             return;
         };
+        let started = std::time::SystemTime::now();
         let outcome = self.call(&cb, m.user.as_deref()).await;
+        self.trace(&cb, started, &outcome, m.tries + 1);
         let stats = self.stats.thrower(self.prefix, &m.connector);
         m.tries += 1;
         let max = self.cfg.max_retries.max(1);
@@ -347,6 +349,55 @@ impl Thrower {
                 tracing::warn!(error = %e, "thrower: cannot note the refusal on the record");
             }
         }
+    }
+
+    /// The `smsgate.callback` span of one attempt at `cb`, in the trace of the message it
+    /// is about (its `id` parameter: the MT of a receipt, the MO itself).
+    fn trace(&self, cb: &Callback, started: std::time::SystemTime, outcome: &Outcome, try_no: u32) {
+        if !smsgate_core::trace::enabled() {
+            return;
+        }
+        let Some(id) = cb
+            .params
+            .iter()
+            .find(|(k, _)| k == "id")
+            .and_then(|(_, v)| uuid::Uuid::parse_str(v).ok())
+        else {
+            return;
+        };
+        use smsgate_core::trace;
+        let now = std::time::SystemTime::now();
+        trace::phase(
+            &id,
+            "smsgate.callback",
+            trace::Kind::Client,
+            started,
+            now,
+            |a| {
+                let host = cb
+                    .url
+                    .parse::<hyper::Uri>()
+                    .ok()
+                    .and_then(|u| u.host().map(str::to_string))
+                    .unwrap_or_default();
+                let outcome = match outcome {
+                    Outcome::Ok => "ok".to_string(),
+                    Outcome::Retry(why) => format!("retry: {why}"),
+                    Outcome::GiveUp(why) => format!("given up: {why}"),
+                    Outcome::Refused(why) => format!("refused: {why}"),
+                };
+                a.str(
+                    "smsgate.kind",
+                    match self.kind {
+                        CallbackKind::Dlr => "dlr",
+                        CallbackKind::Mo => "mo",
+                    },
+                )
+                .str("server.address", host)
+                .str("smsgate.outcome", outcome)
+                .int("smsgate.try", i64::from(try_no));
+            },
+        );
     }
 
     async fn call(&self, cb: &Callback, user: Option<&str>) -> Outcome {

@@ -1,0 +1,255 @@
+//! Message traces (OpenTelemetry): one span per phase of a message's life, all of one
+//! message in one trace whose id is the message's id.
+//!
+//! Built with the `otel` feature; without it every function here is a no-op that costs a
+//! branch. With it, nothing is recorded until the binary [`install`]s a tracer (the
+//! `[telemetry]` section names an OTLP collector), and then only for the sampled share of
+//! messages (decided from the message id, so a message is traced in every phase or in none,
+//! on every node of a cluster).
+//!
+//! The trace id is the message's UUID (128 bits, as a trace id). The first phase of a
+//! message (`smsgate.accept` for an MT, `smsgate.mo` for an MO) is the trace's root span and
+//! its span id is derived from the message id; every later phase, wherever it runs (another
+//! task, another node, after a restart), is a child of that root without anything carried
+//! along with the message.
+//!
+//! | span | when | attributes |
+//! | --- | --- | --- |
+//! | `smsgate.accept` | MT received → queued for its connector | user, connector, parts, destination |
+//! | `smsgate.submit` | one attempt: taken from the queue → the SMSC's answer | connector, outcome, tries, smsc_id |
+//! | `smsgate.failed` | the gateway gave the MT up (retries exhausted, expired, purged) | connector, status, reason |
+//! | `smsgate.receipt` | the SMSC's receipt arrived | connector, stat, smsc_id |
+//! | `smsgate.mo` | MO received → queued for its route | connector, routed_to, source |
+//! | `smsgate.callback` | one HTTP callback (DLR or MO): sent → answered | kind, host, outcome |
+//!
+//! Numbers in attributes go through [`crate::privacy`], as in log lines; content is never
+//! recorded.
+
+use std::time::SystemTime;
+use uuid::Uuid;
+
+/// A span's kind (OpenTelemetry's `SpanKind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The gateway answering a client (accepting an MT or an MO).
+    Server,
+    /// The gateway calling out (an SMSC, a callback receiver).
+    Client,
+    /// The gateway handling something it received without answering it (a receipt).
+    Consumer,
+    /// Internal work.
+    Internal,
+}
+
+/// The attributes of a span, filled only when the span is recorded.
+#[derive(Debug, Default)]
+pub struct Attrs {
+    #[cfg(feature = "otel")]
+    kv: Vec<opentelemetry::KeyValue>,
+}
+
+impl Attrs {
+    /// Add a string attribute.
+    #[allow(unused_variables)]
+    pub fn str(&mut self, key: &'static str, value: impl Into<String>) -> &mut Self {
+        #[cfg(feature = "otel")]
+        self.kv
+            .push(opentelemetry::KeyValue::new(key, value.into()));
+        self
+    }
+
+    /// Add an integer attribute.
+    #[allow(unused_variables)]
+    pub fn int(&mut self, key: &'static str, value: i64) -> &mut Self {
+        #[cfg(feature = "otel")]
+        self.kv.push(opentelemetry::KeyValue::new(key, value));
+        self
+    }
+}
+
+/// Is a tracer installed (and this build able to trace)?
+pub fn enabled() -> bool {
+    #[cfg(feature = "otel")]
+    return otel::TRACER.get().is_some();
+    #[cfg(not(feature = "otel"))]
+    false
+}
+
+/// The root span of message `id` (its first phase): `name` from `start` to `end`.
+/// `attrs` runs only when the message is sampled.
+#[allow(unused_variables)]
+pub fn root(
+    id: &Uuid,
+    name: &'static str,
+    kind: Kind,
+    start: SystemTime,
+    end: SystemTime,
+    attrs: impl FnOnce(&mut Attrs),
+) {
+    #[cfg(feature = "otel")]
+    otel::record(id, true, name, kind, start, end, attrs);
+}
+
+/// A later phase of message `id`: a child of its root span.
+#[allow(unused_variables)]
+pub fn phase(
+    id: &Uuid,
+    name: &'static str,
+    kind: Kind,
+    start: SystemTime,
+    end: SystemTime,
+    attrs: impl FnOnce(&mut Attrs),
+) {
+    #[cfg(feature = "otel")]
+    otel::record(id, false, name, kind, start, end, attrs);
+}
+
+/// A time in milliseconds since the epoch (the message model's timestamps) as a `SystemTime`.
+pub fn from_ms(ms: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64)
+}
+
+/// Is message `id` in the sampled share `ratio` (0 to 1)? Decided from the id's random bits
+/// (the low 62 bits of a v4 or v7 UUID), so every phase and every node agrees.
+pub fn sampled(id: &Uuid, ratio: f64) -> bool {
+    if ratio >= 1.0 {
+        return true;
+    }
+    if ratio <= 0.0 {
+        return false;
+    }
+    let b = id.as_bytes();
+    let mut low = [0u8; 8];
+    low.copy_from_slice(&b[8..]);
+    // The two top bits of byte 8 are the UUID variant (always 10): drop them.
+    let r = u64::from_be_bytes(low) << 2;
+    (r as f64) < ratio * (u64::MAX as f64)
+}
+
+#[cfg(feature = "otel")]
+pub use otel::{install, MessageIds};
+
+#[cfg(feature = "otel")]
+mod otel {
+    use super::{sampled, Attrs, Kind};
+    use opentelemetry::trace::{
+        Span as _, SpanBuilder, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags,
+        TraceId, TraceState,
+    };
+    use opentelemetry::Context;
+    use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SdkTracer};
+    use std::cell::Cell;
+    use std::sync::OnceLock;
+    use std::time::SystemTime;
+    use uuid::Uuid;
+
+    pub(super) static TRACER: OnceLock<(SdkTracer, f64)> = OnceLock::new();
+
+    thread_local! {
+        /// The ids the next span built on this thread gets (a message's root span).
+        static NEXT: Cell<Option<(TraceId, SpanId)>> = const { Cell::new(None) };
+    }
+
+    /// Record spans with `tracer` (built on a provider using [`MessageIds`]) for the share
+    /// `sample_ratio` of messages. Once per process; later calls are ignored.
+    pub fn install(tracer: SdkTracer, sample_ratio: f64) {
+        let _ = TRACER.set((tracer, sample_ratio.clamp(0.0, 1.0)));
+    }
+
+    /// The id generator the tracer provider must use: random ids, except for a message's
+    /// root span, which gets the message's own.
+    #[derive(Debug, Default)]
+    pub struct MessageIds(RandomIdGenerator);
+
+    impl IdGenerator for MessageIds {
+        fn new_trace_id(&self) -> TraceId {
+            match NEXT.with(|n| n.get()) {
+                Some((t, _)) => t,
+                None => self.0.new_trace_id(),
+            }
+        }
+
+        fn new_span_id(&self) -> SpanId {
+            match NEXT.with(|n| n.get()) {
+                Some((_, s)) => s,
+                None => self.0.new_span_id(),
+            }
+        }
+    }
+
+    /// The span id of message `id`'s root span: the id's low 64 bits (never zero).
+    fn root_span_id(id: &Uuid) -> SpanId {
+        let mut low = [0u8; 8];
+        low.copy_from_slice(&id.as_bytes()[8..]);
+        if low == [0; 8] {
+            low[7] = 1;
+        }
+        SpanId::from_bytes(low)
+    }
+
+    pub(super) fn record(
+        id: &Uuid,
+        root: bool,
+        name: &'static str,
+        kind: Kind,
+        start: SystemTime,
+        end: SystemTime,
+        attrs: impl FnOnce(&mut Attrs),
+    ) {
+        let Some((tracer, ratio)) = TRACER.get() else {
+            return;
+        };
+        if !sampled(id, *ratio) {
+            return;
+        }
+        let mut a = Attrs::default();
+        a.str("smsgate.message_id", id.to_string());
+        attrs(&mut a);
+        let builder = SpanBuilder::from_name(name)
+            .with_kind(match kind {
+                Kind::Server => SpanKind::Server,
+                Kind::Client => SpanKind::Client,
+                Kind::Consumer => SpanKind::Consumer,
+                Kind::Internal => SpanKind::Internal,
+            })
+            .with_start_time(start.min(end))
+            .with_attributes(a.kv);
+        let trace_id = TraceId::from_bytes(*id.as_bytes());
+        let mut span = if root {
+            NEXT.with(|n| n.set(Some((trace_id, root_span_id(id)))));
+            let span = builder.start_with_context(tracer, &Context::new());
+            NEXT.with(|n| n.set(None));
+            span
+        } else {
+            let parent = SpanContext::new(
+                trace_id,
+                root_span_id(id),
+                TraceFlags::SAMPLED,
+                true,
+                TraceState::default(),
+            );
+            builder.start_with_context(tracer, &Context::new().with_remote_span_context(parent))
+        };
+        span.end_with_timestamp(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_follows_the_ratio_and_is_stable() {
+        let ids: Vec<Uuid> = (0..20_000).map(|_| Uuid::now_v7()).collect();
+        let half = ids.iter().filter(|i| sampled(i, 0.5)).count();
+        assert!((9_000..11_000).contains(&half), "{half} of 20000 at 0.5");
+        let tenth = ids.iter().filter(|i| sampled(i, 0.1)).count();
+        assert!((1_500..2_500).contains(&tenth), "{tenth} of 20000 at 0.1");
+        assert!(ids.iter().all(|i| sampled(i, 1.0)));
+        assert!(!ids.iter().any(|i| sampled(i, 0.0)));
+        // The same id gets the same answer every time (every phase, every node).
+        assert!(ids.iter().all(|i| sampled(i, 0.5) == sampled(i, 0.5)));
+        // A message sampled at 0.1 is sampled at 0.5 too (raising the ratio keeps traces).
+        assert!(ids.iter().all(|i| !sampled(i, 0.1) || sampled(i, 0.5)));
+    }
+}

@@ -647,10 +647,12 @@ async fn metrics_move_under_traffic_and_every_dashboard_query_has_data() {
     let rcv = receiver().await;
     let dir = tempfile::tempdir().expect("tmp");
     let http_port = free_port();
+    // A connector to an SMSC that is down, for a backlog that ages (route: `^99`).
     let cfg = config_toml(dir.path(), http_port, sim.addr.port())
         + &format!(
-            "[[httpccs]]\ncid = \"rcv\"\nurl = \"{}\"\nmethod = \"GET\"\n[[moroutes]]\ntype = \"DefaultRoute\"\norder = 0\nconnector = \"http(rcv)\"\n",
-            rcv.url("/mo")
+            "[[httpccs]]\ncid = \"rcv\"\nurl = \"{}\"\nmethod = \"GET\"\n[[moroutes]]\ntype = \"DefaultRoute\"\norder = 0\nconnector = \"http(rcv)\"\n[[smppccs]]\ncid = \"down\"\nhost = \"127.0.0.1\"\nport = {}\ncon_fail_delay = 1\n[[mtroutes]]\ntype = \"StaticMTRoute\"\norder = 20\nconnector = \"smppc(down)\"\nfilters = [\"nofr\"]\n",
+            rcv.url("/mo"),
+            free_port()
         );
     let gw = gateway(load(&cfg, dir.path())).await;
     let http: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
@@ -660,7 +662,11 @@ async fn metrics_move_under_traffic_and_every_dashboard_query_has_data() {
     .await;
     let before = get(http, "/metrics").await.1;
 
-    // Traffic through every door and back: HTTP with receipts, the SMPP server, MO.
+    // Traffic through every door and back: HTTP with receipts, the SMPP server, MO; and one
+    // message that waits.
+    let (st, body) = get(http, "/send?username=foo&password=bar&to=9912345&content=w").await;
+    assert!(st == 200 && body.starts_with("Success"), "{st} {body}");
+    let waiting_since = std::time::Instant::now();
     for i in 0..5 {
         let (st, body) = get(
             http,
@@ -716,6 +722,18 @@ async fn metrics_move_under_traffic_and_every_dashboard_query_has_data() {
         value(&metrics, "process_cpu_seconds_total") > value(&before, "process_cpu_seconds_total")
     );
     assert_eq!(value(&metrics, "smsgate_queue_ready{cid=\"sim\"}"), 0.0);
+    // The oldest message's age: 0 for an empty queue, the waiting one's age for `down`.
+    assert_eq!(
+        value(&metrics, "smsgate_queue_oldest_age_seconds{cid=\"sim\"}"),
+        0.0
+    );
+    let age = value(&metrics, "smsgate_queue_oldest_age_seconds{cid=\"down\"}");
+    let waited = waiting_since.elapsed().as_secs_f64();
+    assert!(
+        age > 0.0 && age <= waited + 1.0,
+        "oldest age {age} s for a message waiting {waited} s"
+    );
+    assert_eq!(value(&metrics, "smsgate_queue_ready{cid=\"down\"}"), 1.0);
     assert!(metrics.contains("smsgate_queue_unacked{cid=\"sim\"}"));
     for q in [
         "dlr_thrower.http",

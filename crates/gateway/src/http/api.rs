@@ -319,10 +319,11 @@ async fn queue_gauges(pipeline: &Pipeline, out: &mut String) {
         .await
     }))
     .await;
-    let rows: Vec<(&str, &String, smsgate_queue::broker::QueueStats)> = series
+    // (label, value, queue, its statistics)
+    let rows: Vec<(&str, &String, &String, smsgate_queue::broker::QueueStats)> = series
         .iter()
         .zip(reads)
-        .filter_map(|((label, _, value), r)| Some((*label, value, r.ok()?.ok()?)))
+        .filter_map(|((label, queue, value), r)| Some((*label, value, queue, r.ok()?.ok()?)))
         .collect();
     for (name, help, get) in [
         (
@@ -345,12 +346,41 @@ async fn queue_gauges(pipeline: &Pipeline, out: &mut String) {
             out,
             "# TYPE smsgate_queue_{name} gauge\n# HELP smsgate_queue_{name} {help}\n"
         );
-        for (label, value, st) in &rows {
+        for (label, value, _, st) in &rows {
             let value = value.replace('\\', "\\\\").replace('"', "\\\"");
             let _ = writeln!(
                 out,
                 "smsgate_queue_{name}{{{label}=\"{value}\"}} {}",
                 get(st)
+            );
+        }
+    }
+    // The age of each queue's oldest message: 0 when empty, no series where the broker
+    // cannot tell (RabbitMQ).
+    let oldest = futures::future::join_all(rows.iter().map(|(_, _, queue, st)| async move {
+        if st.ready + st.delayed + st.unacked == 0 {
+            return Some(0.0);
+        }
+        let at = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            pipeline.broker.oldest(queue),
+        )
+        .await
+        .ok()?
+        .ok()??;
+        Some((smsgate_core::model::message::now_ms() - at).max(0) as f64 / 1000.0)
+    }))
+    .await;
+    let _ = write!(
+        out,
+        "# TYPE smsgate_queue_oldest_age_seconds gauge\n# HELP smsgate_queue_oldest_age_seconds Age of the oldest message in the queue (0 when empty).\n"
+    );
+    for ((label, value, _, _), age) in rows.iter().zip(oldest) {
+        if let Some(age) = age {
+            let value = value.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(
+                out,
+                "smsgate_queue_oldest_age_seconds{{{label}=\"{value}\"}} {age}"
             );
         }
     }

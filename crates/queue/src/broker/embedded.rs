@@ -771,6 +771,23 @@ impl Broker for EmbeddedBroker {
         })
     }
 
+    async fn oldest(&self, queue: &str) -> Result<Option<i64>, BrokerError> {
+        if self.queues.lock().get(queue).is_none() {
+            return Ok(None);
+        }
+        // The first row in (the index `queue_by_name`): a retry keeps its row.
+        let queue = queue.to_string();
+        let body = self
+            .db
+            .write_statement(move |c| {
+                c.prepare_cached("SELECT body FROM queue WHERE queue = ?1 ORDER BY id LIMIT 1")?
+                    .query_row(params![queue], |r| r.get::<_, Vec<u8>>(0))
+                    .optional()
+            })
+            .await?;
+        Ok(body.and_then(|b| Message::from_bytes(&b).ok().map(|m| m.created_at)))
+    }
+
     async fn purge(&self, queue: &str) -> Result<u64, BrokerError> {
         let (ids, gone) = {
             let mut qs = self.queues.lock();

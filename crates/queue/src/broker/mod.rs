@@ -92,6 +92,13 @@ pub trait Broker: Send + Sync + 'static {
     async fn release_all(&self, queue: &str) -> Result<u64, BrokerError>;
     /// Backlog counts.
     async fn stats(&self, queue: &str) -> Result<QueueStats, BrokerError>;
+    /// When the oldest message still in `queue` (waiting or handed out) was accepted, in ms
+    /// since the epoch (its `created_at`); `None` for an empty queue, or where the broker
+    /// cannot tell without disturbing the queue (RabbitMQ: its AMQP interface has no such
+    /// statistic, and peeking would mark messages redelivered).
+    async fn oldest(&self, _queue: &str) -> Result<Option<i64>, BrokerError> {
+        Ok(None)
+    }
     /// Drop every message not handed out. Returns how many.
     async fn purge(&self, queue: &str) -> Result<u64, BrokerError>;
     /// Move every message not handed out to another queue. Returns how many.

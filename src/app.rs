@@ -71,6 +71,7 @@ pub struct Gateway {
     /// The live configuration (jCli, profiles, other nodes' changes).
     pub manager: Arc<Manager>,
     jcli_addr: parking_lot::Mutex<Option<SocketAddr>>,
+    admin_addr: parking_lot::Mutex<Option<SocketAddr>>,
     /// Address of the REST API (`[rest-api]`), if enabled.
     pub rest_addr: Option<SocketAddr>,
     /// Durable batch jobs (`/secure/sendbatch`, retarus jobs).
@@ -453,6 +454,7 @@ impl Gateway {
             cancellations: cancellations.clone(),
             tasks: parking_lot::Mutex::new(throwers),
             jcli_addr: None.into(),
+            admin_addr: None.into(),
             rest_addr: rest.addr,
             batches: rest.batches,
             history: rest.history,
@@ -507,6 +509,18 @@ impl Gateway {
             *gw.jcli_addr.lock() = Some(addr);
             gw.pipeline.callbacks.protect_listener("jcli", addr);
         }
+        if cfg.admin.enabled {
+            let addr = smsgate_admin::start(&cfg.admin, gw.manager.clone(), gw.shutdown.clone())
+                .await
+                .map_err(|e| match e {
+                    smsgate_admin::StartError::Listen(addr, err) => {
+                        StartError::Listen { addr, err }
+                    }
+                    smsgate_admin::StartError::Config(e) => StartError::Config(e),
+                })?;
+            *gw.admin_addr.lock() = Some(addr);
+            gw.pipeline.callbacks.protect_listener("admin", addr);
+        }
         gw.health
             .serving(Arc::downgrade(&gw.manager), gw.listeners());
         Ok(gw)
@@ -515,6 +529,11 @@ impl Gateway {
     /// Address of the jCli console, if enabled.
     pub fn jcli_addr(&self) -> Option<SocketAddr> {
         *self.jcli_addr.lock()
+    }
+
+    /// Address of the management API, if enabled.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        *self.admin_addr.lock()
     }
 
     /// Address of the SMPP server API, if enabled.
@@ -532,6 +551,7 @@ impl Gateway {
             ("smpp-server", self.smpp_addr()),
             ("smpp-server-tls", tls),
             ("jcli", self.jcli_addr()),
+            ("admin", self.admin_addr()),
         ]
         .into_iter()
         .filter_map(|(n, a)| Some((n.to_string(), a?)))

@@ -15,6 +15,7 @@ pub mod plugin_tool;
 pub mod probe;
 pub mod telemetry;
 
+pub use smsgate_admin as admin;
 pub use smsgate_core::{config, model, privacy, stats};
 pub use smsgate_gateway::{batch, cancel, cluster, dlr, health, http, inbound, manage, throwers};
 pub use smsgate_jcli as jcli;

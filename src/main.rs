@@ -59,6 +59,16 @@ enum Cmd {
     /// Print the argon2 hash of a password read from stdin (for `[jcli] admin_password` or a
     /// user's `password`).
     HashPassword,
+    /// Print a new random token for the management API, and the `[[admin.tokens]]` lines
+    /// that configure it (only its SHA-256 goes into the configuration).
+    AdminToken {
+        /// The token's name (audit log, `whoami`).
+        #[arg(long, default_value = "automation")]
+        name: String,
+        /// read-only, operator or admin.
+        #[arg(long, default_value = "read-only")]
+        role: String,
+    },
     /// Import a Jasmin store (the files jCli's `persist` writes, e.g. /etc/jasmin/store):
     /// users with their passwords and balances, groups, connectors, filters, routes,
     /// interceptors and their Python scripts. Nothing is written if anything fails.
@@ -286,6 +296,15 @@ async fn main() -> anyhow::Result<()> {
                 }
             },
         },
+        Cmd::AdminToken { name, role } => {
+            anyhow::ensure!(
+                matches!(role.as_str(), "read-only" | "operator" | "admin"),
+                "--role: read-only, operator or admin"
+            );
+            let (token, hash) = smsgate::admin::auth::new_token();
+            println!("token: {token}\n\n[[admin.tokens]]\nname = {name:?}\nsha256 = \"{hash}\"\nrole = \"{role}\"");
+            Ok(())
+        }
         Cmd::HashPassword => {
             let mut line = String::new();
             std::io::stdin()

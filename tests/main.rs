@@ -7,6 +7,7 @@
 
 mod common;
 
+mod admin_api;
 mod callbacks;
 mod cli;
 #[cfg(feature = "cluster")]

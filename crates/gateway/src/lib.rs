@@ -1,9 +1,10 @@
 //! The running gateway: the doors messages come in by ([`http`], [`smpp::server`]), the
 //! connectors they leave by ([`smpp::client`]), what comes back ([`inbound`], [`dlr`]), the
 //! callbacks to clients ([`throwers`]), durable [`batch`] jobs, [`cluster`] coordination,
-//! the live configuration ([`manage`]), operators' [`queues`] operations and what they watch ([`health`],
+//! the live configuration ([`manage`], its [`audit`] log), operators' [`queues`] operations and what they watch ([`health`],
 //! [`process_metrics`], the message log [`msglog`]).
 
+pub mod audit;
 pub mod batch;
 pub mod cancel;
 pub mod cluster;

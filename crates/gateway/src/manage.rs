@@ -125,6 +125,8 @@ pub fn uid_of(u: &UserConfig) -> &str {
 
 /// Check the whole configuration a profile makes: users, routing, interceptors.
 pub fn check(cfg: &Config) -> Result<(), String> {
+    // The configuration file's own cross-field checks (windows, priorities, users' groups...).
+    cfg.validate().map_err(|e| e.to_string())?;
     let mut seen = std::collections::HashSet::new();
     for g in &cfg.groups {
         if !seen.insert(g.gid.as_str()) {
@@ -298,6 +300,7 @@ pub struct Manager {
     node: String,
     seq: std::sync::atomic::AtomicU64,
     started_at: i64,
+    audit: crate::audit::AuditLog,
 }
 
 /// Why a Python script could not be added, in jCli's terms (Jasmin's `[IO]: ...` and
@@ -379,6 +382,7 @@ impl Manager {
             node: uuid::Uuid::new_v4().to_string(),
             seq: Default::default(),
             started_at: now,
+            audit: Default::default(),
         }
     }
 
@@ -405,6 +409,11 @@ impl Manager {
     /// When the gateway started (ms since the epoch).
     pub fn started_at(&self) -> i64 {
         self.started_at
+    }
+
+    /// The audit log of configuration changes.
+    pub fn audit(&self) -> &crate::audit::AuditLog {
+        &self.audit
     }
 
     /// The store profiles persist in.
@@ -435,6 +444,7 @@ impl Manager {
         let out = f(&mut next)?;
         next.hash_passwords()?;
         self.install(&live, &next, true).await?;
+        self.audit.record(&live, &next);
         *live = next;
         *self.snapshot.lock() = Arc::new(live.clone());
         self.publish(&live).await;
@@ -517,11 +527,11 @@ impl Manager {
             Some(p) => (p, ReloadSource::Profile),
             None => (Profile::from_config(file), ReloadSource::File),
         };
-        self.apply(|p| {
+        let change = self.apply(|p| {
             *p = next;
             Ok(())
-        })
-        .await?;
+        });
+        crate::audit::as_actor(crate::audit::Actor::new("sighup", "SIGHUP"), change).await?;
         Ok(Reloaded {
             from,
             restart_needed: changed_sections(&self.base, file),
@@ -569,6 +579,11 @@ impl Manager {
             let mut live = self.live.lock().await;
             match self.install(&live, &change.profile, false).await {
                 Ok(()) => {
+                    self.audit.record_as(
+                        crate::audit::Actor::new("node", &change.node),
+                        &live,
+                        &change.profile,
+                    );
                     *live = change.profile;
                     *self.snapshot.lock() = Arc::new(live.clone());
                     tracing::info!(from = %change.node, "configuration changed on another node installed");

@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use forms::Form;
 use smsgate_core::config::JcliConfig;
+use smsgate_gateway::audit::{as_actor, Actor};
 use smsgate_gateway::manage::Manager;
 use telnet::{Editor, Event};
 
@@ -239,6 +240,15 @@ impl Server {
             env!("CARGO_PKG_VERSION")
         ));
         let mut form: Option<Box<dyn Form>> = None;
+        // Changes made in this session are audited as the console user's.
+        let actor = Actor::new(
+            "jcli",
+            if self.cfg.authentication {
+                &self.cfg.admin_username
+            } else {
+                "anonymous"
+            },
+        );
         loop {
             let ev = c.next().await?;
             match ev {
@@ -283,7 +293,7 @@ impl Server {
                         match line.trim() {
                             "" => {}
                             "ko" => form = None,
-                            "ok" => match f.ok(&self.manager).await {
+                            "ok" => match as_actor(actor.clone(), f.ok(&self.manager)).await {
                                 Ok(msg) => {
                                     c.say(&format!("{msg}\n"));
                                     form = None;
@@ -291,14 +301,16 @@ impl Server {
                                 Err(msg) => c.say(&format!("{msg}\n")),
                             },
                             l => {
-                                let msg = f.line(l, &self.manager).await;
+                                let msg = as_actor(actor.clone(), f.line(l, &self.manager)).await;
                                 if !msg.is_empty() {
                                     c.say(&format!("{msg}\n"));
                                 }
                             }
                         }
                     } else {
-                        match commands::run(line.trim(), &self.manager).await {
+                        match as_actor(actor.clone(), commands::run(line.trim(), &self.manager))
+                            .await
+                        {
                             commands::Reply::Text(t) => c.say(&t),
                             commands::Reply::Form(intro, f) => {
                                 c.say(&format!("{intro}\n"));

@@ -15,6 +15,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod admin;
 mod callbacks;
 mod connectors;
 mod de;
@@ -28,6 +29,7 @@ mod storage;
 mod telemetry;
 mod users;
 
+pub use admin::*;
 pub use callbacks::*;
 pub use connectors::*;
 pub use listeners::*;
@@ -116,6 +118,9 @@ pub struct Config {
     /// `[telemetry]`: message traces to an OpenTelemetry collector.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// `[admin]`: the management API.
+    #[serde(default)]
+    pub admin: AdminConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -156,6 +161,7 @@ impl Default for Config {
             rest_api: Default::default(),
             migration: Default::default(),
             telemetry: Default::default(),
+            admin: Default::default(),
         }
     }
 }
@@ -315,6 +321,7 @@ impl Config {
             }
         }
         self.telemetry.check().map_err(ConfigError)?;
+        self.admin.check().map_err(ConfigError)?;
         Ok(())
     }
 }

@@ -1,0 +1,968 @@
+//! The endpoints, under `/api/v1/`. Bodies and answers are JSON; an error is
+//! `{"error": "...", "field": "..."}` (`field` when one is to blame) with a 4xx status, and a
+//! refused change changes nothing.
+//!
+//! | method and path | role | what |
+//! | --- | --- | --- |
+//! | `POST login` | — | `{"name","password"}` → `{"token","role"}` (a session token) |
+//! | `POST logout` | any | ends the session |
+//! | `GET whoami` | any | `{"name","role"}` |
+//! | `GET status` | read-only | version, start time, each connector's state |
+//! | `GET {section}` | read-only | the objects of a section (passwords hidden) |
+//! | `GET {section}/{key}` | read-only | one object |
+//! | `POST {section}` | admin | add an object (the config file's fields and defaults) |
+//! | `PUT {section}/{key}` | admin | replace an object |
+//! | `DELETE {section}/{key}` | admin | remove an object |
+//! | `POST smppccs/{cid}/start`, `.../stop` | operator | start or stop a connector |
+//! | `POST users/{uid}/balance` | admin | `{"amount","sms_count"}`: a top-up, added to the ledger |
+//! | `GET queues` | read-only | each connector's backlog |
+//! | `GET queues/{cid}?peek=N` | read-only | the backlog and its first N messages |
+//! | `POST queues/{cid}/move` | operator | `{"to": cid}`: move the backlog |
+//! | `POST queues/{cid}/purge` | operator | end the backlog as `PURGED` |
+//! | `POST profiles/{name}/persist` | operator | persist the configuration (jCli `persist`) |
+//! | `POST profiles/{name}/load` | admin | load a persisted profile (jCli `load`) |
+//! | `GET audit?limit=N` | read-only | the latest configuration changes, newest first |
+//! | `POST route-test` | read-only | `{"username","to","from","content"}`: the MT route it would take |
+//!
+//! `GET openapi.json` (no token needed) is the OpenAPI document of all of these
+//! (`docs/admin-openapi.json`). Sections and their keys: `groups` (gid), `users` (uid), `smppccs` (cid), `httpccs`
+//! (cid), `filters` (fid), `mtroutes`, `moroutes`, `mtinterceptors`, `mointerceptors`
+//! (order).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::auth::{Authenticator, LoginError, Principal};
+use smsgate_core::config::Role;
+use smsgate_gateway::audit::{as_actor, Actor};
+use smsgate_gateway::manage::{Manager, Profile};
+use smsgate_gateway::queues::QueueOps;
+
+/// The OpenAPI document of these endpoints (`GET /api/v1/openapi.json`, no token needed).
+pub const OPENAPI: &str = include_str!("../../../docs/admin-openapi.json");
+
+/// Largest request body.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// What the handlers share.
+pub struct State {
+    pub manager: Arc<Manager>,
+    pub auth: Authenticator,
+    /// Host names accepted besides loopback and IP literals.
+    pub hosts: Vec<String>,
+}
+
+type Resp = Response<Full<Bytes>>;
+
+/// An error answer: status, message and the field to blame.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    field: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        ApiError {
+            status,
+            field: blamed_field(&message),
+            message,
+        }
+    }
+    fn bad(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+    fn not_found(what: &str) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: format!("{what} not found"),
+            field: None,
+        }
+    }
+}
+
+/// The field an error message names (serde's and the configuration checks' backquoted
+/// names: `` unknown field `x` ``, `` key `smppccs[0].port` ``): its last path element.
+fn blamed_field(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    let name = &message[start..start + len];
+    let last = name.rsplit('.').next().unwrap_or(name);
+    let last = last.split('[').next().unwrap_or(last);
+    (!last.is_empty()).then(|| last.to_string())
+}
+
+fn answer(status: StatusCode, body: &Value) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    r
+}
+
+fn error(e: ApiError) -> Resp {
+    let mut body = json!({ "error": e.message });
+    if let Some(f) = e.field {
+        body["field"] = Value::String(f);
+    }
+    answer(e.status, &body)
+}
+
+/// Is `host` (a Host header, port included) one the API answers to?
+fn host_allowed(host: &str, extra: &[String]) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        })
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok()
+        || extra.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// Handle one request from `ip`.
+pub async fn handle(state: &State, req: Request<hyper::body::Incoming>, ip: IpAddr) -> Resp {
+    let host = req
+        .headers()
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !host_allowed(host, &state.hosts) {
+        return error(ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            format!("Host {host:?} is not this API's (add it to admin.hosts)"),
+        ));
+    }
+    let path = req.uri().path().to_string();
+    let Some(rest) = path.strip_prefix("/api/v1/") else {
+        return error(ApiError::not_found(&format!("resource {path}")));
+    };
+    let parts: Vec<String> = rest
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let method = req.method().clone();
+    let bearer = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .map(str::to_string);
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return error(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body larger than {MAX_BODY} bytes"),
+            ))
+        }
+    };
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    if method == Method::POST && parts == ["login"] {
+        return login(state, ip, &body);
+    }
+    if method == Method::GET && parts == ["openapi.json"] {
+        let mut r = Response::new(Full::new(Bytes::from_static(OPENAPI.as_bytes())));
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return r;
+    }
+    let Some(who) = bearer.as_deref().and_then(|t| state.auth.bearer(t)) else {
+        let mut r = error(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication required: Authorization: Bearer <token>",
+        ));
+        r.headers_mut()
+            .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+        return r;
+    };
+    let call = Call {
+        state,
+        who: &who,
+        method: &method,
+        parts: &parts,
+        query: &query,
+        body: &body,
+        bearer: bearer.as_deref().unwrap_or(""),
+    };
+    let actor = Actor::new("api", &who.name);
+    match as_actor(actor, route(&call)).await {
+        Ok((status, v)) => answer(status, &v),
+        Err(e) => error(e),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn login(state: &State, ip: IpAddr, body: &[u8]) -> Resp {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Login {
+        name: String,
+        password: String,
+    }
+    let l: Login = match serde_json::from_slice(body) {
+        Ok(l) => l,
+        Err(e) => return error(ApiError::bad(e.to_string())),
+    };
+    match state.auth.login(ip, &l.name, &l.password) {
+        Ok((token, who)) => {
+            tracing::info!(target: "smsgate::audit", source = "api", actor = %who.name, %ip, "logged in");
+            answer(
+                StatusCode::OK,
+                &json!({ "token": token, "name": who.name, "role": who.role }),
+            )
+        }
+        Err(LoginError::Invalid) => {
+            tracing::warn!(target: "smsgate::audit", source = "api", name = %l.name, %ip, "login refused");
+            error(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid name or password",
+            ))
+        }
+        Err(LoginError::Limited(wait)) => {
+            let mut r = error(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed logins from this address: try again later",
+            ));
+            if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+                r.headers_mut().insert("retry-after", v);
+            }
+            r
+        }
+    }
+}
+
+/// One authenticated request.
+struct Call<'a> {
+    state: &'a State,
+    who: &'a Principal,
+    method: &'a Method,
+    parts: &'a [&'a str],
+    query: &'a str,
+    body: &'a [u8],
+    bearer: &'a str,
+}
+
+impl Call<'_> {
+    fn need(&self, role: Role) -> Result<(), ApiError> {
+        if self.who.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "{} may not do this: it needs the {} role",
+                    self.who.name,
+                    serde_json::to_value(role)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ),
+            ))
+        }
+    }
+
+    fn json(&self) -> Result<Value, ApiError> {
+        serde_json::from_slice(self.body).map_err(|e| ApiError::bad(format!("body: {e}")))
+    }
+
+    fn query(&self, key: &str) -> Option<String> {
+        self.query.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k == key).then(|| percent_decode(v))
+        })
+    }
+}
+
+type Answer = Result<(StatusCode, Value), ApiError>;
+
+fn ok(v: Value) -> Answer {
+    Ok((StatusCode::OK, v))
+}
+
+/// A section of the profile: its name in paths and its objects' key field.
+const SECTIONS: [(&str, &str); 9] = [
+    ("groups", "gid"),
+    ("users", "uid"),
+    ("smppccs", "cid"),
+    ("httpccs", "cid"),
+    ("filters", "fid"),
+    ("mtroutes", "order"),
+    ("moroutes", "order"),
+    ("mtinterceptors", "order"),
+    ("mointerceptors", "order"),
+];
+
+async fn route(c: &Call<'_>) -> Answer {
+    let m = c.method;
+    match c.parts {
+        ["logout"] if m == Method::POST => {
+            c.state.auth.logout(c.bearer);
+            ok(json!({ "logged_out": true }))
+        }
+        ["whoami"] if m == Method::GET => ok(json!({ "name": c.who.name, "role": c.who.role })),
+        ["status"] if m == Method::GET => status(c),
+        ["audit"] if m == Method::GET => {
+            let limit = c
+                .query("limit")
+                .and_then(|l| l.parse::<usize>().ok())
+                .unwrap_or(100);
+            ok(json!(c.state.manager.audit().latest(limit)))
+        }
+        ["queues"] if m == Method::GET => queues(c).await,
+        ["queues", cid] if m == Method::GET => queue(c, cid).await,
+        ["queues", cid, "move"] if m == Method::POST => queue_move(c, cid).await,
+        ["queues", cid, "purge"] if m == Method::POST => queue_purge(c, cid).await,
+        ["profiles", name, "persist"] if m == Method::POST => {
+            c.need(Role::Operator)?;
+            c.state
+                .manager
+                .persist(name)
+                .await
+                .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
+            tracing::info!(target: "smsgate::audit", source = "api", actor = %c.who.name, profile = %name, "persisted");
+            ok(json!({ "persisted": name }))
+        }
+        ["profiles", name, "load"] if m == Method::POST => {
+            c.need(Role::Admin)?;
+            match c.state.manager.load(name).await {
+                Ok(true) => ok(json!({ "loaded": name })),
+                Ok(false) => Err(ApiError::not_found(&format!("profile {name}"))),
+                Err(e) => Err(ApiError::bad(e)),
+            }
+        }
+        ["smppccs", cid, action @ ("start" | "stop")] if m == Method::POST => {
+            start_stop(c, cid, action == &"start").await
+        }
+        ["users", uid, "balance"] if m == Method::POST => top_up(c, uid).await,
+        ["route-test"] if m == Method::POST => route_test(c),
+        [section] => {
+            let (section, key) = section_key(section)?;
+            match *m {
+                Method::GET => ok(list(&c.state.manager.profile(), section)),
+                Method::POST => add(c, section, key).await,
+                _ => Err(not_allowed()),
+            }
+        }
+        [section, id] => {
+            let (section, key) = section_key(section)?;
+            match *m {
+                Method::GET => get_one(&c.state.manager.profile(), section, key, id),
+                Method::PUT => replace(c, section, key, id).await,
+                Method::DELETE => remove(c, section, key, id).await,
+                _ => Err(not_allowed()),
+            }
+        }
+        _ => Err(ApiError::not_found(&format!(
+            "resource /api/v1/{}",
+            c.parts.join("/")
+        ))),
+    }
+}
+
+fn not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+}
+
+/// The section named `section` and its key field.
+fn section_key(section: &str) -> Result<(&'static str, &'static str), ApiError> {
+    SECTIONS
+        .iter()
+        .find(|(s, _)| *s == section)
+        .copied()
+        .ok_or_else(|| ApiError::not_found(&format!("resource /api/v1/{section}")))
+}
+
+fn status(c: &Call<'_>) -> Answer {
+    let mgr = &c.state.manager;
+    let p = mgr.profile();
+    let connectors: Vec<Value> = p
+        .smppccs
+        .iter()
+        .map(|cc| {
+            let state = mgr
+                .connector_state(&cc.cid)
+                .map(|s| format!("{s:?}").to_lowercase())
+                .unwrap_or_else(|| "stopped".into());
+            json!({ "cid": cc.cid, "started": p.started.contains(&cc.cid), "state": state })
+        })
+        .collect();
+    ok(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "started_at": mgr.started_at(),
+        "connectors": connectors,
+    }))
+}
+
+/// The profile as JSON, users' passwords hidden and their uid filled in.
+fn profile_json(p: &Profile) -> Value {
+    let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
+    if let Some(users) = v.get_mut("users").and_then(Value::as_array_mut) {
+        for u in users {
+            if let Some(o) = u.as_object_mut() {
+                o.remove("password");
+                if o.get("uid").is_none_or(Value::is_null) {
+                    let name = o.get("username").cloned().unwrap_or(Value::Null);
+                    o.insert("uid".into(), name);
+                }
+            }
+        }
+    }
+    v
+}
+
+fn key_of(o: &Value, key: &str) -> String {
+    match o.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ if key == "uid" => o
+            .get("username")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        _ => String::new(),
+    }
+}
+
+fn list(p: &Profile, section: &str) -> Value {
+    let v = profile_json(p);
+    let mut items = v.get(section).cloned().unwrap_or(json!([]));
+    if section == "smppccs" {
+        if let Some(a) = items.as_array_mut() {
+            for c in a {
+                let cid = key_of(c, "cid");
+                c["start"] = Value::Bool(p.started.contains(&cid));
+            }
+        }
+    }
+    items
+}
+
+fn get_one(p: &Profile, section: &str, key: &str, id: &str) -> Answer {
+    let items = list(p, section);
+    items
+        .as_array()
+        .and_then(|a| a.iter().find(|o| key_of(o, key) == id))
+        .cloned()
+        .map(|o| (StatusCode::OK, o))
+        .ok_or_else(|| ApiError::not_found(&format!("{section} {id}")))
+}
+
+/// Apply `edit` to the section's objects as JSON, rebuild the profile from it (serde's checks:
+/// unknown fields, types) and install it (the configuration checks). Nothing changes on error.
+async fn edit_section<T: Send + 'static>(
+    c: &Call<'_>,
+    section: &'static str,
+    edit: impl FnOnce(&mut Vec<Value>, &mut std::collections::BTreeSet<String>) -> Result<T, ApiError>
+        + Send,
+) -> Result<T, ApiError> {
+    c.need(Role::Admin)?;
+    let mut failure: Option<ApiError> = None;
+    let out = c
+        .state
+        .manager
+        .apply(|p| {
+            let mut v = serde_json::to_value(&*p).map_err(|e| e.to_string())?;
+            let mut started = p.started.clone();
+            let items = v
+                .get_mut(section)
+                .and_then(Value::as_array_mut)
+                .ok_or_else(|| format!("no section {section}"))?;
+            let out = match edit(items, &mut started) {
+                Ok(o) => o,
+                Err(e) => {
+                    let msg = e.message.clone();
+                    failure = Some(e);
+                    return Err(msg);
+                }
+            };
+            let mut next: Profile = serde_json::from_value(v).map_err(|e| e.to_string())?;
+            next.started = started;
+            *p = next;
+            Ok(out)
+        })
+        .await;
+    match (out, failure) {
+        (Ok(o), _) => Ok(o),
+        (Err(_), Some(f)) => Err(f),
+        (Err(e), None) => Err(ApiError::bad(e)),
+    }
+}
+
+/// The body as one object of `section`, its key checked. Users: `uid` and `password` are
+/// the configuration's (a missing password keeps the current one on replace).
+fn object(c: &Call<'_>) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match c.json()? {
+        Value::Object(o) => Ok(o),
+        _ => Err(ApiError::bad("body: expected a JSON object")),
+    }
+}
+
+async fn add(c: &Call<'_>, section: &'static str, key: &'static str) -> Answer {
+    c.need(Role::Admin)?;
+    let mut o = object(c)?;
+    let start = if section == "smppccs" {
+        o.remove("start").and_then(|v| v.as_bool()).unwrap_or(false)
+    } else {
+        false
+    };
+    let obj = Value::Object(o);
+    let id = key_of(&obj, key);
+    if id.is_empty() {
+        return Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("missing field `{key}`"),
+            field: Some(key.to_string()),
+        });
+    }
+    let id2 = id.clone();
+    edit_section(c, section, move |items, started| {
+        if items.iter().any(|o| key_of(o, key) == id2) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("{section} {id2} already exists"),
+            ));
+        }
+        items.push(obj);
+        if start {
+            started.insert(id2.clone());
+        }
+        Ok(())
+    })
+    .await?;
+    let p = c.state.manager.profile();
+    get_one(&p, section, key, &id).map(|(_, v)| (StatusCode::CREATED, v))
+}
+
+async fn replace(c: &Call<'_>, section: &'static str, key: &'static str, id: &str) -> Answer {
+    c.need(Role::Admin)?;
+    let mut o = object(c)?;
+    let start = if section == "smppccs" {
+        o.remove("start").and_then(|v| v.as_bool())
+    } else {
+        None
+    };
+    let given = key_of(&Value::Object(o.clone()), key);
+    if !given.is_empty() && given != id {
+        return Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("`{key}` {given:?} in the body is not the {id:?} of the path"),
+            field: Some(key.to_string()),
+        });
+    }
+    let id = id.to_string();
+    let id2 = id.clone();
+    edit_section(c, section, move |items, started| {
+        let Some(cur) = items.iter_mut().find(|o| key_of(o, key) == id2) else {
+            return Err(ApiError::not_found(&format!("{section} {id2}")));
+        };
+        // The key (and a user's password, unless given) stay what they are.
+        let mut next = o;
+        if let Some(k) = cur.get(key) {
+            if key != "uid" || next.contains_key("uid") || cur.get("uid").is_some() {
+                next.entry(key.to_string()).or_insert(k.clone());
+            }
+        }
+        if section == "users" {
+            for keep in ["password", "username"] {
+                if let Some(v) = cur.get(keep) {
+                    next.entry(keep.to_string()).or_insert(v.clone());
+                }
+            }
+        }
+        *cur = Value::Object(next);
+        match start {
+            Some(true) => {
+                started.insert(id2.clone());
+            }
+            Some(false) => {
+                started.remove(&id2);
+            }
+            None => {}
+        }
+        Ok(())
+    })
+    .await?;
+    get_one(&c.state.manager.profile(), section, key, &id)
+}
+
+async fn remove(c: &Call<'_>, section: &'static str, key: &'static str, id: &str) -> Answer {
+    let id = id.to_string();
+    let id2 = id.clone();
+    edit_section(c, section, move |items, started| {
+        let before = items.len();
+        items.retain(|o| key_of(o, key) != id2);
+        if items.len() == before {
+            return Err(ApiError::not_found(&format!("{section} {id2}")));
+        }
+        if section == "smppccs" {
+            started.remove(&id2);
+        }
+        Ok(())
+    })
+    .await?;
+    ok(json!({ "removed": id }))
+}
+
+async fn start_stop(c: &Call<'_>, cid: &str, start: bool) -> Answer {
+    c.need(Role::Operator)?;
+    let cid = cid.to_string();
+    let known = c
+        .state
+        .manager
+        .profile()
+        .smppccs
+        .iter()
+        .any(|x| x.cid == cid);
+    if !known {
+        return Err(ApiError::not_found(&format!("smppccs {cid}")));
+    }
+    let cid2 = cid.clone();
+    c.state
+        .manager
+        .apply(move |p| {
+            if start {
+                p.started.insert(cid2);
+            } else {
+                p.started.remove(&cid2);
+            }
+            Ok(())
+        })
+        .await
+        .map_err(ApiError::bad)?;
+    ok(json!({ "cid": cid, "started": start }))
+}
+
+async fn top_up(c: &Call<'_>, uid: &str) -> Answer {
+    c.need(Role::Admin)?;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct TopUp {
+        #[serde(default)]
+        amount: f64,
+        #[serde(default)]
+        sms_count: i64,
+    }
+    let t: TopUp = serde_json::from_value(c.json()?).map_err(|e| ApiError::bad(e.to_string()))?;
+    if !t.amount.is_finite() || t.amount < 0.0 || t.sms_count < 0 {
+        return Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: "a top-up adds: amount and sms_count must be 0 or more".into(),
+            field: Some(
+                if t.sms_count < 0 {
+                    "sms_count"
+                } else {
+                    "amount"
+                }
+                .into(),
+            ),
+        });
+    }
+    let p = c.state.manager.profile();
+    let Some(u) = p.user(uid) else {
+        return Err(ApiError::not_found(&format!("users {uid}")));
+    };
+    let store = c.state.manager.store();
+    store
+        .balance_credit(&u.username, t.amount, t.sms_count)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    let b = store
+        .balance_get(&u.username)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    tracing::info!(target: "smsgate::audit", source = "api", actor = %c.who.name, user = %u.username, amount = t.amount, sms_count = t.sms_count, "balance topped up");
+    ok(json!({ "uid": uid, "balance": b.balance, "sms_count": b.sms_count }))
+}
+
+/// Which MT route a message would take (the routing table as it is now; interceptors,
+/// which may rewrite a message before routing, are not run).
+fn route_test(c: &Call<'_>) -> Answer {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Probe {
+        username: String,
+        to: String,
+        #[serde(default)]
+        from: String,
+        #[serde(default)]
+        content: String,
+    }
+    let p: Probe = serde_json::from_value(c.json()?).map_err(|e| ApiError::bad(e.to_string()))?;
+    let rt =
+        c.state.manager.runtime().ok_or_else(|| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the gateway is stopping")
+        })?;
+    let Some(user) = rt.pipeline.auth.user(&p.username) else {
+        return Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("unknown user {:?}", p.username),
+            field: Some("username".into()),
+        });
+    };
+    use smsgate_core::model::{Address, Channel, Direction, Message};
+    let m = Message {
+        user: Some(user.username.clone()),
+        group: Some(user.gid.clone()),
+        source: Address {
+            addr: p.from.clone(),
+            ton: 1,
+            npi: 1,
+        },
+        destination: Address {
+            addr: p.to.clone(),
+            ton: 1,
+            npi: 1,
+        },
+        ..Message::new(
+            Direction::Mt,
+            Channel::Http,
+            smsgate_core::model::message::now_ms(),
+        )
+    };
+    let table = rt.pipeline.mt_table.read().clone();
+    let decision = table.route(&smsgate_routing::Routable {
+        message: &m,
+        text: &p.content,
+        uid: &user.uid,
+        gid: &user.gid,
+    });
+    ok(match decision {
+        Some(d) => json!({
+            "route": { "order": d.order, "connector": d.connector.to_string(), "rate": d.rate }
+        }),
+        None => json!({ "route": null }),
+    })
+}
+
+fn ops(c: &Call<'_>) -> Result<QueueOps, ApiError> {
+    c.state
+        .manager
+        .runtime()
+        .map(|rt| QueueOps::of(&rt))
+        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the gateway is stopping"))
+}
+
+fn known_connector(c: &Call<'_>, cid: &str) -> Result<(), ApiError> {
+    if c.state
+        .manager
+        .profile()
+        .smppccs
+        .iter()
+        .any(|x| x.cid == cid)
+    {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(&format!("smppccs {cid}")))
+    }
+}
+
+fn backlog_json(cid: &str, s: &smsgate_queue::broker::QueueStats) -> Value {
+    json!({ "cid": cid, "ready": s.ready, "delayed": s.delayed, "unacked": s.unacked })
+}
+
+async fn queues(c: &Call<'_>) -> Answer {
+    let ops = ops(c)?;
+    let mut out = vec![];
+    for cc in &c.state.manager.profile().smppccs {
+        let s = ops
+            .backlog(&cc.cid)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+        out.push(backlog_json(&cc.cid, &s));
+    }
+    ok(Value::Array(out))
+}
+
+async fn queue(c: &Call<'_>, cid: &str) -> Answer {
+    known_connector(c, cid)?;
+    let ops = ops(c)?;
+    let unavailable = |e: smsgate_queue::broker::BrokerError| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    };
+    let s = ops.backlog(cid).await.map_err(unavailable)?;
+    let mut v = backlog_json(cid, &s);
+    if let Some(n) = c.query("peek") {
+        let n: usize = n.parse().map_err(|_| ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("peek: {n:?} is not a count"),
+            field: Some("peek".into()),
+        })?;
+        let masked = smsgate_core::privacy::masked(cid);
+        let msgs: Vec<Value> = ops
+            .peek(cid, n)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|m| {
+                json!({
+                    "id": m.id.to_string(),
+                    "user": m.user,
+                    "from": smsgate_core::privacy::Number(&m.source.addr, masked).to_string(),
+                    "to": smsgate_core::privacy::Number(&m.destination.addr, masked).to_string(),
+                    "parts": m.parts.len(),
+                    "tries": m.tries,
+                    "created_at": m.created_at,
+                })
+            })
+            .collect();
+        v["messages"] = Value::Array(msgs);
+    }
+    ok(v)
+}
+
+async fn queue_move(c: &Call<'_>, cid: &str) -> Answer {
+    c.need(Role::Operator)?;
+    known_connector(c, cid)?;
+    let to = c
+        .json()?
+        .get("to")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: "missing field `to`".into(),
+            field: Some("to".into()),
+        })?;
+    if to == cid {
+        return Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: "`to` is the queue's own connector".into(),
+            field: Some("to".into()),
+        });
+    }
+    known_connector(c, &to).map_err(|mut e| {
+        e.status = StatusCode::BAD_REQUEST;
+        e.field = Some("to".into());
+        e
+    })?;
+    let n = ops(c)?
+        .move_all(cid, &to)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    tracing::info!(target: "smsgate::audit", source = "api", actor = %c.who.name, from = %cid, %to, messages = n, "queue moved");
+    ok(json!({ "moved": n, "from": cid, "to": to }))
+}
+
+async fn queue_purge(c: &Call<'_>, cid: &str) -> Answer {
+    c.need(Role::Operator)?;
+    known_connector(c, cid)?;
+    let n = ops(c)?
+        .purge(cid)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    tracing::info!(target: "smsgate::audit", source = "api", actor = %c.who.name, connector = %cid, messages = n, "queue purged");
+    ok(json!({ "purged": n, "cid": cid }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_names_every_section_and_operation() {
+        let doc: Value = serde_json::from_str(OPENAPI).expect("JSON");
+        let paths = doc["paths"].as_object().expect("paths");
+        for (section, key) in SECTIONS {
+            assert!(
+                paths.contains_key(&format!("/api/v1/{section}")),
+                "{section}"
+            );
+            assert!(
+                paths.contains_key(&format!("/api/v1/{section}/{{{key}}}")),
+                "{section}/{key}"
+            );
+        }
+        for p in [
+            "login",
+            "logout",
+            "whoami",
+            "status",
+            "audit",
+            "queues",
+            "queues/{cid}",
+            "queues/{cid}/move",
+            "queues/{cid}/purge",
+            "route-test",
+            "profiles/{name}/persist",
+            "profiles/{name}/load",
+            "users/{uid}/balance",
+            "smppccs/{cid}/start",
+            "smppccs/{cid}/stop",
+        ] {
+            assert!(paths.contains_key(&format!("/api/v1/{p}")), "{p}");
+        }
+    }
+
+    #[test]
+    fn hosts_that_cannot_be_rebound() {
+        let extra = vec!["gw.example".to_string()];
+        for ok in [
+            "127.0.0.1:8991",
+            "localhost:8991",
+            "LOCALHOST",
+            "[::1]:8991",
+            "10.0.0.5",
+            "gw.example:443",
+        ] {
+            assert!(host_allowed(ok, &extra), "{ok}");
+        }
+        for bad in [
+            "evil.example:8991",
+            "",
+            "127.0.0.1.evil.example",
+            "localhost.evil",
+        ] {
+            assert!(!host_allowed(bad, &extra), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_blamed_field_is_the_last_path_element() {
+        assert_eq!(
+            blamed_field("unknown field `colour`, expected one of ..."),
+            Some("colour".into())
+        );
+        assert_eq!(
+            blamed_field("key `smppccs[0].port`: must be 1 to 65535"),
+            Some("port".into())
+        );
+        assert_eq!(blamed_field("nothing to blame"), None);
+    }
+}

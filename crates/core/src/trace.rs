@@ -109,8 +109,9 @@ pub fn from_ms(ms: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64)
 }
 
-/// Is message `id` in the sampled share `ratio` (0 to 1)? Decided from the id's random bits
-/// (the low 62 bits of a v4 or v7 UUID), so every phase and every node agrees.
+/// Is message `id` in the sampled share `ratio` (0 to 1)? Decided from a hash of the whole
+/// id, so every phase and every node agrees. (A UUIDv7's low bits are not uniform: ids made
+/// in the same millisecond share a counter there.)
 pub fn sampled(id: &Uuid, ratio: f64) -> bool {
     if ratio >= 1.0 {
         return true;
@@ -118,12 +119,15 @@ pub fn sampled(id: &Uuid, ratio: f64) -> bool {
     if ratio <= 0.0 {
         return false;
     }
-    let b = id.as_bytes();
-    let mut low = [0u8; 8];
-    low.copy_from_slice(&b[8..]);
-    // The two top bits of byte 8 are the UUID variant (always 10): drop them.
-    let r = u64::from_be_bytes(low) << 2;
-    (r as f64) < ratio * (u64::MAX as f64)
+    let (hi, lo) = id.as_u64_pair();
+    // splitmix64's finalizer: every bit of the id moves every bit of the result.
+    let mut x = hi ^ lo.rotate_left(32);
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    (x as f64) < ratio * (u64::MAX as f64)
 }
 
 #[cfg(feature = "otel")]

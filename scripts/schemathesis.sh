@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Schema-based fuzzing of the REST listener: starts the SMSC simulator and a gateway (debug
+# Schema-based fuzzing of the HTTP, REST and management APIs: starts the SMSC simulator and a gateway (debug
 # build) on free ports with a throwaway data dir, runs schemathesis against the served
 # /openapi.json for a bounded number of examples, and stops both.
 # Usage: scripts/schemathesis.sh [max-examples]   (default 15; about a minute here)
@@ -17,7 +17,10 @@ command -v st >/dev/null 2>&1 || ST=(python3 -m schemathesis.cli)
 cargo build --quiet -p smsgate
 BIN="$CARGO_TARGET_DIR/debug/smsgate"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SIM=$(free_port); HTTP=$(free_port); REST=$(free_port)
+SIM=$(free_port); HTTP=$(free_port); REST=$(free_port); ADMIN=$(free_port)
+# The management API's token (an admin: every endpoint is fuzzed).
+TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+TOKEN_SHA=$(python3 -c "import hashlib,sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest())" "$TOKEN")
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -41,6 +44,13 @@ enabled = false
 bind = "127.0.0.1"
 port = $REST
 retarus_max_requests_per_10s = 1000000
+[admin]
+enabled = true
+port = $ADMIN
+[[admin.tokens]]
+name = "fuzz"
+sha256 = "$TOKEN_SHA"
+role = "admin"
 [[groups]]
 gid = "g1"
 [[users]]
@@ -84,3 +94,6 @@ COMMON=(--checks not_a_server_error,status_code_conformance,content_type_conform
   --workers 2 \
   --request-timeout 10 \
   --suppress-health-check all
+# The management API, last (it may remove users, connectors and routes the others use).
+"${ST[@]}" run "http://127.0.0.1:$ADMIN/api/v1/openapi.json" \
+  --url "http://127.0.0.1:$ADMIN" -H "Authorization: Bearer $TOKEN" "${COMMON[@]}"

@@ -1,6 +1,8 @@
 //! Configuration shared by cluster nodes: a change made in jCli on node A is installed by
 //! node B within a second (through the Redis store's change notifications), and a profile
-//! persisted on A is in the shared store for every node.
+//! persisted on A is in the shared store for every node; a change made through the
+//! management API on one node shows in jCli on the other and the other way round, audited
+//! on both with who made it.
 
 use std::time::{Duration, Instant};
 
@@ -261,6 +263,119 @@ filters = ["all"]
     })
     .await;
     assert_eq!(s1.submit_count(), 2);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_management_api_on_one_node_and_jcli_on_the_other_agree() {
+    let prefix = unique("adm");
+    let sim = simulator().await;
+    let (da, db) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let admin = "[admin]\nenabled = true\nport = 0\n[[admin.accounts]]\nname = \"root\"\npassword = \"rootpw\"\nrole = \"admin\"\n";
+    let a = gateway(load(
+        &(node_config(da.path(), "a", &prefix, sim.addr.port()) + admin),
+        da.path(),
+    ))
+    .await;
+    let b = gateway(load(
+        &node_config(db.path(), "b", &prefix, sim.addr.port()),
+        db.path(),
+    ))
+    .await;
+    let api = a.admin_addr().expect("admin");
+    let request = |method: &'static str, path: &'static str, token: Option<String>, body: &str| {
+        let body = body.to_string();
+        async move {
+            let mut s = TcpStream::connect(api).await.expect("connect");
+            let auth = token
+                .map(|t| format!("Authorization: Bearer {t}\r\n"))
+                .unwrap_or_default();
+            let req = format!(
+                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            s.write_all(req.as_bytes()).await.expect("write");
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out).await;
+            let status: u16 = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+            let json: serde_json::Value = out
+                .split_once("\r\n\r\n")
+                .and_then(|(_, b)| serde_json::from_str(b).ok())
+                .unwrap_or_default();
+            (status, json)
+        }
+    };
+    let (st, v) = request(
+        "POST",
+        "/api/v1/login",
+        None,
+        r#"{"name":"root","password":"rootpw"}"#,
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let token = v["token"].as_str().expect("token").to_string();
+    // The API on A adds a user: B's jCli lists it, B authenticates it.
+    let (st, v) = request(
+        "POST",
+        "/api/v1/users",
+        Some(token.clone()),
+        r#"{"username":"fromapi","password":"pw","gid":"g1"}"#,
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while b.pipeline.auth.user("fromapi").is_none() {
+        assert!(Instant::now() < deadline, "node B never got the user");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let out = jcli(b.jcli_addr().expect("jcli"), &["user -l"]).await;
+    assert!(out.contains("fromapi"), "{out}");
+    // B's jCli adds a group: A's API shows it.
+    let out = jcli(
+        b.jcli_addr().expect("jcli"),
+        &["group -a", "gid fromjcli", "ok"],
+    )
+    .await;
+    assert!(out.contains("Successfully added"), "{out}");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let (st, _) = request("GET", "/api/v1/groups/fromjcli", Some(token.clone()), "").await;
+        if st == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node A never got the group ({st})"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Each node's audit log names who made each change, and where.
+    let (_, audit) = request("GET", "/api/v1/audit", Some(token.clone()), "").await;
+    let from_b = audit
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|e| e["changes"][0]["key"] == "fromjcli" && e["actor"]["source"] == "jcli")
+        })
+        .unwrap_or_else(|| panic!("no audit entry of B's change on A: {audit}"));
+    assert_eq!(from_b["node"], "b", "{from_b}");
+    let on_b = b.manager.audit().latest(100);
+    let api_change = on_b
+        .iter()
+        .find(|e| e.changes.iter().any(|c| c.key == "fromapi"))
+        .expect("A's change in B's audit log");
+    assert_eq!(
+        (
+            api_change.actor.source.as_str(),
+            api_change.actor.name.as_str()
+        ),
+        ("api", "root")
+    );
+    assert_eq!(api_change.node.as_deref(), Some("a"));
     a.shutdown().await;
     b.shutdown().await;
 }

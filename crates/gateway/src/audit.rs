@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use parking_lot::Mutex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::manage::Profile;
@@ -23,9 +23,10 @@ use smsgate_core::model::message::now_ms;
 pub const KEPT: usize = 1000;
 
 /// Who made a change, and through what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
-    /// `jcli`, `api`, `sighup`, `node` (installed from another node) or `system`.
+    /// `jcli`, `api`, `sighup`, `system`, or `node` for a change from another node of an
+    /// older version (a newer one tells its actor).
     pub source: String,
     /// The console user, the API account or token, the other node's id.
     pub name: String,
@@ -74,6 +75,9 @@ pub struct Entry {
     /// ms since the epoch.
     pub at: i64,
     pub actor: Actor,
+    /// The node the change was made on, when not this one (cluster mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub changes: Vec<Change>,
 }
 
@@ -87,11 +91,11 @@ impl AuditLog {
     /// Record the change from `prev` to `next` made by the current actor (nothing when the
     /// two are the same).
     pub fn record(&self, prev: &Profile, next: &Profile) {
-        self.record_as(current(), prev, next);
+        self.record_from(current(), None, prev, next);
     }
 
-    /// [`AuditLog::record`] for `actor`.
-    pub fn record_as(&self, actor: Actor, prev: &Profile, next: &Profile) {
+    /// A change `actor` made on another node, `node`, installed here.
+    pub fn record_from(&self, actor: Actor, node: Option<String>, prev: &Profile, next: &Profile) {
         let changes = diff(prev, next);
         if changes.is_empty() {
             return;
@@ -99,12 +103,14 @@ impl AuditLog {
         let entry = Entry {
             at: now_ms(),
             actor,
+            node,
             changes,
         };
         tracing::info!(
             target: "smsgate::audit",
             source = %entry.actor.source,
             actor = %entry.actor.name,
+            node = %entry.node.as_deref().unwrap_or("this"),
             changes = %serde_json::to_string(&entry.changes).unwrap_or_default(),
             "configuration changed"
         );

@@ -286,6 +286,12 @@ struct LiveChange {
     node: String,
     seq: u64,
     profile: Profile,
+    /// Who made the change (for the other nodes' audit logs).
+    #[serde(default)]
+    actor: Option<crate::audit::Actor>,
+    /// The node it was made on (`cluster.node_id`).
+    #[serde(default)]
+    node_name: Option<String>,
 }
 
 /// The live configuration of one gateway.
@@ -543,6 +549,8 @@ impl Manager {
             node: self.node.clone(),
             seq: self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             profile: p.clone(),
+            actor: Some(crate::audit::current()),
+            node_name: Some(crate::cluster::node_id(&self.base)),
         };
         if let Ok(json) = serde_json::to_vec(&change) {
             if let Err(e) = self.store.set(LIVE_KEY, &json, None).await {
@@ -579,8 +587,12 @@ impl Manager {
             let mut live = self.live.lock().await;
             match self.install(&live, &change.profile, false).await {
                 Ok(()) => {
-                    self.audit.record_as(
-                        crate::audit::Actor::new("node", &change.node),
+                    self.audit.record_from(
+                        change
+                            .actor
+                            .clone()
+                            .unwrap_or_else(|| crate::audit::Actor::new("node", &change.node)),
+                        change.node_name.clone(),
                         &live,
                         &change.profile,
                     );

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # What message traces cost: the HTTP and SMPP benchmarks of one release build, without traces
-# and with every message traced (`sample_ratio = 1`) to a local OTLP/HTTP sink, alternated by
-# scripts/bench-compare.sh (ratio = traced / untraced).
+# and with messages traced (`sample_ratio = RATIO`, 1 by default: every message) to a local
+# OTLP/HTTP sink, alternated by scripts/bench-compare.sh (ratio = traced / untraced).
 #
-#   scripts/bench-telemetry.sh RELEASE_DIR [ROUNDS] [SECONDS]
+#   [RATIO=0.1] scripts/bench-telemetry.sh RELEASE_DIR [ROUNDS] [SECONDS]
 #
 # RELEASE_DIR holds `smsgate` and `smsgate-bench` (a build with the `otel` feature, the
 # default). The sink answers every export 200 and prints how many requests and bytes it took.
@@ -11,12 +11,13 @@ set -euo pipefail
 REL=$(cd "${1:?release dir}" && pwd)
 ROUNDS=${2:-3}
 SECS=${3:-8}
+RATIO=${RATIO:-1}
 WORK=$(mktemp -d)
 cleanup() { [ -n "${SINK:-}" ] && kill "$SINK" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 cat >"$WORK/sink.py" <<'PY'
-import http.server, sys, threading
+import http.server, signal, sys, threading
 stats = {"requests": 0, "bytes": 0}
 lock = threading.Lock()
 class H(http.server.BaseHTTPRequestHandler):
@@ -33,6 +34,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
     def log_message(self, *a):
         pass
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 print(s.server_address[1], flush=True)
 try:
@@ -50,10 +52,10 @@ for d in plain traced; do ln -s "$REL/smsgate-bench" "$WORK/$d/smsgate-bench"; d
 ln -s "$REL/smsgate" "$WORK/plain/smsgate"
 cat >"$WORK/traced/smsgate" <<SH
 #!/bin/sh
-SMSGATE_TELEMETRY__OTLP_ENDPOINT=http://127.0.0.1:$PORT/v1/traces SMSGATE_TELEMETRY__SAMPLE_RATIO=1 exec "$REL/smsgate" "\$@"
+SMSGATE_TELEMETRY__OTLP_ENDPOINT=http://127.0.0.1:$PORT/v1/traces SMSGATE_TELEMETRY__SAMPLE_RATIO=$RATIO exec "$REL/smsgate" "\$@"
 SH
 chmod +x "$WORK/traced/smsgate"
 BENCH_ONLY="${BENCH_ONLY:-http smpp}" bash "$(dirname "$0")/bench-compare.sh" "$WORK/plain" "$WORK/traced" "$ROUNDS" "$SECS"
-kill -INT "$SINK" 2>/dev/null || true
+kill -TERM "$SINK" 2>/dev/null || true
 wait "$SINK" 2>/dev/null || true
 SINK=

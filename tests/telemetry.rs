@@ -176,20 +176,32 @@ fn config(
         + extra
 }
 
+/// A gateway process, stopped (SIGTERM, then waited for) when dropped: also when a test
+/// fails half-way.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        stop(&mut self.0);
+    }
+}
+
 /// The gateway binary on configuration `cfg`, its log in `dir/gateway.log`, exporting every
 /// 100 ms.
-fn spawn_gateway(dir: &std::path::Path, cfg: &str) -> Child {
+fn spawn_gateway(dir: &std::path::Path, cfg: &str) -> Running {
     let path = dir.join("smsgate.toml");
     std::fs::write(&path, cfg).expect("config");
-    Command::new(env!("CARGO_BIN_EXE_smsgate"))
-        .arg("--config")
-        .arg(&path)
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("gateway.log")).expect("log"))
-        .spawn()
-        .expect("spawn smsgate")
+    Running(
+        Command::new(env!("CARGO_BIN_EXE_smsgate"))
+            .arg("--config")
+            .arg(&path)
+            .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("gateway.log")).expect("log"))
+            .spawn()
+            .expect("spawn smsgate"),
+    )
 }
 
 fn stop(child: &mut Child) {
@@ -216,7 +228,7 @@ async fn every_phase_of_an_mt_and_an_mo_is_one_trace_at_the_collector() {
     let dir = tempfile::tempdir().expect("tmp");
     let http_port = free_port();
     // The `sim` connector's logprivacy masks numbers in spans as in log lines.
-    let mut child = spawn_gateway(
+    let gateway = spawn_gateway(
         dir.path(),
         &config(
             dir.path(),
@@ -358,7 +370,7 @@ async fn every_phase_of_an_mt_and_an_mo_is_one_trace_at_the_collector() {
             .all(|(m, p, t)| m == "POST" && p == "/v1/traces" && t == "application/x-protobuf"),
         "{requests:?}"
     );
-    stop(&mut child);
+    drop(gateway);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -369,7 +381,7 @@ async fn a_collector_that_is_down_costs_no_message() {
     let http_port = free_port();
     // Nothing listens there: every export fails.
     let dead = free_port();
-    let mut child = spawn_gateway(
+    let gateway = spawn_gateway(
         dir.path(),
         &config(
             dir.path(),
@@ -408,5 +420,5 @@ async fn a_collector_that_is_down_costs_no_message() {
             .contains("BatchSpanProcessor.ExportError")
     })
     .await;
-    stop(&mut child);
+    drop(gateway);
 }

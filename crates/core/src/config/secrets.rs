@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Secrets are: user password hashes, SMPP client connector passwords, the console's admin
-//! password, and the URLs (broker, store, history, Jasmin's Redis, HTTP client connectors)
+//! password, the management API's account passwords (`[admin.accounts.<name>]`), and the URLs (broker, store, history, Jasmin's Redis, HTTP client connectors)
 //! that carry credentials (`user:password@`).
 
 use toml::{Table, Value};
@@ -92,6 +92,11 @@ const LISTS: &[(&str, &str, &[&str])] = &[
     ("httpccs", "cid", &["url"]),
 ];
 
+/// Lists inside a section whose entries hold secrets: the section, the list, the key naming
+/// an entry, the secret keys (`[admin.accounts.ops] password = ...` in the secrets file).
+const NESTED_LISTS: &[(&str, &str, &str, &[&str])] =
+    &[("admin", "accounts", "name", &["password"])];
+
 /// Always secret (the others only when they carry credentials).
 fn always_secret(key: &str) -> bool {
     matches!(key, "password" | "admin_password")
@@ -128,25 +133,86 @@ pub fn split(cfg: &mut Table) -> (Table, Vec<String>) {
         }
     }
     for (list, name_key, keys) in LISTS {
-        let Some(Value::Array(items)) = cfg.get_mut(*list) else {
+        if let Some(Value::Array(items)) = cfg.get_mut(*list) {
+            split_list(
+                items,
+                list,
+                name_key,
+                keys,
+                table_at(&mut out, list),
+                &mut moved,
+            );
+        }
+    }
+    for (section, list, name_key, keys) in NESTED_LISTS {
+        if let Some(Value::Table(t)) = cfg.get_mut(*section) {
+            if let Some(Value::Array(items)) = t.get_mut(*list) {
+                let path = format!("{section}.{list}");
+                let to = table_at(table_at(&mut out, section), list);
+                split_list(items, &path, name_key, keys, to, &mut moved);
+            }
+        }
+    }
+    // Sections or lists nothing was moved from are not written.
+    if let Some(Value::Table(t)) = out.get_mut("admin") {
+        t.retain(|_, v| !v.as_table().is_some_and(Table::is_empty));
+    }
+    out.retain(|_, v| !v.as_table().is_some_and(Table::is_empty));
+    (out, moved)
+}
+
+/// Move the secret `keys` of each entry of `items` (a list at `path`, entries named by
+/// `name_key`) into `to`, keyed by the entry's name.
+fn split_list(
+    items: &mut [Value],
+    path: &str,
+    name_key: &str,
+    keys: &[&str],
+    to: &mut Table,
+    moved: &mut Vec<String>,
+) {
+    for item in items.iter_mut() {
+        let Value::Table(t) = item else { continue };
+        let Some(name) = t.get(name_key).and_then(Value::as_str).map(str::to_string) else {
             continue;
         };
-        for item in items.iter_mut() {
-            let Value::Table(t) = item else { continue };
-            let Some(name) = t.get(*name_key).and_then(Value::as_str).map(str::to_string) else {
-                continue;
-            };
-            for key in *keys {
-                if t.get(*key).is_some_and(|v| is_secret(key, v)) {
-                    if let Some(v) = t.remove(*key) {
-                        moved.push(format!("{list}.{name}.{key}"));
-                        table_at(table_at(&mut out, list), &name).insert(key.to_string(), v);
-                    }
+        for key in keys {
+            if t.get(*key).is_some_and(|v| is_secret(key, v)) {
+                if let Some(v) = t.remove(*key) {
+                    moved.push(format!("{path}.{name}.{key}"));
+                    table_at(to, &name).insert(key.to_string(), v);
                 }
             }
         }
     }
-    (out, moved)
+}
+
+/// Put `values` (entry name → its secrets) back into the entries of the list `items` at
+/// `path`, named by `name_key`.
+fn merge_list(
+    items: &mut [Value],
+    values: Table,
+    path: &str,
+    name_key: &str,
+) -> Result<(), String> {
+    for (name, fields) in values {
+        let Value::Table(fields) = fields else {
+            return Err(format!("`{path}.{name}` must be a table"));
+        };
+        let entry = items.iter_mut().find_map(|i| match i {
+            Value::Table(t) if t.get(name_key).and_then(Value::as_str) == Some(name.as_str()) => {
+                Some(t)
+            }
+            _ => None,
+        });
+        let Some(entry) = entry else {
+            return Err(format!(
+                "`{path}.{name}`: the configuration has no {path} entry with {name_key} {name:?}"
+            ));
+        };
+        entry.extend(fields);
+    }
+    Ok(())
 }
 
 fn table_at<'a>(t: &'a mut Table, key: &str) -> &'a mut Table {
@@ -178,24 +244,26 @@ pub fn merge(cfg: &mut Table, secrets: Table) -> Result<(), String> {
                     ))
                 }
             };
-            for (name, fields) in values {
-                let Value::Table(fields) = fields else {
-                    return Err(format!("`{section}.{name}` must be a table"));
-                };
-                let entry = items.iter_mut().find_map(|i| match i {
-                    Value::Table(t)
-                        if t.get(*name_key).and_then(Value::as_str) == Some(name.as_str()) =>
-                    {
-                        Some(t)
-                    }
-                    _ => None,
-                });
-                let Some(entry) = entry else {
+            merge_list(items, values, &section, name_key)?;
+        } else if let Some((_, list, name_key, _)) =
+            NESTED_LISTS.iter().find(|(s, _, _, _)| *s == section)
+        {
+            let t = match cfg.get_mut(&section) {
+                Some(Value::Table(t)) => t,
+                _ => return Err(format!("`{section}`: the configuration has no [{section}]")),
+            };
+            for (k, v) in values {
+                if k != *list {
+                    t.insert(k, v);
+                    continue;
+                }
+                let (Value::Table(entries), Some(Value::Array(items))) = (v, t.get_mut(*list))
+                else {
                     return Err(format!(
-                        "`{section}.{name}`: the configuration has no {section} entry with {name_key} {name:?}"
+                        "`{section}.{list}`: the configuration has no [[{section}.{list}]] entries"
                     ));
                 };
-                entry.extend(fields);
+                merge_list(items, entries, &format!("{section}.{list}"), name_key)?;
             }
         } else {
             match cfg.get(&section) {
@@ -231,6 +299,12 @@ password = "pw"
 [[httpccs]]
 cid = "h1"
 url = "http://mo.example/in"
+[admin]
+enabled = true
+[[admin.accounts]]
+name = "ops"
+password = "plain-admin-pw"
+role = "admin"
 "#;
 
     #[test]
@@ -244,11 +318,12 @@ url = "http://mo.example/in"
                 "jcli.admin_password",
                 "broker.url",
                 "users.alice.password",
-                "smppccs.smsc1.password"
+                "smppccs.smsc1.password",
+                "admin.accounts.ops.password"
             ]
         );
         let public = toml::to_string(&cfg).expect("toml");
-        for s in ["argon2", "guest:guest", "\"pw\""] {
+        for s in ["argon2", "guest:guest", "\"pw\"", "plain-admin-pw"] {
             assert!(!public.contains(s), "{s} left in:\n{public}");
         }
         // A URL without credentials stays.

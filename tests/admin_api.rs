@@ -320,6 +320,14 @@ async fn changes_go_through_the_config_checks_and_show_in_jcli_both_ways() {
     .await;
     let (st, v) = call(api, "GET", "/api/v1/smppccs/other", Some(&root), None).await;
     assert_eq!((st, v["start"].as_bool()), (200, Some(true)), "{v}");
+    // The counters: the send above is counted.
+    let (st, stats) = call(api, "GET", "/api/v1/stats", Some(TOKEN), None).await;
+    assert_eq!(st, 200, "{stats}");
+    assert!(
+        stats["httpapi_success_count"][0]["value"].as_f64() >= Some(1.0),
+        "{}",
+        stats["httpapi_success_count"]
+    );
     // The route tester agrees with what happened, and names the default route otherwise.
     for (to, want) in [
         (

@@ -8,6 +8,7 @@
 //! | `POST logout` | any | ends the session |
 //! | `GET whoami` | any | `{"name","role"}` |
 //! | `GET status` | read-only | version, start time, each connector's state |
+//! | `GET stats` | read-only | the counters of `/metrics` as JSON: `{name: [{labels, value}]}` |
 //! | `GET {section}` | read-only | the objects of a section (passwords hidden) |
 //! | `GET {section}/{key}` | read-only | one object |
 //! | `POST {section}` | admin | add an object (the config file's fields and defaults) |
@@ -338,6 +339,7 @@ async fn route(c: &Call<'_>) -> Answer {
         }
         ["whoami"] if m == Method::GET => ok(json!({ "name": c.who.name, "role": c.who.role })),
         ["status"] if m == Method::GET => status(c),
+        ["stats"] if m == Method::GET => stats(c),
         ["audit"] if m == Method::GET => {
             let limit = c
                 .query("limit")
@@ -428,6 +430,55 @@ fn status(c: &Call<'_>) -> Answer {
         "started_at": mgr.started_at(),
         "connectors": connectors,
     }))
+}
+
+/// The gateway's counters (those `/metrics` shows, Jasmin's names) as JSON: each metric's
+/// series with their labels.
+fn stats(c: &Call<'_>) -> Answer {
+    let rt =
+        c.state.manager.runtime().ok_or_else(|| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the gateway is stopping")
+        })?;
+    ok(Value::Object(prometheus_json(
+        &rt.stats.render_prometheus(),
+    )))
+}
+
+/// Prometheus text (`name{a="b"} 1`) as `{name: [{"labels": {a: b}, "value": 1}]}`.
+fn prometheus_json(text: &str) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.parse::<f64>() else {
+            continue;
+        };
+        let (name, labels) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        let labels: serde_json::Map<String, Value> = labels
+            .split(',')
+            .filter_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                Some((
+                    k.to_string(),
+                    Value::String(v.trim_matches('"').to_string()),
+                ))
+            })
+            .collect();
+        if let Value::Array(a) = out
+            .entry(name.to_string())
+            .or_insert_with(|| Value::Array(vec![]))
+        {
+            a.push(json!({ "labels": labels, "value": value }));
+        }
+    }
+    out
 }
 
 /// The profile as JSON, users' passwords hidden and their uid filled in.
@@ -928,6 +979,18 @@ mod tests {
         ] {
             assert!(paths.contains_key(&format!("/api/v1/{p}")), "{p}");
         }
+    }
+
+    #[test]
+    fn prometheus_text_as_json() {
+        let v = prometheus_json(
+            "# TYPE a counter\na 3\nsmppc_bound{cid=\"s1\"} 1\nsmppc_bound{cid=\"s2\"} 0\n",
+        );
+        assert_eq!(v["a"], json!([{"labels": {}, "value": 3.0}]));
+        assert_eq!(
+            v["smppc_bound"][1],
+            json!({"labels": {"cid": "s2"}, "value": 0.0})
+        );
     }
 
     #[test]

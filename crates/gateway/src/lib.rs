@@ -4,7 +4,6 @@
 //! the live configuration ([`manage`], its [`audit`] log), operators' [`queues`] operations and what they watch ([`health`],
 //! [`process_metrics`], the message log [`msglog`]).
 
-pub mod audit;
 pub mod batch;
 pub mod cancel;
 pub mod cluster;
@@ -15,6 +14,8 @@ pub mod health;
 pub mod http;
 pub mod inbound;
 pub mod manage;
+/// The audit log of configuration changes (part of [`manage`]).
+pub use manage::audit;
 pub mod msglog;
 pub mod process_metrics;
 pub mod queues;

@@ -1,7 +1,7 @@
 //! The audit log: every change to the live configuration, whatever made it (jCli, the
 //! management API, SIGHUP, another node), with who made it and each object before and after.
 //!
-//! [`crate::manage::Manager::apply`] is the one door of every change; it diffs the profile
+//! [`super::Manager::apply`] is the one door of every change; it diffs the profile
 //! before and after, object by object (a user by uid, a connector by cid, a route by order...),
 //! and records an [`Entry`]: as a log line at `info` under the target `smsgate::audit` (kept
 //! by the journal or the log shipper) and in a ring of the latest entries that the management
@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::manage::Profile;
+use super::Profile;
 use smsgate_core::model::message::now_ms;
 
 /// How many entries the ring keeps.
@@ -176,22 +176,25 @@ fn section(
     }
 }
 
+/// The changes of one list of objects, keyed by `key`.
+fn objects<T: Serialize>(
+    out: &mut Vec<Change>,
+    kind: &'static str,
+    prev: &[T],
+    next: &[T],
+    key: impl Fn(&T) -> String,
+) {
+    section(out, kind, keyed(prev, &key), keyed(next, &key));
+}
+
 /// What changed from `prev` to `next`, object by object.
 pub fn diff(prev: &Profile, next: &Profile) -> Vec<Change> {
     let mut out = vec![];
-    section(
-        &mut out,
-        "group",
-        keyed(&prev.groups, |g| g.gid.clone()),
-        keyed(&next.groups, |g| g.gid.clone()),
-    );
-    let uid = |u: &smsgate_core::config::UserConfig| crate::manage::uid_of(u).to_string();
-    section(
-        &mut out,
-        "user",
-        keyed(&prev.users, uid),
-        keyed(&next.users, uid),
-    );
+    objects(&mut out, "group", &prev.groups, &next.groups, |g| {
+        g.gid.clone()
+    });
+    let uid = |u: &smsgate_core::config::UserConfig| super::uid_of(u).to_string();
+    objects(&mut out, "user", &prev.users, &next.users, uid);
     // A password change shows as a change of the user, with nothing of the password in it.
     for u in &next.users {
         if let Some(p) = prev.users.iter().find(|p| p.username == u.username) {
@@ -206,12 +209,9 @@ pub fn diff(prev: &Profile, next: &Profile) -> Vec<Change> {
             }
         }
     }
-    section(
-        &mut out,
-        "smppcc",
-        keyed(&prev.smppccs, |c| c.cid.clone()),
-        keyed(&next.smppccs, |c| c.cid.clone()),
-    );
+    objects(&mut out, "smppcc", &prev.smppccs, &next.smppccs, |c| {
+        c.cid.clone()
+    });
     let started = |p: &Profile| -> BTreeMap<String, Value> {
         p.smppccs
             .iter()
@@ -223,41 +223,29 @@ pub fn diff(prev: &Profile, next: &Profile) -> Vec<Change> {
     b.retain(|k, _| next.smppccs.iter().any(|c| &c.cid == k));
     a.retain(|k, _| prev.smppccs.iter().any(|c| &c.cid == k));
     section(&mut out, "smppcc.started", b, a);
-    section(
-        &mut out,
-        "httpcc",
-        keyed(&prev.httpccs, |c| c.cid.clone()),
-        keyed(&next.httpccs, |c| c.cid.clone()),
-    );
-    section(
-        &mut out,
-        "filter",
-        keyed(&prev.filters, |f| f.fid.clone()),
-        keyed(&next.filters, |f| f.fid.clone()),
-    );
-    section(
-        &mut out,
-        "mtroute",
-        keyed(&prev.mtroutes, |r| r.order.to_string()),
-        keyed(&next.mtroutes, |r| r.order.to_string()),
-    );
-    section(
-        &mut out,
-        "moroute",
-        keyed(&prev.moroutes, |r| r.order.to_string()),
-        keyed(&next.moroutes, |r| r.order.to_string()),
-    );
-    section(
+    objects(&mut out, "httpcc", &prev.httpccs, &next.httpccs, |c| {
+        c.cid.clone()
+    });
+    objects(&mut out, "filter", &prev.filters, &next.filters, |f| {
+        f.fid.clone()
+    });
+    let order = |r: &smsgate_core::config::RouteConfig| r.order.to_string();
+    objects(&mut out, "mtroute", &prev.mtroutes, &next.mtroutes, order);
+    objects(&mut out, "moroute", &prev.moroutes, &next.moroutes, order);
+    let order = |r: &smsgate_core::config::InterceptorConfig| r.order.to_string();
+    objects(
         &mut out,
         "mtinterceptor",
-        keyed(&prev.mtinterceptors, |r| r.order.to_string()),
-        keyed(&next.mtinterceptors, |r| r.order.to_string()),
+        &prev.mtinterceptors,
+        &next.mtinterceptors,
+        order,
     );
-    section(
+    objects(
         &mut out,
         "mointerceptor",
-        keyed(&prev.mointerceptors, |r| r.order.to_string()),
-        keyed(&next.mointerceptors, |r| r.order.to_string()),
+        &prev.mointerceptors,
+        &next.mointerceptors,
+        order,
     );
     out
 }

@@ -13,6 +13,8 @@
 //! file's managed sections (Jasmin loads it at start too). Every installed change is also
 //! published as `config:live`; nodes sharing a store install each other's changes.
 
+pub mod audit;
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Weak};
@@ -288,7 +290,7 @@ struct LiveChange {
     profile: Profile,
     /// Who made the change (for the other nodes' audit logs).
     #[serde(default)]
-    actor: Option<crate::audit::Actor>,
+    actor: Option<audit::Actor>,
     /// The node it was made on (`cluster.node_id`).
     #[serde(default)]
     node_name: Option<String>,
@@ -306,7 +308,7 @@ pub struct Manager {
     node: String,
     seq: std::sync::atomic::AtomicU64,
     started_at: i64,
-    audit: crate::audit::AuditLog,
+    audit: audit::AuditLog,
 }
 
 /// Why a Python script could not be added, in jCli's terms (Jasmin's `[IO]: ...` and
@@ -418,7 +420,7 @@ impl Manager {
     }
 
     /// The audit log of configuration changes.
-    pub fn audit(&self) -> &crate::audit::AuditLog {
+    pub fn audit(&self) -> &audit::AuditLog {
         &self.audit
     }
 
@@ -537,7 +539,7 @@ impl Manager {
             *p = next;
             Ok(())
         });
-        crate::audit::as_actor(crate::audit::Actor::new("sighup", "SIGHUP"), change).await?;
+        audit::as_actor(audit::Actor::new("sighup", "SIGHUP"), change).await?;
         Ok(Reloaded {
             from,
             restart_needed: changed_sections(&self.base, file),
@@ -549,7 +551,7 @@ impl Manager {
             node: self.node.clone(),
             seq: self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             profile: p.clone(),
-            actor: Some(crate::audit::current()),
+            actor: Some(audit::current()),
             node_name: Some(crate::cluster::node_id(&self.base)),
         };
         if let Ok(json) = serde_json::to_vec(&change) {
@@ -591,7 +593,7 @@ impl Manager {
                         change
                             .actor
                             .clone()
-                            .unwrap_or_else(|| crate::audit::Actor::new("node", &change.node)),
+                            .unwrap_or_else(|| audit::Actor::new("node", &change.node)),
                         change.node_name.clone(),
                         &live,
                         &change.profile,

@@ -130,6 +130,32 @@ impl Notifications {
     }
 }
 
+/// A gateway process, killed (and waited for) when dropped while still running: also when a
+/// test fails half-way, so no gateway outlives its test.
+struct Guard(Child);
+
+impl std::ops::Deref for Guard {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Guard {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn signal(child: &Child, sig: &str) {
     let st = Command::new("kill")
         .args([sig, &child.id().to_string()])
@@ -181,6 +207,7 @@ async fn sighup_applies_the_file_under_load_without_losing_messages_or_sessions(
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_path).expect("log"))
         .spawn()
+        .map(Guard)
         .expect("spawn smsgate");
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
 
@@ -383,6 +410,7 @@ async fn traffic_log(log_section: &str, tag: &str) -> (String, [String; 8]) {
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_path).expect("log"))
         .spawn()
+        .map(Guard)
         .expect("spawn smsgate");
     let http: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
     wait_for(30, "both connectors bound", || {
@@ -800,6 +828,7 @@ async fn a_backup_taken_under_load_restores_everything_acknowledged_before_it() 
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
+            .map(Guard)
             .expect("spawn smsgate")
     };
     let cli = |args: &[&str]| {

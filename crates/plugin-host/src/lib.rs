@@ -523,6 +523,22 @@ struct Fingerprint {
     toml: Option<(Option<SystemTime>, u64)>,
 }
 
+/// How long a plugin file must go unmodified before a scan acts on it: a file still being
+/// written (a copy, a truncate-then-write) is not loaded, nor refused, half-way through.
+const SETTLE: Duration = Duration::from_millis(150);
+
+impl Fingerprint {
+    /// Whether a file was modified less than [`SETTLE`] ago (a modification time in the
+    /// future, after the clock stepped back, does not hold the file back).
+    fn settling(&self) -> bool {
+        let recent = |t: Option<SystemTime>| {
+            t.and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age < SETTLE)
+        };
+        recent(self.wasm.0) || self.toml.is_some_and(|(t, _)| recent(t))
+    }
+}
+
 fn fingerprint(wasm: &Path) -> Option<Fingerprint> {
     let m = std::fs::metadata(wasm).ok()?;
     let toml = std::fs::metadata(wasm.with_extension("toml"))
@@ -943,13 +959,15 @@ impl PluginHost {
                 present.insert(name, (p, fp));
             }
         }
-        if !self.scanned.swap(true, Ordering::Relaxed) {
+        // The first scan (at start) loads what is there; later ones let files settle.
+        let first = !self.scanned.swap(true, Ordering::Relaxed);
+        if first {
             self.lastgood.prune(&present.keys().cloned().collect());
         }
         let mut changes = 0;
         let mut seen = self.seen.lock();
         for (name, (path, fp)) in &present {
-            if seen.get(name) == Some(fp) {
+            if seen.get(name) == Some(fp) || (!first && fp.settling()) {
                 continue;
             }
             seen.insert(name.clone(), fp.clone());

@@ -51,6 +51,13 @@ if ! psql -h 127.0.0.1 -U postgres -d test -c 'select 1' >/dev/null 2>&1; then
   fi
   su postgres -c "createdb test" >/dev/null 2>&1 || true
 fi
+# Headless Chromium and its WebDriver for the web console's browser tests (tests/console.rs).
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+  echo "== chromium (browser tests)"
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+    || echo "warning: could not install chromium: tests/console.rs will fail" >&2
+fi
 # The real Jasmin for tests/jasmin_diff.rs: 0.11.1 and 0.11.0 in cached venvs under
 # ~/.cache/smsgate-jasmin, and a RabbitMQ vhost (idempotent; after RabbitMQ is up). A failed
 # install is not fatal here: the jasmin_diff tests then fail and say why.

@@ -72,6 +72,8 @@ pub struct Gateway {
     pub manager: Arc<Manager>,
     jcli_addr: parking_lot::Mutex<Option<SocketAddr>>,
     admin_addr: parking_lot::Mutex<Option<SocketAddr>>,
+    /// The journal's place among the spans' readers (taken out when the gateway goes).
+    _journal_registration: Option<smsgate_core::trace::Registration>,
     /// Address of the REST API (`[rest-api]`), if enabled.
     pub rest_addr: Option<SocketAddr>,
     /// Durable batch jobs (`/secure/sendbatch`, retarus jobs).
@@ -255,6 +257,18 @@ impl Gateway {
                 .map_err(|e| StartError::Storage(e.to_string()))?;
         }
         let stats = Arc::new(Stats::default());
+        // The message journal (`[journal]`): every message's phases, for message search.
+        let journal = if cfg.journal.enabled {
+            Some(
+                smsgate_queue::journal::Journal::open(&cfg.journal, &cfg.data_dir)
+                    .map_err(|e| StartError::Config(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let journal_registration = journal
+            .clone()
+            .map(|j| smsgate_core::trace::register(j as Arc<dyn smsgate_core::trace::Sink>));
         let callbacks = smsgate_policy::callbacks::CallbackGuard::new(
             cfg.callbacks.clone(),
             Some(stats.clone()),
@@ -309,6 +323,7 @@ impl Gateway {
                 body_timeout: Duration::from_millis(cfg.http_api.body_read_timeout_ms),
                 plugins: plugins.clone(),
                 health: Some(health.clone()),
+                journal: journal.clone(),
             });
             let limits = ServerLimits {
                 max_connections: cfg.http_api.max_connections,
@@ -429,6 +444,7 @@ impl Gateway {
             lease: smsgate_gateway::cluster::Leases::from_config(&cfg, store.clone()),
         };
         let runtime = Arc::new(Runtime {
+            journal,
             pipeline,
             stats,
             store: store.clone(),
@@ -455,6 +471,7 @@ impl Gateway {
             tasks: parking_lot::Mutex::new(throwers),
             jcli_addr: None.into(),
             admin_addr: None.into(),
+            _journal_registration: journal_registration,
             rest_addr: rest.addr,
             batches: rest.batches,
             history: rest.history,

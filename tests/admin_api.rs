@@ -530,3 +530,411 @@ async fn the_api_refuses_to_listen_beyond_loopback() {
         "{e}"
     );
 }
+
+/// One raw request; (status, head, JSON body or `null`).
+async fn exchange<S>(mut s: S, req: String) -> (u16, String, Value)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = vec![];
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        status,
+        head.to_string(),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+/// A request with these extra header lines (`Cookie: ...`, `X-CSRF-Token: ...`).
+fn request(method: &str, path: &str, headers: &[String], body: Option<&Value>) -> String {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    req
+}
+
+async fn with_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    body: Option<Value>,
+) -> (u16, String, Value) {
+    let s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    exchange(s, request(method, path, headers, body.as_ref())).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_session_needs_its_csrf_token_and_messages_are_searchable() {
+    use smsgate::simulator::ReceiptKnobs;
+    let sim = simulator().await;
+    sim.set_receipts(ReceiptKnobs {
+        delay: Some(Duration::from_millis(100)),
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().expect("tmp");
+    let toml = format!(
+        "{}{}",
+        config_toml(dir.path(), free_port(), sim.addr.port()),
+        admin_section()
+    );
+    let gw = gateway(load(&toml, dir.path())).await;
+    let api = gw.admin_addr().expect("admin");
+
+    // Log in: a session cookie (HttpOnly, SameSite=Strict; not Secure without TLS) and the
+    // session's CSRF token.
+    let (st, head, v) = with_headers(
+        api,
+        "POST",
+        "/api/v1/login",
+        &[],
+        Some(json!({"name": "ops", "password": "opspw"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let set = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("a session cookie")
+        .to_string();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict") && !set.contains("Secure"),
+        "{set}"
+    );
+    let token = v["token"].as_str().expect("token").to_string();
+    assert!(set.contains(&format!("smsgate_session={token}")), "{set}");
+    let csrf = v["csrf"].as_str().expect("csrf").to_string();
+    let cookie = format!("Cookie: theme=dark; smsgate_session={token}");
+    let (st, _, who) = with_headers(
+        api,
+        "GET",
+        "/api/v1/whoami",
+        std::slice::from_ref(&cookie),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, who["name"].as_str(), who["csrf"].as_str()),
+        (200, Some("ops"), Some(csrf.as_str()))
+    );
+
+    // A change with the cookie but without (or with another) CSRF token is refused, and
+    // nothing is sent.
+    let test_msg = json!({"username": "foo", "to": "33612345678", "content": "console test"});
+    for extra in [vec![], vec!["X-CSRF-Token: 00".to_string()]] {
+        let mut h = vec![cookie.clone()];
+        h.extend(extra);
+        let (st, _, v) =
+            with_headers(api, "POST", "/api/v1/messages", &h, Some(test_msg.clone())).await;
+        assert_eq!(st, 403, "{v}");
+        assert!(v["error"].as_str().unwrap_or("").contains("CSRF"), "{v}");
+    }
+    // A configured token is never a cookie.
+    let (st, _, _) = with_headers(
+        api,
+        "GET",
+        "/api/v1/whoami",
+        &[format!("Cookie: smsgate_session={TOKEN}")],
+        None,
+    )
+    .await;
+    assert_eq!(st, 401);
+    assert_eq!(sim.submit_count(), 0);
+
+    // Bad test messages: the field to blame, nothing sent.
+    let h = vec![cookie.clone(), format!("X-CSRF-Token: {csrf}")];
+    for (body, field) in [
+        (
+            json!({"username": "nobody", "to": "336", "content": "x"}),
+            "username",
+        ),
+        (json!({"username": "foo", "content": "x"}), "to"),
+        (
+            json!({"username": "foo", "to": "336", "content": "x", "colour": 1}),
+            "colour",
+        ),
+    ] {
+        let (st, _, v) = with_headers(api, "POST", "/api/v1/messages", &h, Some(body)).await;
+        assert_eq!((st, v["field"].as_str()), (400, Some(field)), "{v}");
+    }
+    // A user the pipeline refuses (its group is disabled): the pipeline's own answer.
+    let (st, _, v) = with_headers(
+        api,
+        "POST",
+        "/api/v1/messages",
+        &h,
+        Some(json!({"username": "eve", "to": "33612", "content": "x"})),
+    )
+    .await;
+    assert_eq!(st, 422, "{v}");
+    // With the token: sent, as a real message, with a receipt asked of the SMSC.
+    let (st, _, v) =
+        with_headers(api, "POST", "/api/v1/messages", &h, Some(test_msg.clone())).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["connector"], "sim");
+    let id = v["id"].as_str().expect("id").to_string();
+    wait_for(10, "the test message at the SMSC", || {
+        sim.submit_count() == 1
+    })
+    .await;
+    let sent = sim
+        .received()
+        .into_iter()
+        .find(|r| r.destination_addr == "33612345678")
+        .expect("sent");
+    assert_eq!(sent.registered_delivery & 1, 1, "a receipt was asked for");
+
+    // A read-only token searches, but may not send.
+    let (st, v) = call(api, "POST", "/api/v1/messages", Some(TOKEN), Some(test_msg)).await;
+    assert_eq!(st, 403, "{v}");
+
+    // Search: by id, user, destination and time; the timeline has every phase.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let timeline = loop {
+        let (st, v) = call(
+            api,
+            "GET",
+            &format!("/api/v1/messages/{id}"),
+            Some(TOKEN),
+            None,
+        )
+        .await;
+        let phases: Vec<String> = v["events"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["phase"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if st == 200 && phases.iter().any(|p| p == "receipt") {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{st} {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let phases: Vec<&str> = timeline["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["phase"].as_str())
+        .collect();
+    assert_eq!(phases, ["accept", "submit", "receipt"], "{timeline}");
+    assert_eq!(timeline["message"]["user"], "foo");
+    assert_eq!(timeline["message"]["destination"], "33612345678");
+    assert_eq!(timeline["message"]["state"], "receipt: DELIVRD");
+    assert_eq!(timeline["events"][1]["attrs"]["outcome"], "ESME_ROK");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    for (q, found) in [
+        (format!("id={id}"), true),
+        ("user=foo&destination=612345".to_string(), true),
+        ("user=bob".to_string(), false),
+        ("direction=mo".to_string(), false),
+        (format!("from={}&to={}", now - 60_000, now + 1000), true),
+        (
+            "from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z".to_string(),
+            false,
+        ),
+    ] {
+        let (st, v) = call(
+            api,
+            "GET",
+            &format!("/api/v1/messages?{q}"),
+            Some(TOKEN),
+            None,
+        )
+        .await;
+        assert_eq!(st, 200, "{q}: {v}");
+        let ids: Vec<&str> = v["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .filter_map(|m| m["id"].as_str())
+            .collect();
+        assert_eq!(ids.contains(&id.as_str()), found, "{q}: {v}");
+    }
+    for (q, field) in [
+        ("from=yesterday", "from"),
+        ("direction=sideways", "direction"),
+        ("limit=-1", "limit"),
+    ] {
+        let (st, v) = call(
+            api,
+            "GET",
+            &format!("/api/v1/messages?{q}"),
+            Some(TOKEN),
+            None,
+        )
+        .await;
+        assert_eq!((st, v["field"].as_str()), (400, Some(field)), "{q}: {v}");
+    }
+    let (st, _) = call(
+        api,
+        "GET",
+        &format!("/api/v1/messages/{}", uuid::Uuid::now_v7()),
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(st, 404);
+
+    // Plugins are off here: listed as such; a reload is a conflict, and an admin's.
+    let (st, v) = call(api, "GET", "/api/v1/plugins", Some(TOKEN), None).await;
+    assert_eq!((st, &v["enabled"]), (200, &json!(false)), "{v}");
+    let (st, _) = call(api, "POST", "/api/v1/plugins/x/reload", Some(TOKEN), None).await;
+    assert_eq!(st, 403);
+    let root = login(api, "root", "rootpw").await;
+    let (st, v) = call(api, "POST", "/api/v1/plugins/x/reload", Some(&root), None).await;
+    assert_eq!(st, 409, "{v}");
+
+    // The journal's counters are on /metrics; the dashboard's accepted count too.
+    let (st, metrics) = get(gw.http_addr.expect("http"), "/metrics").await;
+    assert_eq!(st, 200);
+    let written = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("smsgate_journal_written_total "))
+        .and_then(|n| n.parse::<u64>().ok())
+        .expect("journal counter");
+    assert!(written >= 3, "accept, submit, receipt: {written}");
+    assert!(
+        metrics.lines().any(|l| l == "queue_accepted_count 1"),
+        "{metrics}"
+    );
+
+    // Logging out clears the cookie; the session is over.
+    let (st, head, _) = with_headers(api, "POST", "/api/v1/logout", &h, None).await;
+    assert_eq!(st, 200);
+    assert!(head.contains("Max-Age=0"), "{head}");
+    let (st, _, _) = with_headers(api, "GET", "/api/v1/whoami", &[cookie], None).await;
+    assert_eq!(st, 401);
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tls_the_api_serves_tls_only_and_may_bind_beyond_loopback() {
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl must be installed to make a test certificate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tls = format!(
+        "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    let base = config_toml(dir.path(), free_port(), sim.addr.port());
+    // Beyond loopback: refused without TLS, accepted with it (checked, not bound here).
+    let open = format!("{base}{}", admin_section()).replace(
+        "bind = \"127.0.0.1\"\nport = 0\nlogin",
+        "bind = \"0.0.0.0\"\nport = 0\nlogin",
+    );
+    let err = smsgate::config::Config::load(Some(&{
+        let p = dir.path().join("open.toml");
+        std::fs::write(&p, &open).expect("write");
+        p
+    }))
+    .and_then(|c| c.validate().map(|_| c))
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(err.contains("admin.bind"), "{err}");
+    let open_tls = open.replace(
+        "bind = \"0.0.0.0\"\n",
+        &format!("bind = \"0.0.0.0\"\n{tls}"),
+    );
+    let p = dir.path().join("open_tls.toml");
+    std::fs::write(&p, &open_tls).expect("write");
+    smsgate::config::Config::load(Some(&p))
+        .and_then(|c| c.validate().map(|_| c))
+        .expect("a TLS API may bind beyond loopback");
+
+    let toml = format!("{base}{}", admin_section()).replace(
+        "bind = \"127.0.0.1\"\nport = 0\nlogin",
+        &format!("bind = \"127.0.0.1\"\nport = 0\n{tls}login"),
+    );
+    let gw = gateway(load(&toml, dir.path())).await;
+    let api = gw.admin_addr().expect("admin");
+    let tls_call = |req: String| async move {
+        let tcp = tokio::net::TcpStream::connect(api).await.expect("connect");
+        let s = smsgate::smpp::tls::connect(tcp, "localhost", false)
+            .await
+            .expect("TLS handshake");
+        exchange(s, req).await
+    };
+    let (st, head, v) = tls_call(request(
+        "POST",
+        "/api/v1/login",
+        &[],
+        Some(&json!({"name": "root", "password": "rootpw"})),
+    ))
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(
+        head.contains("; Secure"),
+        "a Secure cookie over TLS: {head}"
+    );
+    let (st, _, v) = tls_call(request(
+        "GET",
+        "/api/v1/whoami",
+        &[format!("Authorization: Bearer {TOKEN}")],
+        None,
+    ))
+    .await;
+    assert_eq!((st, v["name"].as_str()), (200, Some("deploy")), "{v}");
+    let (st, head, _) = tls_call(request("GET", "/", &[], None)).await;
+    assert_eq!(st, 200);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-security-policy"),
+        "{head}"
+    );
+    // Plain HTTP on the TLS listener gets no answer, and the listener keeps serving.
+    let (st, _) = call(api, "GET", "/api/v1/whoami", Some(TOKEN), None).await;
+    assert_eq!(st, 0);
+    let (st, _, _) = tls_call(request(
+        "GET",
+        "/api/v1/whoami",
+        &[format!("Authorization: Bearer {TOKEN}")],
+        None,
+    ))
+    .await;
+    assert_eq!(st, 200);
+    gw.shutdown().await;
+}

@@ -20,6 +20,7 @@ mod cluster_conformance;
 mod cluster_smpp;
 mod config_env;
 mod conformance;
+mod console;
 mod content;
 mod crash;
 mod credentials;

@@ -4,9 +4,9 @@
 //!
 //! | method and path | role | what |
 //! | --- | --- | --- |
-//! | `POST login` | — | `{"name","password"}` → `{"token","role"}` (a session token) |
+//! | `POST login` | — | `{"name","password"}` → `{"token","csrf","role"}` (a session token) and the console's session cookie |
 //! | `POST logout` | any | ends the session |
-//! | `GET whoami` | any | `{"name","role"}` |
+//! | `GET whoami` | any | `{"name","role","csrf"}` |
 //! | `GET status` | read-only | version, start time, each connector's state |
 //! | `GET stats` | read-only | the counters of `/metrics` as JSON: `{name: [{labels, value}]}` |
 //! | `GET {section}` | read-only | the objects of a section (passwords hidden) |
@@ -24,6 +24,16 @@
 //! | `POST profiles/{name}/load` | admin | load a persisted profile (jCli `load`) |
 //! | `GET audit?limit=N` | read-only | the latest configuration changes, newest first |
 //! | `POST route-test` | read-only | `{"username","to","from","content"}`: the MT route it would take |
+//! | `GET messages?id=&user=&destination=&direction=&from=&to=&limit=` | read-only | the message journal, newest first |
+//! | `GET messages/{id}` | read-only | a message and its timeline |
+//! | `POST messages` | operator | `{"username","to","from","content","dlr_url"}`: a test message (a real one) |
+//! | `GET plugins` | read-only | the loaded plugins, their state and counters |
+//! | `POST plugins/{name}/reload` | admin | load a plugin's file again |
+//!
+//! A caller is a bearer token (`Authorization: Bearer`: a configured token or a session's)
+//! or the console's session cookie; a change made with the cookie must carry the session's
+//! CSRF token in `X-CSRF-Token` (403 otherwise). Anything outside `/api/v1/` is the web
+//! console ([`crate::console`]).
 //!
 //! `GET openapi.json` (no token needed) is the OpenAPI document of all of these
 //! (`docs/admin-openapi.json`). Sections and their keys: `groups` (gid), `users` (uid), `smppccs` (cid), `httpccs`
@@ -35,7 +45,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST, SET_COOKIE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
@@ -44,6 +54,7 @@ use smsgate_core::config::Role;
 use smsgate_gateway::audit::{as_actor, Actor};
 use smsgate_gateway::manage::{Manager, Profile};
 use smsgate_gateway::queues::QueueOps;
+use smsgate_queue::journal::{Journal, Query};
 
 /// The OpenAPI document of these endpoints (`GET /api/v1/openapi.json`, no token needed).
 pub const OPENAPI: &str = include_str!("../../../docs/admin-openapi.json");
@@ -57,6 +68,24 @@ pub struct State {
     pub auth: Authenticator,
     /// Host names accepted besides loopback and IP literals.
     pub hosts: Vec<String>,
+    /// Served over TLS (session cookies are then `Secure`).
+    pub tls: bool,
+}
+
+/// The browser session's cookie.
+pub const COOKIE: &str = "smsgate_session";
+
+/// The value of cookie `name` in a request's `Cookie` headers.
+fn cookie(headers: &hyper::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name && !v.is_empty()).then(|| v.to_string())
+        })
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -152,7 +181,13 @@ pub async fn handle(state: &State, req: Request<hyper::body::Incoming>, ip: IpAd
     }
     let path = req.uri().path().to_string();
     let Some(rest) = path.strip_prefix("/api/v1/") else {
-        return error(ApiError::not_found(&format!("resource {path}")));
+        // The web console's pages and assets (no credentials in them: the API calls they
+        // make are authenticated).
+        return match crate::console::asset(&path) {
+            Some(r) if req.method() == Method::GET || req.method() == Method::HEAD => r,
+            Some(_) => error(not_allowed()),
+            None => error(ApiError::not_found(&format!("resource {path}"))),
+        };
     };
     let parts: Vec<String> = rest
         .split('/')
@@ -168,6 +203,13 @@ pub async fn handle(state: &State, req: Request<hyper::body::Incoming>, ip: IpAd
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .map(str::to_string);
+    let session_cookie = cookie(req.headers(), COOKIE);
+    let csrf = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
@@ -187,15 +229,30 @@ pub async fn handle(state: &State, req: Request<hyper::body::Incoming>, ip: IpAd
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         return r;
     }
-    let Some(who) = bearer.as_deref().and_then(|t| state.auth.bearer(t)) else {
+    // A bearer token (automation, scripts) or the console's session cookie; a change made
+    // with the cookie must carry the session's CSRF token.
+    let (who, token) = match (&bearer, &session_cookie) {
+        (Some(t), _) => (state.auth.bearer(t), t.as_str()),
+        (None, Some(c)) => (state.auth.session(c), c.as_str()),
+        (None, None) => (None, ""),
+    };
+    let Some(who) = who else {
         let mut r = error(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "authentication required: Authorization: Bearer <token>",
+            "authentication required: Authorization: Bearer <token>, or log in",
         ));
         r.headers_mut()
             .insert("www-authenticate", HeaderValue::from_static("Bearer"));
         return r;
     };
+    let safe = method == Method::GET || method == Method::HEAD;
+    if bearer.is_none() && !safe && !state.auth.csrf_ok(token, &csrf) {
+        return error(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "CSRF token missing or wrong: send the session's token in X-CSRF-Token",
+        ));
+    }
+    let logout = method == Method::POST && parts == ["logout"];
     let call = Call {
         state,
         who: &who,
@@ -203,13 +260,21 @@ pub async fn handle(state: &State, req: Request<hyper::body::Incoming>, ip: IpAd
         parts: &parts,
         query: &query,
         body: &body,
-        bearer: bearer.as_deref().unwrap_or(""),
+        bearer: token,
     };
     let actor = Actor::new("api", &who.name);
-    match as_actor(actor, route(&call)).await {
+    let mut r = match as_actor(actor, route(&call)).await {
         Ok((status, v)) => answer(status, &v),
         Err(e) => error(e),
+    };
+    if logout && session_cookie.is_some() {
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        )) {
+            r.headers_mut().insert(SET_COOKIE, v);
+        }
     }
+    r
 }
 
 fn percent_decode(s: &str) -> String {
@@ -244,10 +309,19 @@ fn login(state: &State, ip: IpAddr, body: &[u8]) -> Resp {
     match state.auth.login(ip, &l.name, &l.password) {
         Ok((token, who)) => {
             tracing::info!(target: "smsgate::audit", source = "api", actor = %who.name, %ip, "logged in");
-            answer(
+            let csrf = state.auth.csrf(&token);
+            let mut r = answer(
                 StatusCode::OK,
-                &json!({ "token": token, "name": who.name, "role": who.role }),
-            )
+                &json!({ "token": token, "csrf": csrf, "name": who.name, "role": who.role }),
+            );
+            // The console's session: a cookie scripts cannot read, sent only to this origin.
+            let secure = if state.tls { "; Secure" } else { "" };
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"
+            )) {
+                r.headers_mut().insert(SET_COOKIE, v);
+            }
+            r
         }
         Err(LoginError::Invalid) => {
             tracing::warn!(target: "smsgate::audit", source = "api", name = %l.name, %ip, "login refused");
@@ -337,7 +411,11 @@ async fn route(c: &Call<'_>) -> Answer {
             c.state.auth.logout(c.bearer);
             ok(json!({ "logged_out": true }))
         }
-        ["whoami"] if m == Method::GET => ok(json!({ "name": c.who.name, "role": c.who.role })),
+        ["whoami"] if m == Method::GET => ok(json!({
+            "name": c.who.name,
+            "role": c.who.role,
+            "csrf": c.state.auth.csrf(c.bearer),
+        })),
         ["status"] if m == Method::GET => status(c),
         ["stats"] if m == Method::GET => stats(c),
         ["audit"] if m == Method::GET => {
@@ -374,6 +452,11 @@ async fn route(c: &Call<'_>) -> Answer {
         }
         ["users", uid, "balance"] if m == Method::POST => top_up(c, uid).await,
         ["route-test"] if m == Method::POST => route_test(c),
+        ["messages"] if m == Method::GET => search(c).await,
+        ["messages"] if m == Method::POST => send_test(c).await,
+        ["messages", id] if m == Method::GET => timeline(c, id).await,
+        ["plugins"] if m == Method::GET => plugins(c),
+        ["plugins", name, "reload"] if m == Method::POST => plugin_reload(c, name).await,
         [section] => {
             let (section, key) = section_key(section)?;
             match *m {
@@ -822,6 +905,235 @@ fn route_test(c: &Call<'_>) -> Answer {
     })
 }
 
+fn runtime(c: &Call<'_>) -> Result<Arc<smsgate_gateway::runtime::Runtime>, ApiError> {
+    c.state
+        .manager
+        .runtime()
+        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the gateway is stopping"))
+}
+
+fn journal(c: &Call<'_>) -> Result<Arc<Journal>, ApiError> {
+    runtime(c)?.journal.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the message journal is off ([journal] enabled = false)",
+        )
+    })
+}
+
+/// A time in a query: milliseconds since the epoch or RFC 3339.
+fn query_time(c: &Call<'_>, key: &str) -> Result<Option<i64>, ApiError> {
+    let Some(v) = c.query(key).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(ms) = v.parse::<i64>() {
+        return Ok(Some(ms));
+    }
+    time::OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339)
+        .map(|t| Some((t.unix_timestamp_nanos() / 1_000_000) as i64))
+        .map_err(|_| ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: format!(
+                "{key}: {v:?} is neither milliseconds since the epoch nor an RFC 3339 time"
+            ),
+            field: Some(key.to_string()),
+        })
+}
+
+/// `GET /messages?id=&user=&destination=&direction=&from=&to=&limit=`: messages in the
+/// journal, newest first.
+async fn search(c: &Call<'_>) -> Answer {
+    let j = journal(c)?;
+    let limit = match c.query("limit").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(n) => Some(n.parse::<usize>().map_err(|_| ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("limit: {n:?} is not a count"),
+            field: Some("limit".into()),
+        })?),
+    };
+    let direction = c.query("direction").filter(|d| !d.is_empty());
+    if let Some(d) = direction.as_deref().filter(|d| !matches!(*d, "mt" | "mo")) {
+        return Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("direction: {d:?} is not mt or mo"),
+            field: Some("direction".into()),
+        });
+    }
+    let q = Query {
+        id: c.query("id").filter(|v| !v.is_empty()),
+        user: c.query("user").filter(|v| !v.is_empty()),
+        destination: c.query("destination").filter(|v| !v.is_empty()),
+        direction,
+        from: query_time(c, "from")?,
+        to: query_time(c, "to")?,
+        limit,
+    };
+    let found = tokio::task::spawn_blocking(move || j.search(&q))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    ok(json!({ "messages": found }))
+}
+
+/// `GET /messages/{id}`: the message and every phase of it, in time order.
+async fn timeline(c: &Call<'_>, id: &str) -> Answer {
+    let j = journal(c)?;
+    let id2 = id.to_string();
+    let t = tokio::task::spawn_blocking(move || j.timeline(&id2))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    match t {
+        Some(t) => ok(serde_json::to_value(t).unwrap_or(Value::Null)),
+        None => Err(ApiError::not_found(&format!("message {id}"))),
+    }
+}
+
+/// `POST /messages`: send a test message as a user, through the whole MT path (checks,
+/// interception, routing, billing: it is a real message), asking the SMSC for a receipt.
+async fn send_test(c: &Call<'_>) -> Answer {
+    c.need(Role::Operator)?;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Test {
+        username: String,
+        to: String,
+        #[serde(default)]
+        from: Option<String>,
+        content: String,
+        /// A URL to receive the receipt (Jasmin's `dlr-url`), level 3.
+        #[serde(default)]
+        dlr_url: Option<String>,
+    }
+    let t: Test = serde_json::from_value(c.json()?).map_err(|e| {
+        let m = e.to_string();
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            field: blamed_field(&m),
+            message: m,
+        }
+    })?;
+    let field = |f: &str, m: String| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        message: m,
+        field: Some(f.to_string()),
+    };
+    if t.to.trim().is_empty() {
+        return Err(field("to", "to: a destination is needed".into()));
+    }
+    let rt = runtime(c)?;
+    let Some(user) = rt.pipeline.auth.user(&t.username) else {
+        return Err(field("username", format!("unknown user {:?}", t.username)));
+    };
+    let req = smsgate_policy::pipeline::MtRequest {
+        channel: smsgate_core::model::Channel::Http,
+        username: user.username.clone(),
+        password: vec![],
+        source_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        to: t.to.trim().to_string(),
+        from: t.from.filter(|f| !f.is_empty()),
+        coding: None,
+        priority: None,
+        sdt: None,
+        validity_minutes: None,
+        dlr: t
+            .dlr_url
+            .filter(|u| !u.is_empty())
+            .map(|url| smsgate_core::model::DlrRequest {
+                url,
+                level: 3,
+                method: "POST".into(),
+            }),
+        tags: vec![],
+        content: smsgate_policy::pipeline::Content::Text(t.content.into_bytes()),
+        unrepresentable: None,
+    };
+    use smsgate_policy::pipeline::MtError;
+    let refused = |e: MtError| {
+        let status = match &e {
+            MtError::Server(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.to_string())
+    };
+    let mut p = rt.pipeline.prepare_as(user, &req).await.map_err(refused)?;
+    // A receipt is asked of the SMSC whatever the user's defaults: it is what the timeline
+    // of a test message is for.
+    p.message.registered_delivery |= 1;
+    let connector = p.message.connector.clone();
+    let id = rt.pipeline.commit(p).await.map_err(refused)?;
+    tracing::info!(target: "smsgate::audit", source = "api", actor = %c.who.name, %id, user = %t.username, %connector, "test message sent");
+    Ok((
+        StatusCode::CREATED,
+        json!({ "id": id.to_string(), "connector": connector }),
+    ))
+}
+
+/// `GET /plugins`: the loaded plugins, their world, state and counters.
+fn plugins(c: &Call<'_>) -> Answer {
+    use std::sync::atomic::Ordering::Relaxed;
+    let rt = runtime(c)?;
+    let Some(host) = rt.plugins.clone().filter(|h| h.enabled()) else {
+        return ok(json!({ "enabled": false, "plugins": [] }));
+    };
+    let list: Vec<Value> = host
+        .loaded()
+        .into_iter()
+        .map(|(name, world)| {
+            let slot = host.slot(&name);
+            let k = slot.counters().clone();
+            let plugin = slot.get();
+            json!({
+                "name": name,
+                "world": world.name(),
+                "sha256": plugin.as_ref().map(|p| p.hash.clone()),
+                "stale": slot.stale(),
+                "calls": k.calls.load(Relaxed),
+                "traps": k.traps.load(Relaxed),
+                "timeouts": k.timeouts.load(Relaxed),
+                "memory_errors": k.memory.load(Relaxed),
+                "denied": k.denied.load(Relaxed),
+                "instantiations": k.instantiations.load(Relaxed),
+            })
+        })
+        .collect();
+    ok(json!({ "enabled": true, "plugins": list }))
+}
+
+/// `POST /plugins/{name}/reload`: load the plugin's file again now.
+async fn plugin_reload(c: &Call<'_>, name: &str) -> Answer {
+    c.need(Role::Admin)?;
+    let rt = runtime(c)?;
+    let Some(host) = rt.plugins.clone().filter(|h| h.enabled()) else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "plugins are disabled ([plugins] enabled = false)",
+        ));
+    };
+    let plain = !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\']);
+    let wasm = host
+        .dir()
+        .filter(|_| plain)
+        .map(|d| d.join(format!("{name}.wasm")))
+        .filter(|p| p.is_file())
+        .ok_or_else(|| ApiError::not_found(&format!("plugin {name}")))?;
+    let h = host.clone();
+    let loaded = tokio::task::spawn_blocking(move || h.load_file(&wasm))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    match loaded {
+        Ok(world) => {
+            tracing::info!(target: "smsgate::audit", source = "api", actor = %c.who.name, plugin = %name, "plugin reloaded");
+            ok(json!({ "name": name, "world": world.name() }))
+        }
+        Err(e) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            e.to_string(),
+        )),
+    }
+}
+
 fn ops(c: &Call<'_>) -> Result<QueueOps, ApiError> {
     c.state
         .manager
@@ -976,6 +1288,10 @@ mod tests {
             "users/{uid}/balance",
             "smppccs/{cid}/start",
             "smppccs/{cid}/stop",
+            "messages",
+            "messages/{id}",
+            "plugins",
+            "plugins/{name}/reload",
         ] {
             assert!(paths.contains_key(&format!("/api/v1/{p}")), "{p}");
         }

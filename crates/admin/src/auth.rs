@@ -47,6 +47,8 @@ pub struct Authenticator {
     idle: Duration,
     /// Verified against when the name is unknown, so timing does not tell names apart.
     dummy: String,
+    /// Keys the CSRF tokens of browser sessions (random per process).
+    csrf_key: [u8; 32],
 }
 
 fn sha256(b: &[u8]) -> [u8; 32] {
@@ -82,6 +84,11 @@ impl Authenticator {
             max_failures: cfg.login_failures_per_minute.max(1),
             idle: Duration::from_secs(cfg.session_idle_secs.max(60)),
             dummy: smsgate_policy::auth::hash_password("not a password")?,
+            csrf_key: {
+                let mut k = [0u8; 32];
+                rand::thread_rng().fill_bytes(&mut k);
+                k
+            },
         })
     }
 
@@ -163,6 +170,33 @@ impl Authenticator {
         Ok((token, who))
     }
 
+    /// The caller of session `token` (a browser's cookie: sessions only, never a configured
+    /// token, which a browser has no business holding).
+    pub fn session(&self, token: &str) -> Option<Principal> {
+        let h = sha256(token.as_bytes());
+        let mut sessions = self.sessions.lock();
+        let now = Instant::now();
+        sessions.retain(|_, s| now.duration_since(s.last_seen) < self.idle);
+        let s = sessions.get_mut(&h)?;
+        s.last_seen = now;
+        Some(s.who.clone())
+    }
+
+    /// The CSRF token of session `token`: what a page of the console sends back in
+    /// `X-CSRF-Token` with every change (another site's page can make the browser send the
+    /// cookie, but cannot read this).
+    pub fn csrf(&self, token: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(self.csrf_key);
+        h.update(token.as_bytes());
+        hex::encode(h.finalize())
+    }
+
+    /// Is `given` the CSRF token of session `token` (compared in constant time)?
+    pub fn csrf_ok(&self, token: &str, given: &str) -> bool {
+        bool::from(self.csrf(token).as_bytes().ct_eq(given.as_bytes()))
+    }
+
     /// End the session of bearer `token` (a configured token is not a session: no effect).
     pub fn logout(&self, token: &str) -> bool {
         self.sessions
@@ -210,6 +244,12 @@ mod tests {
         let (session, who) = a.login(ip, "ops", "secret").expect("login");
         assert_eq!(who.role, Role::Operator);
         assert_eq!(a.bearer(&session), Some(who));
+        assert_eq!(a.session(&session).map(|p| p.role), Some(Role::Operator));
+        assert_eq!(a.session(&token), None, "a configured token is no cookie");
+        let csrf = a.csrf(&session);
+        assert!(a.csrf_ok(&session, &csrf));
+        assert!(!a.csrf_ok(&session, ""));
+        assert!(!a.csrf_ok(&token, &csrf));
         assert!(a.logout(&session));
         assert_eq!(a.bearer(&session), None);
         assert_eq!(a.login(ip, "ops", "wrong"), Err(LoginError::Invalid));

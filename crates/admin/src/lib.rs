@@ -1,4 +1,5 @@
-//! The management API: JSON over HTTP on a listener of its own (`[admin]`, loopback only),
+//! The management API and the web console: JSON over HTTP on a listener of its own
+//! (`[admin]`, loopback only unless served over TLS),
 //! on the same live configuration as jCli ([`smsgate_gateway::manage::Manager`]): a change
 //! made here shows in jCli at once and the other way round, goes through the same checks as
 //! the configuration file, and is audited with the account or token that made it.
@@ -10,6 +11,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod console;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +46,13 @@ pub async fn start(
 ) -> Result<SocketAddr, StartError> {
     cfg.check().map_err(StartError::Config)?;
     let auth = auth::Authenticator::new(cfg).map_err(StartError::Config)?;
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            smsgate_smpp::tls::server_acceptor(cert, key)
+                .map_err(|e| StartError::Config(format!("admin TLS: {e}")))?,
+        ),
+        _ => None,
+    };
     let addr = format!("{}:{}", cfg.bind, cfg.port);
     let listener = TcpListener::bind(&addr)
         .await
@@ -58,6 +67,7 @@ pub async fn start(
         manager,
         auth,
         hosts: cfg.hosts.clone(),
+        tls: tls.is_some(),
     });
     let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(async move {
@@ -78,6 +88,7 @@ pub async fn start(
                 continue;
             };
             let state = state.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req| {
                     let state = state.clone();
@@ -85,12 +96,31 @@ pub async fn start(
                         Ok::<_, std::convert::Infallible>(api::handle(&state, req, peer.ip()).await)
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
+                let http = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
                     .header_read_timeout(HEADER_TIMEOUT)
                     .max_buf_size(64 * 1024)
-                    .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
-                    .await;
+                    .clone();
+                match tls {
+                    Some(acceptor) => {
+                        // The handshake within the header timeout too: a silent client
+                        // holds no connection slot for long.
+                        let Ok(Ok(stream)) =
+                            tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(sock)).await
+                        else {
+                            drop(permit);
+                            return;
+                        };
+                        let _ = http
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                            .await;
+                    }
+                    None => {
+                        let _ = http
+                            .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
+                            .await;
+                    }
+                }
                 drop(permit);
             });
         }

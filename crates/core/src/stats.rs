@@ -202,6 +202,7 @@ counters!(
 counters!(
     /// Message lifecycle counters (smsgate additions, `queue_*` metrics).
     QueueStats {
+        accepted_count: "MT messages accepted and queued for a connector, whatever the front door.",
         requeued_count: "Messages put back in their queue after a temporary error.",
         expired_count: "Messages that expired before they could be sent.",
         retries_exhausted_count: "Messages given up after their retry budget.",

@@ -24,7 +24,13 @@
 //!
 //! Numbers in attributes go through [`crate::privacy`], as in log lines; content is never
 //! recorded.
+//!
+//! The same spans also go to every registered [`Sink`] (the gateway's message journal, which
+//! the management API searches), sampled or not, traced or not: one instrumentation, two
+//! readers.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 use uuid::Uuid;
 
@@ -41,34 +47,86 @@ pub enum Kind {
     Internal,
 }
 
+/// An attribute's value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    Int(i64),
+    Str(String),
+}
+
 /// The attributes of a span, filled only when the span is recorded.
 #[derive(Debug, Default)]
 pub struct Attrs {
-    #[cfg(feature = "otel")]
-    kv: Vec<opentelemetry::KeyValue>,
+    kv: Vec<(&'static str, Value)>,
 }
 
 impl Attrs {
     /// Add a string attribute.
-    #[allow(unused_variables)]
     pub fn str(&mut self, key: &'static str, value: impl Into<String>) -> &mut Self {
-        #[cfg(feature = "otel")]
-        self.kv
-            .push(opentelemetry::KeyValue::new(key, value.into()));
+        self.kv.push((key, Value::Str(value.into())));
         self
     }
 
     /// Add an integer attribute.
-    #[allow(unused_variables)]
     pub fn int(&mut self, key: &'static str, value: i64) -> &mut Self {
-        #[cfg(feature = "otel")]
-        self.kv.push(opentelemetry::KeyValue::new(key, value));
+        self.kv.push((key, Value::Int(value)));
         self
     }
 }
 
-/// Is a tracer installed (and this build able to trace)?
+/// One phase of a message, as a [`Sink`] receives it.
+#[derive(Debug)]
+pub struct Span<'a> {
+    /// The message.
+    pub id: &'a Uuid,
+    /// The message's first phase (`smsgate.accept`, `smsgate.mo`)?
+    pub root: bool,
+    pub name: &'static str,
+    pub kind: Kind,
+    pub start: SystemTime,
+    pub end: SystemTime,
+    /// The attributes, keys without their `smsgate.` prefix.
+    pub attrs: Vec<(&'static str, Value)>,
+}
+
+/// A local reader of every message's phases (the message journal). `record` runs on the
+/// hot path: it must hand the span over and return (never block, never do I/O).
+pub trait Sink: Send + Sync {
+    fn record(&self, span: Span<'_>);
+}
+
+static SINKS: parking_lot::RwLock<Vec<(u64, Arc<dyn Sink>)>> = parking_lot::RwLock::new(Vec::new());
+static ANY_SINK: AtomicBool = AtomicBool::new(false);
+static NEXT_SINK: AtomicU64 = AtomicU64::new(0);
+
+/// A registered [`Sink`], unregistered when dropped.
+#[derive(Debug)]
+pub struct Registration(u64);
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut sinks = SINKS.write();
+        sinks.retain(|(n, _)| *n != self.0);
+        ANY_SINK.store(!sinks.is_empty(), Ordering::Release);
+    }
+}
+
+/// Send every later span to `sink` too, until the returned registration is dropped.
+pub fn register(sink: Arc<dyn Sink>) -> Registration {
+    let n = NEXT_SINK.fetch_add(1, Ordering::Relaxed);
+    let mut sinks = SINKS.write();
+    sinks.push((n, sink));
+    ANY_SINK.store(true, Ordering::Release);
+    Registration(n)
+}
+
+/// Is a tracer installed or a sink registered (is a span recorded anywhere)?
 pub fn enabled() -> bool {
+    ANY_SINK.load(Ordering::Acquire) || otel_enabled()
+}
+
+fn otel_enabled() -> bool {
     #[cfg(feature = "otel")]
     return otel::TRACER.get().is_some();
     #[cfg(not(feature = "otel"))]
@@ -76,8 +134,7 @@ pub fn enabled() -> bool {
 }
 
 /// The root span of message `id` (its first phase): `name` from `start` to `end`.
-/// `attrs` runs only when the message is sampled.
-#[allow(unused_variables)]
+/// `attrs` runs only when the message is recorded.
 pub fn root(
     id: &Uuid,
     name: &'static str,
@@ -86,12 +143,10 @@ pub fn root(
     end: SystemTime,
     attrs: impl FnOnce(&mut Attrs),
 ) {
-    #[cfg(feature = "otel")]
-    otel::record(id, true, name, kind, start, end, attrs);
+    record(id, true, name, kind, start, end, attrs);
 }
 
 /// A later phase of message `id`: a child of its root span.
-#[allow(unused_variables)]
 pub fn phase(
     id: &Uuid,
     name: &'static str,
@@ -100,8 +155,59 @@ pub fn phase(
     end: SystemTime,
     attrs: impl FnOnce(&mut Attrs),
 ) {
+    record(id, false, name, kind, start, end, attrs);
+}
+
+fn record(
+    id: &Uuid,
+    root: bool,
+    name: &'static str,
+    kind: Kind,
+    start: SystemTime,
+    end: SystemTime,
+    attrs: impl FnOnce(&mut Attrs),
+) {
+    let local = ANY_SINK.load(Ordering::Acquire);
     #[cfg(feature = "otel")]
-    otel::record(id, false, name, kind, start, end, attrs);
+    let traced = otel::TRACER
+        .get()
+        .is_some_and(|(_, ratio)| sampled(id, *ratio));
+    #[cfg(not(feature = "otel"))]
+    let traced = false;
+    if !local && !traced {
+        return;
+    }
+    let mut a = Attrs::default();
+    attrs(&mut a);
+    #[cfg(feature = "otel")]
+    if traced {
+        otel::record(id, root, name, kind, start, end, &a.kv);
+    }
+    if local {
+        let sinks = SINKS.read();
+        if let Some(((_, last), others)) = sinks.split_last() {
+            for (_, s) in others {
+                s.record(Span {
+                    id,
+                    root,
+                    name,
+                    kind,
+                    start,
+                    end,
+                    attrs: a.kv.clone(),
+                });
+            }
+            last.record(Span {
+                id,
+                root,
+                name,
+                kind,
+                start,
+                end,
+                attrs: a.kv,
+            });
+        }
+    }
 }
 
 /// A time in milliseconds since the epoch (the message model's timestamps) as a `SystemTime`.
@@ -135,12 +241,13 @@ pub use otel::{install, MessageIds};
 
 #[cfg(feature = "otel")]
 mod otel {
-    use super::{sampled, Attrs, Kind};
+    use super::{Kind, Value};
     use opentelemetry::trace::{
         Span as _, SpanBuilder, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags,
         TraceId, TraceState,
     };
     use opentelemetry::Context;
+    use opentelemetry::KeyValue;
     use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SdkTracer};
     use std::cell::Cell;
     use std::sync::OnceLock;
@@ -198,17 +305,20 @@ mod otel {
         kind: Kind,
         start: SystemTime,
         end: SystemTime,
-        attrs: impl FnOnce(&mut Attrs),
+        attrs: &[(&'static str, Value)],
     ) {
-        let Some((tracer, ratio)) = TRACER.get() else {
+        let Some((tracer, _)) = TRACER.get() else {
             return;
         };
-        if !sampled(id, *ratio) {
-            return;
+        let mut kv = Vec::with_capacity(attrs.len() + 1);
+        kv.push(KeyValue::new("smsgate.message_id", id.to_string()));
+        for (k, v) in attrs {
+            let key = format!("smsgate.{k}");
+            kv.push(match v {
+                Value::Int(n) => KeyValue::new(key, *n),
+                Value::Str(s) => KeyValue::new(key, s.clone()),
+            });
         }
-        let mut a = Attrs::default();
-        a.str("smsgate.message_id", id.to_string());
-        attrs(&mut a);
         let builder = SpanBuilder::from_name(name)
             .with_kind(match kind {
                 Kind::Server => SpanKind::Server,
@@ -217,7 +327,7 @@ mod otel {
                 Kind::Internal => SpanKind::Internal,
             })
             .with_start_time(start.min(end))
-            .with_attributes(a.kv);
+            .with_attributes(kv);
         let trace_id = TraceId::from_bytes(*id.as_bytes());
         let mut span = if root {
             NEXT.with(|n| n.set(Some((trace_id, root_span_id(id)))));

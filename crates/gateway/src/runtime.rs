@@ -38,4 +38,6 @@ pub struct Runtime {
     pub scripts: Option<Arc<dyn ScriptHost>>,
     /// The Wasm plugin host (`[plugins] enabled`).
     pub plugins: Option<Arc<PluginHost>>,
+    /// The message journal (`[journal] enabled`): what message search reads.
+    pub journal: Option<Arc<smsgate_queue::journal::Journal>>,
 }

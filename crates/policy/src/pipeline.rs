@@ -716,6 +716,7 @@ impl Pipeline {
             let _ = self.store.balance_credit(&user, amount, parts).await;
             return Err(MtError::Server(e.to_string()));
         }
+        self.stats.queue.accepted_count.inc();
         let m = &p.message;
         trace::root(
             &m.id,
@@ -725,12 +726,16 @@ impl Pipeline {
             std::time::SystemTime::now(),
             |a| {
                 let masked = privacy::masked(&m.connector);
-                a.str("smsgate.channel", format!("{:?}", m.channel).to_lowercase())
-                    .str("smsgate.user", user.as_str())
-                    .str("smsgate.connector", m.connector.as_str())
-                    .int("smsgate.parts", m.parts.len() as i64)
+                a.str("channel", format!("{:?}", m.channel).to_lowercase())
+                    .str("user", user.as_str())
+                    .str("connector", m.connector.as_str())
+                    .int("parts", m.parts.len() as i64)
                     .str(
-                        "smsgate.destination",
+                        "source",
+                        privacy::Number(&m.source.addr, masked).to_string(),
+                    )
+                    .str(
+                        "destination",
                         privacy::Number(&m.destination.addr, masked).to_string(),
                     );
             },

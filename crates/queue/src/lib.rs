@@ -9,5 +9,6 @@ pub mod broker;
 pub mod db;
 pub mod history;
 pub mod jasmin_dlr;
+pub mod journal;
 pub mod open;
 pub mod store;

@@ -14,6 +14,9 @@
 //! sha256 = "9f86d0..."          # `smsgate admin-token` prints a token and this line
 //! role = "operator"
 //! ```
+//!
+//! With `tls_cert` and `tls_key` (PEM files) the API and the web console are served over TLS
+//! (rustls) only, and may then bind beyond loopback; without them `bind` must be loopback.
 
 use super::*;
 
@@ -55,10 +58,16 @@ pub struct AdminToken {
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
     pub enabled: bool,
-    /// A loopback address: the API carries credentials and changes the configuration, and
-    /// has no TLS of its own (put a TLS proxy in front to reach it from elsewhere).
+    /// A loopback address, unless TLS is on: the API carries credentials and changes the
+    /// configuration.
     pub bind: String,
     pub port: u16,
+    /// PEM certificate chain: serve the API and the console over TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of `tls_cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<std::path::PathBuf>,
     pub accounts: Vec<AdminAccount>,
     pub tokens: Vec<AdminToken>,
     /// Host header values accepted besides loopback addresses and `localhost` (the names a
@@ -76,6 +85,8 @@ impl Default for AdminConfig {
             enabled: false,
             bind: "127.0.0.1".into(),
             port: 8991,
+            tls_cert: None,
+            tls_key: None,
             accounts: vec![],
             tokens: vec![],
             hosts: vec![],
@@ -86,9 +97,17 @@ impl Default for AdminConfig {
 }
 
 impl AdminConfig {
+    /// Is the API served over TLS?
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+
     /// The section's own errors.
     pub fn check(&self) -> Result<(), String> {
-        if self.enabled {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("key `admin.tls_cert`/`admin.tls_key`: TLS needs both".into());
+        }
+        if self.enabled && !self.tls() {
             let loopback = self.bind == "localhost"
                 || self
                     .bind
@@ -96,7 +115,7 @@ impl AdminConfig {
                     .is_ok_and(|ip| ip.is_loopback());
             if !loopback {
                 return Err(format!(
-                    "key `admin.bind`: {:?} is not a loopback address; the management API has no TLS of its own and listens on loopback only (put a TLS proxy in front of it)",
+                    "key `admin.bind`: {:?} is not a loopback address; without TLS the management API listens on loopback only (set admin.tls_cert and admin.tls_key, or put a TLS proxy in front of it)",
                     self.bind
                 ));
             }

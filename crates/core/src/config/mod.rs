@@ -19,6 +19,7 @@ mod admin;
 mod callbacks;
 mod connectors;
 mod de;
+mod journal;
 mod listeners;
 mod logging;
 mod migration;
@@ -32,6 +33,7 @@ mod users;
 pub use admin::*;
 pub use callbacks::*;
 pub use connectors::*;
+pub use journal::*;
 pub use listeners::*;
 pub use logging::*;
 pub use migration::*;
@@ -115,6 +117,9 @@ pub struct Config {
     /// `[migration]`: receipts for messages Jasmin sent, during a switch.
     #[serde(default)]
     pub migration: MigrationConfig,
+    /// `[journal]`: every message's phases, for message search.
+    #[serde(default)]
+    pub journal: JournalConfig,
     /// `[telemetry]`: message traces to an OpenTelemetry collector.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
@@ -160,6 +165,7 @@ impl Default for Config {
             mointerceptors: vec![],
             rest_api: Default::default(),
             migration: Default::default(),
+            journal: Default::default(),
             telemetry: Default::default(),
             admin: Default::default(),
         }
@@ -320,6 +326,7 @@ impl Config {
                 }
             }
         }
+        self.journal.check().map_err(ConfigError)?;
         self.telemetry.check().map_err(ConfigError)?;
         self.admin.check().map_err(ConfigError)?;
         Ok(())

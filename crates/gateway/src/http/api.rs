@@ -29,6 +29,8 @@ pub struct ApiState {
     pub plugins: Option<Arc<smsgate_plugins::PluginHost>>,
     /// Readiness for `/ready` (the HTTP API listener only).
     pub health: Option<Arc<crate::health::Health>>,
+    /// The message journal's counters for `/metrics`.
+    pub journal: Option<Arc<smsgate_queue::journal::Journal>>,
 }
 
 /// A response with a full body.
@@ -427,6 +429,9 @@ pub async fn handle(state: Arc<ApiState>, req: Request<hyper::body::Incoming>, i
             let mut body = state.stats.render_prometheus();
             crate::process_metrics::render(&mut body);
             queue_gauges(&state.pipeline, &mut body).await;
+            if let Some(j) = &state.journal {
+                j.render_prometheus(&mut body);
+            }
             if let Some(p) = &state.plugins {
                 if p.enabled() {
                     p.render_prometheus(&mut body);

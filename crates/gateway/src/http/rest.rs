@@ -752,6 +752,7 @@ pub async fn start(
         body_timeout: Duration::from_millis(rc.body_read_timeout_ms),
         plugins: None,
         health: None,
+        journal: None,
     });
     let batches = Batches::new(batch::BatchDeps {
         pipeline: pipeline.clone(),

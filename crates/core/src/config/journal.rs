@@ -1,0 +1,54 @@
+//! `[journal]`: every phase of every message kept for a while, for the management API's
+//! message search and timelines (see `smsgate_queue::journal`).
+//!
+//! ```toml
+//! [journal]
+//! enabled = true
+//! retention_hours = 24     # phases older than this are deleted
+//! max_messages = 2000000   # and the oldest beyond this many messages
+//! # path = "/var/lib/smsgate/journal.db"   # default: data_dir/journal.db
+//! ```
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The `[journal]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalConfig {
+    /// Keep the journal (on by default; off, message search finds nothing).
+    pub enabled: bool,
+    /// How long a message's phases are kept, in hours.
+    pub retention_hours: u64,
+    /// Messages kept at most (the oldest go first), bounding the file's size (about 300
+    /// bytes per message).
+    pub max_messages: u64,
+    /// The journal's SQLite file; default `data_dir/journal.db`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            enabled: true,
+            retention_hours: 24,
+            max_messages: 2_000_000,
+            path: None,
+        }
+    }
+}
+
+impl JournalConfig {
+    /// The section's own errors.
+    pub fn check(&self) -> Result<(), String> {
+        if self.enabled && (self.retention_hours == 0 || self.max_messages == 0) {
+            return Err(
+                "key `journal.retention_hours`/`journal.max_messages`: 0 keeps nothing; set `journal.enabled = false` instead"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}

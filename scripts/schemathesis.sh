@@ -44,6 +44,8 @@ enabled = false
 bind = "127.0.0.1"
 port = $REST
 retarus_max_requests_per_10s = 1000000
+[journal]
+enabled = true
 [admin]
 enabled = true
 port = $ADMIN

@@ -587,7 +587,7 @@ async fn the_console_session_needs_its_csrf_token_and_messages_are_searchable() 
     });
     let dir = tempfile::tempdir().expect("tmp");
     let toml = format!(
-        "{}{}",
+        "{}\n[journal]\nenabled = true\n{}",
         config_toml(dir.path(), free_port(), sim.addr.port()),
         admin_section()
     );
@@ -918,6 +918,19 @@ async fn with_tls_the_api_serves_tls_only_and_may_bind_beyond_loopback() {
     ))
     .await;
     assert_eq!((st, v["name"].as_str()), (200, Some("deploy")), "{v}");
+    // The journal is off here: message search says so.
+    let (st, _, v) = tls_call(request(
+        "GET",
+        "/api/v1/messages",
+        &[format!("Authorization: Bearer {TOKEN}")],
+        None,
+    ))
+    .await;
+    assert_eq!(st, 503, "{v}");
+    assert!(
+        v["error"].as_str().unwrap_or("").contains("[journal]"),
+        "{v}"
+    );
     let (st, head, _) = tls_call(request("GET", "/", &[], None)).await;
     assert_eq!(st, 200);
     assert!(

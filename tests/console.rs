@@ -140,7 +140,7 @@ async fn a_user_configures_routes_sends_and_finds_a_message_in_the_browser() {
     });
     let dir = tempfile::tempdir().expect("tmp");
     let toml = format!(
-        "{}\n[admin]\nenabled = true\nbind = \"127.0.0.1\"\nport = 0\n[[admin.accounts]]\nname = \"root\"\npassword = \"rootpw\"\nrole = \"admin\"\n",
+        "{}\n[journal]\nenabled = true\n[admin]\nenabled = true\nbind = \"127.0.0.1\"\nport = 0\n[[admin.accounts]]\nname = \"root\"\npassword = \"rootpw\"\nrole = \"admin\"\n",
         config_toml(dir.path(), 0, sim.addr.port())
     );
     let gw = gateway(load(&toml, dir.path())).await;

@@ -88,43 +88,45 @@ fn end(out: &mut [u8], at: usize) {
     out[at..at + 4].copy_from_slice(&n.to_le_bytes());
 }
 
-/// Append a message record whose phases are already packed (`phases`: count, then each
-/// [`put_phase`]).
-#[allow(clippy::too_many_arguments)]
-pub fn put_message(
+/// Append a message's summary (what [`put_message`] takes as `summary`).
+pub fn put_summary(
     out: &mut Vec<u8>,
-    id: &[u8; 16],
     mo: bool,
     at: i64,
     user: &str,
     src: &str,
     dst: &str,
     connector: &str,
-    count: u8,
-    phases: &[u8],
 ) {
-    let mark = begin(out, MESSAGE, id);
     out.push(u8::from(mo));
     put_i64(out, at);
     for s in [user, src, dst, connector] {
         put_str(out, s);
     }
+}
+
+/// Append a message record: its packed summary ([`put_summary`]) and `count` packed phases
+/// ([`put_phase`]), in `phases` then `more`.
+pub fn put_message(
+    out: &mut Vec<u8>,
+    id: &[u8; 16],
+    summary: &[u8],
+    count: u8,
+    phases: &[u8],
+    more: &[u8],
+) {
+    let mark = begin(out, MESSAGE, id);
+    out.extend_from_slice(summary);
     out.push(count);
     out.extend_from_slice(phases);
+    out.extend_from_slice(more);
     end(out, mark);
 }
 
-/// Append a later phase of message `id`.
-pub fn put_later(
-    out: &mut Vec<u8>,
-    id: &[u8; 16],
-    name: &str,
-    start: i64,
-    end_ms: i64,
-    attrs: &[(&str, Value)],
-) {
+/// Append a later phase of message `id`, packed ([`put_phase`]).
+pub fn put_later(out: &mut Vec<u8>, id: &[u8; 16], phase: &[u8]) {
     let mark = begin(out, LATER, id);
-    put_phase(out, name, start, end_ms, attrs);
+    out.extend_from_slice(phase);
     end(out, mark);
 }
 
@@ -228,42 +230,39 @@ mod tests {
     #[test]
     fn records_read_back_as_written() {
         let id = [7u8; 16];
-        let mut phases = vec![];
+        let mut summary = vec![];
+        put_summary(&mut summary, false, 10, "foo", "", "336\"12", "sim");
+        let mut first = vec![];
         put_phase(
-            &mut phases,
+            &mut first,
             "accept",
             10,
             12,
             &[("user", Value::Str("foo".into())), ("parts", Value::Int(2))],
         );
+        let mut more = vec![];
         put_phase(
-            &mut phases,
+            &mut more,
             "submit",
             13,
             20,
             &[("outcome", Value::Str("ESME_ROK".into()))],
         );
         let mut out = vec![];
-        put_message(
-            &mut out, &id, false, 10, "foo", "", "336\"12", "sim", 2, &phases,
-        );
-        put_later(
-            &mut out,
-            &id,
+        put_message(&mut out, &id, &summary, 2, &first, &more);
+        let mut p = vec![];
+        put_phase(
+            &mut p,
             "receipt",
             30,
             30,
             &[("stat", Value::Str("DELIVRD".into()))],
         );
+        put_later(&mut out, &id, &p);
         let long = "é".repeat(40_000);
-        put_later(
-            &mut out,
-            &[1; 16],
-            "callback",
-            40,
-            41,
-            &[("host", Value::Str(long))],
-        );
+        let mut p = vec![];
+        put_phase(&mut p, "callback", 40, 41, &[("host", Value::Str(long))]);
+        put_later(&mut out, &[1; 16], &p);
         let recs: Vec<Record> = records(&out).filter_map(|(_, r)| decode(r)).collect();
         assert_eq!(recs.len(), 3);
         let Record::Message(m) = &recs[0] else {

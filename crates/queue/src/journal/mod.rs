@@ -58,14 +58,14 @@ impl From<rusqlite::Error> for JournalError {
     }
 }
 
-/// One span handed to the writer.
+/// One span handed to the writer, already packed (on the thread that made it: its
+/// attributes are freed where they were allocated).
 pub(crate) struct Entry {
     id: [u8; 16],
-    root: bool,
-    name: &'static str,
-    start: i64,
-    end: i64,
-    attrs: Vec<(&'static str, Value)>,
+    /// A message's first phase: the length of the summary before the phase in `bytes`.
+    summary: Option<usize>,
+    /// The packed summary (first phases only) and phase ([`codec`]).
+    bytes: Vec<u8>,
 }
 
 /// The journal: a sink for spans and a reader of what was written.
@@ -311,13 +311,38 @@ impl Journal {
 
 impl trace::Sink for Journal {
     fn record(&self, span: trace::Span<'_>) {
+        let name = span.name.strip_prefix("smsgate.").unwrap_or(span.name);
+        let (start, end) = (ms(span.start), ms(span.end));
+        let mut bytes = Vec::with_capacity(192);
+        let summary = span.root.then(|| {
+            let text = |key: &str| {
+                span.attrs
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .and_then(|(_, v)| match v {
+                        Value::Str(s) => Some(s.as_str()),
+                        Value::Int(_) => None,
+                    })
+                    .unwrap_or_default()
+            };
+            let mo = name == "mo";
+            let user = if mo { "" } else { text("user") };
+            codec::put_summary(
+                &mut bytes,
+                mo,
+                start,
+                user,
+                text("source"),
+                text("destination"),
+                text("connector"),
+            );
+            bytes.len()
+        });
+        codec::put_phase(&mut bytes, name, start, end, &span.attrs);
         let e = Entry {
             id: *span.id.as_bytes(),
-            root: span.root,
-            name: span.name,
-            start: ms(span.start),
-            end: ms(span.end),
-            attrs: span.attrs,
+            summary,
+            bytes,
         };
         if let Err(TrySendError::Full(_)) = self.tx.try_send(e) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -492,7 +517,10 @@ mod tests {
     #[test]
     fn phases_are_found_by_id_user_destination_and_time() {
         let dir = tempfile::tempdir().expect("tmp");
-        let cfg = JournalConfig::default();
+        let cfg = JournalConfig {
+            enabled: true,
+            ..Default::default()
+        };
         let j = Journal::open(&cfg, dir.path()).expect("open");
         // As in the gateway, a message's first phase starts at its id's time.
         let a = Uuid::now_v7();

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection};
-use smsgate_core::trace::Value;
 
 use super::{codec, id_bound, now_ms, Entry};
 
@@ -52,14 +51,14 @@ pub struct Limits {
 /// A new message held for its next phases.
 struct Held {
     since: Instant,
-    mo: bool,
+    /// Its first span: the packed summary, then its first phase.
+    head: Vec<u8>,
+    summary: usize,
+    /// When it was received (ms), from the summary.
     at: i64,
-    user: String,
-    src: String,
-    dst: String,
-    connector: String,
     count: u8,
-    phases: Vec<u8>,
+    /// Its next phases, packed.
+    more: Vec<u8>,
 }
 
 /// The state of the writer between ticks.
@@ -124,48 +123,33 @@ pub fn run(conn: Connection, rx: Receiver<Entry>, limits: Limits, written: Arc<A
     }
 }
 
-fn text(attrs: &[(&'static str, Value)], key: &str) -> String {
-    attrs
-        .iter()
-        .find(|(k, _)| *k == key)
-        .and_then(|(_, v)| match v {
-            Value::Str(s) => Some(s.clone()),
-            Value::Int(_) => None,
-        })
-        .unwrap_or_default()
-}
-
 impl Writer {
     /// Take one span: hold a new message, add a phase to a held one, or pack a later phase.
     fn take(&mut self, e: Entry) {
-        let name = e.name.strip_prefix("smsgate.").unwrap_or(e.name);
-        if e.root {
-            let mo = name == "mo";
-            let mut phases = Vec::with_capacity(256);
-            codec::put_phase(&mut phases, name, e.start, e.end, &e.attrs);
+        if let Some(summary) = e.summary {
+            // The summary starts with the direction byte, then the time.
+            let at = e
+                .bytes
+                .get(1..9)
+                .and_then(|b| b.try_into().ok())
+                .map(i64::from_le_bytes)
+                .unwrap_or_default();
             let h = Held {
                 since: Instant::now(),
-                mo,
-                at: e.start,
-                user: if mo {
-                    String::new()
-                } else {
-                    text(&e.attrs, "user")
-                },
-                src: text(&e.attrs, "source"),
-                dst: text(&e.attrs, "destination"),
-                connector: text(&e.attrs, "connector"),
+                head: e.bytes,
+                summary,
+                at,
                 count: 1,
-                phases,
+                more: Vec::new(),
             };
             if self.held.insert(e.id, h).is_none() {
                 self.order.push_back(e.id);
             }
         } else if let Some(h) = self.held.get_mut(&e.id).filter(|h| h.count < u8::MAX) {
-            codec::put_phase(&mut h.phases, name, e.start, e.end, &e.attrs);
+            h.more.extend_from_slice(&e.bytes);
             h.count += 1;
         } else {
-            codec::put_later(&mut self.buf, &e.id, name, e.start, e.end, &e.attrs);
+            codec::put_later(&mut self.buf, &e.id, &e.bytes);
             self.later.push(e.id);
         }
     }
@@ -182,18 +166,8 @@ impl Writer {
             }
             self.order.pop_front();
             if let Some(h) = self.held.remove(&id) {
-                codec::put_message(
-                    &mut self.buf,
-                    &id,
-                    h.mo,
-                    h.at,
-                    &h.user,
-                    &h.src,
-                    &h.dst,
-                    &h.connector,
-                    h.count,
-                    &h.phases,
-                );
+                let (summary, first_phase) = h.head.split_at(h.summary.min(h.head.len()));
+                codec::put_message(&mut self.buf, &id, summary, h.count, first_phase, &h.more);
                 first = first.min(h.at);
                 last = last.max(h.at);
                 n += 1;

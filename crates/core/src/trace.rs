@@ -86,7 +86,8 @@ pub struct Span<'a> {
     pub kind: Kind,
     pub start: SystemTime,
     pub end: SystemTime,
-    /// The attributes, keys without their `smsgate.` prefix.
+    /// The attributes: smsgate's keys without their `smsgate.` prefix, OpenTelemetry's
+    /// dotted names (`server.address`) as they are.
     pub attrs: Vec<(&'static str, Value)>,
 }
 
@@ -313,7 +314,13 @@ mod otel {
         let mut kv = Vec::with_capacity(attrs.len() + 1);
         kv.push(KeyValue::new("smsgate.message_id", id.to_string()));
         for (k, v) in attrs {
-            let key = format!("smsgate.{k}");
+            // smsgate's own attributes get its prefix; OpenTelemetry's semantic
+            // conventions (`server.address`) are dotted already and keep their names.
+            let key = if k.contains('.') {
+                (*k).to_string()
+            } else {
+                format!("smsgate.{k}")
+            };
             kv.push(match v {
                 Value::Int(n) => KeyValue::new(key, *n),
                 Value::Str(s) => KeyValue::new(key, s.clone()),

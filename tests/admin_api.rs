@@ -830,30 +830,7 @@ async fn the_console_session_needs_its_csrf_token_and_messages_are_searchable() 
 async fn with_tls_the_api_serves_tls_only_and_may_bind_beyond_loopback() {
     let sim = simulator().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl must be installed to make a test certificate");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (cert, key) = test_cert(dir.path());
     let tls = format!(
         "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
         cert.display(),

@@ -521,23 +521,7 @@ async fn shutdown_unbinds_esmes() {
 async fn tls_listener_binds_and_submits() {
     let sim = simulator().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let st = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-        ])
-        .arg("/CN=localhost")
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl must be installed to make a test certificate");
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    let (cert, key) = test_cert(dir.path());
     let tls_port = free_port();
     let text = config_toml(dir.path(), 0, sim.addr.port()).replace(
         "[smpp-server]\nbind = \"127.0.0.1\"\nport = 0\n",

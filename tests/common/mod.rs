@@ -601,3 +601,26 @@ pub async fn two_smscs(extra: impl FnOnce(&std::path::Path) -> String) -> TwoSms
         dir,
     }
 }
+
+/// A self-signed certificate for `localhost` (and its key) in `dir`, made with openssl:
+/// (cert.pem, key.pem).
+pub fn test_cert(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+        ])
+        .arg("/CN=localhost")
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl must be installed to make a test certificate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}

@@ -108,12 +108,7 @@ impl Authenticator {
         if found.is_some() {
             return found;
         }
-        let mut sessions = self.sessions.lock();
-        let now = Instant::now();
-        sessions.retain(|_, s| now.duration_since(s.last_seen) < self.idle);
-        let s = sessions.get_mut(&h)?;
-        s.last_seen = now;
-        Some(s.who.clone())
+        self.session(token)
     }
 
     /// Check `name`/`password` from `ip`: a new session token.

@@ -86,8 +86,7 @@ pub struct Span<'a> {
     pub kind: Kind,
     pub start: SystemTime,
     pub end: SystemTime,
-    /// The attributes: smsgate's keys without their `smsgate.` prefix, OpenTelemetry's
-    /// dotted names (`server.address`) as they are.
+    /// The attributes (`smsgate.user`, ..., and OpenTelemetry's `server.address`).
     pub attrs: Vec<(&'static str, Value)>,
 }
 
@@ -185,28 +184,21 @@ fn record(
         otel::record(id, root, name, kind, start, end, &a.kv);
     }
     if local {
+        let span = |attrs| Span {
+            id,
+            root,
+            name,
+            kind,
+            start,
+            end,
+            attrs,
+        };
         let sinks = SINKS.read();
         if let Some(((_, last), others)) = sinks.split_last() {
             for (_, s) in others {
-                s.record(Span {
-                    id,
-                    root,
-                    name,
-                    kind,
-                    start,
-                    end,
-                    attrs: a.kv.clone(),
-                });
+                s.record(span(a.kv.clone()));
             }
-            last.record(Span {
-                id,
-                root,
-                name,
-                kind,
-                start,
-                end,
-                attrs: a.kv,
-            });
+            last.record(span(a.kv));
         }
     }
 }
@@ -314,16 +306,9 @@ mod otel {
         let mut kv = Vec::with_capacity(attrs.len() + 1);
         kv.push(KeyValue::new("smsgate.message_id", id.to_string()));
         for (k, v) in attrs {
-            // smsgate's own attributes get its prefix; OpenTelemetry's semantic
-            // conventions (`server.address`) are dotted already and keep their names.
-            let key = if k.contains('.') {
-                (*k).to_string()
-            } else {
-                format!("smsgate.{k}")
-            };
             kv.push(match v {
-                Value::Int(n) => KeyValue::new(key, *n),
-                Value::Str(s) => KeyValue::new(key, s.clone()),
+                Value::Int(n) => KeyValue::new(*k, *n),
+                Value::Str(s) => KeyValue::new(*k, s.clone()),
             });
         }
         let builder = SpanBuilder::from_name(name)

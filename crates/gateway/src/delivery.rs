@@ -194,10 +194,10 @@ impl Deliveries {
             now,
             now,
             |a| {
-                a.str("connector", m.connector.as_str())
-                    .str("status", status)
-                    .str("reason", why)
-                    .int("tries", i64::from(m.tries));
+                a.str("smsgate.connector", m.connector.as_str())
+                    .str("smsgate.status", status)
+                    .str("smsgate.reason", why)
+                    .int("smsgate.tries", i64::from(m.tries));
             },
         );
         self.interception.settle(&m.id.to_string(), false);

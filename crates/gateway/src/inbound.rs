@@ -529,11 +529,14 @@ impl Inbound {
             std::time::SystemTime::now(),
             |a| {
                 let p = masked(&m.connector);
-                a.str("connector", m.connector.as_str())
-                    .str("routed_to", decision.connector.to_string())
-                    .str("source", Number(&m.source.addr, p).to_string())
-                    .str("destination", Number(&m.destination.addr, p).to_string())
-                    .int("parts", m.parts.len() as i64);
+                a.str("smsgate.connector", m.connector.as_str())
+                    .str("smsgate.routed_to", decision.connector.to_string())
+                    .str("smsgate.source", Number(&m.source.addr, p).to_string())
+                    .str(
+                        "smsgate.destination",
+                        Number(&m.destination.addr, p).to_string(),
+                    )
+                    .int("smsgate.parts", m.parts.len() as i64);
             },
         );
         Ok(())

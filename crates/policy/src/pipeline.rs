@@ -726,16 +726,16 @@ impl Pipeline {
             std::time::SystemTime::now(),
             |a| {
                 let masked = privacy::masked(&m.connector);
-                a.str("channel", format!("{:?}", m.channel).to_lowercase())
-                    .str("user", user.as_str())
-                    .str("connector", m.connector.as_str())
-                    .int("parts", m.parts.len() as i64)
+                a.str("smsgate.channel", format!("{:?}", m.channel).to_lowercase())
+                    .str("smsgate.user", user.as_str())
+                    .str("smsgate.connector", m.connector.as_str())
+                    .int("smsgate.parts", m.parts.len() as i64)
                     .str(
-                        "source",
+                        "smsgate.source",
                         privacy::Number(&m.source.addr, masked).to_string(),
                     )
                     .str(
-                        "destination",
+                        "smsgate.destination",
                         privacy::Number(&m.destination.addr, masked).to_string(),
                     );
             },

@@ -304,9 +304,9 @@ impl Dlr {
             now,
             now,
             |a| {
-                a.str("connector", cid)
-                    .str("stat", r.stat.as_str())
-                    .str("smsc_id", r.id.as_str());
+                a.str("smsgate.connector", cid)
+                    .str("smsgate.stat", r.stat.as_str())
+                    .str("smsgate.smsc_id", r.id.as_str());
             },
         );
         // Message ids are UUIDv7: their timestamp is the acceptance time.

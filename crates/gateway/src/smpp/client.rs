@@ -553,12 +553,12 @@ async fn send_one(
                 Attempt::Temporary(why) => format!("temporary: {why}"),
                 Attempt::Permanent(status) => status.clone(),
             };
-            a.str("connector", cfg.cid.as_str())
-                .str("outcome", outcome)
-                .int("tries", i64::from(m.tries))
-                .int("parts_sent", (smsc_ids.len() - already_sent) as i64);
+            a.str("smsgate.connector", cfg.cid.as_str())
+                .str("smsgate.outcome", outcome)
+                .int("smsgate.tries", i64::from(m.tries))
+                .int("smsgate.parts_sent", (smsc_ids.len() - already_sent) as i64);
             if let Some(id) = smsc_ids.first() {
-                a.str("smsc_id", id.as_str());
+                a.str("smsgate.smsc_id", id.as_str());
             }
         },
     );

@@ -387,15 +387,15 @@ impl Thrower {
                     Outcome::Refused(why) => format!("refused: {why}"),
                 };
                 a.str(
-                    "kind",
+                    "smsgate.kind",
                     match self.kind {
                         CallbackKind::Dlr => "dlr",
                         CallbackKind::Mo => "mo",
                     },
                 )
                 .str("server.address", host)
-                .str("outcome", outcome)
-                .int("try", i64::from(try_no));
+                .str("smsgate.outcome", outcome)
+                .int("smsgate.try", i64::from(try_no));
             },
         );
     }

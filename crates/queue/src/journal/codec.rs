@@ -60,7 +60,8 @@ pub fn put_phase(out: &mut Vec<u8>, name: &str, start: i64, end: i64, attrs: &[(
     put_i64(out, end);
     out.push(attrs.len().min(255) as u8);
     for (k, v) in attrs.iter().take(255) {
-        put_str(out, k);
+        // smsgate's own attributes without their prefix (`user`, `outcome`).
+        put_str(out, k.strip_prefix("smsgate.").unwrap_or(k));
         match v {
             Value::Int(n) => {
                 out.push(0);

@@ -326,15 +326,15 @@ impl trace::Sink for Journal {
                     .unwrap_or_default()
             };
             let mo = name == "mo";
-            let user = if mo { "" } else { text("user") };
+            let user = if mo { "" } else { text("smsgate.user") };
             codec::put_summary(
                 &mut bytes,
                 mo,
                 start,
                 user,
-                text("source"),
-                text("destination"),
-                text("connector"),
+                text("smsgate.source"),
+                text("smsgate.destination"),
+                text("smsgate.connector"),
             );
             bytes.len()
         });
@@ -529,18 +529,23 @@ mod tests {
             true,
             "smsgate.accept",
             &[
-                ("user", "foo"),
-                ("destination", "33612"),
-                ("connector", "sim"),
+                ("smsgate.user", "foo"),
+                ("smsgate.destination", "33612"),
+                ("smsgate.connector", "sim"),
             ],
         ));
         j.record(span(
             &a,
             false,
             "smsgate.submit",
-            &[("outcome", "ESME_ROK")],
+            &[("smsgate.outcome", "ESME_ROK")],
         ));
-        j.record(span(&a, false, "smsgate.receipt", &[("stat", "DELIVRD")]));
+        j.record(span(
+            &a,
+            false,
+            "smsgate.receipt",
+            &[("smsgate.stat", "DELIVRD")],
+        ));
         std::thread::sleep(Duration::from_millis(3));
         let b = Uuid::now_v7();
         j.record(span(
@@ -548,9 +553,9 @@ mod tests {
             true,
             "smsgate.accept",
             &[
-                ("user", "bar"),
-                ("destination", "44700"),
-                ("connector", "sim"),
+                ("smsgate.user", "bar"),
+                ("smsgate.destination", "44700"),
+                ("smsgate.connector", "sim"),
             ],
         ));
         wait_written(&j, 4);
@@ -598,7 +603,7 @@ mod tests {
             &a,
             false,
             "smsgate.callback",
-            &[("kind", "dlr"), ("outcome", "ok")],
+            &[("smsgate.kind", "dlr"), ("smsgate.outcome", "ok")],
         ));
         wait_written(&j, 5);
         let t = j.timeline(&a.to_string()).expect("read").expect("found");
@@ -641,7 +646,7 @@ mod tests {
             if i % 10 == 0 {
                 std::thread::sleep(writer::TICK + writer::HOLD + Duration::from_millis(200));
             }
-            j.record(span(id, true, "smsgate.accept", &[("user", "u")]));
+            j.record(span(id, true, "smsgate.accept", &[("smsgate.user", "u")]));
         }
         wait_written(&j, 30);
         // The writer prunes at once when that far beyond the limit.

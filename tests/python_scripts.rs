@@ -899,3 +899,52 @@ async fn a_missing_runtime_is_a_clear_error_naming_the_build_command() {
     assert!(err.contains("plugins/python/build.sh"), "{err}");
     assert!(err.contains("mtinterceptors[0]"), "{err}");
 }
+
+/// The management API's route tester runs the MT interceptors before routing, as the gateway
+/// does (nothing is sent): a script that rewrites the destination moves the route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_route_tester_runs_the_interceptors() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("to44.py");
+    std::fs::write(
+        &path,
+        "routable.pdu.params['destination_addr'] = '4477000000'\n",
+    )
+    .expect("write");
+    let token = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+    let extra = format!(
+        "{}[[filters]]\nfid = \"to44\"\ntype = \"DestinationAddrFilter\"\ndestination_addr = \"^44\"\n\
+         [[mtroutes]]\ntype = \"StaticMTRoute\"\norder = 60\nconnector = \"smppc(black)\"\nfilters = [\"to44\"]\n\
+         [admin]\nenabled = true\nport = 0\n[[admin.tokens]]\nname = \"t\"\nsha256 = \"{}\"\nrole = \"read-only\"\n",
+        mt_interceptors(&[("3377", &path.display().to_string())]),
+        hex::encode(sha2::Sha256::digest(token.as_bytes()))
+    );
+    let e = env(&extra).await;
+    let api = e.gw.admin_addr().expect("admin");
+    let route = |to: &'static str| async move {
+        let body = serde_json::json!({"username": "foo", "to": to}).to_string();
+        let req = format!(
+            "POST /api/v1/route-test HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(api).await.expect("connect");
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out).await;
+        let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        serde_json::from_str::<serde_json::Value>(body).unwrap_or_else(|_| panic!("{out}"))
+    };
+    // Without the interceptor's prefix: the default route.
+    let v = route("3366000000").await;
+    assert_eq!(v["route"]["connector"], "smppc(sim)", "{v}");
+    // With it: the script rewrites the destination, and the route follows.
+    let v = route("3377000000").await;
+    assert_eq!(v["route"]["connector"], "smppc(black)", "{v}");
+    assert_eq!(v["destination"], "4477000000", "{v}");
+    assert_eq!(v["intercepted"], false, "{v}");
+    // Nothing was sent.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(e.sim.submit_count() + e.black.submit_count(), 0);
+}

@@ -541,7 +541,7 @@ function routeTestPage() {
   const result = h("div", { "aria-live": "polite" });
   const form = h("form", { class: "card", id: "route-test", "aria-labelledby": "rt-title" },
     h("h1", { id: "rt-title" }, "Route tester"),
-    h("p", { class: "muted" }, "Which MT route a message would take, as the routing table is now; and a real test message through it."),
+    h("p", { class: "muted" }, "Which MT route a message would take now (the interceptors run, nothing is sent); and a real test message through it."),
     h("div", { class: "row" },
       h("label", {}, "username (required)", h("input", { name: "username", required: true })),
       h("label", {}, "to (required)", h("input", { name: "to", required: true, inputmode: "tel" })),
@@ -560,9 +560,13 @@ function routeTestPage() {
     try {
       const v = await api("POST", "route-test", probe());
       showError(form, null);
-      result.replaceChildren(v.route
-        ? h("p", { class: "ok", id: "route-result" }, `Route ${v.route.order} → ${v.route.connector}` + (v.route.rate ? ` (rate ${v.route.rate})` : ""))
-        : h("p", { class: "error", id: "route-result" }, "No route: the message would be refused (No route found)."));
+      const asked = probe().to.replace(/^\+/, "");
+      const rewritten = v.destination && v.destination !== asked ? ` (an interceptor changed the destination to ${v.destination})` : "";
+      result.replaceChildren(v.intercepted
+        ? h("p", { class: "ok", id: "route-result" }, "An interceptor answers it: it would be accepted without being routed or sent.")
+        : v.route
+          ? h("p", { class: "ok", id: "route-result" }, `Route ${v.route.order} → ${v.route.connector}` + (v.route.rate ? ` (rate ${v.route.rate})` : "") + rewritten + (v.parts > 1 ? `, ${v.parts} parts` : ""))
+          : h("p", { class: "error", id: "route-result" }, "No route: the message would be refused (No route found)."));
     } catch (e) { showError(form, e); }
   });
   form.querySelector("#send-test").addEventListener("click", async () => {

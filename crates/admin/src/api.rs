@@ -23,7 +23,7 @@
 //! | `POST profiles/{name}/persist` | operator | persist the configuration (jCli `persist`) |
 //! | `POST profiles/{name}/load` | admin | load a persisted profile (jCli `load`) |
 //! | `GET audit?limit=N` | read-only | the latest configuration changes, newest first |
-//! | `POST route-test` | read-only | `{"username","to","from","content"}`: the MT route it would take |
+//! | `POST route-test` | read-only | `{"username","to","from","content"}`: the MT route it would take (interceptors run, nothing sent) |
 //! | `GET messages?id=&user=&destination=&direction=&from=&to=&limit=` | read-only | the message journal, newest first |
 //! | `GET messages/{id}` | read-only | a message and its timeline |
 //! | `POST messages` | operator | `{"username","to","from","content","dlr_url"}`: a test message (a real one) |
@@ -451,7 +451,7 @@ async fn route(c: &Call<'_>) -> Answer {
             start_stop(c, cid, action == &"start").await
         }
         ["users", uid, "balance"] if m == Method::POST => top_up(c, uid).await,
-        ["route-test"] if m == Method::POST => route_test(c),
+        ["route-test"] if m == Method::POST => route_test(c).await,
         ["messages"] if m == Method::GET => search(c).await,
         ["messages"] if m == Method::POST => send_test(c).await,
         ["messages", id] if m == Method::GET => timeline(c, id).await,
@@ -845,9 +845,10 @@ async fn top_up(c: &Call<'_>, uid: &str) -> Answer {
     ok(json!({ "uid": uid, "balance": b.balance, "sms_count": b.sms_count }))
 }
 
-/// Which MT route a message would take (the routing table as it is now; interceptors,
-/// which may rewrite a message before routing, are not run).
-fn route_test(c: &Call<'_>) -> Answer {
+/// Which MT route a message would take, as the gateway would decide it now: the user's
+/// credentials checked, the MT interceptors run (they may rewrite the message before it is
+/// routed), then the routing table; nothing is billed, queued or sent (as `/rate`).
+async fn route_test(c: &Call<'_>) -> Answer {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Probe {
@@ -858,11 +859,15 @@ fn route_test(c: &Call<'_>) -> Answer {
         #[serde(default)]
         content: String,
     }
-    let p: Probe = serde_json::from_value(c.json()?).map_err(|e| ApiError::bad(e.to_string()))?;
-    let rt =
-        c.state.manager.runtime().ok_or_else(|| {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the gateway is stopping")
-        })?;
+    let p: Probe = serde_json::from_value(c.json()?).map_err(|e| {
+        let m = e.to_string();
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            field: blamed_field(&m),
+            message: m,
+        }
+    })?;
+    let rt = runtime(c)?;
     let Some(user) = rt.pipeline.auth.user(&p.username) else {
         return Err(ApiError {
             status: StatusCode::BAD_REQUEST,
@@ -870,39 +875,62 @@ fn route_test(c: &Call<'_>) -> Answer {
             field: Some("username".into()),
         });
     };
-    use smsgate_core::model::{Address, Channel, Direction, Message};
-    let m = Message {
-        user: Some(user.username.clone()),
-        group: Some(user.gid.clone()),
-        source: Address {
-            addr: p.from.clone(),
-            ton: 1,
-            npi: 1,
-        },
-        destination: Address {
-            addr: p.to.clone(),
-            ton: 1,
-            npi: 1,
-        },
-        ..Message::new(
-            Direction::Mt,
-            Channel::Http,
-            smsgate_core::model::message::now_ms(),
-        )
-    };
-    let table = rt.pipeline.mt_table.read().clone();
-    let decision = table.route(&smsgate_routing::Routable {
-        message: &m,
-        text: &p.content,
-        uid: &user.uid,
-        gid: &user.gid,
-    });
-    ok(match decision {
-        Some(d) => json!({
-            "route": { "order": d.order, "connector": d.connector.to_string(), "rate": d.rate }
-        }),
-        None => json!({ "route": null }),
-    })
+    let req = test_request(&user.username, &p.to, Some(p.from), p.content, None);
+    use smsgate_policy::pipeline::MtError;
+    match rt.pipeline.prepare_with(user, &req, None).await {
+        Ok(prepared) => {
+            let m = &prepared.message;
+            ok(json!({
+                "route": if prepared.intercepted { Value::Null } else { json!({
+                    "order": prepared.decision.order,
+                    "connector": prepared.decision.connector.to_string(),
+                    "rate": prepared.decision.rate,
+                }) },
+                "intercepted": prepared.intercepted,
+                "destination": m.destination.addr,
+                "source": m.source.addr,
+                "parts": m.parts.len(),
+            }))
+        }
+        Err(MtError::NoRoute) => ok(json!({ "route": null, "intercepted": false })),
+        Err(MtError::Server(e)) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e)),
+        Err(e) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            e.to_string(),
+        )),
+    }
+}
+
+/// The MT request of a route test or a test message as user `username`.
+fn test_request(
+    username: &str,
+    to: &str,
+    from: Option<String>,
+    content: String,
+    dlr_url: Option<String>,
+) -> smsgate_policy::pipeline::MtRequest {
+    smsgate_policy::pipeline::MtRequest {
+        channel: smsgate_core::model::Channel::Http,
+        username: username.to_string(),
+        password: vec![],
+        source_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        to: to.trim().to_string(),
+        from: from.filter(|f| !f.is_empty()),
+        coding: None,
+        priority: None,
+        sdt: None,
+        validity_minutes: None,
+        dlr: dlr_url
+            .filter(|u| !u.is_empty())
+            .map(|url| smsgate_core::model::DlrRequest {
+                url,
+                level: 3,
+                method: "POST".into(),
+            }),
+        tags: vec![],
+        content: smsgate_policy::pipeline::Content::Text(content.into_bytes()),
+        unrepresentable: None,
+    }
 }
 
 fn runtime(c: &Call<'_>) -> Result<Arc<smsgate_gateway::runtime::Runtime>, ApiError> {
@@ -1026,29 +1054,7 @@ async fn send_test(c: &Call<'_>) -> Answer {
     let Some(user) = rt.pipeline.auth.user(&t.username) else {
         return Err(field("username", format!("unknown user {:?}", t.username)));
     };
-    let req = smsgate_policy::pipeline::MtRequest {
-        channel: smsgate_core::model::Channel::Http,
-        username: user.username.clone(),
-        password: vec![],
-        source_ip: std::net::IpAddr::from([127, 0, 0, 1]),
-        to: t.to.trim().to_string(),
-        from: t.from.filter(|f| !f.is_empty()),
-        coding: None,
-        priority: None,
-        sdt: None,
-        validity_minutes: None,
-        dlr: t
-            .dlr_url
-            .filter(|u| !u.is_empty())
-            .map(|url| smsgate_core::model::DlrRequest {
-                url,
-                level: 3,
-                method: "POST".into(),
-            }),
-        tags: vec![],
-        content: smsgate_policy::pipeline::Content::Text(t.content.into_bytes()),
-        unrepresentable: None,
-    };
+    let req = test_request(&user.username, &t.to, t.from, t.content, t.dlr_url);
     use smsgate_policy::pipeline::MtError;
     let refused = |e: MtError| {
         let status = match &e {

@@ -594,6 +594,21 @@ async fn the_console_session_needs_its_csrf_token_and_messages_are_searchable() 
     let gw = gateway(load(&toml, dir.path())).await;
     let api = gw.admin_addr().expect("admin");
 
+    // A login sent as a form or plain text (what another site's page can send without a
+    // preflight) is refused.
+    let body = json!({"name": "ops", "password": "opspw"}).to_string();
+    let s = tokio::net::TcpStream::connect(api).await.expect("connect");
+    let (st, head, v) = exchange(
+        s,
+        format!(
+            "POST /api/v1/login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert_eq!(st, 415, "{v}");
+    assert!(!head.to_ascii_lowercase().contains("set-cookie"), "{head}");
+
     // Log in: a session cookie (HttpOnly, SameSite=Strict; not Secure without TLS) and the
     // session's CSRF token.
     let (st, head, v) = with_headers(

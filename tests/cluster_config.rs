@@ -295,7 +295,7 @@ async fn the_management_api_on_one_node_and_jcli_on_the_other_agree() {
                 .map(|t| format!("Authorization: Bearer {t}\r\n"))
                 .unwrap_or_default();
             let req = format!(
-                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
             );
             s.write_all(req.as_bytes()).await.expect("write");

@@ -203,6 +203,15 @@ pub async fn handle(state: &State, req: Request<hyper::body::Incoming>, ip: IpAd
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .map(str::to_string);
+    let json_body = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|t| {
+            t.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
     let session_cookie = cookie(req.headers(), COOKIE);
     let csrf = req
         .headers()
@@ -221,6 +230,14 @@ pub async fn handle(state: &State, req: Request<hyper::body::Incoming>, ip: IpAd
     };
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     if method == Method::POST && parts == ["login"] {
+        // Only as JSON: another site's page cannot send that without a CORS preflight this
+        // API never answers, so it cannot log a browser in to an account of its choosing.
+        if !json_body {
+            return error(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "login: send the body as Content-Type: application/json",
+            ));
+        }
         return login(state, ip, &body);
     }
     if method == Method::GET && parts == ["openapi.json"] {

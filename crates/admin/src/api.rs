@@ -107,6 +107,15 @@ impl ApiError {
             message,
         }
     }
+    /// A 400 blaming `field`.
+    fn blaming(field: &str, message: String) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message,
+            field: Some(field.to_string()),
+        }
+    }
+
     fn bad(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
@@ -388,6 +397,18 @@ impl Call<'_> {
                 ),
             ))
         }
+    }
+
+    /// The body as a `T`; an error names the field serde blames.
+    fn body_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_json::from_value(self.json()?).map_err(|e| {
+            let m = e.to_string();
+            ApiError {
+                status: StatusCode::BAD_REQUEST,
+                field: blamed_field(&m),
+                message: m,
+            }
+        })
     }
 
     fn json(&self) -> Result<Value, ApiError> {
@@ -876,21 +897,13 @@ async fn route_test(c: &Call<'_>) -> Answer {
         #[serde(default)]
         content: String,
     }
-    let p: Probe = serde_json::from_value(c.json()?).map_err(|e| {
-        let m = e.to_string();
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            field: blamed_field(&m),
-            message: m,
-        }
-    })?;
+    let p: Probe = c.body_as()?;
     let rt = runtime(c)?;
     let Some(user) = rt.pipeline.auth.user(&p.username) else {
-        return Err(ApiError {
-            status: StatusCode::BAD_REQUEST,
-            message: format!("unknown user {:?}", p.username),
-            field: Some("username".into()),
-        });
+        return Err(ApiError::blaming(
+            "username",
+            format!("unknown user {:?}", p.username),
+        ));
     };
     let req = test_request(&user.username, &p.to, Some(p.from), p.content, None);
     use smsgate_policy::pipeline::MtError;
@@ -976,12 +989,13 @@ fn query_time(c: &Call<'_>, key: &str) -> Result<Option<i64>, ApiError> {
     }
     time::OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339)
         .map(|t| Some((t.unix_timestamp_nanos() / 1_000_000) as i64))
-        .map_err(|_| ApiError {
-            status: StatusCode::BAD_REQUEST,
-            message: format!(
-                "{key}: {v:?} is neither milliseconds since the epoch nor an RFC 3339 time"
-            ),
-            field: Some(key.to_string()),
+        .map_err(|_| {
+            ApiError::blaming(
+                key,
+                format!(
+                    "{key}: {v:?} is neither milliseconds since the epoch nor an RFC 3339 time"
+                ),
+            )
         })
 }
 
@@ -991,19 +1005,17 @@ async fn search(c: &Call<'_>) -> Answer {
     let j = journal(c)?;
     let limit = match c.query("limit").filter(|v| !v.is_empty()) {
         None => None,
-        Some(n) => Some(n.parse::<usize>().map_err(|_| ApiError {
-            status: StatusCode::BAD_REQUEST,
-            message: format!("limit: {n:?} is not a count"),
-            field: Some("limit".into()),
-        })?),
+        Some(n) => Some(
+            n.parse::<usize>()
+                .map_err(|_| ApiError::blaming("limit", format!("limit: {n:?} is not a count")))?,
+        ),
     };
     let direction = c.query("direction").filter(|d| !d.is_empty());
     if let Some(d) = direction.as_deref().filter(|d| !matches!(*d, "mt" | "mo")) {
-        return Err(ApiError {
-            status: StatusCode::BAD_REQUEST,
-            message: format!("direction: {d:?} is not mt or mo"),
-            field: Some("direction".into()),
-        });
+        return Err(ApiError::blaming(
+            "direction",
+            format!("direction: {d:?} is not mt or mo"),
+        ));
     }
     let q = Query {
         id: c.query("id").filter(|v| !v.is_empty()),
@@ -1051,19 +1063,8 @@ async fn send_test(c: &Call<'_>) -> Answer {
         #[serde(default)]
         dlr_url: Option<String>,
     }
-    let t: Test = serde_json::from_value(c.json()?).map_err(|e| {
-        let m = e.to_string();
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            field: blamed_field(&m),
-            message: m,
-        }
-    })?;
-    let field = |f: &str, m: String| ApiError {
-        status: StatusCode::BAD_REQUEST,
-        message: m,
-        field: Some(f.to_string()),
-    };
+    let t: Test = c.body_as()?;
+    let field = ApiError::blaming;
     if t.to.trim().is_empty() {
         return Err(field("to", "to: a destination is needed".into()));
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the message journal costs: the HTTP and SMPP benchmarks of one release build without
-# the journal (`SMSGATE_JOURNAL__ENABLED=false`) and with it (the default), alternated by
+# the journal (`SMSGATE_JOURNAL__ENABLED=false`, the default) and with it (`=true`), alternated by
 # scripts/bench-compare.sh (ratio = journaled / plain).
 #
 #   scripts/bench-journal.sh RELEASE_DIR [ROUNDS] [SECONDS]
@@ -14,10 +14,11 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/plain" "$WORK/journaled"
 for d in plain journaled; do ln -s "$REL/smsgate-bench" "$WORK/$d/smsgate-bench"; done
-ln -s "$REL/smsgate" "$WORK/journaled/smsgate"
-cat >"$WORK/plain/smsgate" <<SH
+for d in plain:false journaled:true; do
+  cat >"$WORK/${d%%:*}/smsgate" <<SH
 #!/bin/sh
-SMSGATE_JOURNAL__ENABLED=false exec "$REL/smsgate" "\$@"
+SMSGATE_JOURNAL__ENABLED=${d#*:} exec "$REL/smsgate" "\$@"
 SH
-chmod +x "$WORK/plain/smsgate"
+  chmod +x "$WORK/${d%%:*}/smsgate"
+done
 BENCH_ONLY="${BENCH_ONLY:-http smpp}" bash "$(dirname "$0")/bench-compare.sh" "$WORK/plain" "$WORK/journaled" "$ROUNDS" "$SECS"

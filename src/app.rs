@@ -57,6 +57,36 @@ impl From<smsgate_queue::open::OpenError> for StartError {
     }
 }
 
+/// The message journal (`[journal]`): in PostgreSQL (`journal.url`, or `store.history_url`
+/// in cluster mode), shared by the nodes of a cluster, else in a SQLite file of this node's.
+async fn open_journal(cfg: &Config) -> Result<Arc<smsgate_queue::journal::Journal>, String> {
+    use smsgate_queue::journal::Journal;
+    let cluster = cfg.store.url.is_some();
+    let url = cfg.journal.url.clone().or_else(|| {
+        cluster
+            .then(|| cfg.store.history_url.clone())
+            .flatten()
+            .filter(|_| cfg.journal.path.is_none())
+    });
+    match url {
+        None => Journal::open(&cfg.journal, &cfg.data_dir).map_err(|e| e.to_string()),
+        #[cfg(feature = "cluster")]
+        Some(url) => {
+            // Its calls block (on the runtime, through its handle): not on a runtime thread.
+            let (jc, node) = (cfg.journal.clone(), smsgate_gateway::cluster::node_id(cfg));
+            let rt = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || Journal::open_postgres(&jc, &url, &node, rt))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
+        }
+        #[cfg(not(feature = "cluster"))]
+        Some(_) => {
+            Err("journal.url: PostgreSQL needs the cluster build (feature `cluster`)".into())
+        }
+    }
+}
+
 /// A running gateway: its [`Runtime`] (the parts a configuration change reaches) and what
 /// only starting and stopping need.
 pub struct Gateway {
@@ -259,10 +289,7 @@ impl Gateway {
         let stats = Arc::new(Stats::default());
         // The message journal (`[journal]`): every message's phases, for message search.
         let journal = if cfg.journal.enabled {
-            Some(
-                smsgate_queue::journal::Journal::open(&cfg.journal, &cfg.data_dir)
-                    .map_err(|e| StartError::Config(e.to_string()))?,
-            )
+            Some(open_journal(&cfg).await.map_err(StartError::Storage)?)
         } else {
             None
         };
@@ -457,12 +484,16 @@ impl Gateway {
             scripts,
             plugins,
         });
+        let audit_file = base.data_dir.join("audit.jsonl");
+        let audit = smsgate_gateway::audit::AuditLog::open(&audit_file)
+            .map_err(|e| StartError::Storage(format!("{}: {e}", audit_file.display())))?;
         let gw = Arc::new(Gateway {
             manager: Arc::new(Manager::new(
                 Arc::downgrade(&runtime),
                 base.clone(),
                 store.clone(),
                 profile.clone(),
+                audit,
             )),
             runtime,
             broker: broker.clone(),

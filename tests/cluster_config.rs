@@ -379,3 +379,97 @@ async fn the_management_api_on_one_node_and_jcli_on_the_other_agree() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// With `store.history_url`, the message journal of every node is one, in PostgreSQL: a
+/// message accepted on node A and sent by node B (which holds the connector) has one
+/// timeline, found from either node, each phase naming the node that recorded it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_is_one_for_the_cluster_in_postgres() {
+    let prefix = unique("jr");
+    let sim = simulator().await;
+    let (da, db) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let config = |dir: &std::path::Path, node: &str| {
+        node_config(dir, node, &prefix, sim.addr.port()).replace(
+            "[store]\n",
+            "[store]\nhistory_url = \"postgres://postgres@127.0.0.1:5432/test\"\n",
+        ) + "[journal]\nenabled = true\n"
+    };
+    let b = gateway(load(&config(db.path(), "b"), db.path())).await;
+    let bound = |gw: &smsgate::app::Gateway| {
+        gw.connectors
+            .read()
+            .get("sim")
+            .is_some_and(|h| *h.state.borrow() == smsgate::smpp::client::ConnectorState::Bound)
+    };
+    wait_for(20, "node b binds `sim`", || bound(&b)).await;
+    let a = gateway(load(&config(da.path(), "a"), da.path())).await;
+    let (st, body) = get(
+        a.http_addr.expect("http"),
+        "/send?username=foo&password=bar&to=33600000042&content=hello&dlr=yes&dlr-url=http://127.0.0.1:9/x&dlr-level=2",
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    let id = body
+        .strip_prefix("Success \"")
+        .and_then(|b| b.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_string();
+    assert!(!bound(&a), "node a does not bind `sim` while b holds it");
+    let journal = |gw: &smsgate::app::Gateway| gw.runtime.journal.clone().expect("journal");
+    let (ja, jb) = (journal(&a), journal(&b));
+    // Accepted on a, submitted (and its receipt taken) on b: one timeline on both nodes.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let timeline = loop {
+        let (ja, id2) = (ja.clone(), id.clone());
+        let t = tokio::task::spawn_blocking(move || ja.timeline(&id2))
+            .await
+            .expect("join")
+            .expect("read");
+        if let Some(t) = t.filter(|t| t.events.iter().any(|e| e.phase == "receipt")) {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "no whole timeline of {id} on a");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // (The receipt's callback to a closed port comes after; it is not looked at.)
+    let phases: Vec<(&str, Option<&str>)> = timeline
+        .events
+        .iter()
+        .filter(|e| e.phase != "callback")
+        .map(|e| (e.phase.as_str(), e.node.as_deref()))
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            ("accept", Some("a")),
+            ("submit", Some("b")),
+            ("receipt", Some("b"))
+        ],
+        "{timeline:?}"
+    );
+    let summary = timeline.message.expect("the message");
+    assert_eq!(
+        (summary.user.as_str(), summary.state.as_str()),
+        ("foo", "receipt: DELIVRD")
+    );
+    // Node b's search finds it by user and destination, as a's does.
+    for j in [ja, jb] {
+        let found = tokio::task::spawn_blocking(move || {
+            j.search(&smsgate_queue::journal::Query {
+                user: Some("foo".into()),
+                destination: Some("33600000042".into()),
+                from: Some(summary.at),
+                ..Default::default()
+            })
+        })
+        .await
+        .expect("join")
+        .expect("search");
+        assert!(found.iter().any(|m| m.id == id), "{found:?}");
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}

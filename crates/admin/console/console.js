@@ -629,10 +629,10 @@ function timelinePage(id) {
         m ? h("dl", { class: "card" },
           ...[["direction", m.direction.toUpperCase()], ["user", m.user], ["from", m.source], ["to", m.destination], ["connector", m.connector], ["state", m.state]]
             .flatMap(([k, v]) => [h("dt", {}, k), h("dd", { "data-field": k }, v || "—")]))
-          : h("p", { class: "muted" }, "Only later phases are known here (accepted on another node, or before the journal was on)."),
+          : h("p", { class: "muted" }, "Only later phases are known here (accepted on another node with a journal of its own, or before the journal was on)."),
         h("h2", {}, "Timeline"),
         h("ol", { class: "timeline", id: "timeline" }, t.events.map((e) => h("li", { "data-phase": e.phase },
-          h("strong", {}, e.phase), " ", h("span", { class: "muted" }, fmtTime(e.start) + (e.end > e.start ? ` (${e.end - e.start} ms)` : "")),
+          h("strong", {}, e.phase), " ", h("span", { class: "muted" }, fmtTime(e.start) + (e.end > e.start ? ` (${e.end - e.start} ms)` : "") + (e.node ? ` on ${e.node}` : "")),
           h("div", {}, Object.entries(e.attrs).map(([k, v]) => `${k}: ${v}`).join(" · "))))));
     } catch (e) {
       body.replaceChildren(h("p", { class: "error" }, e.status === 404 ? "This message is not in the journal (unknown, or older than its retention)." : e.message));

@@ -47,7 +47,7 @@ pub enum Kind {
     Internal,
 }
 
-/// An attribute's value.
+/// An attribute's value, as the journal stores and reads it back.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Value {
@@ -55,23 +55,90 @@ pub enum Value {
     Str(String),
 }
 
-/// The attributes of a span, filled only when the span is recorded.
+/// An attribute's value as a [`Sink`] sees it (borrowed from the span's [`Attrs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    Int(i64),
+    Str(&'a str),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Int(i64),
+    /// A range of [`Attrs::text`].
+    Str(u32, u32),
+}
+
+/// The attributes of a span, filled only when the span is recorded. Strings are appended
+/// to one buffer, and the buffers are reused from span to span on each thread: recording a
+/// span allocates nothing once a thread has recorded a few.
 #[derive(Debug, Default)]
 pub struct Attrs {
-    kv: Vec<(&'static str, Value)>,
+    text: String,
+    kv: Vec<(&'static str, Slot)>,
 }
 
 impl Attrs {
     /// Add a string attribute.
-    pub fn str(&mut self, key: &'static str, value: impl Into<String>) -> &mut Self {
-        self.kv.push((key, Value::Str(value.into())));
+    pub fn str(&mut self, key: &'static str, value: impl AsRef<str>) -> &mut Self {
+        let start = self.text.len();
+        self.text.push_str(value.as_ref());
+        self.push_text(key, start)
+    }
+
+    /// Add a string attribute written by `value`'s `Display` (no string built for it).
+    pub fn fmt(&mut self, key: &'static str, value: impl std::fmt::Display) -> &mut Self {
+        use std::fmt::Write as _;
+        let start = self.text.len();
+        let _ = write!(self.text, "{value}");
+        self.push_text(key, start)
+    }
+
+    fn push_text(&mut self, key: &'static str, start: usize) -> &mut Self {
+        self.kv
+            .push((key, Slot::Str(start as u32, self.text.len() as u32)));
         self
     }
 
     /// Add an integer attribute.
     pub fn int(&mut self, key: &'static str, value: i64) -> &mut Self {
-        self.kv.push((key, Value::Int(value)));
+        self.kv.push((key, Slot::Int(value)));
         self
+    }
+
+    /// The attributes, in the order they were added.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&'static str, ValueRef<'_>)> + '_ {
+        self.kv.iter().map(|(k, v)| {
+            (
+                *k,
+                match *v {
+                    Slot::Int(n) => ValueRef::Int(n),
+                    Slot::Str(a, b) => {
+                        ValueRef::Str(self.text.get(a as usize..b as usize).unwrap_or_default())
+                    }
+                },
+            )
+        })
+    }
+
+    /// The string attribute `key` ("" when absent or an integer).
+    pub fn text(&self, key: &str) -> &str {
+        self.iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, v)| match v {
+                ValueRef::Str(s) => Some(s),
+                ValueRef::Int(_) => None,
+            })
+            .unwrap_or_default()
+    }
+
+    fn clear(&mut self) {
+        if self.text.capacity() > 1 << 16 {
+            // A huge attribute once (a long reason) is not kept for every later span.
+            self.text = String::new();
+        }
+        self.text.clear();
+        self.kv.clear();
     }
 }
 
@@ -87,7 +154,7 @@ pub struct Span<'a> {
     pub start: SystemTime,
     pub end: SystemTime,
     /// The attributes (`smsgate.user`, ..., and OpenTelemetry's `server.address`).
-    pub attrs: Vec<(&'static str, Value)>,
+    pub attrs: &'a Attrs,
 }
 
 /// A local reader of every message's phases (the message journal). `record` runs on the
@@ -177,30 +244,42 @@ fn record(
     if !local && !traced {
         return;
     }
-    let mut a = Attrs::default();
-    attrs(&mut a);
-    #[cfg(feature = "otel")]
-    if traced {
-        otel::record(id, root, name, kind, start, end, &a.kv);
-    }
-    if local {
-        let span = |attrs| Span {
-            id,
-            root,
-            name,
-            kind,
-            start,
-            end,
-            attrs,
-        };
-        let sinks = SINKS.read();
-        if let Some(((_, last), others)) = sinks.split_last() {
-            for (_, s) in others {
-                s.record(span(a.kv.clone()));
-            }
-            last.record(span(a.kv));
+    let emit = |a: &Attrs| {
+        #[cfg(feature = "otel")]
+        if traced {
+            otel::record(id, root, name, kind, start, end, a);
         }
-    }
+        if local {
+            for (_, s) in SINKS.read().iter() {
+                s.record(Span {
+                    id,
+                    root,
+                    name,
+                    kind,
+                    start,
+                    end,
+                    attrs: a,
+                });
+            }
+        }
+    };
+    // This thread's attribute buffers (a fresh one if a sink records a span of its own).
+    ATTRS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut a) => {
+            a.clear();
+            attrs(&mut a);
+            emit(&a);
+        }
+        Err(_) => {
+            let mut a = Attrs::default();
+            attrs(&mut a);
+            emit(&a);
+        }
+    });
+}
+
+thread_local! {
+    static ATTRS: std::cell::RefCell<Attrs> = std::cell::RefCell::new(Attrs::default());
 }
 
 /// A time in milliseconds since the epoch (the message model's timestamps) as a `SystemTime`.
@@ -234,7 +313,7 @@ pub use otel::{install, MessageIds};
 
 #[cfg(feature = "otel")]
 mod otel {
-    use super::{Kind, Value};
+    use super::{Attrs, Kind, ValueRef};
     use opentelemetry::trace::{
         Span as _, SpanBuilder, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags,
         TraceId, TraceState,
@@ -298,17 +377,17 @@ mod otel {
         kind: Kind,
         start: SystemTime,
         end: SystemTime,
-        attrs: &[(&'static str, Value)],
+        attrs: &Attrs,
     ) {
         let Some((tracer, _)) = TRACER.get() else {
             return;
         };
-        let mut kv = Vec::with_capacity(attrs.len() + 1);
+        let mut kv = Vec::with_capacity(attrs.iter().len() + 1);
         kv.push(KeyValue::new("smsgate.message_id", id.to_string()));
-        for (k, v) in attrs {
+        for (k, v) in attrs.iter() {
             kv.push(match v {
-                Value::Int(n) => KeyValue::new(*k, *n),
-                Value::Str(s) => KeyValue::new(*k, s.clone()),
+                ValueRef::Int(n) => KeyValue::new(k, n),
+                ValueRef::Str(s) => KeyValue::new(k, s.to_string()),
             });
         }
         let builder = SpanBuilder::from_name(name)

@@ -530,12 +530,9 @@ impl Inbound {
             |a| {
                 let p = masked(&m.connector);
                 a.str("smsgate.connector", m.connector.as_str())
-                    .str("smsgate.routed_to", decision.connector.to_string())
-                    .str("smsgate.source", Number(&m.source.addr, p).to_string())
-                    .str(
-                        "smsgate.destination",
-                        Number(&m.destination.addr, p).to_string(),
-                    )
+                    .fmt("smsgate.routed_to", &decision.connector)
+                    .fmt("smsgate.source", Number(&m.source.addr, p))
+                    .fmt("smsgate.destination", Number(&m.destination.addr, p))
                     .int("smsgate.parts", m.parts.len() as i64);
             },
         );

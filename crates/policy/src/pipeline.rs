@@ -726,17 +726,14 @@ impl Pipeline {
             std::time::SystemTime::now(),
             |a| {
                 let masked = privacy::masked(&m.connector);
-                a.str("smsgate.channel", format!("{:?}", m.channel).to_lowercase())
+                a.str("smsgate.channel", m.channel.as_str())
                     .str("smsgate.user", user.as_str())
                     .str("smsgate.connector", m.connector.as_str())
                     .int("smsgate.parts", m.parts.len() as i64)
-                    .str(
-                        "smsgate.source",
-                        privacy::Number(&m.source.addr, masked).to_string(),
-                    )
-                    .str(
+                    .fmt("smsgate.source", privacy::Number(&m.source.addr, masked))
+                    .fmt(
                         "smsgate.destination",
-                        privacy::Number(&m.destination.addr, masked).to_string(),
+                        privacy::Number(&m.destination.addr, masked),
                     );
             },
         );

@@ -7,6 +7,8 @@
 //! retention_hours = 24     # phases older than this are deleted
 //! max_messages = 2000000   # and the oldest beyond this many messages
 //! # path = "/var/lib/smsgate/journal.db"   # default: data_dir/journal.db
+//! # url = "postgres://smsgate@db/smsgate"  # one journal for every node of a cluster
+//! #                                         # (default in cluster mode: store.history_url)
 //! ```
 
 use std::path::PathBuf;
@@ -28,6 +30,11 @@ pub struct JournalConfig {
     /// The journal's SQLite file; default `data_dir/journal.db`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// A PostgreSQL URL: the journal of every node of a cluster in one database, so a
+    /// message accepted on one node and sent by another has one timeline. Default in
+    /// cluster mode: `store.history_url` (when set); otherwise the SQLite file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl Default for JournalConfig {
@@ -37,6 +44,7 @@ impl Default for JournalConfig {
             retention_hours: 24,
             max_messages: 2_000_000,
             path: None,
+            url: None,
         }
     }
 }
@@ -47,6 +55,12 @@ impl JournalConfig {
         if self.enabled && (self.retention_hours == 0 || self.max_messages == 0) {
             return Err(
                 "key `journal.retention_hours`/`journal.max_messages`: 0 keeps nothing; set `journal.enabled = false` instead"
+                    .into(),
+            );
+        }
+        if self.url.is_some() && self.path.is_some() {
+            return Err(
+                "key `journal.url`/`journal.path`: the journal is either in PostgreSQL or in a file; set one"
                     .into(),
             );
         }

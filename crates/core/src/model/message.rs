@@ -28,6 +28,18 @@ pub enum Channel {
     Smppc,
 }
 
+impl Channel {
+    /// Its name, as serialized (`http`, `rest`, `smpps`, `smppc`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Http => "http",
+            Channel::Rest => "rest",
+            Channel::Smpps => "smpps",
+            Channel::Smppc => "smppc",
+        }
+    }
+}
+
 /// An SMPP address with its type of number and numbering plan.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct Address {

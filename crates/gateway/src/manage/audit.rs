@@ -3,14 +3,20 @@
 //!
 //! [`super::Manager::apply`] is the one door of every change; it diffs the profile
 //! before and after, object by object (a user by uid, a connector by cid, a route by order...),
-//! and records an [`Entry`]: as a log line at `info` under the target `smsgate::audit` (kept
-//! by the journal or the log shipper) and in a ring of the latest entries that the management
-//! API serves. Passwords are never recorded (their hashes neither).
+//! and records an [`Entry`]: as a log line at `info` under the target `smsgate::audit`, as a
+//! line of JSON appended (and synced) to `data_dir/audit.jsonl` before the change is
+//! answered, and in a ring of the latest entries that the management API serves (filled from
+//! the file at start, so a restart forgets nothing). The file is rotated at [`ROTATE_AT`]
+//! bytes, keeping [`ROTATED`] older files (`audit.jsonl.1` the newest). Passwords are never
+//! recorded (their hashes neither).
 //!
 //! Who: the caller runs its change inside [`as_actor`] (jCli with the console user, the API
 //! with the account or token name); a change made outside any actor is the `system`'s.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -21,6 +27,10 @@ use smsgate_core::model::message::now_ms;
 
 /// How many entries the ring keeps.
 pub const KEPT: usize = 1000;
+/// The size at which the audit file is rotated.
+pub const ROTATE_AT: u64 = 16 << 20;
+/// How many rotated audit files are kept.
+pub const ROTATED: u32 = 5;
 
 /// Who made a change, and through what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,11 +68,11 @@ pub fn current() -> Actor {
 }
 
 /// One object that changed: `before` is `null` for an addition, `after` for a removal.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Change {
     /// `group`, `user`, `smppcc`, `httpcc`, `filter`, `mtroute`, `moroute`,
     /// `mtinterceptor`, `mointerceptor`, or `smppcc.started`.
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
     /// Its key: gid, uid, cid, fid or order.
     pub key: String,
     pub before: Value,
@@ -70,24 +80,72 @@ pub struct Change {
 }
 
 /// One change to the configuration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     /// ms since the epoch.
     pub at: i64,
     pub actor: Actor,
     /// The node the change was made on, when not this one (cluster mode).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
     pub changes: Vec<Change>,
 }
 
-/// The latest entries.
+/// The audit log: its file and the latest entries.
 #[derive(Default)]
 pub struct AuditLog {
-    ring: Mutex<VecDeque<Entry>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    ring: VecDeque<Entry>,
+    /// `audit.jsonl` (none: kept in memory only, as in tests).
+    file: Option<PathBuf>,
 }
 
 impl AuditLog {
+    /// The audit log kept in `path` (created when missing), with the latest entries read
+    /// back from it. A line that is not an entry (a torn last line after a crash) is skipped
+    /// and told.
+    pub fn open(path: &Path) -> std::io::Result<AuditLog> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut ring = VecDeque::with_capacity(KEPT);
+        let mut torn = false;
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                torn = bytes.last().is_some_and(|b| *b != b'\n');
+                for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                    match serde_json::from_slice::<Entry>(line) {
+                        Ok(e) => {
+                            if ring.len() == KEPT {
+                                ring.pop_front();
+                            }
+                            ring.push_back(e);
+                        }
+                        Err(e) => tracing::warn!(
+                            file = %path.display(), error = %e,
+                            "audit: a line that is not an entry is skipped"
+                        ),
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        // Written now: a file that cannot be appended to is told at start, not at a change.
+        // A torn last line is ended, so the next entry starts a line of its own.
+        append(path, if torn { b"\n" } else { b"" })?;
+        Ok(AuditLog {
+            inner: Mutex::new(Inner {
+                ring,
+                file: Some(path.to_path_buf()),
+            }),
+        })
+    }
+
     /// Record the change from `prev` to `next` made by the current actor (nothing when the
     /// two are the same).
     pub fn record(&self, prev: &Profile, next: &Profile) {
@@ -106,25 +164,76 @@ impl AuditLog {
             node,
             changes,
         };
+        let changes = serde_json::to_string(&entry.changes).unwrap_or_default();
         tracing::info!(
             target: "smsgate::audit",
             source = %entry.actor.source,
             actor = %entry.actor.name,
             node = %entry.node.as_deref().unwrap_or("this"),
-            changes = %serde_json::to_string(&entry.changes).unwrap_or_default(),
+            changes = %changes,
             "configuration changed"
         );
-        let mut ring = self.ring.lock();
-        if ring.len() == KEPT {
-            ring.pop_front();
+        let mut inner = self.inner.lock();
+        if let Some(path) = &inner.file {
+            let mut line = serde_json::to_vec(&entry).unwrap_or_default();
+            line.push(b'\n');
+            if let Err(e) = rotate(path).and_then(|()| append(path, &line)) {
+                // The change is made (refusing it now would not undo it): the log line above
+                // and this error keep it.
+                tracing::error!(
+                    file = %path.display(), error = %e,
+                    "audit: cannot write the audit file"
+                );
+            }
         }
-        ring.push_back(entry);
+        if inner.ring.len() == KEPT {
+            inner.ring.pop_front();
+        }
+        inner.ring.push_back(entry);
     }
 
     /// The latest `max` entries, newest first.
     pub fn latest(&self, max: usize) -> Vec<Entry> {
-        self.ring.lock().iter().rev().take(max).cloned().collect()
+        self.inner
+            .lock()
+            .ring
+            .iter()
+            .rev()
+            .take(max)
+            .cloned()
+            .collect()
     }
+}
+
+/// Append `bytes` to `path` and sync them.
+fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    if !bytes.is_empty() {
+        f.write_all(bytes)?;
+        f.sync_data()?;
+    }
+    Ok(())
+}
+
+/// Past [`ROTATE_AT`], `path` becomes `path.1` (and `.1` `.2`, ..., the oldest beyond
+/// [`ROTATED`] deleted).
+fn rotate(path: &Path) -> std::io::Result<()> {
+    if std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) < ROTATE_AT {
+        return Ok(());
+    }
+    let numbered = |n: u32| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(format!(".{n}"));
+        PathBuf::from(p)
+    };
+    let _ = std::fs::remove_file(numbered(ROTATED));
+    for n in (1..ROTATED).rev() {
+        let _ = std::fs::rename(numbered(n), numbered(n + 1));
+    }
+    std::fs::rename(path, numbered(1))
 }
 
 /// Objects of a section by key, as JSON (passwords removed).
@@ -153,13 +262,13 @@ fn section(
         match after.remove(&k) {
             Some(a) if a == b => {}
             Some(a) => out.push(Change {
-                kind,
+                kind: kind.into(),
                 key: k,
                 before: b,
                 after: a,
             }),
             None => out.push(Change {
-                kind,
+                kind: kind.into(),
                 key: k,
                 before: b,
                 after: Value::Null,
@@ -168,7 +277,7 @@ fn section(
     }
     for (k, a) in after {
         out.push(Change {
-            kind,
+            kind: kind.into(),
             key: k,
             before: Value::Null,
             after: a,
@@ -201,7 +310,7 @@ pub fn diff(prev: &Profile, next: &Profile) -> Vec<Change> {
             if p.password != u.password && !out.iter().any(|c| c.kind == "user" && c.key == uid(u))
             {
                 out.push(Change {
-                    kind: "user",
+                    kind: "user".into(),
                     key: uid(u),
                     before: Value::String("password".into()),
                     after: Value::String("password changed".into()),
@@ -277,7 +386,7 @@ mod tests {
         let d = diff(&prev, &next);
         let text = serde_json::to_string(&d).expect("json");
         assert!(!text.contains("argon2"), "{text}");
-        let kinds: Vec<(&str, &str)> = d.iter().map(|c| (c.kind, c.key.as_str())).collect();
+        let kinds: Vec<(&str, &str)> = d.iter().map(|c| (&*c.kind, c.key.as_str())).collect();
         assert_eq!(
             kinds,
             [("user", "b"), ("user", "c"), ("user", "a")],
@@ -285,6 +394,51 @@ mod tests {
         );
         assert!(d[0].after.is_null() && d[1].before.is_null());
         assert!(diff(&prev, &prev).is_empty());
+    }
+
+    #[test]
+    fn the_file_keeps_every_entry_across_a_restart_and_rotates() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("audit.jsonl");
+        let prev = Profile::default();
+        let mut next = prev.clone();
+        next.users.push(user("a", "$argon2id$a"));
+        let log = AuditLog::open(&path).expect("open");
+        log.record_from(Actor::new("jcli", "ops"), None, &prev, &next);
+        log.record_from(Actor::new("api", "x"), Some("n2".into()), &next, &prev);
+        drop(log);
+        // A crash in the middle of a line: the line is skipped, the others read back.
+        append(&path, b"{\"at\": 1, \"act").expect("torn");
+        let log = AuditLog::open(&path).expect("reopen");
+        assert_eq!(log.latest(10).len(), 2);
+        log.record_from(Actor::new("sighup", "SIGHUP"), None, &prev, &next);
+        drop(log);
+        let log = AuditLog::open(&path).expect("reopen");
+        let back = log.latest(10);
+        assert_eq!(back.len(), 3);
+        assert_eq!(back[0].actor, Actor::new("sighup", "SIGHUP"));
+        let back = &back[1..];
+        assert_eq!(back[0].actor, Actor::new("api", "x"));
+        assert_eq!(back[0].node.as_deref(), Some("n2"));
+        assert_eq!(back[1].changes[0].kind, "user");
+        assert!(back[1].changes[0].before.is_null());
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(!text.contains("argon2"), "{text}");
+        // Past the size, the file is rotated before the next entry.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|f| f.set_len(ROTATE_AT))
+            .expect("grow");
+        log.record_from(Actor::new("jcli", "ops"), None, &prev, &next);
+        let rotated = dir.path().join("audit.jsonl.1");
+        assert_eq!(
+            std::fs::metadata(&rotated).expect("rotated").len(),
+            ROTATE_AT
+        );
+        let fresh = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(fresh.lines().count(), 1, "{fresh}");
+        assert_eq!(log.latest(10).len(), 4);
     }
 
     #[tokio::test]

@@ -359,12 +359,14 @@ impl Manager {
         }
     }
 
-    /// A manager of `gw`, whose current state is `profile` over `base`.
+    /// A manager of `gw`, whose current state is `profile` over `base`, recording every
+    /// change in `audit`.
     pub fn new(
         runtime: Weak<Runtime>,
         base: Config,
         store: Arc<dyn Store>,
         profile: Profile,
+        audit: audit::AuditLog,
     ) -> Self {
         let now = now_ms();
         let services = profile
@@ -390,7 +392,7 @@ impl Manager {
             node: uuid::Uuid::new_v4().to_string(),
             seq: Default::default(),
             started_at: now,
-            audit: Default::default(),
+            audit,
         }
     }
 

@@ -547,16 +547,17 @@ async fn send_one(
         started,
         std::time::SystemTime::now(),
         |a| {
-            let outcome = match &attempt {
-                Attempt::Sent => "ESME_ROK".to_string(),
-                Attempt::NotSent => "not sent".to_string(),
-                Attempt::Temporary(why) => format!("temporary: {why}"),
-                Attempt::Permanent(status) => status.clone(),
-            };
-            a.str("smsgate.connector", cfg.cid.as_str())
-                .str("smsgate.outcome", outcome)
-                .int("smsgate.tries", i64::from(m.tries))
-                .int("smsgate.parts_sent", (smsc_ids.len() - already_sent) as i64);
+            a.str("smsgate.connector", cfg.cid.as_str());
+            match &attempt {
+                Attempt::Sent => a.str("smsgate.outcome", "ESME_ROK"),
+                Attempt::NotSent => a.str("smsgate.outcome", "not sent"),
+                Attempt::Temporary(why) => {
+                    a.fmt("smsgate.outcome", format_args!("temporary: {why}"))
+                }
+                Attempt::Permanent(status) => a.str("smsgate.outcome", status),
+            }
+            .int("smsgate.tries", i64::from(m.tries))
+            .int("smsgate.parts_sent", (smsc_ids.len() - already_sent) as i64);
             if let Some(id) = smsc_ids.first() {
                 a.str("smsgate.smsc_id", id.as_str());
             }

@@ -3,10 +3,12 @@
 //! A record is `u32` length, a kind byte, the message id (16 bytes), then for a message
 //! (kind 1): direction, user, source, destination, connector and its phases; for a later
 //! phase (kind 2): the phase. A string is a `u16` length and its bytes (cut at 65,535); an
-//! integer is 8 bytes little-endian. Unknown kinds are skipped by their length, so a later
+//! integer is 8 bytes little-endian. A phase's name and its attributes' keys are a string
+//! or, for the gateway's own ([`WORDS`]), a `u16` of `0xFF00` + the word's index and no
+//! bytes (no string is that long). Unknown kinds are skipped by their length, so a later
 //! version can add some.
 
-use smsgate_core::trace::Value;
+use smsgate_core::trace::{Value, ValueRef};
 
 /// A phase as written.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +43,12 @@ const MESSAGE: u8 = 1;
 const LATER: u8 = 2;
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
-    let mut n = s.len().min(u16::MAX as usize);
+    put_str_max(out, s, u16::MAX as usize);
+}
+
+/// A string of at most `max` bytes (cut on a character boundary).
+fn put_str_max(out: &mut Vec<u8>, s: &str, max: usize) {
+    let mut n = s.len().min(max);
     while !s.is_char_boundary(n) {
         n -= 1;
     }
@@ -49,25 +56,68 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&s.as_bytes()[..n]);
 }
 
+/// The phase names and attribute keys written as a code (never reorder: append).
+const WORDS: [&str; 23] = [
+    "accept",
+    "submit",
+    "receipt",
+    "failed",
+    "mo",
+    "callback",
+    "channel",
+    "user",
+    "connector",
+    "parts",
+    "source",
+    "destination",
+    "outcome",
+    "tries",
+    "parts_sent",
+    "smsc_id",
+    "status",
+    "reason",
+    "stat",
+    "routed_to",
+    "kind",
+    "server.address",
+    "try",
+];
+const WORD: u16 = 0xFF00;
+
+/// A phase name or key: its code if it is one of [`WORDS`], else the string.
+fn put_word(out: &mut Vec<u8>, w: &str) {
+    match WORDS.iter().position(|x| *x == w) {
+        Some(i) => out.extend_from_slice(&(WORD + i as u16).to_le_bytes()),
+        // Shorter than the codes' lengths.
+        None => put_str_max(out, w, WORD as usize - 1),
+    }
+}
+
 fn put_i64(out: &mut Vec<u8>, n: i64) {
     out.extend_from_slice(&n.to_le_bytes());
 }
 
 /// Append phase `name` of `start`..`end` with `attrs`.
-pub fn put_phase(out: &mut Vec<u8>, name: &str, start: i64, end: i64, attrs: &[(&str, Value)]) {
-    put_str(out, name);
+pub fn put_phase<'k, 'v>(
+    out: &mut Vec<u8>,
+    name: &str,
+    start: i64,
+    end: i64,
+    attrs: impl ExactSizeIterator<Item = (&'k str, ValueRef<'v>)>,
+) {
+    put_word(out, name);
     put_i64(out, start);
     put_i64(out, end);
     out.push(attrs.len().min(255) as u8);
-    for (k, v) in attrs.iter().take(255) {
+    for (k, v) in attrs.take(255) {
         // smsgate's own attributes without their prefix (`user`, `outcome`).
-        put_str(out, k.strip_prefix("smsgate.").unwrap_or(k));
+        put_word(out, k.strip_prefix("smsgate.").unwrap_or(k));
         match v {
-            Value::Int(n) => {
+            ValueRef::Int(n) => {
                 out.push(0);
-                put_i64(out, *n);
+                put_i64(out, n);
             }
-            Value::Str(s) => {
+            ValueRef::Str(s) => {
                 out.push(1);
                 put_str(out, s);
             }
@@ -152,17 +202,25 @@ impl Reader<'_> {
         let n = u16::from_le_bytes(self.take(2)?.try_into().ok()?) as usize;
         Some(String::from_utf8_lossy(self.take(n)?).into_owned())
     }
+    /// A phase name or key ([`put_word`]).
+    fn word(&mut self) -> Option<String> {
+        let n = u16::from_le_bytes(self.take(2)?.try_into().ok()?);
+        if n >= WORD {
+            return Some(WORDS.get((n - WORD) as usize).unwrap_or(&"?").to_string());
+        }
+        Some(String::from_utf8_lossy(self.take(n as usize)?).into_owned())
+    }
     fn id(&mut self) -> Option<[u8; 16]> {
         self.take(16)?.try_into().ok()
     }
     fn phase(&mut self) -> Option<Phase> {
-        let name = self.str()?;
+        let name = self.word()?;
         let start = self.i64()?;
         let end = self.i64()?;
         let n = self.u8()?;
         let mut attrs = Vec::with_capacity(n as usize);
         for _ in 0..n {
-            let k = self.str()?;
+            let k = self.word()?;
             let v = match self.u8()? {
                 0 => Value::Int(self.i64()?),
                 _ => Value::Str(self.str()?),
@@ -239,7 +297,7 @@ mod tests {
             "accept",
             10,
             12,
-            &[("user", Value::Str("foo".into())), ("parts", Value::Int(2))],
+            [("user", ValueRef::Str("foo")), ("parts", ValueRef::Int(2))].into_iter(),
         );
         let mut more = vec![];
         put_phase(
@@ -247,7 +305,11 @@ mod tests {
             "submit",
             13,
             20,
-            &[("outcome", Value::Str("ESME_ROK".into()))],
+            [
+                ("outcome", ValueRef::Str("ESME_ROK")),
+                ("a.key.of.a.plugin", ValueRef::Int(-1)),
+            ]
+            .into_iter(),
         );
         let mut out = vec![];
         put_message(&mut out, &id, &summary, 2, &first, &more);
@@ -257,12 +319,18 @@ mod tests {
             "receipt",
             30,
             30,
-            &[("stat", Value::Str("DELIVRD".into()))],
+            [("stat", ValueRef::Str("DELIVRD"))].into_iter(),
         );
         put_later(&mut out, &id, &p);
         let long = "é".repeat(40_000);
         let mut p = vec![];
-        put_phase(&mut p, "callback", 40, 41, &[("host", Value::Str(long))]);
+        put_phase(
+            &mut p,
+            "callback",
+            40,
+            41,
+            [("host", ValueRef::Str(&long))].into_iter(),
+        );
         put_later(&mut out, &[1; 16], &p);
         let recs: Vec<Record> = records(&out).filter_map(|(_, r)| decode(r)).collect();
         assert_eq!(recs.len(), 3);
@@ -271,6 +339,13 @@ mod tests {
         };
         assert_eq!((m.dst.as_str(), m.phases.len()), ("336\"12", 2));
         assert_eq!(m.phases[0].attrs[1], ("parts".to_string(), Value::Int(2)));
+        assert_eq!(m.phases[1].name, "submit");
+        assert_eq!(
+            m.phases[1].attrs[1],
+            ("a.key.of.a.plugin".to_string(), Value::Int(-1))
+        );
+        // Words are codes: "outcome" takes 2 bytes, not 9.
+        assert!(!more.windows(7).any(|w| w == b"outcome"));
         assert!(matches!(&recs[1], Record::Later(i, p) if *i == id && p.name == "receipt"));
         // A string cut at 65,535 bytes is cut on a character boundary.
         let Record::Later(_, p) = &recs[2] else {

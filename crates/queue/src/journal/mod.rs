@@ -3,9 +3,10 @@
 //! management API can find a message and show its timeline.
 //!
 //! The journal is a [`trace::Sink`]: it reads the same spans the OpenTelemetry traces are
-//! made of. On the hot path a span is only handed to a bounded channel (never waited for:
-//! when the writer falls behind, spans are dropped and counted, messages never slowed). A
-//! thread of its own ([`writer`]) writes them to a SQLite file of its own (`journal.db`)
+//! made of. On the hot path a span is only packed ([`codec`]) into a buffer shared by every
+//! thread, allocating nothing (the buffer is bounded: when the writer falls behind, spans are
+//! dropped and counted, messages are never slowed). A thread of its own ([`writer`]) takes
+//! the buffer every tick and writes it to a SQLite file of its own (`journal.db`)
 //! without fsync: the journal is a diagnostic record, not the messages' durability (which is
 //! the queue's); a crash of the machine may lose its last seconds.
 //!
@@ -17,16 +18,17 @@
 //! the oldest beyond `max_messages`, are deleted every minute.
 
 pub mod codec;
+#[cfg(feature = "cluster")]
+mod pg;
+pub mod store;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use parking_lot::Mutex;
-use rusqlite::{params, Connection, OpenFlags};
 use serde::Serialize;
 use smsgate_core::config::JournalConfig;
 use smsgate_core::trace::{self, Value};
@@ -34,11 +36,9 @@ use uuid::Uuid;
 
 use codec::{Phase, Record};
 
-/// Spans waiting for the writer at most; beyond, they are dropped (and counted).
-const CHANNEL: usize = 16_384;
-/// A message's first record is written within this of its id's time (batches farther are
-/// not read when looking it up).
-const WRITTEN_WITHIN_MS: i64 = 600_000;
+/// Bytes of packed spans waiting for the writer at most (some 50,000 spans); beyond, spans
+/// are dropped (and counted).
+const PENDING_MAX: usize = 16 << 20;
 /// Batches hold messages of about the same time (within the writer's hold): a search stops
 /// reading once batches are this much older than the last message it keeps.
 const SEARCH_SLACK_MS: i64 = 10_000;
@@ -58,28 +58,47 @@ impl From<rusqlite::Error> for JournalError {
     }
 }
 
-/// One span handed to the writer, already packed (on the thread that made it: its
-/// attributes are freed where they were allocated).
-pub(crate) struct Entry {
-    id: [u8; 16],
-    /// A message's first phase: the length of the summary before the phase in `bytes`.
-    summary: Option<usize>,
-    /// The packed summary (first phases only) and phase ([`codec`]).
-    bytes: Vec<u8>,
+/// The spans packed since the writer last took them: entries of a `u32` length, the
+/// message id, a `u32` summary length ([`NO_SUMMARY`] for a later phase), then the packed
+/// summary (a message's first phase only) and phase ([`codec`]).
+#[derive(Default)]
+pub(crate) struct Pending {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) spans: u64,
+}
+
+/// The summary length of a span that is not a message's first.
+pub(crate) const NO_SUMMARY: u32 = u32::MAX;
+
+/// What the hot path and the writer share.
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub(crate) pending: Mutex<Pending>,
+    /// The journal is gone: the writer writes what is left and stops.
+    pub(crate) closed: std::sync::atomic::AtomicBool,
 }
 
 /// The journal: a sink for spans and a reader of what was written.
 pub struct Journal {
-    tx: SyncSender<Entry>,
-    dropped: AtomicU64,
+    shared: Arc<Shared>,
+    dropped: Arc<AtomicU64>,
     written: Arc<AtomicU64>,
-    reader: Mutex<Connection>,
-    path: PathBuf,
+    reader: Mutex<Box<dyn store::Store>>,
+    /// Where it is kept (its file, or `postgres`).
+    place: String,
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+    }
 }
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Journal").field("path", &self.path).finish()
+        f.debug_struct("Journal")
+            .field("place", &self.place)
+            .finish()
     }
 }
 
@@ -127,6 +146,9 @@ pub struct Event {
     pub start: i64,
     pub end: i64,
     pub attrs: serde_json::Map<String, serde_json::Value>,
+    /// The node that recorded it (a cluster's journal, `cluster.node_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// A message and every phase the journal has of it, in time order.
@@ -168,35 +190,59 @@ impl Journal {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
         }
-        let conn = Connection::open(&path).map_err(|e| err(&e))?;
-        conn.execute_batch(writer::SCHEMA).map_err(|e| err(&e))?;
-        let reader = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        let writer = store::Sqlite::writer(&path).map_err(|e| err(&e))?;
+        let reader = store::Sqlite::reader(&path).map_err(|e| err(&e))?;
+        Self::start(
+            cfg,
+            Box::new(writer),
+            Box::new(reader),
+            path.display().to_string(),
         )
-        .map_err(|e| err(&e))?;
-        let _ = reader.busy_timeout(Duration::from_secs(2));
-        let (tx, rx) = sync_channel(CHANNEL);
+        .map_err(|e| err(&e))
+    }
+
+    /// Open (or create) the journal in PostgreSQL at `url`, shared by the nodes of a
+    /// cluster (this one is `node`), and start its writer thread; `rt` runs its calls.
+    #[cfg(feature = "cluster")]
+    pub fn open_postgres(
+        cfg: &JournalConfig,
+        url: &str,
+        node: &str,
+        rt: tokio::runtime::Handle,
+    ) -> Result<Arc<Journal>, JournalError> {
+        let err = |e: &dyn std::fmt::Display| JournalError::Open("postgres".into(), e.to_string());
+        let writer = pg::Pg::connect(rt.clone(), url, node).map_err(|e| err(&e))?;
+        let reader = pg::Pg::connect(rt, url, node).map_err(|e| err(&e))?;
+        Self::start(cfg, Box::new(writer), Box::new(reader), "postgres".into()).map_err(|e| err(&e))
+    }
+
+    fn start(
+        cfg: &JournalConfig,
+        writer: Box<dyn store::Store>,
+        reader: Box<dyn store::Store>,
+        place: String,
+    ) -> std::io::Result<Arc<Journal>> {
+        let shared = Arc::new(Shared::default());
         let written = Arc::new(AtomicU64::new(0));
-        let limits = writer::Limits {
+        let dropped = Arc::new(AtomicU64::new(0));
+        let limits = store::Limits {
             retention_ms: (cfg.retention_hours as i64).saturating_mul(3_600_000),
             max_messages: cfg.max_messages,
         };
-        let count = written.clone();
+        let (w, l, from) = (written.clone(), dropped.clone(), shared.clone());
         std::thread::Builder::new()
             .name("smsgate-journal".into())
-            .spawn(move || writer::run(conn, rx, limits, count))
-            .map_err(|e| err(&e))?;
+            .spawn(move || writer::run(writer, &from, limits, w, l))?;
         Ok(Arc::new(Journal {
-            tx,
-            dropped: AtomicU64::new(0),
+            shared,
+            dropped,
             written,
             reader: Mutex::new(reader),
-            path,
+            place,
         }))
     }
 
-    /// Spans dropped because the writer was behind.
+    /// Spans dropped because the writer was behind or could not write.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
@@ -220,12 +266,13 @@ impl Journal {
     /// The messages matching `q`, newest first.
     pub fn search(&self, q: &Query) -> Result<Vec<Summary>, JournalError> {
         let limit = q.limit.unwrap_or(50).clamp(1, 500);
-        let conn = self.reader.lock();
+        let mut guard = self.reader.lock();
+        let st = guard.as_mut();
         if let Some(id) = &q.id {
             let Ok(id) = Uuid::parse_str(id.trim()) else {
                 return Ok(vec![]);
             };
-            return Ok(find(&conn, &id)?.into_iter().collect());
+            return Ok(find(st, &id)?.into_iter().collect());
         }
         let mo = match q.direction.as_deref() {
             None | Some("") => None,
@@ -242,22 +289,16 @@ impl Journal {
         let user = q.user.as_deref().filter(|u| !u.is_empty());
         let dst = q.destination.as_deref().filter(|d| !d.is_empty());
         let mut found: Vec<codec::MessageRec> = vec![];
-        let mut st = conn.prepare_cached(
-            "SELECT last_at, data FROM jr_batches WHERE last_at >= ?1 AND first_at < ?2 AND n > 0 ORDER BY id DESC",
-        )?;
-        let mut rows = st.query(params![from, to])?;
-        while let Some(r) = rows.next()? {
-            let last: i64 = r.get(0)?;
+        st.scan(from, to, &mut |last, data| {
             if found.len() >= limit {
                 // Batches are in time order (within a hold): none older can be in the top.
                 found.sort_by_key(|m| std::cmp::Reverse((m.at, m.id)));
                 found.truncate(limit);
                 if found.last().is_some_and(|m| last < m.at - SEARCH_SLACK_MS) {
-                    break;
+                    return false;
                 }
             }
-            let data: Vec<u8> = r.get(1)?;
-            for (_, rec) in codec::records(&data) {
+            for (_, rec) in codec::records(data) {
                 let Some(Record::Message(m)) = codec::decode(rec) else {
                     continue;
                 };
@@ -271,15 +312,14 @@ impl Journal {
                 }
                 found.push(m);
             }
-        }
-        drop(rows);
-        drop(st);
+            true
+        })?;
         found.sort_by_key(|m| std::cmp::Reverse((m.at, m.id)));
         found.truncate(limit);
         found
             .into_iter()
             .map(|m| {
-                let later = later(&conn, &m.id)?;
+                let later = later(st, &m.id)?;
                 Ok(summary(m, &later))
             })
             .collect()
@@ -290,20 +330,20 @@ impl Journal {
         let Ok(id) = Uuid::parse_str(id.trim()) else {
             return Ok(None);
         };
-        let conn = self.reader.lock();
-        let first = first_record(&conn, &id)?;
-        let later = later(&conn, id.as_bytes())?;
+        let mut guard = self.reader.lock();
+        let first = first_record(guard.as_mut(), &id)?;
+        let later = later(guard.as_mut(), id.as_bytes())?;
         if first.is_none() && later.is_empty() {
             return Ok(None);
         }
         let mut events: Vec<Event> = first
             .as_ref()
-            .map(|m| m.phases.iter().map(event).collect())
+            .map(|(m, node)| m.phases.iter().map(|p| event(p, node.as_ref())).collect())
             .unwrap_or_default();
-        events.extend(later.iter().map(event));
+        events.extend(later.iter().map(|(p, node)| event(p, node.as_ref())));
         events.sort_by_key(|e| e.start);
         Ok(Some(Timeline {
-            message: first.map(|m| summary(m, &later)),
+            message: first.map(|(m, _)| summary(m, &later)),
             events,
         }))
     }
@@ -313,40 +353,37 @@ impl trace::Sink for Journal {
     fn record(&self, span: trace::Span<'_>) {
         let name = span.name.strip_prefix("smsgate.").unwrap_or(span.name);
         let (start, end) = (ms(span.start), ms(span.end));
-        let mut bytes = Vec::with_capacity(192);
-        let summary = span.root.then(|| {
-            let text = |key: &str| {
-                span.attrs
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .and_then(|(_, v)| match v {
-                        Value::Str(s) => Some(s.as_str()),
-                        Value::Int(_) => None,
-                    })
-                    .unwrap_or_default()
-            };
+        let mut p = self.shared.pending.lock();
+        if p.buf.len() >= PENDING_MAX {
+            drop(p);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let buf = &mut p.buf;
+        let at = buf.len();
+        buf.extend_from_slice(&[0; 4]);
+        buf.extend_from_slice(span.id.as_bytes());
+        buf.extend_from_slice(&NO_SUMMARY.to_le_bytes());
+        let body = buf.len();
+        if span.root {
+            let a = span.attrs;
             let mo = name == "mo";
-            let user = if mo { "" } else { text("smsgate.user") };
             codec::put_summary(
-                &mut bytes,
+                buf,
                 mo,
                 start,
-                user,
-                text("smsgate.source"),
-                text("smsgate.destination"),
-                text("smsgate.connector"),
+                if mo { "" } else { a.text("smsgate.user") },
+                a.text("smsgate.source"),
+                a.text("smsgate.destination"),
+                a.text("smsgate.connector"),
             );
-            bytes.len()
-        });
-        codec::put_phase(&mut bytes, name, start, end, &span.attrs);
-        let e = Entry {
-            id: *span.id.as_bytes(),
-            summary,
-            bytes,
-        };
-        if let Err(TrySendError::Full(_)) = self.tx.try_send(e) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            let summary = (buf.len() - body) as u32;
+            buf[body - 4..body].copy_from_slice(&summary.to_le_bytes());
         }
+        codec::put_phase(buf, name, start, end, span.attrs.iter());
+        let len = (buf.len() - at - 4) as u32;
+        buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        p.spans += 1;
     }
 }
 
@@ -356,58 +393,60 @@ fn id_time(id: &Uuid) -> Option<i64> {
     Some(secs as i64 * 1000 + i64::from(nanos / 1_000_000))
 }
 
-/// The record of message `id` (with its first phases), from the batches of its time.
-fn first_record(conn: &Connection, id: &Uuid) -> Result<Option<codec::MessageRec>, JournalError> {
+/// The record of message `id` (with its first phases) and the node that wrote it, from the
+/// batches of its time.
+fn first_record(
+    st: &mut dyn store::Store,
+    id: &Uuid,
+) -> Result<Option<(codec::MessageRec, Option<String>)>, JournalError> {
     let Some(t) = id_time(id) else {
         return Ok(None);
     };
-    let mut st = conn.prepare_cached(
-        "SELECT data FROM jr_batches WHERE last_at >= ?1 AND last_at <= ?2 AND first_at <= ?3 AND n > 0",
-    )?;
-    let mut rows = st.query(params![t - 1000, t + WRITTEN_WITHIN_MS, t + 1000])?;
-    while let Some(r) = rows.next()? {
-        let data: Vec<u8> = r.get(0)?;
-        for (rid, rec) in codec::records(&data) {
+    let mut found = None;
+    st.around(t, &mut |node, data| {
+        for (rid, rec) in codec::records(data) {
             if rid == *id.as_bytes() {
                 if let Some(Record::Message(m)) = codec::decode(rec) {
-                    return Ok(Some(m));
+                    found = Some((m, node.map(str::to_string)));
+                    return false;
                 }
             }
         }
-    }
-    Ok(None)
+        true
+    })?;
+    Ok(found)
 }
 
-/// The later phases of message `id`, in the order they were written.
-fn later(conn: &Connection, id: &[u8; 16]) -> Result<Vec<Phase>, JournalError> {
-    let mut st = conn.prepare_cached(
-        "SELECT b.data FROM jr_later l JOIN jr_batches b ON b.id = l.batch WHERE l.id = ?1 ORDER BY l.batch",
-    )?;
-    let mut rows = st.query([&id[..]])?;
+/// The later phases of message `id`, in the order they were written, with the node that
+/// wrote each.
+fn later(
+    st: &mut dyn store::Store,
+    id: &[u8; 16],
+) -> Result<Vec<(Phase, Option<String>)>, JournalError> {
     let mut out = vec![];
-    while let Some(r) = rows.next()? {
-        let data: Vec<u8> = r.get(0)?;
-        for (rid, rec) in codec::records(&data) {
+    st.later(id, &mut |node, data| {
+        for (rid, rec) in codec::records(data) {
             if rid == *id {
                 if let Some(Record::Later(_, p)) = codec::decode(rec) {
-                    out.push(p);
+                    out.push((p, node.map(str::to_string)));
                 }
             }
         }
-    }
+    })?;
     Ok(out)
 }
 
-fn find(conn: &Connection, id: &Uuid) -> Result<Option<Summary>, JournalError> {
-    let Some(m) = first_record(conn, id)? else {
+fn find(st: &mut dyn store::Store, id: &Uuid) -> Result<Option<Summary>, JournalError> {
+    let Some((m, _)) = first_record(st, id)? else {
         return Ok(None);
     };
-    let later = later(conn, id.as_bytes())?;
+    let later = later(st, id.as_bytes())?;
     Ok(Some(summary(m, &later)))
 }
 
-fn event(p: &Phase) -> Event {
+fn event(p: &Phase, node: Option<&String>) -> Event {
     Event {
+        node: node.cloned(),
         phase: p.name.clone(),
         start: p.start,
         end: p.end,
@@ -427,8 +466,12 @@ fn event(p: &Phase) -> Event {
     }
 }
 
-fn summary(m: codec::MessageRec, later: &[Phase]) -> Summary {
-    let mut phases: Vec<&Phase> = m.phases.iter().chain(later).collect();
+fn summary(m: codec::MessageRec, later: &[(Phase, Option<String>)]) -> Summary {
+    let mut phases: Vec<&Phase> = m
+        .phases
+        .iter()
+        .chain(later.iter().map(|(p, _)| p))
+        .collect();
     phases.sort_by_key(|p| p.start);
     Summary {
         id: Uuid::from_bytes(m.id).to_string(),
@@ -479,27 +522,30 @@ fn state(phases: &[&Phase]) -> String {
 mod tests {
     use super::*;
     use smsgate_core::trace::{Kind, Sink, Span};
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
-    fn span<'a>(
-        id: &'a Uuid,
+    /// Record a span of `attrs` on `j`, as the gateway does.
+    fn span(
+        j: &Journal,
+        id: &Uuid,
         root: bool,
         name: &'static str,
         attrs: &[(&'static str, &str)],
-    ) -> Span<'a> {
+    ) {
         let now = SystemTime::now();
-        Span {
+        let mut a = trace::Attrs::default();
+        for (k, v) in attrs {
+            a.str(k, v);
+        }
+        j.record(Span {
             id,
             root,
             name,
             kind: Kind::Internal,
             start: now,
             end: now,
-            attrs: attrs
-                .iter()
-                .map(|(k, v)| (*k, Value::Str(v.to_string())))
-                .collect(),
-        }
+            attrs: &a,
+        });
     }
 
     fn wait_written(j: &Journal, n: u64) {
@@ -524,7 +570,8 @@ mod tests {
         let j = Journal::open(&cfg, dir.path()).expect("open");
         // As in the gateway, a message's first phase starts at its id's time.
         let a = Uuid::now_v7();
-        j.record(span(
+        span(
+            &j,
             &a,
             true,
             "smsgate.accept",
@@ -533,22 +580,25 @@ mod tests {
                 ("smsgate.destination", "33612"),
                 ("smsgate.connector", "sim"),
             ],
-        ));
-        j.record(span(
+        );
+        span(
+            &j,
             &a,
             false,
             "smsgate.submit",
             &[("smsgate.outcome", "ESME_ROK")],
-        ));
-        j.record(span(
+        );
+        span(
+            &j,
             &a,
             false,
             "smsgate.receipt",
             &[("smsgate.stat", "DELIVRD")],
-        ));
+        );
         std::thread::sleep(Duration::from_millis(3));
         let b = Uuid::now_v7();
-        j.record(span(
+        span(
+            &j,
             &b,
             true,
             "smsgate.accept",
@@ -557,7 +607,7 @@ mod tests {
                 ("smsgate.destination", "44700"),
                 ("smsgate.connector", "sim"),
             ],
-        ));
+        );
         wait_written(&j, 4);
         // New messages are held a moment for their next phases.
         let t = Instant::now();
@@ -599,12 +649,13 @@ mod tests {
             .expect("search");
         assert_eq!(later.len(), 1, "{later:?}");
         // A phase after the row was written is a row of its own, in the same timeline.
-        j.record(span(
+        span(
+            &j,
             &a,
             false,
             "smsgate.callback",
             &[("smsgate.kind", "dlr"), ("smsgate.outcome", "ok")],
-        ));
+        );
         wait_written(&j, 5);
         let t = j.timeline(&a.to_string()).expect("read").expect("found");
         assert_eq!(t.events.last().map(|e| e.phase.as_str()), Some("callback"));
@@ -646,7 +697,7 @@ mod tests {
             if i % 10 == 0 {
                 std::thread::sleep(writer::TICK + writer::HOLD + Duration::from_millis(200));
             }
-            j.record(span(id, true, "smsgate.accept", &[("smsgate.user", "u")]));
+            span(&j, id, true, "smsgate.accept", &[("smsgate.user", "u")]);
         }
         wait_written(&j, 30);
         // The writer prunes at once when that far beyond the limit.
@@ -670,11 +721,11 @@ mod tests {
         kept.sort();
         newest.sort();
         assert_eq!(kept, newest, "the oldest went first");
-        let conn = Connection::open(dir.path().join("journal.db")).expect("open");
+        let mut conn = store::Sqlite::writer(&dir.path().join("journal.db")).expect("open");
         // Everything is older than a retention in the future.
-        let left = writer::prune(
-            &conn,
-            &writer::Limits {
+        let left = store::Store::prune(
+            &mut conn,
+            &store::Limits {
                 retention_ms: -1000,
                 max_messages: 10,
             },

@@ -648,7 +648,8 @@ async fn the_console_session_needs_its_csrf_token_and_messages_are_searchable() 
 
     // A change with the cookie but without (or with another) CSRF token is refused, and
     // nothing is sent.
-    let test_msg = json!({"username": "foo", "to": "33612345678", "content": "console test"});
+    // Typed in a form: UTF-8 whatever the user's content_encoding (foo's is `raw`).
+    let test_msg = json!({"username": "foo", "to": "33612345678", "content": "console test ☺"});
     for extra in [vec![], vec!["X-CSRF-Token: 00".to_string()]] {
         let mut h = vec![cookie.clone()];
         h.extend(extra);
@@ -711,6 +712,15 @@ async fn the_console_session_needs_its_csrf_token_and_messages_are_searchable() 
         .find(|r| r.destination_addr == "33612345678")
         .expect("sent");
     assert_eq!(sent.registered_delivery & 1, 1, "a receipt was asked for");
+    let ucs2: Vec<u8> = "console test ☺"
+        .encode_utf16()
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    assert_eq!(
+        (sent.data_coding, sent.short_message.clone()),
+        (8, ucs2),
+        "the form's text, in UCS2 for its ☺"
+    );
 
     // A read-only token searches, but may not send.
     let (st, v) = call(api, "POST", "/api/v1/messages", Some(TOKEN), Some(test_msg)).await;
@@ -877,7 +887,7 @@ async fn with_tls_the_api_serves_tls_only_and_may_bind_beyond_loopback() {
         .and_then(|c| c.validate().map(|_| c))
         .expect("a TLS API may bind beyond loopback");
 
-    let toml = format!("{base}{}", admin_section()).replace(
+    let toml = format!("{base}\n[journal]\nenabled = false\n{}", admin_section()).replace(
         "bind = \"127.0.0.1\"\nport = 0\nlogin",
         &format!("bind = \"127.0.0.1\"\nport = 0\n{tls}login"),
     );
@@ -910,7 +920,7 @@ async fn with_tls_the_api_serves_tls_only_and_may_bind_beyond_loopback() {
     ))
     .await;
     assert_eq!((st, v["name"].as_str()), (200, Some("deploy")), "{v}");
-    // The journal is off here: message search says so.
+    // The journal is turned off here: message search says so.
     let (st, _, v) = tls_call(request(
         "GET",
         "/api/v1/messages",

@@ -130,32 +130,6 @@ impl Notifications {
     }
 }
 
-/// A gateway process, killed (and waited for) when dropped while still running: also when a
-/// test fails half-way, so no gateway outlives its test.
-struct Guard(Child);
-
-impl std::ops::Deref for Guard {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Guard {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 fn signal(child: &Child, sig: &str) {
     let st = Command::new("kill")
         .args([sig, &child.id().to_string()])

@@ -624,3 +624,29 @@ pub fn test_cert(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathB
     );
     (cert, key)
 }
+
+/// A gateway process, killed (and waited for) when dropped while still running: also when a
+/// test fails half-way, so no gateway outlives its test.
+pub struct Guard(pub std::process::Child);
+
+impl std::ops::Deref for Guard {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Guard {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}

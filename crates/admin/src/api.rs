@@ -958,7 +958,7 @@ fn test_request(
                 method: "POST".into(),
             }),
         tags: vec![],
-        content: smsgate_policy::pipeline::Content::Text(content.into_bytes()),
+        content: smsgate_policy::pipeline::Content::Utf8(content),
         unrepresentable: None,
     }
 }

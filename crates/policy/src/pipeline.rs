@@ -29,6 +29,9 @@ use smsgate_sms::content::{self, ContentError, Payload, SplitMethod};
 pub enum Content {
     /// `content`: bytes read per the user's `content_encoding`.
     Text(Vec<u8>),
+    /// Text in UTF-8 whatever the user's `content_encoding` (the management API's test
+    /// messages, typed in a form): the gateway picks the coding, as for a `utf8` user.
+    Utf8(String),
     /// `hex-content`: the octets exactly.
     Binary(Vec<u8>),
     /// A `submit_sm`/`data_sm` from an ESME: octets already in `coding`, passed through.
@@ -394,6 +397,12 @@ impl Pipeline {
             Content::Text(bytes) => {
                 content::read_text(bytes, user.content_encoding, req.coding, policy)?
             }
+            Content::Utf8(text) => content::read_text(
+                text.as_bytes(),
+                smsgate_core::config::ContentEncoding::Utf8,
+                req.coding,
+                policy,
+            )?,
         };
         let coding = read.coding;
         if send.is_some() {

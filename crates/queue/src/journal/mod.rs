@@ -6,9 +6,10 @@
 //! made of. On the hot path a span is only packed ([`codec`]) into a buffer shared by every
 //! thread, allocating nothing (the buffer is bounded: when the writer falls behind, spans are
 //! dropped and counted, messages are never slowed). A thread of its own ([`writer`]) takes
-//! the buffer every tick and writes it to a SQLite file of its own (`journal.db`)
-//! without fsync: the journal is a diagnostic record, not the messages' durability (which is
-//! the queue's); a crash of the machine may lose its last seconds.
+//! the buffer every tick and writes it to a SQLite file of its own (`journal.db`), or to
+//! PostgreSQL shared by a cluster's nodes ([`store`]), without fsync: the journal is a
+//! diagnostic record, not the messages' durability (which is the queue's); a crash of the
+//! machine may lose its last seconds.
 //!
 //! What is written is batches: one row per tick of the writer holding the records packed in
 //! it ([`codec`]: a message with the phases seen in its first moments, or a later phase),

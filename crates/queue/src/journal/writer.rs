@@ -1,5 +1,6 @@
 //! The journal's writer thread: it wakes every [`TICK`], takes the buffer of spans packed
-//! since (leaving it an empty one of the same size), and writes them as one row (a batch of packed records, see [`super::codec`]) in one transaction.
+//! since (leaving it an empty one of the same size), and writes them as one row (a batch of
+//! packed records, see [`super::codec`]) in one transaction.
 //!
 //! A new message is held [`HOLD`] for its next phases, so accepting and sending it (the
 //! common case) make one record. A phase of a message no longer held is a record of its own

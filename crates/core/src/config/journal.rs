@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [journal]
-//! enabled = true           # the default (about 3% of the CPU per message, see the README)
+//! enabled = true           # the default (about 5% of the CPU per message, see the README)
 //! retention_hours = 24     # phases older than this are deleted
 //! max_messages = 2000000   # and the oldest beyond this many messages
 //! # path = "/var/lib/smsgate/journal.db"   # default: data_dir/journal.db

@@ -67,3 +67,20 @@ impl JournalConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_is_in_a_file_or_in_postgres_not_both() {
+        assert!(JournalConfig::default().check().is_ok());
+        let both = JournalConfig {
+            path: Some("/var/lib/smsgate/journal.db".into()),
+            url: Some("postgres://db/smsgate".into()),
+            ..Default::default()
+        };
+        let err = both.check().expect_err("both");
+        assert!(err.contains("journal.url"), "{err}");
+    }
+}

@@ -441,6 +441,14 @@ mod tests {
         assert_eq!(log.latest(10).len(), 4);
     }
 
+    #[test]
+    fn a_file_that_cannot_be_written_is_told_at_open() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let not_a_dir = dir.path().join("file");
+        std::fs::write(&not_a_dir, b"x").expect("write");
+        assert!(AuditLog::open(&not_a_dir.join("audit.jsonl")).is_err());
+    }
+
     #[tokio::test]
     async fn the_actor_is_the_scope_s() {
         assert_eq!(current().source, "system");

@@ -208,3 +208,105 @@ fn entries(buf: &[u8]) -> impl Iterator<Item = ([u8; 16], Option<usize>, &[u8])>
         Some((id, summary, bytes))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    /// A store whose writes fail while `down` is set.
+    struct Flaky {
+        down: Arc<AtomicBool>,
+        batches: Arc<AtomicU64>,
+    }
+
+    impl Store for Flaky {
+        fn write(&mut self, _: &Batch<'_>) -> Result<(), JournalError> {
+            if self.down.load(Ordering::Relaxed) {
+                return Err(JournalError::Read("down".into()));
+            }
+            self.batches.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+        fn prune(&mut self, _: &Limits) -> Result<u64, JournalError> {
+            Ok(0)
+        }
+        fn messages(&mut self) -> Result<u64, JournalError> {
+            Ok(0)
+        }
+        fn scan(
+            &mut self,
+            _: i64,
+            _: i64,
+            _: &mut dyn FnMut(i64, &[u8]) -> bool,
+        ) -> Result<(), JournalError> {
+            Ok(())
+        }
+        fn around(
+            &mut self,
+            _: i64,
+            _: &mut dyn FnMut(Option<&str>, &[u8]) -> bool,
+        ) -> Result<(), JournalError> {
+            Ok(())
+        }
+        fn later(
+            &mut self,
+            _: &[u8; 16],
+            _: &mut dyn FnMut(Option<&str>, &[u8]),
+        ) -> Result<(), JournalError> {
+            Ok(())
+        }
+    }
+
+    /// Pack one later phase of message `id` into the shared buffer, as the hot path does.
+    fn push(shared: &Shared, id: u8) {
+        let mut p = shared.pending.lock();
+        let mut phase = vec![];
+        codec::put_phase(&mut phase, "receipt", 1, 1, std::iter::empty());
+        p.buf
+            .extend_from_slice(&(20 + phase.len() as u32).to_le_bytes());
+        p.buf.extend_from_slice(&[id; 16]);
+        p.buf.extend_from_slice(&NO_SUMMARY.to_le_bytes());
+        p.buf.extend_from_slice(&phase);
+        p.spans += 1;
+    }
+
+    fn wait(what: &str, cond: impl Fn() -> bool) {
+        let t = Instant::now();
+        while !cond() {
+            assert!(t.elapsed() < Duration::from_secs(5), "{what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_store_that_cannot_write_costs_phases_counted_and_writing_resumes() {
+        let shared = Arc::new(Shared::default());
+        let (down, batches) = (Arc::new(AtomicBool::new(true)), Arc::new(AtomicU64::new(0)));
+        let (written, lost) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let store = Flaky {
+            down: down.clone(),
+            batches: batches.clone(),
+        };
+        let limits = Limits {
+            retention_ms: 3_600_000,
+            max_messages: 100,
+        };
+        let (s, w, l) = (shared.clone(), written.clone(), lost.clone());
+        let t = std::thread::spawn(move || run(Box::new(store), &s, limits, w, l));
+        push(&shared, 1);
+        push(&shared, 2);
+        wait("the failed batch's phases counted as lost", || {
+            lost.load(Ordering::Relaxed) == 2
+        });
+        assert_eq!(written.load(Ordering::Relaxed), 0);
+        // The failed batch is not kept (the journal never becomes a backlog).
+        down.store(false, Ordering::Relaxed);
+        push(&shared, 3);
+        wait("written again", || written.load(Ordering::Relaxed) == 1);
+        assert_eq!(lost.load(Ordering::Relaxed), 2);
+        assert_eq!(batches.load(Ordering::Relaxed), 1);
+        shared.closed.store(true, Ordering::Release);
+        t.join().expect("writer");
+    }
+}

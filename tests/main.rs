@@ -26,6 +26,7 @@ mod crash;
 mod credentials;
 mod dlr_mo;
 mod export_config;
+mod faults;
 mod http_api;
 mod jasmin_diff;
 mod jasmin_import;

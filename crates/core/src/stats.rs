@@ -82,6 +82,18 @@ counters!(
 );
 
 counters!(
+    /// What a connector's link to its SMSC went through (smsgate additions, `smppc_link_*`
+    /// metrics; `stats --smppc` keeps Jasmin's keys).
+    LinkStats {
+        connect_failed_count: "TCP or TLS connections to the SMSC that failed.",
+        bind_failed_count: "Binds the SMSC refused or left unanswered.",
+        response_timeout_count: "submit_sm left unanswered past response_timeout.",
+        stalled_count: "Sessions closed because the SMSC stopped answering submit_sm.",
+        throttled_pause_count: "Pauses of sending after an ESME_RTHROTTLED answer.",
+    }
+);
+
+counters!(
     /// SMPP server API counters (`stats --smppsapi`, `smppsapi_*` metrics).
     SmppsStats {
         connected_count: "Number of connected sessions.",
@@ -204,6 +216,7 @@ counters!(
     QueueStats {
         accepted_count: "MT messages accepted and queued for a connector, whatever the front door.",
         requeued_count: "Messages put back in their queue after a temporary error.",
+        throttled_requeued_count: "Messages put back after ESME_RTHROTTLED, no retry spent.",
         expired_count: "Messages that expired before they could be sent.",
         retries_exhausted_count: "Messages given up after their retry budget.",
         rejected_count: "Messages refused by the SMSC with a permanent error.",
@@ -225,6 +238,7 @@ pub struct Stats {
     throwers: RwLock<BTreeMap<(&'static str, String), Arc<ThrowerStats>>>,
     inbound: RwLock<BTreeMap<String, Arc<InboundStats>>>,
     smppc: RwLock<BTreeMap<String, Arc<SmppcStats>>>,
+    links: RwLock<BTreeMap<String, Arc<LinkStats>>>,
     users: RwLock<BTreeMap<String, Arc<UserSmppsStats>>>,
     users_http: RwLock<BTreeMap<String, Arc<UserHttpStats>>>,
     clocks: RwLock<BTreeMap<String, Arc<PduClock>>>,
@@ -244,6 +258,18 @@ impl Stats {
             return s.clone();
         }
         self.smppc
+            .write()
+            .entry(cid.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Link counters of connector `cid` (created on first use).
+    pub fn link(&self, cid: &str) -> Arc<LinkStats> {
+        if let Some(s) = self.links.read().get(cid) {
+            return s.clone();
+        }
+        self.links
             .write()
             .entry(cid.to_string())
             .or_default()
@@ -346,9 +372,12 @@ impl Stats {
     pub fn retain_smppcs<'a>(&self, cids: impl IntoIterator<Item = &'a str>) {
         let cids: std::collections::BTreeSet<&str> = cids.into_iter().collect();
         let mut map = self.smppc.write();
+        let mut links = self.links.write();
         map.retain(|cid, _| cids.contains(cid.as_str()));
+        links.retain(|cid, _| cids.contains(cid.as_str()));
         for cid in cids {
             map.entry(cid.to_string()).or_default();
+            links.entry(cid.to_string()).or_default();
         }
     }
 
@@ -371,6 +400,13 @@ impl Stats {
         }
         let conns = self.smppcs();
         labelled(&mut out, "smppc", &conns, |s| s.items());
+        let links: Vec<(String, Arc<LinkStats>)> = self
+            .links
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        labelled(&mut out, "smppc_link", &links, |s| s.items());
         let inbound: Vec<(String, Arc<InboundStats>)> = self
             .inbound
             .read()

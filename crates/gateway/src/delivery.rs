@@ -2,8 +2,8 @@
 //! before it is sent (a copy already handled, expired, cancelled) and, once the connector
 //! reports what the SMSC answered ([`Attempt`]), the consequences: billing the parts just
 //! accepted, settling the charging plugin, the message record, receipt tracking, and the
-//! queue (ack; requeue at once or after the connector's delay with a retry spent; or end it
-//! with a failure record). The connector (`smpp::client`) only speaks SMPP.
+//! queue (ack; requeue at once, after a throttling pause, or after the connector's delay with
+//! a retry spent; or end it with a failure record). The connector (`smpp::client`) only speaks SMPP.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +27,9 @@ pub enum Attempt {
     Sent,
     /// Never written to the SMSC (the link went down first): put back at once, no retry spent.
     NotSent,
+    /// `ESME_RTHROTTLED`: put back for this long, no retry spent (the connector pauses; the
+    /// message's validity still ends it).
+    Throttled(Duration),
     /// Worth retrying later (throttled, queue full, response timeout, link lost...): why.
     Temporary(String),
     /// Refused for good: the SMPP status.
@@ -148,6 +151,13 @@ impl Deliveries {
             }
             Attempt::NotSent => {
                 if let Err(e) = self.broker.requeue(queue, tag, &m, Duration::ZERO).await {
+                    tracing::error!(id = %m.id, error = %e, "requeue failed");
+                }
+            }
+            Attempt::Throttled(pause) => {
+                self.stats.queue.throttled_requeued_count.inc();
+                tracing::debug!(id = %m.id, pause_ms = pause.as_millis() as u64, "throttled by the SMSC: requeued");
+                if let Err(e) = self.broker.requeue(queue, tag, &m, pause).await {
                     tracing::error!(id = %m.id, error = %e, "requeue failed");
                 }
             }

@@ -24,6 +24,13 @@ pub enum DbError {
     Closed,
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// The group this write was in could not be committed (a full disk...): nothing of it was
+    /// written.
+    #[error("commit failed: {0}")]
+    NotCommitted(String),
+    /// The write-ahead log is damaged: opening it would drop committed writes.
+    #[error(transparent)]
+    DamagedWal(#[from] crate::wal_check::DamagedWal),
     /// The file was written by a newer smsgate: opening it could lose what that one stored.
     #[error("database schema {found} was written by a newer smsgate (this build reads up to {known}): run that version, or restore a backup taken with this one")]
     NewerSchema { found: i64, known: i64 },
@@ -66,7 +73,8 @@ fn migrate(conn: &Connection) -> Result<(), DbError> {
 
 /// A write: runs on the writer thread, says whether it succeeded, and returns the reply to
 /// send once the group is committed.
-type Reply = Box<dyn FnOnce() + Send>;
+/// Called once the group is committed, or with the error that kept it from committing.
+type Reply = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
 type Run = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
 
 /// A write sent to the writer thread.
@@ -82,6 +90,35 @@ struct Job {
 #[derive(Clone)]
 pub struct Db {
     tx: std_mpsc::Sender<Job>,
+    trouble: std::sync::Arc<Trouble>,
+}
+
+/// How long a write that failed for want of disk keeps the database reported unhealthy.
+pub const TROUBLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The last write that failed for want of disk: (when, the error).
+#[derive(Default)]
+struct Trouble(parking_lot::Mutex<Option<(std::time::Instant, String)>>);
+
+impl Trouble {
+    /// Note `e` when it says the disk cannot take the write (full, read-only, I/O error).
+    fn note(&self, e: &rusqlite::Error) {
+        use rusqlite::ErrorCode::*;
+        if let rusqlite::Error::SqliteFailure(f, _) = e {
+            if matches!(
+                f.code,
+                DiskFull | SystemIoFailure | ReadOnly | CannotOpen | DatabaseCorrupt
+            ) {
+                let first = self
+                    .0
+                    .lock()
+                    .replace((std::time::Instant::now(), e.to_string()));
+                if first.is_none_or(|(at, _)| at.elapsed() > TROUBLE_WINDOW) {
+                    tracing::error!(error = %e, "the database cannot write: new messages are refused until it can");
+                }
+            }
+        }
+    }
 }
 
 impl Db {
@@ -90,6 +127,8 @@ impl Db {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
+        // Before SQLite's recovery, which would silently drop what follows a damaged frame.
+        crate::wal_check::check(path)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
@@ -118,10 +157,12 @@ impl Db {
         let (tx, rx) = std_mpsc::channel::<Job>();
         let max = group_commit_max.max(1);
         let stop_w = stop.clone();
+        let trouble = std::sync::Arc::new(Trouble::default());
+        let trouble_w = trouble.clone();
         thread::Builder::new()
             .name("smsgate-db".into())
             .spawn(move || {
-                writer_loop(conn, rx, max);
+                writer_loop(conn, rx, max, &trouble_w);
                 stop_w.store(true, std::sync::atomic::Ordering::Relaxed);
             })?;
         thread::Builder::new()
@@ -132,7 +173,16 @@ impl Db {
                     checkpoint(&ckpt);
                 }
             })?;
-        Ok(Db { tx })
+        Ok(Db { tx, trouble })
+    }
+
+    /// Why the database could not write lately (a write failed for want of disk within the
+    /// last [`TROUBLE_WINDOW`]), if it could not: what readiness reports.
+    pub fn write_trouble(&self) -> Option<String> {
+        let t = self.trouble.0.lock();
+        let (at, e) = t.as_ref()?;
+        let ago = at.elapsed();
+        (ago <= TROUBLE_WINDOW).then(|| format!("cannot write: {e} ({} s ago)", ago.as_secs()))
     }
 
     /// Run `f` inside the next group commit and return its result once committed. If `f`
@@ -161,11 +211,19 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     {
         let (otx, orx) = oneshot::channel::<Result<T, DbError>>();
+        let trouble = self.trouble.clone();
         let run: Run = Box::new(move |conn: &Connection| {
-            let r = f(conn).map_err(DbError::from);
+            let r = f(conn);
+            if let Err(e) = &r {
+                trouble.note(e);
+            }
+            let r = r.map_err(DbError::from);
             let ok = r.is_ok();
-            let reply: Reply = Box::new(move || {
-                let _ = otx.send(r);
+            let reply: Reply = Box::new(move |not_committed: Option<&rusqlite::Error>| {
+                let _ = otx.send(match not_committed {
+                    Some(e) => Err(DbError::NotCommitted(e.to_string())),
+                    None => r,
+                });
             });
             (ok, reply)
         });
@@ -189,7 +247,7 @@ impl Db {
             if let Err(e) = &r {
                 tracing::warn!(error = %e, "detached database write failed");
             }
-            let reply: Reply = Box::new(|| {});
+            let reply: Reply = Box::new(|_| {});
             (r.is_ok(), reply)
         });
         let _ = self.tx.send(Job {
@@ -199,7 +257,7 @@ impl Db {
     }
 }
 
-fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<Job>, max: usize) {
+fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<Job>, max: usize, trouble: &Trouble) {
     let mut batch: Vec<Job> = Vec::with_capacity(max);
     let mut replies: Vec<Reply> = Vec::with_capacity(max);
     while let Ok(first) = rx.recv() {
@@ -219,6 +277,7 @@ fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<Job>, max: usize) {
             begun = conn.execute_batch("BEGIN IMMEDIATE");
         }
         if let Err(e) = begun {
+            trouble.note(&e);
             // Callers get `Closed`: nothing of this group was written.
             tracing::error!(error = %e, "database BEGIN failed: dropping a group of writes");
             batch.clear();
@@ -242,22 +301,27 @@ fn writer_loop(conn: Connection, rx: std_mpsc::Receiver<Job>, max: usize) {
         }
         let mut commit = conn.execute_batch("COMMIT");
         let mut attempts = 0;
+        let mut failed = None;
         while let Err(e) = &commit {
             // COMMIT can fail transiently (SQLITE_BUSY on a checkpoint): retry, never answer
             // "committed" for a write that is not.
             attempts += 1;
-            tracing::error!(error = %e, attempts, "database COMMIT failed, retrying");
+            trouble.note(e);
+            if attempts == 1 {
+                tracing::error!(error = %e, "database COMMIT failed, retrying");
+            }
             if attempts >= 50 {
-                // Give up: roll back and drop replies, so callers see `Closed` (not success).
+                tracing::error!(error = %e, attempts, "database COMMIT still failing: the group's writes are refused");
+                // Give up: roll back, and tell every caller (never "committed").
                 let _ = conn.execute_batch("ROLLBACK");
-                replies.clear();
+                failed = commit.err();
                 break;
             }
             thread::sleep(std::time::Duration::from_millis(20));
             commit = conn.execute_batch("COMMIT");
         }
         for reply in replies.drain(..) {
-            reply();
+            reply(failed.as_ref());
         }
     }
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");

@@ -12,3 +12,4 @@ pub mod jasmin_dlr;
 pub mod journal;
 pub mod open;
 pub mod store;
+pub mod wal_check;

@@ -3,7 +3,12 @@
 //! sends delivery receipts after a delay when asked, answers `ESME_RTHROTTLED` for a share of
 //! submits, can inject MO `deliver_sm`, and logs every received PDU as a JSON line.
 //!
-//! A small HTTP control port offers `GET /stats`, `GET /messages` and `POST /mo?from=&to=&content=`.
+//! Faults can be turned on at runtime ([`SmscFaults`]): refuse binds, stop answering submits,
+//! throttle everything, drop every session a while after its bind.
+//!
+//! A small HTTP control port offers `GET /stats`, `GET /messages`, `POST /mo?from=&to=&content=`
+//! and `GET`/`POST /faults?refuse_binds=&stall=&throttle_all=&flap_ms=` (a POST sets every
+//! fault: those not named are turned off).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +45,20 @@ pub struct SimConfig {
     pub pdu_log: Option<String>,
     /// Keep received submits in memory for `/messages` and tests.
     pub keep_messages: bool,
+}
+
+/// Misbehaviours of an SMSC, switched at runtime ([`Simulator::set_faults`], `POST /faults`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SmscFaults {
+    /// Answer binds with this command_status (e.g. 0x0D `ESME_RBINDFAIL`); 0 accepts them.
+    pub refuse_binds: u32,
+    /// Leave every submit_sm unanswered (it is not taken either); `enquire_link` is still
+    /// answered, so the link looks alive.
+    pub stall: bool,
+    /// Answer every submit_sm with `ESME_RTHROTTLED`.
+    pub throttle_all: bool,
+    /// Close every bound session this many milliseconds after its bind (0: never).
+    pub flap_ms: u64,
 }
 
 /// A submit_sm as received.
@@ -95,6 +114,12 @@ pub struct SimStats {
     pub connections: AtomicU64,
     /// Sessions the ESME ended with `unbind`.
     pub unbinds: AtomicU64,
+    /// Binds refused ([`SmscFaults::refuse_binds`]).
+    pub binds_refused: AtomicU64,
+    /// submit_sm left unanswered ([`SmscFaults::stall`]).
+    pub stalled: AtomicU64,
+    /// Sessions closed by [`SmscFaults::flap_ms`].
+    pub flaps: AtomicU64,
 }
 
 /// Receipt behaviour that tests change at runtime.
@@ -170,6 +195,7 @@ impl Shared {
 struct Shared {
     cfg: SimConfig,
     knobs: Mutex<ReceiptKnobs>,
+    faults: Mutex<SmscFaults>,
     held: Mutex<Vec<(Session, DeliverSm)>>,
     stats: SimStats,
     next_id: AtomicU64,
@@ -207,6 +233,7 @@ impl Simulator {
         };
         let shared = Arc::new(Shared {
             knobs: Mutex::new(knobs),
+            faults: Mutex::new(SmscFaults::default()),
             held: Mutex::new(vec![]),
             cfg,
             stats: SimStats::default(),
@@ -254,7 +281,16 @@ impl Simulator {
         &self.shared.stats
     }
 
-    /// Send an MO `deliver_sm` to every bound receiver/transceiver. Returns how many got it.
+    /// Turn faults on or off (every one at once).
+    pub fn set_faults(&self, f: SmscFaults) {
+        *self.shared.faults.lock() = f;
+    }
+
+    /// The faults on now.
+    pub fn faults(&self) -> SmscFaults {
+        self.shared.faults.lock().clone()
+    }
+
     /// Change how receipts are sent.
     pub fn set_receipts(&self, k: ReceiptKnobs) {
         *self.shared.knobs.lock() = k;
@@ -402,38 +438,47 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
         match cmd.pdu() {
             Some(Pdu::BindTransceiver(b)) => {
                 system_id = cs(b.system_id.as_ref());
-                can_receive = true;
-                sh.stats.binds.fetch_add(1, Ordering::Relaxed);
-                sh.receivers.lock().push((system_id.clone(), s.clone()));
                 let r = BindTransceiverResp::builder()
                     .system_id(c_octet("smsc-sim"))
                     .build();
-                let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
+                if accept_bind(&sh, &s, seq, r).await {
+                    can_receive = true;
+                    sh.receivers.lock().push((system_id.clone(), s.clone()));
+                }
             }
             Some(Pdu::BindTransmitter(b)) => {
                 system_id = cs(b.system_id.as_ref());
-                sh.stats.binds.fetch_add(1, Ordering::Relaxed);
                 let r = BindTransmitterResp::builder()
                     .system_id(c_octet("smsc-sim"))
                     .build();
-                let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
+                accept_bind(&sh, &s, seq, r).await;
             }
             Some(Pdu::BindReceiver(b)) => {
                 system_id = cs(b.system_id.as_ref());
-                can_receive = true;
-                sh.stats.binds.fetch_add(1, Ordering::Relaxed);
-                sh.receivers.lock().push((system_id.clone(), s.clone()));
                 let r = BindReceiverResp::builder()
                     .system_id(c_octet("smsc-sim"))
                     .build();
-                let _ = s.respond(seq, CommandStatus::EsmeRok, r).await;
+                if accept_bind(&sh, &s, seq, r).await {
+                    can_receive = true;
+                    sh.receivers.lock().push((system_id.clone(), s.clone()));
+                }
             }
             Some(Pdu::SubmitSm(sm)) => {
+                let (stall, throttle_all) = {
+                    let f = sh.faults.lock();
+                    (f.stall, f.throttle_all)
+                };
+                if stall {
+                    sh.stats.stalled.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 // xorshift for the throttled share
                 rng_state ^= rng_state << 13;
                 rng_state ^= rng_state >> 7;
                 rng_state ^= rng_state << 17;
-                if sh.cfg.throttle_percent > 0 && (rng_state % 100) < sh.cfg.throttle_percent as u64
+                if throttle_all
+                    || (sh.cfg.throttle_percent > 0
+                        && (rng_state % 100) < sh.cfg.throttle_percent as u64)
                 {
                     sh.stats.throttled.fetch_add(1, Ordering::Relaxed);
                     let _ = s
@@ -536,6 +581,33 @@ async fn serve(sh: Arc<Shared>, s: Session, mut rx: tokio::sync::mpsc::Receiver<
     }
 }
 
+/// Answer a bind with `resp`: accepted (true) unless [`SmscFaults::refuse_binds`] says
+/// otherwise. An accepted session is closed after [`SmscFaults::flap_ms`] when set.
+async fn accept_bind(sh: &Arc<Shared>, s: &Session, seq: u32, resp: impl Into<Pdu>) -> bool {
+    let refuse = sh.faults.lock().refuse_binds;
+    if refuse != 0 {
+        sh.stats.binds_refused.fetch_add(1, Ordering::Relaxed);
+        let _ = s.respond(seq, CommandStatus::from(refuse), resp).await;
+        return false;
+    }
+    sh.stats.binds.fetch_add(1, Ordering::Relaxed);
+    let _ = s.respond(seq, CommandStatus::EsmeRok, resp).await;
+    let (sh, s) = (sh.clone(), s.clone());
+    tokio::spawn(async move {
+        let bound_at = tokio::time::Instant::now();
+        while !s.is_closed() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let flap = sh.faults.lock().flap_ms;
+            if flap > 0 && bound_at.elapsed() >= Duration::from_millis(flap) {
+                sh.stats.flaps.fetch_add(1, Ordering::Relaxed);
+                s.close(session::CloseReason::Local);
+                break;
+            }
+        }
+    });
+    true
+}
+
 /// The receipt `deliver_sm` for SMSC id `id`.
 fn receipt_pdu(k: &ReceiptKnobs, id: &str, from: &str, to: &str) -> DeliverSm {
     let now = time::OffsetDateTime::now_utc();
@@ -573,6 +645,14 @@ fn receipt_pdu(k: &ReceiptKnobs, id: &str, from: &str, to: &str) -> DeliverSm {
     pdu
 }
 
+/// A command_status in decimal or `0x` hexadecimal.
+fn parse_status(v: &str) -> Option<u32> {
+    match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => v.parse().ok(),
+    }
+}
+
 /// Serve the control HTTP port.
 pub async fn serve_control(sim: Simulator, addr: SocketAddr) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
@@ -603,6 +683,24 @@ async fn control(sim: Simulator, req: Request<hyper::body::Incoming>) -> Respons
     match req.uri().path() {
         "/stats" => json(serde_json::to_value(sim.stats()).unwrap_or_default()),
         "/messages" => json(serde_json::to_value(sim.received()).unwrap_or_default()),
+        "/faults" => {
+            if req.method() == hyper::Method::POST {
+                let q = req.uri().query().unwrap_or("");
+                let mut f = SmscFaults::default();
+                for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+                    let on = matches!(&*v, "1" | "true" | "yes" | "on");
+                    match &*k {
+                        "refuse_binds" => f.refuse_binds = parse_status(&v).unwrap_or(0),
+                        "stall" => f.stall = on,
+                        "throttle_all" => f.throttle_all = on,
+                        "flap_ms" => f.flap_ms = v.parse().unwrap_or(0),
+                        _ => {}
+                    }
+                }
+                sim.set_faults(f);
+            }
+            json(serde_json::to_value(sim.faults()).unwrap_or_default())
+        }
         "/mo" => {
             let q = req.uri().query().unwrap_or("");
             let mut from = String::new();

@@ -3,9 +3,12 @@
 //! One task per connector: connect (TCP or TLS) → bind (with `bind_to`) → while bound, take
 //! messages from `submit.sm.<cid>` and send them with at most `window` outstanding and at most
 //! `submit_throughput` per second → on loss, reconnect after `con_loss_delay` (or after
-//! `con_fail_delay` when connecting failed). A message is acked in the queue only after the
-//! SMSC answered; temporary errors (throttling, timeouts, link loss) requeue it after
-//! `requeue_delay`, permanent ones end it with a failure record.
+//! `con_fail_delay` when connecting failed, doubled on each failure in a row up to a minute).
+//! A message is acked in the queue only after the SMSC answered; temporary errors (timeouts,
+//! link loss, `ESME_RSYSERR`...) requeue it after `requeue_delay` with a retry spent,
+//! `ESME_RTHROTTLED` pauses the connector and requeues without spending one (see
+//! [`super::backoff`]), permanent errors end it with a failure record. A session whose SMSC
+//! answered no submit for a whole response timeout is closed and bound again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,10 +27,11 @@ use tokio_util::sync::CancellationToken;
 
 use smsgate_core::config::{BindType, SmppClientConfig};
 use smsgate_core::model::{Address, Message};
-use smsgate_core::stats::{SmppcStats, Stats};
+use smsgate_core::stats::{LinkStats, SmppcStats, Stats};
 use smsgate_core::trace;
 use smsgate_queue::broker::{submit_queue, Broker, Delivery};
 
+use super::backoff::{reconnect_delay, StallDetector, ThrottleBackoff};
 use crate::consume::Consumer;
 use crate::delivery::Attempt;
 use smsgate_smpp::session::{self, Session, SessionConfig, SessionError};
@@ -159,8 +163,11 @@ async fn run(
     stop: CancellationToken,
 ) {
     let stats = deps.stats.smppc(&cfg.cid);
+    let link = deps.stats.link(&cfg.cid);
     let queue = submit_queue(&cfg.cid);
     let lease = deps.lease.clone().filter(|l| l.required(&cfg.cid));
+    // Connections or binds failed in a row: the wait before the next grows with it.
+    let mut failures: u32 = 0;
     loop {
         if let Some(l) = &lease {
             tokio::select! {
@@ -195,6 +202,7 @@ async fn run(
                 };
                 match bound {
                     Ok(()) => {
+                        failures = 0;
                         tracing::info!(cid = %cfg.cid, host = %cfg.host, port = cfg.port, bind = ?cfg.bind, "connector bound");
                         stats.bound_count.set(1);
                         let _ = state.send(ConnectorState::Bound);
@@ -214,7 +222,17 @@ async fn run(
                             deps.inbound.clone(),
                         ));
                         if cfg.bind != BindType::Receiver {
-                            send_loop(&cfg, &deps, &session, &stats, &queue, &stop).await;
+                            let sender = Arc::new(Sender {
+                                session: session.clone(),
+                                deps: deps.clone(),
+                                cfg: cfg.clone(),
+                                stats: stats.clone(),
+                                link: link.clone(),
+                                queue: queue.clone(),
+                                pause: ThrottleBackoff::default(),
+                                stall: StallDetector::default(),
+                            });
+                            send_loop(&sender, &stop).await;
                         } else {
                             tokio::select! {
                                 _ = session.closed() => {}
@@ -241,21 +259,27 @@ async fn run(
                     Err(e) => {
                         session.close(session::CloseReason::Local);
                         stats.disconnected_count.inc();
-                        tracing::warn!(cid = %cfg.cid, error = %e, "bind failed");
+                        link.bind_failed_count.inc();
+                        failures += 1;
+                        let delay = reconnect_delay(cfg.con_fail_delay, failures);
+                        tracing::warn!(cid = %cfg.cid, error = %e, failures, retry_in_s = delay, "bind failed");
                         if !cfg.con_fail_retry {
                             break;
                         }
-                        cfg.con_fail_delay
+                        delay
                     }
                 }
             }
             Err(e) => {
-                tracing::warn!(cid = %cfg.cid, error = %e, "connection failed");
+                link.connect_failed_count.inc();
+                failures += 1;
+                let delay = reconnect_delay(cfg.con_fail_delay, failures);
+                tracing::warn!(cid = %cfg.cid, error = %e, failures, retry_in_s = delay, "connection failed");
                 let _ = state.send(ConnectorState::Disconnected);
                 if !cfg.con_fail_retry {
                     break;
                 }
-                cfg.con_fail_delay
+                delay
             }
         };
         tokio::select! {
@@ -391,15 +415,23 @@ fn handout_batch(window: usize, submit_throughput: f64) -> usize {
     n.max(window).max(1)
 }
 
-async fn send_loop(
-    cfg: &Arc<SmppClientConfig>,
-    deps: &ConnectorDeps,
-    session: &Session,
-    stats: &Arc<SmppcStats>,
-    queue: &str,
-    stop: &CancellationToken,
-) {
-    let consumer = Consumer::new(deps.broker.clone(), queue, cfg.window);
+/// One bound session's sending side: what each send needs, shared by the sends in flight.
+struct Sender {
+    session: Session,
+    deps: ConnectorDeps,
+    cfg: Arc<SmppClientConfig>,
+    stats: Arc<SmppcStats>,
+    link: Arc<LinkStats>,
+    queue: String,
+    /// The pause after `ESME_RTHROTTLED`.
+    pause: ThrottleBackoff,
+    /// Unanswered submits in a row.
+    stall: StallDetector,
+}
+
+async fn send_loop(sender: &Arc<Sender>, stop: &CancellationToken) {
+    let (cfg, session, queue) = (&sender.cfg, &sender.session, sender.queue.as_str());
+    let consumer = Consumer::new(sender.deps.broker.clone(), queue, cfg.window);
     let batch_size = handout_batch(consumer.size(), cfg.submit_throughput);
     let mut throttle = Throttle::new(cfg.submit_throughput);
     // Ids being sent: a second copy of one (republished after a lost confirm, see
@@ -436,25 +468,34 @@ async fn send_loop(
                 // duplicate (see `Deliveries::before_send`).
                 let mut copy = d.message.clone();
                 copy.republished = true;
-                let _ = deps
+                let _ = sender
+                    .deps
                     .broker
                     .requeue(queue, d.tag, &copy, Duration::from_secs(1))
                     .await;
                 continue;
             }
+            // Throttled by the SMSC: wait out the pause (the session may end meanwhile).
+            tokio::select! {
+                biased;
+                _ = session.closed() => {
+                    in_flight.lock().remove(&id);
+                    consumer.put_back(std::iter::once(d).chain(batch.by_ref())).await;
+                    break 'outer;
+                }
+                _ = stop.cancelled() => {
+                    in_flight.lock().remove(&id);
+                    consumer.put_back(std::iter::once(d).chain(batch.by_ref())).await;
+                    break 'outer;
+                }
+                _ = sender.pause.wait() => {}
+            }
             throttle.wait().await;
-            let (s, deps2, cfg2, stats2, q, ids) = (
-                session.clone(),
-                deps.clone(),
-                cfg.clone(),
-                stats.clone(),
-                queue.to_string(),
-                in_flight.clone(),
-            );
+            let (sender, ids) = (sender.clone(), in_flight.clone());
             consumer.spawn(async move {
                 // The permit is the SMPP window: it is given back as soon as the SMSC
                 // answered, before the (durable) bookkeeping.
-                send_one(&s, &deps2, &cfg2, &stats2, &q, d, permit).await;
+                sender.send_one(d, permit).await;
                 ids.lock().remove(&id);
             });
         }
@@ -468,6 +509,8 @@ enum Outcome {
     Sent(String),
     /// Never written to the SMSC: put back at once, no retry consumed.
     NotSent,
+    /// `ESME_RTHROTTLED`: tried again after this pause, no retry consumed.
+    Throttled(Duration),
     Temporary(String),
     Permanent(String),
 }
@@ -503,7 +546,9 @@ fn build_submit(m: &Message, part: &smsgate_core::model::Part) -> SubmitSm {
 enum Answer {
     /// ESME_ROK.
     Accepted,
-    /// Worth retrying later (throttled, queue full, system error, submit failed).
+    /// ESME_RTHROTTLED: the SMSC wants less traffic; the message is fine.
+    Throttled,
+    /// Worth retrying later (queue full, system error, submit failed).
     Temporary,
     /// Any other error: retrying would not help.
     Permanent,
@@ -512,134 +557,144 @@ enum Answer {
 fn classify(status: CommandStatus) -> Answer {
     match status {
         CommandStatus::EsmeRok => Answer::Accepted,
-        CommandStatus::EsmeRthrottled
-        | CommandStatus::EsmeRmsgqful
+        CommandStatus::EsmeRthrottled => Answer::Throttled,
+        CommandStatus::EsmeRmsgqful
         | CommandStatus::EsmeRsyserr
         | CommandStatus::EsmeRsubmitfail => Answer::Temporary,
         _ => Answer::Permanent,
     }
 }
 
-async fn send_one(
-    s: &Session,
-    deps: &ConnectorDeps,
-    cfg: &SmppClientConfig,
-    stats: &SmppcStats,
-    queue: &str,
-    d: Delivery,
-    permit: tokio::sync::OwnedSemaphorePermit,
-) {
-    let tag = d.tag;
-    let started = std::time::SystemTime::now();
-    let Some(mut m) = deps.deliveries.before_send(queue, d).await else {
-        return;
-    };
-    // Parts accepted on an earlier attempt are not sent again.
-    let mut smsc_ids = std::mem::take(&mut m.sent_parts);
-    let already_sent = smsc_ids.len();
-    let attempt = submit_parts(s, deps, cfg, stats, &m, &mut smsc_ids).await;
-    // The permit is the SMPP window: given back as soon as the SMSC answered.
-    drop(permit);
-    trace::phase(
-        &m.id,
-        "smsgate.submit",
-        trace::Kind::Client,
-        started,
-        std::time::SystemTime::now(),
-        |a| {
-            a.str("smsgate.connector", cfg.cid.as_str());
-            match &attempt {
-                Attempt::Sent => a.str("smsgate.outcome", "ESME_ROK"),
-                Attempt::NotSent => a.str("smsgate.outcome", "not sent"),
-                Attempt::Temporary(why) => {
-                    a.fmt("smsgate.outcome", format_args!("temporary: {why}"))
-                }
-                Attempt::Permanent(status) => a.str("smsgate.outcome", status),
-            }
-            .int("smsgate.tries", i64::from(m.tries))
-            .int("smsgate.parts_sent", (smsc_ids.len() - already_sent) as i64);
-            if let Some(id) = smsc_ids.first() {
-                a.str("smsgate.smsc_id", id.as_str());
-            }
-        },
-    );
-    deps.deliveries
-        .after_attempt(cfg, queue, tag, m, smsc_ids, already_sent, attempt)
-        .await;
-}
-
-/// Submit the parts of `m` not yet accepted, in order, until one is not: the SMSC ids of the
-/// accepted ones are appended to `smsc_ids`.
-async fn submit_parts(
-    s: &Session,
-    deps: &ConnectorDeps,
-    cfg: &SmppClientConfig,
-    stats: &SmppcStats,
-    m: &Message,
-    smsc_ids: &mut Vec<String>,
-) -> Attempt {
-    let mut outcome = Outcome::Sent(String::new());
-    for part in m.parts.iter().skip(smsc_ids.len()) {
-        stats.submit_sm_request_count.inc();
-        let pdu = build_submit(m, part);
-        outcome = match s.request(pdu).await {
-            Ok(resp) => {
-                let status = resp.status();
-                let o = match classify(status) {
-                    Answer::Accepted => match resp.pdu() {
-                        Some(Pdu::SubmitSmResp(r)) => {
-                            stats.submit_sm_count.inc();
-                            let id = String::from_utf8_lossy(r.message_id().as_ref())
-                                .trim_end_matches('\0')
-                                .to_string();
-                            Outcome::Sent(id)
-                        }
-                        // generic_nack or a wrong response type: not an acceptance.
-                        _ => {
-                            stats.other_submit_error_count.inc();
-                            Outcome::Temporary(format!("unexpected response {:?}", resp.id()))
-                        }
-                    },
-                    Answer::Temporary => {
-                        if status == CommandStatus::EsmeRthrottled {
-                            stats.throttling_error_count.inc();
-                        } else {
-                            stats.other_submit_error_count.inc();
-                        }
-                        Outcome::Temporary(format!("{status:?}"))
-                    }
-                    Answer::Permanent => {
-                        stats.other_submit_error_count.inc();
-                        Outcome::Permanent(format!("{status:?}"))
-                    }
-                };
-                smsgate_queue::broker::events::submit_sm_resp(
-                    deps.broker.as_ref(),
-                    m,
-                    &cfg.cid,
-                    smsc_ids.len() + 1,
-                    u32::from(status),
-                    match &o {
-                        Outcome::Sent(id) => Some(id.as_str()),
-                        _ => None,
-                    },
-                );
-                o
-            }
-            Err(SessionError::Timeout) => Outcome::Temporary("response timeout".into()),
-            Err(SessionError::Closed) => Outcome::Temporary("link down".into()),
-            Err(SessionError::NotSent) => Outcome::NotSent,
+impl Sender {
+    async fn send_one(&self, d: Delivery, permit: tokio::sync::OwnedSemaphorePermit) {
+        let (deps, cfg, queue) = (&self.deps, &self.cfg, self.queue.as_str());
+        let tag = d.tag;
+        let started = std::time::SystemTime::now();
+        let Some(mut m) = deps.deliveries.before_send(queue, d).await else {
+            return;
         };
-        match &outcome {
-            Outcome::Sent(id) => smsc_ids.push(id.clone()),
-            _ => break,
-        }
+        // Parts accepted on an earlier attempt are not sent again.
+        let mut smsc_ids = std::mem::take(&mut m.sent_parts);
+        let already_sent = smsc_ids.len();
+        let attempt = self.submit_parts(&m, &mut smsc_ids).await;
+        // The permit is the SMPP window: given back as soon as the SMSC answered.
+        drop(permit);
+        trace::phase(
+            &m.id,
+            "smsgate.submit",
+            trace::Kind::Client,
+            started,
+            std::time::SystemTime::now(),
+            |a| {
+                a.str("smsgate.connector", cfg.cid.as_str());
+                match &attempt {
+                    Attempt::Sent => a.str("smsgate.outcome", "ESME_ROK"),
+                    Attempt::NotSent => a.str("smsgate.outcome", "not sent"),
+                    Attempt::Throttled(_) => a.str("smsgate.outcome", "ESME_RTHROTTLED"),
+                    Attempt::Temporary(why) => {
+                        a.fmt("smsgate.outcome", format_args!("temporary: {why}"))
+                    }
+                    Attempt::Permanent(status) => a.str("smsgate.outcome", status),
+                }
+                .int("smsgate.tries", i64::from(m.tries))
+                .int("smsgate.parts_sent", (smsc_ids.len() - already_sent) as i64);
+                if let Some(id) = smsc_ids.first() {
+                    a.str("smsgate.smsc_id", id.as_str());
+                }
+            },
+        );
+        deps.deliveries
+            .after_attempt(cfg, queue, tag, m, smsc_ids, already_sent, attempt)
+            .await;
     }
-    match outcome {
-        Outcome::Sent(_) => Attempt::Sent,
-        Outcome::NotSent => Attempt::NotSent,
-        Outcome::Temporary(why) => Attempt::Temporary(why),
-        Outcome::Permanent(status) => Attempt::Permanent(status),
+
+    /// Submit the parts of `m` not yet accepted, in order, until one is not: the SMSC ids of
+    /// the accepted ones are appended to `smsc_ids`.
+    async fn submit_parts(&self, m: &Message, smsc_ids: &mut Vec<String>) -> Attempt {
+        let (s, stats, cfg) = (&self.session, &self.stats, &self.cfg);
+        let mut outcome = Outcome::Sent(String::new());
+        for part in m.parts.iter().skip(smsc_ids.len()) {
+            stats.submit_sm_request_count.inc();
+            let pdu = build_submit(m, part);
+            outcome = match s.request(pdu).await {
+                Ok(resp) => {
+                    self.stall.answered();
+                    let status = resp.status();
+                    if status == CommandStatus::EsmeRthrottled {
+                        stats.throttling_error_count.inc();
+                    } else {
+                        self.pause.answered();
+                    }
+                    let o = match classify(status) {
+                        Answer::Accepted => match resp.pdu() {
+                            Some(Pdu::SubmitSmResp(r)) => {
+                                stats.submit_sm_count.inc();
+                                let id = String::from_utf8_lossy(r.message_id().as_ref())
+                                    .trim_end_matches('\0')
+                                    .to_string();
+                                Outcome::Sent(id)
+                            }
+                            // generic_nack or a wrong response type: not an acceptance.
+                            _ => {
+                                stats.other_submit_error_count.inc();
+                                Outcome::Temporary(format!("unexpected response {:?}", resp.id()))
+                            }
+                        },
+                        Answer::Throttled => {
+                            let pause = self.pause.throttled();
+                            self.link.throttled_pause_count.inc();
+                            Outcome::Throttled(pause)
+                        }
+                        Answer::Temporary => {
+                            stats.other_submit_error_count.inc();
+                            Outcome::Temporary(format!("{status:?}"))
+                        }
+                        Answer::Permanent => {
+                            stats.other_submit_error_count.inc();
+                            Outcome::Permanent(format!("{status:?}"))
+                        }
+                    };
+                    smsgate_queue::broker::events::submit_sm_resp(
+                        self.deps.broker.as_ref(),
+                        m,
+                        &cfg.cid,
+                        smsc_ids.len() + 1,
+                        u32::from(status),
+                        match &o {
+                            Outcome::Sent(id) => Some(id.as_str()),
+                            _ => None,
+                        },
+                    );
+                    o
+                }
+                Err(SessionError::Timeout) => {
+                    self.link.response_timeout_count.inc();
+                    let waited = Duration::from_secs(cfg.response_timeout_s.max(1));
+                    if self.stall.timed_out(waited) && !s.is_closed() {
+                        // The SMSC keeps the link up (enquire_link answered) but answered no
+                        // submit for a whole response timeout: bind again rather than feed it
+                        // the queue.
+                        self.link.stalled_count.inc();
+                        tracing::error!(cid = %cfg.cid, res_to = cfg.response_timeout_s, "the SMSC stopped answering submit_sm: closing the session to bind again");
+                        s.close(session::CloseReason::Local);
+                    }
+                    Outcome::Temporary("response timeout".into())
+                }
+                Err(SessionError::Closed) => Outcome::Temporary("link down".into()),
+                Err(SessionError::NotSent) => Outcome::NotSent,
+            };
+            match &outcome {
+                Outcome::Sent(id) => smsc_ids.push(id.clone()),
+                _ => break,
+            }
+        }
+        match outcome {
+            Outcome::Sent(_) => Attempt::Sent,
+            Outcome::NotSent => Attempt::NotSent,
+            Outcome::Throttled(pause) => Attempt::Throttled(pause),
+            Outcome::Temporary(why) => Attempt::Temporary(why),
+            Outcome::Permanent(status) => Attempt::Permanent(status),
+        }
     }
 }
 

@@ -515,8 +515,13 @@ fn status_of(e: &MtError) -> CommandStatus {
     match e {
         MtError::NoRoute => CommandStatus::EsmeRinvdstadr,
         MtError::Charging => CommandStatus::EsmeRsyserr,
-        // Cluster mode: RabbitMQ unreachable (queue full, try later) or Redis unreachable.
-        MtError::Server(d) if d.starts_with("broker unavailable") => CommandStatus::EsmeRmsgqful,
+        // Cluster mode: RabbitMQ unreachable (queue full, try later) or Redis unreachable;
+        // embedded: the queue cannot write (disk full or read-only), try later too.
+        MtError::Server(d)
+            if d.starts_with("broker unavailable") || d.starts_with("broker storage") =>
+        {
+            CommandStatus::EsmeRmsgqful
+        }
         MtError::Server(d) if d.starts_with("store unavailable") => CommandStatus::EsmeRsyserr,
         MtError::Server(_) => CommandStatus::EsmeRsubmitfail,
         MtError::Authentication(_) => CommandStatus::EsmeRinvsysid,
@@ -888,9 +893,16 @@ async fn deliver_one(sh: &Shared, q: &str, user: &str, s: &Session, d: Delivery)
 mod unavailable_tests {
     use super::*;
 
-    /// Cluster mode: RabbitMQ away is `ESME_RMSGQFUL` (try later), Redis away `ESME_RSYSERR`.
+    /// Cluster mode: RabbitMQ away is `ESME_RMSGQFUL` (try later), Redis away `ESME_RSYSERR`;
+    /// the embedded queue unable to write (disk full) is `ESME_RMSGQFUL` too.
     #[test]
     fn unavailable_services_map_to_retryable_statuses() {
+        let full =
+            smsgate_queue::broker::BrokerError::Storage("sqlite: database or disk is full".into());
+        assert_eq!(
+            status_of(&MtError::Server(full.to_string())),
+            CommandStatus::EsmeRmsgqful
+        );
         let broker = smsgate_queue::broker::BrokerError::Unavailable("connection refused".into());
         let store = smsgate_queue::store::StoreError::Unavailable("redis: broken pipe".into());
         assert_eq!(

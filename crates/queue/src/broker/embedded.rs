@@ -751,10 +751,23 @@ impl Broker for EmbeddedBroker {
     }
 
     async fn health(&self) -> Result<(), BrokerError> {
-        // Through the writer thread and its group commit: a stuck or failed writer shows.
-        self.db
-            .write_statement(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
-            .await
+        // A real write through the writer thread and its group commit: a stuck or failed
+        // writer shows, and so does a disk that is full or read-only (a read would pass).
+        let probe = self
+            .db
+            .write_statement(|c| {
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES ('smsgate.health', x'01', NULL)",
+                )?
+                .execute([])
+            })
+            .await;
+        // The probe is one small row: it may fit where messages no longer do (a full disk
+        // still takes writes into the log's existing space). Recent failures count too.
+        if let Some(why) = self.db.write_trouble() {
+            return Err(BrokerError::Storage(why));
+        }
+        probe
             .map(|_| ())
             .map_err(|e| BrokerError::Storage(e.to_string()))
     }

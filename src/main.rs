@@ -40,7 +40,8 @@ enum Cmd {
         bind: String,
         #[arg(long, default_value_t = 2776)]
         port: u16,
-        /// HTTP control port (GET /stats, GET /messages, POST /mo?from=&to=&content=).
+        /// HTTP control port (GET /stats, GET /messages, POST /mo?from=&to=&content=,
+        /// GET/POST /faults?refuse_binds=&stall=&throttle_all=&flap_ms=).
         #[arg(long)]
         control_port: Option<u16>,
         /// Message id format: hex or dec.

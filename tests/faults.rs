@@ -643,3 +643,105 @@ async fn wait_for_http(addr: SocketAddr) {
     }
     panic!("gateway did not start");
 }
+
+/// A receiver that takes connections and never answers: (address, connections open now,
+/// most open at once).
+async fn dead_receiver() -> (
+    SocketAddr,
+    Arc<std::sync::atomic::AtomicUsize>,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::AtomicUsize;
+    use tokio::io::AsyncReadExt;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let (open, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (o, m) = (open.clone(), most.clone());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = l.accept().await {
+            let now = o.fetch_add(1, Ordering::SeqCst) + 1;
+            m.fetch_max(now, Ordering::SeqCst);
+            let o = o.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while matches!(sock.read(&mut buf).await, Ok(n) if n > 0) {}
+                o.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (addr, open, most)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_callback_receiver_with_hundreds_pending_holds_up_no_other_receiver() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator().await;
+    let (dead, _open, most) = dead_receiver().await;
+    let alive = receiver().await;
+    let gw = start(
+        dir.path(),
+        &format!(
+            r#"[dlr-thrower]
+http_timeout = 2
+retry_delay = 3
+max_retries = 2
+[callbacks]
+per_host_concurrency = 4
+max_in_flight = 16
+{}[[mtroutes]]
+type = "DefaultRoute"
+order = 0
+connector = "smppc(sim)"
+"#,
+            connector("sim", &sim, "")
+        ),
+    )
+    .await;
+    wait_for(10, "bound", || bound(&gw, "sim")).await;
+    let http = gw.http_addr.expect("http");
+    let dlr = |to: &str, url: &str| {
+        format!(
+            "/send?username=foo&password=bar&to={to}&content=x&dlr=yes&dlr-level=1&dlr-url={}",
+            url.replace(':', "%3A").replace('/', "%2F")
+        )
+    };
+    // Level 1: a receipt is thrown as the SMSC answers each submit.
+    for i in 0..300 {
+        let (st, _) = get(
+            http,
+            &dlr(&format!("3360000{i:04}"), &format!("http://{dead}/dlr")),
+        )
+        .await;
+        assert_eq!(st, 200);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = Instant::now();
+    for i in 0..30 {
+        let (st, _) = get(http, &dlr(&format!("3370000{i:04}"), &alive.url("/dlr"))).await;
+        assert_eq!(st, 200);
+    }
+    // Each call to the dead receiver takes the 2 s timeout, 4 at a time: the 300 would hold a
+    // line of 16 global places for minutes if the others queued behind them.
+    wait_for(20, "the live receiver's callbacks", || alive.count() >= 30).await;
+    let took = started.elapsed().as_secs_f64();
+    let stats = gw.runtime.stats.thrower("dlr_thrower", "sim");
+    println!(
+        "FAULT {{\"case\":\"dead callback receiver, 300 pending\",\"live_receiver_30_callbacks_s\":{took:.1},\"dead_receiver_most_connections\":{},\"deferred\":{}}}",
+        most.load(Ordering::SeqCst),
+        stats.deferred_count.get()
+    );
+    assert!(took < 15.0, "{took} s for the live receiver");
+    assert!(
+        most.load(Ordering::SeqCst) <= 4,
+        "per_host_concurrency held: {} connections at once",
+        most.load(Ordering::SeqCst)
+    );
+    assert!(
+        stats.deferred_count.get() > 0,
+        "the dead receiver's line was bounded"
+    );
+    assert_eq!(alive.count(), 30, "each live callback once");
+    gw.shutdown().await;
+}

@@ -192,6 +192,7 @@ counters!(
         ok_count: "Callbacks acknowledged with ACK/Jasmin.",
         retried_count: "Callbacks to be tried again after a failure.",
         given_up_count: "Callbacks given up (retries exhausted or target refused by policy).",
+        deferred_count: "Callbacks put back for retry_delay, no try spent, because their receiver already had per_host_concurrency calls open and as many waiting.",
     }
 );
 

@@ -4,7 +4,10 @@
 //! [`Callback`](smsgate_core::model::Callback). A call succeeds only on status 200 with the body
 //! `ACK/Jasmin`; otherwise it is tried again after `retry_delay`, `max_retries` attempts in
 //! all. Connections are pooled (keep-alive) and each target host has its own concurrency
-//! limit, so one slow receiver cannot hold up the others. DLR targets (client-supplied
+//! limit (`per_host_concurrency`), so one slow receiver cannot hold up the others: at most as
+//! many calls again wait for a busy host, and further ones are put back in the queue for
+//! `retry_delay` without a try spent (a dead receiver with thousands pending holds a bounded
+//! share of `max_in_flight`, and its pending calls stay in the durable queue, not in memory). DLR targets (client-supplied
 //! `dlr-url`) are checked against the `[callbacks]` policy before each call and again on the
 //! addresses the connection is made to; MO targets (operator-configured HTTP client
 //! connectors) are trusted and never checked.
@@ -158,13 +161,21 @@ pub struct Thrower {
     pub store: Option<Arc<dyn smsgate_queue::store::Store>>,
     /// Where HTTP client connectors are marked failing / healthy (failover MO routes).
     pub availability: Option<Arc<smsgate_routing::LiveAvailability>>,
-    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    hosts: Mutex<HashMap<String, Arc<HostLimit>>>,
+}
+
+/// One target host's share: `open` calls at a time, and as many waiting for one.
+struct HostLimit {
+    open: Semaphore,
+    waiting: Semaphore,
 }
 
 /// How one call went.
 #[derive(Debug, PartialEq, Eq)]
 enum Outcome {
     Ok,
+    /// Not tried: its host has as many calls waiting as open. Put back, no try spent.
+    Busy,
     Retry(String),
     GiveUp(String),
     /// Refused by the callback policy: given up at once.
@@ -275,8 +286,16 @@ impl Thrower {
         };
         let started = std::time::SystemTime::now();
         let outcome = self.call(&cb, m.user.as_deref()).await;
-        self.trace(&cb, started, &outcome, m.tries + 1);
         let stats = self.stats.thrower(self.prefix, &m.connector);
+        if outcome == Outcome::Busy {
+            stats.deferred_count.inc();
+            let delay = Duration::from_secs(self.cfg.retry_delay.max(1));
+            if let Err(e) = self.broker.requeue(self.queue, d.tag, &m, delay).await {
+                tracing::warn!(error = %e, "thrower: requeue failed");
+            }
+            return;
+        }
+        self.trace(&cb, started, &outcome, m.tries + 1);
         m.tries += 1;
         let max = self.cfg.max_retries.max(1);
         // Jobs queued by an older version name the connector in a tag `http:<cid>`.
@@ -297,6 +316,8 @@ impl Thrower {
             o => o,
         };
         match outcome {
+            // Handled above.
+            Outcome::Busy => {}
             Outcome::Ok => {
                 stats.ok_count.inc();
                 if let Err(e) = self.broker.ack(self.queue, d.tag).await {
@@ -325,13 +346,19 @@ impl Thrower {
         }
     }
 
-    fn host_limit(&self, authority: &str) -> Arc<Semaphore> {
+    fn host_limit(&self, authority: &str) -> Arc<HostLimit> {
         let mut h = self.hosts.lock();
         if h.len() > 10_000 {
             h.retain(|_, s| Arc::strong_count(s) > 1);
         }
         h.entry(authority.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.policy().per_host_concurrency.max(1))))
+            .or_insert_with(|| {
+                let n = self.policy().per_host_concurrency.max(1);
+                Arc::new(HostLimit {
+                    open: Semaphore::new(n),
+                    waiting: Semaphore::new(n),
+                })
+            })
             .clone()
     }
 
@@ -382,6 +409,7 @@ impl Thrower {
                     .unwrap_or_default();
                 let outcome = match outcome {
                     Outcome::Ok => "ok".to_string(),
+                    Outcome::Busy => "busy".to_string(),
                     Outcome::Retry(why) => format!("retry: {why}"),
                     Outcome::GiveUp(why) => format!("given up: {why}"),
                     Outcome::Refused(why) => format!("refused: {why}"),
@@ -422,8 +450,19 @@ impl Thrower {
             }
         };
         let limit = self.host_limit(&target.authority);
-        let Ok(_permit) = limit.acquire().await else {
-            return Outcome::Retry("host limiter closed".into());
+        // A call of its own, or a place in the line for one; a host with a full line gets
+        // no more of this thrower's `max_in_flight`.
+        let _permit = match limit.open.try_acquire() {
+            Ok(p) => p,
+            Err(_) => {
+                let Ok(_in_line) = limit.waiting.try_acquire() else {
+                    return Outcome::Busy;
+                };
+                let Ok(p) = limit.open.acquire().await else {
+                    return Outcome::Retry("host limiter closed".into());
+                };
+                p
+            }
         };
         let form = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(cb.params.iter())

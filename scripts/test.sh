@@ -98,6 +98,10 @@ if cargo tree -p smsgate --no-default-features --features embedded -e normal --p
 fi
 cargo clippy -p smsgate --no-default-features --features embedded --all-targets -- -D warnings
 cargo test -p smsgate --no-default-features --features embedded 2>&1 | tee /tmp/smsgate-test-embedded.log
+# Coverage-guided fuzzing (cargo-fuzz, libFuzzer): every target for 30 s (docs/fuzzing.md
+# says how to run them for hours); a crash or hang fails the run.
+echo "== cargo fuzz (30 s per target)"
+bash scripts/fuzz.sh 30
 # Schema-based fuzzing of every HTTP API against a running gateway (installs schemathesis).
 echo "== schemathesis"
 bash scripts/schemathesis.sh 20

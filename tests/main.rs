@@ -31,6 +31,7 @@ mod http_api;
 mod jasmin_diff;
 mod jasmin_import;
 mod jcli;
+mod limits;
 mod operations;
 mod plugins;
 mod python_scripts;

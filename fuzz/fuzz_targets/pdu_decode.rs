@@ -57,6 +57,7 @@ fn session_path(data: &[u8]) {
                 inactivity_timeout: Some(Duration::from_secs(60)),
                 pdu_read_timeout: Duration::from_secs(10),
                 max_pdu_len: MAX_PDU,
+                ..SessionConfig::default()
             };
             let (s, mut requests) = session::start(ours, cfg);
             // One request outstanding (sequence number 1).

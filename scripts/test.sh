@@ -111,6 +111,11 @@ bash scripts/schemathesis.sh 20
 echo "== backlog (100,000 messages, release build)"
 cargo build --release -p smsgate -p smsgate-bench
 bash scripts/bench-backlog.sh 100000 5
+# Soak, short version: 3 minutes of HTTP, REST batches, SMPP, receipts and MO at once; fails
+# on a lost message or callback, an error logged, or RSS / descriptors growing (an hour by
+# hand: --minutes 60).
+echo "== soak (3 minutes, release build)"
+python3 scripts/soak.py "$CARGO_TARGET_DIR/release/smsgate" --minutes 3 --rate 100
 # The Debian package from that release binary: built, installed on this machine, its unit
 # verified, its command run as the packaged user with the packaged config, then purged.
 echo "== package (.deb)"

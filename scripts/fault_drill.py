@@ -2,8 +2,9 @@
 """Fault drill against a staging node: the SMSC faults of tests/faults.rs, played with the
 simulator in front of a running gateway.
 
-The gateway's connector must point at `smsgate smsc-sim --control-port P` (keep_messages is
-on there), and a user must be allowed to send to it. For each fault the drill turns it on
+The gateway's connector must point at `smsgate smsc-sim --control-port P --keep-messages`, and
+a user must be allowed to send to it (a response timeout `res_to` of a few seconds makes the
+stall case short). For each fault the drill turns it on
 (`POST /faults` on the simulator), sends messages over the gateway's HTTP API for a while,
 turns it off, waits until every acknowledged message reached the simulator, and prints one
 JSON line: acknowledged, refused, delivered, lost (must be 0), duplicates, recovery_s.

@@ -56,6 +56,10 @@ enum Cmd {
         /// PDU log: a file path, "-" for stdout, or "off".
         #[arg(long, default_value = "-")]
         pdu_log: String,
+        /// Keep every submit received, for GET /messages (the fault drill reads them); off by
+        /// default: it grows with every message.
+        #[arg(long)]
+        keep_messages: bool,
     },
     /// Print the argon2 hash of a password read from stdin (for `[jcli] admin_password` or a
     /// user's `password`).
@@ -325,6 +329,7 @@ async fn main() -> anyhow::Result<()> {
             dlr_delay_ms,
             throttle_pct,
             pdu_log,
+            keep_messages,
         } => {
             let _logging = init_tracing(&Default::default());
             let ip: std::net::IpAddr = bind.parse().context("--bind")?;
@@ -334,7 +339,7 @@ async fn main() -> anyhow::Result<()> {
                 dlr_delay: dlr_delay_ms.map(Duration::from_millis),
                 throttle_percent: throttle_pct.min(100),
                 pdu_log: (pdu_log != "off").then_some(pdu_log),
-                keep_messages: false,
+                keep_messages,
             })
             .await
             .context("starting the simulator")?;

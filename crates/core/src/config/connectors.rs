@@ -58,7 +58,8 @@ pub struct SmppClientConfig {
     /// Seconds without any PDU before the session is dropped (`trx_to`).
     #[serde(rename = "trx_to")]
     pub inactivity_timeout_s: u64,
-    /// Seconds to wait for a response to a request (`res_to`).
+    /// Seconds to wait for a response to a request (`res_to`). A submit left unanswered this
+    /// long while no other was answered either closes the session (a stalled SMSC).
     #[serde(rename = "res_to")]
     pub response_timeout_s: u64,
     /// Seconds to read a whole PDU once it started (`pdu_red_to`).
@@ -69,6 +70,8 @@ pub struct SmppClientConfig {
     pub con_loss_delay: u64,
     #[serde(deserialize_with = "de_yes_no")]
     pub con_fail_retry: bool,
+    /// Seconds before connecting again after a failed connection or bind, doubled on each
+    /// further failure in a row up to a minute (or this, when longer).
     pub con_fail_delay: u64,
     #[serde(deserialize_with = "de_opt_string")]
     pub src_addr: Option<String>,

@@ -425,7 +425,7 @@ struct Sender {
     queue: String,
     /// The pause after `ESME_RTHROTTLED`.
     pause: ThrottleBackoff,
-    /// Unanswered submits in a row.
+    /// When a submit was last answered: tells a stalled SMSC from a slow one.
     stall: StallDetector,
 }
 

@@ -163,39 +163,70 @@ fn bound(gw: &Gateway, cid: &str) -> bool {
     gw.runtime.stats.smppc(cid).bound_count.get() == 1
 }
 
+/// A load of `n` messages (`tag-<i>`, `per_s` a second) while `fault` is on at `sim`, kept on
+/// for `then` after the load; then the fault is lifted and the outcome settled (60 s at most).
+#[allow(clippy::too_many_arguments)]
+async fn under_fault(
+    case: &'static str,
+    gw: &Arc<Gateway>,
+    sim: &Simulator,
+    fault: SmscFaults,
+    tag: &str,
+    n: usize,
+    per_s: u64,
+    then: Duration,
+) -> Report {
+    sim.set_faults(fault);
+    let sent = send(gw.http_addr.expect("http"), tag, "33600000001", n, per_s).await;
+    tokio::time::sleep(then).await;
+    sim.set_faults(SmscFaults::default());
+    settle(case, gw, &[sim], &sent, Instant::now(), 60).await
+}
+
+/// A gateway whose every MT goes to `sim` (connector `sim`, with `connector_extra`), started
+/// with `before` (e.g. a `[queue]` section) and returned once bound.
+async fn behind(
+    dir: &std::path::Path,
+    sim: &Simulator,
+    before: &str,
+    connector_extra: &str,
+) -> Arc<Gateway> {
+    let gw = start(
+        dir,
+        &format!(
+            "{before}\n{}[[mtroutes]]\ntype = \"DefaultRoute\"\norder = 0\nconnector = \"smppc(sim)\"\n",
+            connector("sim", sim, connector_extra)
+        ),
+    )
+    .await;
+    wait_for(10, "bound", || bound(&gw, "sim")).await;
+    gw
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_smsc_throttling_everything_for_seconds_costs_no_retry_and_is_probed_not_hammered() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator().await;
     // Two attempts only: with throttling spending retries, every message would fail.
-    let gw = start(
-        dir.path(),
-        &format!(
-            "[queue]\nmax_retries = 2\n{}[[mtroutes]]\ntype = \"DefaultRoute\"\norder = 0\nconnector = \"smppc(sim)\"\n",
-            connector("sim", &sim, "")
-        ),
-    )
-    .await;
-    wait_for(10, "bound", || bound(&gw, "sim")).await;
+    let gw = behind(dir.path(), &sim, "[queue]\nmax_retries = 2\n", "").await;
     let http = gw.http_addr.expect("http");
-    sim.set_faults(SmscFaults {
+    let throttle = SmscFaults {
         throttle_all: true,
         ..Default::default()
-    });
-    let sent = send(http, "thr", "33600000001", 200, 100).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let throttled = sim.stats().throttled.load(Ordering::Relaxed);
-    sim.set_faults(SmscFaults::default());
-    let lifted = Instant::now();
-    let r = settle(
-        "smsc throttles everything for 8 s",
+    };
+    let case = "smsc throttles everything for 8 s";
+    let r = under_fault(
+        case,
         &gw,
-        &[&sim],
-        &sent,
-        lifted,
-        60,
+        &sim,
+        throttle,
+        "thr",
+        200,
+        100,
+        Duration::from_secs(6),
     )
     .await;
+    let throttled = sim.stats().throttled.load(Ordering::Relaxed);
     assert_eq!(r.refused, 0, "accepting does not depend on the SMSC");
     assert_eq!(r.lost, 0, "{r:?}");
     assert_eq!(r.failed, 0, "throttling spent the retry budget: {r:?}");
@@ -316,33 +347,14 @@ type = "TransparentFilter"
 async fn an_smsc_dropping_every_session_after_a_moment_loses_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator().await;
-    let gw = start(
-        dir.path(),
-        &format!(
-            "{}[[mtroutes]]\ntype = \"DefaultRoute\"\norder = 0\nconnector = \"smppc(sim)\"\n",
-            connector("sim", &sim, "submit_throughput = 100")
-        ),
-    )
-    .await;
-    wait_for(10, "bound", || bound(&gw, "sim")).await;
-    let http = gw.http_addr.expect("http");
-    sim.set_faults(SmscFaults {
+    let gw = behind(dir.path(), &sim, "", "submit_throughput = 100").await;
+    let flap = SmscFaults {
         flap_ms: 800,
         ..Default::default()
-    });
-    let sent = send(http, "flap", "33600000001", 400, 80).await;
-    sim.set_faults(SmscFaults::default());
-    let lifted = Instant::now();
+    };
+    let case = "smsc drops every session after 0.8 s";
+    let r = under_fault(case, &gw, &sim, flap, "flap", 400, 80, Duration::ZERO).await;
     let flaps = sim.stats().flaps.load(Ordering::Relaxed);
-    let r = settle(
-        "smsc drops every session after 0.8 s",
-        &gw,
-        &[&sim],
-        &sent,
-        lifted,
-        60,
-    )
-    .await;
     assert!(flaps >= 2, "{flaps} sessions dropped");
     assert_eq!(r.lost, 0, "{r:?}");
     assert_eq!(r.failed, 0, "{r:?}");
@@ -358,31 +370,27 @@ async fn an_smsc_dropping_every_session_after_a_moment_loses_nothing() {
 async fn an_smsc_that_stops_answering_submits_is_left_and_bound_again() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = simulator().await;
-    let gw = start(
+    let gw = behind(
         dir.path(),
-        &format!(
-            "[queue]\nmax_retries = 10\n{}[[mtroutes]]\ntype = \"DefaultRoute\"\norder = 0\nconnector = \"smppc(sim)\"\n",
-            connector("sim", &sim, "res_to = 1\nwindow = 8")
-        ),
+        &sim,
+        "[queue]\nmax_retries = 10\n",
+        "res_to = 1\nwindow = 8",
     )
     .await;
-    wait_for(10, "bound", || bound(&gw, "sim")).await;
-    let http = gw.http_addr.expect("http");
-    sim.set_faults(SmscFaults {
+    let stall = SmscFaults {
         stall: true,
         ..Default::default()
-    });
-    let sent = send(http, "stall", "33600000001", 100, 50).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    sim.set_faults(SmscFaults::default());
-    let lifted = Instant::now();
-    let r = settle(
-        "smsc stops answering submit_sm for 5 s",
+    };
+    let case = "smsc stops answering submit_sm for 5 s";
+    let r = under_fault(
+        case,
         &gw,
-        &[&sim],
-        &sent,
-        lifted,
-        60,
+        &sim,
+        stall,
+        "stall",
+        100,
+        50,
+        Duration::from_secs(3),
     )
     .await;
     let link = gw.runtime.stats.link("sim");
@@ -680,26 +688,9 @@ async fn a_dead_callback_receiver_with_hundreds_pending_holds_up_no_other_receiv
     let sim = simulator().await;
     let (dead, _open, most) = dead_receiver().await;
     let alive = receiver().await;
-    let gw = start(
-        dir.path(),
-        &format!(
-            r#"[dlr-thrower]
-http_timeout = 2
-retry_delay = 3
-max_retries = 2
-[callbacks]
-per_host_concurrency = 4
-max_in_flight = 16
-{}[[mtroutes]]
-type = "DefaultRoute"
-order = 0
-connector = "smppc(sim)"
-"#,
-            connector("sim", &sim, "")
-        ),
-    )
-    .await;
-    wait_for(10, "bound", || bound(&gw, "sim")).await;
+    let throwers = "[dlr-thrower]\nhttp_timeout = 2\nretry_delay = 3\nmax_retries = 2\n\
+                    [callbacks]\nper_host_concurrency = 4\nmax_in_flight = 16\n";
+    let gw = behind(dir.path(), &sim, throwers, "").await;
     let http = gw.http_addr.expect("http");
     let dlr = |to: &str, url: &str| {
         format!(

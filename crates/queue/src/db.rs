@@ -71,10 +71,10 @@ fn migrate(conn: &Connection) -> Result<(), DbError> {
     Ok(())
 }
 
-/// A write: runs on the writer thread, says whether it succeeded, and returns the reply to
-/// send once the group is committed.
 /// Called once the group is committed, or with the error that kept it from committing.
 type Reply = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
+/// A write: runs on the writer thread, says whether it succeeded, and returns the reply to
+/// send once the group is committed.
 type Run = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
 
 /// A write sent to the writer thread.

@@ -211,13 +211,8 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     {
         let (otx, orx) = oneshot::channel::<Result<T, DbError>>();
-        let trouble = self.trouble.clone();
         let run: Run = Box::new(move |conn: &Connection| {
-            let r = f(conn);
-            if let Err(e) = &r {
-                trouble.note(e);
-            }
-            let r = r.map_err(DbError::from);
+            let r = f(conn).map_err(DbError::from);
             let ok = r.is_ok();
             let reply: Reply = Box::new(move |not_committed: Option<&rusqlite::Error>| {
                 let _ = otx.send(match not_committed {
@@ -230,10 +225,13 @@ impl Db {
         self.tx
             .send(Job { run, savepoint })
             .map_err(|_| DbError::Closed)?;
-        match orx.await {
-            Ok(r) => r,
-            Err(_) => Err(DbError::Closed),
+        let r = orx.await.unwrap_or(Err(DbError::Closed));
+        // A statement that failed for want of disk (the commit's own failures are noted by
+        // the writer): noted here, off the writer thread and without a clone per write.
+        if let Err(DbError::Sqlite(e)) = &r {
+            self.trouble.note(e);
         }
+        r
     }
 
     /// Run `f` on the writer thread without waiting for the commit (fire and forget).

@@ -10,6 +10,9 @@ with an embedded store in a temporary data dir, then for --minutes keeps up, all
   - a REST `/secure/sendbatch` of 20 messages every 5 s,
   - an SMPP ESME (python smpplib) submitting at --rate / 4 per second, receipts requested,
   - an MO from the SMSC every 200 ms, routed to an HTTP connector,
+  - with --plugins DIR (the built first-party plugins), every MT through the `blacklist` Wasm
+    filter (a route of its own), and with --python-runtime FILE, every MT through a Jasmin-style
+    Python interceptor script (sender override),
 with a local HTTP receiver answering `ACK/Jasmin` to every callback. Every 10 s it samples the
 gateway's RSS and open file descriptors (`/metrics`), the database size on disk and the queue
 backlog. After a warm-up (the first quarter), it fits a line through each series and prints
@@ -103,6 +106,8 @@ def main():
     p.add_argument("smsgate")
     p.add_argument("--minutes", type=float, default=60)
     p.add_argument("--rate", type=float, default=100, help="HTTP messages per second")
+    p.add_argument("--plugins", help="directory of the built plugins (blacklist.wasm): a Wasm filter on every MT")
+    p.add_argument("--python-runtime", help="smsgate-python.wasm: a Python interceptor on every MT")
     a = p.parse_args()
     try:
         import smpplib.client
@@ -155,6 +160,44 @@ connector = "smppc(sim)"
 type = "DefaultRoute"
 order = 0
 connector = "http(web)"
+"""
+    if a.plugins or a.python_runtime:
+        os.makedirs(f"{work}/plugins", exist_ok=True)
+        cfg += f"""
+[plugins]
+enabled = true
+dir = "{work}/plugins"
+cache_dir = "{work}/plugin-cache"
+"""
+    if a.plugins:
+        wasm = os.path.join(a.plugins, "blacklist.wasm")
+        if not os.path.exists(wasm):
+            sys.exit(f"{wasm} not found (build the plugins first)")
+        with open(wasm, "rb") as src, open(f"{work}/plugins/blacklist.wasm", "wb") as dst:
+            dst.write(src.read())
+        with open(f"{work}/plugins/blacklist.toml", "w") as f:
+            f.write('[config]\nnumbers = "33600000007,33600000042"\n')
+        cfg += """
+[[filters]]
+fid = "black"
+type = "PluginFilter"
+plugin = "blacklist"
+[[mtroutes]]
+type = "StaticMTRoute"
+order = 10
+connector = "smppc(sim)"
+filters = ["black"]
+"""
+    if a.python_runtime:
+        with open(f"{work}/sender_override.py", "w") as f:
+            f.write("routable.pdu.params['source_addr'] = '123456789'\n")
+        cfg += f"""
+[plugins.python]
+runtime = "{a.python_runtime}"
+[[mtinterceptors]]
+type = "DefaultInterceptor"
+order = 0
+script = "python3({work}/sender_override.py)"
 """
     with open(f"{work}/smsgate.toml", "w") as f:
         f.write(cfg)
@@ -294,6 +337,10 @@ connector = "http(web)"
         time.sleep(1)
     with Receiver.lock:
         calls = dict(Receiver.calls)
+    st, m = get(f"{gw_url}/metrics")
+    plugin_calls = (metric(m, "plugin_calls") or 0) if st == 200 else 0
+    intercepted = ((metric(m, "httpapi_interceptor_count") or 0)
+                   + (metric(m, "smppsapi_interceptor_count") or 0)) if st == 200 else 0
     gw.terminate()
     gw.wait(timeout=60)
     sim.terminate()
@@ -314,6 +361,8 @@ connector = "http(web)"
         "slopes_per_hour": slopes,
         "first_after_warmup": {k: round(v[0][1], 1) for k, v in warm if v},
         "last": {k: round(v[-1][1], 1) for k, v in series.items() if v},
+        "plugin_calls": plugin_calls,
+        "python_interceptions": intercepted,
         "errors_logged": len(errors),
         "client_failures": len(failures),
     }
@@ -325,6 +374,11 @@ connector = "http(web)"
         bad.append(f"DLR callbacks {calls['dlr']} < 2 x {acked['http']} messages that asked for both levels")
     if calls["mo"] < acked["mo"]:
         bad.append(f"MO callbacks {calls['mo']} < {acked['mo']} MO sent")
+    mt = acked["http"] + acked["smpp"]
+    if a.plugins and plugin_calls < mt:
+        bad.append(f"the Wasm filter ran {plugin_calls} times for {mt} HTTP and SMPP messages")
+    if a.python_runtime and intercepted < mt:
+        bad.append(f"the Python interceptor ran {intercepted} times for {mt} HTTP and SMPP messages")
     if errors:
         bad.append(f"{len(errors)} errors logged, first: {errors[0].strip()}")
     if failures:

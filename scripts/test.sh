@@ -51,6 +51,11 @@ if ! psql -h 127.0.0.1 -U postgres -d test -c 'select 1' >/dev/null 2>&1; then
   fi
   su postgres -c "createdb test" >/dev/null 2>&1 || true
 fi
+# libfaketime steps the wall clock of the gateway's process in tests/faults.rs (clock case).
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1 ] \
+  || need_pkg faketime faketime
+# The PostgreSQL restart case of tests/cluster_chaos.rs runs a server of its own (initdb).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkg pg_ctlcluster postgresql
 # Headless Chromium and its WebDriver for the web console's browser tests (tests/console.rs).
 if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
   echo "== chromium (browser tests)"
@@ -115,7 +120,9 @@ bash scripts/bench-backlog.sh 100000 5
 # on a lost message or callback, an error logged, or RSS / descriptors growing (an hour by
 # hand: --minutes 60).
 echo "== soak (3 minutes, release build)"
-python3 scripts/soak.py "$CARGO_TARGET_DIR/release/smsgate" --minutes 3 --rate 100
+python3 scripts/soak.py "$CARGO_TARGET_DIR/release/smsgate" --minutes 3 --rate 100 \
+  --plugins "$CARGO_TARGET_DIR/wasm-plugins/wasm32-wasip2/release" \
+  --python-runtime "$CARGO_TARGET_DIR/wasm-plugins/smsgate-python.wasm"
 # The Debian package from that release binary: built, installed on this machine, its unit
 # verified, its command run as the packaged user with the packaged config, then purged.
 echo "== package (.deb)"

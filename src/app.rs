@@ -540,6 +540,9 @@ impl Gateway {
         gw.tasks
             .lock()
             .push(tokio::spawn(gw.manager.clone().follow(gw.shutdown.clone())));
+        gw.tasks
+            .lock()
+            .push(tokio::spawn(watch_clock(gw.shutdown.clone())));
         if let Some(l) = &gw.connector_deps.lease {
             gw.tasks
                 .lock()
@@ -624,5 +627,25 @@ impl Gateway {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
         }
         self.data_lock.lock().take();
+    }
+}
+
+/// Log each step of the system clock (the gateway's own clock does not follow it: see
+/// `smsgate_core::clock`), checked every 5 s; a step under a second is not reported.
+async fn watch_clock(stop: CancellationToken) {
+    let mut reported = 0i64;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+        }
+        let step = smsgate_core::clock::step_ms();
+        if (step - reported).abs() >= 1000 {
+            tracing::warn!(
+                step_s = step as f64 / 1000.0,
+                "the system clock was stepped: the gateway keeps its own time (delays, validity and expiry are unaffected); restart at a quiet moment to follow the system clock"
+            );
+            reported = step;
+        }
     }
 }

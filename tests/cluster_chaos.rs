@@ -663,3 +663,366 @@ fn load2(
         })
         .collect()
 }
+
+/// A PostgreSQL server of the test's own (the message history of one test's nodes), run as the
+/// `postgres` user when the tests run as root; stopped and started under load.
+struct Postgres {
+    data: std::path::PathBuf,
+    port: u16,
+}
+
+/// A PostgreSQL program (`/usr/lib/postgresql/<version>/bin`, the newest; else from `PATH`).
+fn pg_bin(name: &str) -> std::path::PathBuf {
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|v| v.path().join("bin").join(name))
+        .filter(|p| p.exists())
+        .collect();
+    found.sort();
+    found.pop().unwrap_or_else(|| name.into())
+}
+
+impl Postgres {
+    /// `program` run as `postgres` when this process is root (PostgreSQL refuses root).
+    fn command(program: &str) -> Command {
+        use std::os::unix::fs::MetadataExt;
+        let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+        let mut c = if root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(pg_bin(program));
+            c
+        } else {
+            Command::new(pg_bin(program))
+        };
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+        c
+    }
+
+    fn ctl(&self, args: &[&str]) -> bool {
+        Self::command("pg_ctl")
+            .args(args)
+            .arg("-D")
+            .arg(&self.data)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn init(parent: &std::path::Path) -> Postgres {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755));
+        let data = parent.join("pg");
+        std::fs::create_dir_all(&data).expect("pg dir");
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&data)
+            .status();
+        let ok = Self::command("initdb")
+            .args(["-U", "postgres", "-A", "trust", "--no-sync", "-D"])
+            .arg(&data)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "initdb (PostgreSQL's server programs) in {}",
+            data.display()
+        );
+        Postgres {
+            data,
+            port: free_port(),
+        }
+    }
+
+    fn start(&self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.data.display()
+        );
+        let log = self.data.join("server.log");
+        let log = log.to_string_lossy();
+        assert!(
+            self.ctl(&["start", "-w", "-t", "30", "-l", &log, "-o", &opts]),
+            "pg_ctl start"
+        );
+    }
+
+    fn stop(&self) {
+        assert!(self.ctl(&["stop", "-w", "-m", "fast"]), "pg_ctl stop");
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = self.ctl(&["stop", "-m", "immediate"]);
+    }
+}
+
+/// PostgreSQL (the message history) stopped for 4 s and started again under load: accepting
+/// and delivering never wait for it, every accepted message reaches an SMSC with its DLR, and
+/// every message's record is in PostgreSQL once it is back (held in memory meanwhile).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_under_load_loses_no_message_and_no_record() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let pg = Postgres::init(dir.path());
+    pg.start();
+    let (s1, s2) = (simulator().await, simulator().await);
+    let dlrs = receiver().await;
+    let prefix = unique("pgrestart");
+    let ha = free_port();
+    let cfg = node_config(
+        dir.path(),
+        "A",
+        ha,
+        &prefix,
+        "redis://127.0.0.1:6379/",
+        &[s1.addr.port(), s2.addr.port()],
+    );
+    let text = std::fs::read_to_string(&cfg)
+        .expect("config")
+        .replace("postgres://postgres@127.0.0.1:5432/test", &pg.url());
+    std::fs::write(&cfg, text).expect("config");
+    let a = start_node(&cfg, ha).await;
+    wait_for(20, "both simulators bound", || {
+        s1.stats().binds.load(Ordering::Relaxed) >= 1
+            && s2.stats().binds.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    let acked: Acked = Default::default();
+    let refused: Arc<Mutex<Vec<(String, String)>>> = Default::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks = load(
+        a.http,
+        4,
+        6,
+        dlrs.url("/dlr"),
+        acked.clone(),
+        refused.clone(),
+        stop.clone(),
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    pg.stop();
+    let down = std::time::Instant::now();
+    let at_smsc = || s1.submit_count() + s2.submit_count();
+    let before = at_smsc();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let during = at_smsc() - before;
+    pg.start();
+    let restarted = down.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let acked = acked.lock().clone();
+    let refused = refused.lock().clone();
+    assert!(
+        acked.len() > 50,
+        "load was applied ({} accepted)",
+        acked.len()
+    );
+    let duplicates = verify("postgres restart", &acked, &[&s1, &s2], &dlrs).await;
+    // Every record written, read back from PostgreSQL itself.
+    let history = smsgate::store::pg_records::PgRecords::open(&pg.url(), Duration::from_secs(3600))
+        .await
+        .expect("history");
+    let started = std::time::Instant::now();
+    let mut missing = acked.len();
+    while started.elapsed() < Duration::from_secs(30) {
+        missing = 0;
+        for id in acked.values() {
+            match history.get(id).await {
+                Ok(Some(r)) if r.status == "ESME_ROK" => {}
+                _ => missing += 1,
+            }
+        }
+        if missing == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!(
+        "FAULT {{\"case\":\"postgres stopped 4 s under load\",\"acknowledged\":{},\"refused\":{},\"lost\":0,\"duplicates\":{duplicates},\"at_smsc_while_down\":{during},\"records_missing\":{missing},\"down_s\":{:.1}}}",
+        acked.len(),
+        refused.len(),
+        restarted.as_secs_f64()
+    );
+    assert!(
+        refused.is_empty(),
+        "accepting needs no history: {refused:?}"
+    );
+    assert!(during > 0, "delivery went on while PostgreSQL was down");
+    assert_eq!(missing, 0, "records lost with PostgreSQL's restart");
+    drop(a);
+    cleanup(&prefix).await;
+}
+
+/// A TCP relay to `to` that can be cut: every connection through it is dropped and new ones
+/// are closed at once until it is healed (a node partitioned from one service).
+struct Relay {
+    addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(to: SocketAddr) -> Relay {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("relay");
+        let addr = l.local_addr().expect("relay addr");
+        let cut = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Default::default();
+        let (c2, o2) = (cut.clone(), open.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut down, _)) = l.accept().await {
+                if c2.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let Ok(mut up) = tokio::net::TcpStream::connect(to).await else {
+                    continue;
+                };
+                let h = tokio::spawn(async move {
+                    let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                });
+                o2.lock().push(h.abort_handle());
+            }
+        });
+        Relay {
+            addr,
+            cut,
+            open,
+            task,
+        }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for h in self.open.lock().drain(..) {
+            h.abort();
+        }
+    }
+
+    fn heal(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+        self.task.abort();
+    }
+}
+
+/// Node A cut from RabbitMQ (not from Redis) under load, for 12 s: its connector lease stays
+/// renewable, yet A gives the connector up after a lease period and node B binds it, so the
+/// SMSCs keep receiving what B accepts; no SMSC ever sees two sessions of one connector, and
+/// once A is back nothing accepted is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_from_rabbitmq_but_not_redis_hands_its_connector_over() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (s1, s2) = (simulator().await, simulator().await);
+    let dlrs = receiver().await;
+    let prefix = unique("cut");
+    let ports = [s1.addr.port(), s2.addr.port()];
+    let (ha, hb) = (free_port(), free_port());
+    let redis = "redis://127.0.0.1:6379/";
+    let relay = Relay::start("127.0.0.1:5672".parse().expect("addr")).await;
+    let ca = node_config(dir.path(), "A", ha, &prefix, redis, &ports);
+    let text = std::fs::read_to_string(&ca)
+        .expect("config")
+        .replace("127.0.0.1:5672", &relay.addr.to_string());
+    std::fs::write(&ca, text).expect("config");
+    let cb = node_config(dir.path(), "B", hb, &prefix, redis, &ports);
+    let a = start_node(&ca, ha).await;
+    let b = start_node(&cb, hb).await;
+    wait_for(20, "each simulator bound once", || {
+        s1.stats().binds.load(Ordering::Relaxed) == 1
+            && s2.stats().binds.load(Ordering::Relaxed) == 1
+    })
+    .await;
+
+    let acked: Acked = Default::default();
+    let refused: Arc<Mutex<Vec<(String, String)>>> = Default::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = load(
+        a.http,
+        2,
+        1,
+        dlrs.url("/dlr"),
+        acked.clone(),
+        refused.clone(),
+        stop.clone(),
+    );
+    let acked_b: Acked = Default::default();
+    tasks.extend(load(
+        b.http,
+        4,
+        2,
+        dlrs.url("/dlr"),
+        acked_b.clone(),
+        refused.clone(),
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    relay.cut();
+    let cut_at = std::time::Instant::now();
+    // A lease period (2 s) to notice, then B takes the connector over.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let b_before: HashSet<String> = acked_b.lock().keys().cloned().collect();
+    let at_smscs = || -> HashSet<String> {
+        [&s1, &s2]
+            .iter()
+            .flat_map(|s| s.received().into_iter().map(|r| r.destination_addr))
+            .collect()
+    };
+    // What B accepts while A is still cut reaches the SMSCs (both connectors are B's now).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during: Vec<String> = acked_b
+        .lock()
+        .keys()
+        .filter(|k| !b_before.contains(*k))
+        .cloned()
+        .collect();
+    wait_for(
+        10,
+        "what node B accepted during the cut at an SMSC, before the cut ends",
+        || {
+            let seen = at_smscs();
+            during.iter().all(|d| seen.contains(d))
+        },
+    )
+    .await;
+    let cut_for = cut_at.elapsed();
+    relay.heal();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let mut all = acked.lock().clone();
+    all.extend(acked_b.lock().clone());
+    let dups = verify("node A cut from RabbitMQ", &all, &[&s1, &s2], &dlrs).await;
+    let most = [&s1, &s2].map(|s| s.stats().bound_max.load(Ordering::SeqCst));
+    println!(
+        "FAULT {{\"case\":\"node cut from RabbitMQ, not Redis, {:.0} s\",\"acknowledged\":{},\"refused\":{},\"lost\":0,\"duplicates\":{dups},\"accepted_by_b_during_cut\":{},\"most_sessions_per_smsc\":{most:?}}}",
+        cut_for.as_secs_f64(),
+        all.len(),
+        refused.lock().len(),
+        during.len()
+    );
+    assert!(!during.is_empty(), "node B accepted during the cut");
+    assert_eq!(most, [1, 1], "two nodes bound one connector at once");
+    assert!(dups <= 64, "{dups} duplicates: more than node A's windows");
+    drop((a, b));
+    cleanup(&prefix).await;
+}

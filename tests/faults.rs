@@ -22,6 +22,18 @@ struct Sent {
 
 /// Send `n` messages (content `<tag>-<i>`, to `to`) over the HTTP API, `per_s` a second.
 async fn send(http: SocketAddr, tag: &str, to: &str, n: usize, per_s: u64) -> Sent {
+    send_with(http, tag, to, n, per_s, "").await
+}
+
+/// [`send`] with `extra` appended to each query (`&dlr-level=2...`).
+async fn send_with(
+    http: SocketAddr,
+    tag: &str,
+    to: &str,
+    n: usize,
+    per_s: u64,
+    extra: &str,
+) -> Sent {
     let mut sent = Sent {
         acked: vec![],
         refused: 0,
@@ -34,7 +46,7 @@ async fn send(http: SocketAddr, tag: &str, to: &str, n: usize, per_s: u64) -> Se
         let content = format!("{tag}-{i}");
         let (status, body) = get(
             http,
-            &format!("/send?username=foo&password=bar&to={to}&content={content}"),
+            &format!("/send?username=foo&password=bar&to={to}&content={content}{extra}"),
         )
         .await;
         match (status, body.strip_prefix("Success \"")) {
@@ -734,5 +746,362 @@ async fn a_dead_callback_receiver_with_hundreds_pending_holds_up_no_other_receiv
         "the dead receiver's line was bounded"
     );
     assert_eq!(alive.count(), 30, "each live callback once");
+    gw.shutdown().await;
+}
+
+/// libfaketime, which steps the wall clock of the process it is preloaded into (Debian's
+/// `faketime` package; `scripts/test.sh` installs it).
+fn libfaketime() -> std::path::PathBuf {
+    let found = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+    ]
+    .iter()
+    .map(std::path::PathBuf::from)
+    .find(|p| p.exists());
+    found.expect("libfaketime not found: apt-get install faketime")
+}
+
+/// The gateway's `smsgate_clock_step_seconds`.
+async fn clock_step(http: SocketAddr) -> f64 {
+    let (_, text) = get(http, "/metrics").await;
+    text.lines()
+        .find_map(|l| l.strip_prefix("smsgate_clock_step_seconds "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// Step the faked wall clock of the gateway to `offset` (libfaketime's syntax: `+1h`) and wait
+/// until the gateway sees it.
+async fn step_clock(file: &std::path::Path, offset: &str, http: SocketAddr, expect_s: f64) {
+    std::fs::write(file, format!("{offset}\n")).expect("faketime file");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let step = clock_step(http).await;
+        if (step - expect_s).abs() < 30.0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gateway never saw the clock at {offset}: step {step} s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The system clock stepped an hour forward, then two hours back, under traffic (libfaketime in
+/// the gateway's process only; its monotonic clock is left alone). Nothing may stretch or
+/// collapse: the SMPP session stays up (its inactivity and enquire_link timers), messages
+/// accepted with a 30-minute validity before the forward step are still delivered, receipts
+/// for messages sent before it still find their mapping (`dlr_expiry` 30 minutes), and
+/// messages waiting out a throttling pause when the clock goes back are sent within seconds,
+/// not an hour later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wall_clock_stepped_an_hour_forward_and_back_moves_no_delay_validity_or_expiry() {
+    use smsgate::simulator::ReceiptKnobs;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator().await;
+    sim.set_receipts(ReceiptKnobs {
+        delay: Some(Duration::ZERO),
+        hold: true,
+        ..Default::default()
+    });
+    let dlrs = receiver().await;
+    let dlr_url: String = form_urlencoded::byte_serialize(dlrs.url("/dlr").as_bytes()).collect();
+    let http_port = free_port();
+    let cfg = dir.path().join("smsgate.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"
+data_dir = "{dir}"
+log = "warn"
+[jcli]
+enabled = false
+[smpp-server]
+enabled = false
+[rest-api]
+enabled = false
+[http-api]
+bind = "127.0.0.1"
+port = {http_port}
+[callbacks]
+allow_loopback = true
+[[groups]]
+gid = "g1"
+[[users]]
+username = "foo"
+password = "bar"
+gid = "g1"
+[[smppccs]]
+cid = "sim"
+host = "127.0.0.1"
+port = {smsc}
+con_fail_delay = 1
+con_loss_delay = 1
+requeue_delay = 1
+trx_to = 120
+elink_interval = 5
+dlr_expiry = 1800
+[[mtroutes]]
+type = "DefaultRoute"
+order = 0
+connector = "smppc(sim)"
+"#,
+            dir = dir.path().display(),
+            smsc = sim.addr.port()
+        ),
+    )
+    .expect("config");
+    let clock = dir.path().join("faketime");
+    std::fs::write(&clock, "+0\n").expect("faketime file");
+    let log = dir.path().join("stderr.log");
+    let _gw = Guard(
+        Command::new(env!("CARGO_BIN_EXE_smsgate"))
+            .arg("--config")
+            .arg(&cfg)
+            .env("LD_PRELOAD", libfaketime())
+            .env("FAKETIME_TIMESTAMP_FILE", &clock)
+            .env("FAKETIME_CACHE_DURATION", "1")
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("spawn smsgate"),
+    );
+    let http: SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
+    wait_for_http(http).await;
+    wait_for(10, "bound", || {
+        sim.stats().binds.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    assert!(clock_step(http).await.abs() < 5.0, "no step at start");
+
+    // Before the forward step: 10 messages sent, their receipts held at the SMSC; 20 more with
+    // a 30-minute validity, waiting out the SMSC's throttling.
+    let receipted = send_with(
+        http,
+        "rcpt",
+        "33600000001",
+        10,
+        50,
+        &format!("&dlr=yes&dlr-level=2&dlr-url={dlr_url}"),
+    )
+    .await;
+    wait_for(10, "the receipts held", || sim.held_receipts() == 10).await;
+    sim.set_faults(SmscFaults {
+        throttle_all: true,
+        ..Default::default()
+    });
+    let valid = send_with(http, "valid", "33600000002", 20, 50, "&validity-period=30").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    step_clock(&clock, "+1h", http, 3600.0).await;
+    // The session timers run on (enquire_link every 5 s, inactivity 120 s).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    sim.set_faults(SmscFaults::default());
+    let lifted = Instant::now();
+    let forward = settle_seen("wall clock +1 h", &sim, &valid, lifted, 30).await;
+    assert_eq!(
+        sim.release_receipts(10).await,
+        10,
+        "the session that carried the messages is still up"
+    );
+    wait_for(20, "a DELIVRD callback per receipt", || {
+        dlrs.calls()
+            .iter()
+            .filter(|c| c.get("message_status") == Some("DELIVRD"))
+            .count()
+            >= 10
+    })
+    .await;
+    let ids: std::collections::HashSet<&str> =
+        receipted.acked.iter().map(|(id, _)| id.as_str()).collect();
+    assert!(
+        dlrs.calls()
+            .iter()
+            .all(|c| c.get("id").is_some_and(|i| ids.contains(i))),
+        "receipts matched to their messages"
+    );
+
+    // Two hours back, while messages wait out a throttling pause.
+    sim.set_faults(SmscFaults {
+        throttle_all: true,
+        ..Default::default()
+    });
+    let paused = send(http, "back", "33600000003", 20, 50).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    step_clock(&clock, "-1h", http, -3600.0).await;
+    sim.set_faults(SmscFaults::default());
+    let back = settle_seen("wall clock -2 h", &sim, &paused, Instant::now(), 30).await;
+
+    assert_eq!(
+        (forward.lost, forward.failed, forward.delivered),
+        (0, 0, 20),
+        "validity measured on the gateway's clock: {forward:?}"
+    );
+    assert_eq!((back.lost, back.delivered), (0, 20), "{back:?}");
+    assert!(
+        back.recovery_s < 15.0,
+        "a pause of seconds took {} s after the clock went back",
+        back.recovery_s
+    );
+    assert_eq!(
+        sim.stats().binds.load(Ordering::Relaxed),
+        1,
+        "one session all along: no timer fired on a step"
+    );
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        stderr.contains("system clock was stepped"),
+        "each step is logged: {stderr}"
+    );
+    println!(
+        "FAULT {{\"case\":\"wall clock +1 h then -2 h\",\"acknowledged\":{},\"lost\":{},\"after_forward_s\":{:.1},\"after_back_s\":{:.1},\"sessions\":1}}",
+        receipted.acked.len() + valid.acked.len() + paused.acked.len(),
+        forward.lost + back.lost,
+        forward.recovery_s,
+        back.recovery_s
+    );
+}
+
+/// [`settle`] for a gateway in another process: delivered is what reached `sim`; what did not
+/// counts as lost (no record to read: the cases using it expect no failure).
+async fn settle_seen(
+    case: &'static str,
+    sim: &Simulator,
+    sent: &Sent,
+    lifted: Instant,
+    secs: u64,
+) -> Report {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let seen = seen(&[sim]);
+        let delivered = sent
+            .acked
+            .iter()
+            .filter(|(_, c)| seen.contains_key(c.as_str()))
+            .count();
+        if delivered == sent.acked.len() || Instant::now() > deadline {
+            let r = Report {
+                case,
+                acknowledged: sent.acked.len(),
+                refused: sent.refused,
+                delivered,
+                failed: 0,
+                lost: sent.acked.len() - delivered,
+                duplicates: sent
+                    .acked
+                    .iter()
+                    .map(|(_, c)| seen.get(c.as_str()).copied().unwrap_or(0).saturating_sub(1))
+                    .sum(),
+                recovery_s: lifted.elapsed().as_secs_f64(),
+            };
+            println!("FAULT {}", serde_json::to_string(&r).unwrap_or_default());
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A receiver that answers every call `500` and notes when each message's callback came:
+/// message id -> the instants of its calls.
+async fn failing_receiver() -> (
+    SocketAddr,
+    Arc<parking_lot::Mutex<HashMap<String, Vec<Instant>>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let calls: Arc<parking_lot::Mutex<HashMap<String, Vec<Instant>>>> = Arc::default();
+    let c = calls.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = l.accept().await {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut got = 0;
+                while !buf[..got].windows(4).any(|w| w == b"\r\n\r\n") && got < buf.len() {
+                    match sock.read(&mut buf[got..]).await {
+                        Ok(n) if n > 0 => got += n,
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..got]).into_owned();
+                let target = head.split_whitespace().nth(1).unwrap_or_default();
+                let id = target
+                    .split(['?', '&'])
+                    .find_map(|kv| kv.strip_prefix("id="))
+                    .unwrap_or_default()
+                    .to_string();
+                c.lock().entry(id).or_default().push(Instant::now());
+                let _ = sock
+                    .write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nfail")
+                    .await;
+            });
+        }
+    });
+    (addr, calls)
+}
+
+/// A receiver failing every DLR callback: each is tried `max_retries` times, `retry_delay`
+/// apart (never sooner), then given up; the gateway keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_to_a_failing_receiver_are_retried_spaced_then_given_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator().await;
+    let (rx, calls) = failing_receiver().await;
+    let throwers = "[dlr-thrower]\nhttp_timeout = 2\nretry_delay = 2\nmax_retries = 3\n";
+    let gw = behind(dir.path(), &sim, throwers, "").await;
+    let http = gw.http_addr.expect("http");
+    let url: String =
+        form_urlencoded::byte_serialize(format!("http://{rx}/dlr").as_bytes()).collect();
+    let mut ids = vec![];
+    for i in 0..20 {
+        let (st, body) = get(
+            http,
+            &format!("/send?username=foo&password=bar&to=3360000{i:04}&content=x&dlr=yes&dlr-level=1&dlr-method=GET&dlr-url={url}"),
+        )
+        .await;
+        assert_eq!(st, 200, "{body}");
+        ids.push(
+            body.trim_start_matches("Success \"")
+                .trim_end_matches('"')
+                .to_string(),
+        );
+    }
+    wait_for(30, "three tries of each callback", || {
+        let c = calls.lock();
+        ids.iter().all(|id| c.get(id).is_some_and(|t| t.len() >= 3))
+    })
+    .await;
+    // No fourth try.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let c = calls.lock().clone();
+    let mut shortest = Duration::MAX;
+    for id in &ids {
+        let t = &c[id];
+        assert_eq!(t.len(), 3, "tries of {id}");
+        for w in t.windows(2) {
+            shortest = shortest.min(w[1] - w[0]);
+        }
+    }
+    println!(
+        "FAULT {{\"case\":\"failing callback receiver\",\"callbacks\":20,\"tries_each\":3,\"shortest_gap_s\":{:.2}}}",
+        shortest.as_secs_f64()
+    );
+    assert!(
+        shortest >= Duration::from_millis(1900),
+        "retries {shortest:?} apart with retry_delay = 2 s"
+    );
+    let (st, _) = get(
+        http,
+        "/send?username=foo&password=bar&to=33600009999&content=x",
+    )
+    .await;
+    assert_eq!(st, 200, "still serving");
     gw.shutdown().await;
 }

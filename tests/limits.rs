@@ -1,8 +1,8 @@
 //! Bounds on what an outsider can grow, each hit over a real socket: HTTP API connections,
-//! SMPP server connections, jCli sessions (the others, with their own modules: request heads
-//! and bodies in `http_api`/`rest_api`, batch recipients in `rest_api`, bindings per user in
-//! `smpp_server`, pending callbacks per receiver in `faults`). The table of every bound is in
-//! docs/operations.md ("Limits").
+//! SMPP server connections, jCli sessions, failed logins (the others, with their own modules:
+//! request heads and bodies in `http_api`/`rest_api`, batch recipients and backlog in
+//! `rest_api`, bindings per user in `smpp_server`, pending callbacks per receiver in `faults`).
+//! The table of every bound is in docs/operations.md ("Limits").
 
 use std::time::Duration;
 
@@ -135,5 +135,73 @@ async fn jcli_sessions_beyond_max_sessions_are_told_to_come_back() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let answer = jcli_run(jcli, "user -l").await;
     assert!(answer.contains("foo"), "{answer}");
+    gw.shutdown().await;
+}
+
+/// `GET target` from source address `from` (any of 127/8), on a connection of its own.
+async fn get_from(
+    from: std::net::Ipv4Addr,
+    to: std::net::SocketAddr,
+    target: &str,
+) -> (u16, String) {
+    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+    sock.bind((from, 0).into())
+        .expect("bind the source address");
+    let mut s = sock.connect(to).await.expect("connect");
+    let req = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    (status, body)
+}
+
+/// `[auth] max_failures_per_minute` (10) on the APIs: after ten wrong passwords for a user from
+/// one address, even the right one is refused from that address (over HTTP and SMPP, with each
+/// protocol's answer to a wrong password, and no hashing), while the same user from another
+/// address logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_beyond_the_limit_lock_the_user_out_from_that_address_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator().await;
+    let gw = gateway(load(
+        &config_toml(dir.path(), 0, sim.addr.port()),
+        dir.path(),
+    ))
+    .await;
+    let http = gw.http_addr.expect("http");
+    let smpp = gw.smpp_addr().expect("smpp");
+    let here = std::net::Ipv4Addr::new(127, 0, 0, 1);
+    let send = |pw: &str| format!("/send?username=foo&password={pw}&to=33600000001&content=x");
+    let refused = (
+        403,
+        "Error \"Authentication failure for username:foo\"".to_string(),
+    );
+    for i in 0..10 {
+        assert_eq!(
+            get_from(here, http, &send(&format!("wrong{i}"))).await,
+            refused
+        );
+    }
+    assert_eq!(
+        get_from(here, http, &send("bar")).await,
+        refused,
+        "the right password, from the address that failed ten times"
+    );
+    let (_s, _rx, status) = esme_bind(smpp, "trx", "foo", "bar").await;
+    assert_eq!(
+        status,
+        rusmpp::CommandStatus::EsmeRinvpaswd,
+        "SMPP from that address: the answer to a wrong password"
+    );
+    let (status, body) = get_from(std::net::Ipv4Addr::new(127, 0, 0, 2), http, &send("bar")).await;
+    assert_eq!(status, 200, "from another address: {body}");
+    assert!(body.starts_with("Success"), "{body}");
     gw.shutdown().await;
 }

@@ -1162,3 +1162,69 @@ async fn openapi_document_is_served() {
     }
     e.gw.shutdown().await;
 }
+
+/// `batch_max_backlog`: while the connector cannot send, a large batch stops expanding once
+/// its connector's queue holds that many ready messages (plus the batch's window and one
+/// check interval); the rest stays in the durable batch and is sent once the SMSC is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_pauses_at_batch_max_backlog_while_its_connector_cannot_send() {
+    use smsgate::simulator::SmscFaults;
+    let e = env_with(&REST.replace(
+        "max_batch_recipients = 200000",
+        "max_batch_recipients = 200000\nbatch_max_backlog = 50\nbatch_window = 16",
+    ))
+    .await;
+    // The SMSC drops the session and refuses new binds: nothing leaves the queue.
+    e.sim.set_faults(SmscFaults {
+        refuse_binds: 0x0D,
+        flap_ms: 1,
+        ..Default::default()
+    });
+    let gw = e.gw.clone();
+    wait_for(10, "the connector unbound", move || {
+        gw.runtime.stats.smppc("sim").bound_count.get() == 0
+    })
+    .await;
+    let to: Vec<String> = (0..600).map(|i| format!("3361{i:07}")).collect();
+    let r = e
+        .post(
+            "/secure/sendbatch",
+            BULK,
+            &json!({"messages": [{"to": to, "content": "backlog"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut most = 0;
+    for _ in 0..10 {
+        let s =
+            e.gw.broker
+                .stats(&smsgate::broker::submit_queue("sim"))
+                .await
+                .expect("queue stats");
+        most = most.max(s.ready);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // 50 ready, then at most one check interval (32) and the window (16) more.
+    assert!(
+        (50..=50 + 32 + 16).contains(&most),
+        "{most} ready with batch_max_backlog = 50"
+    );
+    e.sim.set_faults(SmscFaults::default());
+    let sim = e.sim.clone();
+    wait_for(60, "all 600 at the SMSC once it is back", move || {
+        sim.received()
+            .iter()
+            .filter(|r| r.destination_addr.starts_with("3361"))
+            .count()
+            >= 600
+    })
+    .await;
+    let sent = e
+        .sim
+        .received()
+        .iter()
+        .filter(|r| r.destination_addr.starts_with("3361"))
+        .count();
+    assert_eq!(sent, 600, "each recipient once");
+}

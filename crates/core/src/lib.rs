@@ -3,9 +3,11 @@
 //! does I/O beyond reading the configuration file.
 
 pub mod anchored;
+pub mod clock;
 pub mod config;
 pub mod jasmin;
 pub mod latency;
+pub mod log_limit;
 pub mod model;
 pub mod privacy;
 pub mod stats;

@@ -12,6 +12,11 @@ pub fn render(out: &mut String) {
         "# TYPE smsgate_build_info gauge\n# HELP smsgate_build_info The running build (always 1).\nsmsgate_build_info{{version=\"{}\"}} 1\n",
         env!("CARGO_PKG_VERSION")
     );
+    let _ = write!(
+        out,
+        "# TYPE smsgate_clock_step_seconds gauge\n# HELP smsgate_clock_step_seconds How far the system clock was stepped since the gateway started (its own clock does not follow steps; restart to re-read it).\nsmsgate_clock_step_seconds {}\n",
+        smsgate_core::clock::step_ms() as f64 / 1000.0
+    );
     if let Some(p) = read() {
         let mut metric = |name: &str, kind: &str, help: &str, v: f64| {
             let _ = write!(

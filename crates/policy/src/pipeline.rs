@@ -721,7 +721,13 @@ impl Pipeline {
         }
         let q = submit_queue(&p.message.connector);
         if let Err(e) = self.broker.publish(&q, &p.message).await {
-            tracing::error!(error = %e, "enqueue failed: refunding");
+            // Every request fails alike while the queue cannot take messages: one line per
+            // 5 s (each failure is counted by the API's server error metric).
+            static LOG: smsgate_core::log_limit::LogLimit =
+                smsgate_core::log_limit::LogLimit::new(5_000);
+            if let Some(held) = LOG.pass() {
+                tracing::error!(error = %e, failures_not_logged = held, "enqueue failed, the message is refused and refunded (repeats are logged once per 5 s)");
+            }
             let _ = self.store.balance_credit(&user, amount, parts).await;
             return Err(MtError::Server(e.to_string()));
         }

@@ -120,6 +120,10 @@ pub struct SimStats {
     pub stalled: AtomicU64,
     /// Sessions closed by [`SmscFaults::flap_ms`].
     pub flaps: AtomicU64,
+    /// Sessions bound now.
+    pub bound_now: AtomicU64,
+    /// The most sessions bound at once.
+    pub bound_max: AtomicU64,
 }
 
 /// Receipt behaviour that tests change at runtime.
@@ -591,12 +595,17 @@ async fn accept_bind(sh: &Arc<Shared>, s: &Session, seq: u32, resp: impl Into<Pd
         return false;
     }
     sh.stats.binds.fetch_add(1, Ordering::Relaxed);
+    let now = sh.stats.bound_now.fetch_add(1, Ordering::SeqCst) + 1;
+    sh.stats.bound_max.fetch_max(now, Ordering::SeqCst);
     let _ = s.respond(seq, CommandStatus::EsmeRok, resp).await;
     let (sh, s) = (sh.clone(), s.clone());
     tokio::spawn(async move {
         let bound_at = tokio::time::Instant::now();
         while !s.is_closed() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::select! {
+                _ = s.closed() => break,
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
             let flap = sh.faults.lock().flap_ms;
             if flap > 0 && bound_at.elapsed() >= Duration::from_millis(flap) {
                 sh.stats.flaps.fetch_add(1, Ordering::Relaxed);
@@ -604,6 +613,7 @@ async fn accept_bind(sh: &Arc<Shared>, s: &Session, seq: u32, resp: impl Into<Pd
                 break;
             }
         }
+        sh.stats.bound_now.fetch_sub(1, Ordering::SeqCst);
     });
     true
 }

@@ -250,12 +250,10 @@ pub fn new_id() -> Uuid {
     Uuid::now_v7()
 }
 
-/// Current time in milliseconds since the epoch.
+/// The gateway's time in milliseconds since the epoch ([`crate::clock::now_ms`]: the wall
+/// clock at start advanced by the monotonic clock, so a stepped system clock moves no delay).
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    crate::clock::now_ms()
 }
 
 mod hex_bytes {

@@ -567,7 +567,11 @@ pub fn mt_error(state: &ApiState, e: &MtError) -> (StatusCode, String) {
         ),
         MtError::Server(detail) => {
             s.server_error_count.inc();
-            tracing::error!(detail = %detail, "send failed");
+            static LOG: smsgate_core::log_limit::LogLimit =
+                smsgate_core::log_limit::LogLimit::new(5_000);
+            if let Some(held) = LOG.pass() {
+                tracing::error!(detail = %detail, failures_not_logged = held, "send failed (repeats are logged once per 5 s; server_error_count counts each)");
+            }
             (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
         }
     }

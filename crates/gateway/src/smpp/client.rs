@@ -170,6 +170,11 @@ async fn run(
     let mut failures: u32 = 0;
     loop {
         if let Some(l) = &lease {
+            // A node that cannot reach the queue broker leaves the connector to one that can.
+            tokio::select! {
+                _ = broker_reachable(&deps.broker, &cfg.cid) => {}
+                _ = stop.cancelled() => break,
+            }
             tokio::select! {
                 _ = l.acquire(&cfg.cid) => {}
                 _ = stop.cancelled() => break,
@@ -206,11 +211,21 @@ async fn run(
                         tracing::info!(cid = %cfg.cid, host = %cfg.host, port = cfg.port, bind = ?cfg.bind, "connector bound");
                         stats.bound_count.set(1);
                         let _ = state.send(ConnectorState::Bound);
-                        // Cluster: unbind as soon as the lease is lost (fencing).
+                        // Cluster: unbind as soon as the lease is lost (fencing), or once
+                        // the broker has been unreachable for a lease period (the lease is
+                        // then given up below, for a node that reaches it).
+                        let broker_lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
                         let keeper = lease.clone().map(|l| {
                             let (s, cid) = (session.clone(), cfg.cid.clone());
+                            let (broker, lost) = (deps.broker.clone(), broker_lost.clone());
                             tokio::spawn(async move {
-                                l.hold(&cid).await;
+                                tokio::select! {
+                                    _ = l.hold(&cid) => {}
+                                    _ = broker_unreachable_for(&broker, l.ttl) => {
+                                        tracing::warn!(%cid, "the queue broker is unreachable: connector unbound for a node that reaches it");
+                                        lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                                    }
+                                }
                                 s.close(session::CloseReason::Local);
                             })
                         });
@@ -250,6 +265,11 @@ async fn run(
                         stats.disconnected_count.inc();
                         let _ = state.send(ConnectorState::Disconnected);
                         let _ = deps.broker.release_all(&queue).await;
+                        if broker_lost.load(std::sync::atomic::Ordering::SeqCst) {
+                            if let Some(l) = &lease {
+                                l.release(&cfg.cid).await;
+                            }
+                        }
                         tracing::warn!(cid = %cfg.cid, reason = ?session.close_reason(), "connector session ended");
                         if stop.is_cancelled() || !cfg.con_loss_retry {
                             break;
@@ -291,6 +311,39 @@ async fn run(
         l.release(&cfg.cid).await;
     }
     let _ = state.send(ConnectorState::Stopped);
+}
+
+/// Resolves once the queue broker answers (at once when it does; else checked every second).
+async fn broker_reachable(broker: &Arc<dyn Broker>, cid: &str) {
+    let mut logged = false;
+    while let Err(e) = broker.health().await {
+        if !logged {
+            tracing::warn!(cid, error = %e, "the queue broker is unreachable: connector waits before taking its lease");
+            logged = true;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Resolves once the queue broker has failed every check (a third of `period` apart) for
+/// `period`; never while it answers.
+async fn broker_unreachable_for(broker: &Arc<dyn Broker>, period: Duration) {
+    let mut failing_since: Option<std::time::Instant> = None;
+    loop {
+        tokio::time::sleep(period / 3).await;
+        match broker.health().await {
+            Ok(()) => failing_since = None,
+            Err(_) => {
+                if failing_since
+                    .get_or_insert_with(std::time::Instant::now)
+                    .elapsed()
+                    >= period
+                {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Requests from the SMSC: receipts and MO (`deliver_sm`, `data_sm`), handled concurrently

@@ -9,7 +9,14 @@
 //! Writes are group-committed: concurrent `record` calls are gathered by one writer task into
 //! a single multi-row upsert (`UNNEST` of arrays, up to [`MAX_BATCH`] rows), and each caller
 //! still waits for its own row to be written.
+//!
+//! While PostgreSQL is unreachable (a restart, a failover), records are held in memory (up to
+//! [`MAX_HELD`] messages, the latest record of each), answered as taken, read back by
+//! [`PgRecords::get`], and written in order once it answers again (tried every
+//! [`RETRY_EVERY`]). Delivery never waits for the history. Beyond the bound, a record is
+//! refused (its caller logs it) and nothing else is dropped.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +28,12 @@ const TABLE: &str = "smsgate_message_records";
 
 /// Records written at most by one statement.
 pub const MAX_BATCH: usize = 512;
+
+/// Messages whose records are held in memory at most while PostgreSQL is unreachable.
+pub const MAX_HELD: usize = 100_000;
+
+/// How often held records are tried again.
+pub const RETRY_EVERY: Duration = Duration::from_secs(1);
 
 struct Live {
     client: Client,
@@ -39,6 +52,22 @@ pub struct PgRecords {
     live: tokio::sync::RwLock<Option<Arc<Live>>>,
     connecting: tokio::sync::Mutex<()>,
     writes: tokio::sync::mpsc::UnboundedSender<Pending>,
+    /// Records not yet written because PostgreSQL did not answer: the latest of each message.
+    held: parking_lot::Mutex<HashMap<String, MessageRecord>>,
+}
+
+/// Add `r` to `rows`: a later record of a message replaces the earlier one, except that an
+/// unknown SMSC id keeps the one already known (as the upsert does).
+fn merge(rows: &mut HashMap<String, MessageRecord>, r: MessageRecord) {
+    match rows.get_mut(&r.id) {
+        Some(known) => {
+            let smsc_id = r.smsc_id.clone().or(known.smsc_id.take());
+            *known = MessageRecord { smsc_id, ..r };
+        }
+        None => {
+            rows.insert(r.id.clone(), r);
+        }
+    }
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -55,6 +84,7 @@ impl PgRecords {
             live: tokio::sync::RwLock::new(None),
             connecting: tokio::sync::Mutex::new(()),
             writes,
+            held: Default::default(),
         });
         h.live().await?;
         tokio::spawn(Self::writer(Arc::downgrade(&h), rx));
@@ -155,52 +185,97 @@ impl PgRecords {
     }
 
     /// Gather pending records and write them, one statement per batch, until the history is
-    /// dropped.
+    /// dropped; hold them while PostgreSQL does not answer (see the module's documentation).
     async fn writer(
         me: std::sync::Weak<PgRecords>,
         mut rx: tokio::sync::mpsc::UnboundedReceiver<Pending>,
     ) {
         let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
-        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        loop {
+            let holding = me.upgrade().is_some_and(|h| !h.held.lock().is_empty());
+            if holding {
+                tokio::select! {
+                    n = rx.recv_many(&mut batch, MAX_BATCH) => if n == 0 { return },
+                    _ = tokio::time::sleep(RETRY_EVERY) => {}
+                }
+            } else if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                return;
+            }
             let Some(h) = me.upgrade() else { return };
-            let r = h
-                .write_batch(batch.iter().map(|(r, _)| r))
-                .await
-                .map_err(|e| match e {
-                    StoreError::Unavailable(m) => m,
-                    other => other.to_string(),
+            if holding && h.write_held().await.is_err() {
+                // Still unreachable: the new records wait behind the held ones.
+                for (r, done) in batch.drain(..) {
+                    let _ = done.send(h.hold(r));
+                }
+                continue;
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let mut rows = HashMap::with_capacity(batch.len());
+            for (r, _) in &batch {
+                merge(&mut rows, r.clone());
+            }
+            let written = h.write_batch(rows.values()).await;
+            for (r, done) in batch.drain(..) {
+                let _ = done.send(match &written {
+                    Ok(()) => Ok(()),
+                    Err(_) => h.hold(r),
                 });
-            for (_, done) in batch.drain(..) {
-                let _ = done.send(r.clone());
+            }
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "message history: PostgreSQL unavailable, records held in memory until it answers");
             }
         }
     }
 
-    /// One upsert of `records` (later records of an id win; an unknown SMSC id keeps the
-    /// one already known, as a single upsert does).
-    async fn write_batch<'a>(
-        &self,
-        records: impl Iterator<Item = &'a MessageRecord>,
-    ) -> Result<(), StoreError> {
-        let mut rows: Vec<MessageRecord> = Vec::new();
-        let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for r in records {
-            match at.get(r.id.as_str()) {
-                Some(&i) => {
-                    let smsc_id = r.smsc_id.clone().or(rows[i].smsc_id.take());
-                    rows[i] = MessageRecord {
-                        smsc_id,
-                        ..r.clone()
-                    };
+    /// Keep `r` for later (answered as taken), or refuse it when [`MAX_HELD`] messages are held.
+    fn hold(&self, r: MessageRecord) -> Result<(), String> {
+        let mut held = self.held.lock();
+        if held.len() >= MAX_HELD && !held.contains_key(&r.id) {
+            return Err(format!(
+                "postgres unavailable and {MAX_HELD} messages' records already held"
+            ));
+        }
+        merge(&mut held, r);
+        Ok(())
+    }
+
+    /// Write the held records, a batch at a time; stops at the first failure.
+    async fn write_held(&self) -> Result<(), StoreError> {
+        let mut written = 0usize;
+        loop {
+            let chunk: Vec<MessageRecord> =
+                self.held.lock().values().take(MAX_BATCH).cloned().collect();
+            if chunk.is_empty() {
+                if written > 0 {
+                    tracing::info!(
+                        written,
+                        "message history: PostgreSQL answers again, held records written"
+                    );
                 }
-                None => {
-                    at.insert(&r.id, rows.len());
-                    rows.push(r.clone());
+                return Ok(());
+            }
+            self.write_batch(chunk.iter()).await?;
+            let mut held = self.held.lock();
+            for r in &chunk {
+                // Unless a newer record of the message was held meanwhile.
+                if held.get(&r.id) == Some(r) {
+                    held.remove(&r.id);
                 }
             }
+            written += chunk.len();
         }
+    }
+
+    /// One upsert of `rows` (one per message).
+    async fn write_batch<'a>(
+        &self,
+        rows: impl Iterator<Item = &'a MessageRecord>,
+    ) -> Result<(), StoreError> {
+        let rows: Vec<&MessageRecord> = rows.collect();
         let col = |f: fn(&MessageRecord) -> Option<String>| -> Vec<Option<String>> {
-            rows.iter().map(f).collect()
+            rows.iter().map(|r| f(r)).collect()
         };
         let ids = col(|r| Some(r.id.clone()));
         let status = col(|r| Some(r.status.clone()));
@@ -221,6 +296,9 @@ impl PgRecords {
 
     /// Read a record.
     pub async fn get(&self, id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        if let Some(r) = self.held.lock().get(id) {
+            return Ok(Some(r.clone()));
+        }
         let l = self.live().await?;
         let rows = l
             .client

@@ -306,8 +306,8 @@ impl Gateway {
             ("store", &cfg.store.url),
             ("history", &cfg.store.history_url),
         ] {
-            if let Some(url) = url {
-                callbacks.protect_service(what, url).await;
+            for url in url.iter().flat_map(|u| u.split(',')) {
+                callbacks.protect_service(what, url.trim()).await;
             }
         }
         let pipeline = Arc::new(Pipeline {

@@ -224,19 +224,28 @@ async fn verify(
     )
     .await;
     let ids: HashSet<&String> = acked.values().collect();
-    wait_for(
-        60,
-        &format!("{what}: a DLR for every accepted message"),
-        || {
-            let got: HashSet<String> = dlrs
-                .calls()
-                .iter()
-                .filter_map(|c| c.get("id").map(str::to_string))
-                .collect();
-            ids.iter().all(|i| got.contains(*i))
-        },
-    )
-    .await;
+    let missing = || -> Vec<String> {
+        let got: HashSet<String> = dlrs
+            .calls()
+            .iter()
+            .filter_map(|c| c.get("id").map(str::to_string))
+            .collect();
+        ids.iter()
+            .filter(|i| !got.contains(**i))
+            .map(|i| i.to_string())
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !missing().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let left = missing();
+    assert!(
+        left.is_empty(),
+        "{what}: {} accepted messages without a DLR, e.g. {:?}",
+        left.len(),
+        &left[..left.len().min(5)]
+    );
     let mut counts: HashMap<String, u32> = HashMap::new();
     for s in sims {
         for r in s.received() {
@@ -1025,4 +1034,213 @@ async fn a_node_cut_from_rabbitmq_but_not_redis_hands_its_connector_over() {
     assert!(dups <= 64, "{dups} duplicates: more than node A's windows");
     drop((a, b));
     cleanup(&prefix).await;
+}
+
+/// A RabbitMQ cluster of three nodes of the test's own (`<name>{a,b,c}@localhost`, run as the
+/// `rabbitmq` user from Debian's scripts, each with its own port, data and no plugins).
+struct RabbitCluster {
+    dir: std::path::PathBuf,
+    nodes: Vec<(String, u16)>,
+}
+
+impl RabbitCluster {
+    /// `rabbitmqctl`/`rabbitmq-server` as the `rabbitmq` user with `env`.
+    fn run(program: &str, env: &str, args: &str) -> std::process::Output {
+        Command::new("su")
+            .args(["rabbitmq", "-s", "/bin/sh", "-c"])
+            .arg(format!(
+                "cd /var/lib/rabbitmq && HOME=/var/lib/rabbitmq {env} /usr/lib/rabbitmq/bin/{program} {args}"
+            ))
+            .output()
+            .expect("su rabbitmq (tests run as root)")
+    }
+
+    fn ctl(&self, node: usize, args: &str) -> bool {
+        let out = Self::run(
+            "rabbitmqctl",
+            "",
+            &format!("-n {} {args}", self.nodes[node].0),
+        );
+        if !out.status.success() {
+            eprintln!(
+                "rabbitmqctl -n {} {args}: {}{}",
+                self.nodes[node].0,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        out.status.success()
+    }
+
+    fn start(parent: &std::path::Path) -> RabbitCluster {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755));
+        let dir = parent.join("rabbitmq");
+        let name = format!("sgt{}", std::process::id());
+        let nodes: Vec<(String, u16)> = ["a", "b", "c"]
+            .iter()
+            .map(|n| (format!("{name}{n}@localhost"), free_port()))
+            .collect();
+        for (node, port) in &nodes {
+            let d = dir.join(node.split('@').next().unwrap_or("n"));
+            std::fs::create_dir_all(&d).expect("node dir");
+            std::fs::write(
+                d.join("rabbitmq.conf"),
+                format!("listeners.tcp.local = 127.0.0.1:{port}\nloopback_users = none\n"),
+            )
+            .expect("conf");
+            std::fs::write(d.join("enabled_plugins"), "[].\n").expect("plugins");
+        }
+        let _ = Command::new("chown")
+            .args(["-R", "rabbitmq:rabbitmq"])
+            .arg(&dir)
+            .status();
+        let cluster = RabbitCluster { dir, nodes };
+        for (node, _) in &cluster.nodes {
+            let d = cluster.node_dir(node);
+            let env = format!(
+                "RABBITMQ_NODENAME={node} RABBITMQ_DIST_PORT={dist} RABBITMQ_CONFIG_FILE={d}/rabbitmq \
+                 RABBITMQ_ENABLED_PLUGINS_FILE={d}/enabled_plugins RABBITMQ_MNESIA_BASE={d}/mnesia \
+                 RABBITMQ_LOG_BASE={d}/log RABBITMQ_PID_FILE={d}/pid",
+                dist = free_port(),
+                d = d.display()
+            );
+            let out = Self::run("rabbitmq-server", &env, "-detached");
+            assert!(out.status.success(), "rabbitmq-server {node}: {out:?}");
+        }
+        for i in 0..3 {
+            // Reachable first (the VM starting), then booted.
+            let ping = format!("-n {} -q ping", cluster.nodes[i].0);
+            let up = (0..120).any(|_| {
+                let ok = Self::run("rabbitmqctl", "", &ping).status.success();
+                if !ok {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                ok
+            });
+            assert!(up, "node {i} reachable");
+            assert!(
+                cluster.ctl(i, "await_startup --timeout 120"),
+                "node {i} started"
+            );
+        }
+        for i in 1..3 {
+            let first = cluster.nodes[0].0.clone();
+            assert!(cluster.ctl(i, "stop_app"));
+            assert!(cluster.ctl(i, &format!("join_cluster {first}")), "joined");
+            assert!(cluster.ctl(i, "start_app"));
+        }
+        cluster
+    }
+
+    fn node_dir(&self, node: &str) -> std::path::PathBuf {
+        self.dir.join(node.split('@').next().unwrap_or("n"))
+    }
+
+    /// `broker.url` listing the three nodes.
+    fn url(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|(_, p)| format!("amqp://guest:guest@127.0.0.1:{p}/%2f"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// `kill -9` of node `i`'s Erlang VM.
+    fn kill(&self, i: usize) {
+        let pid =
+            std::fs::read_to_string(self.node_dir(&self.nodes[i].0).join("pid")).expect("pid file");
+        let ok = Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -9 {}", self.nodes[i].0);
+    }
+}
+
+impl Drop for RabbitCluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            if let Ok(pid) = std::fs::read_to_string(self.node_dir(&self.nodes[i].0).join("pid")) {
+                let _ = Command::new("kill")
+                    .args(["-9", pid.trim()])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
+
+/// One node of a three-node RabbitMQ cluster (quorum queues) killed under load: it is the
+/// node the gateway is connected to, so the gateway moves to another node of `broker.url`;
+/// every message accepted reaches an SMSC, and accepting resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_of_a_three_node_rabbitmq_cluster_killed_under_load() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let rabbit = tokio::task::spawn_blocking({
+        let d = dir.path().to_path_buf();
+        move || RabbitCluster::start(&d)
+    })
+    .await
+    .expect("cluster");
+    let (s1, s2) = (simulator().await, simulator().await);
+    let dlrs = receiver().await;
+    let prefix = unique("rmq3");
+    let ha = free_port();
+    let cfg = node_config(
+        dir.path(),
+        "A",
+        ha,
+        &prefix,
+        "redis://127.0.0.1:6379/",
+        &[s1.addr.port(), s2.addr.port()],
+    );
+    let text = std::fs::read_to_string(&cfg).expect("config").replace(
+        &format!("url = \"{AMQP}\""),
+        &format!("url = \"{}\"\nqueue_type = \"quorum\"", rabbit.url()),
+    );
+    std::fs::write(&cfg, text).expect("config");
+    let a = start_node(&cfg, ha).await;
+    wait_for(30, "both simulators bound", || {
+        s1.stats().binds.load(Ordering::Relaxed) >= 1
+            && s2.stats().binds.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    let acked: Acked = Default::default();
+    let refused: Arc<Mutex<Vec<(String, String)>>> = Default::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks = load(
+        a.http,
+        4,
+        7,
+        dlrs.url("/dlr"),
+        acked.clone(),
+        refused.clone(),
+        stop.clone(),
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = acked.lock().len();
+    rabbit.kill(0);
+    let killed = std::time::Instant::now();
+    // Accepting resumes on another node.
+    wait_for(60, "messages accepted again after the kill", || {
+        acked.lock().len() > before + 100
+    })
+    .await;
+    let resumed = killed.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let acked = acked.lock().clone();
+    let dups = verify("RabbitMQ node killed", &acked, &[&s1, &s2], &dlrs).await;
+    println!(
+        "FAULT {{\"case\":\"one of three RabbitMQ nodes killed (quorum queues)\",\"acknowledged\":{},\"refused\":{},\"lost\":0,\"duplicates\":{dups},\"accepting_again_after_s\":{:.1}}}",
+        acked.len(),
+        refused.lock().len(),
+        resumed.as_secs_f64()
+    );
+    drop(a);
 }

@@ -32,9 +32,10 @@ pub async fn open_broker(cfg: &Config) -> Result<Option<Arc<dyn Broker>>, OpenEr
     let Some(acfg) = AmqpConfig::from_config(&cfg.broker) else {
         return Ok(None);
     };
-    if !acfg.url.starts_with("amqp://") {
+    let urls = crate::broker::amqp::broker_urls(&acfg.url);
+    if urls.is_empty() || !urls.iter().all(|u| u.starts_with("amqp://")) {
         return Err(OpenError::Config(
-            "key `broker.url`: expected amqp://user:pass@host:port/vhost".into(),
+            "key `broker.url`: expected amqp://user:pass@host:port/vhost (several nodes: separated by commas)".into(),
         ));
     }
     let b = AmqpBroker::connect(acfg)

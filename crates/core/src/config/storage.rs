@@ -41,7 +41,9 @@ impl Default for StoreConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BrokerConfig {
-    /// `amqp://...` for cluster mode; unset for the embedded queue.
+    /// `amqp://...` for cluster mode; unset for the embedded queue. The nodes of a RabbitMQ
+    /// cluster may be listed, separated by commas: the gateway connects to the first that
+    /// answers and moves to another when it goes away.
     pub url: Option<String>,
     /// Prefix of the exchange and queue names (empty: Jasmin's names exactly).
     pub prefix: String,

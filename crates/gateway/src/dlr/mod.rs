@@ -122,18 +122,33 @@ fn level2_params(id: &str, connector: &str, id_smsc: &str, r: &Receipt) -> Vec<(
 impl Dlr {
     /// Queue a callback job or a receipt for an SMPP user, waiting out a short broker outage
     /// (these come from an SMSC's answer: there is no client to answer an error to).
+    /// Queue a callback job, trying for as long as the broker refuses it for want of
+    /// availability (a RabbitMQ node failing over took half a minute in the fault suite): a
+    /// callback is never dropped for a broker that is only away. The delivery that threw it
+    /// waits meanwhile, which holds its connector back as the broker is holding everything.
     async fn queue(
         &self,
         queue: &str,
         job: &Message,
     ) -> Result<(), smsgate_queue::broker::BrokerError> {
-        smsgate_queue::broker::publish_patiently(
-            self.broker.as_ref(),
-            queue,
-            job,
-            Duration::from_secs(15),
-        )
-        .await
+        use smsgate_queue::broker::BrokerError;
+        let mut waited = 0u64;
+        loop {
+            match smsgate_queue::broker::publish_patiently(
+                self.broker.as_ref(),
+                queue,
+                job,
+                Duration::from_secs(15),
+            )
+            .await
+            {
+                Err(BrokerError::Unavailable(e)) => {
+                    waited += 15;
+                    tracing::warn!(queue, waited_s = waited, error = %e, "a callback cannot be queued yet: trying on");
+                }
+                r => return r,
+            }
+        }
     }
 
     fn wants(m: &Message) -> (u8, Option<String>) {

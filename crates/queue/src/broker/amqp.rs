@@ -91,7 +91,15 @@ struct Conn {
     rr: AtomicUsize,
     ops: tokio::sync::Mutex<Channel>,
     declared: parking_lot::Mutex<HashSet<String>>,
+    /// Routing keys whose publishes are being nacked, since when (see [`NACKED_RECONNECT`]).
+    nacked: parking_lot::Mutex<HashMap<String, Instant>>,
 }
+
+/// Publishes to one queue nacked for this long on one connection (and none acked meanwhile)
+/// make the broker reconnect. After a RabbitMQ node of a cluster died, a quorum queue kept
+/// nacking the channels that had published to it during the failover, although it had a new
+/// leader and took publishes on fresh channels (RabbitMQ 3.10, in the fault suite).
+const NACKED_RECONNECT: Duration = Duration::from_secs(5);
 
 impl Conn {
     fn alive(&self) -> bool {
@@ -138,11 +146,21 @@ pub struct AmqpBroker {
     current: parking_lot::RwLock<Option<Arc<Conn>>>,
     connecting: tokio::sync::Mutex<()>,
     backoff: parking_lot::Mutex<Backoff>,
+    /// The index in `broker.url` of the node connected last.
+    preferred: AtomicUsize,
     queues: parking_lot::Mutex<HashMap<String, Arc<Q>>>,
     next_tag: AtomicU64,
     events: Option<tokio::sync::mpsc::Sender<super::events::Event>>,
     /// Events dropped (backlog full or RabbitMQ unreachable).
     pub events_dropped: AtomicU64,
+}
+
+/// The node URLs of `broker.url`: one, or several separated by commas or spaces.
+pub fn broker_urls(url: &str) -> Vec<&str> {
+    url.split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect()
 }
 
 fn unavailable(e: impl std::fmt::Display) -> BrokerError {
@@ -168,6 +186,7 @@ impl AmqpBroker {
                 next_try: None,
                 delay: Duration::from_millis(100),
             }),
+            preferred: AtomicUsize::new(0),
             queues: parking_lot::Mutex::new(HashMap::new()),
             next_tag: AtomicU64::new(1),
             events,
@@ -331,11 +350,42 @@ impl AmqpBroker {
         }
     }
 
+    /// Connect to the first node of `broker.url` that answers, starting with the one that
+    /// answered last (a cluster's nodes, when several are listed).
     async fn open(&self) -> Result<Conn, BrokerError> {
+        let urls = broker_urls(&self.cfg.url);
+        let start = self.preferred.load(Ordering::Relaxed);
+        let mut last = unavailable("no broker.url");
+        for k in 0..urls.len() {
+            let i = (start + k) % urls.len();
+            match self.open_at(urls[i]).await {
+                Ok(c) => {
+                    if i != start {
+                        tracing::info!(
+                            node = i + 1,
+                            of = urls.len(),
+                            "RabbitMQ: connected to another node of broker.url"
+                        );
+                    }
+                    self.preferred.store(i, Ordering::Relaxed);
+                    return Ok(c);
+                }
+                Err(e) => {
+                    if urls.len() > 1 {
+                        tracing::warn!(node = i + 1, of = urls.len(), error = %e, "RabbitMQ node unreachable, trying the next");
+                    }
+                    last = e;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    async fn open_at(&self, url: &str) -> Result<Conn, BrokerError> {
         let connection = tokio::time::timeout(
             Duration::from_secs(5),
             Connection::connect(
-                &self.cfg.url,
+                url,
                 ConnectionProperties::default().with_connection_name("smsgate".into()),
             ),
         )
@@ -386,6 +436,7 @@ impl AmqpBroker {
             rr: AtomicUsize::new(0),
             ops: tokio::sync::Mutex::new(ops),
             declared: parking_lot::Mutex::new(HashSet::new()),
+            nacked: parking_lot::Mutex::new(HashMap::new()),
         })
     }
 
@@ -533,12 +584,39 @@ impl AmqpBroker {
         match tokio::time::timeout(Duration::from_secs(10), confirm).await {
             Err(_) => Err(unconfirmed("publisher confirm timeout".into())),
             Ok(Err(e)) => Err(unconfirmed(e.to_string())),
-            Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+            Ok(Ok(Confirmation::Ack(None))) => {
+                let mut nacked = c.nacked.lock();
+                if !nacked.is_empty() {
+                    nacked.remove(routing_key);
+                }
+                Ok(())
+            }
             Ok(Ok(Confirmation::Ack(Some(r)))) => Err(BrokerError::Storage(format!(
                 "unroutable: {}",
                 r.reply_text
             ))),
-            Ok(Ok(Confirmation::Nack(_))) => Err(unavailable("publish nacked by RabbitMQ")),
+            Ok(Ok(Confirmation::Nack(_))) => {
+                let stuck = c
+                    .nacked
+                    .lock()
+                    .entry(routing_key.to_string())
+                    .or_insert_with(Instant::now)
+                    .elapsed()
+                    >= NACKED_RECONNECT;
+                let current = self
+                    .current
+                    .read()
+                    .as_ref()
+                    .is_some_and(|cur| std::ptr::eq(&**cur, c));
+                if stuck && current {
+                    tracing::warn!(
+                        queue = routing_key,
+                        "RabbitMQ keeps nacking publishes to this queue: reconnecting"
+                    );
+                    self.disconnect().await;
+                }
+                Err(unavailable("publish nacked by RabbitMQ"))
+            }
             Ok(Ok(Confirmation::NotRequested)) => Ok(()),
         }
     }

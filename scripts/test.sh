@@ -120,9 +120,10 @@ bash scripts/bench-backlog.sh 100000 5
 # on a lost message or callback, an error logged, or RSS / descriptors growing (an hour by
 # hand: --minutes 60).
 echo "== soak (3 minutes, release build)"
+# With the Wasm filter on every MT; the Python interceptor (--python-runtime) only in the
+# hour-long run by hand: its warm instances take minutes to settle their memory.
 python3 scripts/soak.py "$CARGO_TARGET_DIR/release/smsgate" --minutes 3 --rate 100 \
-  --plugins "$CARGO_TARGET_DIR/wasm-plugins/wasm32-wasip2/release" \
-  --python-runtime "$CARGO_TARGET_DIR/wasm-plugins/smsgate-python.wasm"
+  --plugins "$CARGO_TARGET_DIR/wasm-plugins/wasm32-wasip2/release"
 # The Debian package from that release binary: built, installed on this machine, its unit
 # verified, its command run as the packaged user with the packaged config, then purged.
 echo "== package (.deb)"

@@ -133,6 +133,34 @@ async fn start_node(cfg: &std::path::Path, http_port: u16) -> Node {
     panic!("node did not start");
 }
 
+/// One node on the local Redis with both simulators' connectors, its configuration edited by
+/// `edit` (another PostgreSQL, other RabbitMQ nodes); returned once both connectors are bound.
+async fn one_node_edited(
+    dir: &std::path::Path,
+    prefix: &str,
+    sims: [&smsgate::simulator::Simulator; 2],
+    edit: impl FnOnce(String) -> String,
+) -> Node {
+    let ha = free_port();
+    let cfg = node_config(
+        dir,
+        "A",
+        ha,
+        prefix,
+        "redis://127.0.0.1:6379/",
+        &[sims[0].addr.port(), sims[1].addr.port()],
+    );
+    let text = edit(std::fs::read_to_string(&cfg).expect("config"));
+    std::fs::write(&cfg, text).expect("config");
+    let a = start_node(&cfg, ha).await;
+    wait_for(30, "both simulators bound", || {
+        sims.iter()
+            .all(|s| s.stats().binds.load(Ordering::Relaxed) >= 1)
+    })
+    .await;
+    a
+}
+
 /// Accepted messages: destination number → gateway message id.
 type Acked = Arc<Mutex<HashMap<String, String>>>;
 
@@ -784,23 +812,8 @@ async fn postgres_restart_under_load_loses_no_message_and_no_record() {
     let (s1, s2) = (simulator().await, simulator().await);
     let dlrs = receiver().await;
     let prefix = unique("pgrestart");
-    let ha = free_port();
-    let cfg = node_config(
-        dir.path(),
-        "A",
-        ha,
-        &prefix,
-        "redis://127.0.0.1:6379/",
-        &[s1.addr.port(), s2.addr.port()],
-    );
-    let text = std::fs::read_to_string(&cfg)
-        .expect("config")
-        .replace("postgres://postgres@127.0.0.1:5432/test", &pg.url());
-    std::fs::write(&cfg, text).expect("config");
-    let a = start_node(&cfg, ha).await;
-    wait_for(20, "both simulators bound", || {
-        s1.stats().binds.load(Ordering::Relaxed) >= 1
-            && s2.stats().binds.load(Ordering::Relaxed) >= 1
+    let a = one_node_edited(dir.path(), &prefix, [&s1, &s2], |c| {
+        c.replace("postgres://postgres@127.0.0.1:5432/test", &pg.url())
     })
     .await;
     let acked: Acked = Default::default();
@@ -1187,24 +1200,11 @@ async fn one_node_of_a_three_node_rabbitmq_cluster_killed_under_load() {
     let (s1, s2) = (simulator().await, simulator().await);
     let dlrs = receiver().await;
     let prefix = unique("rmq3");
-    let ha = free_port();
-    let cfg = node_config(
-        dir.path(),
-        "A",
-        ha,
-        &prefix,
-        "redis://127.0.0.1:6379/",
-        &[s1.addr.port(), s2.addr.port()],
-    );
-    let text = std::fs::read_to_string(&cfg).expect("config").replace(
-        &format!("url = \"{AMQP}\""),
-        &format!("url = \"{}\"\nqueue_type = \"quorum\"", rabbit.url()),
-    );
-    std::fs::write(&cfg, text).expect("config");
-    let a = start_node(&cfg, ha).await;
-    wait_for(30, "both simulators bound", || {
-        s1.stats().binds.load(Ordering::Relaxed) >= 1
-            && s2.stats().binds.load(Ordering::Relaxed) >= 1
+    let a = one_node_edited(dir.path(), &prefix, [&s1, &s2], |c| {
+        c.replace(
+            &format!("url = \"{AMQP}\""),
+            &format!("url = \"{}\"\nqueue_type = \"quorum\"", rabbit.url()),
+        )
     })
     .await;
     let acked: Acked = Default::default();

@@ -120,12 +120,11 @@ fn level2_params(id: &str, connector: &str, id_smsc: &str, r: &Receipt) -> Vec<(
 }
 
 impl Dlr {
-    /// Queue a callback job or a receipt for an SMPP user, waiting out a short broker outage
-    /// (these come from an SMSC's answer: there is no client to answer an error to).
-    /// Queue a callback job, trying for as long as the broker refuses it for want of
-    /// availability (a RabbitMQ node failing over took half a minute in the fault suite): a
-    /// callback is never dropped for a broker that is only away. The delivery that threw it
-    /// waits meanwhile, which holds its connector back as the broker is holding everything.
+    /// Queue a callback job or a receipt for an SMPP user (these come from an SMSC's answer:
+    /// there is no client to answer an error to), trying for as long as the broker refuses it
+    /// for want of availability (a RabbitMQ node failing over took half a minute in the fault
+    /// suite): nothing is dropped for a broker that is only away. What threw it (a delivery,
+    /// an SMSC's `deliver_sm`) waits meanwhile, holding its connector back.
     async fn queue(
         &self,
         queue: &str,

@@ -13,8 +13,8 @@
 //! While PostgreSQL is unreachable (a restart, a failover), records are held in memory (up to
 //! [`MAX_HELD`] messages, the latest record of each), answered as taken, read back by
 //! [`PgRecords::get`], and written in order once it answers again (tried every
-//! [`RETRY_EVERY`]). Delivery never waits for the history. Beyond the bound, a record is
-//! refused (its caller logs it) and nothing else is dropped.
+//! [`RETRY_EVERY`]). Delivery never waits for the history. Beyond the bound, new records are
+//! dropped (an error line every 5 s says how many); messages never are.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -233,6 +233,15 @@ impl PgRecords {
     fn hold(&self, r: MessageRecord) -> Result<(), String> {
         let mut held = self.held.lock();
         if held.len() >= MAX_HELD && !held.contains_key(&r.id) {
+            static LOG: smsgate_core::log_limit::LogLimit =
+                smsgate_core::log_limit::LogLimit::new(5_000);
+            if let Some(more) = LOG.pass() {
+                tracing::error!(
+                    held = MAX_HELD,
+                    also_dropped = more,
+                    "message history: PostgreSQL still unavailable and the held records at their bound: new records are dropped (the messages are not)"
+                );
+            }
             return Err(format!(
                 "postgres unavailable and {MAX_HELD} messages' records already held"
             ));

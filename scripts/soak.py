@@ -209,7 +209,9 @@ script = "python3({work}/sender_override.py)"
         stdout=sim_log, stderr=subprocess.STDOUT)
     gw = subprocess.Popen([a.smsgate, "--config", f"{work}/smsgate.toml"], stdout=gw_log, stderr=subprocess.STDOUT)
     gw_url = f"http://127.0.0.1:{http_port}"
-    for _ in range(100):
+    # Up to 2 minutes: with --python-runtime the start compiles the interpreter's component
+    # (a fresh plugin cache each run), which took over 20 s on a busy machine.
+    for _ in range(600):
         if get(f"{gw_url}/ready")[0] == 200:
             break
         time.sleep(0.2)

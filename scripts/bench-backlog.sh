@@ -18,16 +18,31 @@ BENCH="$DIR/smsgate-bench"
 [ -x "$BENCH" ] || { echo "$BENCH not found: cargo build --release -p smsgate -p smsgate-bench" >&2; exit 1; }
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-# Ports the system hands out as free (nothing here assumes 1401, 2775 or 8990 are free).
-read -r HP SP CP < <(python3 -c 'import socket
+# run NAME ARGS...: one benchmark on ports the system hands out as free (nothing here assumes
+# 1401, 2775 or 8990 are free), its JSON summary in $OUT/NAME. A port taken between being
+# handed out and bound (another program's outgoing connection) is met with fresh ports, up to
+# three times.
+run() {
+  local name=$1
+  shift
+  for attempt in 1 2 3; do
+    read -r HP SP CP < <(python3 -c 'import socket
 ss = [socket.socket() for _ in range(3)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in ss))')
-PORTS=(--http-port "$HP" --smpp-port "$SP" --sim-control-port "$CP")
-"$BENCH" --duration "$SECS" --connector-window "$WINDOW" "${PORTS[@]}" --work-dir "$OUT/normal-run" 2>"$OUT/normal.err" | tail -1 >"$OUT/normal" \
-  || { tail -5 "$OUT/normal.err" >&2; exit 1; }
-"$BENCH" backlog --messages "$N" --connector-window "$WINDOW" "${PORTS[@]}" --work-dir "$OUT/backlog-run" 2>"$OUT/backlog.err" | tail -1 >"$OUT/backlog" \
-  || { tail -5 "$OUT/backlog.err" >&2; exit 1; }
+    if "$BENCH" "$@" --connector-window "$WINDOW" --http-port "$HP" --smpp-port "$SP" \
+        --sim-control-port "$CP" --work-dir "$OUT/$name-run" 2>"$OUT/$name.err" | tail -1 >"$OUT/$name"; then
+      return 0
+    fi
+    grep -q "is not available" "$OUT/$name.err" || break
+    echo "$name: a port was taken meanwhile (attempt $attempt), trying others" >&2
+    rm -rf "$OUT/$name-run"
+  done
+  tail -5 "$OUT/$name.err" >&2
+  exit 1
+}
+run normal --duration "$SECS"
+run backlog backlog --messages "$N"
 python3 - "$OUT/normal" "$OUT/backlog" <<'PY'
 import json, sys
 normal = json.load(open(sys.argv[1]))

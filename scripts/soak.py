@@ -216,7 +216,9 @@ script = "python3({work}/sender_override.py)"
             break
         time.sleep(0.2)
     else:
-        sys.exit("the gateway did not become ready")
+        gw.kill()
+        sim.kill()
+        sys.exit(f"the gateway did not become ready (its log: {work}/gateway.log)")
 
     stop = threading.Event()
     acked = {"http": 0, "rest": 0, "smpp": 0, "mo": 0}

@@ -130,24 +130,13 @@ impl Dlr {
         queue: &str,
         job: &Message,
     ) -> Result<(), smsgate_queue::broker::BrokerError> {
-        use smsgate_queue::broker::BrokerError;
-        let mut waited = 0u64;
-        loop {
-            match smsgate_queue::broker::publish_patiently(
-                self.broker.as_ref(),
-                queue,
-                job,
-                Duration::from_secs(15),
-            )
-            .await
-            {
-                Err(BrokerError::Unavailable(e)) => {
-                    waited += 15;
-                    tracing::warn!(queue, waited_s = waited, error = %e, "a callback cannot be queued yet: trying on");
-                }
-                r => return r,
-            }
-        }
+        smsgate_queue::broker::publish_until_queued(
+            self.broker.as_ref(),
+            queue,
+            job,
+            Duration::from_secs(15),
+        )
+        .await
     }
 
     fn wants(m: &Message) -> (u8, Option<String>) {

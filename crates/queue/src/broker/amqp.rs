@@ -93,6 +93,8 @@ struct Conn {
     declared: parking_lot::Mutex<HashSet<String>>,
     /// Routing keys whose publishes are being nacked, since when (see [`NACKED_RECONNECT`]).
     nacked: parking_lot::Mutex<HashMap<String, Instant>>,
+    /// Whether `nacked` has entries: an acked publish looks at it without the lock.
+    nacking: std::sync::atomic::AtomicBool,
 }
 
 /// Publishes to one queue nacked for this long on one connection (and none acked meanwhile)
@@ -437,6 +439,7 @@ impl AmqpBroker {
             ops: tokio::sync::Mutex::new(ops),
             declared: parking_lot::Mutex::new(HashSet::new()),
             nacked: parking_lot::Mutex::new(HashMap::new()),
+            nacking: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -585,9 +588,10 @@ impl AmqpBroker {
             Err(_) => Err(unconfirmed("publisher confirm timeout".into())),
             Ok(Err(e)) => Err(unconfirmed(e.to_string())),
             Ok(Ok(Confirmation::Ack(None))) => {
-                let mut nacked = c.nacked.lock();
-                if !nacked.is_empty() {
+                if c.nacking.load(Ordering::Relaxed) {
+                    let mut nacked = c.nacked.lock();
                     nacked.remove(routing_key);
+                    c.nacking.store(!nacked.is_empty(), Ordering::Relaxed);
                 }
                 Ok(())
             }
@@ -596,13 +600,15 @@ impl AmqpBroker {
                 r.reply_text
             ))),
             Ok(Ok(Confirmation::Nack(_))) => {
-                let stuck = c
-                    .nacked
-                    .lock()
-                    .entry(routing_key.to_string())
-                    .or_insert_with(Instant::now)
-                    .elapsed()
-                    >= NACKED_RECONNECT;
+                let stuck = {
+                    let mut nacked = c.nacked.lock();
+                    c.nacking.store(true, Ordering::Relaxed);
+                    nacked
+                        .entry(routing_key.to_string())
+                        .or_insert_with(Instant::now)
+                        .elapsed()
+                        >= NACKED_RECONNECT
+                };
                 let current = self
                     .current
                     .read()

@@ -119,21 +119,29 @@ pub trait Broker: Send + Sync + 'static {
     }
 }
 
-/// Publish, trying again while the broker is unavailable (a reconnecting RabbitMQ) for up to
-/// `within`: for what has no client to answer an error to (DLR and receipt jobs built from
-/// an SMSC's answer), a short outage must cost latency, not the job.
-pub async fn publish_patiently(
+/// Publish, trying again for as long as the broker is unavailable (a reconnecting RabbitMQ, a
+/// cluster node failing over: half a minute in the fault suite), with a warning every
+/// `warn_every`: for what has no client to answer an error to (DLR and receipt jobs built from
+/// an SMSC's answer), an outage must cost latency, not the job. Other errors are returned.
+pub async fn publish_until_queued(
     broker: &dyn Broker,
     queue: &str,
     msg: &Message,
-    within: Duration,
+    warn_every: Duration,
 ) -> Result<(), BrokerError> {
-    let deadline = std::time::Instant::now() + within;
+    let started = std::time::Instant::now();
+    let mut warned = Duration::ZERO;
     let mut delay = Duration::from_millis(100);
     loop {
         match broker.publish(queue, msg).await {
-            Err(BrokerError::Unavailable(e)) if std::time::Instant::now() + delay < deadline => {
-                tracing::debug!(queue, error = %e, "broker unavailable: publishing again");
+            Err(BrokerError::Unavailable(e)) => {
+                let waited = started.elapsed();
+                if waited >= warned + warn_every {
+                    warned = waited;
+                    tracing::warn!(queue, waited_s = waited.as_secs(), error = %e, "cannot be queued yet: trying on");
+                } else {
+                    tracing::debug!(queue, error = %e, "broker unavailable: publishing again");
+                }
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(1));
             }

@@ -4,14 +4,18 @@
 # acceptance rate, disk bytes and RSS per message with the backlog, the drain rate and its
 # ratio to the normal rate, and what was lost (the script fails if anything was).
 #
-#   scripts/bench-backlog.sh [MESSAGES] [NORMAL_SECONDS]
+#   scripts/bench-backlog.sh [MESSAGES] [NORMAL_SECONDS] [BENCH OPTIONS...]
 #
 # CI runs it with 100,000 messages (scripts/test.sh); 5,000,000 is the by-hand version.
+# Cluster mode (queues on RabbitMQ, state on Redis; both runs):
+#   scripts/bench-backlog.sh 5000000 8 --cluster amqp://guest:guest@127.0.0.1:5672/%2f
 # Needs the release build (`cargo build --release -p smsgate -p smsgate-bench`; the directory
 # is $SMSGATE_RELEASE_DIR, default $CARGO_TARGET_DIR/release).
 set -euo pipefail
 N=${1:-100000}
 SECS=${2:-8}
+shift $(( $# < 2 ? $# : 2 ))
+EXTRA=("$@")
 WINDOW=${WINDOW:-200}
 DIR=${SMSGATE_RELEASE_DIR:-${CARGO_TARGET_DIR:-$HOME/.cache/smsgate-target}/release}
 BENCH="$DIR/smsgate-bench"
@@ -30,7 +34,7 @@ run() {
 ss = [socket.socket() for _ in range(3)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in ss))')
-    if "$BENCH" "$@" --connector-window "$WINDOW" --http-port "$HP" --smpp-port "$SP" \
+    if "$BENCH" "${EXTRA[@]}" "$@" --connector-window "$WINDOW" --http-port "$HP" --smpp-port "$SP" \
         --sim-control-port "$CP" --work-dir "$OUT/$name-run" 2>"$OUT/$name.err" | tail -1 >"$OUT/$name"; then
       return 0
     fi
@@ -59,6 +63,9 @@ rows = [
     ("gateway CPU per message (accept + drain)", f'{b["gateway_cpu_us_per_msg"]:.1f} us'),
     ("lost", f'{b["lost"]}'),
 ]
+rows.insert(0, ("store", b["store"]))
+if b.get("broker_disk_bytes_per_msg") is not None:
+    rows.insert(4, ("RabbitMQ's data directory per message", f'{b["broker_disk_bytes_per_msg"]:,.0f} bytes'))
 for k, v in rows:
     print(f"{k:<46}{v}")
 # The WAL is restarted past 64 MB (crates/queue/src/db.rs): it stays near that, whatever the

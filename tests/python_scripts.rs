@@ -815,6 +815,41 @@ async fn hostile_scripts_fail_their_message_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_whose_heap_grew_is_replaced_by_a_fresh_one() {
+    let grows = script("own/grows.py");
+    let e = env(&mt_interceptors(&[("3347", &grows)])).await;
+    let started = format!("python_script_instantiations{{script=\"{grows}\"}}");
+    let count = || async {
+        e.metric(&started)
+            .await
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let send = |to: &'static str| {
+        let e = &e;
+        async move {
+            let (st, body) = e.send(to).await;
+            assert_eq!(st, 200, "{to}: {body}");
+            e.received(&e.sim, to).await;
+        }
+    };
+    send("33470000001").await;
+    let first = count().await;
+    assert!(first >= 1, "no instance counted");
+    // A warm instance is reused...
+    send("33470000002").await;
+    assert_eq!(count().await, first, "the warm instance was not reused");
+    // ...until a run grows its heap by 24 MB: it is retired after that run (CPython's heap
+    // never shrinks inside an instance), and the next message gets a fresh one.
+    send("33470000009").await;
+    assert_eq!(count().await, first, "the growing run had its instance");
+    send("33470000003").await;
+    assert_eq!(count().await, first + 1, "the grown instance was kept");
+    send("33470000004").await;
+    assert_eq!(count().await, first + 1, "the fresh instance was not reused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jcli_reads_and_compiles_scripts_when_rules_are_added() {
     let mut e = env("").await;
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -35,6 +35,8 @@ pub struct BacklogArgs {
 struct BacklogSummary {
     gateway: &'static str,
     mode: &'static str,
+    /// `embedded`, or `rabbitmq+redis` (`--cluster`).
+    store: &'static str,
     messages: u64,
     accepted: u64,
     errors: u64,
@@ -43,6 +45,8 @@ struct BacklogSummary {
     disk_bytes: u64,
     disk_bytes_per_msg: f64,
     db_file_bytes_per_msg: f64,
+    /// Cluster mode: the growth of RabbitMQ's data directory per message (when readable).
+    broker_disk_bytes_per_msg: Option<f64>,
     rss_with_backlog_mb: f64,
     peak_rss_mb: f64,
     delivered: u64,
@@ -82,6 +86,12 @@ pub async fn run(
     let file_bytes = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let disk0 = dir_bytes(&data_dir);
     let db0 = file_bytes(&db_file);
+    let broker_dir = args
+        .cluster
+        .as_ref()
+        .map(|_| args.broker_dir.as_path())
+        .filter(|d| std::fs::read_dir(d).is_ok());
+    let broker0 = broker_dir.map(dir_bytes);
     let cpu0 = probe::read_cpu_all(&gw_pids);
     let counters = Arc::new(Counters::default());
     let t0 = Instant::now();
@@ -104,6 +114,9 @@ pub async fn run(
     tokio::time::sleep(Duration::from_secs(1)).await;
     let disk = dir_bytes(&data_dir).saturating_sub(disk0);
     let db = file_bytes(&db_file).saturating_sub(db0);
+    let broker = broker_dir
+        .zip(broker0)
+        .map(|(d, b0)| dir_bytes(d).saturating_sub(b0));
     let mem = probe::read_mem_all(&gw_pids).unwrap_or_default();
     eprintln!(
         "accepted {accepted} in {accept_s:.1} s; data dir +{:.1} MB; RSS {:.1} MB",
@@ -132,6 +145,11 @@ pub async fn run(
     let summary = BacklogSummary {
         gateway: "smsgate",
         mode: "backlog",
+        store: if args.cluster.is_some() {
+            "rabbitmq+redis"
+        } else {
+            "embedded"
+        },
         messages: b.messages,
         accepted,
         errors,
@@ -140,6 +158,7 @@ pub async fn run(
         disk_bytes: disk,
         disk_bytes_per_msg: disk as f64 / accepted.max(1) as f64,
         db_file_bytes_per_msg: db as f64 / accepted.max(1) as f64,
+        broker_disk_bytes_per_msg: broker.map(|b| b as f64 / accepted.max(1) as f64),
         rss_with_backlog_mb: mem.rss_kb as f64 / 1024.0,
         peak_rss_mb: end.hwm_kb as f64 / 1024.0,
         delivered,
@@ -167,6 +186,9 @@ pub async fn run(
         summary.disk_bytes_per_msg,
         summary.db_file_bytes_per_msg
     );
+    if let Some(b) = summary.broker_disk_bytes_per_msg {
+        println!("broker-disk        {b:.0} bytes per message (RabbitMQ's data directory)");
+    }
     println!(
         "rss                {:.1} MB with the backlog, peak {:.1} MB",
         summary.rss_with_backlog_mb, summary.peak_rss_mb

@@ -200,6 +200,30 @@ struct Args {
     #[arg(long, value_name = "PORT", default_value_t = 14014, global = true)]
     kannel_admin_port: u16,
 
+    /// Cluster mode: the gateway's queues on RabbitMQ at this AMQP URL and its shared state
+    /// on Redis (`--redis-url`) instead of the embedded store (names prefixed per run).
+    #[arg(long, value_name = "AMQP_URL", global = true)]
+    cluster: Option<String>,
+
+    /// Cluster mode: the Redis holding the gateway's shared state.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "redis://127.0.0.1:6379/",
+        global = true
+    )]
+    redis_url: String,
+
+    /// Cluster mode: RabbitMQ's data directory, whose growth the backlog mode reports as the
+    /// broker's disk per message (skipped when it cannot be read).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/rabbitmq/mnesia",
+        global = true
+    )]
+    broker_dir: PathBuf,
+
     #[command(subcommand)]
     mode: Option<Mode>,
 }
@@ -270,6 +294,9 @@ impl Args {
                 bail!("--peer raw binds the smpp mode's ESMEs to the simulator: use `smpp`")
             }
             _ => {}
+        }
+        if self.cluster.is_some() && self.peer != Peer::Smsgate {
+            bail!("--cluster configures smsgate: it does not apply to --peer kannel or raw");
         }
         if let Some(Mode::Smpp(m)) = &self.mode {
             if m.window == 0 || m.sessions == 0 {
@@ -423,6 +450,12 @@ async fn run(args: &Args, children: &mut Children) -> Result<bool> {
     if let Some(Mode::Backlog(b)) = &args.mode {
         return backlog::run(args, b, &smsgate, &work_dir, children, &probe).await;
     }
+
+    // The disk's own flush latency, the floor of a durable answer's (1 s or so).
+    let disk_flush = probe::disk_flush_us(&work_dir, 200).unwrap_or_else(|e| {
+        eprintln!("warning: the disk flush probe failed: {e}");
+        Vec::new()
+    });
 
     // 1. SMSC simulator.
     start_sim(args, &smsgate, &work_dir, children, &probe).await?;
@@ -635,6 +668,7 @@ async fn run(args: &Args, children: &mut Children) -> Result<bool> {
             final_mem,
             gateway_alive,
             cpu,
+            disk_flush_us: &disk_flush,
         },
     );
     summary.print_text(&counters.error_samples());
@@ -841,7 +875,7 @@ data_dir = {data_dir}
 
 [store]
 sync = "{store_sync}"
-
+{cluster}
 [http-api]
 bind = "127.0.0.1"
 port = {http_port}
@@ -882,6 +916,7 @@ connector = "smppc(sim)"
         http_port = args.http_port,
         smpp_port = args.smpp_port,
         store_sync = args.store_sync,
+        cluster = cluster_config(args),
         connector_window = args.connector_window,
         smpp_server = match &args.mode {
             Some(Mode::Smpp(m)) => format!(
@@ -893,6 +928,25 @@ connector = "smppc(sim)"
         },
     );
     std::fs::write(path, config).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The `[store]` keys, `[broker]` and `[cluster]` of cluster mode (nothing when embedded):
+/// names prefixed with this run's process id, message records kept 10 minutes (a backlog of
+/// millions would otherwise stay in the shared Redis for a week).
+fn cluster_config(args: &Args) -> String {
+    let Some(amqp) = &args.cluster else {
+        return String::new();
+    };
+    let prefix = format!("bench{}", std::process::id());
+    format!(
+        "url = {redis}\nprefix = {store_prefix}\nmessage_record_ttl = 600\n\n\
+         [broker]\nurl = {amqp}\nprefix = {broker_prefix}\n\n\
+         [cluster]\nnode_id = \"bench\"\n",
+        redis = toml_string(&args.redis_url),
+        store_prefix = toml_string(&format!("{prefix}:")),
+        amqp = toml_string(amqp),
+        broker_prefix = toml_string(&format!("{prefix}.")),
+    )
 }
 
 fn yes_no(b: bool) -> &'static str {

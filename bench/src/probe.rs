@@ -232,3 +232,33 @@ mod tests {
         assert_eq!(read_cpu(u32::MAX), None);
     }
 }
+
+/// The flush latency of the disk under `dir`, in µs, sorted: `n` overwrites of 4 KB in a
+/// file there, each made durable with `fdatasync`, as a group commit with `store.sync = full`
+/// does. A durable answer waits for at least one flush (for two when it arrives during
+/// another group's), so this is the floor of `/send`'s latency with fsync.
+pub fn disk_flush_us(dir: &std::path::Path, n: usize) -> std::io::Result<Vec<u64>> {
+    use std::os::unix::fs::FileExt;
+    let path = dir.join("flush-probe");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)?;
+    let block = [0x5au8; 4096];
+    let slots = 256u64;
+    file.set_len(slots * 4096)?;
+    file.sync_all()?;
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n as u64 {
+        let t = std::time::Instant::now();
+        file.write_all_at(&block, (i % slots) * 4096)?;
+        file.sync_data()?;
+        lat.push(t.elapsed().as_micros() as u64);
+    }
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    lat.sort_unstable();
+    Ok(lat)
+}

@@ -37,6 +37,8 @@ pub struct Measurements<'a> {
     pub gateway_alive: bool,
     /// CPU seconds used from the start of the load to the end of the drain.
     pub cpu: Cpu,
+    /// The data disk's flush latencies (µs, sorted), measured before the load.
+    pub disk_flush_us: &'a [u64],
 }
 
 /// CPU seconds (user + system) over the load and the drain, per process group.
@@ -104,6 +106,10 @@ pub struct Summary {
     /// The simulator's and the load generator's CPU seconds, shown apart.
     pub sim_cpu_s: f64,
     pub bench_cpu_s: f64,
+    /// The data disk's `fdatasync` latency (4 KB overwrites, before the load): the floor of a
+    /// durable answer's latency.
+    pub disk_flush_p50_us: Option<u64>,
+    pub disk_flush_p99_us: Option<u64>,
 }
 
 /// Exact nearest-rank percentile of an ascending-sorted slice (`q` in 0..=1).
@@ -188,6 +194,8 @@ impl Summary {
                 .then(|| round1(m.cpu.gateway_s * 1e6 / delivered as f64)),
             sim_cpu_s: round2(m.cpu.sim_s),
             bench_cpu_s: round2(m.cpu.bench_s),
+            disk_flush_p50_us: percentile(m.disk_flush_us, 0.50),
+            disk_flush_p99_us: percentile(m.disk_flush_us, 0.99),
         }
     }
 
@@ -270,6 +278,11 @@ impl Summary {
                 }
             ),
             _ => println!("latency-us         n/a (no accepted requests)"),
+        }
+        if let (Some(p50), Some(p99)) = (self.disk_flush_p50_us, self.disk_flush_p99_us) {
+            println!(
+                "disk-flush-us      p50 {p50}  p99 {p99}   <- fdatasync of the data disk, before the load"
+            );
         }
         match self.peak_rss_mb {
             Some(mb) => println!("gateway-peak-rss   {mb:.1} MB"),

@@ -68,6 +68,8 @@ pub struct State {
     pub memory_refused: bool,
     /// Epoch ticks used by the current call (async calls: CPU accounting).
     pub ticks: u64,
+    /// The size its linear memory last grew to (bytes; the largest, for several memories).
+    pub memory_size: usize,
     /// Python runtime stores: where scripts' log files go.
     pub python_files: Option<Arc<super::python::files::LogFiles>>,
 }
@@ -97,6 +99,7 @@ impl State {
             info,
             memory_refused: false,
             ticks: 0,
+            memory_size: 0,
             python_files: None,
         }
     }

@@ -846,7 +846,11 @@ async fn an_instance_whose_heap_grew_is_replaced_by_a_fresh_one() {
     send("33470000003").await;
     assert_eq!(count().await, first + 1, "the grown instance was kept");
     send("33470000004").await;
-    assert_eq!(count().await, first + 1, "the fresh instance was not reused");
+    assert_eq!(
+        count().await,
+        first + 1,
+        "the fresh instance was not reused"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -681,11 +681,26 @@ async fn dead_receiver() -> (
     let (o, m) = (open.clone(), most.clone());
     tokio::spawn(async move {
         while let Ok((mut sock, _)) = l.accept().await {
-            let now = o.fetch_add(1, Ordering::SeqCst) + 1;
-            m.fetch_max(now, Ordering::SeqCst);
-            let o = o.clone();
+            let (o, m) = (o.clone(), m.clone());
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
+                // Counted once open for 200 ms: the gateway's connections here last its 2 s
+                // timeout, and one it closed just before opening the next may not have been
+                // read to its end yet on a busy machine (counted twice, it made 4 look like 5).
+                let grace = tokio::time::sleep(Duration::from_millis(200));
+                tokio::pin!(grace);
+                loop {
+                    tokio::select! {
+                        r = sock.read(&mut buf) => {
+                            if !matches!(r, Ok(n) if n > 0) {
+                                return;
+                            }
+                        }
+                        _ = &mut grace => break,
+                    }
+                }
+                let now = o.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(now, Ordering::SeqCst);
                 while matches!(sock.read(&mut buf).await, Ok(n) if n > 0) {}
                 o.fetch_sub(1, Ordering::SeqCst);
             });

@@ -18,6 +18,8 @@ shift $(( $# < 2 ? $# : 2 ))
 EXTRA=("$@")
 WINDOW=${WINDOW:-200}
 DIR=${SMSGATE_RELEASE_DIR:-${CARGO_TARGET_DIR:-$HOME/.cache/smsgate-target}/release}
+# Not passed on: the gateway reads every SMSGATE_* variable as configuration (and refuses this one).
+unset SMSGATE_RELEASE_DIR
 BENCH="$DIR/smsgate-bench"
 [ -x "$BENCH" ] || { echo "$BENCH not found: cargo build --release -p smsgate -p smsgate-bench" >&2; exit 1; }
 OUT=$(mktemp -d)

@@ -209,30 +209,6 @@ pub fn kb_to_mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpu_and_memory_of_this_process() {
-        let me = std::process::id();
-        let before = read_cpu(me).expect("own /proc/<pid>/stat");
-        let mut x = 0u64;
-        let t = std::time::Instant::now();
-        while t.elapsed() < Duration::from_millis(300) {
-            x = x.wrapping_add(std::hint::black_box(1));
-        }
-        let after = read_cpu(me).expect("stat");
-        assert!(after - before >= 0.1, "{before} -> {after} ({x})");
-        let one = read_mem(me).expect("status");
-        let two = read_mem_all(&[me, me]).expect("status");
-        assert!(one.rss_kb > 0);
-        assert!(two.hwm_kb >= one.hwm_kb * 2); // the peak only grows
-        assert!(read_mem_all(&[]).is_none());
-        assert_eq!(read_cpu(u32::MAX), None);
-    }
-}
-
 /// The flush latency of the disk under `dir`, in µs, sorted: `n` overwrites of 4 KB in a
 /// file there, each made durable with `fdatasync`, as a group commit with `store.sync = full`
 /// does. A durable answer waits for at least one flush (for two when it arrives during
@@ -261,4 +237,28 @@ pub fn disk_flush_us(dir: &std::path::Path, n: usize) -> std::io::Result<Vec<u64
     let _ = std::fs::remove_file(&path);
     lat.sort_unstable();
     Ok(lat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_and_memory_of_this_process() {
+        let me = std::process::id();
+        let before = read_cpu(me).expect("own /proc/<pid>/stat");
+        let mut x = 0u64;
+        let t = std::time::Instant::now();
+        while t.elapsed() < Duration::from_millis(300) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        let after = read_cpu(me).expect("stat");
+        assert!(after - before >= 0.1, "{before} -> {after} ({x})");
+        let one = read_mem(me).expect("status");
+        let two = read_mem_all(&[me, me]).expect("status");
+        assert!(one.rss_kb > 0);
+        assert!(two.hwm_kb >= one.hwm_kb * 2); // the peak only grows
+        assert!(read_mem_all(&[]).is_none());
+        assert_eq!(read_cpu(u32::MAX), None);
+    }
 }

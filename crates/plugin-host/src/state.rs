@@ -201,6 +201,7 @@ impl ResourceLimiter for State {
                 self.info.name, desired, self.info.memory_bytes
             )));
         }
+        self.memory_size = self.memory_size.max(desired);
         Ok(true)
     }
 

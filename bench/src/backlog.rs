@@ -86,12 +86,13 @@ pub async fn run(
     let file_bytes = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let disk0 = dir_bytes(&data_dir);
     let db0 = file_bytes(&db_file);
-    let broker_dir = args
+    // Cluster mode: RabbitMQ's data directory and its size now, when readable.
+    let broker0 = args
         .cluster
         .as_ref()
         .map(|_| args.broker_dir.as_path())
-        .filter(|d| std::fs::read_dir(d).is_ok());
-    let broker0 = broker_dir.map(dir_bytes);
+        .filter(|d| std::fs::read_dir(d).is_ok())
+        .map(|d| (d, dir_bytes(d)));
     let cpu0 = probe::read_cpu_all(&gw_pids);
     let counters = Arc::new(Counters::default());
     let t0 = Instant::now();
@@ -114,9 +115,7 @@ pub async fn run(
     tokio::time::sleep(Duration::from_secs(1)).await;
     let disk = dir_bytes(&data_dir).saturating_sub(disk0);
     let db = file_bytes(&db_file).saturating_sub(db0);
-    let broker = broker_dir
-        .zip(broker0)
-        .map(|(d, b0)| dir_bytes(d).saturating_sub(b0));
+    let broker = broker0.map(|(d, b0)| dir_bytes(d).saturating_sub(b0));
     let mem = probe::read_mem_all(&gw_pids).unwrap_or_default();
     eprintln!(
         "accepted {accepted} in {accept_s:.1} s; data dir +{:.1} MB; RSS {:.1} MB",

@@ -120,11 +120,11 @@ bash scripts/bench-backlog.sh 100000 5
 # on a lost message or callback, an error logged, or RSS / descriptors growing (an hour by
 # hand: --minutes 60).
 echo "== soak (3 minutes, release build)"
-# With the Wasm filter on every MT; the Python interceptor (--python-runtime) only by hand
-# until an hour on a quiet machine shows its memory flat (its instances are now retired after
-# 10,000 runs or 16 MiB of growth: a 40-minute soak plateaued after one load-driven step).
+# With the Wasm filter and the Python interceptor on every MT (an hour by hand: flat, see
+# docs/operations.md); the Python instances' memory is judged apart from the rest of the RSS.
 python3 scripts/soak.py "$CARGO_TARGET_DIR/release/smsgate" --minutes 3 --rate 100 \
-  --plugins "$CARGO_TARGET_DIR/wasm-plugins/wasm32-wasip2/release"
+  --plugins "$CARGO_TARGET_DIR/wasm-plugins/wasm32-wasip2/release" \
+  --python-runtime "$CARGO_TARGET_DIR/wasm-plugins/smsgate-python.wasm"
 # The Debian package from that release binary: built, installed on this machine, its unit
 # verified, its command run as the packaged user with the packaged config, then purged.
 echo "== package (.deb)"

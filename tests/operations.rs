@@ -953,6 +953,55 @@ async fn get_maybe(addr: std::net::SocketAddr, target: &str) -> Option<u16> {
     std::str::from_utf8(buf.get(9..12)?).ok()?.parse().ok()
 }
 
+/// A copy of upgrade fixture `db` (in `dir`) whose queued messages were accepted just now: the
+/// times in their bodies (`created_at`, `expires_at`: a day's validity) are moved by the
+/// fixture's age, byte for byte otherwise, so the messages have not expired by the time the
+/// test runs (they had, a day after the fixture was written).
+fn shifted_to_now(db: &std::path::Path, dir: &std::path::Path) -> std::path::PathBuf {
+    let copy = dir.join(db.file_name().expect("file name"));
+    std::fs::copy(db, &copy).expect("copy the fixture");
+    let c = rusqlite::Connection::open(&copy).expect("open the copy");
+    let rows: Vec<(i64, Vec<u8>)> = c
+        .prepare("SELECT id, body FROM queue")
+        .expect("select")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let times = regex::bytes::Regex::new(r#""(created_at|expires_at)":(\d+)"#).expect("regex");
+    let created = rows
+        .iter()
+        .filter_map(|(_, body)| {
+            times
+                .captures_iter(body)
+                .filter(|t| &t[1] == b"created_at")
+                .find_map(|t| std::str::from_utf8(&t[2]).ok()?.parse::<i64>().ok())
+        })
+        .min()
+        .expect("the fixture has queued messages");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let age = (now - created).max(0);
+    for (id, body) in rows {
+        let moved = times.replace_all(&body, |t: &regex::bytes::Captures| {
+            let at: i64 = std::str::from_utf8(&t[2])
+                .expect("digits")
+                .parse()
+                .expect("a time in ms");
+            let key = std::str::from_utf8(&t[1]).expect("key");
+            format!("\"{key}\":{}", at + age).into_bytes()
+        });
+        c.execute(
+            "UPDATE queue SET body = ?2 WHERE id = ?1",
+            rusqlite::params![id, moved.as_ref()],
+        )
+        .expect("update");
+    }
+    copy
+}
+
 /// Databases left by earlier releases with messages queued (`scripts/make-upgrade-fixture.sh`
 /// writes one per release into tests/data/upgrade): this build opens each and delivers
 /// everything in it.
@@ -968,6 +1017,7 @@ async fn a_database_written_by_an_earlier_release_opens_and_drains() {
         seen += 1;
         let sim = simulator().await;
         let dir = tempfile::tempdir().expect("tmp");
+        let fixture = shifted_to_now(&fixture, dir.path());
         let http_port = free_port();
         let cfg_path = dir.path().join("smsgate.toml");
         std::fs::write(

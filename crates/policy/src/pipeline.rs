@@ -688,7 +688,8 @@ impl Pipeline {
             return Ok(p.message.id);
         }
         let this = self.clone();
-        match tokio::spawn(async move { this.commit_inner(p).await }).await {
+        // Boxed: moved through the spawn path as a pointer instead of a copy of the future.
+        match tokio::spawn(Box::pin(async move { this.commit_inner(p).await })).await {
             Ok(r) => r,
             Err(e) => Err(MtError::Server(format!("commit task failed: {e}"))),
         }

@@ -293,6 +293,10 @@ async fn writer<W: AsyncWrite + Unpin>(wr: W, mut rx: mpsc::Receiver<Command>, s
             }
         };
         let Some(cmd) = first else { return };
+        // Let the tasks that are ready run first: under load they queue more PDUs, written
+        // below with this one in a single syscall. Without it the writer, woken by the first
+        // PDU, ran at once and wrote about one PDU per `send` (1.2 per syscall measured).
+        tokio::task::yield_now().await;
         let mut batch = vec![cmd];
         while batch.len() < 256 {
             match rx.try_recv() {

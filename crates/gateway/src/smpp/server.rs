@@ -322,10 +322,11 @@ where
                 let s2 = s.clone();
                 let user = b.user.clone();
                 let ustats = b.stats.clone();
-                tokio::spawn(async move {
+                // Boxed: moved through the spawn path as a pointer, not as a copy.
+                tokio::spawn(Box::pin(async move {
                     submit(&sh2, &s2, cmd, user, ustats, peer.ip()).await;
                     drop(permit);
-                });
+                }));
             }
             Some(Pdu::QuerySm(q)) => {
                 if bound.is_none() {

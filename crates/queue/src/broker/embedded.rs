@@ -137,7 +137,7 @@ struct QueueState {
     /// Waiting messages that carry a [`Mark`].
     marks: HashMap<i64, Mark>,
     /// Cached bodies of waiting messages.
-    bodies: HashMap<i64, Arc<[u8]>>,
+    bodies: HashMap<i64, Cached>,
     notify: Arc<Notify>,
 }
 
@@ -164,9 +164,17 @@ impl Handouts {
     }
 }
 
+/// A waiting message kept in memory: the message itself, handed out as it is instead of
+/// being decoded from its JSON body again, and the size of that body, which is what the cache
+/// limit counts.
+struct Cached {
+    message: Box<Message>,
+    len: usize,
+}
+
 /// A message leaving its queue for good: its cached body and its hand-out, if any.
 struct Gone {
-    body: Option<Arc<[u8]>>,
+    body: Option<Cached>,
     handout: Option<i64>,
 }
 
@@ -353,19 +361,22 @@ impl EmbeddedBroker {
     }
 
     /// `body`, shared, if the cache has room for it (counted as cached then).
-    fn cache(&self, body: &Arc<[u8]>) -> Option<Arc<[u8]>> {
-        let n = body.len();
+    /// A copy of `msg` (whose body is `len` bytes) for the cache, if the cache has room.
+    fn cache(&self, msg: &Message, len: usize) -> Option<Cached> {
         self.cached
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
-                (c + n <= self.cache_limit).then_some(c + n)
+                (c + len <= self.cache_limit).then_some(c + len)
             })
             .ok()
-            .map(|_| body.clone())
+            .map(|_| Cached {
+                message: Box::new(msg.clone()),
+                len,
+            })
     }
 
-    fn uncache(&self, body: Option<Arc<[u8]>>) {
+    fn uncache(&self, body: Option<Cached>) {
         if let Some(b) = body {
-            self.cached.fetch_sub(b.len(), Ordering::Relaxed);
+            self.cached.fetch_sub(b.len, Ordering::Relaxed);
         }
     }
 
@@ -416,8 +427,8 @@ fn decode_ids(b: &[u8]) -> impl Iterator<Item = i64> + '_ {
 #[async_trait]
 impl Broker for EmbeddedBroker {
     async fn publish(&self, queue: &str, msg: &Message) -> Result<(), BrokerError> {
-        let body: Arc<[u8]> = msg.to_bytes().into();
-        let cached = self.cache(&body);
+        let body = msg.to_bytes();
+        let cached = self.cache(msg, body.len());
         let owner = self.owner(msg.user.as_deref().unwrap_or_default());
         let priority = msg.priority.min(3);
         let not_before = msg.not_before.unwrap_or(0);
@@ -481,7 +492,7 @@ impl Broker for EmbeddedBroker {
 
     async fn receive(&self, queue: &str, max: usize) -> Result<Vec<Delivery>, BrokerError> {
         // (id, redelivered, body if cached): a body handed out leaves the cache.
-        type Picked = (i64, bool, Option<Arc<[u8]>>);
+        type Picked = (i64, bool, Option<Cached>);
         let picked: Vec<Picked> = {
             let mut qs = self.queues.lock();
             let q = qs.entry(queue.to_string()).or_default();
@@ -510,7 +521,7 @@ impl Broker for EmbeddedBroker {
         let handed_bytes: usize = picked
             .iter()
             .filter_map(|(_, _, b)| b.as_ref())
-            .map(|b| b.len())
+            .map(|b| b.len)
             .sum();
         self.cached.fetch_sub(handed_bytes, Ordering::Relaxed);
         let ids: Vec<i64> = picked.iter().map(|(id, _, _)| *id).collect();
@@ -593,8 +604,8 @@ impl Broker for EmbeddedBroker {
         let mut out = Vec::with_capacity(picked.len());
         let mut bad = vec![];
         for (id, redelivered, body) in picked {
-            let read = match &body {
-                Some(b) => Some(Message::from_bytes(b)),
+            let read = match body {
+                Some(b) => Some(Ok(*b.message)),
                 None => bodies.remove(&id).map(|b| Message::from_bytes(&b)),
             };
             match read {
@@ -674,8 +685,8 @@ impl Broker for EmbeddedBroker {
     ) -> Result<(), BrokerError> {
         let id = self.handed_out(queue, tag)?;
         let not_before = now_ms() + delay.as_millis() as i64;
-        let body: Arc<[u8]> = msg.to_bytes().into();
-        let cached = self.cache(&body);
+        let body = msg.to_bytes();
+        let cached = self.cache(msg, body.len());
         let written = self
             .db
             .write_statement(move |c| {

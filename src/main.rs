@@ -12,7 +12,9 @@ use smsgate::telemetry::Telemetry;
 
 /// mimalloc instead of glibc's allocator: the hot path allocates and frees many small buffers
 /// across threads, where glibc's arenas spent ~12% of the gateway's CPU (perf) and kept freed
-/// memory.
+/// memory. Built without transparent huge pages (`no_thp`): with them its arena became
+/// resident 2 MiB at a time (idle RSS 47 -> 35 MB, under load 75-79 -> 53-54 MB without them,
+/// CPU per message unchanged).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -89,6 +89,11 @@ pub struct Mem {
     pub rss_kb: u64,
     /// Peak resident set size (`VmHWM`).
     pub hwm_kb: u64,
+    /// The anonymous part of the current RSS (`RssAnon`: heaps, stacks, caches).
+    pub anon_kb: u64,
+    /// The file-backed part of the current RSS (`RssFile`: mostly the binaries' code and
+    /// read-only data, clean pages shared with the page cache).
+    pub file_kb: u64,
 }
 
 /// Reads `VmRSS` and `VmHWM` from `/proc/<pid>/status`; `None` if the process
@@ -105,6 +110,8 @@ pub fn read_mem(pid: u32) -> Option<Mem> {
     Some(Mem {
         rss_kb: field("VmRSS:")?,
         hwm_kb: field("VmHWM:")?,
+        anon_kb: field("RssAnon:").unwrap_or(0),
+        file_kb: field("RssFile:").unwrap_or(0),
     })
 }
 
@@ -118,6 +125,8 @@ pub fn read_mem_all(pids: &[u32]) -> Option<Mem> {
         Some(Mem {
             rss_kb: acc.rss_kb + m.rss_kb,
             hwm_kb: acc.hwm_kb + m.hwm_kb,
+            anon_kb: acc.anon_kb + m.anon_kb,
+            file_kb: acc.file_kb + m.file_kb,
         })
     })
 }

@@ -95,6 +95,9 @@ pub struct Summary {
     pub mean_us: Option<f64>,
     pub peak_rss_mb: Option<f64>,
     pub end_rss_mb: Option<f64>,
+    /// The end RSS's anonymous and file-backed parts (`RssAnon`, `RssFile`).
+    pub end_rss_anon_mb: Option<f64>,
+    pub end_rss_file_mb: Option<f64>,
     /// Cumulative submit_sm received at each 1 s sample during the load
     /// (null where /stats could not be read).
     pub delivered_timeline: Vec<Option<u64>>,
@@ -187,6 +190,8 @@ impl Summary {
                 .then(|| round1(lat.iter().map(|&v| v as f64).sum::<f64>() / lat.len() as f64)),
             peak_rss_mb: peak_kb.map(|kb| round1(kb_to_mb(kb))),
             end_rss_mb: m.final_mem.map(|mem| round1(kb_to_mb(mem.rss_kb))),
+            end_rss_anon_mb: m.final_mem.map(|mem| round1(kb_to_mb(mem.anon_kb))),
+            end_rss_file_mb: m.final_mem.map(|mem| round1(kb_to_mb(mem.file_kb))),
             delivered_timeline: m.samples.iter().map(|s| s.delivered).collect(),
             gateway_alive: m.gateway_alive,
             gateway_cpu_s: round2(m.cpu.gateway_s),
@@ -289,7 +294,11 @@ impl Summary {
             None => println!("gateway-peak-rss   n/a"),
         }
         if let Some(mb) = self.end_rss_mb {
-            println!("gateway-end-rss    {mb:.1} MB");
+            println!(
+                "gateway-end-rss    {mb:.1} MB (anon {:.1}, file {:.1})   <- file: code and read-only data",
+                self.end_rss_anon_mb.unwrap_or_default(),
+                self.end_rss_file_mb.unwrap_or_default()
+            );
         }
         match self.gateway_cpu_us_per_msg {
             _ if self.gateway == "raw" => {

@@ -360,8 +360,8 @@ impl EmbeddedBroker {
         qs.entry(queue.to_string()).or_default().notify.clone()
     }
 
-    /// `body`, shared, if the cache has room for it (counted as cached then).
-    /// A copy of `msg` (whose body is `len` bytes) for the cache, if the cache has room.
+    /// A copy of `msg` (whose body is `len` bytes) for the cache, if the cache has room (the
+    /// limit counts encoded bodies; a decoded message takes somewhat more memory).
     fn cache(&self, msg: &Message, len: usize) -> Option<Cached> {
         self.cached
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {

@@ -266,6 +266,9 @@ mod tests {
         let one = read_mem(me).expect("status");
         let two = read_mem_all(&[me, me]).expect("status");
         assert!(one.rss_kb > 0);
+        // The split: heap and stacks, and the test binary's own code (RssShmem is the rest).
+        assert!(one.anon_kb > 0 && one.file_kb > 0, "{one:?}");
+        assert!(one.anon_kb + one.file_kb <= one.rss_kb, "{one:?}");
         assert!(two.hwm_kb >= one.hwm_kb * 2); // the peak only grows
         assert!(read_mem_all(&[]).is_none());
         assert_eq!(read_cpu(u32::MAX), None);

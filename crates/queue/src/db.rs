@@ -39,12 +39,41 @@ pub enum DbError {
 /// The database layout this build writes (SQLite's `user_version`). A change to a table adds
 /// a step to [`MIGRATIONS`] and raises it; older files are brought up to date when opened,
 /// newer ones are refused.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Step `i` takes a file from version `i` to `i + 1`. Version 0 is a file from before the
 /// versioning (release 0.1.0): its tables are those of [`SCHEMA`], created if missing, so its
 /// step has nothing to change.
-const MIGRATIONS: &[&str] = &[""];
+///
+/// Version 2 keeps the delivery records (`messages`) in one b-tree keyed by the message id
+/// (`WITHOUT ROWID`) instead of a rowid table plus the id's index: one b-tree insert per
+/// record instead of two, about a sixth fewer pages written per group commit.
+const MIGRATIONS: &[&str] = &[
+    "",
+    r#"
+CREATE TABLE IF NOT EXISTS messages (
+    id          TEXT PRIMARY KEY,
+    status      TEXT NOT NULL,
+    connector   TEXT NOT NULL,
+    smsc_id     TEXT,
+    detail      TEXT,
+    updated_at  INTEGER NOT NULL
+);
+CREATE TABLE messages_v2 (
+    id          TEXT PRIMARY KEY,
+    status      TEXT NOT NULL,
+    connector   TEXT NOT NULL,
+    smsc_id     TEXT,
+    detail      TEXT,
+    updated_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO messages_v2 (id, status, connector, smsc_id, detail, updated_at)
+    SELECT id, status, connector, smsc_id, detail, updated_at FROM messages;
+DROP TABLE messages;
+ALTER TABLE messages_v2 RENAME TO messages;
+CREATE INDEX messages_by_age ON messages(updated_at)
+"#,
+];
 
 /// The schema version of an open database.
 pub fn schema_version(conn: &Connection) -> Result<i64, DbError> {
@@ -60,6 +89,14 @@ fn migrate(conn: &Connection) -> Result<(), DbError> {
             found,
             known: SCHEMA_VERSION,
         });
+    }
+    let fresh: bool = conn.query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))?;
+    if fresh {
+        // A new file: today's layout at once, nothing to upgrade.
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))?;
+        return Ok(());
     }
     for (i, step) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
         conn.execute_batch(&format!(
@@ -385,7 +422,7 @@ CREATE TABLE IF NOT EXISTS messages (
     smsc_id     TEXT,
     detail      TEXT,
     updated_at  INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_by_age ON messages(updated_at);
 CREATE TABLE IF NOT EXISTS kv (
     key         TEXT PRIMARY KEY,
@@ -407,3 +444,96 @@ CREATE TABLE IF NOT EXISTS balances (
     sms_count   INTEGER
 );
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The delivery records as version 1 kept them (a rowid table and the id's index).
+    const MESSAGES_V1: &str = "CREATE TABLE messages (
+        id TEXT PRIMARY KEY, status TEXT NOT NULL, connector TEXT NOT NULL, smsc_id TEXT,
+        detail TEXT, updated_at INTEGER NOT NULL);
+        CREATE INDEX messages_by_age ON messages(updated_at);";
+
+    fn messages_sql(c: &Connection) -> String {
+        c.query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("messages table")
+    }
+
+    #[test]
+    fn a_version_1_file_keeps_its_records_in_the_new_layout() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("smsgate.db");
+        let c = Connection::open(&path).expect("open");
+        c.execute_batch(&format!(
+            "{MESSAGES_V1}
+             CREATE TABLE queue (id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL,
+                priority INTEGER NOT NULL, owner TEXT NOT NULL, not_before INTEGER NOT NULL,
+                deliveries INTEGER NOT NULL DEFAULT 0, body BLOB NOT NULL);
+             INSERT INTO messages VALUES ('m-1', 'ESME_ROK', 'smsc1', 'abc', NULL, 100),
+                                         ('m-2', 'DELIVRD', 'smsc2', NULL, 'ok', 200);
+             PRAGMA user_version = 1;"
+        ))
+        .expect("a version 1 file");
+        drop(c);
+        drop(Db::open(&path, false, 8).expect("opened and upgraded"));
+        let c = Connection::open(&path).expect("reopen");
+        assert_eq!(schema_version(&c).expect("version"), SCHEMA_VERSION);
+        assert!(
+            messages_sql(&c).contains("WITHOUT ROWID"),
+            "{}",
+            messages_sql(&c)
+        );
+        let rows: Vec<(String, String, String, Option<String>, Option<String>, i64)> = c
+            .prepare("SELECT id, status, connector, smsc_id, detail, updated_at FROM messages ORDER BY id")
+            .expect("select")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("read");
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "m-1".into(),
+                    "ESME_ROK".into(),
+                    "smsc1".into(),
+                    Some("abc".into()),
+                    None,
+                    100
+                ),
+                (
+                    "m-2".into(),
+                    "DELIVRD".into(),
+                    "smsc2".into(),
+                    None,
+                    Some("ok".into()),
+                    200
+                ),
+            ]
+        );
+        // The pruner's index came along.
+        let plan: String = c
+            .query_row(
+                "EXPLAIN QUERY PLAN DELETE FROM messages WHERE updated_at < 150",
+                [],
+                |r| r.get(3),
+            )
+            .expect("plan");
+        assert!(plan.contains("messages_by_age"), "{plan}");
+    }
+
+    #[test]
+    fn a_new_file_starts_in_the_current_layout() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("smsgate.db");
+        drop(Db::open(&path, false, 8).expect("created"));
+        let c = Connection::open(&path).expect("reopen");
+        assert_eq!(schema_version(&c).expect("version"), SCHEMA_VERSION);
+        assert!(messages_sql(&c).contains("WITHOUT ROWID"));
+    }
+}

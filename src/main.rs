@@ -18,6 +18,14 @@ use smsgate::telemetry::Telemetry;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Return mimalloc's freed memory to the system now (`smsgate_core::memory`): called after
+/// an argon2 hash or verification, whose 7 MiB block mimalloc otherwise kept resident
+/// (idle anonymous RSS after start 13 -> 4 MB, after a first login 19 -> 5 MB).
+fn release_freed_memory() {
+    // SAFETY: mi_collect has no preconditions; it only walks mimalloc's own structures.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 #[derive(Parser)]
 #[command(
     name = "smsgate",
@@ -227,6 +235,7 @@ fn config_or_exit(file: Option<&std::path::Path>) -> smsgate::config::Config {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    smsgate_core::memory::set_release(release_freed_memory);
     let cli = Cli::parse();
     match cli.cmd.unwrap_or(Cmd::Run) {
         Cmd::Run => run(cli.config).await,

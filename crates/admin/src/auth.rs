@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
-use argon2::Argon2;
+use argon2::password_hash::PasswordHash;
 use parking_lot::Mutex;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -135,13 +134,7 @@ impl Authenticator {
             .iter()
             .find(|(n, _, _)| bool::from(n.as_bytes().ct_eq(name.as_bytes())));
         let hash = account.map(|(_, h, _)| h.as_str()).unwrap_or(&self.dummy);
-        let ok = PasswordHash::new(hash)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false);
+        let ok = smsgate_policy::auth::argon2_verify(hash, password.as_bytes());
         let Some((name, _, role)) = account.filter(|_| ok) else {
             let mut f = self.failures.lock();
             let e = f.entry(ip).or_insert((now, 0));

@@ -8,6 +8,7 @@ pub mod config;
 pub mod jasmin;
 pub mod latency;
 pub mod log_limit;
+pub mod memory;
 pub mod model;
 pub mod privacy;
 pub mod stats;

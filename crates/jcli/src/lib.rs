@@ -21,8 +21,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
-use argon2::Argon2;
 use subtle::ConstantTimeEq;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -117,13 +115,7 @@ fn admin_password_is(cfg: &JcliConfig, plain: &str) -> bool {
 /// hex digest (accepted for migration), or plain text. Constant time.
 pub fn check_admin_password(configured: &str, typed: &str) -> bool {
     if configured.starts_with("$argon2") {
-        return PasswordHash::new(configured)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(typed.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false);
+        return smsgate_policy::auth::argon2_verify(configured, typed.as_bytes());
     }
     if configured.len() == 32 && configured.bytes().all(|b| b.is_ascii_hexdigit()) {
         use md5::Digest;

@@ -144,7 +144,12 @@ impl Engines {
             tracing::warn!(dir = %self.cache_dir.display(), error = %e, "cannot cache a compiled plugin");
         }
         // SAFETY: `compiled` was just produced by this engine.
-        unsafe { Component::deserialize(engine, &compiled) }
-            .map_err(|e| format!("loading the compiled component: {e}"))
+        let component = unsafe { Component::deserialize(engine, &compiled) }
+            .map_err(|e| format!("loading the compiled component: {e}"));
+        drop(compiled);
+        // Compiling freed Cranelift's working memory (tens of megabytes for a large component):
+        // give it back now rather than when the allocator next purges.
+        smsgate_core::memory::release_unused();
+        component
     }
 }

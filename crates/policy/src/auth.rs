@@ -51,10 +51,23 @@ fn hasher() -> Argon2<'static> {
 /// Hash a password with argon2id (PHC string).
 pub fn hash_password(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
-    hasher()
+    let hash = hasher()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    // Its 7 MiB block is freed: give it back (see `smsgate_core::memory`).
+    smsgate_core::memory::release_unused();
+    hash
+}
+
+/// True when `password` matches the argon2 PHC string `phc` (with the parameters it carries;
+/// false when it is not one). Slow by design: run it off the async threads.
+pub fn argon2_verify(phc: &str, password: &[u8]) -> bool {
+    let ok = PasswordHash::new(phc)
+        .map(|h| Argon2::default().verify_password(password, &h).is_ok())
+        .unwrap_or(false);
+    smsgate_core::memory::release_unused();
+    ok
 }
 
 /// Prefix of a Jasmin MD5 digest kept as a user's password (`md5:` + 32 hex digits).
@@ -303,9 +316,7 @@ impl Auth {
                 if is_md5 {
                     return md5_matches(&hash, &pw);
                 }
-                PasswordHash::new(&hash)
-                    .map(|h| Argon2::default().verify_password(&pw, &h).is_ok())
-                    .unwrap_or(false)
+                argon2_verify(&hash, &pw)
             })
             .await
             .unwrap_or(false)

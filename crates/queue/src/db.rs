@@ -380,7 +380,7 @@ fn wait_a_millisecond(attempts: i32) -> bool {
 /// database file, and a commit's own flush waits behind the pages that fsync sends to the
 /// disk: copying every 50 ms instead of every 200 ms sends a quarter as many at a time
 /// (`/send` at 10,000/s: longest commit per half second 4.4-5.0 -> 3.4-3.7 ms, p99 4.4-4.5 ->
-/// 3.0-3.3 ms; no change at full load, where the hot pages are the same few).
+/// 2.9-3.4 ms; no change at full load, where the hot pages are the same few).
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// WAL frames (4 KB pages) past which a checkpoint also restarts the WAL.

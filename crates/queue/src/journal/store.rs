@@ -96,7 +96,8 @@ impl Sqlite {
     pub fn writer(path: &Path) -> rusqlite::Result<Sqlite> {
         let conn = Connection::open(path)?;
         // The writer appends (one row of packed records per tick) and prunes from the head:
-        // it re-reads nothing, so 256 KB of page cache instead of SQLite's default 2 MB.
+        // it re-reads only for the prune once a minute, so 256 KB of page cache instead of
+        // SQLite's default 2 MB.
         conn.pragma_update(None, "cache_size", -256)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Sqlite(conn))

@@ -592,7 +592,7 @@ async fn run(args: &Args, children: &mut Children) -> Result<bool> {
         ),
     }
     if args.warmup > 0.0 {
-        warm_up(args, &probe, &cfg, smpp_cfg.as_ref()).await?;
+        warm_up(args, &probe, &cfg, smpp_cfg.as_ref(), children).await?;
     }
     let baseline = probe::sim_submit_sm(&probe, args.sim_control_port)
         .await
@@ -776,14 +776,14 @@ async fn wait_bound(args: &Args, probe: &ProbeClient, gw_log: &Path) -> Result<(
     Ok(())
 }
 
-/// The warm-up: `--warmup` seconds of the same load, unmeasured, then a wait until the
-/// simulator has received all of it (so that none of it counts as delivered by the measured
-/// run).
+/// The warm-up: `--warmup` seconds of the same load, unmeasured, then drained (the simulator
+/// has all of it, so none of it counts as delivered by the measured run).
 async fn warm_up(
     args: &Args,
     probe: &ProbeClient,
     cfg: &LoadConfig,
     smpp_cfg: Option<&(smpp::SmppLoadConfig, Vec<smsgate::smpp::session::Session>)>,
+    children: &mut Children,
 ) -> Result<()> {
     let duration = Duration::from_secs_f64(args.warmup);
     let before = probe::sim_submit_sm(probe, args.sim_control_port)
@@ -807,24 +807,28 @@ async fn warm_up(
         }
     }
     let accepted = counters.accepted.load(Ordering::Relaxed);
-    let deadline = Instant::now() + Duration::from_secs_f64(args.drain_secs);
-    loop {
-        let got = probe::sim_submit_sm(probe, args.sim_control_port)
-            .await
-            .context("reading the simulator's submit_sm counter after the warm-up")?
-            .saturating_sub(before);
-        if got >= accepted {
-            eprintln!(
-                "warm-up: {accepted} accepted and delivered in {:.1}s",
-                args.warmup
-            );
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            bail!("warm-up: the simulator got {got} of the {accepted} messages accepted");
-        }
-        tokio::time::sleep(DRAIN_POLL).await;
+    let limit = Duration::from_secs_f64(args.drain_secs);
+    let d = drain(
+        probe,
+        args.sim_control_port,
+        before,
+        accepted,
+        0,
+        limit,
+        children,
+    )
+    .await;
+    if !d.complete {
+        bail!(
+            "warm-up: the simulator got {} of the {accepted} messages accepted",
+            d.delivered_total
+        );
     }
+    eprintln!(
+        "warm-up: {accepted} accepted and delivered in {:.1}s",
+        args.warmup
+    );
+    Ok(())
 }
 
 /// Starts Kannel's `which` box into `slot` (so that it is stopped whatever happens next)

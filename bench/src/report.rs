@@ -246,7 +246,7 @@ impl Summary {
         }
         if self.target_rate > 0.0 {
             println!(
-                "pacing             late-starts {}  missed-slots {}   <- latency is measured from the scheduled slot",
+                "pacing             late-starts {}  missed-slots {}   <- a late start is timed from its scheduled slot",
                 self.late_starts, self.missed_slots
             );
         }
